@@ -1,0 +1,1 @@
+//! Simulated obs-websocket v5 server. (Being written.)

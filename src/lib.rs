@@ -1,0 +1,10 @@
+//! obs-hub: keeps persistent connections to one or many OBS Studio instances, caches their
+//! status and serves it to REST clients and subscribers without anyone polling OBS.
+//!
+//! Where things live:
+//! - [`obs`]: one `ObsConnection` actor per OBS instance, and the supervisor that keeps them alive;
+//! - [`status`]: the `StatusManager` singleton holding the cached status of every instance;
+//! - [`http`]: the actix-web REST layer;
+//! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
+
+pub mod fake_obs;
