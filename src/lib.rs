@@ -4,7 +4,16 @@
 //! Where things live:
 //! - [`obs`]: one `ObsConnection` actor per OBS instance, and the supervisor that keeps them alive;
 //! - [`status`]: the `StatusManager` singleton holding the cached status of every instance;
-//! - [`http`]: the actix-web REST layer;
+//! - [`http`]: the actix-web REST layer; [`error`]: its one error type;
+//! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
 pub mod fake_obs;
+pub mod http;
+pub mod obs;
+pub mod status;

@@ -1,1 +1,97 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use obs_hub::{
+    app::Application,
+    cli::{Cli, Command},
+    config::Settings,
+    demo,
+};
+
+/// Exit code for bad configuration, as clap uses for bad arguments.
+const EXIT_BAD_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            // One line naming the key and the problem, not clap's multi-line essay.
+            let rendered = error.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("obs-hub: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = match Settings::load(args.config.as_deref(), args.overrides()) {
+                Ok(settings) => settings,
+                Err(error) => {
+                    eprintln!("obs-hub: {error}");
+                    return ExitCode::from(EXIT_BAD_CONFIG);
+                }
+            };
+            serve(settings)
+        }
+        Command::Demo(args) => serve_demo(&args.bind),
+    }
+}
+
+#[actix_web::main]
+async fn serve(settings: Settings) -> ExitCode {
+    let bind = settings.bind;
+    let app = match Application::build(settings) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("obs-hub: cannot listen on {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    log::info!("obs-hub listening on http://{}:{}", bind.ip(), app.port());
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("obs-hub: server failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[actix_web::main]
+async fn serve_demo(bind: &str) -> ExitCode {
+    let (fake, settings) = match demo::start_simulation(bind).await {
+        Ok(started) => started,
+        Err(error) => {
+            eprintln!("obs-hub: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let address = settings.bind;
+    let app = match Application::build(settings) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("obs-hub: cannot listen on {address}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "obs-hub demo: SIMULATION. The hub is connected to a built-in simulated OBS Studio on \
+         port {}, not a real one.\nScenes switch, a stream and a recording run on their own.\n\
+         Try: curl http://{address}/api/stream-status/",
+        fake.port()
+    );
+    actix_web::rt::spawn(demo::run_show(fake));
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("obs-hub: server failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

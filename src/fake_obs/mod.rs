@@ -1,1 +1,279 @@
-//! Simulated obs-websocket v5 server. (Being written.)
+//! A simulated OBS Studio speaking obs-websocket v5, faithful to OBS 30.2.3 / obs-websocket
+//! 5.5.2 in what obs-hub relies on: the Hello/Identify handshake with password authentication,
+//! requests and their status codes, events filtered by subscription, and the close codes OBS
+//! sends when it quits (1001) or kicks a session (4011).
+//!
+//! The integration tests use it to break connections on purpose ([`FakeObs::stop`],
+//! [`FakeObs::freeze`], [`FakeObs::kick_all`]); `obs-hub demo` uses it so a newcomer sees a
+//! status that moves without installing OBS (GetStats and the output counters drift with time).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use obs_hub::fake_obs::{FakeObs, FakeObsConfig};
+//!
+//! let obs = FakeObs::start(FakeObsConfig {
+//!     password: Some("secret".into()),
+//!     ..FakeObsConfig::default()
+//! })
+//! .await?;
+//! println!("fake OBS on ws://127.0.0.1:{}", obs.port());
+//! obs.switch_scene_from_obs("Live").await;
+//! obs.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Layout: `protocol` is the wire vocabulary (pure; its [`intent`] and [`close`] codes are
+//! public), `state` the simulated OBS and its request dispatcher (pure), `server` the sockets
+//! and tasks.
+
+mod protocol;
+mod server;
+mod state;
+
+pub use self::protocol::{close, intent};
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use self::server::{lock, Shared};
+use self::state::{FollowUp, ObsEvent, ObsState};
+
+/// How to start a [`FakeObs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeObsConfig {
+    /// WebSocket server password; `None` means no authentication is required.
+    pub password: Option<String>,
+    /// Port on 127.0.0.1; 0 picks a free one (read it back with [`FakeObs::port`]).
+    pub port: u16,
+    /// Initial scenes, top of OBS's Scenes dock first; the first is the program scene.
+    /// Duplicates are ignored; an empty list gives OBS's default single scene "Scene".
+    pub scenes: Vec<String>,
+    /// Reported as `obsVersion` by GetVersion.
+    pub obs_version: String,
+    /// Reported as `obsWebSocketVersion` in Hello and GetVersion.
+    pub websocket_version: String,
+}
+
+impl Default for FakeObsConfig {
+    /// No password, a free port, five typical stream scenes, OBS 30.2.3 with obs-websocket 5.5.2
+    /// (the Debian trixie build obws 0.15 accepts).
+    fn default() -> Self {
+        FakeObsConfig {
+            password: None,
+            port: 0,
+            scenes: ["Scene", "Starting Soon", "Live", "BRB", "Ending"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            obs_version: "30.2.3".into(),
+            websocket_version: "5.5.2".into(),
+        }
+    }
+}
+
+/// A running simulated OBS. Cheap to clone: clones control the same instance.
+///
+/// The server runs in tokio tasks until [`FakeObs::stop`]; dropping the handles does not stop it.
+#[derive(Clone)]
+pub struct FakeObs {
+    shared: Arc<Shared>,
+}
+
+impl FakeObs {
+    /// Binds 127.0.0.1:`config.port` and starts serving in background tasks.
+    pub async fn start(config: FakeObsConfig) -> std::io::Result<FakeObs> {
+        let listener = server::bind(config.port)?;
+        let port = listener.local_addr()?.port();
+        let state = ObsState::new(
+            &config.scenes,
+            &config.obs_version,
+            &config.websocket_version,
+            Instant::now(),
+        );
+        let shared = Arc::new(Shared::new(port, state, config.password));
+        shared.serve(listener);
+        Ok(FakeObs { shared })
+    }
+
+    /// The port the server listens on (the same across [`FakeObs::restart`]).
+    pub fn port(&self) -> u16 {
+        self.shared.port
+    }
+
+    /// Like OBS quitting: sends ExitStarted to subscribed sessions, closes every session with
+    /// 1001 "Server stopping." and stops listening, so new connections are refused. Returns
+    /// once the sessions are gone (or cut off after a few seconds). If OBS is frozen, sockets
+    /// are dropped without a goodbye, like a hung OBS being killed, and the freeze is lifted.
+    pub async fn stop(&self) {
+        self.shared.stop().await;
+    }
+
+    /// Listens again on the same port, keeping scenes, outputs and counters, like OBS being
+    /// started again. Does nothing if already listening.
+    pub async fn restart(&self) -> std::io::Result<()> {
+        if self.shared.is_listening() {
+            return Ok(());
+        }
+        let listener = server::bind(self.shared.port)?;
+        self.shared.serve(listener);
+        Ok(())
+    }
+
+    /// Like a hung OBS or a dead network: sockets stay open but nothing is read or written.
+    /// Requests get no response, events are held back, pings get no pong, and new TCP
+    /// connections are not even upgraded to WebSocket (so no Hello).
+    pub fn freeze(&self) {
+        self.shared.set_frozen(true);
+    }
+
+    /// Ends a [`FakeObs::freeze`]: held-back messages are processed and sent.
+    pub fn unfreeze(&self) {
+        self.shared.set_frozen(false);
+    }
+
+    /// Like the user pressing "Kick" on every session in OBS: closes each identified session
+    /// with 4011 "Your session has been invalidated.". Returns once they are gone.
+    pub async fn kick_all(&self) {
+        self.shared.kick_all().await;
+    }
+
+    /// Sets (or removes) the password required by handshakes from now on; sessions already
+    /// identified stay connected.
+    pub fn set_password(&self, password: Option<String>) {
+        self.shared.set_password(password);
+    }
+
+    /// Changes the versions reported from now on, e.g. "29.0.2" / "5.1.0" for an OBS too old
+    /// for obws 0.15.
+    pub fn set_versions(&self, obs_version: &str, websocket_version: &str) {
+        let mut state = lock(&self.shared.state);
+        state.obs_version = obs_version.to_owned();
+        state.websocket_version = websocket_version.to_owned();
+    }
+
+    /// As if the user clicked a scene in OBS: makes it the program scene and emits
+    /// CurrentProgramSceneChanged (nothing if it already was). False if there is no such scene.
+    pub async fn switch_scene_from_obs(&self, name: &str) -> bool {
+        self.shared.change_state(|state| match state.switch_scene_by_name(name) {
+            Some(events) => (true, events),
+            None => (false, Vec::new()),
+        })
+    }
+
+    /// As if the user added a scene in OBS: emits SceneCreated then SceneListChanged.
+    /// False (and nothing emitted) if the name is taken.
+    pub async fn create_scene_from_obs(&self, name: &str) -> bool {
+        self.shared.change_state(|state| match state.create_scene(name) {
+            Some((_uuid, events)) => (true, events),
+            None => (false, Vec::new()),
+        })
+    }
+
+    /// As if the user removed a scene in OBS: emits SceneRemoved, CurrentProgramSceneChanged
+    /// if it was live, then SceneListChanged. False if there is no such scene or it is the
+    /// last one.
+    pub async fn remove_scene_from_obs(&self, name: &str) -> bool {
+        self.shared
+            .change_state(|state| match state.remove_scene_by_name(name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
+    /// As if the user renamed a scene in OBS: emits SceneNameChanged then SceneListChanged.
+    /// False if `old` does not exist or `new` is taken.
+    pub async fn rename_scene_from_obs(&self, old: &str, new: &str) -> bool {
+        self.shared
+            .change_state(|state| match state.rename_scene_by_name(old, new) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
+    /// As if the user clicked "Start Streaming": StreamStateChanged STARTING, then STARTED
+    /// shortly after. False if the stream is not stopped.
+    pub async fn start_stream_from_obs(&self) -> bool {
+        self.begin_output(ObsState::start_stream)
+    }
+
+    /// As if the user clicked "Stop Streaming": STOPPING, then STOPPED. False if not streaming.
+    pub async fn stop_stream_from_obs(&self) -> bool {
+        self.begin_output(ObsState::stop_stream)
+    }
+
+    /// As if the user clicked "Start Recording": RecordStateChanged STARTING, then STARTED.
+    /// False if the recording is not stopped.
+    pub async fn start_record_from_obs(&self) -> bool {
+        self.begin_output(ObsState::start_record)
+    }
+
+    /// As if the user clicked "Stop Recording": STOPPING, then STOPPED with the file path.
+    /// False if not recording.
+    pub async fn stop_record_from_obs(&self) -> bool {
+        self.begin_output(ObsState::stop_record)
+    }
+
+    fn begin_output(
+        &self,
+        transition: impl FnOnce(&mut ObsState) -> Option<(Vec<ObsEvent>, FollowUp)>,
+    ) -> bool {
+        let follow_up = self
+            .shared
+            .change_state(|state| match transition(state) {
+                Some((events, follow_up)) => (Some(follow_up), events),
+                None => (None, Vec::new()),
+            });
+        match follow_up {
+            Some(follow_up) => {
+                self.shared.schedule(follow_up);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends a raw event (op 5) to every identified session subscribed to `intent`. `data` is
+    /// sent as `eventData` when it is an object and left out otherwise (as OBS does for
+    /// events without data, e.g. ExitStarted).
+    pub async fn emit_event(&self, event_type: &str, intent: u32, data: Value) {
+        self.shared.broadcast(&[ObsEvent {
+            event_type: event_type.to_owned(),
+            intent,
+            data: Some(data),
+        }]);
+    }
+
+    /// Number of sessions currently identified.
+    pub fn connection_count(&self) -> usize {
+        self.shared.identified_count()
+    }
+
+    /// How many requests of this type were received in total, across all sessions and
+    /// restarts (requests of a batch count once executed; a halted batch skips the rest).
+    pub fn request_count(&self, request_type: &str) -> usize {
+        self.shared.request_count(request_type)
+    }
+
+    /// Name of the current program scene.
+    pub fn current_scene(&self) -> String {
+        lock(&self.shared.state).program_scene().name.clone()
+    }
+
+    /// Whether the stream output is active (from STARTED until STOPPED).
+    pub fn is_streaming(&self) -> bool {
+        lock(&self.shared.state).is_streaming()
+    }
+
+    /// Whether the record output is active (from STARTED until STOPPED).
+    pub fn is_recording(&self) -> bool {
+        lock(&self.shared.state).is_recording()
+    }
+
+    /// Scene names, top of OBS's Scenes dock first (GetSceneList lists them the other way).
+    pub fn scene_names(&self) -> Vec<String> {
+        lock(&self.shared.state).scene_names()
+    }
+}

@@ -1,0 +1,70 @@
+//! The command line: `obs-hub serve` and `obs-hub demo`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Overrides, Secret};
+
+#[derive(Parser, Debug)]
+#[command(name = "obs-hub", version, about = "Keeps OBS Studio connected, cached and controllable over REST")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the hub in the foreground until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Run the hub against a built-in SIMULATED OBS (no OBS needed), to see every feature work.
+    Demo(DemoArgs),
+}
+
+/// Flags win over their environment variables (clap merges the two); both win over the file.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML config file (instances, timing).
+    #[arg(long, env = "OBS_HUB_CONFIG", value_name = "OBS_HUB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "OBS_HUB_BIND", value_name = "OBS_HUB_BIND")]
+    pub bind: Option<String>,
+    /// Host of the `default` OBS instance.
+    #[arg(long, env = "OBS_WEBSOCKET_HOST", value_name = "OBS_WEBSOCKET_HOST")]
+    pub obs_host: Option<String>,
+    /// obs-websocket port of the `default` instance.
+    #[arg(long, env = "OBS_WEBSOCKET_PORT", value_name = "OBS_WEBSOCKET_PORT")]
+    pub obs_port: Option<u16>,
+    /// obs-websocket password of the `default` instance (prefer the environment variable:
+    /// command lines are visible to other users of the machine).
+    #[arg(
+        long,
+        env = "OBS_WEBSOCKET_PASSWORD",
+        value_name = "OBS_WEBSOCKET_PASSWORD",
+        hide_env_values = true
+    )]
+    pub obs_password: Option<String>,
+    /// Base URL that change notifications are posted to.
+    #[arg(long, env = "OBS_CALLBACK_BASE_URL", value_name = "OBS_CALLBACK_BASE_URL")]
+    pub callback_base_url: Option<String>,
+}
+
+impl ServeArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            bind: self.bind.clone(),
+            obs_host: self.obs_host.clone(),
+            obs_port: self.obs_port,
+            obs_password: self.obs_password.clone().map(Secret::new),
+            callback_base_url: self.callback_base_url.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OBS_HUB_BIND", value_name = "OBS_HUB_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: String,
+}

@@ -1,0 +1,500 @@
+//! Typed settings, layered: command-line flags over environment over config file over defaults.
+//!
+//! clap merges flags with their environment variables (flags win), so [`Overrides`] holds
+//! "whatever the operator said on the command line or in the environment"; [`Settings::resolve`]
+//! lays that over the optional TOML file and the defaults, and validates the result. Every problem
+//! is reported as one line naming the key, because a service that refuses to start must say why.
+
+use std::{collections::HashSet, fmt, net::SocketAddr, path::Path, time::Duration};
+
+use serde::Deserialize;
+
+/// Name of the instance built from the `OBS_WEBSOCKET_*` variables.
+pub const DEFAULT_INSTANCE: &str = "default";
+
+/// A value that must never be printed: OBS passwords, later tokens and webhook secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The only way to read the value; grep for it to audit where secrets go.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// One OBS Studio instance the hub keeps a connection to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceConfig {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub password: Option<Secret>,
+}
+
+/// Intervals and limits of the connection and status machinery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// How often the status manager reconciles each instance with a poll of OBS.
+    pub poll_interval: Duration,
+    /// How often a cheap request checks that the link is alive.
+    pub heartbeat_interval: Duration,
+    /// How long a heartbeat may go unanswered before the link is declared dead.
+    pub heartbeat_timeout: Duration,
+    /// First reconnect delay; doubles per failed attempt up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Retry interval after a wrong password or an unsupported OBS: every failed login pops an
+    /// alert on the OBS machine, so these are retried slowly.
+    pub auth_retry_interval: Duration,
+    /// Limit for the TCP + WebSocket + obs-websocket handshake.
+    pub connect_timeout: Duration,
+    /// Limit for one request to OBS (commands from the API, polls).
+    pub request_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(2),
+            heartbeat_timeout: Duration::from_secs(3),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(5),
+            auth_retry_interval: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything `obs-hub serve` runs with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub callback_base_url: Option<String>,
+    pub instances: Vec<InstanceConfig>,
+    pub timing: Timing,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+}
+
+/// Values from the command line or the environment (clap has already merged those two).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub obs_host: Option<String>,
+    pub obs_port: Option<u16>,
+    pub obs_password: Option<Secret>,
+    pub callback_base_url: Option<String>,
+}
+
+impl Overrides {
+    fn names_an_instance(&self) -> bool {
+        self.obs_host.is_some() || self.obs_port.is_some() || self.obs_password.is_some()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The TOML file's shape. Unknown keys are refused so that a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    callback_base_url: Option<String>,
+    http_workers: Option<usize>,
+    #[serde(default)]
+    timing: FileTiming,
+    #[serde(default)]
+    obs: Vec<FileInstance>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTiming {
+    poll_interval_ms: Option<u64>,
+    heartbeat_interval_ms: Option<u64>,
+    heartbeat_timeout_ms: Option<u64>,
+    backoff_min_ms: Option<u64>,
+    backoff_max_ms: Option<u64>,
+    auth_retry_interval_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileInstance {
+    name: String,
+    host: Option<String>,
+    port: Option<u16>,
+    password: Option<Secret>,
+}
+
+impl Settings {
+    /// Reads the optional config file and lays the overrides over it.
+    pub fn load(config_path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let file = match config_path {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|error| ConfigError::File {
+                        path: path.display().to_string(),
+                        message: format!("cannot be read: {error}"),
+                    })?;
+                Some((path.display().to_string(), text))
+            }
+            None => None,
+        };
+        Self::resolve(
+            file.as_ref().map(|(path, text)| (path.as_str(), text.as_str())),
+            overrides,
+        )
+    }
+
+    /// Pure merge of `(path, toml text)` and overrides; unit-tested without touching the disk.
+    pub fn resolve(file: Option<(&str, &str)>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let (path, file) = match file {
+            Some((path, text)) => (path, parse_file(path, text)?),
+            None => ("", FileConfig::default()),
+        };
+        let file_error = |message: String| ConfigError::File {
+            path: path.to_string(),
+            message,
+        };
+
+        let bind_text = overrides
+            .bind
+            .clone()
+            .or(file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8000".to_string());
+        let bind = bind_text.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::invalid(
+                "OBS_HUB_BIND",
+                format!("`{bind_text}` is not an address like 127.0.0.1:8000"),
+            )
+        })?;
+
+        let callback_base_url = overrides
+            .callback_base_url
+            .clone()
+            .or(file.callback_base_url)
+            .filter(|url| !url.trim().is_empty());
+        if let Some(url) = &callback_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    "OBS_CALLBACK_BASE_URL",
+                    format!("`{url}` must start with http:// or https://"),
+                ));
+            }
+        }
+
+        let timing = resolve_timing(&file.timing).map_err(file_error)?;
+
+        let mut instances = Vec::new();
+        let mut seen = HashSet::new();
+        for declared in file.obs {
+            validate_instance_name(&declared.name).map_err(file_error)?;
+            if !seen.insert(declared.name.clone()) {
+                return Err(file_error(format!(
+                    "[[obs]] name `{}` is declared twice",
+                    declared.name
+                )));
+            }
+            instances.push(InstanceConfig {
+                host: declared.host.unwrap_or_else(|| "127.0.0.1".to_string()),
+                port: declared.port.unwrap_or(4455),
+                password: declared.password,
+                name: declared.name,
+            });
+        }
+        if instances.iter().all(|i| i.name != DEFAULT_INSTANCE)
+            && (instances.is_empty() || overrides.names_an_instance())
+        {
+            instances.insert(
+                0,
+                InstanceConfig {
+                    name: DEFAULT_INSTANCE.to_string(),
+                    host: "127.0.0.1".to_string(),
+                    port: 4455,
+                    password: None,
+                },
+            );
+        }
+        if let Some(default) = instances.iter_mut().find(|i| i.name == DEFAULT_INSTANCE) {
+            if let Some(host) = &overrides.obs_host {
+                default.host = host.clone();
+            }
+            if let Some(port) = overrides.obs_port {
+                default.port = port;
+            }
+            if let Some(password) = &overrides.obs_password {
+                default.password = Some(password.clone());
+            }
+            // An empty OBS_WEBSOCKET_PASSWORD means "no authentication", as in OBS's own dialog.
+            if default.password.as_ref().is_some_and(|p| p.expose().is_empty()) {
+                default.password = None;
+            }
+        }
+        for instance in &instances {
+            if instance.host.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("obs `{}` host", instance.name),
+                    "must not be empty",
+                ));
+            }
+            if instance.port == 0 {
+                return Err(ConfigError::invalid(
+                    format!("obs `{}` port", instance.name),
+                    "must be between 1 and 65535",
+                ));
+            }
+        }
+
+        let http_workers = match file.http_workers {
+            Some(0) => return Err(file_error("http_workers must be at least 1".to_string())),
+            Some(workers) => workers,
+            // Two cores serve thousands of cached reads a second; more threads only cost memory.
+            None => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+        };
+        Ok(Self {
+            bind,
+            callback_base_url,
+            instances,
+            timing,
+            http_workers,
+        })
+    }
+
+    pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+}
+
+fn parse_file(path: &str, text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str::<FileConfig>(text).map_err(|error| {
+        let location = error
+            .span()
+            .map(|span| {
+                let line_number = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                let line = text.lines().nth(line_number - 1).unwrap_or("").trim();
+                format!("line {line_number} (`{line}`): ")
+            })
+            .unwrap_or_default();
+        ConfigError::File {
+            path: path.to_string(),
+            message: format!("{location}{}", error.message().replace('\n', " ")),
+        }
+    })
+}
+
+fn resolve_timing(file: &FileTiming) -> Result<Timing, String> {
+    let defaults = Timing::default();
+    let pick = |key: &str, value: Option<u64>, default: Duration| -> Result<Duration, String> {
+        match value {
+            None => Ok(default),
+            Some(0) => Err(format!("[timing] {key} must be greater than 0")),
+            Some(ms) => Ok(Duration::from_millis(ms)),
+        }
+    };
+    let timing = Timing {
+        poll_interval: pick("poll_interval_ms", file.poll_interval_ms, defaults.poll_interval)?,
+        heartbeat_interval: pick(
+            "heartbeat_interval_ms",
+            file.heartbeat_interval_ms,
+            defaults.heartbeat_interval,
+        )?,
+        heartbeat_timeout: pick(
+            "heartbeat_timeout_ms",
+            file.heartbeat_timeout_ms,
+            defaults.heartbeat_timeout,
+        )?,
+        backoff_min: pick("backoff_min_ms", file.backoff_min_ms, defaults.backoff_min)?,
+        backoff_max: pick("backoff_max_ms", file.backoff_max_ms, defaults.backoff_max)?,
+        auth_retry_interval: pick(
+            "auth_retry_interval_ms",
+            file.auth_retry_interval_ms,
+            defaults.auth_retry_interval,
+        )?,
+        connect_timeout: pick(
+            "connect_timeout_ms",
+            file.connect_timeout_ms,
+            defaults.connect_timeout,
+        )?,
+        request_timeout: pick(
+            "request_timeout_ms",
+            file.request_timeout_ms,
+            defaults.request_timeout,
+        )?,
+    };
+    if timing.backoff_min > timing.backoff_max {
+        return Err("[timing] backoff_min_ms must not be greater than backoff_max_ms".to_string());
+    }
+    Ok(timing)
+}
+
+/// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words.
+fn validate_instance_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "[[obs]] name `{name}` must be 1-64 letters, digits, '-' or '_'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str, overrides: Overrides) -> Result<Settings, ConfigError> {
+        Settings::resolve(Some(("hub.toml", text)), overrides)
+    }
+
+    #[test]
+    fn defaults_give_one_default_instance_on_loopback() {
+        let settings = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(settings.bind, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(settings.instances.len(), 1);
+        assert_eq!(settings.instances[0].name, "default");
+        assert_eq!(settings.instances[0].port, 4455);
+        assert_eq!(settings.instances[0].password, None);
+        assert_eq!(settings.timing, Timing::default());
+    }
+
+    #[test]
+    fn file_instances_replace_the_default_unless_the_environment_names_one() {
+        let text = "[[obs]]\nname = \"studio\"\nport = 4460\n[[obs]]\nname = \"booth\"\n";
+        let only_file = resolve(text, Overrides::default()).unwrap();
+        let names: Vec<_> = only_file.instances.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["studio", "booth"]);
+
+        let with_env = resolve(
+            text,
+            Overrides {
+                obs_port: Some(4999),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let names: Vec<_> = with_env.instances.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["default", "studio", "booth"]);
+        assert_eq!(with_env.instance("default").unwrap().port, 4999);
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_the_file() {
+        let text = "bind = \"127.0.0.1:9000\"\n[[obs]]\nname = \"default\"\nhost = \"10.0.0.5\"\nport = 4460\npassword = \"from-file\"\n";
+        let settings = resolve(
+            text,
+            Overrides {
+                bind: Some("127.0.0.1:9100".into()),
+                obs_password: Some(Secret::new("from-env")),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.bind.port(), 9100);
+        let default = settings.instance("default").unwrap();
+        assert_eq!(default.host, "10.0.0.5");
+        assert_eq!(default.port, 4460);
+        assert_eq!(default.password.as_ref().unwrap().expose(), "from-env");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let error = resolve("bind = \"127.0.0.1:1\"\npoll_interval = 5\n", Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 2"), "{error}");
+        assert!(error.contains("poll_interval"), "{error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+    }
+
+    #[test]
+    fn mistyped_port_is_named() {
+        let error = resolve("[[obs]]\nname = \"a\"\nport = \"abc\"\n", Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("port = \"abc\""), "{error}");
+    }
+
+    #[test]
+    fn duplicate_instance_names_are_refused() {
+        let error = resolve("[[obs]]\nname = \"a\"\n[[obs]]\nname = \"a\"\n", Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`a` is declared twice"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let bad_bind = Settings::resolve(
+            None,
+            Overrides {
+                bind: Some("localhost".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(bad_bind.to_string().starts_with("OBS_HUB_BIND:"));
+        let bad_backoff = resolve(
+            "[timing]\nbackoff_min_ms = 9000\nbackoff_max_ms = 1000\n",
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(bad_backoff.to_string().contains("backoff_min_ms"));
+        let bad_name = resolve("[[obs]]\nname = \"a b\"\n", Overrides::default()).unwrap_err();
+        assert!(bad_name.to_string().contains("`a b`"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let settings = Settings::resolve(
+            None,
+            Overrides {
+                obs_password: Some(Secret::new("hunter2")),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}

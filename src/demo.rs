@@ -1,0 +1,59 @@
+//! `obs-hub demo`: the hub against the built-in simulated OBS, with a scripted "show" so that
+//! the status visibly moves (scenes switch, a stream runs, bytes and stats grow).
+
+use std::time::Duration;
+
+use crate::{
+    config::{InstanceConfig, Overrides, Secret, Settings},
+    fake_obs::{FakeObs, FakeObsConfig},
+};
+
+const DEMO_PASSWORD: &str = "demo-password";
+
+/// Starts the simulated OBS and returns settings that point the hub at it.
+pub async fn start_simulation(bind: &str) -> Result<(FakeObs, Settings), String> {
+    let fake = FakeObs::start(FakeObsConfig {
+        password: Some(DEMO_PASSWORD.to_string()),
+        ..FakeObsConfig::default()
+    })
+    .await
+    .map_err(|error| format!("cannot start the simulated OBS: {error}"))?;
+    let mut settings = Settings::resolve(
+        None,
+        Overrides {
+            bind: Some(bind.to_string()),
+            ..Overrides::default()
+        },
+    )
+    .map_err(|error| error.to_string())?;
+    settings.instances = vec![InstanceConfig {
+        name: "default".to_string(),
+        host: "127.0.0.1".to_string(),
+        port: fake.port(),
+        password: Some(Secret::new(DEMO_PASSWORD)),
+    }];
+    Ok((fake, settings))
+}
+
+/// Plays a little show on the simulated OBS, as a streamer would in OBS itself.
+pub async fn run_show(fake: FakeObs) {
+    let scenes = fake.scene_names();
+    let mut step = 0usize;
+    loop {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        step += 1;
+        if step == 1 {
+            fake.start_stream_from_obs().await;
+        }
+        if !scenes.is_empty() {
+            fake.switch_scene_from_obs(&scenes[step % scenes.len()]).await;
+        }
+        if step % 5 == 0 {
+            if fake.is_recording() {
+                fake.stop_record_from_obs().await;
+            } else {
+                fake.start_record_from_obs().await;
+            }
+        }
+    }
+}

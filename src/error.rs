@@ -1,0 +1,205 @@
+//! The one error type of the HTTP API, with a stable JSON body:
+//! `{"error": "<code>", "message": "<what went wrong and what to do>"}` (plus context fields for
+//! some codes). Codes are part of the API: clients switch on them, so never rename one.
+
+use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use obws::responses::StatusCode as ObsStatus;
+use serde_json::{json, Map, Value};
+
+use crate::{obs::CommandError, status::ConnectionState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidField(String),
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{message}")]
+    UnknownInstance { name: String, message: String },
+    #[error("{0}")]
+    UnknownScene(String),
+    #[error("{0}")]
+    RouteNotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    NotConnected {
+        instance: String,
+        state: ConnectionState,
+        message: String,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    ObsRejected(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidField(_) => "invalid_field",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnknownInstance { .. } => "unknown_instance",
+            Self::UnknownScene(_) => "unknown_scene",
+            Self::RouteNotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::NotConnected { .. } => "obs_not_connected",
+            Self::Unavailable(_) => "unavailable",
+            Self::Timeout(_) => "obs_timeout",
+            Self::ObsRejected(_) => "obs_error",
+        }
+    }
+
+    /// Maps a command failure for `instance`, with the command's own words for conflicts.
+    pub fn from_command(instance: &str, error: CommandError, conflict: &str) -> Self {
+        match error {
+            CommandError::NotConnected { state, reason } => Self::NotConnected {
+                instance: instance.to_string(),
+                state,
+                message: match reason {
+                    Some(reason) => format!(
+                        "OBS instance `{instance}` is not connected ({}): {reason}",
+                        state.as_str()
+                    ),
+                    None => format!(
+                        "OBS instance `{instance}` is not connected ({}); retry once it is",
+                        state.as_str()
+                    ),
+                },
+            },
+            CommandError::Timeout(ms) => Self::Timeout(format!(
+                "OBS instance `{instance}` did not answer within {ms} ms; it may be frozen or busy"
+            )),
+            CommandError::Rejected { code, message } => match code {
+                ObsStatus::OutputRunning | ObsStatus::OutputNotRunning => {
+                    Self::Conflict(conflict.to_string())
+                }
+                ObsStatus::ResourceNotFound => Self::UnknownScene(message),
+                ObsStatus::NotReady => Self::Unavailable(format!(
+                    "OBS instance `{instance}` is not ready yet ({message}); retry in a moment"
+                )),
+                _ => Self::ObsRejected(format!("OBS refused the request ({code:?}): {message}")),
+            },
+            CommandError::LinkFailed(reason) => Self::Unavailable(format!(
+                "the link to OBS instance `{instance}` failed during the request ({reason}); \
+                 the hub is reconnecting, retry in a moment"
+            )),
+            CommandError::UnknownInstance(name) => Self::unknown_instance(&name, &[]),
+            CommandError::Unavailable(name) => Self::Unavailable(format!(
+                "the connection to `{name}` is restarting; retry in a moment"
+            )),
+        }
+    }
+
+    pub fn unknown_instance(name: &str, known: &[String]) -> Self {
+        let message = if known.is_empty() {
+            format!("no OBS instance named `{name}`")
+        } else {
+            format!(
+                "no OBS instance named `{name}`; configured: {}",
+                known.join(", ")
+            )
+        };
+        Self::UnknownInstance {
+            name: name.to_string(),
+            message,
+        }
+    }
+
+    fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("error".into(), json!(self.code()));
+        body.insert("message".into(), json!(self.to_string()));
+        match self {
+            Self::NotConnected {
+                instance, state, ..
+            } => {
+                body.insert("instance".into(), json!(instance));
+                body.insert("connection_state".into(), json!(state));
+            }
+            Self::UnknownInstance { name, .. } => {
+                body.insert("instance".into(), json!(name));
+            }
+            Self::PayloadTooLarge { limit } => {
+                body.insert("limit_bytes".into(), json!(limit));
+            }
+            _ => {}
+        }
+        Value::Object(body)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson(_) | Self::InvalidField(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(self.body())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obs_refusals_map_to_http_meanings() {
+        let conflict = ApiError::from_command(
+            "default",
+            CommandError::Rejected {
+                code: ObsStatus::OutputRunning,
+                message: "already active".into(),
+            },
+            "already streaming",
+        );
+        assert_eq!(conflict.status_code(), StatusCode::CONFLICT);
+        assert_eq!(conflict.to_string(), "already streaming");
+        let missing = ApiError::from_command(
+            "default",
+            CommandError::Rejected {
+                code: ObsStatus::ResourceNotFound,
+                message: "No source was found by the name of `Nope`.".into(),
+            },
+            "",
+        );
+        assert_eq!(missing.status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.code(), "unknown_scene");
+    }
+
+    #[test]
+    fn not_connected_carries_the_state() {
+        let error = ApiError::from_command(
+            "studio",
+            CommandError::NotConnected {
+                state: ConnectionState::AuthFailed,
+                reason: Some("OBS refused the password".into()),
+            },
+            "",
+        );
+        assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = error.body();
+        assert_eq!(body["connection_state"], "auth_failed");
+        assert_eq!(body["instance"], "studio");
+        assert!(body["message"].as_str().unwrap().contains("password"));
+    }
+}

@@ -1,0 +1,114 @@
+//! The REST layer. Handlers read cached status from the [`StatusBoard`] and send commands to
+//! the connection supervisor; they never talk to OBS themselves.
+//!
+//! Every route exists twice: `/api/<route>` acts on the default instance (the one named
+//! `default`, or the only one), `/api/instances/{instance}/<route>` on a named one. Trailing
+//! slashes are optional (the seed's paths end in one).
+
+mod body;
+mod handlers;
+mod target;
+pub mod views;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::{
+    dev::HttpServiceFactory, web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
+};
+
+use crate::{
+    config::Settings,
+    error::ApiError,
+    obs::ConnectionSupervisor,
+    status::{StatusBoard, StatusManager},
+};
+
+pub use body::BODY_LIMIT;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub board: StatusBoard,
+    pub manager: Addr<StatusManager>,
+    pub supervisor: Addr<ConnectionSupervisor>,
+    pub settings: Arc<Settings>,
+}
+
+/// Registers every route; used by the server and by tests.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::scope("/api")
+                .service(get("/instances", handlers::list_instances))
+                .service(web::scope("/instances/{instance}").configure(instance_routes))
+                .configure(instance_routes),
+        )
+        .default_service(web::to(not_found));
+}
+
+fn instance_routes(config: &mut web::ServiceConfig) {
+    config
+        .service(post("/obs-manager/start", handlers::start_manager))
+        .service(post("/obs-manager/stop", handlers::stop_manager))
+        .service(get("/obs-manager/status", handlers::manager_status))
+        .service(post("/test-connection", handlers::test_connection))
+        .service(post("/sync-scenes", handlers::sync_scenes))
+        .service(post("/switch-scene", handlers::switch_scene))
+        .service(post("/start-stream", handlers::start_stream))
+        .service(post("/stop-stream", handlers::stop_stream))
+        .service(post("/start-record", handlers::start_record))
+        .service(post("/stop-record", handlers::stop_record))
+        .service(get("/stream-status", handlers::stream_status));
+}
+
+fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+fn get<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn not_found(request: HttpRequest) -> HttpResponse {
+    let error = ApiError::RouteNotFound(format!(
+        "no route {} {}; the README lists the routes",
+        request.method(),
+        request.path()
+    ));
+    actix_web::ResponseError::error_response(&error)
+}
+
+async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
+    let allowed = if request.path().ends_with("status") || request.path().ends_with("instances")
+    {
+        "GET"
+    } else {
+        "POST"
+    };
+    let error = ApiError::MethodNotAllowed(format!(
+        "{} does not accept {}; use {allowed}",
+        request.path(),
+        request.method()
+    ));
+    let mut response = actix_web::ResponseError::error_response(&error);
+    if let Ok(value) = allowed.parse() {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
+}

@@ -1,0 +1,65 @@
+//! Which instance a request is about: `{instance}` from the path, or the default one.
+
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+
+use super::AppState;
+use crate::{config::DEFAULT_INSTANCE, error::ApiError};
+
+pub struct Target {
+    pub name: String,
+    /// True when the path named the instance (`/api/instances/{instance}/...`).
+    pub explicit: bool,
+}
+
+impl FromRequest for Target {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(resolve(request))
+    }
+}
+
+fn resolve(request: &HttpRequest) -> Result<Target, ApiError> {
+    let Some(state) = request.app_data::<web::Data<AppState>>() else {
+        return Err(ApiError::Unavailable("the hub is not set up".to_string()));
+    };
+    let names: Vec<String> = state
+        .settings
+        .instances
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    if let Some(name) = request.match_info().get("instance") {
+        return if names.iter().any(|n| n == name) {
+            Ok(Target {
+                name: name.to_string(),
+                explicit: true,
+            })
+        } else {
+            Err(ApiError::unknown_instance(name, &names))
+        };
+    }
+    let default = if names.iter().any(|n| n == DEFAULT_INSTANCE) {
+        Some(DEFAULT_INSTANCE.to_string())
+    } else if names.len() == 1 {
+        names.first().cloned()
+    } else {
+        None
+    };
+    default
+        .map(|name| Target {
+            name,
+            explicit: false,
+        })
+        .ok_or_else(|| ApiError::UnknownInstance {
+            name: DEFAULT_INSTANCE.to_string(),
+            message: format!(
+                "several OBS instances are configured ({}) and none is named `default`: \
+                 use /api/instances/{{name}}/...",
+                names.join(", ")
+            ),
+        })
+}

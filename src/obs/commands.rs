@@ -1,0 +1,105 @@
+//! Commands the API sends to an instance's connection, and how they run against OBS.
+
+use actix::Message;
+use obws::{responses::StatusCode, Client};
+use serde::Serialize;
+
+use super::{failure::error_chain, reading};
+use crate::status::{model::SceneInfo, ConnectionState};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObsCommand {
+    SwitchScene(String),
+    StartStream,
+    StopStream,
+    StartRecord,
+    StopRecord,
+    /// Re-read the scene list from OBS.
+    SyncScenes,
+}
+
+/// Sent to an `ObsConnection` (through the supervisor) to run one command.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<CommandOutcome, CommandError>")]
+pub struct Execute(pub ObsCommand);
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum CommandOutcome {
+    Done,
+    SceneSwitched {
+        scene_name: String,
+    },
+    RecordingStopped {
+        output_path: String,
+    },
+    Scenes {
+        scenes: Vec<SceneInfo>,
+        current_scene: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("OBS is not connected ({state:?})")]
+    NotConnected {
+        state: ConnectionState,
+        reason: Option<String>,
+    },
+    #[error("OBS did not answer within {0} ms")]
+    Timeout(u64),
+    #[error("OBS refused the request: {message}")]
+    Rejected { code: StatusCode, message: String },
+    #[error("the link to OBS failed during the request: {0}")]
+    LinkFailed(String),
+    #[error("no OBS instance named `{0}`")]
+    UnknownInstance(String),
+    #[error("the connection to `{0}` is restarting; retry in a moment")]
+    Unavailable(String),
+}
+
+impl From<obws::error::Error> for CommandError {
+    fn from(error: obws::error::Error) -> Self {
+        match error {
+            obws::error::Error::Api { code, message } => Self::Rejected {
+                code,
+                message: message.unwrap_or_else(|| format!("{code:?}")),
+            },
+            other => Self::LinkFailed(error_chain(&other)),
+        }
+    }
+}
+
+pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome, CommandError> {
+    Ok(match command {
+        ObsCommand::SwitchScene(scene_name) => {
+            client
+                .scenes()
+                .set_current_program_scene(scene_name.as_str())
+                .await?;
+            CommandOutcome::SceneSwitched { scene_name }
+        }
+        ObsCommand::StartStream => {
+            client.streaming().start().await?;
+            CommandOutcome::Done
+        }
+        ObsCommand::StopStream => {
+            client.streaming().stop().await?;
+            CommandOutcome::Done
+        }
+        ObsCommand::StartRecord => {
+            client.recording().start().await?;
+            CommandOutcome::Done
+        }
+        ObsCommand::StopRecord => CommandOutcome::RecordingStopped {
+            output_path: client.recording().stop().await?,
+        },
+        ObsCommand::SyncScenes => {
+            let (scenes, current_scene) = reading::read_scenes(client).await?;
+            CommandOutcome::Scenes {
+                scenes,
+                current_scene,
+            }
+        }
+    })
+}

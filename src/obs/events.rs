@@ -1,0 +1,145 @@
+//! What each obs-websocket event means for the hub.
+
+use obws::events::{Event, OutputState};
+
+use crate::status::{model::SceneInfo, update::ObsUpdate};
+
+/// What the connection actor should do with an event. (Lives for one match arm: its size does
+/// not matter, so `Update` is not boxed.)
+#[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum EventAction {
+    Update(ObsUpdate),
+    /// Re-read the scene list (SceneListChanged carries no UUIDs, so read it whole).
+    ResyncScenes,
+    /// A scene collection switch started: requests are undefined behaviour until it ends.
+    PausePolling,
+    /// A scene collection switch ended: everything may have changed.
+    ResyncAll,
+    /// OBS announced it is quitting; the close follows.
+    ObsExiting,
+    /// The socket closed.
+    LinkClosed,
+    Ignore,
+}
+
+pub fn translate(event: Event) -> EventAction {
+    match event {
+        Event::CurrentProgramSceneChanged { id } => {
+            EventAction::Update(ObsUpdate::ProgramScene(id.name))
+        }
+        Event::SceneCreated {
+            id,
+            is_group: false,
+        } => EventAction::Update(ObsUpdate::SceneCreated(SceneInfo {
+            name: id.name,
+            uuid: Some(id.uuid.to_string()),
+        })),
+        Event::SceneRemoved {
+            id,
+            is_group: false,
+        } => EventAction::Update(ObsUpdate::SceneRemoved(id.name)),
+        Event::SceneNameChanged {
+            old_name, new_name, ..
+        } => EventAction::Update(ObsUpdate::SceneRenamed {
+            old: old_name,
+            new: new_name,
+        }),
+        Event::SceneListChanged { .. } => EventAction::ResyncScenes,
+        Event::StreamStateChanged { active, state } => {
+            EventAction::Update(ObsUpdate::StreamState {
+                active,
+                state: output_state_name(state).to_string(),
+            })
+        }
+        Event::RecordStateChanged {
+            active,
+            state,
+            path,
+        } => EventAction::Update(ObsUpdate::RecordState {
+            active,
+            state: output_state_name(state).to_string(),
+            output_path: path,
+        }),
+        Event::CurrentSceneCollectionChanging { .. } => EventAction::PausePolling,
+        Event::CurrentSceneCollectionChanged { .. } => EventAction::ResyncAll,
+        Event::ExitStarted => EventAction::ObsExiting,
+        Event::ServerStopping | Event::ServerStopped => EventAction::LinkClosed,
+        _ => EventAction::Ignore,
+    }
+}
+
+pub fn output_state_name(state: OutputState) -> &'static str {
+    match state {
+        OutputState::Starting => "starting",
+        OutputState::Started => "started",
+        OutputState::Stopping => "stopping",
+        OutputState::Stopped => "stopped",
+        OutputState::Reconnecting => "reconnecting",
+        OutputState::Reconnected => "reconnected",
+        OutputState::Paused => "paused",
+        OutputState::Resumed => "resumed",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: serde_json::Value) -> Event {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn protocol_events_become_updates() {
+        let scene = event(serde_json::json!({
+            "eventType": "CurrentProgramSceneChanged",
+            "eventData": {"sceneName": "Live", "sceneUuid": "9c3f3a7e-8b8e-4a49-9d0c-6a1b8f6c2d11"}
+        }));
+        assert_eq!(
+            translate(scene),
+            EventAction::Update(ObsUpdate::ProgramScene("Live".into()))
+        );
+        let stream = event(serde_json::json!({
+            "eventType": "StreamStateChanged",
+            "eventData": {"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED"}
+        }));
+        assert_eq!(
+            translate(stream),
+            EventAction::Update(ObsUpdate::StreamState {
+                active: true,
+                state: "started".into()
+            })
+        );
+        let record = event(serde_json::json!({
+            "eventType": "RecordStateChanged",
+            "eventData": {"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_STOPPED",
+                          "outputPath": "/home/x/a.mkv"}
+        }));
+        assert_eq!(
+            translate(record),
+            EventAction::Update(ObsUpdate::RecordState {
+                active: false,
+                state: "stopped".into(),
+                output_path: Some("/home/x/a.mkv".into())
+            })
+        );
+    }
+
+    #[test]
+    fn lifecycle_events_become_actions() {
+        assert_eq!(translate(Event::ExitStarted), EventAction::ObsExiting);
+        assert_eq!(translate(Event::ServerStopped), EventAction::LinkClosed);
+        let changing = event(serde_json::json!({
+            "eventType": "CurrentSceneCollectionChanging",
+            "eventData": {"sceneCollectionName": "Show"}
+        }));
+        assert_eq!(translate(changing), EventAction::PausePolling);
+        let list = event(serde_json::json!({
+            "eventType": "SceneListChanged",
+            "eventData": {"scenes": [{"sceneName": "A", "sceneIndex": 0}]}
+        }));
+        assert_eq!(translate(list), EventAction::ResyncScenes);
+    }
+}

@@ -1,0 +1,15 @@
+//! The OBS side: one `ObsConnection` actor per instance, the supervisor that keeps them alive,
+//! and the plain functions they use (backoff, failure classification, event translation, reads).
+
+pub mod backoff;
+pub mod commands;
+pub mod connection;
+pub mod events;
+pub mod failure;
+pub mod probe;
+pub mod reading;
+pub mod supervisor;
+
+pub use commands::{CommandError, CommandOutcome, ObsCommand};
+pub use connection::ObsConnection;
+pub use supervisor::{ConnectionSupervisor, Route, SetInstanceRunning, StartManager, StopManager};

@@ -1,0 +1,320 @@
+//! `ConnectionSupervisor`: starts one `ObsConnection` per configured instance, routes commands to
+//! them by name, starts and stops them on request, and restarts any that died.
+//!
+//! actix's own `Supervisor` restarts an actor that stops, but a panic unwinds through it and
+//! takes it down too. So the supervisor checks its children's mailboxes once a second and starts
+//! a fresh actor (a new generation, whose reports outrank the dead one's) for any that is gone.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use actix::prelude::*;
+
+use super::{
+    commands::{CommandError, CommandOutcome, Execute, ObsCommand},
+    connection::{Disconnect, ObsConnection},
+};
+use crate::{
+    config::{InstanceConfig, Timing},
+    status::{ConnectionState, SetRunning, StatusManager},
+};
+
+const LIVENESS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts every instance that is not running (idempotent).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartManager;
+
+/// Disconnects every instance (idempotent).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopManager;
+
+/// Starts or stops one instance.
+#[derive(Message)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct SetInstanceRunning {
+    pub instance: String,
+    pub running: bool,
+}
+
+/// Runs a command on the named instance.
+#[derive(Message)]
+#[rtype(result = "Result<CommandOutcome, CommandError>")]
+pub struct Route {
+    pub instance: String,
+    pub command: ObsCommand,
+}
+
+pub struct ConnectionSupervisor {
+    instances: BTreeMap<String, InstanceConfig>,
+    timing: Timing,
+    manager: Addr<StatusManager>,
+    connections: BTreeMap<String, Addr<ObsConnection>>,
+    generations: BTreeMap<String, u32>,
+}
+
+impl ConnectionSupervisor {
+    pub fn new(instances: Vec<InstanceConfig>, timing: Timing, manager: Addr<StatusManager>) -> Self {
+        Self {
+            instances: instances
+                .into_iter()
+                .map(|instance| (instance.name.clone(), instance))
+                .collect(),
+            timing,
+            manager,
+            connections: BTreeMap::new(),
+            generations: BTreeMap::new(),
+        }
+    }
+
+    fn start_instance(&mut self, name: &str) {
+        if self.connections.contains_key(name) {
+            return;
+        }
+        let Some(config) = self.instances.get(name) else {
+            return;
+        };
+        let generation = self.generations.entry(name.to_string()).or_insert(0);
+        *generation += 1;
+        let connection = ObsConnection::new(
+            config.clone(),
+            self.timing.clone(),
+            self.manager.clone().recipient(),
+            *generation,
+        )
+        .start();
+        self.connections.insert(name.to_string(), connection);
+    }
+
+    fn restart_dead_connections(&mut self) {
+        let dead: Vec<String> = self
+            .connections
+            .iter()
+            .filter(|(_, connection)| !connection.connected())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in dead {
+            log::error!("obs `{name}`: connection actor died unexpectedly; restarting it");
+            self.connections.remove(&name);
+            self.start_instance(&name);
+        }
+    }
+}
+
+impl Actor for ConnectionSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        let names: Vec<String> = self.instances.keys().cloned().collect();
+        for name in names {
+            self.start_instance(&name);
+        }
+        ctx.run_interval(LIVENESS_CHECK_INTERVAL, |act, _| {
+            act.restart_dead_connections()
+        });
+    }
+}
+
+impl Handler<StartManager> for ConnectionSupervisor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: StartManager, _: &mut Self::Context) -> Self::Result {
+        let names: Vec<String> = self.instances.keys().cloned().collect();
+        for name in names {
+            self.start_instance(&name);
+        }
+        let manager = self.manager.clone();
+        Box::pin(async move {
+            let _ = manager.send(SetRunning(true)).await;
+        })
+    }
+}
+
+impl Handler<StopManager> for ConnectionSupervisor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: StopManager, _: &mut Self::Context) -> Self::Result {
+        let stopping: Vec<_> = std::mem::take(&mut self.connections).into_values().collect();
+        let manager = self.manager.clone();
+        // Each connection reports `stopped` before it answers, and the manager handles messages
+        // in order: once SetRunning is answered, the board shows every instance stopped.
+        Box::pin(async move {
+            for connection in stopping {
+                let _ = connection.send(Disconnect).await;
+            }
+            let _ = manager.send(SetRunning(false)).await;
+        })
+    }
+}
+
+impl Handler<SetInstanceRunning> for ConnectionSupervisor {
+    type Result = ResponseFuture<Result<(), CommandError>>;
+
+    fn handle(&mut self, message: SetInstanceRunning, _: &mut Self::Context) -> Self::Result {
+        if !self.instances.contains_key(&message.instance) {
+            return Box::pin(async move { Err(CommandError::UnknownInstance(message.instance)) });
+        }
+        let manager = self.manager.clone();
+        if message.running {
+            self.start_instance(&message.instance);
+            Box::pin(async move {
+                let _ = manager.send(SetRunning(true)).await;
+                Ok(())
+            })
+        } else {
+            let stopping = self.connections.remove(&message.instance);
+            Box::pin(async move {
+                if let Some(connection) = stopping {
+                    let _ = connection.send(Disconnect).await;
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+impl Handler<Route> for ConnectionSupervisor {
+    type Result = ResponseFuture<Result<CommandOutcome, CommandError>>;
+
+    fn handle(&mut self, Route { instance, command }: Route, _: &mut Self::Context) -> Self::Result {
+        if !self.instances.contains_key(&instance) {
+            return Box::pin(async move { Err(CommandError::UnknownInstance(instance)) });
+        }
+        // Do not wait for the next liveness check to replace a connection that died.
+        if self
+            .connections
+            .get(&instance)
+            .is_some_and(|connection| !connection.connected())
+        {
+            self.restart_dead_connections();
+        }
+        let Some(connection) = self.connections.get(&instance).cloned() else {
+            return Box::pin(async {
+                Err(CommandError::NotConnected {
+                    state: ConnectionState::Stopped,
+                    reason: Some("the OBS manager is stopped for this instance".to_string()),
+                })
+            });
+        };
+        Box::pin(async move {
+            connection
+                .send(Execute(command))
+                .await
+                .unwrap_or(Err(CommandError::Unavailable(instance)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{
+        config::Secret,
+        fake_obs::{FakeObs, FakeObsConfig},
+        obs::connection::Crash,
+        status::StatusBoard,
+    };
+
+    fn fast_timing() -> Timing {
+        Timing {
+            poll_interval: Duration::from_millis(300),
+            heartbeat_interval: Duration::from_millis(200),
+            heartbeat_timeout: Duration::from_millis(500),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(300),
+            auth_retry_interval: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+        }
+    }
+
+    async fn wait_for(board: &StatusBoard, what: &str, check: impl Fn(&StatusBoard) -> bool) {
+        for _ in 0..300 {
+            if check(board) {
+                return;
+            }
+            actix::clock::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("gave up waiting for: {what}");
+    }
+
+    fn instance(name: &str, fake: &FakeObs) -> InstanceConfig {
+        InstanceConfig {
+            name: name.into(),
+            host: "127.0.0.1".into(),
+            port: fake.port(),
+            password: Some(Secret::new("pw")),
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_connection_is_restarted_and_the_other_instance_is_undisturbed() {
+        let config = || FakeObsConfig {
+            password: Some("pw".into()),
+            ..FakeObsConfig::default()
+        };
+        let studio = FakeObs::start(config()).await.unwrap();
+        let booth = FakeObs::start(config()).await.unwrap();
+        let manager_actor = StatusManager::new(&[
+            ("studio", "127.0.0.1", studio.port()),
+            ("booth", "127.0.0.1", booth.port()),
+        ]);
+        let board = manager_actor.board();
+        let manager = manager_actor.start();
+        let supervisor = ConnectionSupervisor::new(
+            vec![instance("studio", &studio), instance("booth", &booth)],
+            fast_timing(),
+            manager,
+        )
+        .start();
+        let both_connected = |board: &StatusBoard| {
+            let snapshot = board.current();
+            snapshot.instances.values().all(|i| i.is_connected() && !i.stale)
+        };
+        wait_for(&board, "both instances connected", both_connected).await;
+        let since = |name: &str| board.current().instances[name].connection.connected_since;
+        let (studio_since, booth_since) = (since("studio"), since("booth"));
+
+        let studio_connection = supervisor
+            .send(InspectConnection("studio".into()))
+            .await
+            .unwrap()
+            .unwrap();
+        studio_connection.do_send(Crash);
+        wait_for(&board, "studio's actor gone", |_| !studio_connection.connected()).await;
+        wait_for(&board, "studio connected again", |board| {
+            both_connected(board) && since("studio") != studio_since
+        })
+        .await;
+
+        let outcome = supervisor
+            .send(Route {
+                instance: "studio".into(),
+                command: ObsCommand::SwitchScene("Live".into()),
+            })
+            .await
+            .unwrap();
+        assert!(outcome.is_ok(), "{outcome:?}");
+        assert_eq!(studio.current_scene(), "Live");
+        wait_for(&board, "the dead actor's link dropped", |_| studio.connection_count() == 1).await;
+        let booth_now = &board.current().instances["booth"];
+        assert!(booth_now.is_connected());
+        assert_eq!(booth_now.connection.connected_since, booth_since);
+    }
+
+    /// Test-only access to a child, to make it panic.
+    #[derive(Message)]
+    #[rtype(result = "Option<Addr<ObsConnection>>")]
+    struct InspectConnection(String);
+
+    impl Handler<InspectConnection> for ConnectionSupervisor {
+        type Result = Option<Addr<ObsConnection>>;
+        fn handle(&mut self, message: InspectConnection, _: &mut Self::Context) -> Self::Result {
+            self.connections.get(&message.0).cloned()
+        }
+    }
+}

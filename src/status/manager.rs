@@ -1,0 +1,249 @@
+//! `StatusManager`: the singleton actor that owns the cached status of every instance.
+//!
+//! Connection actors send it [`Report`]s; it applies them with [`update::apply`], numbers every
+//! real change with a hub-wide sequence number, publishes a fresh [`HubSnapshot`] for readers and
+//! pushes a [`StatusChanged`] to each subscriber. It never talks to OBS itself.
+//!
+//! Subscribing is the Rust form of the seed's `register_scene_callback`:
+//!
+//! ```
+//! use actix::prelude::*;
+//! use obs_hub::status::{
+//!     update::{ObsUpdate, Source},
+//!     Change, LinkOrigin, Report, StatusChanged, StatusManager, Subscribe,
+//! };
+//!
+//! /// Prints every scene change, like the seed's `my_scene_callback`.
+//! struct SceneLogger;
+//! impl Actor for SceneLogger {
+//!     type Context = Context<Self>;
+//! }
+//! impl Handler<StatusChanged> for SceneLogger {
+//!     type Result = ();
+//!     fn handle(&mut self, event: StatusChanged, _: &mut Context<Self>) {
+//!         if let Change::SceneChanged { scene, .. } = &event.change {
+//!             println!("[{}] scene changed to: {scene} (seq {})", event.instance, event.seq);
+//!             System::current().stop();
+//!         }
+//!     }
+//! }
+//!
+//! let system = System::new();
+//! system.block_on(async {
+//!     let manager = StatusManager::new(&[("default", "127.0.0.1", 4455)]).start();
+//!     manager.do_send(Subscribe(SceneLogger.start().recipient()));
+//!     // In the hub, connection actors send these; here we play OBS by hand.
+//!     manager.do_send(Report {
+//!         instance: "default".into(),
+//!         origin: LinkOrigin(1),
+//!         source: Source::ObsEvent,
+//!         update: ObsUpdate::ProgramScene("Live".into()),
+//!     });
+//! });
+//! system.run().unwrap();
+//! ```
+
+use std::{collections::BTreeMap, ops::Deref, sync::Arc};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{
+    board::{HubSnapshot, StatusBoard},
+    model::InstanceStatus,
+    update::{self, Change, ObsUpdate, Source},
+};
+
+/// Identifies which actor generation and which link a report comes from. It only grows for an
+/// instance, so a late message from a link that has since dropped (or from an actor that has been
+/// replaced) is recognised and ignored instead of overwriting fresher state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LinkOrigin(pub u64);
+
+impl LinkOrigin {
+    pub fn new(generation: u32, link: u32) -> Self {
+        Self((u64::from(generation) << 32) | u64::from(link))
+    }
+}
+
+/// Something learnt about one instance, sent by its connection actor (or the API layer).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Report {
+    pub instance: String,
+    pub origin: LinkOrigin,
+    pub source: Source,
+    pub update: ObsUpdate,
+}
+
+/// One numbered change, as subscribers receive it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeEvent {
+    pub seq: u64,
+    pub instance: String,
+    pub at: DateTime<Utc>,
+    pub source: Source,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// Pushed to every subscriber for every real change. Shared, not copied, across subscribers.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct StatusChanged(pub Arc<ChangeEvent>);
+
+impl Deref for StatusChanged {
+    type Target = ChangeEvent;
+    fn deref(&self) -> &ChangeEvent {
+        &self.0
+    }
+}
+
+/// Registers a subscriber; it is dropped once its actor stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<StatusChanged>);
+
+/// Marks the manager as running or stopped (the supervisor starts and stops the connections).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRunning(pub bool);
+
+pub struct StatusManager {
+    instances: BTreeMap<String, Arc<InstanceStatus>>,
+    latest_origin: BTreeMap<String, LinkOrigin>,
+    seq: u64,
+    running: bool,
+    since: DateTime<Utc>,
+    subscribers: Vec<Recipient<StatusChanged>>,
+    board: StatusBoard,
+}
+
+impl StatusManager {
+    /// A manager for the given `(name, host, port)` instances, initially running.
+    pub fn new(instances: &[(&str, &str, u16)]) -> Self {
+        let now = Utc::now();
+        let instances: BTreeMap<_, _> = instances
+            .iter()
+            .map(|(name, host, port)| {
+                (
+                    name.to_string(),
+                    Arc::new(InstanceStatus::new(name, host, *port, now)),
+                )
+            })
+            .collect();
+        let board = StatusBoard::new(HubSnapshot {
+            running: true,
+            since: now,
+            seq: 0,
+            instances: instances.clone(),
+        });
+        Self {
+            instances,
+            latest_origin: BTreeMap::new(),
+            seq: 0,
+            running: true,
+            since: now,
+            subscribers: Vec::new(),
+            board,
+        }
+    }
+
+    /// The read side, for handlers that serve cached status.
+    pub fn board(&self) -> StatusBoard {
+        self.board.clone()
+    }
+
+    fn publish(&self) {
+        self.board.publish(HubSnapshot {
+            running: self.running,
+            since: self.since,
+            seq: self.seq,
+            instances: self.instances.clone(),
+        });
+    }
+
+    fn notify(&mut self, instance: &str, source: Source, changes: Vec<Change>, at: DateTime<Utc>) {
+        if changes.is_empty() {
+            return;
+        }
+        self.subscribers.retain(|subscriber| subscriber.connected());
+        for change in changes {
+            self.seq += 1;
+            let event = StatusChanged(Arc::new(ChangeEvent {
+                seq: self.seq,
+                instance: instance.to_string(),
+                at,
+                source,
+                change,
+            }));
+            for subscriber in &self.subscribers {
+                subscriber.do_send(event.clone());
+            }
+        }
+    }
+}
+
+impl Actor for StatusManager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Reports arrive in bursts (every instance polls at once); a roomy mailbox avoids
+        // back-pressuring the connection actors.
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+impl Handler<Report> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, report: Report, _: &mut Self::Context) {
+        let Some(status) = self.instances.get_mut(&report.instance) else {
+            log::debug!("report for unknown instance {} ignored", report.instance);
+            return;
+        };
+        let latest = self
+            .latest_origin
+            .entry(report.instance.clone())
+            .or_insert(report.origin);
+        if report.origin < *latest {
+            return;
+        }
+        *latest = report.origin;
+
+        let now = Utc::now();
+        let status = Arc::make_mut(status);
+        if report.source == Source::ObsEvent {
+            status.last_event_at = Some(now);
+        }
+        let changes = update::apply(status, report.update, now);
+        if !changes.is_empty() {
+            status.seq = self.seq + changes.len() as u64;
+        }
+        self.notify(&report.instance, report.source, changes, now);
+        self.publish();
+    }
+}
+
+impl Handler<Subscribe> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, Subscribe(subscriber): Subscribe, _: &mut Self::Context) {
+        self.subscribers.push(subscriber);
+    }
+}
+
+impl Handler<SetRunning> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, SetRunning(running): SetRunning, _: &mut Self::Context) {
+        if self.running == running {
+            return;
+        }
+        // The connection actors report their own states (stopped, connecting) as they go.
+        self.running = running;
+        self.since = Utc::now();
+        self.publish();
+    }
+}

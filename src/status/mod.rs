@@ -1,0 +1,11 @@
+//! The status manager: the singleton that holds the cached status of every OBS instance.
+
+pub mod board;
+pub mod manager;
+pub mod model;
+pub mod update;
+
+pub use board::{HubSnapshot, StatusBoard};
+pub use manager::{ChangeEvent, LinkOrigin, Report, SetRunning, StatusChanged, StatusManager, Subscribe};
+pub use model::{ConnectionState, InstanceStatus};
+pub use update::{Change, ObsUpdate, Source};

@@ -1,0 +1,160 @@
+//! The cached status of one OBS instance, as served by the API and pushed to subscribers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a connection to one OBS instance stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// First attempt since the instance was started.
+    Connecting,
+    Connected,
+    /// The link failed or dropped; another attempt is scheduled (`next_attempt_at`).
+    Reconnecting,
+    /// OBS refused the password; retried slowly.
+    AuthFailed,
+    /// OBS is older than the hub supports; retried slowly.
+    Incompatible,
+    /// The manager (or this instance) was stopped on request.
+    Stopped,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Reconnecting => "reconnecting",
+            Self::AuthFailed => "auth_failed",
+            Self::Incompatible => "incompatible",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SceneInfo {
+    pub name: String,
+    pub uuid: Option<String>,
+}
+
+/// Figures of the streaming output. `kbits_per_sec` is derived by the hub from the change in
+/// `bytes` between two polls: OBS has no bitrate field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamFigures {
+    pub active: bool,
+    /// Last output state OBS reported: starting, started, stopping, stopped, reconnecting...
+    pub state: String,
+    pub reconnecting: bool,
+    pub timecode: String,
+    pub duration_ms: u64,
+    pub bytes: u64,
+    pub kbits_per_sec: f64,
+    pub skipped_frames: u32,
+    pub total_frames: u32,
+    pub congestion: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordFigures {
+    pub active: bool,
+    pub state: String,
+    pub paused: bool,
+    pub timecode: String,
+    pub duration_ms: u64,
+    pub bytes: u64,
+    /// Path of the last finished recording, as OBS reported it.
+    pub output_path: Option<String>,
+}
+
+/// OBS's own performance figures (GetStats).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObsStats {
+    pub cpu_usage: f64,
+    pub memory_usage_mb: f64,
+    pub available_disk_space_mb: f64,
+    pub active_fps: f64,
+    pub average_frame_render_time_ms: f64,
+    pub render_skipped_frames: u32,
+    pub render_total_frames: u32,
+    pub output_skipped_frames: u32,
+    pub output_total_frames: u32,
+}
+
+/// The connection half of an instance's status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    pub state: ConnectionState,
+    pub last_error: Option<String>,
+    /// Failed attempts since the last successful connection.
+    pub reconnect_attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub connected_since: Option<DateTime<Utc>>,
+    pub obs_version: Option<String>,
+    pub websocket_version: Option<String>,
+}
+
+impl Default for ConnectionInfo {
+    fn default() -> Self {
+        Self {
+            state: ConnectionState::Connecting,
+            last_error: None,
+            reconnect_attempts: 0,
+            next_attempt_at: None,
+            connected_since: None,
+            obs_version: None,
+            websocket_version: None,
+        }
+    }
+}
+
+/// Everything the hub knows about one instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub connection: ConnectionInfo,
+    /// True while the link is down: the OBS figures below are the last ones known, not current.
+    pub stale: bool,
+    pub current_scene: Option<String>,
+    pub scenes: Vec<SceneInfo>,
+    pub stream: StreamFigures,
+    pub record: RecordFigures,
+    pub stats: Option<ObsStats>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub last_poll_at: Option<DateTime<Utc>>,
+    pub last_updated: DateTime<Utc>,
+    /// Hub-wide sequence number of the last change to this instance.
+    pub seq: u64,
+}
+
+impl InstanceStatus {
+    pub fn new(name: &str, host: &str, port: u16, now: DateTime<Utc>) -> Self {
+        Self {
+            name: name.to_string(),
+            host: host.to_string(),
+            port,
+            connection: ConnectionInfo::default(),
+            stale: true,
+            current_scene: None,
+            scenes: Vec::new(),
+            stream: StreamFigures::default(),
+            record: RecordFigures::default(),
+            stats: None,
+            last_event_at: None,
+            last_poll_at: None,
+            last_updated: now,
+            seq: 0,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connection.state == ConnectionState::Connected
+    }
+
+    pub fn scene_names(&self) -> Vec<String> {
+        self.scenes.iter().map(|s| s.name.clone()).collect()
+    }
+}

@@ -1,0 +1,562 @@
+//! How what the hub learns about OBS turns into cached status and change notifications.
+//!
+//! [`apply`] is the whole status logic: a plain function from (status, update) to the list of
+//! changes that really happened. The actor around it only routes messages, so this file is where
+//! the rules live and where they are tested.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::{
+    ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
+};
+
+/// Where a piece of information came from (kept with every change; history and webhooks use it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// An event pushed by OBS.
+    ObsEvent,
+    /// The periodic reconciliation poll.
+    Poll,
+    /// The connection machinery (connect, disconnect, full re-read after a reconnect).
+    Connection,
+    /// A command sent through the hub's API.
+    Api,
+}
+
+/// What the connection machinery reports about the link itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionReport {
+    pub state: ConnectionState,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// (OBS Studio version, obs-websocket version), known once connected.
+    pub versions: Option<(String, String)>,
+}
+
+/// Stream output figures as read from OBS (GetStreamStatus).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamReading {
+    pub active: bool,
+    pub reconnecting: bool,
+    pub timecode: String,
+    pub duration_ms: u64,
+    pub bytes: u64,
+    pub skipped_frames: u32,
+    pub total_frames: u32,
+    pub congestion: f64,
+}
+
+/// Record output figures as read from OBS (GetRecordStatus).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordReading {
+    pub active: bool,
+    pub paused: bool,
+    pub timecode: String,
+    pub duration_ms: u64,
+    pub bytes: u64,
+}
+
+/// The periodic reconciliation read: everything events could have missed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PollReading {
+    pub current_scene: Option<String>,
+    pub stream: StreamReading,
+    pub record: RecordReading,
+    pub stats: ObsStats,
+}
+
+/// Something learnt about one instance.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ObsUpdate {
+    Connection(ConnectionReport),
+    /// Full state read after (re)connecting: replaces everything cached.
+    Snapshot {
+        scenes: Vec<SceneInfo>,
+        reading: PollReading,
+    },
+    Poll(PollReading),
+    ProgramScene(String),
+    /// The full scene list, in OBS's UI order (from a sync).
+    SceneList(Vec<SceneInfo>),
+    SceneCreated(SceneInfo),
+    SceneRemoved(String),
+    SceneRenamed {
+        old: String,
+        new: String,
+    },
+    StreamState {
+        active: bool,
+        state: String,
+    },
+    RecordState {
+        active: bool,
+        state: String,
+        output_path: Option<String>,
+    },
+}
+
+/// A change subscribers are told about. Shared behind an `Arc` once made, so the size of the
+/// stats variant costs nothing per subscriber.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    SceneChanged {
+        scene: String,
+        previous: Option<String>,
+    },
+    StreamingChanged {
+        is_streaming: bool,
+        state: String,
+    },
+    RecordingChanged {
+        is_recording: bool,
+        state: String,
+        output_path: Option<String>,
+    },
+    ConnectionChanged {
+        state: ConnectionState,
+        connected: bool,
+        error: Option<String>,
+    },
+    SceneListChanged {
+        scenes: Vec<String>,
+    },
+    StatsUpdated {
+        stats: Option<ObsStats>,
+        stream: StreamFigures,
+        record: RecordFigures,
+    },
+}
+
+impl Change {
+    /// Stable name of the change kind (event history, webhook types, filters).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SceneChanged { .. } => "scene_changed",
+            Self::StreamingChanged { .. } => "streaming_changed",
+            Self::RecordingChanged { .. } => "recording_changed",
+            Self::ConnectionChanged { .. } => "connection_changed",
+            Self::SceneListChanged { .. } => "scene_list_changed",
+            Self::StatsUpdated { .. } => "stats_updated",
+        }
+    }
+}
+
+/// Applies one update to the cached status and returns what really changed (often nothing).
+pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>) -> Vec<Change> {
+    let mut changes = Vec::new();
+    match update {
+        ObsUpdate::Connection(report) => apply_connection(status, report, now, &mut changes),
+        ObsUpdate::Snapshot { scenes, reading } => {
+            set_scene_list(status, scenes, &mut changes);
+            apply_reading(status, reading, now, &mut changes);
+            status.stale = false;
+        }
+        ObsUpdate::Poll(reading) => apply_reading(status, reading, now, &mut changes),
+        ObsUpdate::ProgramScene(scene) => set_current_scene(status, Some(scene), &mut changes),
+        ObsUpdate::SceneList(scenes) => set_scene_list(status, scenes, &mut changes),
+        ObsUpdate::SceneCreated(scene) => {
+            if !status.scenes.iter().any(|s| s.name == scene.name) {
+                // OBS adds new scenes at the top of its list.
+                status.scenes.insert(0, scene);
+                changes.push(scene_list_change(status));
+            }
+        }
+        ObsUpdate::SceneRemoved(name) => {
+            let before = status.scenes.len();
+            status.scenes.retain(|s| s.name != name);
+            if status.scenes.len() != before {
+                changes.push(scene_list_change(status));
+            }
+        }
+        ObsUpdate::SceneRenamed { old, new } => {
+            if let Some(scene) = status.scenes.iter_mut().find(|s| s.name == old) {
+                scene.name = new.clone();
+                changes.push(scene_list_change(status));
+            }
+            if status.current_scene.as_deref() == Some(old.as_str()) {
+                set_current_scene(status, Some(new), &mut changes);
+            }
+        }
+        ObsUpdate::StreamState { active, state } => {
+            if status.stream.active != active || status.stream.state != state {
+                status.stream.active = active;
+                status.stream.state = state.clone();
+                if !active {
+                    status.stream.kbits_per_sec = 0.0;
+                }
+                changes.push(Change::StreamingChanged {
+                    is_streaming: active,
+                    state,
+                });
+            }
+        }
+        ObsUpdate::RecordState {
+            active,
+            state,
+            output_path,
+        } => {
+            if output_path.is_some() {
+                status.record.output_path = output_path.clone();
+            }
+            if status.record.active != active || status.record.state != state {
+                status.record.active = active;
+                status.record.state = state.clone();
+                changes.push(Change::RecordingChanged {
+                    is_recording: active,
+                    state,
+                    output_path: status.record.output_path.clone(),
+                });
+            }
+        }
+    }
+    if !changes.is_empty() {
+        status.last_updated = now;
+    }
+    changes
+}
+
+fn apply_connection(
+    status: &mut InstanceStatus,
+    report: ConnectionReport,
+    now: DateTime<Utc>,
+    changes: &mut Vec<Change>,
+) {
+    let info = &mut status.connection;
+    let state_changed = info.state != report.state;
+    let error_changed = info.last_error != report.error;
+    if report.state == ConnectionState::Connected {
+        if state_changed {
+            info.connected_since = Some(now);
+        }
+        if let Some((obs, websocket)) = report.versions {
+            info.obs_version = Some(obs);
+            info.websocket_version = Some(websocket);
+        }
+    } else {
+        info.connected_since = None;
+        // Until a fresh read after the next connection, what we hold is history.
+        status.stale = true;
+        status.stream.kbits_per_sec = 0.0;
+    }
+    info.state = report.state;
+    info.last_error = report.error.clone();
+    info.reconnect_attempts = report.attempts;
+    info.next_attempt_at = report.next_attempt_at;
+    if state_changed || error_changed {
+        changes.push(Change::ConnectionChanged {
+            state: report.state,
+            connected: report.state == ConnectionState::Connected,
+            error: report.error,
+        });
+    }
+}
+
+fn apply_reading(
+    status: &mut InstanceStatus,
+    reading: PollReading,
+    now: DateTime<Utc>,
+    changes: &mut Vec<Change>,
+) {
+    status.last_poll_at = Some(now);
+    if reading.current_scene.is_some() {
+        set_current_scene(status, reading.current_scene, changes);
+    }
+
+    let stream = &reading.stream;
+    let kbits_per_sec = bitrate_kbps(&status.stream, stream);
+    if stream.active != status.stream.active {
+        let state = if stream.active { "started" } else { "stopped" };
+        status.stream.state = state.to_string();
+        changes.push(Change::StreamingChanged {
+            is_streaming: stream.active,
+            state: state.to_string(),
+        });
+    }
+    let record = &reading.record;
+    if record.active != status.record.active {
+        let state = if record.active { "started" } else { "stopped" };
+        status.record.state = state.to_string();
+        changes.push(Change::RecordingChanged {
+            is_recording: record.active,
+            state: state.to_string(),
+            output_path: status.record.output_path.clone(),
+        });
+    }
+
+    let new_stream = StreamFigures {
+        active: stream.active,
+        state: status.stream.state.clone(),
+        reconnecting: stream.reconnecting,
+        timecode: stream.timecode.clone(),
+        duration_ms: stream.duration_ms,
+        bytes: stream.bytes,
+        kbits_per_sec,
+        skipped_frames: stream.skipped_frames,
+        total_frames: stream.total_frames,
+        congestion: stream.congestion,
+    };
+    let new_record = RecordFigures {
+        active: record.active,
+        state: status.record.state.clone(),
+        paused: record.paused,
+        timecode: record.timecode.clone(),
+        duration_ms: record.duration_ms,
+        bytes: record.bytes,
+        output_path: status.record.output_path.clone(),
+    };
+    let new_stats = Some(reading.stats);
+    if new_stream != status.stream || new_record != status.record || new_stats != status.stats {
+        status.stream = new_stream;
+        status.record = new_record;
+        status.stats = new_stats;
+        changes.push(Change::StatsUpdated {
+            stats: status.stats.clone(),
+            stream: status.stream.clone(),
+            record: status.record.clone(),
+        });
+    }
+}
+
+/// Stream bitrate in kbit/s, from the change in output bytes over OBS's own output duration
+/// (immune to when the hub happened to poll). Bits per millisecond equal kbit/s.
+pub fn bitrate_kbps(previous: &StreamFigures, now: &StreamReading) -> f64 {
+    if !now.active || now.duration_ms == 0 {
+        return 0.0;
+    }
+    let same_session = previous.active
+        && now.bytes >= previous.bytes
+        && now.duration_ms >= previous.duration_ms;
+    if !same_session {
+        // First reading of a session: the average since it started is the best we know.
+        return now.bytes as f64 * 8.0 / now.duration_ms as f64;
+    }
+    let elapsed_ms = now.duration_ms - previous.duration_ms;
+    if elapsed_ms == 0 {
+        return previous.kbits_per_sec;
+    }
+    (now.bytes - previous.bytes) as f64 * 8.0 / elapsed_ms as f64
+}
+
+fn set_current_scene(status: &mut InstanceStatus, scene: Option<String>, changes: &mut Vec<Change>) {
+    if status.current_scene == scene {
+        return;
+    }
+    let previous = std::mem::replace(&mut status.current_scene, scene.clone());
+    if let Some(scene) = scene {
+        changes.push(Change::SceneChanged { scene, previous });
+    }
+}
+
+fn set_scene_list(status: &mut InstanceStatus, scenes: Vec<SceneInfo>, changes: &mut Vec<Change>) {
+    if status.scenes != scenes {
+        status.scenes = scenes;
+        changes.push(scene_list_change(status));
+    }
+}
+
+fn scene_list_change(status: &InstanceStatus) -> Change {
+    Change::SceneListChanged {
+        scenes: status.scene_names(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn connected(status: &mut InstanceStatus) {
+        apply(
+            status,
+            ObsUpdate::Connection(ConnectionReport {
+                state: ConnectionState::Connected,
+                error: None,
+                attempts: 0,
+                next_attempt_at: None,
+                versions: Some(("30.2.3".into(), "5.5.2".into())),
+            }),
+            now(),
+        );
+    }
+
+    fn scene(name: &str) -> SceneInfo {
+        SceneInfo {
+            name: name.into(),
+            uuid: None,
+        }
+    }
+
+    fn fresh() -> InstanceStatus {
+        InstanceStatus::new("default", "127.0.0.1", 4455, now())
+    }
+
+    #[test]
+    fn snapshot_fills_everything_and_clears_stale() {
+        let mut status = fresh();
+        connected(&mut status);
+        assert!(status.stale);
+        let changes = apply(
+            &mut status,
+            ObsUpdate::Snapshot {
+                scenes: vec![scene("A"), scene("B")],
+                reading: PollReading {
+                    current_scene: Some("B".into()),
+                    ..PollReading::default()
+                },
+            },
+            now(),
+        );
+        assert!(!status.stale);
+        assert_eq!(status.current_scene.as_deref(), Some("B"));
+        let kinds: Vec<_> = changes.iter().map(Change::kind).collect();
+        assert_eq!(kinds, ["scene_list_changed", "scene_changed", "stats_updated"]);
+    }
+
+    #[test]
+    fn repeated_information_is_not_a_change() {
+        let mut status = fresh();
+        assert_eq!(
+            apply(&mut status, ObsUpdate::ProgramScene("A".into()), now()).len(),
+            1
+        );
+        assert!(apply(&mut status, ObsUpdate::ProgramScene("A".into()), now()).is_empty());
+        let stopped = ObsUpdate::StreamState {
+            active: false,
+            state: "stopped".into(),
+        };
+        // OBS can send StreamStateChanged STOPPED twice.
+        assert_eq!(apply(&mut status, stopped.clone(), now()).len(), 1);
+        assert!(apply(&mut status, stopped, now()).is_empty());
+        let poll = ObsUpdate::Poll(PollReading {
+            current_scene: Some("A".into()),
+            ..PollReading::default()
+        });
+        assert_eq!(apply(&mut status, poll.clone(), now()).len(), 1);
+        assert!(apply(&mut status, poll, now()).is_empty());
+    }
+
+    #[test]
+    fn connection_loss_marks_status_stale_and_is_one_change() {
+        let mut status = fresh();
+        connected(&mut status);
+        apply(
+            &mut status,
+            ObsUpdate::Snapshot {
+                scenes: vec![scene("A")],
+                reading: PollReading::default(),
+            },
+            now(),
+        );
+        let lost = ConnectionReport {
+            state: ConnectionState::Reconnecting,
+            error: Some("connection refused".into()),
+            attempts: 1,
+            next_attempt_at: Some(now()),
+            versions: None,
+        };
+        let changes = apply(&mut status, ObsUpdate::Connection(lost.clone()), now());
+        assert_eq!(changes.len(), 1);
+        assert!(status.stale);
+        assert_eq!(status.connection.connected_since, None);
+        // Another failed attempt with the same error only updates the counters.
+        let again = ConnectionReport {
+            attempts: 2,
+            ..lost
+        };
+        assert!(apply(&mut status, ObsUpdate::Connection(again), now()).is_empty());
+        assert_eq!(status.connection.reconnect_attempts, 2);
+    }
+
+    #[test]
+    fn scene_list_follows_create_rename_remove() {
+        let mut status = fresh();
+        apply(&mut status, ObsUpdate::SceneList(vec![scene("A")]), now());
+        apply(&mut status, ObsUpdate::ProgramScene("A".into()), now());
+        apply(&mut status, ObsUpdate::SceneCreated(scene("B")), now());
+        assert_eq!(status.scene_names(), ["B", "A"]);
+        let changes = apply(
+            &mut status,
+            ObsUpdate::SceneRenamed {
+                old: "A".into(),
+                new: "Main".into(),
+            },
+            now(),
+        );
+        assert_eq!(status.scene_names(), ["B", "Main"]);
+        assert_eq!(status.current_scene.as_deref(), Some("Main"));
+        assert_eq!(changes.len(), 2);
+        apply(&mut status, ObsUpdate::SceneRemoved("B".into()), now());
+        assert_eq!(status.scene_names(), ["Main"]);
+        assert!(apply(&mut status, ObsUpdate::SceneRemoved("B".into()), now()).is_empty());
+    }
+
+    #[test]
+    fn bitrate_comes_from_byte_delta_over_obs_duration() {
+        let previous = StreamFigures {
+            active: true,
+            bytes: 1_000_000,
+            duration_ms: 10_000,
+            ..StreamFigures::default()
+        };
+        let now = StreamReading {
+            active: true,
+            bytes: 1_000_000 + 750_000,
+            duration_ms: 11_000,
+            ..StreamReading::default()
+        };
+        // 750 000 bytes in one second = 6 000 kbit/s.
+        assert_eq!(bitrate_kbps(&previous, &now), 6000.0);
+    }
+
+    #[test]
+    fn bitrate_of_a_new_session_is_its_average_and_zero_when_stopped() {
+        let idle = StreamFigures::default();
+        let first = StreamReading {
+            active: true,
+            bytes: 500_000,
+            duration_ms: 2_000,
+            ..StreamReading::default()
+        };
+        assert_eq!(bitrate_kbps(&idle, &first), 2000.0);
+        let restarted_previous = StreamFigures {
+            active: true,
+            bytes: 9_000_000,
+            duration_ms: 60_000,
+            ..StreamFigures::default()
+        };
+        assert_eq!(bitrate_kbps(&restarted_previous, &first), 2000.0);
+        let stopped = StreamReading::default();
+        assert_eq!(bitrate_kbps(&restarted_previous, &stopped), 0.0);
+    }
+
+    #[test]
+    fn poll_catches_a_missed_stream_start() {
+        let mut status = fresh();
+        let changes = apply(
+            &mut status,
+            ObsUpdate::Poll(PollReading {
+                stream: StreamReading {
+                    active: true,
+                    bytes: 1000,
+                    duration_ms: 1000,
+                    ..StreamReading::default()
+                },
+                ..PollReading::default()
+            }),
+            now(),
+        );
+        assert!(changes.contains(&Change::StreamingChanged {
+            is_streaming: true,
+            state: "started".into()
+        }));
+        assert_eq!(status.stream.kbits_per_sec, 8.0);
+    }
+}

@@ -1,0 +1,139 @@
+//! The binary: configuration errors, secrets kept out of output, `serve` and `demo` answering.
+
+use std::{
+    io::Read,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+fn obs_hub() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_obs-hub"));
+    for key in [
+        "OBS_WEBSOCKET_HOST",
+        "OBS_WEBSOCKET_PORT",
+        "OBS_WEBSOCKET_PASSWORD",
+        "OBS_CALLBACK_BASE_URL",
+        "OBS_HUB_BIND",
+        "OBS_HUB_CONFIG",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String) {
+    let output = command.output().expect("obs-hub runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_bad_port_in_the_environment_is_one_line_naming_the_key() {
+    let (code, text) = run(obs_hub()
+        .args(["serve"])
+        .env("OBS_WEBSOCKET_PORT", "abc")
+        .env("OBS_WEBSOCKET_PASSWORD", "sup3r-secret"));
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    assert!(text.contains("OBS_WEBSOCKET_PORT"), "{text}");
+    assert!(text.contains("abc"), "{text}");
+    assert!(!text.contains("sup3r-secret"));
+}
+
+#[test]
+fn config_file_problems_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("unknown.toml", "bind = \"127.0.0.1:0\"\nheartbeat = 3\n", "heartbeat"),
+        ("duplicate.toml", "[[obs]]\nname = \"a\"\npassword = \"sup3r-secret\"\n[[obs]]\nname = \"a\"\n", "declared twice"),
+        ("port.toml", "[[obs]]\nname = \"a\"\nport = \"abc\"\n", "port"),
+    ];
+    for (file, text, mentions) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        let (code, output) = run(obs_hub().arg("serve").arg("--config").arg(&path));
+        assert_eq!(code, 2, "{file}: {output}");
+        assert_eq!(output.trim().lines().count(), 1, "{file}: {output}");
+        assert!(output.contains(mentions), "{file}: {output}");
+        assert!(!output.contains("sup3r-secret"));
+    }
+    let (code, output) = run(obs_hub().args(["serve", "--config", "/nonexistent/hub.toml"]));
+    assert_eq!(code, 2);
+    assert!(output.contains("/nonexistent/hub.toml"));
+}
+
+#[test]
+fn serve_answers_and_never_logs_the_password() {
+    let port = free_port();
+    let mut child = obs_hub()
+        .arg("serve")
+        .env("OBS_HUB_BIND", format!("127.0.0.1:{port}"))
+        .env("OBS_WEBSOCKET_PORT", free_port().to_string())
+        .env("OBS_WEBSOCKET_PASSWORD", "sup3r-secret")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let body = wait_for_http(port, "/api/obs-manager/status/");
+    assert!(body.contains("\"running\":true"), "{body}");
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = child.kill();
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    child.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    let _ = child.wait();
+    assert!(logs.contains("reconnecting"), "the unreachable OBS is logged: {logs}");
+    assert!(!logs.contains("sup3r-secret"), "password leaked into logs");
+    assert!(!body.contains("sup3r-secret"));
+}
+
+#[test]
+fn demo_says_it_is_a_simulation_and_shows_status() {
+    let port = free_port();
+    let mut child = obs_hub()
+        .args(["demo", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = String::new();
+    for _ in 0..200 {
+        status = wait_for_http(port, "/api/stream-status/");
+        if status.contains("\"connected\":true") && status.contains("\"stale\":false") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let mut banner = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut banner).unwrap();
+    let _ = child.wait();
+    assert!(banner.contains("SIMULATION"), "{banner}");
+    assert!(status.contains("\"connected\":true"), "{status}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Minimal HTTP/1.0 GET, retried until the server answers.
+fn wait_for_http(port: u16, path: &str) -> String {
+    use std::io::Write;
+    for _ in 0..200 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let mut response = String::new();
+            if stream.read_to_string(&mut response).is_ok() && response.contains("\r\n\r\n") {
+                return response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no HTTP answer on port {port}");
+}

@@ -1,0 +1,160 @@
+//! Per-test hub: its own simulated OBS instances, its own port, fast timings.
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::{future::Future, time::Duration};
+
+use obs_hub::{
+    app::Application,
+    config::{InstanceConfig, Secret, Settings, Timing},
+    fake_obs::{FakeObs, FakeObsConfig},
+    status::StatusBoard,
+};
+use serde_json::Value;
+
+pub const PASSWORD: &str = "test-password";
+
+/// Timings short enough that reconnects and dead-link detection happen within a test.
+pub fn fast_timing() -> Timing {
+    Timing {
+        poll_interval: Duration::from_millis(300),
+        heartbeat_interval: Duration::from_millis(200),
+        heartbeat_timeout: Duration::from_millis(600),
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(400),
+        auth_retry_interval: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+    }
+}
+
+pub async fn start_fake() -> FakeObs {
+    FakeObs::start(FakeObsConfig {
+        password: Some(PASSWORD.to_string()),
+        ..FakeObsConfig::default()
+    })
+    .await
+    .expect("fake OBS starts")
+}
+
+pub fn instance(name: &str, fake: &FakeObs, password: &str) -> InstanceConfig {
+    InstanceConfig {
+        name: name.to_string(),
+        host: "127.0.0.1".to_string(),
+        port: fake.port(),
+        password: Some(Secret::new(password)),
+    }
+}
+
+pub struct TestHub {
+    pub base: String,
+    pub board: StatusBoard,
+    pub client: awc::Client,
+    pub app_manager: actix::Addr<obs_hub::status::StatusManager>,
+}
+
+/// Starts a hub for the given instances on a free port. Must run inside `#[actix_web::test]`.
+pub fn spawn_hub(instances: Vec<InstanceConfig>) -> TestHub {
+    let settings = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        callback_base_url: None,
+        instances,
+        timing: fast_timing(),
+        http_workers: 1,
+    };
+    let app = Application::build(settings).expect("hub starts");
+    let hub = TestHub {
+        base: format!("http://127.0.0.1:{}", app.port()),
+        board: app.board(),
+        client: awc::Client::builder().timeout(Duration::from_secs(20)).finish(),
+        app_manager: app.manager(),
+    };
+    actix_web::rt::spawn(app.run_until_stopped());
+    hub
+}
+
+/// One fake OBS and a hub connected to it as `default`.
+pub async fn hub_with_fake() -> (TestHub, FakeObs) {
+    let fake = start_fake().await;
+    let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
+    hub.wait_for("connected with a fresh state", |status| {
+        status["connected"] == true && status["stale"] == false
+    })
+    .await;
+    (hub, fake)
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestHub {
+    pub async fn get(&self, path: &str) -> Reply {
+        let mut response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("hub answers");
+        let body = response.body().limit(1 << 20).await.expect("body");
+        Reply {
+            status: response.status().as_u16(),
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> Reply {
+        let mut response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .insert_header(("content-type", "application/json"))
+            .send_body(body.to_string())
+            .await
+            .expect("hub answers");
+        let bytes = response.body().limit(1 << 20).await.expect("body");
+        Reply {
+            status: response.status().as_u16(),
+            body: serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            }),
+        }
+    }
+
+    /// Polls `GET /api/stream-status/` until `check` holds.
+    pub async fn wait_for(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_path("/api/stream-status/", what, check).await
+    }
+
+    pub async fn wait_for_path(
+        &self,
+        path: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..400 {
+            let reply = self.get(path).await;
+            if check(&reply.body) {
+                return reply.body;
+            }
+            last = reply.body;
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("gave up waiting for {what}; last {path}: {last:#}");
+    }
+}
+
+/// Waits (with a generous deadline, never asserting speed) until `check` holds.
+pub async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting for {what}");
+}

@@ -1,0 +1,155 @@
+//! The connection machinery: reconnects, dead-link detection, refused logins, old OBS, kicks,
+//! and the manager's start/stop.
+
+mod common;
+
+use common::{eventually, hub_with_fake, instance, spawn_hub, start_fake, PASSWORD};
+
+#[actix_web::test]
+async fn obs_restart_is_followed_by_a_reconnect_and_a_full_reread() {
+    let (hub, fake) = hub_with_fake().await;
+    fake.stop().await;
+    let down = hub
+        .wait_for_path("/api/obs-manager/status/", "reconnecting", |s| {
+            s["instances"][0]["connection_state"] == "reconnecting"
+        })
+        .await;
+    let instance = &down["instances"][0];
+    assert!(instance["last_error"].is_string(), "{instance:#}");
+    assert!(instance["next_attempt_at"].is_string());
+    assert_eq!(instance["connected"], false);
+    let status = hub.get("/api/stream-status/").await.body;
+    assert_eq!(status["stale"], true, "last-known values are flagged while down");
+    assert_eq!(hub.post("/api/start-stream/", "").await.status, 503);
+
+    // While the hub cannot see it, OBS changes scene: after the reconnect the hub must know.
+    fake.switch_scene_from_obs("Ending").await;
+    fake.restart().await.expect("fake OBS listens again");
+    hub.wait_for("reconnected with the scene changed while away", |s| {
+        s["connected"] == true && s["stale"] == false && s["current_scene"] == "Ending"
+    })
+    .await;
+    let manager = hub.get("/api/obs-manager/status/").await.body;
+    assert_eq!(manager["instances"][0]["reconnect_attempts"].as_u64(), Some(0));
+    assert!(manager["instances"][0]["connected_since"].is_string());
+}
+
+#[actix_web::test]
+async fn a_frozen_obs_is_detected_by_the_heartbeat() {
+    let (hub, fake) = hub_with_fake().await;
+    fake.freeze();
+    let down = hub
+        .wait_for_path("/api/obs-manager/status/", "dead link detected", |s| {
+            s["instances"][0]["connection_state"] == "reconnecting"
+        })
+        .await;
+    let error = down["instances"][0]["last_error"].as_str().unwrap().to_string();
+    assert!(error.contains("heartbeat"), "{error}");
+    fake.unfreeze();
+    hub.wait_for("connected again", |s| s["connected"] == true && s["stale"] == false)
+        .await;
+}
+
+#[actix_web::test]
+async fn a_wrong_password_is_auth_failed_and_retried_slowly() {
+    let fake = start_fake().await;
+    let hub = spawn_hub(vec![instance("default", &fake, "not-the-password")]);
+    let status = hub
+        .wait_for_path("/api/obs-manager/status/", "auth_failed", |s| {
+            s["instances"][0]["connection_state"] == "auth_failed"
+        })
+        .await;
+    let instance = &status["instances"][0];
+    assert!(instance["last_error"].as_str().unwrap().contains("password"));
+    let next = instance["next_attempt_at"].as_str().unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
+    let now = chrono::Utc::now();
+    // The retry is scheduled at the slow auth interval (1 s in tests), not the fast backoff.
+    assert!(next.signed_duration_since(now) > chrono::Duration::milliseconds(500));
+    assert!(!status.to_string().contains("not-the-password"));
+    let refused = hub.post("/api/start-stream/", "").await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.body["connection_state"], "auth_failed");
+    assert_eq!(refused.body["error"], "obs_not_connected");
+}
+
+#[actix_web::test]
+async fn the_right_password_after_a_wrong_one_connects() {
+    let fake = start_fake().await;
+    fake.set_password(Some("other".into()));
+    let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
+    hub.wait_for_path("/api/obs-manager/status/", "auth_failed", |s| {
+        s["instances"][0]["connection_state"] == "auth_failed"
+    })
+    .await;
+    fake.set_password(Some(PASSWORD.into()));
+    hub.wait_for("connected after the fix", |s| s["connected"] == true).await;
+}
+
+#[actix_web::test]
+async fn an_old_obs_is_incompatible_with_the_versions_named() {
+    let fake = start_fake().await;
+    fake.set_versions("29.0.2", "5.1.0");
+    let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
+    let status = hub
+        .wait_for_path("/api/obs-manager/status/", "incompatible", |s| {
+            s["instances"][0]["connection_state"] == "incompatible"
+        })
+        .await;
+    let error = status["instances"][0]["last_error"].as_str().unwrap();
+    assert!(error.contains("29.0.2") && error.contains("30.2"), "{error}");
+}
+
+#[actix_web::test]
+async fn a_kick_from_obs_is_recovered() {
+    let (hub, fake) = hub_with_fake().await;
+    // Every (re)connection re-reads the scene list: that count proves a new link was made.
+    let reads_before = fake.request_count("GetSceneList");
+    fake.kick_all().await;
+    eventually("the hub connected again after the kick", || async {
+        fake.request_count("GetSceneList") > reads_before
+            && fake.connection_count() == 1
+            && hub.get("/api/stream-status/").await.body["connected"] == true
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn manager_stop_and_start() {
+    let (hub, fake) = hub_with_fake().await;
+    let stopped = hub.post("/api/obs-manager/stop/", "").await;
+    assert_eq!(stopped.status, 200);
+    assert_eq!(stopped.body["running"], false);
+    assert_eq!(stopped.body["instances"][0]["connection_state"], "stopped");
+    eventually("OBS sees the hub leave", || async { fake.connection_count() == 0 }).await;
+    let again = hub.post("/api/obs-manager/stop/", "").await;
+    assert_eq!(again.status, 200, "stop is idempotent");
+    let refused = hub.post("/api/switch-scene/", r#"{"scene_name": "Live"}"#).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.body["connection_state"], "stopped");
+
+    let started = hub.post("/api/obs-manager/start/", "").await;
+    assert_eq!(started.status, 200);
+    assert_eq!(started.body["running"], true);
+    assert_eq!(hub.post("/api/obs-manager/start/", "").await.status, 200);
+    hub.wait_for("connected again", |s| s["connected"] == true && s["stale"] == false)
+        .await;
+    assert_eq!(fake.connection_count(), 1, "start twice still means one connection");
+    let status = hub.get("/api/obs-manager/status/").await.body;
+    assert_eq!(status["running"], true);
+    assert_eq!(status["instances"][0]["obs_version"], "30.2.3");
+    assert_eq!(status["instances"][0]["websocket_version"], "5.5.2");
+}
+
+#[actix_web::test]
+async fn events_and_polls_are_timestamped() {
+    let (hub, fake) = hub_with_fake().await;
+    fake.switch_scene_from_obs("Live").await;
+    let status = hub
+        .wait_for_path("/api/obs-manager/status/", "event and poll seen", |s| {
+            s["instances"][0]["last_event_at"].is_string()
+                && s["instances"][0]["last_poll_at"].is_string()
+        })
+        .await;
+    assert_eq!(status["instances"][0]["current_scene"], "Live");
+}
