@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{Overrides, Secret};
 
 #[derive(Parser, Debug)]
-#[command(name = "obs-hub", version, about = "Keeps OBS Studio connected, cached and controllable over REST")]
+#[command(
+    name = "obs-hub",
+    version,
+    about = "Keeps OBS Studio connected, cached and controllable over REST"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -46,7 +50,11 @@ pub struct ServeArgs {
     )]
     pub obs_password: Option<String>,
     /// Base URL that change notifications are posted to.
-    #[arg(long, env = "OBS_CALLBACK_BASE_URL", value_name = "OBS_CALLBACK_BASE_URL")]
+    #[arg(
+        long,
+        env = "OBS_CALLBACK_BASE_URL",
+        value_name = "OBS_CALLBACK_BASE_URL"
+    )]
     pub callback_base_url: Option<String>,
 }
 
@@ -65,6 +73,11 @@ impl ServeArgs {
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Address to listen on.
-    #[arg(long, env = "OBS_HUB_BIND", value_name = "OBS_HUB_BIND", default_value = "127.0.0.1:8000")]
+    #[arg(
+        long,
+        env = "OBS_HUB_BIND",
+        value_name = "OBS_HUB_BIND",
+        default_value = "127.0.0.1:8000"
+    )]
     pub bind: String,
 }

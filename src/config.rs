@@ -168,17 +168,17 @@ impl Settings {
     pub fn load(config_path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let file = match config_path {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|error| ConfigError::File {
-                        path: path.display().to_string(),
-                        message: format!("cannot be read: {error}"),
-                    })?;
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::File {
+                    path: path.display().to_string(),
+                    message: format!("cannot be read: {error}"),
+                })?;
                 Some((path.display().to_string(), text))
             }
             None => None,
         };
         Self::resolve(
-            file.as_ref().map(|(path, text)| (path.as_str(), text.as_str())),
+            file.as_ref()
+                .map(|(path, text)| (path.as_str(), text.as_str())),
             overrides,
         )
     }
@@ -263,7 +263,11 @@ impl Settings {
                 default.password = Some(password.clone());
             }
             // An empty OBS_WEBSOCKET_PASSWORD means "no authentication", as in OBS's own dialog.
-            if default.password.as_ref().is_some_and(|p| p.expose().is_empty()) {
+            if default
+                .password
+                .as_ref()
+                .is_some_and(|p| p.expose().is_empty())
+            {
                 default.password = None;
             }
         }
@@ -329,7 +333,11 @@ fn resolve_timing(file: &FileTiming) -> Result<Timing, String> {
         }
     };
     let timing = Timing {
-        poll_interval: pick("poll_interval_ms", file.poll_interval_ms, defaults.poll_interval)?,
+        poll_interval: pick(
+            "poll_interval_ms",
+            file.poll_interval_ms,
+            defaults.poll_interval,
+        )?,
         heartbeat_interval: pick(
             "heartbeat_interval_ms",
             file.heartbeat_interval_ms,
@@ -403,7 +411,11 @@ mod tests {
     fn file_instances_replace_the_default_unless_the_environment_names_one() {
         let text = "[[obs]]\nname = \"studio\"\nport = 4460\n[[obs]]\nname = \"booth\"\n";
         let only_file = resolve(text, Overrides::default()).unwrap();
-        let names: Vec<_> = only_file.instances.iter().map(|i| i.name.as_str()).collect();
+        let names: Vec<_> = only_file
+            .instances
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
         assert_eq!(names, ["studio", "booth"]);
 
         let with_env = resolve(
@@ -440,9 +452,12 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_with_its_line() {
-        let error = resolve("bind = \"127.0.0.1:1\"\npoll_interval = 5\n", Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let error = resolve(
+            "bind = \"127.0.0.1:1\"\npoll_interval = 5\n",
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("line 2"), "{error}");
         assert!(error.contains("poll_interval"), "{error}");
         assert!(!error.contains('\n'), "one line: {error}");
@@ -450,17 +465,23 @@ mod tests {
 
     #[test]
     fn mistyped_port_is_named() {
-        let error = resolve("[[obs]]\nname = \"a\"\nport = \"abc\"\n", Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let error = resolve(
+            "[[obs]]\nname = \"a\"\nport = \"abc\"\n",
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("port = \"abc\""), "{error}");
     }
 
     #[test]
     fn duplicate_instance_names_are_refused() {
-        let error = resolve("[[obs]]\nname = \"a\"\n[[obs]]\nname = \"a\"\n", Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let error = resolve(
+            "[[obs]]\nname = \"a\"\n[[obs]]\nname = \"a\"\n",
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("`a` is declared twice"), "{error}");
     }
 

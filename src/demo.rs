@@ -46,9 +46,10 @@ pub async fn run_show(fake: FakeObs) {
             fake.start_stream_from_obs().await;
         }
         if !scenes.is_empty() {
-            fake.switch_scene_from_obs(&scenes[step % scenes.len()]).await;
+            fake.switch_scene_from_obs(&scenes[step % scenes.len()])
+                .await;
         }
-        if step % 5 == 0 {
+        if step.is_multiple_of(5) {
             if fake.is_recording() {
                 fake.stop_record_from_obs().await;
             } else {

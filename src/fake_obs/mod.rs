@@ -135,7 +135,8 @@ impl FakeObs {
     }
 
     /// Like the user pressing "Kick" on every session in OBS: closes each identified session
-    /// with 4011 "Your session has been invalidated.". Returns once they are gone.
+    /// with 4011 "Your session has been invalidated.". Returns once they are gone (while OBS is
+    /// frozen the kick waits for [`FakeObs::unfreeze`], and this returns after a few seconds).
     pub async fn kick_all(&self) {
         self.shared.kick_all().await;
     }
@@ -157,19 +158,21 @@ impl FakeObs {
     /// As if the user clicked a scene in OBS: makes it the program scene and emits
     /// CurrentProgramSceneChanged (nothing if it already was). False if there is no such scene.
     pub async fn switch_scene_from_obs(&self, name: &str) -> bool {
-        self.shared.change_state(|state| match state.switch_scene_by_name(name) {
-            Some(events) => (true, events),
-            None => (false, Vec::new()),
-        })
+        self.shared
+            .change_state(|state| match state.switch_scene_by_name(name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
     }
 
     /// As if the user added a scene in OBS: emits SceneCreated then SceneListChanged.
     /// False (and nothing emitted) if the name is taken.
     pub async fn create_scene_from_obs(&self, name: &str) -> bool {
-        self.shared.change_state(|state| match state.create_scene(name) {
-            Some((_uuid, events)) => (true, events),
-            None => (false, Vec::new()),
-        })
+        self.shared
+            .change_state(|state| match state.create_scene(name) {
+                Some((_uuid, events)) => (true, events),
+                None => (false, Vec::new()),
+            })
     }
 
     /// As if the user removed a scene in OBS: emits SceneRemoved, CurrentProgramSceneChanged
@@ -220,12 +223,10 @@ impl FakeObs {
         &self,
         transition: impl FnOnce(&mut ObsState) -> Option<(Vec<ObsEvent>, FollowUp)>,
     ) -> bool {
-        let follow_up = self
-            .shared
-            .change_state(|state| match transition(state) {
-                Some((events, follow_up)) => (Some(follow_up), events),
-                None => (None, Vec::new()),
-            });
+        let follow_up = self.shared.change_state(|state| match transition(state) {
+            Some((events, follow_up)) => (Some(follow_up), events),
+            None => (None, Vec::new()),
+        });
         match follow_up {
             Some(follow_up) => {
                 self.shared.schedule(follow_up);

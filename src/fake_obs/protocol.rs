@@ -175,7 +175,10 @@ pub fn hello(websocket_version: &str, auth: Option<&AuthChallenge>) -> String {
 
 /// The Identified (op 2) answer to Identify and Reidentify.
 pub fn identified() -> String {
-    message(op::IDENTIFIED, json!({ "negotiatedRpcVersion": RPC_VERSION }))
+    message(
+        op::IDENTIFIED,
+        json!({ "negotiatedRpcVersion": RPC_VERSION }),
+    )
 }
 
 /// An event (op 5). Like obs-websocket, `eventData` is left out when there is no data object.
@@ -304,8 +307,7 @@ pub fn check_identify(
                  authentication is required.",
             ));
         };
-        let expected =
-            expected_authentication(password, &challenge.salt, &challenge.challenge);
+        let expected = expected_authentication(password, &challenge.salt, &challenge.challenge);
         if sent.as_str() != Some(expected.as_str()) {
             return Err(CloseReason::new(
                 close::AUTHENTICATION_FAILED,
@@ -423,7 +425,9 @@ mod tests {
         let missing = check_identify(&object(json!({"rpcVersion": 1})), auth)
             .expect_err("missing authentication");
         assert_eq!(missing.code, close::AUTHENTICATION_FAILED);
-        assert!(missing.reason.contains("missing an `authentication` string"));
+        assert!(missing
+            .reason
+            .contains("missing an `authentication` string"));
 
         let no_password_needed =
             check_identify(&object(json!({"rpcVersion": 1})), None).expect("no auth required");
@@ -451,11 +455,15 @@ mod tests {
             close::MESSAGE_DECODE_ERROR
         );
         assert_eq!(
-            decode_client_message(r#"{"d":{}}"#, false).unwrap_err().code,
+            decode_client_message(r#"{"d":{}}"#, false)
+                .unwrap_err()
+                .code,
             close::UNKNOWN_OP_CODE
         );
         assert_eq!(
-            decode_client_message(r#"{"op":1}"#, false).unwrap_err().code,
+            decode_client_message(r#"{"op":1}"#, false)
+                .unwrap_err()
+                .code,
             close::MISSING_DATA_FIELD
         );
         assert_eq!(
@@ -476,8 +484,8 @@ mod tests {
         assert_eq!(hello["op"], 0);
         assert!(hello["d"].get("authentication").is_none());
 
-        let exit: Value = serde_json::from_str(&event("ExitStarted", intent::GENERAL, None))
-            .expect("json");
+        let exit: Value =
+            serde_json::from_str(&event("ExitStarted", intent::GENERAL, None)).expect("json");
         assert!(exit["d"].get("eventData").is_none());
         assert_eq!(exit["d"]["eventIntent"], 1);
 

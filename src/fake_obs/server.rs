@@ -39,7 +39,9 @@ const JSON_SUBPROTOCOL: &str = "obswebsocket.json";
 /// Locks a mutex even if a panicking thread poisoned it: the data is plain state that stays
 /// consistent between statements, and a test helper must not cascade panics.
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What the rest of the server can ask a connection task to do.
@@ -58,7 +60,7 @@ struct SessionEntry {
     outbox: mpsc::UnboundedSender<Outbound>,
     identified: bool,
     event_subscriptions: u32,
-    task: Option<AbortHandle>,
+    task: AbortHandle,
 }
 
 /// Password-related settings read at each Hello.
@@ -252,9 +254,7 @@ impl Shared {
         if !self.wait_for_sessions(|_| false).await {
             // Whatever did not finish closing in time is cut off.
             for entry in lock(&self.sessions).values() {
-                if let Some(task) = &entry.task {
-                    task.abort();
-                }
+                entry.task.abort();
             }
             self.wait_for_sessions(|_| false).await;
         }
@@ -313,7 +313,7 @@ impl Shared {
                 outbox,
                 identified: false,
                 event_subscriptions: 0,
-                task: Some(task.abort_handle()),
+                task: task.abort_handle(),
             },
         );
     }
@@ -360,7 +360,10 @@ impl Drop for Registration {
 /// Answers the upgrade like obs-websocket: picks `obswebsocket.json` when the client offers it.
 /// (MessagePack, `obswebsocket.msgpack`, is not spoken by the fake.)
 #[allow(clippy::result_large_err)] // the signature is tungstenite's Callback
-fn choose_subprotocol(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+fn choose_subprotocol(
+    request: &Request,
+    mut response: Response,
+) -> Result<Response, ErrorResponse> {
     let offers_json = request
         .headers()
         .get_all("Sec-WebSocket-Protocol")

@@ -259,9 +259,8 @@ impl Output {
 /// real encoder's bitrate. The wobble's slope stays far below the rate, so bytes never go down.
 fn output_bytes(bytes_per_second: f64, elapsed: Duration) -> u64 {
     let t = elapsed.as_secs_f64();
-    let wobble = |t: f64| {
-        bytes_per_second * (0.05 * (0.9 * t).sin() + 0.025 * (2.3 * t + 1.0).sin())
-    };
+    let wobble =
+        |t: f64| bytes_per_second * (0.05 * (0.9 * t).sin() + 0.025 * (2.3 * t + 1.0).sin());
     let bytes = bytes_per_second * t + wobble(t) - wobble(0.0);
     bytes.max(0.0) as u64
 }
@@ -606,8 +605,11 @@ impl ObsState {
         let streaming = if self.stream.is_active() { 1.0 } else { 0.0 };
         let recording = if self.record.is_active() { 1.0 } else { 0.0 };
 
-        let cpu_usage =
-            2.4 + 0.6 * drift(t, 17.0, 0.0) + 0.3 * drift(t, 3.7, 1.3) + 4.0 * streaming + 3.0 * recording;
+        let cpu_usage = 2.4
+            + 0.6 * drift(t, 17.0, 0.0)
+            + 0.3 * drift(t, 3.7, 1.3)
+            + 4.0 * streaming
+            + 3.0 * recording;
         // Memory creeps up slowly over a session, as OBS's does, capped at +60 MB.
         let memory_usage = 412.0
             + (t / 60.0 * 0.4).min(60.0)
@@ -729,11 +731,17 @@ fn required_number(
         })?,
     };
     if value < min || value > max {
-        let bound = if value < min { "below the minimum" } else { "above the maximum" };
+        let bound = if value < min {
+            "below the minimum"
+        } else {
+            "above the maximum"
+        };
         let limit = if value < min { min } else { max };
         return Err(Outcome::error(
             status::REQUEST_FIELD_OUT_OF_RANGE,
-            Some(format!("The field value of `{key}` is {bound} of `{limit}`")),
+            Some(format!(
+                "The field value of `{key}` is {bound} of `{limit}`"
+            )),
         ));
     }
     Ok(value)
@@ -907,8 +915,8 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
                 (true, state.start_stream())
             };
             // Only a stream caught half-way (starting or stopping) cannot be toggled.
-            let (events, follow_up) = transition
-                .ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
+            let (events, follow_up) =
+                transition.ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
             Outcome {
                 follow_up: Some(follow_up),
                 ..Outcome::success(Some(json!({ "outputActive": starting }))).with_events(events)
@@ -940,8 +948,8 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
             } else {
                 (true, state.start_record())
             };
-            let (events, follow_up) = transition
-                .ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
+            let (events, follow_up) =
+                transition.ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
             Outcome {
                 follow_up: Some(follow_up),
                 ..Outcome::success(Some(json!({ "outputActive": starting }))).with_events(events)
@@ -960,7 +968,10 @@ mod tests {
     use super::*;
 
     fn state(now: Instant) -> ObsState {
-        let names: Vec<String> = ["Scene", "Live", "BRB"].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = ["Scene", "Live", "BRB"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         ObsState::new(&names, "30.2.3", "5.5.2", now)
     }
 
@@ -997,7 +1008,10 @@ mod tests {
         assert_eq!(data["currentProgramSceneName"], "Scene");
         assert!(data["currentPreviewSceneName"].is_null());
         let scenes = data["scenes"].as_array().expect("array");
-        let names: Vec<&str> = scenes.iter().filter_map(|s| s["sceneName"].as_str()).collect();
+        let names: Vec<&str> = scenes
+            .iter()
+            .filter_map(|s| s["sceneName"].as_str())
+            .collect();
         assert_eq!(names, ["BRB", "Live", "Scene"]);
         assert_eq!(scenes[0]["sceneIndex"], 0);
         assert_eq!(scenes[2]["sceneIndex"], 2);
@@ -1009,22 +1023,38 @@ mod tests {
         let now = Instant::now();
         let mut obs = state(now);
         let data = object(json!({"sceneName": "Live"}));
-        let outcome = dispatch(&mut obs, request("SetCurrentProgramScene", Some(&data)), now);
+        let outcome = dispatch(
+            &mut obs,
+            request("SetCurrentProgramScene", Some(&data)),
+            now,
+        );
         assert_eq!(outcome.code, status::SUCCESS);
         assert_eq!(event_types(&outcome), ["CurrentProgramSceneChanged"]);
         assert_eq!(outcome.events[0].intent, intent::SCENES);
         assert_eq!(obs.program_scene().name, "Live");
 
-        let same = dispatch(&mut obs, request("SetCurrentProgramScene", Some(&data)), now);
+        let same = dispatch(
+            &mut obs,
+            request("SetCurrentProgramScene", Some(&data)),
+            now,
+        );
         assert!(same.events.is_empty(), "no event when nothing changes");
 
         let brb_uuid = obs.scenes[2].uuid.to_uppercase();
         let by_uuid = object(json!({"sceneUuid": brb_uuid}));
-        dispatch(&mut obs, request("SetCurrentProgramScene", Some(&by_uuid)), now);
+        dispatch(
+            &mut obs,
+            request("SetCurrentProgramScene", Some(&by_uuid)),
+            now,
+        );
         assert_eq!(obs.program_scene().name, "BRB");
 
         let missing = object(json!({"sceneName": "Nope"}));
-        let error = dispatch(&mut obs, request("SetCurrentProgramScene", Some(&missing)), now);
+        let error = dispatch(
+            &mut obs,
+            request("SetCurrentProgramScene", Some(&missing)),
+            now,
+        );
         assert_eq!(error.code, status::RESOURCE_NOT_FOUND);
         assert_eq!(
             error.comment.as_deref(),
@@ -1047,19 +1077,33 @@ mod tests {
 
         let rename = object(json!({"sceneName": "Intro", "newSceneName": "Opening"}));
         let renamed = dispatch(&mut obs, request("SetSceneName", Some(&rename)), now);
-        assert_eq!(event_types(&renamed), ["SceneNameChanged", "SceneListChanged"]);
-        assert_eq!(renamed.events[0].data.as_ref().expect("data")["oldSceneName"], "Intro");
+        assert_eq!(
+            event_types(&renamed),
+            ["SceneNameChanged", "SceneListChanged"]
+        );
+        assert_eq!(
+            renamed.events[0].data.as_ref().expect("data")["oldSceneName"],
+            "Intro"
+        );
 
         // Removing the live scene moves the program to the scene that takes its place.
         let remove = object(json!({"sceneName": "Scene"}));
         let removed = dispatch(&mut obs, request("RemoveScene", Some(&remove)), now);
         assert_eq!(
             event_types(&removed),
-            ["SceneRemoved", "CurrentProgramSceneChanged", "SceneListChanged"]
+            [
+                "SceneRemoved",
+                "CurrentProgramSceneChanged",
+                "SceneListChanged"
+            ]
         );
         assert_eq!(obs.program_scene().name, "Live");
 
-        let missing_field = dispatch(&mut obs, request("CreateScene", Some(&object(json!({})))), now);
+        let missing_field = dispatch(
+            &mut obs,
+            request("CreateScene", Some(&object(json!({})))),
+            now,
+        );
         assert_eq!(missing_field.code, status::MISSING_REQUEST_FIELD);
         assert_eq!(
             missing_field.comment.as_deref(),
@@ -1119,13 +1163,21 @@ mod tests {
         let kbits = (bytes_twenty - bytes_ten) as f64 * 8.0 / 10.0 / 1000.0;
         assert!((5000.0..7000.0).contains(&kbits), "{kbits} kbit/s");
 
-        let stopping = dispatch(&mut obs, request("StopStream", None), start + Duration::from_secs(20));
+        let stopping = dispatch(
+            &mut obs,
+            request("StopStream", None),
+            start + Duration::from_secs(20),
+        );
         assert_eq!(stopping.follow_up, Some(FollowUp::StreamStopped));
         obs.complete(FollowUp::StreamStopped, start + Duration::from_secs(20));
         let after = status_at(&mut obs, 30);
         assert_eq!(after["outputActive"], false);
         assert_eq!(after["outputDuration"], 0);
-        assert_eq!(after["outputBytes"].as_u64(), Some(bytes_twenty), "last totals kept");
+        assert_eq!(
+            after["outputBytes"].as_u64(),
+            Some(bytes_twenty),
+            "last totals kept"
+        );
     }
 
     #[test]
@@ -1148,9 +1200,15 @@ mod tests {
             .as_str()
             .expect("path")
             .to_owned();
-        assert!(path.starts_with("/home/x/") && path.ends_with(".mkv"), "{path}");
+        assert!(
+            path.starts_with("/home/x/") && path.ends_with(".mkv"),
+            "{path}"
+        );
         let stopped = dispatch(&mut obs, request("StopRecord", None), now);
-        assert_eq!(stopped.response_data.expect("data")["outputPath"], path.as_str());
+        assert_eq!(
+            stopped.response_data.expect("data")["outputPath"],
+            path.as_str()
+        );
         assert_eq!(
             stopped.events[0].data.as_ref().expect("data")["outputPath"],
             Value::Null
@@ -1162,9 +1220,13 @@ mod tests {
         let start = Instant::now();
         let mut obs = state(start);
         let at = |obs: &mut ObsState, secs: u64| {
-            dispatch(obs, request("GetStats", None), start + Duration::from_secs(secs))
-                .response_data
-                .expect("data")
+            dispatch(
+                obs,
+                request("GetStats", None),
+                start + Duration::from_secs(secs),
+            )
+            .response_data
+            .expect("data")
         };
         let a = at(&mut obs, 5);
         let b = at(&mut obs, 65);
@@ -1187,7 +1249,10 @@ mod tests {
         let mut obs = state(now);
         let unknown = dispatch(&mut obs, request("GetInputList", None), now);
         assert_eq!(unknown.code, status::UNKNOWN_REQUEST_TYPE);
-        assert_eq!(unknown.comment.as_deref(), Some("Your request type is not valid."));
+        assert_eq!(
+            unknown.comment.as_deref(),
+            Some("Your request type is not valid.")
+        );
     }
 
     #[test]

@@ -27,13 +27,11 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = error.into_inner();
         match inner.classify() {
             // Well-formed JSON of the wrong shape: name the field.
-            Category::Data if path != "." => {
-                ApiError::InvalidField(format!("`{path}`: {inner}"))
-            }
+            Category::Data if path != "." => ApiError::InvalidField(format!("`{path}`: {inner}")),
             Category::Data => ApiError::InvalidField(format!("invalid request body: {inner}")),
-            Category::Syntax | Category::Eof | Category::Io => ApiError::InvalidJson(format!(
-                "the request body is not valid JSON: {inner}"
-            )),
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::InvalidJson(format!("the request body is not valid JSON: {inner}"))
+            }
         }
     })
 }
@@ -77,7 +75,10 @@ mod tests {
         assert_eq!(missing.code(), "invalid_field");
         assert!(missing.to_string().contains("scene_name"));
         let mistyped = parse::<Switch>(br#"{"scene_name": 5}"#).unwrap_err();
-        assert!(mistyped.to_string().contains("expected a string"), "{mistyped}");
+        assert!(
+            mistyped.to_string().contains("expected a string"),
+            "{mistyped}"
+        );
         let unknown = parse::<Switch>(br#"{"scene": "A"}"#).unwrap_err();
         assert!(unknown.to_string().contains("unknown field `scene`"));
         let broken = parse::<Switch>(b"{\"scene_name\": ").unwrap_err();

@@ -93,8 +93,7 @@ async fn not_found(request: HttpRequest) -> HttpResponse {
 }
 
 async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    let allowed = if request.path().ends_with("status") || request.path().ends_with("instances")
-    {
+    let allowed = if request.path().ends_with("status") || request.path().ends_with("instances") {
         "GET"
     } else {
         "POST"

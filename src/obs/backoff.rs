@@ -57,7 +57,10 @@ mod tests {
             let ceiling = Duration::from_millis(ceiling);
             assert_eq!(backoff.current_ceiling(), ceiling);
             let delay = backoff.next_delay(&mut rng);
-            assert!(delay >= ceiling / 2 && delay <= ceiling, "{delay:?} vs {ceiling:?}");
+            assert!(
+                delay >= ceiling / 2 && delay <= ceiling,
+                "{delay:?} vs {ceiling:?}"
+            );
         }
     }
 

@@ -172,24 +172,18 @@ impl ObsConnection {
         self.link = Link::Connecting;
         let config = self.config.clone();
         let timing = self.timing.clone();
-        ctx.spawn(
-            open_link(config, timing)
-                .into_actor(self)
-                .map(|result, act, ctx| match result {
-                    Ok(opened) => act.on_connected(opened, ctx),
-                    Err(failure) => act.on_connect_failed(failure, ctx),
-                }),
-        );
+        ctx.spawn(open_link(config, timing).into_actor(self).map(
+            |result, act, ctx| match result {
+                Ok(opened) => act.on_connected(opened, ctx),
+                Err(failure) => act.on_connect_failed(failure, ctx),
+            },
+        ));
     }
 
     fn on_connected(&mut self, opened: OpenedLink, ctx: &mut Context<Self>) {
         self.links_opened += 1;
         let link = self.links_opened;
-        let events = ctx.add_stream(
-            opened
-                .events
-                .map(move |event| LinkEvent { link, event }),
-        );
+        let events = ctx.add_stream(opened.events.map(move |event| LinkEvent { link, event }));
         self.link = Link::Up {
             id: link,
             client: Arc::new(opened.client),
@@ -249,7 +243,12 @@ impl ObsConnection {
         // Dropping the last Arc of the client aborts obws's receive task.
         ctx.cancel_future(events);
         let delay = self.backoff.next_delay(&mut rand::thread_rng());
-        self.set_state(ConnectionState::Reconnecting, Some(reason), Some(delay), None);
+        self.set_state(
+            ConnectionState::Reconnecting,
+            Some(reason),
+            Some(delay),
+            None,
+        );
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
     }
 
@@ -391,7 +390,9 @@ impl Actor for ObsConnection {
         ctx.set_mailbox_capacity(256);
         self.set_state(ConnectionState::Connecting, None, None, None);
         self.connect(ctx);
-        ctx.run_interval(self.timing.heartbeat_interval, |act, ctx| act.heartbeat(ctx));
+        ctx.run_interval(self.timing.heartbeat_interval, |act, ctx| {
+            act.heartbeat(ctx)
+        });
         ctx.run_interval(self.timing.poll_interval, |act, ctx| act.poll(ctx));
     }
 
@@ -413,7 +414,9 @@ impl StreamHandler<LinkEvent> for ObsConnection {
                 self.collection_changing = false;
                 self.resync(true, ctx);
             }
-            EventAction::ObsExiting => log::info!("obs `{}`: OBS is shutting down", self.config.name),
+            EventAction::ObsExiting => {
+                log::info!("obs `{}`: OBS is shutting down", self.config.name)
+            }
             EventAction::LinkClosed => {
                 self.on_link_lost("OBS closed the connection".to_string(), ctx)
             }

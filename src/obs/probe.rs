@@ -64,7 +64,12 @@ pub async fn probe(target: &ProbeTarget, limit: Duration) -> ProbeReport {
     match tokio::time::timeout(limit, attempt).await {
         Err(_) => ProbeReport::failed(
             FailureKind::Timeout,
-            format!("no answer from {}:{} within {} ms", target.host, target.port, limit.as_millis()),
+            format!(
+                "no answer from {}:{} within {} ms",
+                target.host,
+                target.port,
+                limit.as_millis()
+            ),
         ),
         Ok(Err(error)) => {
             let failure = classify(&error, has_password);

@@ -19,7 +19,8 @@ pub async fn read_scenes(
 ) -> Result<(Vec<SceneInfo>, Option<String>), obws::error::Error> {
     let mut list = client.scenes().list().await?;
     // GetSceneList numbers scenes from the bottom of OBS's list; show them as OBS does.
-    list.scenes.sort_by_key(|scene| std::cmp::Reverse(scene.index));
+    list.scenes
+        .sort_by_key(|scene| std::cmp::Reverse(scene.index));
     let scenes = list
         .scenes
         .into_iter()
@@ -119,6 +120,9 @@ mod tests {
             format_timecode(time::Duration::milliseconds(3_723_045)),
             "01:02:03.045"
         );
-        assert_eq!(format_timecode(time::Duration::milliseconds(-5)), "00:00:00.000");
+        assert_eq!(
+            format_timecode(time::Duration::milliseconds(-5)),
+            "00:00:00.000"
+        );
     }
 }

@@ -55,7 +55,11 @@ pub struct ConnectionSupervisor {
 }
 
 impl ConnectionSupervisor {
-    pub fn new(instances: Vec<InstanceConfig>, timing: Timing, manager: Addr<StatusManager>) -> Self {
+    pub fn new(
+        instances: Vec<InstanceConfig>,
+        timing: Timing,
+        manager: Addr<StatusManager>,
+    ) -> Self {
         Self {
             instances: instances
                 .into_iter()
@@ -136,7 +140,9 @@ impl Handler<StopManager> for ConnectionSupervisor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: StopManager, _: &mut Self::Context) -> Self::Result {
-        let stopping: Vec<_> = std::mem::take(&mut self.connections).into_values().collect();
+        let stopping: Vec<_> = std::mem::take(&mut self.connections)
+            .into_values()
+            .collect();
         let manager = self.manager.clone();
         // Each connection reports `stopped` before it answers, and the manager handles messages
         // in order: once SetRunning is answered, the board shows every instance stopped.
@@ -178,7 +184,11 @@ impl Handler<SetInstanceRunning> for ConnectionSupervisor {
 impl Handler<Route> for ConnectionSupervisor {
     type Result = ResponseFuture<Result<CommandOutcome, CommandError>>;
 
-    fn handle(&mut self, Route { instance, command }: Route, _: &mut Self::Context) -> Self::Result {
+    fn handle(
+        &mut self,
+        Route { instance, command }: Route,
+        _: &mut Self::Context,
+    ) -> Self::Result {
         if !self.instances.contains_key(&instance) {
             return Box::pin(async move { Err(CommandError::UnknownInstance(instance)) });
         }
@@ -273,7 +283,10 @@ mod tests {
         .start();
         let both_connected = |board: &StatusBoard| {
             let snapshot = board.current();
-            snapshot.instances.values().all(|i| i.is_connected() && !i.stale)
+            snapshot
+                .instances
+                .values()
+                .all(|i| i.is_connected() && !i.stale)
         };
         wait_for(&board, "both instances connected", both_connected).await;
         let since = |name: &str| board.current().instances[name].connection.connected_since;
@@ -285,7 +298,10 @@ mod tests {
             .unwrap()
             .unwrap();
         studio_connection.do_send(Crash);
-        wait_for(&board, "studio's actor gone", |_| !studio_connection.connected()).await;
+        wait_for(&board, "studio's actor gone", |_| {
+            !studio_connection.connected()
+        })
+        .await;
         wait_for(&board, "studio connected again", |board| {
             both_connected(board) && since("studio") != studio_since
         })
@@ -300,7 +316,10 @@ mod tests {
             .unwrap();
         assert!(outcome.is_ok(), "{outcome:?}");
         assert_eq!(studio.current_scene(), "Live");
-        wait_for(&board, "the dead actor's link dropped", |_| studio.connection_count() == 1).await;
+        wait_for(&board, "the dead actor's link dropped", |_| {
+            studio.connection_count() == 1
+        })
+        .await;
         let booth_now = &board.current().instances["booth"];
         assert!(booth_now.is_connected());
         assert_eq!(booth_now.connection.connected_since, booth_since);

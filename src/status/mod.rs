@@ -6,6 +6,8 @@ pub mod model;
 pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
-pub use manager::{ChangeEvent, LinkOrigin, Report, SetRunning, StatusChanged, StatusManager, Subscribe};
+pub use manager::{
+    ChangeEvent, LinkOrigin, Report, SetRunning, StatusChanged, StatusManager, Subscribe,
+};
 pub use model::{ConnectionState, InstanceStatus};
 pub use update::{Change, ObsUpdate, Source};

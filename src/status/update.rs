@@ -328,9 +328,8 @@ pub fn bitrate_kbps(previous: &StreamFigures, now: &StreamReading) -> f64 {
     if !now.active || now.duration_ms == 0 {
         return 0.0;
     }
-    let same_session = previous.active
-        && now.bytes >= previous.bytes
-        && now.duration_ms >= previous.duration_ms;
+    let same_session =
+        previous.active && now.bytes >= previous.bytes && now.duration_ms >= previous.duration_ms;
     if !same_session {
         // First reading of a session: the average since it started is the best we know.
         return now.bytes as f64 * 8.0 / now.duration_ms as f64;
@@ -342,7 +341,11 @@ pub fn bitrate_kbps(previous: &StreamFigures, now: &StreamReading) -> f64 {
     (now.bytes - previous.bytes) as f64 * 8.0 / elapsed_ms as f64
 }
 
-fn set_current_scene(status: &mut InstanceStatus, scene: Option<String>, changes: &mut Vec<Change>) {
+fn set_current_scene(
+    status: &mut InstanceStatus,
+    scene: Option<String>,
+    changes: &mut Vec<Change>,
+) {
     if status.current_scene == scene {
         return;
     }
@@ -417,7 +420,10 @@ mod tests {
         assert!(!status.stale);
         assert_eq!(status.current_scene.as_deref(), Some("B"));
         let kinds: Vec<_> = changes.iter().map(Change::kind).collect();
-        assert_eq!(kinds, ["scene_list_changed", "scene_changed", "stats_updated"]);
+        assert_eq!(
+            kinds,
+            ["scene_list_changed", "scene_changed", "stats_updated"]
+        );
     }
 
     #[test]
