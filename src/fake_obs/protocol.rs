@@ -61,7 +61,6 @@ pub mod status {
     pub const SUCCESS: u16 = 100;
     pub const MISSING_REQUEST_TYPE: u16 = 203;
     pub const UNKNOWN_REQUEST_TYPE: u16 = 204;
-    pub const STUDIO_MODE_NOT_ACTIVE: u16 = 506;
     pub const MISSING_REQUEST_FIELD: u16 = 300;
     pub const MISSING_REQUEST_DATA: u16 = 301;
     pub const INVALID_REQUEST_FIELD_TYPE: u16 = 401;
@@ -69,6 +68,7 @@ pub mod status {
     pub const REQUEST_FIELD_EMPTY: u16 = 403;
     pub const OUTPUT_RUNNING: u16 = 500;
     pub const OUTPUT_NOT_RUNNING: u16 = 501;
+    pub const STUDIO_MODE_NOT_ACTIVE: u16 = 506;
     pub const RESOURCE_NOT_FOUND: u16 = 600;
     pub const RESOURCE_ALREADY_EXISTS: u16 = 601;
     pub const NOT_ENOUGH_RESOURCES: u16 = 603;

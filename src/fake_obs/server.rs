@@ -60,7 +60,8 @@ struct SessionEntry {
     outbox: mpsc::UnboundedSender<Outbound>,
     identified: bool,
     event_subscriptions: u32,
-    task: AbortHandle,
+    /// Set right after the spawn; used to cut off sessions that will not close in time.
+    task: Option<AbortHandle>,
 }
 
 /// Password-related settings read at each Hello.
@@ -253,8 +254,11 @@ impl Shared {
         }
         if !self.wait_for_sessions(|_| false).await {
             // Whatever did not finish closing in time is cut off.
-            for entry in lock(&self.sessions).values() {
-                entry.task.abort();
+            for task in lock(&self.sessions)
+                .values()
+                .filter_map(|entry| entry.task.as_ref())
+            {
+                task.abort();
             }
             self.wait_for_sessions(|_| false).await;
         }
@@ -297,25 +301,24 @@ impl Shared {
     fn register_session(self: &Arc<Self>, tcp: TcpStream) {
         let id = self.next_session_id.fetch_add(1, Ordering::Relaxed);
         let (outbox, inbox) = mpsc::unbounded_channel();
-        // Holding the registry lock across the spawn means the task cannot deregister before
-        // it has been registered.
-        let mut sessions = lock(&self.sessions);
-        let task = tokio::spawn(serve_connection(
-            Arc::clone(self),
-            id,
-            tcp,
-            outbox.clone(),
-            inbox,
-        ));
-        sessions.insert(
+        lock(&self.sessions).insert(
             id,
             SessionEntry {
-                outbox,
+                outbox: outbox.clone(),
                 identified: false,
                 event_subscriptions: 0,
-                task: task.abort_handle(),
+                task: None,
             },
         );
+        // Made before the spawn so the entry is removed even if the task never runs.
+        let registration = Registration {
+            shared: Arc::clone(self),
+            id,
+        };
+        let task = tokio::spawn(serve_connection(registration, tcp, outbox, inbox));
+        if let Some(entry) = lock(&self.sessions).get_mut(&id) {
+            entry.task = Some(task.abort_handle());
+        }
     }
 
     fn mark_identified(&self, id: u64, event_subscriptions: Option<u32>) {
@@ -359,7 +362,8 @@ impl Drop for Registration {
 
 /// Answers the upgrade like obs-websocket: picks `obswebsocket.json` when the client offers it.
 /// (MessagePack, `obswebsocket.msgpack`, is not spoken by the fake.)
-#[allow(clippy::result_large_err)] // the signature is tungstenite's Callback
+// The large error type is tungstenite's, fixed by its `Callback` trait.
+#[allow(clippy::result_large_err)]
 fn choose_subprotocol(
     request: &Request,
     mut response: Response,
@@ -402,16 +406,13 @@ async fn wait_while_frozen(
 }
 
 async fn serve_connection(
-    shared: Arc<Shared>,
-    id: u64,
+    registration: Registration,
     tcp: TcpStream,
     outbox: mpsc::UnboundedSender<Outbound>,
     mut inbox: mpsc::UnboundedReceiver<Outbound>,
 ) {
-    let _registration = Registration {
-        shared: Arc::clone(&shared),
-        id,
-    };
+    let shared = Arc::clone(&registration.shared);
+    let id = registration.id;
     let mut frozen = shared.frozen.subscribe();
 
     // A hung OBS does not even answer the HTTP upgrade.

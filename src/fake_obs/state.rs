@@ -371,18 +371,14 @@ impl ObsState {
     /// The scene array of GetSceneList and SceneListChanged. obs-websocket lists scenes bottom
     /// of the dock first, and `sceneIndex` 0 is the bottom scene.
     fn scene_list_json(&self) -> Value {
-        let count = self.scenes.len();
-        let scenes: Vec<Value> = self
-            .scenes
+        self.scenes
             .iter()
             .rev()
             .enumerate()
             .map(|(index, scene)| {
                 json!({ "sceneName": scene.name, "sceneUuid": scene.uuid, "sceneIndex": index })
             })
-            .collect();
-        debug_assert_eq!(scenes.len(), count);
-        Value::Array(scenes)
+            .collect()
     }
 
     fn scene_list_changed(&self) -> ObsEvent {
@@ -781,6 +777,20 @@ fn requested_scene(state: &ObsState, data: Option<&Map<String, Value>>) -> Resul
     ))
 }
 
+/// The answer to a request that starts or stops an output: success with the transition's
+/// events and follow-up, or `refused` (no comment, as obs-websocket sends) if it could not begin.
+fn begun(
+    transition: Option<(Vec<ObsEvent>, FollowUp)>,
+    refused: u16,
+    response_data: Option<Value>,
+) -> Result<Outcome, Outcome> {
+    let (events, follow_up) = transition.ok_or_else(|| Outcome::error(refused, None))?;
+    Ok(Outcome {
+        follow_up: Some(follow_up),
+        ..Outcome::success(response_data).with_events(events)
+    })
+}
+
 /// Answers one request against `state`, as obs-websocket 5.5 would.
 pub fn dispatch(state: &mut ObsState, request: Request<'_>, now: Instant) -> Outcome {
     handle(state, request, now).unwrap_or_else(|error| error)
@@ -890,70 +900,35 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
             Outcome::success(None).with_events(state.rename_scene_at(position, new_name))
         }
         "GetStreamStatus" => Outcome::success(Some(state.stream_status_json(now))),
-        "StartStream" => {
-            let (events, follow_up) = state
-                .start_stream()
-                .ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
-            Outcome {
-                follow_up: Some(follow_up),
-                ..Outcome::success(None).with_events(events)
-            }
-        }
-        "StopStream" => {
-            let (events, follow_up) = state
-                .stop_stream()
-                .ok_or_else(|| Outcome::error(status::OUTPUT_NOT_RUNNING, None))?;
-            Outcome {
-                follow_up: Some(follow_up),
-                ..Outcome::success(None).with_events(events)
-            }
-        }
+        "StartStream" => begun(state.start_stream(), status::OUTPUT_RUNNING, None)?,
+        "StopStream" => begun(state.stop_stream(), status::OUTPUT_NOT_RUNNING, None)?,
         "ToggleStream" => {
-            let (starting, transition) = if state.stream.is_active() {
-                (false, state.stop_stream())
+            let starting = !state.stream.is_active();
+            let transition = if starting {
+                state.start_stream()
             } else {
-                (true, state.start_stream())
+                state.stop_stream()
             };
             // Only a stream caught half-way (starting or stopping) cannot be toggled.
-            let (events, follow_up) =
-                transition.ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
-            Outcome {
-                follow_up: Some(follow_up),
-                ..Outcome::success(Some(json!({ "outputActive": starting }))).with_events(events)
-            }
+            let response = json!({ "outputActive": starting });
+            begun(transition, status::OUTPUT_RUNNING, Some(response))?
         }
         "GetRecordStatus" => Outcome::success(Some(state.record_status_json(now))),
-        "StartRecord" => {
-            let (events, follow_up) = state
-                .start_record()
-                .ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
-            Outcome {
-                follow_up: Some(follow_up),
-                ..Outcome::success(None).with_events(events)
-            }
-        }
+        "StartRecord" => begun(state.start_record(), status::OUTPUT_RUNNING, None)?,
         "StopRecord" => {
-            let (events, follow_up) = state
-                .stop_record()
-                .ok_or_else(|| Outcome::error(status::OUTPUT_NOT_RUNNING, None))?;
-            Outcome {
-                follow_up: Some(follow_up),
-                ..Outcome::success(Some(json!({ "outputPath": state.record_path })))
-                    .with_events(events)
-            }
+            let transition = state.stop_record();
+            let response = json!({ "outputPath": state.record_path });
+            begun(transition, status::OUTPUT_NOT_RUNNING, Some(response))?
         }
         "ToggleRecord" => {
-            let (starting, transition) = if state.record.is_active() {
-                (false, state.stop_record())
+            let starting = !state.record.is_active();
+            let transition = if starting {
+                state.start_record()
             } else {
-                (true, state.start_record())
+                state.stop_record()
             };
-            let (events, follow_up) =
-                transition.ok_or_else(|| Outcome::error(status::OUTPUT_RUNNING, None))?;
-            Outcome {
-                follow_up: Some(follow_up),
-                ..Outcome::success(Some(json!({ "outputActive": starting }))).with_events(events)
-            }
+            let response = json!({ "outputActive": starting });
+            begun(transition, status::OUTPUT_RUNNING, Some(response))?
         }
         _ => Outcome::error(
             status::UNKNOWN_REQUEST_TYPE,
@@ -1178,6 +1153,21 @@ mod tests {
             Some(bytes_twenty),
             "last totals kept"
         );
+    }
+
+    #[test]
+    fn toggles_report_the_new_state_and_refuse_half_way() {
+        let now = Instant::now();
+        let mut obs = state(now);
+        let on = dispatch(&mut obs, request("ToggleStream", None), now);
+        assert_eq!(on.response_data, Some(json!({ "outputActive": true })));
+        assert_eq!(on.follow_up, Some(FollowUp::StreamStarted));
+        let starting = dispatch(&mut obs, request("ToggleStream", None), now);
+        assert_eq!(starting.code, status::OUTPUT_RUNNING, "still starting");
+        obs.complete(FollowUp::StreamStarted, now);
+        let off = dispatch(&mut obs, request("ToggleStream", None), now);
+        assert_eq!(off.response_data, Some(json!({ "outputActive": false })));
+        assert_eq!(off.follow_up, Some(FollowUp::StreamStopped));
     }
 
     #[test]

@@ -269,27 +269,37 @@ fn apply_reading(
 
     let stream = &reading.stream;
     let kbits_per_sec = bitrate_kbps(&status.stream, stream);
-    if stream.active != status.stream.active {
-        let state = if stream.active { "started" } else { "stopped" };
-        status.stream.state = state.to_string();
-        changes.push(Change::StreamingChanged {
-            is_streaming: stream.active,
-            state: state.to_string(),
-        });
-    }
+    let stream_active =
+        match reconcile_active(status.stream.active, &status.stream.state, stream.active) {
+            Some(active) => {
+                let state = if active { "started" } else { "stopped" };
+                status.stream.state = state.to_string();
+                changes.push(Change::StreamingChanged {
+                    is_streaming: active,
+                    state: state.to_string(),
+                });
+                active
+            }
+            None => status.stream.active,
+        };
     let record = &reading.record;
-    if record.active != status.record.active {
-        let state = if record.active { "started" } else { "stopped" };
-        status.record.state = state.to_string();
-        changes.push(Change::RecordingChanged {
-            is_recording: record.active,
-            state: state.to_string(),
-            output_path: status.record.output_path.clone(),
-        });
-    }
+    let record_active =
+        match reconcile_active(status.record.active, &status.record.state, record.active) {
+            Some(active) => {
+                let state = if active { "started" } else { "stopped" };
+                status.record.state = state.to_string();
+                changes.push(Change::RecordingChanged {
+                    is_recording: active,
+                    state: state.to_string(),
+                    output_path: status.record.output_path.clone(),
+                });
+                active
+            }
+            None => status.record.active,
+        };
 
     let new_stream = StreamFigures {
-        active: stream.active,
+        active: stream_active,
         state: status.stream.state.clone(),
         reconnecting: stream.reconnecting,
         timecode: stream.timecode.clone(),
@@ -301,7 +311,7 @@ fn apply_reading(
         congestion: stream.congestion,
     };
     let new_record = RecordFigures {
-        active: record.active,
+        active: record_active,
         state: status.record.state.clone(),
         paused: record.paused,
         timecode: record.timecode.clone(),
@@ -320,6 +330,25 @@ fn apply_reading(
             record: status.record.clone(),
         });
     }
+}
+
+/// Whether a poll's "output active" should override the cached one: `Some(new)` when it should.
+///
+/// OBS reports `outputActive: false` in the STOPPING event while GetStreamStatus still says
+/// active until the output has really stopped (and the reverse around STARTING). A poll in that
+/// window is not news: the event that ends the transition will come. Outside transitions the
+/// poll wins, which is how a missed event gets repaired.
+pub fn reconcile_active(
+    cached_active: bool,
+    cached_state: &str,
+    polled_active: bool,
+) -> Option<bool> {
+    let in_transition = match cached_state {
+        "stopping" => polled_active,
+        "starting" => !polled_active,
+        _ => false,
+    };
+    (polled_active != cached_active && !in_transition).then_some(polled_active)
 }
 
 /// Stream bitrate in kbit/s, from the change in output bytes over OBS's own output duration
@@ -541,6 +570,36 @@ mod tests {
         assert_eq!(bitrate_kbps(&restarted_previous, &first), 2000.0);
         let stopped = StreamReading::default();
         assert_eq!(bitrate_kbps(&restarted_previous, &stopped), 0.0);
+    }
+
+    #[test]
+    fn a_poll_during_stopping_does_not_flip_the_state_back() {
+        let mut status = fresh();
+        let event = |active: bool, state: &str| ObsUpdate::StreamState {
+            active,
+            state: state.into(),
+        };
+        apply(&mut status, event(true, "started"), now());
+        // Real OBS: STOPPING carries outputActive=false while GetStreamStatus still says active.
+        apply(&mut status, event(false, "stopping"), now());
+        let still_active = ObsUpdate::Poll(PollReading {
+            stream: StreamReading {
+                active: true,
+                bytes: 10,
+                duration_ms: 10,
+                ..StreamReading::default()
+            },
+            ..PollReading::default()
+        });
+        let changes = apply(&mut status, still_active, now());
+        assert!(changes
+            .iter()
+            .all(|c| !matches!(c, Change::StreamingChanged { .. })));
+        assert!(!status.stream.active);
+        assert_eq!(status.stream.state, "stopping");
+        assert_eq!(reconcile_active(false, "stopped", true), Some(true));
+        assert_eq!(reconcile_active(true, "started", false), Some(false));
+        assert_eq!(reconcile_active(false, "starting", false), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Per-test hub: its own simulated OBS instances, its own port, fast timings.
 #![allow(dead_code)] // each test file uses a different part of this
 
+pub mod e2e;
+
 use std::{future::Future, time::Duration};
 
 use obs_hub::{
@@ -54,18 +56,26 @@ pub struct TestHub {
 
 /// Starts a hub for the given instances on a free port. Must run inside `#[actix_web::test]`.
 pub fn spawn_hub(instances: Vec<InstanceConfig>) -> TestHub {
+    spawn_hub_with(instances, fast_timing())
+}
+
+pub fn spawn_hub_with(instances: Vec<InstanceConfig>, timing: Timing) -> TestHub {
+    // RUST_LOG=obs_hub=info shows the hub's own log lines in a failing test's output.
+    let _ = env_logger::builder().is_test(true).try_init();
     let settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         callback_base_url: None,
         instances,
-        timing: fast_timing(),
+        timing,
         http_workers: 1,
     };
     let app = Application::build(settings).expect("hub starts");
     let hub = TestHub {
         base: format!("http://127.0.0.1:{}", app.port()),
         board: app.board(),
-        client: awc::Client::builder().timeout(Duration::from_secs(20)).finish(),
+        client: awc::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .finish(),
         app_manager: app.manager(),
     };
     actix_web::rt::spawn(app.run_until_stopped());
@@ -114,9 +124,8 @@ impl TestHub {
         let bytes = response.body().limit(1 << 20).await.expect("body");
         Reply {
             status: response.status().as_u16(),
-            body: serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            }),
+            body: serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
         }
     }
 

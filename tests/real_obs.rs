@@ -1,0 +1,358 @@
+//! End-to-end tests against a real OBS Studio (30.2, headless, started by `scripts/real-obs.sh`).
+//!
+//! Every test returns early (printing "skipped: set OBS_E2E=1") unless `OBS_E2E=1` is set, so a
+//! plain `cargo test` stays fast and needs no OBS. The whole run, OBS included:
+//!
+//! ```sh
+//! bash scripts/e2e-real-obs.sh
+//! ```
+//!
+//! or by hand:
+//!
+//! ```sh
+//! scripts/real-obs.sh start
+//! eval "$(scripts/real-obs.sh env)"
+//! OBS_E2E=1 cargo test --test real_obs -- --test-threads=1 --nocapture
+//! scripts/real-obs.sh stop
+//! ```
+//!
+//! All tests share one OBS instance: each takes [`e2e::serial`] first, so they never overlap even
+//! without `--test-threads=1`. Tests that stop or kill OBS (via [`e2e::ctl`]) start it again before
+//! they return. Waits are polls with generous deadlines; no test asserts on timing.
+//!
+//! Environment: `OBS_E2E` (must be `1`), `OBS_E2E_HOST` (127.0.0.1), `OBS_E2E_PORT` (4455),
+//! `OBS_E2E_PASSWORD` (obs-hub-e2e-secret), `OBS_E2E_RTMP_PORT` (1935), `OBS_E2E_CTL` (path of real-obs.sh, default
+//! `scripts/real-obs.sh` in this crate), `OBS_E2E_ROOT` (the chroot OBS runs in, default
+//! /var/cache/obs-hub/trixie-root; paths reported by OBS are inside it).
+
+mod common;
+
+use common::e2e;
+
+/// Returns from the test unless `OBS_E2E=1`.
+macro_rules! e2e_or_skip {
+    () => {
+        if !e2e::enabled() {
+            eprintln!("skipped: set OBS_E2E=1");
+            return;
+        }
+    };
+}
+
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use obws::client::HandshakeError;
+use obws::error::Error;
+use obws::events::Event;
+use obws::responses::WebSocketCloseCode;
+
+#[tokio::test]
+async fn connects_with_password_and_reports_obs_30_2_or_newer() {
+    e2e_or_skip!();
+    let _serial = e2e::serial().await;
+    let client = e2e::connect().await;
+    let version = client.general().version().await.expect("GetVersion");
+    eprintln!(
+        "OBS {} / obs-websocket {} / rpc {} on {}",
+        version.obs_studio_version,
+        version.obs_web_socket_version,
+        version.rpc_version,
+        version.platform_description
+    );
+    let v = &version.obs_studio_version;
+    assert!((v.major, v.minor) >= (30, 2), "OBS {v} is older than 30.2");
+    assert_eq!(version.obs_web_socket_version.major, 5);
+    assert_eq!(version.rpc_version, 1);
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_with_close_code_4009() {
+    e2e_or_skip!();
+    let _serial = e2e::serial().await;
+    // make sure OBS is up, so the failure below is about the password
+    drop(e2e::connect().await);
+    // One attempt only: each failure is an authentication-failure event in OBS.
+    let err = match e2e::connect_with(Some("definitely-not-the-password")).await {
+        Ok(_) => panic!("connecting with a wrong password succeeded"),
+        Err(e) => e,
+    };
+    match err {
+        Error::Handshake(HandshakeError::ConnectionClosed(Some(details))) => {
+            assert_eq!(
+                u16::from(details.code),
+                WebSocketCloseCode::AuthenticationFailed as u16,
+                "close reason: {}",
+                details.reason
+            );
+        }
+        other => panic!("expected close code 4009 in the handshake, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn streams_to_local_rtmp_and_bytes_grow() {
+    e2e_or_skip!();
+    let _serial = e2e::serial().await;
+    let client = e2e::connect().await;
+
+    // a leftover from an earlier failed run would make StartStream fail
+    let status = client.streaming().status().await.expect("GetStreamStatus");
+    if status.active {
+        client.streaming().stop().await.ok();
+        e2e::wait_for("the old stream to stop", || async {
+            let s = client.streaming().status().await.ok()?;
+            (!s.active).then_some(())
+        })
+        .await;
+    }
+
+    client
+        .config()
+        .set_stream_service_settings(
+            "rtmp_custom",
+            &serde_json::json!({ "server": e2e::rtmp_server(), "key": "e2e" }),
+        )
+        .await
+        .expect("SetStreamServiceSettings");
+    let settings = client
+        .config()
+        .stream_service_settings::<serde_json::Value>()
+        .await
+        .expect("GetStreamServiceSettings");
+    assert_eq!(settings.r#type, "rtmp_custom");
+    assert_eq!(settings.settings["server"], e2e::rtmp_server());
+
+    let started = Instant::now();
+    client.streaming().start().await.expect("StartStream");
+    let first = e2e::wait_for("outputActive", || async {
+        let s = client.streaming().status().await.ok()?;
+        s.active.then_some(s)
+    })
+    .await;
+    eprintln!(
+        "stream active {:?} after StartStream ({} bytes)",
+        started.elapsed(),
+        first.bytes
+    );
+    let grown = e2e::wait_for("outputBytes to grow", || async {
+        let s = client.streaming().status().await.ok()?;
+        (s.active && s.bytes > first.bytes && s.bytes > 0).then_some(s)
+    })
+    .await;
+    eprintln!(
+        "outputBytes {} -> {} ({:?} after StartStream; congestion {}, skipped {}/{} frames)",
+        first.bytes,
+        grown.bytes,
+        started.elapsed(),
+        grown.congestion,
+        grown.skipped_frames,
+        grown.total_frames
+    );
+
+    client.streaming().stop().await.expect("StopStream");
+    e2e::wait_for("the stream to stop", || async {
+        let s = client.streaming().status().await.ok()?;
+        (!s.active).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn records_a_file_inside_the_root() {
+    e2e_or_skip!();
+    let _serial = e2e::serial().await;
+    let client = e2e::connect().await;
+
+    let status = client.recording().status().await.expect("GetRecordStatus");
+    if status.active {
+        client.recording().stop().await.ok();
+        e2e::wait_for("the old recording to stop", || async {
+            let s = client.recording().status().await.ok()?;
+            (!s.active).then_some(())
+        })
+        .await;
+    }
+
+    let dir = client
+        .config()
+        .record_directory()
+        .await
+        .expect("GetRecordDirectory");
+    eprintln!("record directory (inside the root): {dir}");
+    client.recording().start().await.expect("StartRecord");
+    e2e::wait_for("the recording to be active with bytes written", || async {
+        let s = client.recording().status().await.ok()?;
+        (s.active && s.bytes > 0).then_some(())
+    })
+    .await;
+
+    let path = client.recording().stop().await.expect("StopRecord");
+    assert!(!path.is_empty(), "StopRecord returned no output path");
+    let on_host = e2e::host_path(&path);
+    eprintln!("recorded {path} (host: {})", on_host.display());
+    let size = e2e::wait_for("the recording file to exist and be non-empty", || async {
+        let meta = std::fs::metadata(&on_host).ok()?;
+        (meta.len() > 0).then_some(meta.len())
+    })
+    .await;
+    eprintln!("recording is {size} bytes");
+    e2e::wait_for("the recording to stop", || async {
+        let s = client.recording().status().await.ok()?;
+        (!s.active).then_some(())
+    })
+    .await;
+    std::fs::remove_file(&on_host).ok();
+}
+
+#[tokio::test]
+async fn switching_program_scene_emits_current_program_scene_changed() {
+    e2e_or_skip!();
+    let _serial = e2e::serial().await;
+    let client = e2e::connect().await;
+    let mut events = client.events().expect("event stream");
+
+    let before = client
+        .scenes()
+        .current_program_scene()
+        .await
+        .expect("GetCurrentProgramScene");
+    let name = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+    let uuid = client.scenes().create(&name).await.expect("CreateScene");
+    let list = client.scenes().list().await.expect("GetSceneList");
+    assert!(
+        list.scenes
+            .iter()
+            .any(|s| s.id.name == name && s.id.uuid == uuid),
+        "created scene {name} missing from {:?}",
+        list.scenes
+    );
+
+    client
+        .scenes()
+        .set_current_program_scene(name.as_str())
+        .await
+        .expect("SetCurrentProgramScene");
+    let seen = tokio::time::timeout(e2e::WAIT, async {
+        while let Some(event) = events.next().await {
+            if let Event::CurrentProgramSceneChanged { id } = event {
+                if id.name == name {
+                    return id;
+                }
+            }
+        }
+        panic!("event stream ended before CurrentProgramSceneChanged");
+    })
+    .await
+    .expect("no CurrentProgramSceneChanged for the new scene");
+    assert_eq!(seen.uuid, uuid);
+    let now = client
+        .scenes()
+        .current_program_scene()
+        .await
+        .expect("GetCurrentProgramScene");
+    assert_eq!(now.id.name, name);
+
+    // leave OBS as found
+    client
+        .scenes()
+        .set_current_program_scene(before.id.name.as_str())
+        .await
+        .ok();
+    client.scenes().remove(name.as_str().into()).await.ok();
+}
+
+/// The control script's stop-obs is graceful: obs-websocket closes connections with a close frame
+/// (obws: `Event::ServerStopping`), the event stream ends, and start-obs brings back a fresh OBS
+/// with only the default scene.
+#[tokio::test]
+async fn stop_obs_closes_connections_and_start_obs_starts_fresh() {
+    e2e_or_skip!();
+    let _serial = e2e::serial().await;
+    let _restart = e2e::RestartObsOnDrop;
+    let client = e2e::connect().await;
+    client.scenes().create("e2e-left-behind").await.ok();
+    let mut events = client.events().expect("event stream");
+
+    let stopping = tokio::spawn(async move {
+        let mut saw_stopping = false;
+        while let Some(event) = events.next().await {
+            if event == Event::ServerStopping {
+                saw_stopping = true;
+            }
+            if event == Event::ServerStopped {
+                break;
+            }
+        }
+        saw_stopping
+    });
+    e2e::ctl("stop-obs").await;
+    let saw_stopping = tokio::time::timeout(e2e::WAIT, stopping)
+        .await
+        .expect("event stream did not end after stop-obs")
+        .expect("event task");
+    assert!(
+        saw_stopping,
+        "no close frame (ServerStopping) on a graceful stop"
+    );
+    assert!(client.general().version().await.is_err());
+
+    e2e::ctl("start-obs").await;
+    let client = e2e::connect().await;
+    let names: Vec<String> = client
+        .scenes()
+        .list()
+        .await
+        .expect("GetSceneList")
+        .scenes
+        .into_iter()
+        .map(|s| s.id.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["Scene"],
+        "start-obs should start from a fresh profile"
+    );
+}
+
+/// kill-obs is a crash: no close frame, the socket just dies; start-obs recovers (stale Xvfb lock
+/// and all).
+#[tokio::test]
+async fn kill_obs_drops_connections_and_start_obs_recovers() {
+    e2e_or_skip!();
+    let _serial = e2e::serial().await;
+    let _restart = e2e::RestartObsOnDrop;
+    let client = e2e::connect().await;
+    let mut events = client.events().expect("event stream");
+    let ended = tokio::spawn(async move {
+        let mut saw_stopping = false;
+        while let Some(event) = events.next().await {
+            if event == Event::ServerStopping {
+                saw_stopping = true;
+            }
+            if event == Event::ServerStopped {
+                break;
+            }
+        }
+        saw_stopping
+    });
+    e2e::ctl("kill-obs").await;
+    let saw_stopping = tokio::time::timeout(e2e::WAIT, ended)
+        .await
+        .expect("event stream did not end after kill-obs")
+        .expect("event task");
+    assert!(!saw_stopping, "a SIGKILLed OBS cannot send a close frame");
+
+    let restarted = Instant::now();
+    e2e::ctl("start-obs").await;
+    let client = e2e::connect().await;
+    eprintln!(
+        "reconnected {:?} after start-obs began",
+        restarted.elapsed()
+    );
+    client
+        .general()
+        .version()
+        .await
+        .expect("GetVersion after restart");
+}
