@@ -9,7 +9,9 @@ use serde_json::Value;
 async fn stream_status_serves_what_obs_reports() {
     let (hub, fake) = hub_with_fake().await;
     let status = hub
-        .wait_for("stats polled", |s| s["stats"]["active_fps"].as_f64() > Some(0.0))
+        .wait_for("stats polled", |s| {
+            s["stats"]["active_fps"].as_f64() > Some(0.0)
+        })
         .await;
     assert_eq!(status["instance"], "default");
     assert_eq!(status["connection_state"], "connected");
@@ -24,10 +26,28 @@ async fn stream_status_serves_what_obs_reports() {
     assert_eq!(status["is_recording"], false);
     assert!(status["seq"].as_u64() > Some(0));
     assert!(status["last_updated"].is_string());
-    for field in ["timecode", "duration_ms", "bytes", "kbits_per_sec", "skipped_frames", "total_frames", "congestion", "reconnecting"] {
-        assert!(!status["stream"][field].is_null(), "stream.{field} missing: {status:#}");
+    for field in [
+        "timecode",
+        "duration_ms",
+        "bytes",
+        "kbits_per_sec",
+        "skipped_frames",
+        "total_frames",
+        "congestion",
+        "reconnecting",
+    ] {
+        assert!(
+            !status["stream"][field].is_null(),
+            "stream.{field} missing: {status:#}"
+        );
     }
-    for field in ["cpu_usage", "memory_usage_mb", "render_skipped_frames", "output_skipped_frames", "average_frame_render_time_ms"] {
+    for field in [
+        "cpu_usage",
+        "memory_usage_mb",
+        "render_skipped_frames",
+        "output_skipped_frames",
+        "average_frame_render_time_ms",
+    ] {
         assert!(!status["stats"][field].is_null(), "stats.{field} missing");
     }
 }
@@ -35,12 +55,17 @@ async fn stream_status_serves_what_obs_reports() {
 #[actix_web::test]
 async fn switch_scene_switches_obs_and_the_cache() {
     let (hub, fake) = hub_with_fake().await;
-    let reply = hub.post("/api/switch-scene/", r#"{"scene_name": "Live"}"#).await;
+    let reply = hub
+        .post("/api/switch-scene/", r#"{"scene_name": "Live"}"#)
+        .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["current_scene"], "Live");
     assert_eq!(fake.current_scene(), "Live");
     // Applied at once: the very next read sees it.
-    assert_eq!(hub.get("/api/stream-status").await.body["current_scene"], "Live");
+    assert_eq!(
+        hub.get("/api/stream-status").await.body["current_scene"],
+        "Live"
+    );
 }
 
 #[actix_web::test]
@@ -86,13 +111,14 @@ async fn streaming_start_stop_and_conflicts() {
     let (hub, fake) = hub_with_fake().await;
     let started = hub.post("/api/start-stream/", "").await;
     assert_eq!(started.status, 200, "{:?}", started.body);
-    let streaming = hub.wait_for("streaming with a bitrate", |s| {
-        s["is_streaming"] == true
-            && s["stream"]["state"] == "started"
-            && s["stream"]["kbits_per_sec"].as_f64() > Some(0.0)
-            && s["stream"]["bytes"].as_u64() > Some(0)
-    })
-    .await;
+    let streaming = hub
+        .wait_for("streaming with a bitrate", |s| {
+            s["is_streaming"] == true
+                && s["stream"]["state"] == "started"
+                && s["stream"]["kbits_per_sec"].as_f64() > Some(0.0)
+                && s["stream"]["bytes"].as_u64() > Some(0)
+        })
+        .await;
     assert!(fake.is_streaming());
     // The fake streams at about 6000 kbit/s; the derived bitrate must be in that region.
     let kbps = streaming["stream"]["kbits_per_sec"].as_f64().unwrap();
@@ -100,21 +126,30 @@ async fn streaming_start_stop_and_conflicts() {
     let again = hub.post("/api/start-stream/", "").await;
     assert_eq!(again.status, 409);
     assert_eq!(again.body["error"], "conflict");
-    assert!(again.body["message"].as_str().unwrap().contains("already streaming"));
+    assert!(again.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("already streaming"));
 
     assert_eq!(hub.post("/api/stop-stream/", "").await.status, 200);
-    hub.wait_for("stopped", |s| s["is_streaming"] == false && s["stream"]["kbits_per_sec"] == 0.0)
-        .await;
+    hub.wait_for("stopped", |s| {
+        s["is_streaming"] == false && s["stream"]["kbits_per_sec"] == 0.0
+    })
+    .await;
     let not_streaming = hub.post("/api/stop-stream", "").await;
     assert_eq!(not_streaming.status, 409);
-    assert!(not_streaming.body["message"].as_str().unwrap().contains("not streaming"));
+    assert!(not_streaming.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("not streaming"));
 }
 
 #[actix_web::test]
 async fn recording_start_stop_reports_the_file() {
     let (hub, fake) = hub_with_fake().await;
     assert_eq!(hub.post("/api/start-record/", "").await.status, 200);
-    hub.wait_for("recording", |s| s["is_recording"] == true).await;
+    hub.wait_for("recording", |s| s["is_recording"] == true)
+        .await;
     assert!(fake.is_recording());
     assert_eq!(hub.post("/api/start-record/", "").await.status, 409);
     let stopped = hub.post("/api/stop-record/", "").await;
@@ -139,7 +174,10 @@ async fn sync_scenes_rereads_the_list() {
     assert_eq!(scenes.len(), fake.scene_names().len());
     assert!(reply.body["scene_details"][0]["uuid"].is_string());
     let status = hub.get("/api/stream-status/").await.body;
-    assert!(status["scenes"].as_array().unwrap().contains(&Value::from("Interview")));
+    assert!(status["scenes"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("Interview")));
 }
 
 #[actix_web::test]
@@ -147,17 +185,23 @@ async fn scene_list_follows_obs_events() {
     let (hub, fake) = hub_with_fake().await;
     fake.create_scene_from_obs("Guest").await;
     hub.wait_for("Guest appears", |s| {
-        s["scenes"].as_array().is_some_and(|l| l.contains(&Value::from("Guest")))
+        s["scenes"]
+            .as_array()
+            .is_some_and(|l| l.contains(&Value::from("Guest")))
     })
     .await;
     fake.rename_scene_from_obs("Guest", "Guest 2").await;
     hub.wait_for("Guest renamed", |s| {
-        s["scenes"].as_array().is_some_and(|l| l.contains(&Value::from("Guest 2")) && !l.contains(&Value::from("Guest")))
+        s["scenes"].as_array().is_some_and(|l| {
+            l.contains(&Value::from("Guest 2")) && !l.contains(&Value::from("Guest"))
+        })
     })
     .await;
     fake.remove_scene_from_obs("Guest 2").await;
     hub.wait_for("Guest 2 removed", |s| {
-        s["scenes"].as_array().is_some_and(|l| !l.contains(&Value::from("Guest 2")))
+        s["scenes"]
+            .as_array()
+            .is_some_and(|l| !l.contains(&Value::from("Guest 2")))
     })
     .await;
 }
@@ -172,7 +216,9 @@ async fn test_connection_reports_each_failure_kind() {
     assert_eq!(ok.body["websocket_version"], "5.5.2");
     assert!(ok.body["rtt_ms"].as_f64().is_some());
 
-    let wrong = hub.post("/api/test-connection/", r#"{"password": "wrong"}"#).await;
+    let wrong = hub
+        .post("/api/test-connection/", r#"{"password": "wrong"}"#)
+        .await;
     assert_eq!(wrong.body["ok"], false);
     assert_eq!(wrong.body["error"], "auth_failed");
 
@@ -180,19 +226,34 @@ async fn test_connection_reports_each_failure_kind() {
     let closed_port = closed.local_addr().unwrap().port();
     drop(closed);
     let unreachable = hub
-        .post("/api/test-connection/", &format!(r#"{{"host": "127.0.0.1", "port": {closed_port}}}"#))
+        .post(
+            "/api/test-connection/",
+            &format!(r#"{{"host": "127.0.0.1", "port": {closed_port}}}"#),
+        )
         .await;
-    assert_eq!(unreachable.body["error"], "unreachable", "{:?}", unreachable.body);
+    assert_eq!(
+        unreachable.body["error"], "unreachable",
+        "{:?}",
+        unreachable.body
+    );
 
     let old = start_fake().await;
     old.set_versions("29.0.2", "5.1.0");
     let incompatible = hub
-        .post("/api/test-connection/", &format!(r#"{{"port": {}}}"#, old.port()))
+        .post(
+            "/api/test-connection/",
+            &format!(r#"{{"port": {}}}"#, old.port()),
+        )
         .await;
     assert_eq!(incompatible.body["error"], "incompatible");
-    assert!(incompatible.body["message"].as_str().unwrap().contains("29.0.2"));
+    assert!(incompatible.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("29.0.2"));
 
-    let bad = hub.post("/api/test-connection/", r#"{"port": 70000}"#).await;
+    let bad = hub
+        .post("/api/test-connection/", r#"{"port": 70000}"#)
+        .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body["message"].as_str().unwrap().contains("70000"));
     let unknown = hub.post("/api/test-connection/", r#"{"hots": "x"}"#).await;
@@ -209,9 +270,16 @@ async fn test_connection_reports_each_failure_kind() {
 async fn frozen_obs_gives_504_not_a_hang() {
     let (hub, fake) = hub_with_fake().await;
     fake.freeze();
-    let reply = hub.post("/api/switch-scene/", r#"{"scene_name": "Live"}"#).await;
+    let reply = hub
+        .post("/api/switch-scene/", r#"{"scene_name": "Live"}"#)
+        .await;
     // Either the request timed out (504) or the heartbeat already declared the link dead (503).
-    assert!(reply.status == 504 || reply.status == 503, "{} {:?}", reply.status, reply.body);
+    assert!(
+        reply.status == 504 || reply.status == 503,
+        "{} {:?}",
+        reply.status,
+        reply.body
+    );
     fake.unfreeze();
 }
 
@@ -246,7 +314,10 @@ async fn routes_exist_per_instance() {
     })
     .await;
     let reply = hub
-        .post("/api/instances/booth/switch-scene/", r#"{"scene_name": "Live"}"#)
+        .post(
+            "/api/instances/booth/switch-scene/",
+            r#"{"scene_name": "Live"}"#,
+        )
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(booth.current_scene(), "Live");
@@ -257,7 +328,10 @@ async fn routes_exist_per_instance() {
 
     let ambiguous = hub.get("/api/stream-status/").await;
     assert_eq!(ambiguous.status, 404);
-    assert!(ambiguous.body["message"].as_str().unwrap().contains("studio"));
+    assert!(ambiguous.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("studio"));
     let unknown = hub.post("/api/instances/nope/start-stream/", "").await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["error"], "unknown_instance");
@@ -274,7 +348,10 @@ async fn routes_exist_per_instance() {
         hub.get("/api/instances/studio/stream-status/").await.body["connected"],
         true
     );
-    hub.post("/api/instances/booth/obs-manager/start/", "").await;
-    hub.wait_for_path("/api/instances/booth/stream-status/", "booth back", |s| s["connected"] == true)
+    hub.post("/api/instances/booth/obs-manager/start/", "")
         .await;
+    hub.wait_for_path("/api/instances/booth/stream-status/", "booth back", |s| {
+        s["connected"] == true
+    })
+    .await;
 }

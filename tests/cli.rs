@@ -45,9 +45,21 @@ fn a_bad_port_in_the_environment_is_one_line_naming_the_key() {
 fn config_file_problems_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("unknown.toml", "bind = \"127.0.0.1:0\"\nheartbeat = 3\n", "heartbeat"),
-        ("duplicate.toml", "[[obs]]\nname = \"a\"\npassword = \"sup3r-secret\"\n[[obs]]\nname = \"a\"\n", "declared twice"),
-        ("port.toml", "[[obs]]\nname = \"a\"\nport = \"abc\"\n", "port"),
+        (
+            "unknown.toml",
+            "bind = \"127.0.0.1:0\"\nheartbeat = 3\n",
+            "heartbeat",
+        ),
+        (
+            "duplicate.toml",
+            "[[obs]]\nname = \"a\"\npassword = \"sup3r-secret\"\n[[obs]]\nname = \"a\"\n",
+            "declared twice",
+        ),
+        (
+            "port.toml",
+            "[[obs]]\nname = \"a\"\nport = \"abc\"\n",
+            "port",
+        ),
     ];
     for (file, text, mentions) in cases {
         let path = dir.path().join(file);
@@ -81,10 +93,23 @@ fn serve_answers_and_never_logs_the_password() {
     std::thread::sleep(Duration::from_millis(500));
     let _ = child.kill();
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
-    child.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     let _ = child.wait();
-    assert!(logs.contains("reconnecting"), "the unreachable OBS is logged: {logs}");
+    assert!(
+        logs.contains("reconnecting"),
+        "the unreachable OBS is logged: {logs}"
+    );
     assert!(!logs.contains("sup3r-secret"), "password leaked into logs");
     assert!(!body.contains("sup3r-secret"));
 }
@@ -108,7 +133,12 @@ fn demo_says_it_is_a_simulation_and_shows_status() {
     }
     let _ = child.kill();
     let mut banner = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut banner).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut banner)
+        .unwrap();
     let _ = child.wait();
     assert!(banner.contains("SIMULATION"), "{banner}");
     assert!(status.contains("\"connected\":true"), "{status}");

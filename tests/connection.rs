@@ -19,7 +19,10 @@ async fn obs_restart_is_followed_by_a_reconnect_and_a_full_reread() {
     assert!(instance["next_attempt_at"].is_string());
     assert_eq!(instance["connected"], false);
     let status = hub.get("/api/stream-status/").await.body;
-    assert_eq!(status["stale"], true, "last-known values are flagged while down");
+    assert_eq!(
+        status["stale"], true,
+        "last-known values are flagged while down"
+    );
     assert_eq!(hub.post("/api/start-stream/", "").await.status, 503);
 
     // While the hub cannot see it, OBS changes scene: after the reconnect the hub must know.
@@ -30,7 +33,10 @@ async fn obs_restart_is_followed_by_a_reconnect_and_a_full_reread() {
     })
     .await;
     let manager = hub.get("/api/obs-manager/status/").await.body;
-    assert_eq!(manager["instances"][0]["reconnect_attempts"].as_u64(), Some(0));
+    assert_eq!(
+        manager["instances"][0]["reconnect_attempts"].as_u64(),
+        Some(0)
+    );
     assert!(manager["instances"][0]["connected_since"].is_string());
 }
 
@@ -43,11 +49,16 @@ async fn a_frozen_obs_is_detected_by_the_heartbeat() {
             s["instances"][0]["connection_state"] == "reconnecting"
         })
         .await;
-    let error = down["instances"][0]["last_error"].as_str().unwrap().to_string();
+    let error = down["instances"][0]["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(error.contains("heartbeat"), "{error}");
     fake.unfreeze();
-    hub.wait_for("connected again", |s| s["connected"] == true && s["stale"] == false)
-        .await;
+    hub.wait_for("connected again", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -60,7 +71,10 @@ async fn a_wrong_password_is_auth_failed_and_retried_slowly() {
         })
         .await;
     let instance = &status["instances"][0];
-    assert!(instance["last_error"].as_str().unwrap().contains("password"));
+    assert!(instance["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("password"));
     let next = instance["next_attempt_at"].as_str().unwrap();
     let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
     let now = chrono::Utc::now();
@@ -83,7 +97,8 @@ async fn the_right_password_after_a_wrong_one_connects() {
     })
     .await;
     fake.set_password(Some(PASSWORD.into()));
-    hub.wait_for("connected after the fix", |s| s["connected"] == true).await;
+    hub.wait_for("connected after the fix", |s| s["connected"] == true)
+        .await;
 }
 
 #[actix_web::test]
@@ -97,7 +112,10 @@ async fn an_old_obs_is_incompatible_with_the_versions_named() {
         })
         .await;
     let error = status["instances"][0]["last_error"].as_str().unwrap();
-    assert!(error.contains("29.0.2") && error.contains("30.2"), "{error}");
+    assert!(
+        error.contains("29.0.2") && error.contains("30.2"),
+        "{error}"
+    );
 }
 
 #[actix_web::test]
@@ -121,10 +139,15 @@ async fn manager_stop_and_start() {
     assert_eq!(stopped.status, 200);
     assert_eq!(stopped.body["running"], false);
     assert_eq!(stopped.body["instances"][0]["connection_state"], "stopped");
-    eventually("OBS sees the hub leave", || async { fake.connection_count() == 0 }).await;
+    eventually("OBS sees the hub leave", || async {
+        fake.connection_count() == 0
+    })
+    .await;
     let again = hub.post("/api/obs-manager/stop/", "").await;
     assert_eq!(again.status, 200, "stop is idempotent");
-    let refused = hub.post("/api/switch-scene/", r#"{"scene_name": "Live"}"#).await;
+    let refused = hub
+        .post("/api/switch-scene/", r#"{"scene_name": "Live"}"#)
+        .await;
     assert_eq!(refused.status, 503);
     assert_eq!(refused.body["connection_state"], "stopped");
 
@@ -132,9 +155,15 @@ async fn manager_stop_and_start() {
     assert_eq!(started.status, 200);
     assert_eq!(started.body["running"], true);
     assert_eq!(hub.post("/api/obs-manager/start/", "").await.status, 200);
-    hub.wait_for("connected again", |s| s["connected"] == true && s["stale"] == false)
-        .await;
-    assert_eq!(fake.connection_count(), 1, "start twice still means one connection");
+    hub.wait_for("connected again", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
+    assert_eq!(
+        fake.connection_count(),
+        1,
+        "start twice still means one connection"
+    );
     let status = hub.get("/api/obs-manager/status/").await.body;
     assert_eq!(status["running"], true);
     assert_eq!(status["instances"][0]["obs_version"], "30.2.3");

@@ -28,7 +28,12 @@ async fn subscribers_get_numbered_changes_and_only_real_ones() {
     let collector = Collector(seen.clone()).start();
     hub.app_manager.do_send(Subscribe(collector.recipient()));
 
-    assert_eq!(hub.post("/api/switch-scene/", r#"{"scene_name": "Live"}"#).await.status, 200);
+    assert_eq!(
+        hub.post("/api/switch-scene/", r#"{"scene_name": "Live"}"#)
+            .await
+            .status,
+        200
+    );
     fake.switch_scene_from_obs("BRB").await;
     // The same scene again is not a change.
     fake.switch_scene_from_obs("BRB").await;
@@ -50,7 +55,10 @@ async fn subscribers_get_numbered_changes_and_only_real_ones() {
     })
     .await;
     let seen = seen.lock().unwrap();
-    assert!(seen.windows(2).all(|pair| pair[1].seq > pair[0].seq), "seq grows");
+    assert!(
+        seen.windows(2).all(|pair| pair[1].seq > pair[0].seq),
+        "seq grows"
+    );
     assert!(seen.iter().all(|c| c.instance == "default"));
     let scene_change = seen
         .iter()
