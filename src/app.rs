@@ -51,6 +51,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(NormalizePath::trim())
+                .wrap(actix_web::middleware::from_fn(http::count_requests))
                 .configure(http::routes)
         })
         .workers(workers)

@@ -56,6 +56,14 @@ pub struct ServeArgs {
         value_name = "OBS_CALLBACK_BASE_URL"
     )]
     pub callback_base_url: Option<String>,
+    /// API token(s), comma-separated, required on /api/ and /ws when set (prefer the variable).
+    #[arg(
+        long,
+        env = "OBS_HUB_API_TOKEN",
+        value_name = "OBS_HUB_API_TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<String>,
 }
 
 impl ServeArgs {
@@ -66,6 +74,10 @@ impl ServeArgs {
             obs_port: self.obs_port,
             obs_password: self.obs_password.clone().map(Secret::new),
             callback_base_url: self.callback_base_url.clone(),
+            api_tokens: self
+                .api_token
+                .as_deref()
+                .map(|tokens| tokens.split(',').map(Secret::new).collect()),
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct Settings {
     pub timing: Timing,
     /// HTTP worker threads.
     pub http_workers: usize,
+    /// Bearer tokens accepted on `/api/` and `/ws`; empty means no authentication (loopback only).
+    pub api_tokens: Vec<Secret>,
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -103,6 +105,8 @@ pub struct Overrides {
     pub obs_port: Option<u16>,
     pub obs_password: Option<Secret>,
     pub callback_base_url: Option<String>,
+    /// From `OBS_HUB_API_TOKEN` (comma-separated); replaces the file's tokens when given.
+    pub api_tokens: Option<Vec<Secret>>,
 }
 
 impl Overrides {
@@ -135,6 +139,7 @@ struct FileConfig {
     bind: Option<String>,
     callback_base_url: Option<String>,
     http_workers: Option<usize>,
+    api_tokens: Option<Vec<Secret>>,
     #[serde(default)]
     timing: FileTiming,
     #[serde(default)]
@@ -292,18 +297,46 @@ impl Settings {
             // Two cores serve thousands of cached reads a second; more threads only cost memory.
             None => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
         };
+        let api_tokens = resolve_tokens(overrides.api_tokens.clone().or(file.api_tokens))?;
+        if api_tokens.is_empty() && !bind.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "OBS_HUB_BIND",
+                format!(
+                    "{bind} is reachable from other machines and no API token is set: set \
+                     OBS_HUB_API_TOKEN (or api_tokens in the config file), or bind 127.0.0.1"
+                ),
+            ));
+        }
         Ok(Self {
             bind,
             callback_base_url,
             instances,
             timing,
             http_workers,
+            api_tokens,
         })
     }
 
     pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
         self.instances.iter().find(|i| i.name == name)
     }
+}
+
+/// Tokens are secrets people paste: trim them, drop empties, refuse ones too short to be secret.
+fn resolve_tokens(tokens: Option<Vec<Secret>>) -> Result<Vec<Secret>, ConfigError> {
+    let tokens: Vec<Secret> = tokens
+        .unwrap_or_default()
+        .into_iter()
+        .map(|token| Secret::new(token.expose().trim()))
+        .filter(|token| !token.expose().is_empty())
+        .collect();
+    if tokens.iter().any(|token| token.expose().len() < 16) {
+        return Err(ConfigError::invalid(
+            "OBS_HUB_API_TOKEN",
+            "every token must be at least 16 characters (try `openssl rand -hex 24`)",
+        ));
+    }
+    Ok(tokens)
 }
 
 fn parse_file(path: &str, text: &str) -> Result<FileConfig, ConfigError> {
@@ -504,6 +537,40 @@ mod tests {
         assert!(bad_backoff.to_string().contains("backoff_min_ms"));
         let bad_name = resolve("[[obs]]\nname = \"a b\"\n", Overrides::default()).unwrap_err();
         assert!(bad_name.to_string().contains("`a b`"));
+    }
+
+    #[test]
+    fn a_public_bind_needs_a_token() {
+        let public = Overrides {
+            bind: Some("0.0.0.0:8000".into()),
+            ..Overrides::default()
+        };
+        let error = Settings::resolve(None, public.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("OBS_HUB_API_TOKEN"), "{error}");
+        let with_token = Overrides {
+            api_tokens: Some(vec![Secret::new("0123456789abcdef0123")]),
+            ..public
+        };
+        assert_eq!(
+            Settings::resolve(None, with_token)
+                .unwrap()
+                .api_tokens
+                .len(),
+            1
+        );
+        let short = Overrides {
+            api_tokens: Some(vec![Secret::new("short")]),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(None, short).is_err());
+        let from_file = resolve(
+            "bind = \"0.0.0.0:8000\"\napi_tokens = [\"0123456789abcdef0123\"]\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(from_file.api_tokens[0].expose(), "0123456789abcdef0123");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::{obs::CommandError, status::ConnectionState};
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
     InvalidJson(String),
     #[error("{0}")]
     InvalidField(String),
@@ -43,6 +45,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
+            Self::Unauthorized(_) => "unauthorized",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidField(_) => "invalid_field",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -140,6 +143,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidJson(_) | Self::InvalidField(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
@@ -154,7 +158,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(self.body())
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::Unauthorized(_) = self {
+            response.insert_header((
+                actix_web::http::header::WWW_AUTHENTICATE,
+                r#"Bearer realm="obs-hub""#,
+            ));
+        }
+        response.json(self.body())
     }
 }
 

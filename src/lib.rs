@@ -15,5 +15,6 @@ pub mod demo;
 pub mod error;
 pub mod fake_obs;
 pub mod http;
+pub mod metrics;
 pub mod obs;
 pub mod status;

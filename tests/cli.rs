@@ -15,6 +15,7 @@ fn obs_hub() -> Command {
         "OBS_CALLBACK_BASE_URL",
         "OBS_HUB_BIND",
         "OBS_HUB_CONFIG",
+        "OBS_HUB_API_TOKEN",
     ] {
         command.env_remove(key);
     }
@@ -39,6 +40,14 @@ fn a_bad_port_in_the_environment_is_one_line_naming_the_key() {
     assert!(text.contains("OBS_WEBSOCKET_PORT"), "{text}");
     assert!(text.contains("abc"), "{text}");
     assert!(!text.contains("sup3r-secret"));
+}
+
+#[test]
+fn a_public_bind_without_a_token_refuses_to_start() {
+    let (code, text) = run(obs_hub().args(["serve", "--bind", "0.0.0.0:0"]));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("OBS_HUB_API_TOKEN"), "{text}");
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
 }
 
 #[test]

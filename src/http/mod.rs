@@ -5,8 +5,10 @@
 //! `default`, or the only one), `/api/instances/{instance}/<route>` on a named one. Trailing
 //! slashes are optional (the seed's paths end in one).
 
+pub mod auth;
 mod body;
 mod handlers;
+mod ops;
 mod target;
 pub mod views;
 
@@ -25,6 +27,7 @@ use crate::{
 };
 
 pub use body::BODY_LIMIT;
+pub use ops::count_requests;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -37,8 +40,12 @@ pub struct AppState {
 /// Registers every route; used by the server and by tests.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(get("/healthz", ops::healthz))
+        .service(get("/readyz", ops::readyz))
+        .service(get("/metrics", ops::prometheus))
         .service(
             web::scope("/api")
+                .wrap(actix_web::middleware::from_fn(auth::require_token))
                 .service(get("/instances", handlers::list_instances))
                 .service(web::scope("/instances/{instance}").configure(instance_routes))
                 .configure(instance_routes),
@@ -69,7 +76,9 @@ where
 {
     web::resource(path)
         .route(web::post().to(handler))
-        .default_service(web::to(method_not_allowed))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, "POST")
+        }))
 }
 
 fn get<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
@@ -80,7 +89,9 @@ where
 {
     web::resource(path)
         .route(web::get().to(handler))
-        .default_service(web::to(method_not_allowed))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, "GET")
+        }))
 }
 
 async fn not_found(request: HttpRequest) -> HttpResponse {
@@ -92,22 +103,16 @@ async fn not_found(request: HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&error)
 }
 
-async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    let allowed = if request.path().ends_with("status") || request.path().ends_with("instances") {
-        "GET"
-    } else {
-        "POST"
-    };
+async fn method_not_allowed(request: HttpRequest, allowed: &'static str) -> HttpResponse {
     let error = ApiError::MethodNotAllowed(format!(
         "{} does not accept {}; use {allowed}",
         request.path(),
         request.method()
     ));
     let mut response = actix_web::ResponseError::error_response(&error);
-    if let Ok(value) = allowed.parse() {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::ALLOW, value);
-    }
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allowed),
+    );
     response
 }

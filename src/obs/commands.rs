@@ -70,6 +70,20 @@ impl From<obws::error::Error> for CommandError {
     }
 }
 
+impl ObsCommand {
+    /// The obs-websocket request it sends (a bounded label for metrics).
+    pub fn request_name(&self) -> &'static str {
+        match self {
+            Self::SwitchScene(_) => "SetCurrentProgramScene",
+            Self::StartStream => "StartStream",
+            Self::StopStream => "StopStream",
+            Self::StartRecord => "StartRecord",
+            Self::StopRecord => "StopRecord",
+            Self::SyncScenes => "GetSceneList",
+        }
+    }
+}
+
 pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome, CommandError> {
     Ok(match command {
         ObsCommand::SwitchScene(scene_name) => {

@@ -15,12 +15,13 @@ use obws::{client::ConnectConfig, events::Event, Client};
 use super::{
     backoff::Backoff,
     commands::{self, CommandError, CommandOutcome, Execute, ObsCommand},
-    events::{translate, EventAction},
+    events::{event_type, translate, EventAction},
     failure::{classify, error_chain, FailureKind, LinkFailure},
     reading,
 };
 use crate::{
     config::{InstanceConfig, Timing},
+    metrics::metrics,
     status::{
         model::SceneInfo,
         update::{ConnectionReport, ObsUpdate, PollReading, Source},
@@ -217,6 +218,10 @@ impl ObsConnection {
 
     fn on_connect_failed(&mut self, failure: LinkFailure, ctx: &mut Context<Self>) {
         self.link = Link::Down;
+        metrics()
+            .reconnects
+            .with_label_values(&[self.config.name.as_str()])
+            .inc();
         self.failed_attempts += 1;
         let (state, delay) = match failure.kind {
             // Each refused login pops an alert on the OBS machine: do not hammer it.
@@ -242,6 +247,10 @@ impl ObsConnection {
         };
         // Dropping the last Arc of the client aborts obws's receive task.
         ctx.cancel_future(events);
+        metrics()
+            .reconnects
+            .with_label_values(&[self.config.name.as_str()])
+            .inc();
         let delay = self.backoff.next_delay(&mut rand::thread_rng());
         self.set_state(
             ConnectionState::Reconnecting,
@@ -261,24 +270,30 @@ impl ObsConnection {
         }
         self.heartbeat_in_flight = true;
         let limit = self.timing.heartbeat_timeout;
+        let latency = metrics()
+            .obs_request_seconds
+            .with_label_values(&[self.config.name.as_str(), "GetVersion"]);
         ctx.spawn(
-            async move { tokio::time::timeout(limit, client.general().version()).await }
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    act.heartbeat_in_flight = false;
-                    if !act.is_current(link) {
-                        return;
-                    }
-                    let reason = match result {
-                        Ok(Ok(_)) => return,
-                        Ok(Err(error)) => format!("heartbeat failed: {}", error_chain(&error)),
-                        Err(_) => format!(
-                            "OBS did not answer a heartbeat within {} ms; link considered dead",
-                            limit.as_millis()
-                        ),
-                    };
-                    act.on_link_lost(reason, ctx);
-                }),
+            async move {
+                let _timer = latency.start_timer();
+                tokio::time::timeout(limit, client.general().version()).await
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                act.heartbeat_in_flight = false;
+                if !act.is_current(link) {
+                    return;
+                }
+                let reason = match result {
+                    Ok(Ok(_)) => return,
+                    Ok(Err(error)) => format!("heartbeat failed: {}", error_chain(&error)),
+                    Err(_) => format!(
+                        "OBS did not answer a heartbeat within {} ms; link considered dead",
+                        limit.as_millis()
+                    ),
+                };
+                act.on_link_lost(reason, ctx);
+            }),
         );
     }
 
@@ -406,6 +421,10 @@ impl StreamHandler<LinkEvent> for ObsConnection {
         if !self.is_current(link) {
             return;
         }
+        metrics()
+            .obs_events
+            .with_label_values(&[self.config.name.as_str(), event_type(&event)])
+            .inc();
         match translate(event) {
             EventAction::Update(update) => self.report(Source::ObsEvent, update),
             EventAction::ResyncScenes => self.resync(false, ctx),
@@ -443,8 +462,12 @@ impl Handler<Execute> for ObsConnection {
         };
         let limit = self.timing.request_timeout;
         let ran = command.clone();
+        let latency = metrics()
+            .obs_request_seconds
+            .with_label_values(&[self.config.name.as_str(), command.request_name()]);
         Box::pin(
             async move {
+                let _timer = latency.start_timer();
                 tokio::time::timeout(limit, commands::run(&client, command))
                     .await
                     .unwrap_or_else(|_| {

@@ -69,6 +69,25 @@ pub fn translate(event: Event) -> EventAction {
     }
 }
 
+/// The protocol name of the events the hub reacts to (a bounded label for metrics).
+pub fn event_type(event: &Event) -> &'static str {
+    match event {
+        Event::CurrentProgramSceneChanged { .. } => "CurrentProgramSceneChanged",
+        Event::SceneCreated { .. } => "SceneCreated",
+        Event::SceneRemoved { .. } => "SceneRemoved",
+        Event::SceneNameChanged { .. } => "SceneNameChanged",
+        Event::SceneListChanged { .. } => "SceneListChanged",
+        Event::StreamStateChanged { .. } => "StreamStateChanged",
+        Event::RecordStateChanged { .. } => "RecordStateChanged",
+        Event::CurrentSceneCollectionChanging { .. } => "CurrentSceneCollectionChanging",
+        Event::CurrentSceneCollectionChanged { .. } => "CurrentSceneCollectionChanged",
+        Event::ExitStarted => "ExitStarted",
+        Event::ServerStopping => "ServerStopping",
+        Event::ServerStopped => "ServerStopped",
+        _ => "other",
+    }
+}
+
 pub fn output_state_name(state: OutputState) -> &'static str {
     match state {
         OutputState::Starting => "starting",

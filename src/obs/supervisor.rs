@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     config::{InstanceConfig, Timing},
-    status::{ConnectionState, SetRunning, StatusManager},
+    status::{ConnectionState, Ping, SetRunning, StatusManager},
 };
 
 const LIVENESS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -119,6 +119,12 @@ impl Actor for ConnectionSupervisor {
             act.restart_dead_connections()
         });
     }
+}
+
+impl Handler<Ping> for ConnectionSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut Self::Context) {}
 }
 
 impl Handler<StartManager> for ConnectionSupervisor {

@@ -105,6 +105,11 @@ impl Deref for StatusChanged {
 #[rtype(result = "()")]
 pub struct Subscribe(pub Recipient<StatusChanged>);
 
+/// Answered at once: readiness checks use it to see that an actor is alive and not stuck.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Ping;
+
 /// Marks the manager as running or stopped (the supervisor starts and stops the connections).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -171,6 +176,7 @@ impl StatusManager {
         self.subscribers.retain(|subscriber| subscriber.connected());
         for change in changes {
             self.seq += 1;
+            record_metrics(instance, &change);
             let event = StatusChanged(Arc::new(ChangeEvent {
                 seq: self.seq,
                 instance: instance.to_string(),
@@ -182,6 +188,17 @@ impl StatusManager {
                 subscriber.do_send(event.clone());
             }
         }
+    }
+}
+
+fn record_metrics(instance: &str, change: &Change) {
+    let metrics = crate::metrics::metrics();
+    metrics
+        .status_changes
+        .with_label_values(&[instance, change.kind()])
+        .inc();
+    if let Change::ConnectionChanged { state, .. } = change {
+        metrics.set_connection_state(instance, *state);
     }
 }
 
@@ -224,6 +241,12 @@ impl Handler<Report> for StatusManager {
         self.notify(&report.instance, report.source, changes, now);
         self.publish();
     }
+}
+
+impl Handler<Ping> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut Self::Context) {}
 }
 
 impl Handler<Subscribe> for StatusManager {

@@ -7,7 +7,7 @@ pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
-    ChangeEvent, LinkOrigin, Report, SetRunning, StatusChanged, StatusManager, Subscribe,
+    ChangeEvent, LinkOrigin, Ping, Report, SetRunning, StatusChanged, StatusManager, Subscribe,
 };
 pub use model::{ConnectionState, InstanceStatus};
 pub use update::{Change, ObsUpdate, Source};

@@ -60,15 +60,25 @@ pub fn spawn_hub(instances: Vec<InstanceConfig>) -> TestHub {
 }
 
 pub fn spawn_hub_with(instances: Vec<InstanceConfig>, timing: Timing) -> TestHub {
+    spawn_hub_configured(instances, |settings| settings.timing = timing)
+}
+
+/// Starts a hub with test defaults, after `configure` has adjusted its settings.
+pub fn spawn_hub_configured(
+    instances: Vec<InstanceConfig>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestHub {
     // RUST_LOG=obs_hub=info shows the hub's own log lines in a failing test's output.
     let _ = env_logger::builder().is_test(true).try_init();
-    let settings = Settings {
+    let mut settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         callback_base_url: None,
         instances,
-        timing,
+        timing: fast_timing(),
         http_workers: 1,
+        api_tokens: Vec::new(),
     };
+    configure(&mut settings);
     let app = Application::build(settings).expect("hub starts");
     let hub = TestHub {
         base: format!("http://127.0.0.1:{}", app.port()),

@@ -1,0 +1,83 @@
+//! API tokens: `Authorization: Bearer <token>` on every `/api/` route when tokens are configured.
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::Next,
+    web,
+};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use crate::{config::Secret, error::ApiError};
+
+/// True when `presented` equals one of `tokens`. Both sides are hashed first so the comparison
+/// takes the same time whatever the lengths, and every token is compared (no early exit), so
+/// timing reveals neither which token nor how much of it matched.
+pub fn token_matches(presented: &str, tokens: &[Secret]) -> bool {
+    let presented = Sha256::digest(presented.as_bytes());
+    let mut matched = subtle::Choice::from(0);
+    for token in tokens {
+        matched |= Sha256::digest(token.expose().as_bytes()).ct_eq(&presented);
+    }
+    matched.into()
+}
+
+/// The token of an `Authorization: Bearer` header, if any.
+pub fn bearer_token(request: &actix_web::HttpRequest) -> Option<String> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// Whether a request may proceed: always when no token is configured.
+pub fn authorized(state: &AppState, presented: Option<&str>) -> Result<(), ApiError> {
+    let tokens = &state.settings.api_tokens;
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    match presented {
+        None => Err(ApiError::Unauthorized(
+            "this hub requires an API token: send `Authorization: Bearer <token>`".to_string(),
+        )),
+        Some(token) if token_matches(token, tokens) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized(
+            "the API token is not valid".to_string(),
+        )),
+    }
+}
+
+/// Middleware for the `/api` scope.
+pub async fn require_token(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(state) = request.app_data::<web::Data<AppState>>() {
+        authorized(state, bearer_token(request.request()).as_deref())?;
+    }
+    next.call(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_exactly() {
+        let tokens = [Secret::new("alpha-token"), Secret::new("beta-token")];
+        assert!(token_matches("alpha-token", &tokens));
+        assert!(token_matches("beta-token", &tokens));
+        assert!(!token_matches("alpha-toke", &tokens));
+        assert!(!token_matches("alpha-token ", &tokens));
+        assert!(!token_matches("", &tokens));
+        assert!(!token_matches("anything", &[]));
+    }
+}

@@ -1,0 +1,188 @@
+//! Prometheus metrics (`GET /metrics`).
+//!
+//! One process-wide set, because the things measured live in different actors (connections, the
+//! status manager, the WebSocket sessions, the database writer) and a metric is a counter bump,
+//! not a message. Label values are bounded: instance names come from the config, route labels are
+//! route patterns (not raw paths), event types come from a fixed list.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::status::ConnectionState;
+
+pub struct Metrics {
+    registry: Registry,
+    /// 1 for the state an instance is in, 0 for the others.
+    pub connection_state: IntGaugeVec,
+    pub reconnects: IntCounterVec,
+    pub obs_events: IntCounterVec,
+    pub status_changes: IntCounterVec,
+    pub obs_request_seconds: HistogramVec,
+    pub http_requests: IntCounterVec,
+    pub websocket_clients: IntGauge,
+    pub webhook_deliveries: IntCounterVec,
+    pub webhook_outbox_depth: IntGauge,
+    pub db_write_seconds: HistogramVec,
+    pub db_write_errors: IntCounter,
+}
+
+const ALL_STATES: [ConnectionState; 6] = [
+    ConnectionState::Connecting,
+    ConnectionState::Connected,
+    ConnectionState::Reconnecting,
+    ConnectionState::AuthFailed,
+    ConnectionState::Incompatible,
+    ConnectionState::Stopped,
+];
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+    &METRICS
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|error| panic!("metric {name} is malformed: {error}"));
+    register(registry, metric)
+}
+
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    // Only fails on a duplicate name, which is a programming error caught by the first test run.
+    registry
+        .register(Box::new(metric.clone()))
+        .unwrap_or_else(|error| panic!("metric registered twice: {error}"));
+    metric
+}
+
+impl Metrics {
+    // The `expect`s below are on constant metric definitions, checked by the first test run.
+    fn new() -> Self {
+        let registry = Registry::new_custom(Some("obs_hub".into()), None)
+            .expect("the prefix is a valid metric name");
+        let seconds_buckets = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        Self {
+            connection_state: register(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "connection_state",
+                        "1 for the state each OBS instance is in",
+                    ),
+                    &["instance", "state"],
+                )
+                .expect("valid"),
+            ),
+            reconnects: counter_vec(
+                &registry,
+                "reconnects_total",
+                "Links to OBS lost or attempts failed, per instance",
+                &["instance"],
+            ),
+            obs_events: counter_vec(
+                &registry,
+                "obs_events_total",
+                "Events received from OBS, by instance and event type",
+                &["instance", "type"],
+            ),
+            status_changes: counter_vec(
+                &registry,
+                "status_changes_total",
+                "Status changes published to subscribers, by kind",
+                &["instance", "kind"],
+            ),
+            obs_request_seconds: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new("obs_request_seconds", "Latency of requests to OBS")
+                        .buckets(seconds_buckets.clone()),
+                    &["instance", "request"],
+                )
+                .expect("valid"),
+            ),
+            http_requests: counter_vec(
+                &registry,
+                "http_requests_total",
+                "HTTP requests by route pattern, method and status",
+                &["route", "method", "status"],
+            ),
+            websocket_clients: register(
+                &registry,
+                IntGauge::new("websocket_clients", "Browsers connected to /ws").expect("valid"),
+            ),
+            webhook_deliveries: counter_vec(
+                &registry,
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by outcome",
+                &["outcome"],
+            ),
+            webhook_outbox_depth: register(
+                &registry,
+                IntGauge::new(
+                    "webhook_outbox_depth",
+                    "Webhook deliveries waiting to be sent",
+                )
+                .expect("valid"),
+            ),
+            db_write_seconds: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new("db_write_seconds", "Latency of database write batches")
+                        .buckets(seconds_buckets),
+                    &["table"],
+                )
+                .expect("valid"),
+            ),
+            db_write_errors: register(
+                &registry,
+                IntCounter::new("db_write_errors_total", "Failed database write batches")
+                    .expect("valid"),
+            ),
+            registry,
+        }
+    }
+
+    pub fn set_connection_state(&self, instance: &str, state: ConnectionState) {
+        for candidate in ALL_STATES {
+            self.connection_state
+                .with_label_values(&[instance, candidate.as_str()])
+                .set(i64::from(candidate == state));
+        }
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            log::error!("encoding metrics failed: {error}");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text_with_the_state_gauge() {
+        let metrics = metrics();
+        metrics.set_connection_state("studio", ConnectionState::Connected);
+        metrics.set_connection_state("studio", ConnectionState::Reconnecting);
+        let text = metrics.render();
+        assert!(
+            text.contains("# TYPE obs_hub_connection_state gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"obs_hub_connection_state{instance="studio",state="reconnecting"} 1"#)
+        );
+        assert!(text.contains(r#"obs_hub_connection_state{instance="studio",state="connected"} 0"#));
+    }
+}
