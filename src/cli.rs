@@ -23,6 +23,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the hub against a built-in SIMULATED OBS (no OBS needed), to see every feature work.
     Demo(DemoArgs),
+    /// Check OBS, the password, the OBS version, events, the callback URL and a running hub.
+    Doctor(ServeArgs),
 }
 
 /// Flags win over their environment variables (clap merges the two); both win over the file.

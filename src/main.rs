@@ -40,6 +40,13 @@ fn main() -> ExitCode {
             serve(settings)
         }
         Command::Demo(args) => serve_demo(&args.bind),
+        Command::Doctor(args) => match Settings::load(args.config.as_deref(), args.overrides()) {
+            Ok(settings) => doctor(settings),
+            Err(error) => {
+                eprintln!("obs-hub: {error}");
+                ExitCode::from(EXIT_BAD_CONFIG)
+            }
+        },
     }
 }
 
@@ -54,12 +61,29 @@ async fn serve(settings: Settings) -> ExitCode {
         }
     };
     log::info!("obs-hub listening on http://{}:{}", bind.ip(), app.port());
+    obs_hub::systemd::notify_ready();
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("obs-hub: server failed: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[actix_web::main]
+async fn doctor(settings: Settings) -> ExitCode {
+    let checks = obs_hub::doctor::run(&settings).await;
+    for check in &checks {
+        println!("{check}");
+    }
+    let failed = checks.iter().filter(|check| !check.ok).count();
+    if failed == 0 {
+        println!("\nall {} checks passed", checks.len());
+        ExitCode::SUCCESS
+    } else {
+        println!("\n{failed} of {} checks failed", checks.len());
+        ExitCode::FAILURE
     }
 }
 

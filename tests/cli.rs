@@ -124,6 +124,35 @@ fn serve_answers_and_never_logs_the_password() {
 }
 
 #[test]
+fn serve_tells_systemd_it_is_ready_once_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let port = free_port();
+    let mut child = obs_hub()
+        .arg("serve")
+        .env("OBS_HUB_BIND", format!("127.0.0.1:{port}"))
+        .env("OBS_WEBSOCKET_PORT", free_port().to_string())
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buffer = [0u8; 64];
+    let received = socket.recv(&mut buffer);
+    // Ready means listening: the API must answer right away.
+    let answered = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    let length = received.expect("READY=1 arrives");
+    assert_eq!(&buffer[..length], b"READY=1\n");
+    assert!(answered);
+}
+
+#[test]
 fn demo_says_it_is_a_simulation_and_shows_status() {
     let port = free_port();
     let mut child = obs_hub()

@@ -1,0 +1,110 @@
+//! `obs-hub doctor` tells a wrong password from a closed port from an old OBS, in words.
+
+mod common;
+
+use common::{instance, spawn_hub, start_fake, PASSWORD};
+
+/// Runs `obs-hub doctor` with the given environment (off the async runtime: it blocks).
+async fn doctor(env: Vec<(&'static str, String)>) -> (i32, String) {
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_obs-hub"));
+        command.arg("doctor");
+        for key in [
+            "OBS_WEBSOCKET_HOST",
+            "OBS_WEBSOCKET_PORT",
+            "OBS_WEBSOCKET_PASSWORD",
+            "OBS_CALLBACK_BASE_URL",
+            "OBS_HUB_BIND",
+            "OBS_HUB_CONFIG",
+            "OBS_HUB_API_TOKEN",
+        ] {
+            command.env_remove(key);
+        }
+        command.envs(env);
+        let output = command.output().expect("doctor runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code().unwrap_or(-1), text)
+    })
+    .await
+    .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[actix_web::test]
+async fn everything_right_passes() {
+    let fake = start_fake().await;
+    let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
+    let bind = hub.base.trim_start_matches("http://").to_string();
+    let (code, text) = doctor(vec![
+        ("OBS_WEBSOCKET_PORT", fake.port().to_string()),
+        ("OBS_WEBSOCKET_PASSWORD", PASSWORD.to_string()),
+        ("OBS_HUB_BIND", bind),
+        ("OBS_CALLBACK_BASE_URL", hub.base.clone()),
+    ])
+    .await;
+    assert_eq!(code, 0, "{text}");
+    for line in [
+        "✓ [default] OBS reachable",
+        "✓ [default] password",
+        "✓ [default] OBS version",
+        "✓ [default] events arrive",
+        "✓ callback base URL reachable",
+        "✓ hub running",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(!text.contains(PASSWORD));
+}
+
+#[actix_web::test]
+async fn a_wrong_password_a_closed_port_and_an_old_obs_are_told_apart() {
+    let fake = start_fake().await;
+    let (code, wrong) = doctor(vec![
+        ("OBS_WEBSOCKET_PORT", fake.port().to_string()),
+        ("OBS_WEBSOCKET_PASSWORD", "not-it".to_string()),
+        ("OBS_HUB_BIND", format!("127.0.0.1:{}", free_port())),
+    ])
+    .await;
+    assert_eq!(code, 1, "{wrong}");
+    assert!(
+        wrong.contains("✗ [default] password: OBS refused the password"),
+        "{wrong}"
+    );
+    assert!(wrong.contains("Show Connect Info"), "{wrong}");
+    assert!(!wrong.contains("not-it"));
+
+    let (code, closed) = doctor(vec![("OBS_WEBSOCKET_PORT", free_port().to_string())]).await;
+    assert_eq!(code, 1);
+    assert!(
+        closed.contains("✗ [default] OBS reachable: nothing answers"),
+        "{closed}"
+    );
+    assert!(closed.contains("Enable WebSocket server"), "{closed}");
+    assert!(
+        !closed.contains("password"),
+        "later checks are not run: {closed}"
+    );
+
+    let old = start_fake().await;
+    old.set_versions("29.0.2", "5.1.0");
+    let (code, too_old) = doctor(vec![
+        ("OBS_WEBSOCKET_PORT", old.port().to_string()),
+        ("OBS_WEBSOCKET_PASSWORD", PASSWORD.to_string()),
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        too_old.contains("✗ [default] OBS version: OBS Studio 29.0.2 is too old"),
+        "{too_old}"
+    );
+    assert!(too_old.contains("update OBS Studio to 30.2"), "{too_old}");
+    assert!(too_old.contains("✗ hub running"), "{too_old}");
+}
