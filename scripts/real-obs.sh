@@ -9,6 +9,7 @@
 #   start-obs    start only OBS (fresh default profile and scene collection), wait for the port
 #   stop-obs     stop only OBS, gracefully (SIGINT; SIGTERM/SIGKILL after a grace period)
 #   kill-obs     SIGKILL OBS, Xvfb and xvfb-run at once, like a crash (no WebSocket close frame)
+#   freeze-obs   SIGSTOP OBS (a frozen OBS: sockets open, nothing answers); thaw-obs: SIGCONT
 #   restart-obs  stop-obs then start-obs
 #   status       what runs, whether the port is open, what is mounted
 #   env          print the OBS_E2E_* variables the tests read (eval-able)
@@ -459,6 +460,23 @@ kill_obs() {
   say "OBS killed (SIGKILL)"
 }
 
+# Like a frozen OBS or a laptop asleep: the process stops, its sockets stay open and silent.
+freeze_obs() {
+  local pid
+  pid=$(obs_main_pid)
+  [ -n "$pid" ] || die "OBS is not running"
+  kill -STOP "$pid"
+  say "OBS frozen (SIGSTOP pid $pid)"
+}
+
+thaw_obs() {
+  local pid
+  pid=$(obs_main_pid)
+  [ -n "$pid" ] || die "OBS is not running"
+  kill -CONT "$pid"
+  say "OBS thawed (SIGCONT pid $pid)"
+}
+
 status() {
   local rc=0 pgid pid
   pid=$(nginx_pid)
@@ -494,6 +512,8 @@ start)
 start-obs) start_obs ;;
 stop-obs) stop_obs ;;
 kill-obs) kill_obs ;;
+freeze-obs) freeze_obs ;;
+thaw-obs) thaw_obs ;;
 restart-obs)
   stop_obs
   start_obs

@@ -301,3 +301,52 @@ async fn obs_killed_and_started_again_is_reconnected_on_its_own() {
     let manager = hub.get("/api/obs-manager/status/").await.body;
     assert_eq!(manager["instances"][0]["reconnect_attempts"], 0);
 }
+
+/// Thaws OBS if a test fails while it is frozen, so later tests find it answering.
+struct ThawObsOnDrop;
+
+impl Drop for ThawObsOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(e2e::ctl_path())
+            .arg("thaw-obs")
+            .stdin(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[actix_web::test]
+async fn a_frozen_obs_is_declared_dead_by_the_heartbeat_and_recovered() {
+    if skip() {
+        return;
+    }
+    let _serial = e2e::serial().await;
+    let _restart = RestartObsOnDrop;
+    let hub = connected_hub(&e2e::password()).await;
+    let _thaw = ThawObsOnDrop;
+
+    e2e::ctl("freeze-obs").await;
+    let frozen = Instant::now();
+    let down = hub
+        .wait_for_path("/api/obs-manager/status/", "the dead link detected", |s| {
+            s["instances"][0]["connection_state"] == "reconnecting"
+        })
+        .await;
+    // Reported, never asserted (the target is 10 s; defaults give at most 2 s + 3 s).
+    eprintln!(
+        "frozen OBS detected after {} ms: {}",
+        frozen.elapsed().as_millis(),
+        down["instances"][0]["last_error"]
+    );
+    assert!(down["instances"][0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("heartbeat"));
+    assert_eq!(hub.get("/api/stream-status/").await.body["connected"], false);
+
+    e2e::ctl("thaw-obs").await;
+    hub.wait_for("connected again after the thaw", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
+}
