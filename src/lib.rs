@@ -20,3 +20,4 @@ pub mod metrics;
 pub mod obs;
 pub mod status;
 pub mod systemd;
+pub mod webhooks;

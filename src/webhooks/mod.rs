@@ -1,0 +1,4 @@
+//! Webhooks out (signed, durable, retried) and callbacks in.
+
+pub mod schedule;
+pub mod signing;
