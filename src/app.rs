@@ -1,16 +1,36 @@
 //! Start-up: builds the actors and the HTTP server from [`Settings`].
 
-use std::{net::TcpListener, sync::Arc};
+use std::{
+    net::{SocketAddr, TcpListener},
+    sync::Arc,
+    time::Duration,
+};
 
 use actix::{Actor, Addr};
 use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 
 use crate::{
     config::Settings,
+    db::{DbError, Persistence},
     http::{self, AppState},
     obs::ConnectionSupervisor,
-    status::{StatusBoard, StatusManager},
+    status::{StatusBoard, StatusManager, Subscribe},
 };
+
+/// How long shutdown waits for the last buffered events to reach the database.
+const DRAIN_ON_SHUTDOWN: Duration = Duration::from_secs(5);
+
+/// Why the hub could not start (one line each, for the operator).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Database(#[from] DbError),
+}
 
 /// A built hub: actors started, port bound, not yet serving until awaited.
 pub struct Application {
@@ -19,13 +39,16 @@ pub struct Application {
     board: StatusBoard,
     manager: Addr<StatusManager>,
     supervisor: Addr<ConnectionSupervisor>,
+    persistence: Persistence,
 }
 
 impl Application {
     /// Must run inside an actix `System` (`#[actix_web::main]` / `#[actix_web::test]`).
-    pub fn build(settings: Settings) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(settings.bind)?;
-        let port = listener.local_addr()?.port();
+    pub fn build(settings: Settings) -> Result<Self, StartError> {
+        let address = settings.bind;
+        let listen_error = |source| StartError::Listen { address, source };
+        let listener = TcpListener::bind(address).map_err(listen_error)?;
+        let port = listener.local_addr().map_err(listen_error)?.port();
         let instances: Vec<(&str, &str, u16)> = settings
             .instances
             .iter()
@@ -34,6 +57,12 @@ impl Application {
         let manager_actor = StatusManager::new(&instances);
         let board = manager_actor.board();
         let manager = manager_actor.start();
+        // Subscribed before the connections start, so the history misses nothing.
+        let persistence =
+            Persistence::start(&settings.database, &settings.instances, board.clone())?;
+        if let Some(recorder) = persistence.recorder() {
+            manager.do_send(Subscribe(recorder.clone().recipient()));
+        }
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),
             settings.timing.clone(),
@@ -46,6 +75,7 @@ impl Application {
             manager: manager.clone(),
             supervisor: supervisor.clone(),
             settings: Arc::new(settings),
+            persistence: persistence.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -55,7 +85,8 @@ impl Application {
                 .configure(http::routes)
         })
         .workers(workers)
-        .listen(listener)?
+        .listen(listener)
+        .map_err(listen_error)?
         .run();
         Ok(Self {
             port,
@@ -63,6 +94,7 @@ impl Application {
             board,
             manager,
             supervisor,
+            persistence,
         })
     }
 
@@ -83,8 +115,16 @@ impl Application {
         self.supervisor.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM (actix-web stops gracefully on both).
+    /// The history database's pool and health (None pool when persistence is disabled).
+    pub fn persistence(&self) -> Persistence {
+        self.persistence.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (actix-web stops gracefully on both), then writes the
+    /// events still buffered.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.persistence.drain(DRAIN_ON_SHUTDOWN).await;
+        served
     }
 }

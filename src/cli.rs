@@ -25,6 +25,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Check OBS, the password, the OBS version, events, the callback URL and a running hub.
     Doctor(ServeArgs),
+    /// Create the history database or bring its schema up to date, then exit (`serve` does
+    /// this too on start).
+    Migrate(MigrateArgs),
 }
 
 /// Flags win over their environment variables (clap merges the two); both win over the file.
@@ -66,6 +69,10 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub api_token: Option<String>,
+    /// SQLite file keeping the history (created on first start), or `none` to keep none.
+    /// Default: obs-hub.db in the working directory.
+    #[arg(long, env = "OBS_HUB_DATABASE", value_name = "OBS_HUB_DATABASE")]
+    pub database: Option<String>,
 }
 
 impl ServeArgs {
@@ -80,6 +87,26 @@ impl ServeArgs {
                 .api_token
                 .as_deref()
                 .map(|tokens| tokens.split(',').map(Secret::new).collect()),
+            database: self.database.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug, Default)]
+pub struct MigrateArgs {
+    /// TOML config file (its `[database]` table).
+    #[arg(long, env = "OBS_HUB_CONFIG", value_name = "OBS_HUB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// SQLite file to create or migrate.
+    #[arg(long, env = "OBS_HUB_DATABASE", value_name = "OBS_HUB_DATABASE")]
+    pub database: Option<String>,
+}
+
+impl MigrateArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            database: self.database.clone(),
+            ..Overrides::default()
         }
     }
 }
@@ -94,4 +121,9 @@ pub struct DemoArgs {
         default_value = "127.0.0.1:8000"
     )]
     pub bind: String,
+    /// SQLite file for the demo's history. Deliberately not read from OBS_HUB_DATABASE, so a
+    /// demo never writes simulated events into a real history. Default: a fresh file in the
+    /// temporary directory, removed when the demo ends.
+    #[arg(long)]
+    pub database: Option<PathBuf>,
 }

@@ -5,7 +5,13 @@
 //! lays that over the optional TOML file and the defaults, and validates the result. Every problem
 //! is reported as one line naming the key, because a service that refuses to start must say why.
 
-use std::{collections::HashSet, fmt, net::SocketAddr, path::Path, time::Duration};
+use std::{
+    collections::HashSet,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use serde::Deserialize;
 
@@ -84,6 +90,33 @@ impl Default for Timing {
     }
 }
 
+/// Default history database: a file in the working directory.
+pub const DEFAULT_DATABASE: &str = "obs-hub.db";
+/// `OBS_HUB_DATABASE=none`: keep no history.
+pub const NO_DATABASE: &str = "none";
+const MAX_RETENTION_DAYS: u64 = 36_500;
+
+/// Where and how the history is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// SQLite file, created on first start; None keeps no history (`OBS_HUB_DATABASE=none`).
+    pub path: Option<PathBuf>,
+    /// Events older than this are pruned (at start, then hourly).
+    pub retention: Duration,
+    /// How long a write waits for a lock held elsewhere before it fails (it is then retried).
+    pub busy_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            path: Some(PathBuf::from(DEFAULT_DATABASE)),
+            retention: Duration::from_secs(30 * 86_400),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Everything `obs-hub serve` runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -95,6 +128,7 @@ pub struct Settings {
     pub http_workers: usize,
     /// Bearer tokens accepted on `/api/` and `/ws`; empty means no authentication (loopback only).
     pub api_tokens: Vec<Secret>,
+    pub database: DatabaseSettings,
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -107,6 +141,8 @@ pub struct Overrides {
     pub callback_base_url: Option<String>,
     /// From `OBS_HUB_API_TOKEN` (comma-separated); replaces the file's tokens when given.
     pub api_tokens: Option<Vec<Secret>>,
+    /// From `OBS_HUB_DATABASE`: a path, or `none`.
+    pub database: Option<String>,
 }
 
 impl Overrides {
@@ -143,6 +179,8 @@ struct FileConfig {
     #[serde(default)]
     timing: FileTiming,
     #[serde(default)]
+    database: FileDatabase,
+    #[serde(default)]
     obs: Vec<FileInstance>,
 }
 
@@ -157,6 +195,14 @@ struct FileTiming {
     auth_retry_interval_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    path: Option<String>,
+    retention_days: Option<u64>,
+    busy_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,6 +344,8 @@ impl Settings {
             None => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
         };
         let api_tokens = resolve_tokens(overrides.api_tokens.clone().or(file.api_tokens))?;
+        let database =
+            resolve_database(&file.database, overrides.database.as_deref()).map_err(file_error)?;
         if api_tokens.is_empty() && !bind.ip().is_loopback() {
             return Err(ConfigError::invalid(
                 "OBS_HUB_BIND",
@@ -314,6 +362,7 @@ impl Settings {
             timing,
             http_workers,
             api_tokens,
+            database,
         })
     }
 
@@ -403,6 +452,52 @@ fn resolve_timing(file: &FileTiming) -> Result<Timing, String> {
         return Err("[timing] backoff_min_ms must not be greater than backoff_max_ms".to_string());
     }
     Ok(timing)
+}
+
+/// The database path: `OBS_HUB_DATABASE` / `--database` over `[database] path` over the default;
+/// `none` keeps no history. Only file values can be wrong here (a path is checked on opening).
+fn resolve_database(
+    file: &FileDatabase,
+    path_override: Option<&str>,
+) -> Result<DatabaseSettings, String> {
+    let defaults = DatabaseSettings::default();
+    let path = match path_override.map(str::trim).filter(|path| !path.is_empty()) {
+        Some(path) => Some(path),
+        None => match file.path.as_deref() {
+            Some(path) if path.trim().is_empty() => {
+                return Err(format!(
+                    "[database] path must not be empty (`{NO_DATABASE}` keeps no history)"
+                ))
+            }
+            path => path,
+        },
+    };
+    let path = match path {
+        None => defaults.path,
+        Some(path) if path.eq_ignore_ascii_case(NO_DATABASE) => None,
+        Some(path) => Some(PathBuf::from(path)),
+    };
+    let retention = match file.retention_days {
+        None => defaults.retention,
+        Some(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => {
+            Duration::from_secs(days * 86_400)
+        }
+        Some(days) => {
+            return Err(format!(
+                "[database] retention_days must be between 1 and {MAX_RETENTION_DAYS}, not {days}"
+            ))
+        }
+    };
+    let busy_timeout = match file.busy_timeout_ms {
+        None => defaults.busy_timeout,
+        Some(0) => return Err("[database] busy_timeout_ms must be greater than 0".to_string()),
+        Some(ms) => Duration::from_millis(ms),
+    };
+    Ok(DatabaseSettings {
+        path,
+        retention,
+        busy_timeout,
+    })
 }
 
 /// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words.
@@ -571,6 +666,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(from_file.api_tokens[0].expose(), "0123456789abcdef0123");
+    }
+
+    #[test]
+    fn the_database_is_a_file_in_the_working_directory_unless_told_otherwise() {
+        let defaults = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(defaults.database, DatabaseSettings::default());
+        assert_eq!(
+            defaults.database.path.as_deref(),
+            Some(Path::new("obs-hub.db"))
+        );
+        let text = "[database]\npath = \"/var/lib/hub.db\"\nretention_days = 7\n";
+        let from_file = resolve(text, Overrides::default()).unwrap();
+        assert_eq!(
+            from_file.database.path.as_deref(),
+            Some(Path::new("/var/lib/hub.db"))
+        );
+        assert_eq!(
+            from_file.database.retention,
+            Duration::from_secs(7 * 86_400)
+        );
+        let env = |value: &str| Overrides {
+            database: Some(value.into()),
+            ..Overrides::default()
+        };
+        let from_env = resolve(text, env("/tmp/other.db")).unwrap();
+        assert_eq!(
+            from_env.database.path.as_deref(),
+            Some(Path::new("/tmp/other.db"))
+        );
+        assert_eq!(resolve(text, env("none")).unwrap().database.path, None);
+        // An empty variable is as good as unset.
+        assert_eq!(
+            resolve(text, env("")).unwrap().database.path.as_deref(),
+            Some(Path::new("/var/lib/hub.db"))
+        );
+        for (text, mentions) in [
+            ("[database]\nretention_days = 0\n", "retention_days"),
+            ("[database]\nbusy_timeout_ms = 0\n", "busy_timeout_ms"),
+            ("[database]\npath = \"\"\n", "path"),
+            ("[database]\nretention = 3\n", "retention"),
+        ] {
+            let error = resolve(text, Overrides::default()).unwrap_err().to_string();
+            assert!(error.contains(mentions), "{text}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! `obs-hub demo`: the hub against the built-in simulated OBS, with a scripted "show" so that
 //! the status visibly moves (scenes switch, a stream runs, bytes and stats grow).
 
-use std::time::Duration;
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use crate::{
     config::{InstanceConfig, Overrides, Secret, Settings},
@@ -33,6 +36,28 @@ pub async fn start_simulation(bind: &str) -> Result<(FakeObs, Settings), String>
         password: Some(Secret::new(DEMO_PASSWORD)),
     }];
     Ok((fake, settings))
+}
+
+/// The demo's history database: the file asked for, or a fresh one of its own in the temporary
+/// directory (never the real history's default, so simulated events stay out of it), to be
+/// removed with [`remove_database`]. The bool says whether it is such a temporary one.
+pub fn database(requested: Option<PathBuf>) -> (PathBuf, bool) {
+    match requested {
+        Some(path) => (path, false),
+        None => (
+            std::env::temp_dir().join(format!("obs-hub-demo-{}.db", std::process::id())),
+            true,
+        ),
+    }
+}
+
+/// Removes a temporary demo database with its WAL files.
+pub fn remove_database(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
 }
 
 /// Plays a little show on the simulated OBS, as a streamer would in OBS itself.

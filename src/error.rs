@@ -40,6 +40,9 @@ pub enum ApiError {
     Timeout(String),
     #[error("{0}")]
     ObsRejected(String),
+    /// The history cannot be read: persistence is disabled, or the database fails.
+    #[error("{0}")]
+    PersistenceUnavailable(String),
 }
 
 impl ApiError {
@@ -58,6 +61,7 @@ impl ApiError {
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "obs_timeout",
             Self::ObsRejected(_) => "obs_error",
+            Self::PersistenceUnavailable(_) => "persistence_unavailable",
         }
     }
 
@@ -154,6 +158,7 @@ impl ResponseError for ApiError {
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,
+            Self::PersistenceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

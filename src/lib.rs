@@ -5,12 +5,14 @@
 //! - [`obs`]: one `ObsConnection` actor per OBS instance, and the supervisor that keeps them alive;
 //! - [`status`]: the `StatusManager` singleton holding the cached status of every instance;
 //! - [`http`]: the actix-web REST layer; [`error`]: its one error type;
+//! - [`db`]: persistence (history in SQLite: the recorder and DB writer actors, queries);
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod demo;
 pub mod doctor;
 pub mod error;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use obs_hub::{
     app::Application,
-    cli::{Cli, Command},
+    cli::{Cli, Command, MigrateArgs},
     config::Settings,
     demo,
 };
@@ -39,7 +39,8 @@ fn main() -> ExitCode {
             };
             serve(settings)
         }
-        Command::Demo(args) => serve_demo(&args.bind),
+        Command::Demo(args) => serve_demo(&args.bind, args.database),
+        Command::Migrate(args) => migrate(&args),
         Command::Doctor(args) => match Settings::load(args.config.as_deref(), args.overrides()) {
             Ok(settings) => doctor(settings),
             Err(error) => {
@@ -56,7 +57,7 @@ async fn serve(settings: Settings) -> ExitCode {
     let app = match Application::build(settings) {
         Ok(app) => app,
         Err(error) => {
-            eprintln!("obs-hub: cannot listen on {bind}: {error}");
+            eprintln!("obs-hub: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -87,9 +88,45 @@ async fn doctor(settings: Settings) -> ExitCode {
     }
 }
 
+/// `obs-hub migrate`: creates or updates the history database, then exits.
+fn migrate(args: &MigrateArgs) -> ExitCode {
+    let settings = match Settings::load(args.config.as_deref(), args.overrides()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("obs-hub: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let Some(path) = settings.database.path else {
+        eprintln!("obs-hub: OBS_HUB_DATABASE is `none`: there is no database to migrate");
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    };
+    let options = obs_hub::db::pool::ConnectionOptions {
+        busy_timeout: settings.database.busy_timeout,
+    };
+    match obs_hub::db::pool::migrate(&path, options) {
+        Ok(applied) if applied.is_empty() => {
+            println!("database {}: schema already up to date", path.display());
+            ExitCode::SUCCESS
+        }
+        Ok(applied) => {
+            println!(
+                "database {}: applied {}",
+                path.display(),
+                applied.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("obs-hub: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[actix_web::main]
-async fn serve_demo(bind: &str) -> ExitCode {
-    let (fake, settings) = match demo::start_simulation(bind).await {
+async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>) -> ExitCode {
+    let (fake, mut settings) = match demo::start_simulation(bind).await {
         Ok(started) => started,
         Err(error) => {
             eprintln!("obs-hub: {error}");
@@ -97,10 +134,12 @@ async fn serve_demo(bind: &str) -> ExitCode {
         }
     };
     let address = settings.bind;
+    let (database, temporary) = demo::database(database);
+    settings.database.path = Some(database.clone());
     let app = match Application::build(settings) {
         Ok(app) => app,
         Err(error) => {
-            eprintln!("obs-hub: cannot listen on {address}: {error}");
+            eprintln!("obs-hub: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -111,7 +150,11 @@ async fn serve_demo(bind: &str) -> ExitCode {
         fake.port()
     );
     actix_web::rt::spawn(demo::run_show(fake));
-    match app.run_until_stopped().await {
+    let served = app.run_until_stopped().await;
+    if temporary {
+        demo::remove_database(&database);
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("obs-hub: server failed: {error}");

@@ -16,9 +16,12 @@ fn obs_hub() -> Command {
         "OBS_HUB_BIND",
         "OBS_HUB_CONFIG",
         "OBS_HUB_API_TOKEN",
+        "OBS_HUB_DATABASE",
     ] {
         command.env_remove(key);
     }
+    // No history file left in the source tree by tests that are not about it.
+    command.env("OBS_HUB_DATABASE", "none");
     command
 }
 
@@ -87,8 +90,10 @@ fn config_file_problems_name_the_key() {
 #[test]
 fn serve_answers_and_never_logs_the_password() {
     let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
     let mut child = obs_hub()
         .arg("serve")
+        .env("OBS_HUB_DATABASE", dir.path().join("hub.db"))
         .env("OBS_HUB_BIND", format!("127.0.0.1:{port}"))
         .env("OBS_WEBSOCKET_PORT", free_port().to_string())
         .env("OBS_WEBSOCKET_PASSWORD", "sup3r-secret")
@@ -155,8 +160,11 @@ fn serve_tells_systemd_it_is_ready_once_listening() {
 #[test]
 fn demo_says_it_is_a_simulation_and_shows_status() {
     let port = free_port();
+    let demo_dir = tempfile::tempdir().unwrap();
     let mut child = obs_hub()
         .args(["demo", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--database")
+        .arg(demo_dir.path().join("demo.db"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -180,6 +188,57 @@ fn demo_says_it_is_a_simulation_and_shows_status() {
     let _ = child.wait();
     assert!(banner.contains("SIMULATION"), "{banner}");
     assert!(status.contains("\"connected\":true"), "{status}");
+}
+
+#[test]
+fn a_fresh_serve_creates_its_database_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = obs_hub()
+        .env_remove("OBS_HUB_DATABASE")
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("OBS_HUB_BIND", format!("127.0.0.1:{port}"))
+        .env("OBS_WEBSOCKET_PORT", free_port().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_for_http(port, "/api/obs-manager/status/");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        status.contains(r#""persistence":{"state":"ok""#),
+        "{status}"
+    );
+    assert!(dir.path().join("obs-hub.db").exists());
+}
+
+#[test]
+fn migrate_creates_the_database_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("history.db");
+    let (code, text) = run(obs_hub().arg("migrate").env("OBS_HUB_DATABASE", &database));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("applied"), "{text}");
+    assert!(database.exists());
+    let (code, text) = run(obs_hub().args(["migrate", "--database"]).arg(&database));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("up to date"), "{text}");
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_stops_start_up_with_one_line() {
+    let (code, text) = run(obs_hub()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("OBS_HUB_DATABASE", "/nonexistent/dir/hub.db")
+        .env("OBS_WEBSOCKET_PASSWORD", "sup3r-secret"));
+    assert_eq!(code, 1, "{text}");
+    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("obs-hub:")).collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert!(errors[0].contains("/nonexistent/dir/hub.db"), "{text}");
+    assert!(!text.contains("sup3r-secret"));
+    assert!(!text.contains("panicked"), "{text}");
 }
 
 fn free_port() -> u16 {

@@ -342,11 +342,114 @@ async fn a_frozen_obs_is_declared_dead_by_the_heartbeat_and_recovered() {
         .as_str()
         .unwrap()
         .contains("heartbeat"));
-    assert_eq!(hub.get("/api/stream-status/").await.body["connected"], false);
+    assert_eq!(
+        hub.get("/api/stream-status/").await.body["connected"],
+        false
+    );
 
     e2e::ctl("thaw-obs").await;
     hub.wait_for("connected again after the thaw", |s| {
         s["connected"] == true && s["stale"] == false
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn the_history_shows_what_happened_in_obs() {
+    if skip() {
+        return;
+    }
+    let _serial = e2e::serial().await;
+    let obs = e2e::connect().await;
+    obs.config()
+        .set_stream_service_settings(
+            "rtmp_custom",
+            &serde_json::json!({ "server": e2e::rtmp_server(), "key": "hub-e2e-history" }),
+        )
+        .await
+        .unwrap();
+    let scene = unique("E2E History");
+    obs.scenes().create(&scene).await.unwrap();
+    let hub = connected_hub(&e2e::password()).await;
+    let row = |body: &Value| {
+        body["scenes"].as_array().and_then(|rows| {
+            rows.iter()
+                .find(|row| row["name"] == scene.as_str())
+                .cloned()
+        })
+    };
+    hub.wait_for_path(
+        "/api/scenes/",
+        "the new scene in the scenes table",
+        |body| row(body).is_some_and(|row| row["removed"] == false && row["uuid"].is_string()),
+    )
+    .await;
+
+    // Scene switches through the hub and in OBS itself.
+    let body = serde_json::json!({ "scene_name": scene }).to_string();
+    assert_eq!(hub.post("/api/switch-scene/", &body).await.status, 200);
+    obs.scenes()
+        .set_current_program_scene("Scene")
+        .await
+        .unwrap();
+    let history = hub
+        .wait_for_path(
+            "/api/events/?kind=scene_changed",
+            "both switches recorded",
+            |body| {
+                body["events"].as_array().is_some_and(|events| {
+                    events.len() >= 2
+                        && events[0]["payload"]["scene"] == "Scene"
+                        && events[1]["payload"]["scene"] == scene.as_str()
+                })
+            },
+        )
+        .await;
+    assert_eq!(history["events"][0]["source"], "obs_event");
+
+    // A short stream to the local RTMP server.
+    assert_eq!(hub.post("/api/start-stream/", "").await.status, 200);
+    hub.wait_for("streaming with a bitrate", |s| {
+        s["is_streaming"] == true && s["stream"]["kbits_per_sec"].as_f64() > Some(0.0)
+    })
+    .await;
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(hub.post("/api/stop-stream/", "").await.status, 200);
+    let sessions = hub
+        .wait_for_path(
+            "/api/stream-sessions/",
+            "the stream session closed",
+            |body| body["sessions"][0]["active"] == false,
+        )
+        .await;
+    let session = &sessions["sessions"][0];
+    eprintln!("real stream session: {session}");
+    assert_eq!(session["end_reason"], "stopped");
+    assert!(session["bytes"].as_i64() > Some(0), "{session}");
+    assert!(
+        session["peak_kbits_per_sec"].as_f64() > Some(0.0),
+        "{session}"
+    );
+    assert!(session["duration_ms"].as_i64() > Some(2000), "{session}");
+    let states = hub.get("/api/events/?kind=streaming_changed").await.body;
+    let seen: Vec<&str> = states["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["payload"]["state"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        seen.contains(&"started") && seen.contains(&"stopped"),
+        "{seen:?}"
+    );
+
+    // Removing the scene in OBS flags it in the table.
+    obs.scenes().remove(scene.as_str().into()).await.unwrap();
+    hub.wait_for_path("/api/scenes/", "the scene flagged removed", |body| {
+        row(body).is_some_and(|row| row["removed"] == true)
     })
     .await;
 }

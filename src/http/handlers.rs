@@ -65,7 +65,11 @@ pub async fn manager_status(state: web::Data<AppState>, target: Target) -> HttpR
 fn manager_status_response(state: &AppState, target: &Target) -> HttpResponse {
     let snapshot = state.board.current();
     let only = target.explicit.then_some(target.name.as_str());
-    HttpResponse::Ok().json(views::ManagerStatusView::new(&snapshot, only))
+    HttpResponse::Ok().json(views::ManagerStatusView::new(
+        &snapshot,
+        only,
+        state.persistence.report(),
+    ))
 }
 
 pub async fn list_instances(state: web::Data<AppState>) -> HttpResponse {
@@ -150,6 +154,13 @@ async fn route(
 }
 
 pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
+    // What the hub knew before the re-read, to say what it changed.
+    let known = state
+        .board
+        .current()
+        .instance(&target.name)
+        .map(|status| status.scenes.clone())
+        .unwrap_or_default();
     let outcome = route(&state, &target, ObsCommand::SyncScenes)
         .await
         .map_err(|error| ApiError::from_command(&target.name, error, ""))?;
@@ -160,12 +171,23 @@ pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
     else {
         return Err(hub_unavailable());
     };
+    let diff = crate::db::scene_sync::diff(&known, &scenes);
+    // Forced: the scenes table is rewritten from this list even if nothing changed.
+    if let Some(recorder) = state.persistence.recorder() {
+        recorder.do_send(crate::db::recorder::SyncScenes {
+            instance: target.name.clone(),
+            scenes: scenes.clone(),
+        });
+    }
     let names: Vec<&str> = scenes.iter().map(|s| s.name.as_str()).collect();
     Ok(HttpResponse::Ok().json(json!({
         "instance": target.name,
         "scenes": names,
         "scene_details": scenes,
         "current_scene": current_scene,
+        "added": diff.added,
+        "removed": diff.removed,
+        "renamed": diff.renamed,
     })))
 }
 

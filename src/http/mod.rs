@@ -8,6 +8,7 @@
 pub mod auth;
 mod body;
 mod handlers;
+mod history;
 mod ops;
 mod target;
 pub mod views;
@@ -21,6 +22,7 @@ use actix_web::{
 
 use crate::{
     config::Settings,
+    db::Persistence,
     error::ApiError,
     obs::ConnectionSupervisor,
     status::{StatusBoard, StatusManager},
@@ -35,6 +37,8 @@ pub struct AppState {
     pub manager: Addr<StatusManager>,
     pub supervisor: Addr<ConnectionSupervisor>,
     pub settings: Arc<Settings>,
+    /// The history database (reads) and the recorder (forced scene syncs).
+    pub persistence: Persistence,
 }
 
 /// Registers every route; used by the server and by tests.
@@ -65,7 +69,11 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(post("/stop-stream", handlers::stop_stream))
         .service(post("/start-record", handlers::start_record))
         .service(post("/stop-record", handlers::stop_record))
-        .service(get("/stream-status", handlers::stream_status));
+        .service(get("/stream-status", handlers::stream_status))
+        .service(get("/events", history::events))
+        .service(get("/scenes", history::scenes))
+        .service(get("/stream-sessions", history::stream_sessions))
+        .service(get("/record-sessions", history::record_sessions));
 }
 
 fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::db::health::PersistenceReport;
 use crate::status::{
     model::{ObsStats, RecordFigures, StreamFigures},
     ConnectionState, HubSnapshot, InstanceStatus,
@@ -100,11 +101,18 @@ pub struct ManagerStatusView<'a> {
     pub since: DateTime<Utc>,
     pub seq: u64,
     pub instances: Vec<InstanceView<'a>>,
+    /// Whether the history is being written (`ok`), failing and retried (`degraded`) or not
+    /// kept (`disabled`), with counters.
+    pub persistence: PersistenceReport,
 }
 
 impl<'a> ManagerStatusView<'a> {
     /// The whole hub, or only `instance` when one is named.
-    pub fn new(snapshot: &'a HubSnapshot, instance: Option<&str>) -> Self {
+    pub fn new(
+        snapshot: &'a HubSnapshot,
+        instance: Option<&str>,
+        persistence: PersistenceReport,
+    ) -> Self {
         Self {
             running: snapshot.running,
             since: snapshot.since,
@@ -115,6 +123,7 @@ impl<'a> ManagerStatusView<'a> {
                 .filter(|status| instance.is_none_or(|name| status.name == name))
                 .map(|status| InstanceView::new(status))
                 .collect(),
+            persistence,
         }
     }
 }

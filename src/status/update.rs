@@ -23,6 +23,8 @@ pub enum Source {
     Connection,
     /// A command sent through the hub's API.
     Api,
+    /// A notification posted to the hub's callback endpoint (webhooks).
+    Callback,
 }
 
 /// What the connection machinery reports about the link itself.

@@ -52,6 +52,10 @@ pub struct TestHub {
     pub board: StatusBoard,
     pub client: awc::Client,
     pub app_manager: actix::Addr<obs_hub::status::StatusManager>,
+    /// This hub's own history database (None if the test disabled persistence).
+    pub database: Option<std::path::PathBuf>,
+    /// Keeps the database's directory until the test ends.
+    _database_dir: tempfile::TempDir,
 }
 
 /// Starts a hub for the given instances on a free port. Must run inside `#[actix_web::test]`.
@@ -77,8 +81,13 @@ pub fn spawn_hub_configured(
         timing: fast_timing(),
         http_workers: 1,
         api_tokens: Vec::new(),
+        database: Default::default(),
     };
+    // Every test its own database file (an in-memory one would differ per pooled connection).
+    let database_dir = tempfile::tempdir().expect("temp dir for the database");
+    settings.database.path = Some(database_dir.path().join("hub.db"));
     configure(&mut settings);
+    let database = settings.database.path.clone();
     let app = Application::build(settings).expect("hub starts");
     let hub = TestHub {
         base: format!("http://127.0.0.1:{}", app.port()),
@@ -87,6 +96,8 @@ pub fn spawn_hub_configured(
             .timeout(Duration::from_secs(20))
             .finish(),
         app_manager: app.manager(),
+        database,
+        _database_dir: database_dir,
     };
     actix_web::rt::spawn(app.run_until_stopped());
     hub

@@ -1,0 +1,146 @@
+//! Persistence: the hub's history in SQLite (diesel + r2d2), kept by two actors that the rest
+//! of the hub only reaches by messages.
+//!
+//! - [`recorder::Recorder`] subscribes to the status manager's changes, turns them into write
+//!   operations ([`recording`]) and hands them over in batches, retrying when the database fails.
+//! - [`writer::DbWriter`] owns the writes, on its own thread.
+//! - History requests read through the [`pool::Pool`] on actix's blocking threads; in WAL mode
+//!   they never wait for the writer.
+//!
+//! Layout as in Lemmy: [`schema`] (the tables), [`source`] (row structs and insert forms),
+//! [`queries`] (plain functions over a connection); the rules are plain functions too:
+//! [`sessions`] (stream/record sessions), [`scene_sync`] (added/removed/renamed scenes).
+
+pub mod health;
+pub mod pool;
+pub mod queries;
+pub mod recorder;
+pub mod recording;
+pub mod scene_sync;
+pub mod schema;
+pub mod sessions;
+pub mod source;
+pub mod writer;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::Utc;
+
+use self::{
+    health::{PersistenceHealth, PersistenceReport},
+    pool::{ConnectionOptions, Pool},
+    queries::InstanceIds,
+    recorder::{Drain, Recorder},
+    writer::DbWriter,
+};
+use crate::{
+    config::{DatabaseSettings, InstanceConfig},
+    status::StatusBoard,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("database migrations failed: {0}")]
+    Migration(String),
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+}
+
+/// What the rest of the hub holds of persistence (cheap to clone).
+#[derive(Clone)]
+pub struct Persistence {
+    pool: Option<Pool>,
+    recorder: Option<Addr<Recorder>>,
+    health: PersistenceHealth,
+}
+
+impl Persistence {
+    pub fn disabled() -> Self {
+        Self {
+            pool: None,
+            recorder: None,
+            health: PersistenceHealth::new(false),
+        }
+    }
+
+    /// Opens and migrates the database, registers the configured instances, and starts the
+    /// writer and the recorder (which the caller subscribes to the status manager). Must run
+    /// inside an actix `System`.
+    pub fn start(
+        settings: &DatabaseSettings,
+        instances: &[InstanceConfig],
+        board: StatusBoard,
+    ) -> Result<Self, DbError> {
+        let Some(path) = &settings.path else {
+            return Ok(Self::disabled());
+        };
+        let pool = pool::open(
+            path,
+            ConnectionOptions {
+                busy_timeout: settings.busy_timeout,
+            },
+        )?;
+        let mut ids = InstanceIds::new();
+        {
+            let mut conn = pool.get()?;
+            let now = Utc::now().naive_utc();
+            for instance in instances {
+                let id = queries::instances::upsert(
+                    &mut conn,
+                    &instance.name,
+                    &instance.host,
+                    instance.port,
+                    now,
+                )?;
+                ids.insert(instance.name.clone(), id);
+            }
+        }
+        log::info!("persistence: history kept in {}", path.display());
+        // One writer thread: SQLite takes one writer at a time anyway.
+        let writer_pool = pool.clone();
+        let writer = SyncArbiter::start(1, move || DbWriter::new(writer_pool.clone(), ids.clone()));
+        let health = PersistenceHealth::new(true);
+        let recorder = Recorder::new(writer, board, health.clone(), settings.retention);
+        // Its own thread: buffering a burst never delays the status manager or HTTP workers.
+        let recorder = Recorder::start_in_arbiter(&Arbiter::new().handle(), |_| recorder);
+        Ok(Self {
+            pool: Some(pool),
+            recorder: Some(recorder),
+            health,
+        })
+    }
+
+    /// For history reads; None when persistence is disabled.
+    pub fn pool(&self) -> Option<&Pool> {
+        self.pool.as_ref()
+    }
+
+    pub fn recorder(&self) -> Option<&Addr<Recorder>> {
+        self.recorder.as_ref()
+    }
+
+    pub fn report(&self) -> PersistenceReport {
+        self.health.report()
+    }
+
+    /// Waits (at most `limit`) until every accepted event is written: called at shutdown.
+    pub async fn drain(&self, limit: Duration) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        if tokio::time::timeout(limit, recorder.send(Drain))
+            .await
+            .is_err()
+        {
+            log::warn!(
+                "persistence: {} events could not be written before shutdown",
+                self.report().pending_events
+            );
+        }
+    }
+}

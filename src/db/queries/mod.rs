@@ -1,0 +1,440 @@
+//! Queries: plain functions over a `&mut SqliteConnection`, one file per table, and
+//! [`apply_batch`], which writes one batch of the recorder's operations.
+
+pub mod events;
+pub mod instances;
+pub mod scenes;
+pub mod sessions;
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::{
+    recording::{source_name, WriteOp},
+    source::event::EventForm,
+};
+
+/// Instance ids by name, as the writer caches them.
+pub type InstanceIds = HashMap<String, i32>;
+
+fn instance_id(
+    conn: &mut SqliteConnection,
+    ids: &mut InstanceIds,
+    name: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i32> {
+    if let Some(id) = ids.get(name) {
+        return Ok(*id);
+    }
+    // Configured instances are registered at start; this is for one that was not.
+    let id = match instances::id_by_name(conn, name)? {
+        Some(id) => id,
+        None => instances::upsert(conn, name, "", 0, now)?,
+    };
+    ids.insert(name.to_string(), id);
+    Ok(id)
+}
+
+/// Writes one batch (the caller wraps it in a transaction) and returns how many events it
+/// stored. Events keep their order: ids grow in the order the hub observed the changes.
+pub fn apply_batch(
+    conn: &mut SqliteConnection,
+    ops: &[WriteOp],
+    ids: &mut InstanceIds,
+) -> QueryResult<usize> {
+    let now = Utc::now().naive_utc();
+    let mut rows = Vec::new();
+    for op in ops {
+        match op {
+            WriteOp::Event(event) => rows.push(EventForm {
+                instance_id: instance_id(conn, ids, &event.instance, now)?,
+                seq: i64::try_from(event.seq).unwrap_or(i64::MAX),
+                kind: event.change.kind(),
+                source: source_name(event.source),
+                // Plain data with derived Serialize: it cannot fail; never lose the row if it did.
+                payload: serde_json::to_string(&event.change).unwrap_or_else(|error| {
+                    serde_json::json!({ "error": error.to_string() }).to_string()
+                }),
+                happened_at: event.at.naive_utc(),
+            }),
+            WriteOp::SyncScenes {
+                instance,
+                scenes: list,
+                at,
+            } => {
+                let id = instance_id(conn, ids, instance, now)?;
+                let diff = scenes::sync(conn, id, list, at.naive_utc())?;
+                if !diff.is_empty() {
+                    log::debug!(
+                        "obs `{instance}`: scenes table follows OBS ({} added, {} removed, {} renamed)",
+                        diff.added.len(),
+                        diff.removed.len(),
+                        diff.renamed.len()
+                    );
+                }
+            }
+            WriteOp::Output {
+                instance,
+                output,
+                observation,
+                at,
+            } => {
+                let id = instance_id(conn, ids, instance, now)?;
+                sessions::observe(conn, id, *output, observation, at.naive_utc())?;
+            }
+        }
+    }
+    events::insert(conn, &rows)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Duration, Utc};
+    use diesel::prelude::*;
+
+    use super::*;
+    use crate::{
+        db::{
+            pool::{self, ConnectionOptions},
+            sessions::{Observation, OutputFigures, END_FOUND_STOPPED, END_STOPPED},
+            source::{
+                event::Event,
+                instance::Instance,
+                scene::Scene,
+                session::{Output, OutputSession},
+            },
+        },
+        status::{model::SceneInfo, update::Source, Change, ChangeEvent},
+    };
+
+    /// A migrated database in its own temporary directory (kept alive by the TempDir).
+    pub(crate) fn test_db() -> (tempfile::TempDir, SqliteConnection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("test.db");
+        let options = ConnectionOptions {
+            busy_timeout: std::time::Duration::from_secs(5),
+        };
+        pool::migrate(&path, options).expect("migrations apply to an empty database");
+        let conn =
+            SqliteConnection::establish(path.to_str().expect("utf-8 temp path")).expect("opens");
+        (dir, conn)
+    }
+
+    fn scene(name: &str, uuid: &str) -> SceneInfo {
+        SceneInfo {
+            name: name.into(),
+            uuid: Some(uuid.into()),
+        }
+    }
+
+    fn now() -> NaiveDateTime {
+        Utc::now().naive_utc()
+    }
+
+    fn change_event(seq: u64, instance: &str, at: DateTime<Utc>, scene: &str) -> WriteOp {
+        WriteOp::Event(Arc::new(ChangeEvent {
+            seq,
+            instance: instance.into(),
+            at,
+            source: Source::ObsEvent,
+            change: Change::SceneChanged {
+                scene: scene.into(),
+                previous: None,
+            },
+        }))
+    }
+
+    #[test]
+    fn every_column_of_every_table_reads_back() {
+        // schema.rs is written by hand: selecting every row struct proves it matches the SQL.
+        let (_dir, mut conn) = test_db();
+        let id = instances::upsert(&mut conn, "default", "127.0.0.1", 4455, now()).unwrap();
+        scenes::sync(&mut conn, id, &[scene("A", "1")], now()).unwrap();
+        let mut ids = InstanceIds::new();
+        apply_batch(
+            &mut conn,
+            &[change_event(1, "default", Utc::now(), "A")],
+            &mut ids,
+        )
+        .unwrap();
+        sessions::observe(&mut conn, id, Output::Record, &Observation::Started, now()).unwrap();
+        use crate::db::schema;
+        assert_eq!(
+            schema::instances::table
+                .select(Instance::as_select())
+                .load(&mut conn)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            schema::scenes::table
+                .select(Scene::as_select())
+                .load(&mut conn)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            schema::events::table
+                .select(Event::as_select())
+                .load(&mut conn)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            schema::output_sessions::table
+                .select(OutputSession::as_select())
+                .load(&mut conn)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn upsert_keeps_the_id_and_refreshes_the_address() {
+        let (_dir, mut conn) = test_db();
+        let first = instances::upsert(&mut conn, "studio", "10.0.0.1", 4455, now()).unwrap();
+        let again = instances::upsert(&mut conn, "studio", "10.0.0.2", 4460, now()).unwrap();
+        assert_eq!(first, again);
+        let all = instances::all(&mut conn).unwrap();
+        assert_eq!((all[0].host.as_str(), all[0].port), ("10.0.0.2", 4460));
+        assert_eq!(instances::id_by_name(&mut conn, "nope").unwrap(), None);
+    }
+
+    #[test]
+    fn scenes_follow_create_rename_remove_and_return() {
+        let (_dir, mut conn) = test_db();
+        let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
+        scenes::sync(&mut conn, id, &[scene("A", "1"), scene("B", "2")], now()).unwrap();
+        let created = scenes::sync(
+            &mut conn,
+            id,
+            &[scene("C", "3"), scene("A", "1"), scene("B", "2")],
+            now(),
+        )
+        .unwrap();
+        assert_eq!(created.added, [scene("C", "3")]);
+        let renamed = scenes::sync(
+            &mut conn,
+            id,
+            &[scene("C", "3"), scene("Main", "1"), scene("B", "2")],
+            now(),
+        )
+        .unwrap();
+        assert_eq!(renamed.renamed[0].from, "A");
+        assert_eq!(renamed.renamed[0].to, "Main");
+        let removed =
+            scenes::sync(&mut conn, id, &[scene("C", "3"), scene("Main", "1")], now()).unwrap();
+        assert_eq!(removed.removed, [scene("B", "2")]);
+
+        let rows = scenes::list(&mut conn, Some(id)).unwrap();
+        let view: Vec<(&str, i32, bool)> = rows
+            .iter()
+            .map(|(s, _)| (s.name.as_str(), s.position, s.removed_at.is_some()))
+            .collect();
+        assert_eq!(view, [("C", 0, false), ("Main", 1, false), ("B", 2, true)]);
+        let main = rows.iter().find(|(s, _)| s.name == "Main").unwrap();
+        assert_eq!(main.0.uuid.as_deref(), Some("1"), "a rename keeps the row");
+
+        // An undone removal brings the same row back.
+        scenes::sync(
+            &mut conn,
+            id,
+            &[scene("B", "2"), scene("C", "3"), scene("Main", "1")],
+            now(),
+        )
+        .unwrap();
+        let rows = scenes::list(&mut conn, Some(id)).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|(s, _)| s.removed_at.is_none()));
+    }
+
+    #[test]
+    fn event_pages_filter_and_continue_from_the_cursor() {
+        let (_dir, mut conn) = test_db();
+        instances::upsert(&mut conn, "a", "h", 1, now()).unwrap();
+        let b = instances::upsert(&mut conn, "b", "h", 1, now()).unwrap();
+        let start = Utc::now() - Duration::hours(1);
+        let ops: Vec<WriteOp> = (0..10)
+            .map(|i| {
+                let instance = if i % 2 == 0 { "a" } else { "b" };
+                change_event(i + 1, instance, start + Duration::minutes(i as i64), "S")
+            })
+            .collect();
+        let mut ids = InstanceIds::new();
+        assert_eq!(apply_batch(&mut conn, &ops, &mut ids).unwrap(), 10);
+
+        let first = events::page(
+            &mut conn,
+            &events::EventQuery {
+                limit: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let seqs: Vec<i64> = first.iter().map(|(e, _)| e.seq).collect();
+        assert_eq!(seqs, [10, 9, 8, 7], "newest first");
+        let next = events::page(
+            &mut conn,
+            &events::EventQuery {
+                limit: 4,
+                before_id: Some(first[3].0.id),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(next[0].0.seq, 6);
+
+        let only_b = events::page(
+            &mut conn,
+            &events::EventQuery {
+                instance_id: Some(b),
+                since: Some((start + Duration::minutes(4)).naive_utc()),
+                until: Some((start + Duration::minutes(8)).naive_utc()),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let seqs: Vec<i64> = only_b.iter().map(|(e, _)| e.seq).collect();
+        assert_eq!(seqs, [8, 6]);
+        assert!(only_b.iter().all(|(_, name)| name == "b"));
+        let none = events::page(
+            &mut conn,
+            &events::EventQuery {
+                kinds: vec!["streaming_changed".into()],
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(none.is_empty());
+        let payload: serde_json::Value = serde_json::from_str(&first[0].0.payload).unwrap();
+        assert_eq!(payload["type"], "scene_changed");
+        assert_eq!(first[0].0.source, "obs_event");
+
+        // Pruning goes in chunks, oldest first.
+        let cutoff = (start + Duration::minutes(5)).naive_utc();
+        assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 3);
+        assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 2);
+        assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 0);
+        let left = events::page(
+            &mut conn,
+            &events::EventQuery {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(left.len(), 5);
+    }
+
+    fn figures(active: bool, duration_ms: u64, bytes: u64) -> Observation {
+        Observation::Figures(OutputFigures {
+            active,
+            settled: true,
+            duration_ms,
+            bytes,
+            skipped_frames: Some(1),
+            total_frames: Some(100),
+            kbits_per_sec: Some(bytes as f64 * 8.0 / duration_ms.max(1) as f64),
+        })
+    }
+
+    #[test]
+    fn a_stream_session_from_start_to_stop() {
+        let (_dir, mut conn) = test_db();
+        let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
+        let t0 = now();
+        let at = |ms: i64| t0 + Duration::milliseconds(ms);
+        let stream = Output::Stream;
+        sessions::observe(&mut conn, id, stream, &Observation::Started, at(0)).unwrap();
+        sessions::observe(
+            &mut conn,
+            id,
+            stream,
+            &figures(true, 2_000, 1_500_000),
+            at(2_000),
+        )
+        .unwrap();
+        sessions::observe(
+            &mut conn,
+            id,
+            stream,
+            &figures(true, 4_000, 3_500_000),
+            at(4_000),
+        )
+        .unwrap();
+        sessions::observe(
+            &mut conn,
+            id,
+            stream,
+            &Observation::Stopped { output_path: None },
+            at(4_500),
+        )
+        .unwrap();
+        assert!(sessions::open(&mut conn, id, stream).unwrap().is_none());
+        let page = sessions::page(
+            &mut conn,
+            &sessions::SessionQuery {
+                output: stream,
+                instance_id: None,
+                since: None,
+                until: None,
+                before_id: None,
+                limit: 10,
+            },
+        )
+        .unwrap();
+        let (session, name) = &page[0];
+        assert_eq!(name, "default");
+        assert_eq!(session.bytes, 3_500_000);
+        assert_eq!(session.duration_ms, 4_500);
+        // 3 500 000 bytes in 4 s, above the first reading's 6000.
+        assert_eq!(session.peak_kbits_per_sec, 7000.0);
+        assert_eq!(session.end_reason.as_deref(), Some(END_STOPPED));
+        assert_eq!(session.skipped_frames, Some(1));
+        // Records are kept apart.
+        let records = sessions::page(
+            &mut conn,
+            &sessions::SessionQuery {
+                output: Output::Record,
+                instance_id: None,
+                since: None,
+                until: None,
+                before_id: None,
+                limit: 10,
+            },
+        )
+        .unwrap();
+        assert!(records.is_empty());
+    }
+
+    #[test]
+    fn a_session_left_open_by_a_crash_is_closed_from_what_obs_reports() {
+        let (_dir, mut conn) = test_db();
+        let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
+        let t0 = now();
+        let record = Output::Record;
+        sessions::observe(&mut conn, id, record, &Observation::Started, t0).unwrap();
+        let seen = t0 + Duration::seconds(3);
+        sessions::observe(&mut conn, id, record, &figures(true, 3_000, 900_000), seen).unwrap();
+        // ... the hub is killed; it starts again, and OBS is no longer recording.
+        let later = t0 + Duration::minutes(10);
+        sessions::observe(&mut conn, id, record, &figures(false, 0, 0), later).unwrap();
+        let closed = crate::db::schema::output_sessions::table
+            .select(OutputSession::as_select())
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(closed.ended_at, Some(seen));
+        assert_eq!(closed.bytes, 900_000);
+        assert_eq!(closed.end_reason.as_deref(), Some(END_FOUND_STOPPED));
+    }
+}

@@ -1,0 +1,6 @@
+//! Row structs and insert forms, one file per table (queries live in `db::queries`).
+
+pub mod event;
+pub mod instance;
+pub mod scene;
+pub mod session;
