@@ -279,3 +279,69 @@ async fn a_hub_killed_mid_stream_keeps_every_committed_event_and_a_sound_databas
         "a second kill lost committed events"
     );
 }
+
+#[actix_web::test]
+async fn a_hub_stopped_with_sigterm_has_written_every_change_it_showed() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("graceful.db");
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .finish();
+    let http_port = free_port();
+    let mut hub = start_hub(fake.port(), http_port, &database);
+    wait_connected(&client, http_port).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let flooding = flood(fake.clone(), Arc::clone(&stop), Arc::clone(&sent));
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = flooding.await;
+    // One last switch (the flood ends on a raw event), then it is in the hub's status (so in
+    // the recorder's mailbox)...
+    let last_scene = if fake.current_scene() == "Live" {
+        "BRB"
+    } else {
+        "Live"
+    }
+    .to_string();
+    assert!(fake.switch_scene_from_obs(&last_scene).await);
+    let url = format!("http://127.0.0.1:{http_port}/api/stream-status/");
+    let mut seen = false;
+    for _ in 0..400 {
+        if let Ok(mut response) = client.get(&url).send().await {
+            if let Ok(body) = response.json::<serde_json::Value>().await {
+                if body["current_scene"] == last_scene.as_str() {
+                    seen = true;
+                    break;
+                }
+            }
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(seen, "the hub never showed {last_scene}");
+    // ...and the hub is asked to stop at once, while that change may still be buffered.
+    let terminated = Command::new("kill")
+        .args(["-TERM", &hub.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let exit = hub.0.wait().expect("the hub exits");
+    assert!(exit.success(), "{exit:?}");
+
+    let mut conn = open(&database);
+    let newest: String = events::table
+        .filter(events::kind.eq("scene_changed"))
+        .order(events::id.desc())
+        .select(events::payload)
+        .first(&mut conn)
+        .expect("scene changes recorded");
+    let newest: serde_json::Value = serde_json::from_str(&newest).expect("JSON payload");
+    assert_eq!(
+        newest["scene"],
+        last_scene.as_str(),
+        "the last change was written before exit"
+    );
+    assert_eq!(integrity(&mut conn), "ok");
+}
