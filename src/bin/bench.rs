@@ -18,10 +18,14 @@ mod bare;
 mod fig_fanout;
 #[path = "bench/fig_footprint.rs"]
 mod fig_footprint;
+#[path = "bench/fig_persistence.rs"]
+mod fig_persistence;
 #[path = "bench/fig_reconnect.rs"]
 mod fig_reconnect;
 #[path = "bench/fig_status.rs"]
 mod fig_status;
+#[path = "bench/fig_webhooks.rs"]
+mod fig_webhooks;
 #[path = "bench/http.rs"]
 mod http;
 #[path = "bench/procs.rs"]
@@ -166,12 +170,8 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
             figures.push(fig_fanout::figure(&bench).await);
         }
         if wanted(3) {
-            figures.push(Figure::not_measured_yet(
-                3,
-                "Webhooks with the durable outbox",
-                "the webhook dispatcher and outbox have not landed yet (only signing and the \
-                 retry schedule exist)",
-            ));
+            announce(3, "webhooks");
+            figures.push(fig_webhooks::figure(&bench).await);
         }
         if wanted(4) {
             announce(4, "reconnect");
@@ -182,11 +182,8 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
             figures.push(fig_footprint::figure(&bench).await);
         }
         if wanted(6) {
-            figures.push(Figure::not_measured_yet(
-                6,
-                "Persistence cost",
-                "the database on/off setting has not landed yet",
-            ));
+            announce(6, "persistence cost");
+            figures.push(fig_persistence::figure(&bench).await);
         }
     });
     // Runtime tasks (fakes, clients) end here, before the report is written.

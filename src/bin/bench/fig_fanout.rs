@@ -10,7 +10,7 @@ use tokio_tungstenite::{connect_async_with_config, tungstenite::Message};
 
 use crate::{
     fig_status::hub_with_fake,
-    procs::{self, Process},
+    procs,
     report::{Figure, Row, Unit},
     stats::{paired_ratios, percentile, Spread},
     ws_clients::{self, ClientLog, Fleet, FleetError},
@@ -170,69 +170,98 @@ fn analyse(logs: &[ClientLog], sent: &[Instant], scenes: &[String]) -> SideResul
     result
 }
 
-/// One N: both fleets connected at once, events alternating between the hub and the baseline
-/// (so both see the same machine at the same moments). `None` for the baseline side when
-/// there is no baseline server.
+/// Where the clients of one side connect, and what makes the events there.
+pub enum Target<'a> {
+    /// A hub whose own simulated OBS switches scenes.
+    Hub { port: u16, fake: &'a FakeObs },
+    /// The bare relay: the bench publishes the events.
+    Relay { port: u16 },
+}
+
+/// One side during a run: its fleet, its trigger, and what was sent.
+struct Running<'a> {
+    fleet: Fleet,
+    fake: Option<&'a FakeObs>,
+    publisher: Option<Publisher>,
+    current: String,
+    sent: Vec<Instant>,
+    scenes: Vec<String>,
+}
+
+/// The relay's scene names: those of the simulated OBS's default configuration.
+const SCENES: [&str; 5] = ["Scene", "Starting Soon", "Live", "BRB", "Ending"];
+
+/// One N: every target gets N clients, all connected at once; each event is emitted on every
+/// target in turn (the order rotating), so all sides see the same machine at the same moments.
+/// One result per target, in order.
 pub async fn fanout(
-    fake: &FakeObs,
-    hub: &Process,
-    bare: Option<&Process>,
+    targets: &[Target<'_>],
     clients: usize,
     events: usize,
-) -> Result<(SideResult, Option<SideResult>), FleetError> {
-    let hub_fleet = ws_clients::connect(hub.port, clients).await?;
-    let mut baseline = match bare {
-        Some(bare) => Some((
-            ws_clients::connect(bare.port, clients).await?,
-            Publisher::connect(bare.port).await?,
-        )),
-        None => None,
-    };
+) -> Result<Vec<SideResult>, FleetError> {
+    let mut sides = Vec::new();
+    for target in targets {
+        let (port, fake) = match target {
+            Target::Hub { port, fake } => (*port, Some(*fake)),
+            Target::Relay { port } => (*port, None),
+        };
+        let fleet = ws_clients::connect(port, clients).await?;
+        let publisher = match fake {
+            Some(_) => None,
+            None => Some(Publisher::connect(port).await?),
+        };
+        sides.push(Running {
+            fleet,
+            fake,
+            publisher,
+            current: fake.map_or_else(|| SCENES[0].to_string(), FakeObs::current_scene),
+            sent: Vec::new(),
+            scenes: Vec::new(),
+        });
+    }
     // Let the handshakes' aftermath (snapshots, allocations) settle.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let names = fake.scene_names();
-    let mut current = fake.current_scene();
-    let mut hub_sent = Vec::new();
-    let mut hub_scenes = Vec::new();
-    let mut bare_sent = Vec::new();
-    let mut bare_scenes = Vec::new();
+    let count = sides.len();
     for k in 0..events {
-        // The next scene in the list: always a real change, so always one message.
-        let position = names.iter().position(|name| *name == current).unwrap_or(0);
-        let scene = names[(position + 1) % names.len()].clone();
-        let previous = std::mem::replace(&mut current, scene.clone());
-        let mut trigger = Trigger::Obs(fake);
-        hub_sent.push(
-            emit(
+        for turn in 0..count {
+            let side = &mut sides[(k + turn) % count];
+            let names = match side.fake {
+                Some(fake) => fake.scene_names(),
+                None => SCENES.iter().map(|name| name.to_string()).collect(),
+            };
+            // The next scene in the list: always a real change, so always one message.
+            let position = names
+                .iter()
+                .position(|name| *name == side.current)
+                .unwrap_or(0);
+            let scene = names[(position + 1) % names.len()].clone();
+            let previous = std::mem::replace(&mut side.current, scene.clone());
+            let mut trigger = match (side.fake, side.publisher.as_mut()) {
+                (Some(fake), _) => Trigger::Obs(fake),
+                (None, Some(publisher)) => Trigger::Publisher(publisher),
+                (None, None) => return Err("a side with no trigger".to_string().into()),
+            };
+            let sent = emit(
                 &mut trigger,
-                &hub_fleet,
+                &side.fleet,
                 clients * (k + 1),
                 k,
                 &scene,
                 &previous,
             )
-            .await?,
-        );
-        hub_scenes.push(scene.clone());
-        if let Some((fleet, publisher)) = baseline.as_mut() {
-            let mut trigger = Trigger::Publisher(publisher);
-            bare_sent
-                .push(emit(&mut trigger, fleet, clients * (k + 1), k, &scene, &previous).await?);
-            bare_scenes.push(scene);
+            .await?;
+            side.sent.push(sent);
+            side.scenes.push(scene);
         }
         // A pause between events, as between real scene switches.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let hub_logs = hub_fleet.stop().await;
-    let hub_result = analyse(&hub_logs, &hub_sent, &hub_scenes);
-    let bare_result = match baseline {
-        Some((fleet, _publisher)) => {
-            let logs = fleet.stop().await;
-            Some(analyse(&logs, &bare_sent, &bare_scenes))
-        }
-        None => None,
-    };
-    Ok((hub_result, bare_result))
+    let mut results = Vec::new();
+    for side in sides {
+        let logs = side.fleet.stop().await;
+        results.push(analyse(&logs, &side.sent, &side.scenes));
+    }
+    Ok(results)
 }
 
 pub async fn figure(bench: &Bench) -> Figure {
@@ -288,8 +317,17 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
     }
     for clients in counts {
         eprintln!("[bench]   {clients} clients...");
-        let (hub_result, bare_result) = fanout(&fake, &hub, Some(&bare), clients, events).await?;
-        let bare_result = bare_result.unwrap_or_default();
+        let targets = [
+            Target::Hub {
+                port: hub.port,
+                fake: &fake,
+            },
+            Target::Relay { port: bare.port },
+        ];
+        let mut results = fanout(&targets, clients, events).await?.into_iter();
+        let (Some(hub_result), Some(bare_result)) = (results.next(), results.next()) else {
+            return Err("the fan-out run returned no result".to_string().into());
+        };
         push_rows(
             figure,
             clients,

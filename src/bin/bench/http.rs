@@ -1,8 +1,9 @@
 //! A minimal HTTP/1.1 client over one keep-alive connection, for the bench's own polling.
 //!
-//! The load itself comes from wrk; this only reads the hub's status (readiness, "is it connected
-//! yet" at a 2 ms interval). A hand-written client keeps the bench free of another HTTP stack
-//! and makes one poll cost one write and one read on an open socket, nothing else.
+//! The load of figure 1 comes from wrk; this reads the hub's status (readiness, "is it connected
+//! yet" at a 2 ms interval) and sends the baseline's signed webhooks. A hand-written client keeps
+//! the bench free of another HTTP stack and makes one request cost one write and one read on an
+//! open socket, nothing else.
 
 use std::time::Duration;
 
@@ -44,14 +45,44 @@ impl HttpClient {
 
     /// `GET path`; the error says what failed (connect, write, read, malformed answer).
     pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
-        let result = tokio::time::timeout(IO_TIMEOUT, self.exchange(path))
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            self.port
+        );
+        self.request("GET", path, request.into_bytes()).await
+    }
+
+    /// `POST path` with a JSON body and extra headers.
+    pub async fn post_json(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Reply, String> {
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n",
+            self.port,
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        let mut bytes = request.into_bytes();
+        bytes.extend_from_slice(body);
+        self.request("POST", path, bytes).await
+    }
+
+    async fn request(&mut self, method: &str, path: &str, bytes: Vec<u8>) -> Result<Reply, String> {
+        let result = tokio::time::timeout(IO_TIMEOUT, self.exchange(&bytes))
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {IO_TIMEOUT:?}")));
         if result.is_err() {
             // Whatever state the connection is in, it is not reusable.
             self.stream = None;
         }
-        result.map_err(|error| format!("GET 127.0.0.1:{}{path}: {error}", self.port))
+        result.map_err(|error| format!("{method} 127.0.0.1:{}{path}: {error}", self.port))
     }
 
     /// `GET path` parsed as JSON, requiring a 200.
@@ -67,7 +98,7 @@ impl HttpClient {
         reply.json()
     }
 
-    async fn exchange(&mut self, path: &str) -> Result<Reply, String> {
+    async fn exchange(&mut self, request: &[u8]) -> Result<Reply, String> {
         if self.stream.is_none() {
             let tcp = TcpStream::connect(("127.0.0.1", self.port))
                 .await
@@ -77,13 +108,9 @@ impl HttpClient {
             self.stream = Some(BufReader::new(tcp));
         }
         let stream = self.stream.as_mut().ok_or("no connection")?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
-            self.port
-        );
         stream
             .get_mut()
-            .write_all(request.as_bytes())
+            .write_all(request)
             .await
             .map_err(|error| format!("write: {error}"))?;
         read_response(stream).await
