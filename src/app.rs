@@ -12,7 +12,7 @@ use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 use crate::{
     config::Settings,
     db::{DbError, Persistence},
-    http::{self, AppState},
+    http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
     status::{StatusBoard, StatusManager, Subscribe},
 };
@@ -69,12 +69,14 @@ impl Application {
             manager.clone(),
         )
         .start();
+        let live = LiveFeed::new(manager.clone(), board.clone()).start();
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
             supervisor: supervisor.clone(),
             settings: Arc::new(settings),
+            live,
             persistence: persistence.clone(),
         });
         let server = HttpServer::new(move || {

@@ -69,6 +69,14 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub api_token: Option<String>,
+    /// Web origins, comma-separated, whose pages may open the live WebSocket besides the hub's
+    /// own (e.g. https://dashboard.example.com).
+    #[arg(
+        long,
+        env = "OBS_HUB_ALLOWED_ORIGINS",
+        value_name = "OBS_HUB_ALLOWED_ORIGINS"
+    )]
+    pub allowed_origins: Option<String>,
     /// SQLite file keeping the history (created on first start), or `none` to keep none.
     /// Default: obs-hub.db in the working directory.
     #[arg(long, env = "OBS_HUB_DATABASE", value_name = "OBS_HUB_DATABASE")]
@@ -87,6 +95,10 @@ impl ServeArgs {
                 .api_token
                 .as_deref()
                 .map(|tokens| tokens.split(',').map(Secret::new).collect()),
+            allowed_origins: self
+                .allowed_origins
+                .as_deref()
+                .map(|origins| origins.split(',').map(str::to_string).collect()),
             database: self.database.clone(),
         }
     }

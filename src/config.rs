@@ -117,6 +117,28 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// Limits of the live-update WebSocket (`/ws`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSocketSettings {
+    /// How often the hub pings each browser.
+    pub ping_interval: Duration,
+    /// A browser that sends nothing (not even a pong) for this long is dropped.
+    pub client_timeout: Duration,
+    /// Updates a browser may have waiting before it is disconnected as too slow (it reconnects
+    /// and resyncs): what bounds the memory one stuck browser can make the hub hold.
+    pub max_backlog: usize,
+}
+
+impl Default for WebSocketSettings {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(10),
+            client_timeout: Duration::from_secs(30),
+            max_backlog: 256,
+        }
+    }
+}
+
 /// Everything `obs-hub serve` runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -129,6 +151,10 @@ pub struct Settings {
     /// Bearer tokens accepted on `/api/` and `/ws`; empty means no authentication (loopback only).
     pub api_tokens: Vec<Secret>,
     pub database: DatabaseSettings,
+    /// Web origins (`scheme://host[:port]`, normalised) whose pages may open `/ws` besides the
+    /// hub's own; see [`normalize_origin`].
+    pub allowed_origins: Vec<String>,
+    pub websocket: WebSocketSettings,
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -143,6 +169,8 @@ pub struct Overrides {
     pub api_tokens: Option<Vec<Secret>>,
     /// From `OBS_HUB_DATABASE`: a path, or `none`.
     pub database: Option<String>,
+    /// From `OBS_HUB_ALLOWED_ORIGINS` (comma-separated); replaces the file's list when given.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl Overrides {
@@ -176,8 +204,11 @@ struct FileConfig {
     callback_base_url: Option<String>,
     http_workers: Option<usize>,
     api_tokens: Option<Vec<Secret>>,
+    allowed_origins: Option<Vec<String>>,
     #[serde(default)]
     timing: FileTiming,
+    #[serde(default)]
+    websocket: FileWebSocket,
     #[serde(default)]
     database: FileDatabase,
     #[serde(default)]
@@ -203,6 +234,14 @@ struct FileDatabase {
     path: Option<String>,
     retention_days: Option<u64>,
     busy_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWebSocket {
+    ping_interval_ms: Option<u64>,
+    client_timeout_ms: Option<u64>,
+    max_backlog: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,6 +394,14 @@ impl Settings {
                 ),
             ));
         }
+        let allowed_origins = resolve_origins(
+            overrides
+                .allowed_origins
+                .clone()
+                .or(file.allowed_origins)
+                .unwrap_or_default(),
+        )?;
+        let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
         Ok(Self {
             bind,
             callback_base_url,
@@ -363,6 +410,8 @@ impl Settings {
             http_workers,
             api_tokens,
             database,
+            allowed_origins,
+            websocket,
         })
     }
 
@@ -498,6 +547,109 @@ fn resolve_database(
         retention,
         busy_timeout,
     })
+}
+
+/// Origins are compared as browsers send them: `scheme://host[:port]`, lower-case, without the
+/// scheme's default port, without a path. Entries are checked at start-up so a typo (a path, a
+/// missing scheme) fails loudly instead of silently never matching.
+fn resolve_origins(origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    origins
+        .iter()
+        .map(|origin| origin.trim())
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            normalize_origin(origin).ok_or_else(|| {
+                ConfigError::invalid(
+                    "OBS_HUB_ALLOWED_ORIGINS",
+                    format!(
+                        "`{origin}` is not an origin like https://dashboard.example.com:8443 \
+                         (scheme http or https, a host, an optional port, no path)"
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The canonical form of a web origin (`http://Example.com:80/` gives `http://example.com`), or
+/// `None` when `text` is not an http(s) origin. Also used on the `Origin` header of requests.
+pub fn normalize_origin(text: &str) -> Option<String> {
+    let (scheme, rest) = text.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return None,
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest).to_ascii_lowercase();
+    let (host, port) = split_authority(&authority)?;
+    match port {
+        Some(port) if port != default_port => Some(format!("{scheme}://{host}:{port}")),
+        _ => Some(format!("{scheme}://{host}")),
+    }
+}
+
+/// `host[:port]` (host may be a bracketed IPv6 address) split in two; `None` when malformed
+/// (empty host, a path, user info, a port that is not a number in 1..=65535).
+pub fn split_authority(authority: &str) -> Option<(&str, Option<&str>)> {
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return None;
+    }
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (inside, after) = bracketed.split_once(']')?;
+        let host = &authority[..inside.len() + 2];
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return None;
+    }
+    if let Some(port) = port {
+        if !matches!(port.parse::<u16>(), Ok(number) if number > 0) {
+            return None;
+        }
+    }
+    Some((host, port))
+}
+
+fn resolve_websocket(file: &FileWebSocket) -> Result<WebSocketSettings, String> {
+    let defaults = WebSocketSettings::default();
+    let millis = |key: &str, value: Option<u64>, default: Duration| match value {
+        None => Ok(default),
+        Some(0) => Err(format!("[websocket] {key} must be greater than 0")),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+    };
+    let websocket = WebSocketSettings {
+        ping_interval: millis(
+            "ping_interval_ms",
+            file.ping_interval_ms,
+            defaults.ping_interval,
+        )?,
+        client_timeout: millis(
+            "client_timeout_ms",
+            file.client_timeout_ms,
+            defaults.client_timeout,
+        )?,
+        max_backlog: match file.max_backlog {
+            Some(0) => return Err("[websocket] max_backlog must be at least 1".to_string()),
+            Some(backlog) => backlog,
+            None => defaults.max_backlog,
+        },
+    };
+    // A browser only answers pings: a timeout shorter than the ping interval drops healthy ones.
+    if websocket.client_timeout <= websocket.ping_interval {
+        return Err(
+            "[websocket] client_timeout_ms must be greater than ping_interval_ms".to_string(),
+        );
+    }
+    Ok(websocket)
 }
 
 /// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words.
@@ -710,6 +862,97 @@ mod tests {
             let error = resolve(text, Overrides::default()).unwrap_err().to_string();
             assert!(error.contains(mentions), "{text}: {error}");
             assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
+    #[test]
+    fn origins_are_normalised_and_checked() {
+        assert_eq!(
+            normalize_origin("HTTPS://Dash.Example.com:443/").as_deref(),
+            Some("https://dash.example.com")
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8000").as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(
+            normalize_origin("http://[::1]:80").as_deref(),
+            Some("http://[::1]")
+        );
+        for bad in [
+            "dash.example.com",
+            "ftp://dash.example.com",
+            "https://dash.example.com/path",
+            "https://user@dash.example.com",
+            "https://dash.example.com:0",
+            "https://dash.example.com:99999",
+            "https://",
+            "null",
+        ] {
+            assert_eq!(normalize_origin(bad), None, "{bad}");
+        }
+
+        let from_env = Settings::resolve(
+            None,
+            Overrides {
+                allowed_origins: Some(vec![
+                    "https://Dash.Example.com".into(),
+                    " ".into(),
+                    "http://studio.lan:8080/".into(),
+                ]),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.allowed_origins,
+            ["https://dash.example.com", "http://studio.lan:8080"]
+        );
+        let from_file = resolve(
+            "allowed_origins = [\"https://a.example\"]\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(from_file.allowed_origins, ["https://a.example"]);
+        let error = resolve(
+            "allowed_origins = [\"a.example/x\"]\n",
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.starts_with("OBS_HUB_ALLOWED_ORIGINS:"), "{error}");
+        assert!(error.contains("a.example/x"), "{error}");
+    }
+
+    #[test]
+    fn websocket_limits_have_defaults_and_are_checked() {
+        let defaults = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(defaults.websocket, WebSocketSettings::default());
+        assert!(defaults.allowed_origins.is_empty());
+        let tuned = resolve(
+            "[websocket]\nping_interval_ms = 100\nclient_timeout_ms = 400\nmax_backlog = 8\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            tuned.websocket,
+            WebSocketSettings {
+                ping_interval: Duration::from_millis(100),
+                client_timeout: Duration::from_millis(400),
+                max_backlog: 8,
+            }
+        );
+        for (text, mentions) in [
+            ("[websocket]\nmax_backlog = 0\n", "max_backlog"),
+            ("[websocket]\nping_interval_ms = 0\n", "ping_interval_ms"),
+            (
+                "[websocket]\nping_interval_ms = 500\nclient_timeout_ms = 500\n",
+                "client_timeout_ms",
+            ),
+            ("[websocket]\nping = 5\n", "ping"),
+        ] {
+            let error = resolve(text, Overrides::default()).unwrap_err().to_string();
+            assert!(error.contains(mentions), "{text}: {error}");
         }
     }
 

@@ -13,6 +13,10 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    OriginNotAllowed(String),
+    #[error("{0}")]
+    WebSocketRequired(String),
+    #[error("{0}")]
     InvalidJson(String),
     #[error("{0}")]
     InvalidField(String),
@@ -49,6 +53,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized(_) => "unauthorized",
+            Self::OriginNotAllowed(_) => "origin_not_allowed",
+            Self::WebSocketRequired(_) => "websocket_required",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidField(_) => "invalid_field",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -148,6 +154,8 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::WebSocketRequired(_) => StatusCode::BAD_REQUEST,
             Self::InvalidJson(_) | Self::InvalidField(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {

@@ -7,11 +7,16 @@
 
 pub mod auth;
 mod body;
+mod dashboard;
 mod handlers;
 mod history;
+pub mod live_feed;
+pub mod live_protocol;
 mod ops;
 mod target;
 pub mod views;
+mod ws;
+pub mod ws_access;
 
 use std::sync::Arc;
 
@@ -37,6 +42,8 @@ pub struct AppState {
     pub manager: Addr<StatusManager>,
     pub supervisor: Addr<ConnectionSupervisor>,
     pub settings: Arc<Settings>,
+    /// Fans status changes out to the browsers connected to `/ws`.
+    pub live: Addr<live_feed::LiveFeed>,
     /// The history database (reads) and the recorder (forced scene syncs).
     pub persistence: Persistence,
 }
@@ -47,6 +54,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(get("/healthz", ops::healthz))
         .service(get("/readyz", ops::readyz))
         .service(get("/metrics", ops::prometheus))
+        .service(get("/", dashboard::index))
+        .service(get("/static/{path:.*}", dashboard::static_file))
+        .service(get("/ws", ws::live_socket))
         .service(
             web::scope("/api")
                 .wrap(actix_web::middleware::from_fn(auth::require_token))

@@ -169,21 +169,36 @@ impl StatusManager {
         });
     }
 
-    fn notify(&mut self, instance: &str, source: Source, changes: Vec<Change>, at: DateTime<Utc>) {
-        if changes.is_empty() {
+    /// Gives each change its sequence number.
+    fn number(
+        &mut self,
+        instance: &str,
+        source: Source,
+        changes: Vec<Change>,
+        at: DateTime<Utc>,
+    ) -> Vec<StatusChanged> {
+        changes
+            .into_iter()
+            .map(|change| {
+                self.seq += 1;
+                record_metrics(instance, &change);
+                StatusChanged(Arc::new(ChangeEvent {
+                    seq: self.seq,
+                    instance: instance.to_string(),
+                    at,
+                    source,
+                    change,
+                }))
+            })
+            .collect()
+    }
+
+    fn notify(&mut self, events: Vec<StatusChanged>) {
+        if events.is_empty() {
             return;
         }
         self.subscribers.retain(|subscriber| subscriber.connected());
-        for change in changes {
-            self.seq += 1;
-            record_metrics(instance, &change);
-            let event = StatusChanged(Arc::new(ChangeEvent {
-                seq: self.seq,
-                instance: instance.to_string(),
-                at,
-                source,
-                change,
-            }));
+        for event in events {
             for subscriber in &self.subscribers {
                 subscriber.do_send(event.clone());
             }
@@ -238,8 +253,12 @@ impl Handler<Report> for StatusManager {
         if !changes.is_empty() {
             status.seq = self.seq + changes.len() as u64;
         }
-        self.notify(&report.instance, report.source, changes, now);
+        let events = self.number(&report.instance, report.source, changes, now);
+        // Published before pushed: a subscriber that reads the board on receiving change `seq`
+        // finds it at least that new. The WebSocket's snapshot-then-changes handshake relies on
+        // this to leave no change out between the two.
         self.publish();
+        self.notify(events);
     }
 }
 

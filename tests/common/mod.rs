@@ -81,6 +81,8 @@ pub fn spawn_hub_configured(
         timing: fast_timing(),
         http_workers: 1,
         api_tokens: Vec::new(),
+        allowed_origins: Vec::new(),
+        websocket: Default::default(),
         database: Default::default(),
     };
     // Every test its own database file (an in-memory one would differ per pooled connection).
