@@ -785,7 +785,7 @@
     // The window grows from the first sample to 10 minutes, so a fresh page shows its first
     // minutes across the whole width instead of a sliver at the right edge.
     const first = series.t.length ? series.t[0] : now;
-    const min = Math.max(now - WINDOW_S, Math.min(first, now - 60));
+    const min = Math.max(now - WINDOW_S, Math.min(first, now - 10));
     for (const { spec, plot } of charts) {
       plot.batch(() => {
         plot.setData([series.t, ...spec.series.map((s) => series[s.key])], false);
@@ -831,46 +831,64 @@
   }
 
   // ---------------------------------------------------------------- optional panels
-  // Stored history and webhook health come with other parts of the hub; their panels appear
-  // only where the hub answers their routes.
-  function listOf(body) {
-    if (Array.isArray(body)) return body;
-    for (const key of ["events", "items", "data", "webhooks", "endpoints"]) {
-      if (body && Array.isArray(body[key])) return body[key];
-    }
-    return [];
-  }
-
+  // Stored history and webhook health come from other parts of the hub; their panels appear
+  // only where the hub answers their routes (not with persistence off, for instance).
   async function loadOptionalPanels() {
     try {
-      const events = listOf(await api("GET", "/api/events/?limit=50"));
+      const body = await api("GET", "/api/events/?limit=50");
+      const events = Array.isArray(body && body.events) ? body.events : [];
       $("history").replaceChildren(
-        ...events.map((event) =>
-          logItem({ at: event.at || event.time || event.created_at, instance: event.instance, text: event.type && event.seq !== undefined ? describe(event) : event.kind || event.type || JSON.stringify(event), tag: event.source }),
-        ),
+        ...events.map((event) => {
+          // A stored event is the change as it was pushed: its payload, named by `kind`.
+          const change = { ...(event.payload || {}), type: event.kind };
+          return logItem({ at: event.happened_at, instance: event.instance, text: describe(change), tag: event.source });
+        }),
       );
       $("history-card").hidden = false;
     } catch (_) {
       $("history-card").hidden = true;
     }
     try {
-      const hooks = listOf(await api("GET", "/api/webhooks/"));
-      $("webhooks").replaceChildren(
-        ...hooks.map((hook) => {
-          const item = document.createElement("li");
-          const health = ["enabled", "status", "last_status", "last_delivery_at", "consecutive_failures", "failing_since"]
-            .filter((key) => hook[key] !== undefined && hook[key] !== null)
-            .map((key) => `${key.replace(/_/g, " ")}: ${hook[key]}`)
-            .join(" · ");
-          item.textContent = `${hook.url || hook.id}${health ? ` — ${health}` : ""}`;
-          return item;
-        }),
-      );
+      const body = await api("GET", "/api/webhooks/");
+      const hooks = Array.isArray(body && body.webhooks) ? body.webhooks : [];
+      const items = await Promise.all(hooks.map(webhookItem));
+      if (!items.length) {
+        const none = document.createElement("li");
+        none.textContent = "No webhooks registered (POST /api/webhooks/, or [[webhooks]] in the config file).";
+        items.push(none);
+      }
+      $("webhooks").replaceChildren(...items);
       $("webhooks-card").hidden = false;
     } catch (_) {
       $("webhooks-card").hidden = true;
     }
   }
+
+  // One endpoint: where it posts, whether it is on, and how its latest delivery went.
+  async function webhookItem(hook) {
+    const item = document.createElement("li");
+    const parts = [hook.url];
+    parts.push(hook.enabled ? "enabled" : `disabled${hook.disabled_reason ? `: ${hook.disabled_reason}` : ""}`);
+    try {
+      const log = await api("GET", `/api/webhooks/${encodeURIComponent(hook.id)}/deliveries/?limit=1`);
+      const last = log && Array.isArray(log.deliveries) ? log.deliveries[0] : null;
+      if (last) {
+        const when = timeOf(last.delivered_at || last.created_at);
+        parts.push(`last delivery ${last.status}${when ? ` at ${when}` : ""} after ${last.attempts} attempt${last.attempts === 1 ? "" : "s"}`);
+      } else {
+        parts.push("nothing delivered yet");
+      }
+    } catch (_) {
+      parts.push("delivery log unavailable");
+    }
+    item.textContent = parts.join(" · ");
+    return item;
+  }
+
+  // Both panels are snapshots of slower-moving things: refreshed every half minute.
+  setInterval(() => {
+    if (hubLive()) loadOptionalPanels();
+  }, 30000);
 
   // ---------------------------------------------------------------- start
   setInterval(() => {

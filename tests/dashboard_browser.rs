@@ -136,7 +136,7 @@ async fn the_dashboard_follows_and_controls_obs() {
     until("chart samples", || async {
         let hint = browser.text("#charts-hint").await?;
         let samples: u32 = hint.split(' ').next()?.parse().ok()?;
-        (samples >= 4).then_some(())
+        (samples >= 10).then_some(())
     })
     .await;
     let desktop = artifacts_dir().join("dashboard.png");
