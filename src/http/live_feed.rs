@@ -164,3 +164,149 @@ impl Handler<StatusChanged> for LiveFeed {
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{mpsc, Arc, Mutex},
+        time::Duration,
+    };
+
+    use super::*;
+    use crate::status::{LinkOrigin, ObsUpdate, Report, Source};
+
+    /// A stand-in session that records what it gets. `Hold` blocks its thread until released,
+    /// as a session is frozen while its socket takes nothing.
+    struct Recorder {
+        seen: Arc<Mutex<Vec<LiveEvent>>>,
+        capacity: usize,
+    }
+
+    impl Actor for Recorder {
+        type Context = Context<Self>;
+        fn started(&mut self, ctx: &mut Self::Context) {
+            ctx.set_mailbox_capacity(self.capacity);
+        }
+    }
+
+    impl Handler<LiveEvent> for Recorder {
+        type Result = ();
+        fn handle(&mut self, event: LiveEvent, _: &mut Self::Context) {
+            self.seen.lock().unwrap().push(event);
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Hold(mpsc::Receiver<()>);
+
+    impl Handler<Hold> for Recorder {
+        type Result = ();
+        fn handle(&mut self, Hold(release): Hold, _: &mut Self::Context) {
+            let _ = release.recv();
+        }
+    }
+
+    fn scene(name: &str) -> Report {
+        Report {
+            instance: "default".into(),
+            origin: LinkOrigin(1),
+            source: Source::ObsEvent,
+            update: ObsUpdate::ProgramScene(name.into()),
+        }
+    }
+
+    fn seqs(events: &[LiveEvent]) -> Vec<u64> {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                LiveEvent::Change { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn settle() {
+        actix_web::rt::time::sleep(Duration::from_millis(30)).await;
+    }
+
+    #[actix_web::test]
+    async fn a_frozen_session_is_cut_off_after_its_backlog_and_others_get_everything() {
+        let manager = StatusManager::new(&[("default", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let feed = LiveFeed::new(manager.clone(), board).start();
+
+        let healthy_seen = Arc::new(Mutex::new(Vec::new()));
+        let healthy = Recorder {
+            seen: healthy_seen.clone(),
+            capacity: 4,
+        }
+        .start();
+        // The frozen one lives on a thread of its own, which `Hold` blocks.
+        let frozen_seen = Arc::new(Mutex::new(Vec::new()));
+        let frozen_arbiter = actix::Arbiter::new();
+        let frozen = Recorder::start_in_arbiter(&frozen_arbiter.handle(), {
+            let seen = frozen_seen.clone();
+            move |_| Recorder { seen, capacity: 4 }
+        });
+        let (release, held) = mpsc::channel();
+        frozen.do_send(Hold(held));
+
+        let snapshot = feed.send(Join(healthy.recipient())).await.unwrap();
+        assert_eq!(snapshot.seq, 0);
+        feed.send(Join(frozen.clone().recipient())).await.unwrap();
+
+        // One change at a time, so the healthy session keeps up; the frozen one cannot.
+        for n in 0..20 {
+            manager.do_send(scene(&format!("scene {n}")));
+            settle().await;
+        }
+        release.send(()).unwrap();
+        settle().await;
+
+        let healthy_seen = healthy_seen.lock().unwrap();
+        assert_eq!(seqs(&healthy_seen), (1..=20).collect::<Vec<_>>());
+        let frozen_seen = frozen_seen.lock().unwrap();
+        let got = seqs(&frozen_seen);
+        assert!(!got.is_empty() && got.len() < 20, "{got:?}");
+        assert_eq!(got, (1..=got.len() as u64).collect::<Vec<_>>(), "a prefix");
+        assert!(
+            matches!(frozen_seen.last(), Some(LiveEvent::Overflowed)),
+            "told last: {frozen_seen:?}"
+        );
+        frozen_arbiter.stop();
+    }
+
+    #[actix_web::test]
+    async fn a_joining_session_gets_every_change_after_its_snapshot() {
+        let manager = StatusManager::new(&[("default", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let feed = LiveFeed::new(manager.clone(), board).start();
+        manager.do_send(scene("Before"));
+        settle().await;
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let session = Recorder {
+            seen: seen.clone(),
+            capacity: 16,
+        }
+        .start();
+        let snapshot = feed.send(Join(session.recipient())).await.unwrap();
+        assert_eq!(snapshot.seq, 1);
+        assert_eq!(
+            snapshot
+                .instance("default")
+                .unwrap()
+                .current_scene
+                .as_deref(),
+            Some("Before")
+        );
+        manager.do_send(scene("After"));
+        settle().await;
+        assert_eq!(seqs(&seen.lock().unwrap()), [2]);
+        let current = feed.send(CurrentSnapshot).await.unwrap();
+        assert_eq!(current.seq, 2);
+    }
+}
