@@ -4,9 +4,25 @@
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 use obws::responses::StatusCode as ObsStatus;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{obs::CommandError, status::ConnectionState};
+
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `obs_not_connected`.
+    pub error: String,
+    /// What went wrong and what to do, for a person.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_state: Option<ConnectionState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<usize>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -127,26 +143,26 @@ impl ApiError {
         }
     }
 
-    fn body(&self) -> Value {
-        let mut body = Map::new();
-        body.insert("error".into(), json!(self.code()));
-        body.insert("message".into(), json!(self.to_string()));
+    fn body(&self) -> ErrorBody {
+        let mut body = ErrorBody {
+            error: self.code().to_string(),
+            message: self.to_string(),
+            instance: None,
+            connection_state: None,
+            limit_bytes: None,
+        };
         match self {
             Self::NotConnected {
                 instance, state, ..
             } => {
-                body.insert("instance".into(), json!(instance));
-                body.insert("connection_state".into(), json!(state));
+                body.instance = Some(instance.clone());
+                body.connection_state = Some(*state);
             }
-            Self::UnknownInstance { name, .. } => {
-                body.insert("instance".into(), json!(name));
-            }
-            Self::PayloadTooLarge { limit } => {
-                body.insert("limit_bytes".into(), json!(limit));
-            }
+            Self::UnknownInstance { name, .. } => body.instance = Some(name.clone()),
+            Self::PayloadTooLarge { limit } => body.limit_bytes = Some(*limit),
             _ => {}
         }
-        Value::Object(body)
+        body
     }
 }
 
@@ -221,7 +237,7 @@ mod tests {
             "",
         );
         assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
-        let body = error.body();
+        let body = serde_json::to_value(error.body()).unwrap();
         assert_eq!(body["connection_state"], "auth_failed");
         assert_eq!(body["instance"], "studio");
         assert!(body["message"].as_str().unwrap().contains("password"));

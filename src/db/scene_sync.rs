@@ -6,10 +6,11 @@
 //! `POST /api/sync-scenes/`, to say what the forced re-read changed in the hub's view.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::status::model::SceneInfo;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SceneRename {
     pub uuid: Option<String>,
     pub from: String,

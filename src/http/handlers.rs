@@ -2,8 +2,8 @@
 
 use actix_web::{web, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{body, target::Target, views, AppState};
 use crate::{
@@ -22,11 +22,33 @@ fn hub_unavailable() -> ApiError {
     ApiError::Unavailable("the hub's supervisor is not answering; retry in a moment".to_string())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/obs-manager/start",
+    tag = "instance",
+    summary = "Connect every instance (or, per instance, that one); idempotent",
+    responses(
+        (status = 200, description = "The manager status after starting", body = views::ManagerStatusView),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn start_manager(state: web::Data<AppState>, target: Target) -> Answer {
     set_running(&state, &target, true).await?;
     Ok(manager_status_response(&state, &target))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/obs-manager/stop",
+    tag = "instance",
+    summary = "Disconnect every instance (or, per instance, that one); idempotent",
+    responses(
+        (status = 200, description = "The manager status after stopping", body = views::ManagerStatusView),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn stop_manager(state: web::Data<AppState>, target: Target) -> Answer {
     set_running(&state, &target, false).await?;
     Ok(manager_status_response(&state, &target))
@@ -58,6 +80,17 @@ async fn set_running(state: &AppState, target: &Target, running: bool) -> Result
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/obs-manager/status",
+    tag = "instance",
+    summary = "Whether the manager runs, and every instance's connection",
+    responses(
+        (status = 200, description = "Manager status", body = views::ManagerStatusView),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn manager_status(state: web::Data<AppState>, target: Target) -> HttpResponse {
     manager_status_response(&state, &target)
 }
@@ -72,16 +105,38 @@ fn manager_status_response(state: &AppState, target: &Target) -> HttpResponse {
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/instances",
+    tag = "hub",
+    summary = "Every configured instance with its state",
+    responses(
+        (status = 200, description = "Instances", body = views::InstanceList),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn list_instances(state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.board.current();
-    let instances: Vec<_> = snapshot
-        .instances
-        .values()
-        .map(|status| views::InstanceView::new(status))
-        .collect();
-    HttpResponse::Ok().json(json!({ "instances": instances }))
+    HttpResponse::Ok().json(views::InstanceList {
+        instances: snapshot
+            .instances
+            .values()
+            .map(|status| views::InstanceView::new(status))
+            .collect(),
+    })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/stream-status",
+    tag = "instance",
+    summary = "Cached status of one instance (never asks OBS)",
+    responses(
+        (status = 200, description = "Status", body = views::StreamStatusView),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer {
     let snapshot = state.board.current();
     let status = snapshot
@@ -92,14 +147,29 @@ pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer
 
 /// Optional body of `POST /api/test-connection/`; missing fields come from the instance's
 /// configuration.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnectionBody {
     host: Option<String>,
     port: Option<u16>,
+    #[schema(value_type = Option<String>)]
     password: Option<Secret>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/test-connection",
+    tag = "instance",
+    summary = "Open a one-off connection and report what happened",
+    request_body(content = Option<TestConnectionBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "ok true with versions and round trip, or ok false with the failure", body = crate::obs::probe::ProbeReport),
+        (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn test_connection(
     state: web::Data<AppState>,
     target: Target,
@@ -153,6 +223,33 @@ async fn route(
         .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())))
 }
 
+/// Answer of `POST /api/sync-scenes/`.
+#[derive(Serialize, ToSchema)]
+pub struct SceneSyncAnswer {
+    pub instance: String,
+    /// Scene names, top of OBS's list first.
+    pub scenes: Vec<String>,
+    pub scene_details: Vec<crate::status::model::SceneInfo>,
+    pub current_scene: Option<String>,
+    /// What this re-read changed in the hub's view of OBS (renames are recognised by uuid).
+    pub added: Vec<crate::status::model::SceneInfo>,
+    pub removed: Vec<crate::status::model::SceneInfo>,
+    pub renamed: Vec<crate::db::scene_sync::SceneRename>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/sync-scenes",
+    tag = "instance",
+    summary = "Re-read the scene list from OBS",
+    responses(
+        (status = 200, description = "The scene list", body = SceneSyncAnswer),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
     // What the hub knew before the re-read, to say what it changed.
     let known = state
@@ -179,24 +276,40 @@ pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
             scenes: scenes.clone(),
         });
     }
-    let names: Vec<&str> = scenes.iter().map(|s| s.name.as_str()).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "instance": target.name,
-        "scenes": names,
-        "scene_details": scenes,
-        "current_scene": current_scene,
-        "added": diff.added,
-        "removed": diff.removed,
-        "renamed": diff.renamed,
-    })))
+    Ok(HttpResponse::Ok().json(SceneSyncAnswer {
+        instance: target.name,
+        scenes: scenes.iter().map(|s| s.name.clone()).collect(),
+        scene_details: scenes,
+        current_scene,
+        added: diff.added,
+        removed: diff.removed,
+        renamed: diff.renamed,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchSceneBody {
     scene_name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/switch-scene",
+    tag = "instance",
+    summary = "Switch the program scene",
+    request_body(content = SwitchSceneBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Switched", body = views::SwitchSceneAnswer),
+        (status = 400, description = "Malformed body or missing/empty scene_name", body = crate::error::ErrorBody),
+        (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
+        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn switch_scene(
     state: web::Data<AppState>,
     target: Target,
@@ -209,11 +322,11 @@ pub async fn switch_scene(
         ));
     }
     match route(&state, &target, ObsCommand::SwitchScene(scene_name.clone())).await {
-        Ok(_) => Ok(HttpResponse::Ok().json(json!({
-            "ok": true,
-            "instance": target.name,
-            "current_scene": scene_name,
-        }))),
+        Ok(_) => Ok(HttpResponse::Ok().json(views::SwitchSceneAnswer {
+            ok: true,
+            instance: &target.name,
+            current_scene: &scene_name,
+        })),
         Err(CommandError::Rejected {
             code: ObsStatus::ResourceNotFound,
             ..
@@ -240,13 +353,33 @@ async fn output_command(
             &format!("OBS instance `{}` {conflict}", target.name),
         )
     })?;
-    let mut answer = json!({ "ok": true, "instance": target.name, "action": action });
-    if let CommandOutcome::RecordingStopped { output_path } = outcome {
-        answer["output_path"] = json!(output_path);
-    }
-    Ok(HttpResponse::Ok().json(answer))
+    let output_path = match outcome {
+        CommandOutcome::RecordingStopped { output_path } => Some(output_path),
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(views::CommandAnswer {
+        ok: true,
+        instance: &target.name,
+        action,
+        output_path,
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/start-stream",
+    tag = "instance",
+    summary = "Start streaming",
+    responses(
+        (status = 200, description = "Done", body = views::CommandAnswer),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 409, description = "OBS is already streaming", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
+        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,
@@ -258,6 +391,21 @@ pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer 
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/stop-stream",
+    tag = "instance",
+    summary = "Stop streaming",
+    responses(
+        (status = 200, description = "Done", body = views::CommandAnswer),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 409, description = "OBS is not streaming", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
+        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,
@@ -269,6 +417,21 @@ pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/start-record",
+    tag = "instance",
+    summary = "Start recording",
+    responses(
+        (status = 200, description = "Done", body = views::CommandAnswer),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 409, description = "OBS is already recording", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
+        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,
@@ -280,6 +443,21 @@ pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer 
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/stop-record",
+    tag = "instance",
+    summary = "Stop recording (answers the file's path)",
+    responses(
+        (status = 200, description = "Done", body = views::CommandAnswer),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 409, description = "OBS is not recording", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
+        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+    )
+)]
 pub async fn stop_record(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,

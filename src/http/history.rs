@@ -15,7 +15,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use diesel::SqliteConnection;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::AppState;
 use crate::{
@@ -233,8 +234,8 @@ async fn read<T: Send + 'static>(
     .map_err(database_error)?
 }
 
-#[derive(Serialize)]
-struct EventView {
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
     id: i64,
     instance: String,
     kind: String,
@@ -246,6 +247,31 @@ struct EventView {
     payload: Value,
 }
 
+/// A page of `GET /api/events/`, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct EventsPage {
+    pub events: Vec<EventView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/events", tag = "instance",
+    summary = "Event history, newest first, filterable, cursor-paginated",
+    params(
+        ("instance" = Option<String>, Query, description = "Only this instance (plain route only)"),
+        ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, inclusive"),
+        ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, exclusive"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("kind" = Option<String>, Query, description = "Comma-separated kinds: scene_changed, streaming_changed, recording_changed, connection_changed, scene_list_changed")
+    ),
+    responses(
+        (status = 200, description = "A page of events", body = EventsPage),
+        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+    ))]
 pub async fn events(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -282,11 +308,14 @@ pub async fn events(
             payload: serde_json::from_str(&event.payload).unwrap_or(Value::String(event.payload)),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "events": events, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(EventsPage {
+        events,
+        next_cursor,
+    }))
 }
 
-#[derive(Serialize)]
-struct SceneView {
+#[derive(Serialize, ToSchema)]
+pub struct SceneView {
     instance: String,
     name: String,
     uuid: Option<String>,
@@ -298,6 +327,22 @@ struct SceneView {
     removed_at: Option<DateTime<Utc>>,
 }
 
+/// `GET /api/scenes/`.
+#[derive(Serialize, ToSchema)]
+pub struct ScenesList {
+    pub scenes: Vec<SceneView>,
+}
+
+#[utoipa::path(get, path = "/api/scenes", tag = "instance",
+    summary = "Scenes as the database knows them, removed ones flagged",
+    params(("instance" = Option<String>, Query, description = "Only this instance (plain route only)")),
+    responses(
+        (status = 200, description = "Scenes", body = ScenesList),
+        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+    ))]
 pub async fn scenes(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -322,11 +367,11 @@ pub async fn scenes(
             removed_at: scene.removed_at.map(utc),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "scenes": scenes })))
+    Ok(HttpResponse::Ok().json(ScenesList { scenes }))
 }
 
-#[derive(Serialize)]
-struct SessionView {
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
     id: i64,
     instance: String,
     started_at: DateTime<Utc>,
@@ -365,6 +410,13 @@ impl SessionView {
     }
 }
 
+/// A page of `GET /api/stream-sessions/` or `/api/record-sessions/`, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct SessionsPage {
+    pub sessions: Vec<SessionView>,
+    pub next_cursor: Option<String>,
+}
+
 async fn sessions_page(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -393,9 +445,28 @@ async fn sessions_page(
         .into_iter()
         .map(|(session, instance)| SessionView::new(session, instance))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "sessions": sessions, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(SessionsPage {
+        sessions,
+        next_cursor,
+    }))
 }
 
+#[utoipa::path(get, path = "/api/stream-sessions", tag = "instance",
+    summary = "Streaming sessions, newest first, cursor-paginated",
+    params(
+        ("instance" = Option<String>, Query, description = "Only this instance (plain route only)"),
+        ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, inclusive"),
+        ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, exclusive"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
+    ),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionsPage),
+        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+    ))]
 pub async fn stream_sessions(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -403,6 +474,22 @@ pub async fn stream_sessions(
     sessions_page(request, state, Output::Stream).await
 }
 
+#[utoipa::path(get, path = "/api/record-sessions", tag = "instance",
+    summary = "Recording sessions (with their files), newest first, cursor-paginated",
+    params(
+        ("instance" = Option<String>, Query, description = "Only this instance (plain route only)"),
+        ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, inclusive"),
+        ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, exclusive"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
+    ),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionsPage),
+        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+    ))]
 pub async fn record_sessions(
     request: HttpRequest,
     state: web::Data<AppState>,

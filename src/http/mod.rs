@@ -12,6 +12,7 @@ mod handlers;
 mod history;
 pub mod live_feed;
 pub mod live_protocol;
+pub mod openapi;
 mod ops;
 mod target;
 pub mod views;
@@ -54,12 +55,16 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(get("/healthz", ops::healthz))
         .service(get("/readyz", ops::readyz))
         .service(get("/metrics", ops::prometheus))
+        .service(get("/docs", openapi::reference_page))
+        .service(get("/docs/swagger-ui-bundle.js", openapi::swagger_script))
+        .service(get("/docs/swagger-ui.css", openapi::swagger_styles))
         .service(get("/", dashboard::index))
         .service(get("/static/{path:.*}", dashboard::static_file))
         .service(get("/ws", ws::live_socket))
         .service(
             web::scope("/api")
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
+                .service(get("/openapi.json", openapi::document))
                 .service(get("/instances", handlers::list_instances))
                 .service(web::scope("/instances/{instance}").configure(instance_routes))
                 .configure(instance_routes),

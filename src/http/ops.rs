@@ -18,11 +18,18 @@ use crate::{metrics::metrics, status::Ping};
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process is alive and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness (open without a token)",
+    responses((status = 200, description = "Alive", body = serde_json::Value)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the actors answer (and, once persistence exists, the database is usable).
+#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness (open without a token)",
+    responses(
+        (status = 200, description = "Ready", body = serde_json::Value),
+        (status = 503, description = "A part of the hub is not answering", body = serde_json::Value)
+    ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let manager = matches!(
         tokio::time::timeout(READY_TIMEOUT, state.manager.send(Ping)).await,
@@ -46,6 +53,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics (open without a token)",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn prometheus() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

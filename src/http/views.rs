@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::health::PersistenceReport;
 use crate::status::{
@@ -11,7 +12,7 @@ use crate::status::{
 
 /// `GET /api/stream-status/`: the seed's fields (`connected`, `current_scene`, `is_streaming`)
 /// and everything else the hub knows.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StreamStatusView<'a> {
     pub instance: &'a str,
     pub connected: bool,
@@ -50,7 +51,7 @@ impl<'a> StreamStatusView<'a> {
 }
 
 /// One instance in `GET /api/obs-manager/status/`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct InstanceView<'a> {
     pub name: &'a str,
     pub host: &'a str,
@@ -95,7 +96,7 @@ impl<'a> InstanceView<'a> {
 }
 
 /// `GET /api/obs-manager/status/`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ManagerStatusView<'a> {
     pub running: bool,
     pub since: DateTime<Utc>,
@@ -126,4 +127,30 @@ impl<'a> ManagerStatusView<'a> {
             persistence,
         }
     }
+}
+
+/// `GET /api/instances/`.
+#[derive(Serialize, ToSchema)]
+pub struct InstanceList<'a> {
+    pub instances: Vec<InstanceView<'a>>,
+}
+
+/// Answer of the stream and record commands.
+#[derive(Serialize, ToSchema)]
+pub struct CommandAnswer<'a> {
+    pub ok: bool,
+    pub instance: &'a str,
+    /// `start-stream`, `stop-stream`, `start-record` or `stop-record`.
+    pub action: &'a str,
+    /// The finished recording (stop-record only), as OBS reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<String>,
+}
+
+/// Answer of `POST /api/switch-scene/`.
+#[derive(Serialize, ToSchema)]
+pub struct SwitchSceneAnswer<'a> {
+    pub ok: bool,
+    pub instance: &'a str,
+    pub current_scene: &'a str,
 }

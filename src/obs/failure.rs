@@ -1,9 +1,10 @@
 //! Why a connection attempt or a link failed, in words a streamer understands.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The classes of failure the hub treats differently.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// OBS refused the password (close code 4009). Retried slowly: each attempt pops an alert.

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use obws::{client::ConnectConfig, requests::EventSubscription, Client};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::failure::{classify, FailureKind};
 use crate::config::Secret;
@@ -15,7 +16,8 @@ pub struct ProbeTarget {
     pub password: Option<Secret>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Answer of `POST /api/test-connection/`.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ProbeReport {
     Reachable {

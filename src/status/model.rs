@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Where a connection to one OBS instance stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     /// First attempt since the instance was started.
@@ -33,7 +34,7 @@ impl ConnectionState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SceneInfo {
     pub name: String,
     pub uuid: Option<String>,
@@ -41,7 +42,7 @@ pub struct SceneInfo {
 
 /// Figures of the streaming output. `kbits_per_sec` is derived by the hub from the change in
 /// `bytes` between two polls: OBS has no bitrate field.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StreamFigures {
     pub active: bool,
     /// Last output state OBS reported: starting, started, stopping, stopped, reconnecting...
@@ -56,7 +57,7 @@ pub struct StreamFigures {
     pub congestion: f64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RecordFigures {
     pub active: bool,
     pub state: String,
@@ -69,7 +70,7 @@ pub struct RecordFigures {
 }
 
 /// OBS's own performance figures (GetStats).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ObsStats {
     pub cpu_usage: f64,
     pub memory_usage_mb: f64,

@@ -24,7 +24,9 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 pub enum Verdict {
     Delivered,
     /// Try again (network error, timeout, 5xx, 429, 3xx — redirects are not followed).
-    Retry { retry_after: Option<Duration> },
+    Retry {
+        retry_after: Option<Duration>,
+    },
     /// 410 Gone: the receiver asks never to be called again; the endpoint is disabled.
     Gone,
     /// Another 4xx: the receiver rejects this message; retrying will not help... but the
@@ -73,12 +75,24 @@ mod tests {
     #[test]
     fn responses_mean_what_the_issue_says() {
         assert_eq!(verdict(Some(204), None), Verdict::Delivered);
-        assert_eq!(verdict(Some(302), None), Verdict::Retry { retry_after: None });
+        assert_eq!(
+            verdict(Some(302), None),
+            Verdict::Retry { retry_after: None }
+        );
         assert_eq!(verdict(Some(410), None), Verdict::Gone);
         let later = Some(Duration::from_secs(120));
-        assert_eq!(verdict(Some(429), later), Verdict::Retry { retry_after: later });
-        assert_eq!(verdict(Some(503), later), Verdict::Retry { retry_after: later });
-        assert_eq!(verdict(Some(500), later), Verdict::Retry { retry_after: None });
+        assert_eq!(
+            verdict(Some(429), later),
+            Verdict::Retry { retry_after: later }
+        );
+        assert_eq!(
+            verdict(Some(503), later),
+            Verdict::Retry { retry_after: later }
+        );
+        assert_eq!(
+            verdict(Some(500), later),
+            Verdict::Retry { retry_after: None }
+        );
         assert_eq!(verdict(Some(404), None), Verdict::Rejected);
         assert_eq!(verdict(None, None), Verdict::Retry { retry_after: None });
     }

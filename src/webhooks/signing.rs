@@ -120,10 +120,7 @@ mod tests {
         let key = key_bytes(&secret).unwrap();
         let body = br#"{"test": 2432232314}"#;
         let signature = sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
-        assert_eq!(
-            signature,
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         verify(
             &key,
             Some("msg_p5jXN8AQM9LWM0D4loKWxJek"),
@@ -140,10 +137,12 @@ mod tests {
         let key = key_bytes(&generate_secret()).unwrap();
         assert_eq!(key.len(), 32);
         let signature = sign(&key, "msg_1", 1000, b"{}");
-        let check = |id, ts, sig: Option<&str>, body: &[u8], now| {
-            verify(&key, id, ts, sig, body, now)
-        };
-        assert_eq!(check(Some("msg_1"), Some("1000"), Some(&signature), b"{}", 1000), Ok(()));
+        let check =
+            |id, ts, sig: Option<&str>, body: &[u8], now| verify(&key, id, ts, sig, body, now);
+        assert_eq!(
+            check(Some("msg_1"), Some("1000"), Some(&signature), b"{}", 1000),
+            Ok(())
+        );
         assert_eq!(
             check(Some("msg_1"), Some("1000"), Some(&signature), b"{ }", 1000),
             Err(SignatureError::Mismatch)
@@ -153,7 +152,13 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            check(Some("msg_1"), Some("1000"), Some(&signature), b"{}", 1000 + 301),
+            check(
+                Some("msg_1"),
+                Some("1000"),
+                Some(&signature),
+                b"{}",
+                1000 + 301
+            ),
             Err(SignatureError::StaleTimestamp)
         );
         assert_eq!(

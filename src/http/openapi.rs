@@ -1,0 +1,206 @@
+//! The OpenAPI 3 document (`GET /api/openapi.json`), generated from the handlers' annotations,
+//! and the API reference page (`GET /docs`, Swagger UI vendored under static/vendor/).
+//!
+//! Handlers are annotated once, with their `/api/...` path; routes tagged `instance` also exist
+//! under `/api/instances/{instance}/...`, and [`PerInstanceRoutes`] writes those copies into the
+//! document so that it lists every route the server answers.
+
+use std::sync::LazyLock;
+
+use actix_web::HttpResponse;
+use utoipa::{
+    openapi::{
+        path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem},
+        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
+        Required,
+    },
+    Modify, OpenApi,
+};
+
+use super::{handlers, history, ops};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "obs-hub",
+        description = "Persistent OBS Studio connections, cached status and control. Errors are \
+            `{\"error\": code, \"message\": text}`. When API tokens are configured every /api/ \
+            route needs `Authorization: Bearer <token>`."
+    ),
+    paths(
+        handlers::start_manager,
+        handlers::stop_manager,
+        handlers::manager_status,
+        handlers::list_instances,
+        handlers::stream_status,
+        handlers::test_connection,
+        handlers::sync_scenes,
+        handlers::switch_scene,
+        handlers::start_stream,
+        handlers::stop_stream,
+        handlers::start_record,
+        handlers::stop_record,
+        history::events,
+        history::scenes,
+        history::stream_sessions,
+        history::record_sessions,
+        ops::healthz,
+        ops::readyz,
+        ops::prometheus,
+    ),
+    modifiers(&PerInstanceRoutes, &BearerTokens),
+    tags(
+        (name = "instance", description = "Also under /api/instances/{instance}/..."),
+        (name = "hub", description = "The hub as a whole"),
+        (name = "operations", description = "Open without a token"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds `/api/instances/{instance}/<route>` for every operation tagged `instance`.
+struct PerInstanceRoutes;
+
+impl Modify for PerInstanceRoutes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let copies: Vec<(String, PathItem)> = openapi
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, item)| {
+                path.starts_with("/api/") && operations(item).any(tagged_instance)
+            })
+            .map(|(path, item)| {
+                let mut item = item.clone();
+                for operation in operations_mut(&mut item) {
+                    operation
+                        .parameters
+                        .get_or_insert_with(Vec::new)
+                        .insert(0, instance_parameter());
+                    if let Some(id) = &mut operation.operation_id {
+                        id.push_str("_for_instance");
+                    }
+                }
+                let rest = path.trim_start_matches("/api");
+                (format!("/api/instances/{{instance}}{rest}"), item)
+            })
+            .collect();
+        openapi.paths.paths.extend(copies);
+    }
+}
+
+fn tagged_instance(operation: &Operation) -> bool {
+    operation
+        .tags
+        .as_ref()
+        .is_some_and(|tags| tags.iter().any(|tag| tag == "instance"))
+}
+
+fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
+    [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+        .into_iter()
+        .flatten()
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn instance_parameter() -> Parameter {
+    ParameterBuilder::new()
+        .name("instance")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("Name of the OBS instance, as configured"))
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .pattern(Some("^[A-Za-z0-9_-]{1,64}$")),
+        ))
+        .build()
+}
+
+/// Declares bearer tokens and requires them on /api/ routes (not on the operations routes).
+struct BearerTokens;
+
+impl Modify for BearerTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for operation in operations_mut(item) {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "api_token",
+                    Vec::<String>::new(),
+                )]);
+            }
+        }
+    }
+}
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .unwrap_or_else(|_| "{}".to_string())
+});
+
+/// `GET /api/openapi.json`.
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.as_str())
+}
+
+/// `GET /docs`: Swagger UI over the document, with no network access needed (vendored).
+pub async fn reference_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("../../static/docs/index.html"))
+}
+
+pub async fn swagger_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("cache-control", "public, max-age=86400"))
+        .body(&include_bytes!("../../static/vendor/swagger-ui/swagger-ui-bundle.js")[..])
+}
+
+pub async fn swagger_styles() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("cache-control", "public, max-age=86400"))
+        .body(&include_bytes!("../../static/vendor/swagger-ui/swagger-ui.css")[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_instance_route_has_its_per_instance_copy() {
+        let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let paths = document["paths"].as_object().unwrap();
+        assert!(paths.contains_key("/api/stream-status"));
+        assert!(paths.contains_key("/api/instances/{instance}/stream-status"));
+        assert!(paths.contains_key("/api/instances/{instance}/switch-scene"));
+        assert!(!paths.contains_key("/api/instances/{instance}/instances"));
+        assert!(paths.contains_key("/healthz"));
+        let per_instance = &paths["/api/instances/{instance}/switch-scene"]["post"];
+        assert_eq!(per_instance["parameters"][0]["name"], "instance");
+        assert!(per_instance["security"].is_array());
+        assert!(paths["/healthz"]["get"]["security"].is_null());
+    }
+}
