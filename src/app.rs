@@ -15,6 +15,7 @@ use crate::{
     http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
     status::{StatusBoard, StatusManager, Subscribe},
+    webhooks::Webhooks,
 };
 
 /// How long shutdown waits for the last buffered events to reach the database.
@@ -40,6 +41,7 @@ pub struct Application {
     manager: Addr<StatusManager>,
     supervisor: Addr<ConnectionSupervisor>,
     persistence: Persistence,
+    webhooks: Webhooks,
 }
 
 impl Application {
@@ -63,6 +65,8 @@ impl Application {
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }
+        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager);
+        let webhooks_data = web::Data::new(webhooks.clone());
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),
             settings.timing.clone(),
@@ -82,6 +86,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(webhooks_data.clone())
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
                 .configure(http::routes)
@@ -97,6 +102,7 @@ impl Application {
             manager,
             supervisor,
             persistence,
+            webhooks,
         })
     }
 
@@ -122,10 +128,16 @@ impl Application {
         self.persistence.clone()
     }
 
+    /// The webhook dispatcher (None without a database) and the callback memory.
+    pub fn webhooks(&self) -> Webhooks {
+        self.webhooks.clone()
+    }
+
     /// Serves until SIGINT/SIGTERM (actix-web stops gracefully on both), then writes the
-    /// events still buffered.
+    /// events and webhook deliveries still buffered.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        self.webhooks.drain(DRAIN_ON_SHUTDOWN).await;
         self.persistence.drain(DRAIN_ON_SHUTDOWN).await;
         served
     }

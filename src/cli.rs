@@ -81,6 +81,15 @@ pub struct ServeArgs {
     /// Default: obs-hub.db in the working directory.
     #[arg(long, env = "OBS_HUB_DATABASE", value_name = "OBS_HUB_DATABASE")]
     pub database: Option<String>,
+    /// Standard Webhooks secret (`whsec_...`) that signs the callbacks sent to
+    /// OBS_CALLBACK_BASE_URL and is required on the callbacks received (prefer the variable).
+    #[arg(
+        long,
+        env = "OBS_HUB_CALLBACK_SECRET",
+        value_name = "OBS_HUB_CALLBACK_SECRET",
+        hide_env_values = true
+    )]
+    pub callback_secret: Option<String>,
 }
 
 impl ServeArgs {
@@ -100,6 +109,7 @@ impl ServeArgs {
                 .as_deref()
                 .map(|origins| origins.split(',').map(str::to_string).collect()),
             database: self.database.clone(),
+            callback_secret: self.callback_secret.clone().map(Secret::new),
         }
     }
 }

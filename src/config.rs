@@ -15,6 +15,9 @@ use std::{
 
 use serde::Deserialize;
 
+pub use crate::webhooks::settings::WebhookSettings;
+use crate::webhooks::settings::{self as webhook_settings, FileDelivery, FileWebhook};
+
 /// Name of the instance built from the `OBS_WEBSOCKET_*` variables.
 pub const DEFAULT_INSTANCE: &str = "default";
 
@@ -155,6 +158,11 @@ pub struct Settings {
     /// hub's own; see [`normalize_origin`].
     pub allowed_origins: Vec<String>,
     pub websocket: WebSocketSettings,
+    /// Signs the callbacks this hub sends and is required on the ones it receives; None: sent
+    /// unsigned, received as the rest of `/api` (see the README's webhook section).
+    pub callback_secret: Option<Secret>,
+    /// `[[webhooks]]` endpoints and delivery tuning.
+    pub webhooks: WebhookSettings,
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -171,6 +179,8 @@ pub struct Overrides {
     pub database: Option<String>,
     /// From `OBS_HUB_ALLOWED_ORIGINS` (comma-separated); replaces the file's list when given.
     pub allowed_origins: Option<Vec<String>>,
+    /// From `OBS_HUB_CALLBACK_SECRET`.
+    pub callback_secret: Option<Secret>,
 }
 
 impl Overrides {
@@ -213,6 +223,11 @@ struct FileConfig {
     database: FileDatabase,
     #[serde(default)]
     obs: Vec<FileInstance>,
+    callback_secret: Option<Secret>,
+    #[serde(default)]
+    webhooks: Vec<FileWebhook>,
+    #[serde(default)]
+    webhook_delivery: FileDelivery,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -385,6 +400,21 @@ impl Settings {
         let api_tokens = resolve_tokens(overrides.api_tokens.clone().or(file.api_tokens))?;
         let database =
             resolve_database(&file.database, overrides.database.as_deref()).map_err(file_error)?;
+        let callback_secret = webhook_settings::resolve_callback_secret(
+            overrides.callback_secret.clone().or(file.callback_secret),
+        )
+        .map_err(|message| ConfigError::invalid("OBS_HUB_CALLBACK_SECRET", message))?;
+        let webhooks =
+            webhook_settings::resolve(file.webhooks, &file.webhook_delivery).map_err(file_error)?;
+        if database.path.is_none()
+            && (callback_base_url.is_some() || !webhooks.endpoints.is_empty())
+        {
+            return Err(ConfigError::invalid(
+                "OBS_HUB_DATABASE",
+                "webhooks and OBS_CALLBACK_BASE_URL need the database (deliveries are stored \
+                 before they are sent): set a path instead of `none`",
+            ));
+        }
         if api_tokens.is_empty() && !bind.ip().is_loopback() {
             return Err(ConfigError::invalid(
                 "OBS_HUB_BIND",
@@ -412,6 +442,8 @@ impl Settings {
             database,
             allowed_origins,
             websocket,
+            callback_secret,
+            webhooks,
         })
     }
 
@@ -954,6 +986,45 @@ mod tests {
             let error = resolve(text, Overrides::default()).unwrap_err().to_string();
             assert!(error.contains(mentions), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn webhooks_come_from_the_file_and_need_the_database() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let text = format!(
+            "callback_secret = \"{secret}\"\n[[webhooks]]\nurl = \"http://127.0.0.1:9/in\"\n\
+             secret = \"{secret}\"\n[webhook_delivery]\nconcurrency = 2\n"
+        );
+        let settings = resolve(&text, Overrides::default()).unwrap();
+        assert_eq!(settings.webhooks.endpoints.len(), 1);
+        assert_eq!(settings.webhooks.delivery.concurrency, 2);
+        assert!(settings.callback_secret.is_some());
+        assert!(
+            !format!("{settings:?}").contains(secret),
+            "secrets do not print"
+        );
+
+        let without_database = Overrides {
+            database: Some(NO_DATABASE.into()),
+            ..Overrides::default()
+        };
+        let error = resolve(&text, without_database.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("OBS_HUB_DATABASE:"), "{error}");
+        let callbacks_only = Overrides {
+            callback_base_url: Some("http://hub-b:8000".into()),
+            ..without_database
+        };
+        assert!(Settings::resolve(None, callbacks_only).is_err());
+
+        let bad_secret = Overrides {
+            callback_secret: Some(Secret::new("not base64!")),
+            ..Overrides::default()
+        };
+        let error = Settings::resolve(None, bad_secret).unwrap_err().to_string();
+        assert!(error.starts_with("OBS_HUB_CALLBACK_SECRET:"), "{error}");
+        assert!(!error.contains("not base64!"), "{error}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - [`status`]: the `StatusManager` singleton holding the cached status of every instance;
 //! - [`http`]: the actix-web REST layer; [`error`]: its one error type;
 //! - [`db`]: persistence (history in SQLite: the recorder and DB writer actors, queries);
+//! - [`webhooks`]: signed webhooks from a durable outbox (the `WebhookDispatcher` actor), and
+//!   what the callback routes accept;
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 

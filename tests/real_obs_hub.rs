@@ -355,6 +355,89 @@ async fn a_frozen_obs_is_declared_dead_by_the_heartbeat_and_recovered() {
 }
 
 #[actix_web::test]
+async fn two_chained_hubs_a_switch_in_real_obs_behind_a_shows_in_b() {
+    if skip() {
+        return;
+    }
+    let _serial = e2e::serial().await;
+    let obs = e2e::connect().await;
+    let scene = unique("E2E Chained");
+    obs.scenes().create(&scene).await.unwrap();
+
+    let secret = obs_hub::webhooks::signing::generate_secret();
+    // Hub B watches; its own instance points at a port nothing listens on.
+    let dead_port = common::receiver::reserve_port();
+    let secret_b = secret.clone();
+    let hub_b = common::spawn_hub_configured(
+        vec![InstanceConfig {
+            name: "local".into(),
+            host: "127.0.0.1".into(),
+            port: dead_port,
+            password: None,
+        }],
+        move |settings| settings.callback_secret = Some(secret_b),
+    );
+    // Hub A sits next to the real OBS and posts its callbacks to B, signed.
+    let base_b = hub_b.base.clone();
+    let studio = InstanceConfig {
+        name: "studio".into(),
+        ..real_obs(&e2e::password())
+    };
+    let hub_a = common::spawn_hub_configured(vec![studio], move |settings| {
+        settings.timing = e2e_timing();
+        settings.callback_base_url = Some(base_b);
+        settings.callback_secret = Some(secret);
+    });
+    hub_a
+        .wait_for("A connected to real OBS", |s| {
+            s["connected"] == true && s["stale"] == false
+        })
+        .await;
+
+    obs.scenes()
+        .set_current_program_scene(scene.as_str())
+        .await
+        .unwrap();
+    let on_b = hub_b
+        .wait_for_path(
+            "/api/instances/studio/stream-status/",
+            "the switch made in OBS, on hub B",
+            |s| s["current_scene"] == scene.as_str(),
+        )
+        .await;
+    assert_eq!(on_b["connected"], true, "A's link travels too: {on_b:#}");
+    hub_b
+        .wait_for_path(
+            "/api/events/?instance=studio&kind=scene_changed",
+            "the switch in B's history, from a callback",
+            |page| {
+                page["events"][0]["payload"]["scene"] == scene.as_str()
+                    && page["events"][0]["source"] == "callback"
+            },
+        )
+        .await;
+    // A's delivery log shows the signed callback delivered.
+    let endpoints = hub_a.get("/api/webhooks/").await.body;
+    let scene_endpoint = endpoints["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/scene-change/"))
+        })
+        .expect("the scene-change callback endpoint");
+    assert_eq!(scene_endpoint["signed"], true);
+
+    obs.scenes()
+        .set_current_program_scene("Scene")
+        .await
+        .unwrap();
+    obs.scenes().remove(scene.as_str().into()).await.unwrap();
+}
+
+#[actix_web::test]
 async fn the_history_shows_what_happened_in_obs() {
     if skip() {
         return;

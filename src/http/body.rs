@@ -9,7 +9,8 @@ use crate::error::ApiError;
 /// Largest request body accepted (413 past it).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-async fn read(payload: web::Payload) -> Result<web::Bytes, ApiError> {
+/// The raw body, size-limited (callbacks verify signatures over the exact bytes).
+pub(super) async fn read(payload: web::Payload) -> Result<web::Bytes, ApiError> {
     match payload.to_bytes_limited(BODY_LIMIT).await {
         Err(_) => Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT }),
         Ok(Err(error)) => Err(ApiError::InvalidJson(format!(

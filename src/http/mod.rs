@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod body;
+mod callbacks;
 mod dashboard;
 mod handlers;
 mod history;
@@ -16,6 +17,7 @@ pub mod openapi;
 mod ops;
 mod target;
 pub mod views;
+mod webhooks;
 mod ws;
 pub mod ws_access;
 
@@ -61,9 +63,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(get("/", dashboard::index))
         .service(get("/static/{path:.*}", dashboard::static_file))
         .service(get("/ws", ws::live_socket))
+        // Before `/api`: callbacks are let in by their signature (or a token), see
+        // `callbacks::admit`, so that another hub can post them.
+        .service(web::scope("/api/callback").configure(callbacks::routes))
         .service(
             web::scope("/api")
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
+                .service(web::scope("/webhooks").configure(webhooks::routes))
                 .service(get("/openapi.json", openapi::document))
                 .service(get("/instances", handlers::list_instances))
                 .service(web::scope("/instances/{instance}").configure(instance_routes))

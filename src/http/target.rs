@@ -33,7 +33,10 @@ fn resolve(request: &HttpRequest) -> Result<Target, ApiError> {
         .map(|i| i.name.clone())
         .collect();
     if let Some(name) = request.match_info().get("instance") {
-        return if names.iter().any(|n| n == name) {
+        // Configured instances, and those known from callbacks only (hub chaining).
+        let known =
+            names.iter().any(|n| n == name) || state.board.current().instance(name).is_some();
+        return if known {
             Ok(Target {
                 name: name.to_string(),
                 explicit: true,
@@ -42,6 +45,14 @@ fn resolve(request: &HttpRequest) -> Result<Target, ApiError> {
             Err(ApiError::unknown_instance(name, &names))
         };
     }
+    default_instance(&names).map(|name| Target {
+        name,
+        explicit: false,
+    })
+}
+
+/// The instance a request that names none is about: the one named `default`, or the only one.
+pub fn default_instance(names: &[String]) -> Result<String, ApiError> {
     let default = if names.iter().any(|n| n == DEFAULT_INSTANCE) {
         Some(DEFAULT_INSTANCE.to_string())
     } else if names.len() == 1 {
@@ -49,17 +60,12 @@ fn resolve(request: &HttpRequest) -> Result<Target, ApiError> {
     } else {
         None
     };
-    default
-        .map(|name| Target {
-            name,
-            explicit: false,
-        })
-        .ok_or_else(|| ApiError::UnknownInstance {
-            name: DEFAULT_INSTANCE.to_string(),
-            message: format!(
-                "several OBS instances are configured ({}) and none is named `default`: \
+    default.ok_or_else(|| ApiError::UnknownInstance {
+        name: DEFAULT_INSTANCE.to_string(),
+        message: format!(
+            "several OBS instances are configured ({}) and none is named `default`: \
                  use /api/instances/{{name}}/...",
-                names.join(", ")
-            ),
-        })
+            names.join(", ")
+        ),
+    })
 }

@@ -235,14 +235,23 @@ impl Handler<Report> for StatusManager {
             log::debug!("report for unknown instance {} ignored", report.instance);
             return;
         };
-        let latest = self
-            .latest_origin
-            .entry(report.instance.clone())
-            .or_insert(report.origin);
-        if report.origin < *latest {
-            return;
+        if report.source == Source::Callback {
+            // Callbacks come from no link: they neither pass nor move the origin check. Checked
+            // here as well as by the callback route, so a link that came up meanwhile still wins.
+            let linked = self.latest_origin.contains_key(&report.instance);
+            if update::callback_overruled(linked, status, &report.update).is_some() {
+                return;
+            }
+        } else {
+            let latest = self
+                .latest_origin
+                .entry(report.instance.clone())
+                .or_insert(report.origin);
+            if report.origin < *latest {
+                return;
+            }
+            *latest = report.origin;
         }
-        *latest = report.origin;
 
         let now = Utc::now();
         let status = Arc::make_mut(status);
@@ -259,6 +268,26 @@ impl Handler<Report> for StatusManager {
         // this to leave no change out between the two.
         self.publish();
         self.notify(events);
+    }
+}
+
+/// Makes an instance known that no link of this hub feeds: one another hub reports about
+/// through callbacks (hub chaining). Nothing happens when the name is known already.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AddCallbackInstance(pub String);
+
+impl Handler<AddCallbackInstance> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, AddCallbackInstance(name): AddCallbackInstance, _: &mut Self::Context) {
+        if self.instances.contains_key(&name) {
+            return;
+        }
+        log::info!("instance `{name}` added: it is known from callbacks only (no link of its own)");
+        let status = InstanceStatus::new(&name, "", 0, Utc::now());
+        self.instances.insert(name, Arc::new(status));
+        self.publish();
     }
 }
 

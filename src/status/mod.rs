@@ -7,7 +7,8 @@ pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
-    ChangeEvent, LinkOrigin, Ping, Report, SetRunning, StatusChanged, StatusManager, Subscribe,
+    AddCallbackInstance, ChangeEvent, LinkOrigin, Ping, Report, SetRunning, StatusChanged,
+    StatusManager, Subscribe,
 };
 pub use model::{ConnectionState, InstanceStatus};
 pub use update::{Change, ObsUpdate, Source};

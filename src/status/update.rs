@@ -399,6 +399,32 @@ fn scene_list_change(status: &InstanceStatus) -> Change {
     }
 }
 
+/// Why a callback (another hub's word about an instance) is not applied, or None when it is.
+///
+/// `linked` says whether this hub has a link of its own to the instance (it is configured
+/// here). Then OBS's own word wins: nothing from a callback is applied while the link is up,
+/// and the link's state is never taken from a callback. While the link is down, scene and
+/// output callbacks fill the cache in (marked as coming from a callback) until the next read
+/// from OBS replaces them. An instance this hub has no link to follows its callbacks entirely.
+pub fn callback_overruled(
+    linked: bool,
+    status: &InstanceStatus,
+    update: &ObsUpdate,
+) -> Option<&'static str> {
+    if !linked {
+        return None;
+    }
+    if matches!(update, ObsUpdate::Connection(_)) {
+        return Some(
+            "this hub has its own link to the instance: its connection state is the link's",
+        );
+    }
+    if status.is_connected() {
+        return Some("this hub is connected to the instance: what OBS itself says wins");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,6 +628,27 @@ mod tests {
         assert_eq!(reconcile_active(false, "stopped", true), Some(true));
         assert_eq!(reconcile_active(true, "started", false), Some(false));
         assert_eq!(reconcile_active(false, "starting", false), None);
+    }
+
+    #[test]
+    fn callbacks_fill_in_only_where_obs_cannot_speak() {
+        let mut status = fresh();
+        let scene = ObsUpdate::ProgramScene("Live".into());
+        let connection = ObsUpdate::Connection(ConnectionReport {
+            state: ConnectionState::Connected,
+            error: None,
+            attempts: 0,
+            next_attempt_at: None,
+            versions: None,
+        });
+        // An instance known only from callbacks follows them entirely.
+        assert_eq!(callback_overruled(false, &status, &scene), None);
+        assert_eq!(callback_overruled(false, &status, &connection), None);
+        // A linked instance: scene callbacks only while the link is down, never the link state.
+        assert_eq!(callback_overruled(true, &status, &scene), None);
+        assert!(callback_overruled(true, &status, &connection).is_some());
+        connected(&mut status);
+        assert!(callback_overruled(true, &status, &scene).is_some());
     }
 
     #[test]

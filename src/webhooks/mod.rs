@@ -1,4 +1,118 @@
 //! Webhooks out (signed, durable, retried) and callbacks in.
+//!
+//! - [`dispatcher::WebhookDispatcher`]: the actor that turns status changes into deliveries and
+//!   sends them, on its own thread; [`writer::StoreWriter`] does its database writes on another.
+//! - Plain logic: [`events`] (event types, message bodies), [`endpoint`] (endpoints and the
+//!   checks on them), [`outbox`] (per-endpoint queues, what happens after an attempt),
+//!   [`schedule`] (retry delays, response verdicts), [`signing`] (Standard Webhooks),
+//!   [`callbacks`] (what `/api/callback/...` accepts and who may call it), [`store`] (the tables
+//!   and queries), [`settings`] (the configuration's part).
+//!
+//! The HTTP routes are in `http::webhooks` and `http::callbacks`.
 
+pub mod callbacks;
+pub mod dispatcher;
+pub mod endpoint;
+pub mod events;
+pub mod outbox;
 pub mod schedule;
+pub mod settings;
 pub mod signing;
+pub mod store;
+pub mod writer;
+
+use std::{
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use actix::Addr;
+
+use self::{
+    callbacks::CallbackMemory,
+    dispatcher::{Drain, WebhookDispatcher},
+    writer::Pool,
+};
+use crate::{config::Settings, status::StatusManager};
+
+/// What the rest of the hub holds of webhooks (cheap to clone).
+#[derive(Clone)]
+pub struct Webhooks {
+    dispatcher: Option<Addr<WebhookDispatcher>>,
+    pool: Option<Pool>,
+    memory: Arc<Mutex<CallbackMemory>>,
+}
+
+impl Webhooks {
+    /// Callbacks only: no database, so no outbox (`OBS_HUB_DATABASE=none`).
+    pub fn without_outbox() -> Self {
+        Self {
+            dispatcher: None,
+            pool: None,
+            memory: Arc::default(),
+        }
+    }
+
+    /// Starts the dispatcher on the hub's database, subscribed to the status manager, with the
+    /// endpoints of the config file and of the callback base URL. Without a database there is
+    /// no outbox; the configuration refuses declared endpoints in that case.
+    pub fn start(settings: &Settings, pool: Option<Pool>, manager: &Addr<StatusManager>) -> Self {
+        let Some(pool) = pool else {
+            return Self::without_outbox();
+        };
+        let mut declared = settings.webhooks.endpoints.clone();
+        if let Some(base) = &settings.callback_base_url {
+            declared.extend(endpoint::callback_endpoints(
+                base,
+                settings.callback_secret.as_ref(),
+            ));
+            if settings.callback_secret.is_none() {
+                log::info!(
+                    "webhooks: callbacks to {base} go unsigned (set OBS_HUB_CALLBACK_SECRET on \
+                     both hubs to sign them)"
+                );
+            }
+        }
+        let dispatcher = WebhookDispatcher::start_subscribed(
+            pool.clone(),
+            declared,
+            settings.webhooks.delivery.clone(),
+            manager,
+        );
+        Self {
+            dispatcher: Some(dispatcher),
+            pool: Some(pool),
+            memory: Arc::default(),
+        }
+    }
+
+    pub fn dispatcher(&self) -> Option<&Addr<WebhookDispatcher>> {
+        self.dispatcher.as_ref()
+    }
+
+    /// For delivery log reads; None without a database.
+    pub fn pool(&self) -> Option<&Pool> {
+        self.pool.as_ref()
+    }
+
+    /// The replay and ordering memory of the callback routes.
+    pub fn callback_memory(&self) -> MutexGuard<'_, CallbackMemory> {
+        // A panic while holding it leaves plain maps behind: still usable.
+        self.memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits (at most `limit`) until every accepted delivery and attempt is written: shutdown.
+    pub async fn drain(&self, limit: Duration) {
+        let Some(dispatcher) = &self.dispatcher else {
+            return;
+        };
+        if tokio::time::timeout(limit, dispatcher.send(Drain))
+            .await
+            .is_err()
+        {
+            log::warn!("webhooks: some deliveries could not be stored before shutdown");
+        }
+    }
+}

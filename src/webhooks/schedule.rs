@@ -52,8 +52,18 @@ pub fn next_delay(
     retry_after: Option<Duration>,
     rng: &mut impl Rng,
 ) -> Option<Duration> {
+    next_delay_in(&RETRY_DELAYS, attempts_made, retry_after, rng)
+}
+
+/// [`next_delay`] on another list of delays (tests run the schedule in milliseconds).
+pub fn next_delay_in(
+    delays: &[Duration],
+    attempts_made: u32,
+    retry_after: Option<Duration>,
+    rng: &mut impl Rng,
+) -> Option<Duration> {
     let index = usize::try_from(attempts_made.checked_sub(1)?).ok()?;
-    let base = *RETRY_DELAYS.get(index)?;
+    let base = *delays.get(index)?;
     let jittered = base.mul_f64(rng.gen_range(0.9..=1.1));
     Some(match retry_after {
         Some(asked) => jittered.max(asked.min(MAX_RETRY_AFTER)),

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses a different part of this
 
 pub mod e2e;
+pub mod receiver;
 
 use std::{future::Future, time::Duration};
 
@@ -84,6 +85,8 @@ pub fn spawn_hub_configured(
         allowed_origins: Vec::new(),
         websocket: Default::default(),
         database: Default::default(),
+        callback_secret: None,
+        webhooks: Default::default(),
     };
     // Every test its own database file (an in-memory one would differ per pooled connection).
     let database_dir = tempfile::tempdir().expect("temp dir for the database");

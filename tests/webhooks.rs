@@ -1,0 +1,783 @@
+//! Webhooks out (signed, stored, retried) and callbacks in, against the simulated OBS and a
+//! receiver that verifies every signature.
+
+mod common;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use actix::prelude::*;
+use actix_web::http::Method;
+use common::{
+    eventually, instance,
+    receiver::{reserve_port, Receiver},
+    spawn_hub_configured, start_fake, Reply, TestHub, PASSWORD,
+};
+use obs_hub::{
+    config::{Secret, Settings},
+    fake_obs::FakeObs,
+    status::{Source, StatusChanged, Subscribe},
+    webhooks::{dispatcher::DeliverySettings, outbox::RetrySchedule, signing},
+};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "test-token-0123456789";
+
+/// Retries in a fraction of a second instead of minutes.
+fn fast_delivery() -> DeliverySettings {
+    DeliverySettings {
+        schedule: RetrySchedule {
+            delays: vec![Duration::from_millis(150); 40],
+        },
+        timeout: Duration::from_secs(10),
+        concurrency: 4,
+    }
+}
+
+async fn hub_with(configure: impl FnOnce(&mut Settings)) -> (TestHub, FakeObs) {
+    let fake = start_fake().await;
+    let hub = spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |settings| {
+        settings.webhooks.delivery = fast_delivery();
+        configure(settings);
+    });
+    hub.wait_for("connected with a fresh state", |status| {
+        status["connected"] == true && status["stale"] == false
+    })
+    .await;
+    (hub, fake)
+}
+
+async fn request(
+    hub: &TestHub,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, String)],
+) -> Reply {
+    let mut request = hub
+        .client
+        .request(method, format!("{}{path}", hub.base))
+        .insert_header(("content-type", "application/json"));
+    for (name, value) in headers {
+        request = request.insert_header((*name, value.as_str()));
+    }
+    let mut response = match body {
+        Some(body) => request.send_body(body.to_string()).await,
+        None => request.send().await,
+    }
+    .expect("hub answers");
+    let bytes = response.body().limit(1 << 22).await.expect("body");
+    Reply {
+        status: response.status().as_u16(),
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// Creates an endpoint for `receiver` through the API; the receiver learns its secret from the
+/// one-time answer.
+async fn add_endpoint(hub: &TestHub, receiver: &Receiver, event_types: &[&str]) -> String {
+    let body = json!({ "url": receiver.url(), "event_types": event_types }).to_string();
+    let created = hub.post("/api/webhooks/", &body).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let secret = created.body["secret"].as_str().expect("the secret, once");
+    assert!(secret.starts_with("whsec_"));
+    receiver.set_secret(secret);
+    created.body["id"].as_str().expect("an id").to_string()
+}
+
+async fn delivery_log(hub: &TestHub, endpoint: &str) -> Vec<Value> {
+    let log = hub
+        .get(&format!("/api/webhooks/{endpoint}/deliveries/"))
+        .await;
+    assert_eq!(log.status, 200, "{:?}", log.body);
+    log.body["deliveries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn scene_names(received: &[common::receiver::Received]) -> Vec<String> {
+    received
+        .iter()
+        .map(|r| {
+            r.body["data"]["scene_name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn endpoints_are_managed_through_the_api_and_secrets_shown_once() {
+    let (hub, _fake) = hub_with(|_| {}).await;
+    let receiver = Receiver::on_port(reserve_port());
+    let id = add_endpoint(&hub, &receiver, &["scene_changed", "streaming_changed"]).await;
+
+    let list = hub.get("/api/webhooks/").await;
+    assert_eq!(list.status, 200);
+    let listed = &list.body["webhooks"][0];
+    assert_eq!(listed["id"], id.as_str());
+    assert_eq!(
+        listed["event_types"],
+        json!(["scene_changed", "streaming_changed"])
+    );
+    assert_eq!(listed["source"], "api");
+    assert_eq!(listed["signed"], true);
+    assert!(
+        listed.get("secret").is_none(),
+        "never shown again: {listed}"
+    );
+
+    let patched = request(
+        &hub,
+        Method::PATCH,
+        &format!("/api/webhooks/{id}/"),
+        Some(r#"{"event_types": ["stats_updated"], "instance": "default", "enabled": false}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.body["event_types"], json!(["stats_updated"]));
+    assert_eq!(patched.body["instance"], "default");
+    assert_eq!(patched.body["enabled"], false);
+    assert!(patched.body.get("secret").is_none());
+
+    // A given secret is taken (and not echoed in errors when it is refused).
+    let own_secret = signing::generate_secret();
+    let with_secret = json!({"url": "https://example.com/in", "secret": own_secret.expose()});
+    let created = hub.post("/api/webhooks/", &with_secret.to_string()).await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.body["secret"], own_secret.expose());
+
+    let cases = [
+        (json!({"url": "ftp://example.com/"}), "url"),
+        (json!({"url": "http://"}), "url"),
+        (
+            json!({"url": "http://x/", "event_types": ["scene_change"]}),
+            "event_types",
+        ),
+        (
+            json!({"url": "http://x/", "event_types": []}),
+            "event_types",
+        ),
+        (
+            json!({"url": "http://x/", "secret": "hunter2hunter2"}),
+            "secret",
+        ),
+        (json!({"url": "http://x/", "instance": "a b"}), "instance"),
+        (json!({"url": "http://x/", "color": "red"}), "color"),
+        (json!({}), "url"),
+    ];
+    for (body, mentions) in cases {
+        let reply = hub.post("/api/webhooks/", &body.to_string()).await;
+        assert_eq!(reply.status, 400, "{body}: {:?}", reply.body);
+        assert_eq!(reply.body["error"], "invalid_field", "{body}");
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{body}: {message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    let deleted = request(
+        &hub,
+        Method::DELETE,
+        &format!("/api/webhooks/{id}/"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.status, 204);
+    let gone = hub.get(&format!("/api/webhooks/{id}/")).await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.body["error"], "not_found");
+}
+
+#[actix_web::test]
+async fn a_receiver_that_was_down_gets_every_change_once_signed_and_in_the_log_as_retried() {
+    let (hub, fake) = hub_with(|_| {}).await;
+    // Down: nothing listens on its port yet.
+    let receiver = Receiver::on_port(reserve_port());
+    let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
+
+    for scene in ["Live", "BRB", "Ending"] {
+        assert!(fake.switch_scene_from_obs(scene).await);
+        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+    }
+    // Stored and tried (and failed) while the receiver is down.
+    eventually("three deliveries retried", || async {
+        let log = delivery_log(&hub, &endpoint).await;
+        log.len() == 3
+            && log
+                .iter()
+                .all(|d| d["status"] == "pending" && d["attempts"].as_u64() >= Some(2))
+    })
+    .await;
+
+    receiver.start();
+    eventually("every change delivered", || async {
+        receiver.of_type("scene_changed").len() >= 3
+    })
+    .await;
+    // Give a duplicate a chance to show up before counting.
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let received = receiver.of_type("scene_changed");
+    // Retries run side by side: arrival order is not promised (receivers order by
+    // `timestamp`), completeness is.
+    let mut names = scene_names(&received);
+    names.sort();
+    assert_eq!(names, ["BRB", "Ending", "Live"].map(String::from));
+    let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one id per change, each received once");
+    assert_eq!(receiver.bad_signatures(), 0);
+    let first = &received
+        .iter()
+        .find(|r| r.body["data"]["scene_name"] == "Live")
+        .unwrap()
+        .body;
+    assert_eq!(first["data"]["instance"], "default");
+    assert_eq!(first["data"]["source"], "obs_event");
+    assert!(first["data"]["seq"].as_u64() > Some(0));
+    assert!(first["timestamp"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+
+    eventually("the log shows them delivered", || async {
+        delivery_log(&hub, &endpoint)
+            .await
+            .iter()
+            .all(|d| d["status"] == "delivered")
+    })
+    .await;
+    let log = delivery_log(&hub, &endpoint).await;
+    for delivery in &log {
+        let attempts = delivery["attempt_log"].as_array().unwrap();
+        assert!(attempts.len() >= 2, "retried: {delivery:#}");
+        assert_eq!(attempts[0]["status_code"], Value::Null);
+        assert!(attempts[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("connect")));
+        assert_eq!(attempts.last().unwrap()["status_code"], 204);
+        assert!(received
+            .iter()
+            .any(|r| r.id == delivery["id"].as_str().unwrap()));
+        assert_eq!(delivery["payload"]["type"], "scene_changed");
+    }
+    // Newest first, a page at a time.
+    let page = hub
+        .get(&format!("/api/webhooks/{endpoint}/deliveries/?limit=2"))
+        .await;
+    assert_eq!(page.body["deliveries"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        page.body["deliveries"][0]["payload"]["data"]["scene_name"],
+        "Ending"
+    );
+    let cursor = page.body["next_cursor"].as_str().expect("a next page");
+    let rest = hub
+        .get(&format!(
+            "/api/webhooks/{endpoint}/deliveries/?limit=2&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(
+        rest.body["deliveries"][0]["payload"]["data"]["scene_name"],
+        "Live"
+    );
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+
+    let metrics = hub.client.get(format!("{}/metrics", hub.base)).send().await;
+    let text = String::from_utf8(metrics.unwrap().body().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains(r#"obs_hub_webhook_deliveries_total{outcome="delivered"}"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"obs_hub_webhook_deliveries_total{outcome="retry"}"#));
+    assert!(text.contains("obs_hub_webhook_outbox_depth"));
+    receiver.stop().await;
+}
+
+#[actix_web::test]
+async fn a_slow_endpoint_does_not_delay_the_others() {
+    let (hub, fake) = hub_with(|_| {}).await;
+    // Accepts connections (the kernel does) but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/hooks", silent.local_addr().unwrap());
+    let created = hub
+        .post(
+            "/api/webhooks/",
+            &json!({"url": silent_url, "event_types": ["scene_changed"]}).to_string(),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let slow = created.body["id"].as_str().unwrap().to_string();
+    let receiver = Receiver::on_port(reserve_port());
+    receiver.start();
+    add_endpoint(&hub, &receiver, &["scene_changed"]).await;
+
+    for scene in ["Live", "BRB", "Ending", "Scene", "Live", "BRB"] {
+        assert!(fake.switch_scene_from_obs(scene).await);
+        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+    }
+    eventually("the healthy endpoint got everything", || async {
+        receiver.of_type("scene_changed").len() >= 6
+    })
+    .await;
+    // The silent endpoint's first attempts (4 at a time) are still waiting for an answer.
+    let stuck = delivery_log(&hub, &slow).await;
+    assert_eq!(stuck.len(), 6);
+    assert!(stuck.iter().all(|d| d["attempts"] == 0), "{stuck:#?}");
+    // And the hub itself answers meanwhile.
+    assert_eq!(hub.get("/api/stream-status/").await.status, 200);
+    receiver.stop().await;
+    drop(silent);
+}
+
+#[actix_web::test]
+async fn gone_disables_the_endpoint_and_test_messages_and_redeliveries_go_through_the_outbox() {
+    let (hub, fake) = hub_with(|_| {}).await;
+    let receiver = Receiver::on_port(reserve_port());
+    receiver.start();
+    let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
+
+    let test = hub
+        .post(&format!("/api/webhooks/{endpoint}/test/"), "")
+        .await;
+    assert_eq!(test.status, 202, "{:?}", test.body);
+    let test_id = test.body["delivery_id"].as_str().unwrap().to_string();
+    eventually("the test message", || async {
+        receiver.of_type("webhook.test").len() == 1
+    })
+    .await;
+    assert_eq!(receiver.of_type("webhook.test")[0].id, test_id);
+
+    let again = hub
+        .post(
+            &format!("/api/webhooks/deliveries/{test_id}/redeliver/"),
+            "",
+        )
+        .await;
+    assert_eq!(again.status, 202, "{:?}", again.body);
+    eventually("redelivered under the same id", || async {
+        receiver
+            .of_type("webhook.test")
+            .iter()
+            .filter(|r| r.id == test_id)
+            .count()
+            == 2
+    })
+    .await;
+    let unknown = hub
+        .post("/api/webhooks/deliveries/msg_nope/redeliver/", "")
+        .await;
+    assert_eq!(unknown.status, 404);
+
+    // A redirect is a failed attempt (not followed), retried.
+    receiver.answer_with(Some(307));
+    assert!(fake.switch_scene_from_obs("Starting Soon").await);
+    eventually("a redirect answered and not followed", || async {
+        delivery_log(&hub, &endpoint)
+            .await
+            .first()
+            .is_some_and(|d| {
+                d["payload"]["data"]["scene_name"] == "Starting Soon"
+                    && d["attempt_log"][0]["status_code"] == 307
+                    && d["attempt_log"][0]["error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("redirects are not followed"))
+            })
+    })
+    .await;
+    receiver.answer_with(None);
+    eventually("delivered on a retry", || async {
+        scene_names(&receiver.of_type("scene_changed")).contains(&"Starting Soon".to_string())
+    })
+    .await;
+
+    receiver.answer_with(Some(410));
+    assert!(fake.switch_scene_from_obs("Live").await);
+    eventually("the endpoint disabled by 410 Gone", || async {
+        let shown = hub.get(&format!("/api/webhooks/{endpoint}/")).await.body;
+        shown["enabled"] == false
+            && shown["disabled_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("410"))
+    })
+    .await;
+    let log = delivery_log(&hub, &endpoint).await;
+    assert_eq!(log[0]["status"], "endpoint_disabled");
+    assert_eq!(log[0]["attempt_log"][0]["status_code"], 410);
+    // Nothing more goes to it; a test or redelivery is refused until it is enabled again.
+    assert!(fake.switch_scene_from_obs("BRB").await);
+    hub.wait_for("BRB", |s| s["current_scene"] == "BRB").await;
+    assert_eq!(delivery_log(&hub, &endpoint).await.len(), 3);
+    let refused = hub
+        .post(&format!("/api/webhooks/{endpoint}/test/"), "")
+        .await;
+    assert_eq!(refused.status, 409);
+    receiver.answer_with(None);
+    let enabled = request(
+        &hub,
+        Method::PATCH,
+        &format!("/api/webhooks/{endpoint}/"),
+        Some(r#"{"enabled": true}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(enabled.body["enabled"], true);
+    assert_eq!(enabled.body["disabled_reason"], Value::Null);
+    assert!(fake.switch_scene_from_obs("Ending").await);
+    eventually("delivered again once enabled", || async {
+        scene_names(&receiver.of_type("scene_changed")).contains(&"Ending".to_string())
+    })
+    .await;
+    receiver.stop().await;
+}
+
+struct Collector(Arc<Mutex<Vec<StatusChanged>>>);
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<StatusChanged> for Collector {
+    type Result = ();
+    fn handle(&mut self, change: StatusChanged, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(change);
+    }
+}
+
+#[actix_web::test]
+async fn callbacks_update_an_instance_reach_subscribers_and_history_but_obs_wins() {
+    let (hub, _fake) = hub_with(|_| {}).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    hub.app_manager
+        .do_send(Subscribe(Collector(seen.clone()).start().recipient()));
+
+    // The default instance is connected: OBS's own word wins.
+    let overruled = hub
+        .post(
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "Elsewhere"}"#,
+        )
+        .await;
+    assert_eq!(overruled.status, 200, "{:?}", overruled.body);
+    assert_eq!(overruled.body["applied"], false);
+    assert!(overruled.body["reason"]
+        .as_str()
+        .unwrap()
+        .contains("OBS itself"));
+    assert_ne!(
+        hub.get("/api/stream-status/").await.body["current_scene"],
+        "Elsewhere"
+    );
+
+    // An instance this hub has no link to follows its callbacks.
+    for (path, body) in [
+        (
+            "/api/callback/connection-change/",
+            r#"{"connected": true, "instance": "remote"}"#,
+        ),
+        (
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "Live", "instance": "remote"}"#,
+        ),
+        (
+            "/api/callback/streaming-change/",
+            r#"{"is_streaming": true, "instance": "remote"}"#,
+        ),
+    ] {
+        let reply = hub.post(path, body).await;
+        assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
+        assert_eq!(reply.body["applied"], true, "{path}");
+    }
+    let remote = hub
+        .wait_for_path(
+            "/api/instances/remote/stream-status/",
+            "remote's status",
+            |s| s["current_scene"] == "Live" && s["is_streaming"] == true,
+        )
+        .await;
+    assert_eq!(remote["connected"], true);
+    eventually("subscribers told, marked as callbacks", || async {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .filter(|c| c.instance == "remote" && c.source == Source::Callback)
+            .count()
+            >= 3
+    })
+    .await;
+    eventually("written to the history", || async {
+        let events = hub
+            .get("/api/events/?instance=remote&kind=scene_changed")
+            .await
+            .body;
+        events["events"][0]["source"] == "callback"
+            && events["events"][0]["payload"]["scene"] == "Live"
+    })
+    .await;
+
+    let cases: [(&str, &str, &str); 6] = [
+        ("/api/callback/scene-change/", "{}", "scene_name"),
+        ("/api/callback/scene-change/", r#"{"scene": "A"}"#, "scene"),
+        (
+            "/api/callback/streaming-change/",
+            r#"{"is_streaming": "yes"}"#,
+            "is_streaming",
+        ),
+        (
+            "/api/callback/connection-change/",
+            r#"{"connected": 1}"#,
+            "connected",
+        ),
+        (
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "A", "instance": "a b"}"#,
+            "instance",
+        ),
+        ("/api/callback/", r#"{"scene_name": "A"}"#, "type"),
+    ];
+    for (path, body, mentions) in cases {
+        let reply = hub.post(path, body).await;
+        assert_eq!(reply.status, 400, "{path} {body}: {:?}", reply.body);
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{path} {body}: {message}");
+    }
+    let huge = format!(r#"{{"scene_name": "{}"}}"#, "x".repeat(70 * 1024));
+    let too_big = hub.post("/api/callback/scene-change/", &huge).await;
+    assert_eq!(too_big.status, 413);
+    assert_eq!(too_big.body["error"], "payload_too_large");
+}
+
+fn signed_headers(
+    secret: &Secret,
+    id: &str,
+    timestamp: i64,
+    body: &str,
+) -> Vec<(&'static str, String)> {
+    let key = signing::key_bytes(secret).unwrap();
+    vec![
+        ("webhook-id", id.to_string()),
+        ("webhook-timestamp", timestamp.to_string()),
+        (
+            "webhook-signature",
+            signing::sign(&key, id, timestamp, body.as_bytes()),
+        ),
+    ]
+}
+
+#[actix_web::test]
+async fn with_a_callback_secret_only_signed_fresh_callbacks_apply_and_replays_apply_once() {
+    let secret = signing::generate_secret();
+    let configured = secret.clone();
+    // No OBS needed: everything here is about an instance known from callbacks.
+    let hub = spawn_hub_configured(vec![], move |settings| {
+        settings.callback_secret = Some(configured);
+        settings.api_tokens = vec![Secret::new(TOKEN)];
+    });
+    let path = "/api/callback/scene-change/";
+    let body = r#"{"scene_name": "One", "instance": "remote"}"#;
+    let now = chrono::Utc::now().timestamp();
+
+    let unsigned = request(&hub, Method::POST, path, Some(body), &[]).await;
+    assert_eq!(unsigned.status, 401);
+    assert_eq!(unsigned.body["error"], "unauthorized");
+    assert!(unsigned.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("webhook-id"));
+    let other_secret = signing::generate_secret();
+    let wrong = request(
+        &hub,
+        Method::POST,
+        path,
+        Some(body),
+        &signed_headers(&other_secret, "msg_a", now, body),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body["message"].as_str().unwrap().contains("matches"));
+    let stale = request(
+        &hub,
+        Method::POST,
+        path,
+        Some(body),
+        &signed_headers(&secret, "msg_a", now - 600, body),
+    )
+    .await;
+    assert_eq!(stale.status, 401);
+    assert!(stale.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("5 minutes"));
+    let tampered_headers = signed_headers(&secret, "msg_a", now, body);
+    let tampered = request(
+        &hub,
+        Method::POST,
+        path,
+        Some(r#"{"scene_name": "Evil", "instance": "remote"}"#),
+        &tampered_headers,
+    )
+    .await;
+    assert_eq!(tampered.status, 401);
+
+    let first = request(
+        &hub,
+        Method::POST,
+        path,
+        Some(body),
+        &signed_headers(&secret, "msg_a", now, body),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(first.body["applied"], true);
+    let auth = [("authorization", format!("Bearer {TOKEN}"))];
+    let remote_scene = || async {
+        request(
+            &hub,
+            Method::GET,
+            "/api/instances/remote/stream-status/",
+            None,
+            &auth,
+        )
+        .await
+        .body["current_scene"]
+            .clone()
+    };
+    eventually("applied", || async { remote_scene().await == "One" }).await;
+
+    let second_body = r#"{"scene_name": "Two", "instance": "remote"}"#;
+    let second = request(
+        &hub,
+        Method::POST,
+        path,
+        Some(second_body),
+        &signed_headers(&secret, "msg_b", now, second_body),
+    )
+    .await;
+    assert_eq!(second.body["applied"], true);
+    eventually("applied", || async { remote_scene().await == "Two" }).await;
+    // The first message again: answered 200, not applied a second time.
+    let replay = request(
+        &hub,
+        Method::POST,
+        path,
+        Some(body),
+        &signed_headers(&secret, "msg_a", now, body),
+    )
+    .await;
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.body["applied"], false);
+    assert_eq!(replay.body["duplicate"], true);
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(remote_scene().await, "Two");
+
+    // Scripts may use the API token instead of a signature.
+    let by_token_body = r#"{"scene_name": "Three", "instance": "remote"}"#;
+    let by_token = request(&hub, Method::POST, path, Some(by_token_body), &auth).await;
+    assert_eq!(by_token.status, 200, "{:?}", by_token.body);
+    eventually("applied", || async { remote_scene().await == "Three" }).await;
+}
+
+#[actix_web::test]
+async fn two_chained_hubs_a_scene_switch_behind_a_shows_in_b() {
+    let secret = signing::generate_secret();
+    let fake_b = start_fake().await;
+    let secret_b = secret.clone();
+    let hub_b = spawn_hub_configured(
+        vec![instance("local", &fake_b, PASSWORD)],
+        move |settings| {
+            settings.callback_secret = Some(secret_b);
+        },
+    );
+    let fake_a = start_fake().await;
+    let base_b = hub_b.base.clone();
+    let secret_a = secret.clone();
+    let hub_a = spawn_hub_configured(
+        vec![instance("studio", &fake_a, PASSWORD)],
+        move |settings| {
+            settings.callback_base_url = Some(base_b);
+            settings.callback_secret = Some(secret_a);
+            settings.webhooks.delivery = fast_delivery();
+        },
+    );
+    hub_a
+        .wait_for("A connected", |s| {
+            s["connected"] == true && s["stale"] == false
+        })
+        .await;
+    // A's declared callback endpoints are listed with their source.
+    let endpoints = hub_a.get("/api/webhooks/").await.body;
+    let urls: Vec<&str> = endpoints["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(urls.len(), 3, "{endpoints:#}");
+    assert!(urls.iter().all(|url| url.starts_with(&hub_b.base)));
+    assert!(
+        endpoints["webhooks"][0]["source"] == "callback"
+            && endpoints["webhooks"][0]["signed"] == true
+    );
+
+    assert!(fake_a.switch_scene_from_obs("BRB").await);
+    let seen_by_b = hub_b
+        .wait_for_path(
+            "/api/instances/studio/stream-status/",
+            "A's scene in B",
+            |s| s["current_scene"] == "BRB",
+        )
+        .await;
+    assert_eq!(
+        seen_by_b["connected"], true,
+        "A's link state travels too: {seen_by_b:#}"
+    );
+    eventually("in B's history, from a callback", || async {
+        let events = hub_b
+            .get("/api/events/?instance=studio&kind=scene_changed")
+            .await
+            .body;
+        events["events"][0]["payload"]["scene"] == "BRB"
+            && events["events"][0]["source"] == "callback"
+    })
+    .await;
+    // B's own instance is untouched.
+    assert_eq!(
+        hub_b.get("/api/stream-status/").await.body["instance"],
+        "local"
+    );
+}
+
+#[actix_web::test]
+async fn https_endpoints_are_spoken_to_over_tls() {
+    let (hub, fake) = hub_with(|_| {}).await;
+    // A plain-HTTP receiver behind an https URL: the TLS handshake must be tried (and fail).
+    let receiver = Receiver::on_port(reserve_port());
+    receiver.start();
+    let url = format!("https://127.0.0.1:{}/hooks", receiver.port);
+    let created = hub
+        .post(
+            "/api/webhooks/",
+            &json!({"url": url, "event_types": ["scene_changed"]}).to_string(),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let endpoint = created.body["id"].as_str().unwrap().to_string();
+    assert!(fake.switch_scene_from_obs("Live").await);
+    eventually("a first attempt", || async {
+        let log = delivery_log(&hub, &endpoint).await;
+        log.first()
+            .is_some_and(|d| d["attempt_log"][0]["error"].is_string())
+    })
+    .await;
+    let log = delivery_log(&hub, &endpoint).await;
+    let error = log[0]["attempt_log"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    eprintln!("https attempt error: {error}");
+    assert!(!error.contains("not supported"), "{error}");
+    assert!(receiver.received().is_empty());
+    receiver.stop().await;
+}
