@@ -18,6 +18,13 @@ use crate::{
     webhooks::Webhooks,
 };
 
+/// How long in-flight HTTP requests get to finish after a stop signal (browser sockets are
+/// closed at once by the live feed).
+const HTTP_SHUTDOWN_TIMEOUT_SECS: u64 = 2;
+
+/// How long shutdown waits for the OBS connections to close.
+const DISCONNECT_ON_SHUTDOWN: Duration = Duration::from_secs(2);
+
 /// How long shutdown waits for the last buffered events to reach the database.
 const DRAIN_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 
@@ -92,6 +99,9 @@ impl Application {
                 .configure(http::routes)
         })
         .workers(workers)
+        // Our own signal handling (crate::shutdown): actix-server's would stop the System.
+        .disable_signals()
+        .shutdown_timeout(HTTP_SHUTDOWN_TIMEOUT_SECS)
         .listen(listener)
         .map_err(listen_error)?
         .run();
@@ -133,10 +143,25 @@ impl Application {
         self.webhooks.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM (actix-web stops gracefully on both), then writes the
+    /// Serves until SIGINT/SIGTERM (see `crate::shutdown`), leaves OBS, then writes the
     /// events and webhook deliveries still buffered.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            crate::shutdown::stop_requested().await;
+            log::info!("stop requested: finishing requests, then leaving OBS and draining");
+            handle.stop(true).await;
+        });
         let served = self.server.await;
+        // Leave OBS before draining, so that the instances' `stopped` states reach the history
+        // and the webhooks too.
+        let stop = self.supervisor.send(crate::obs::StopManager);
+        if tokio::time::timeout(DISCONNECT_ON_SHUTDOWN, stop)
+            .await
+            .is_err()
+        {
+            log::warn!("the OBS connections did not stop within 2 s; exiting anyway");
+        }
         self.webhooks.drain(DRAIN_ON_SHUTDOWN).await;
         self.persistence.drain(DRAIN_ON_SHUTDOWN).await;
         served

@@ -22,6 +22,7 @@ pub mod fake_obs;
 pub mod http;
 pub mod metrics;
 pub mod obs;
+pub mod shutdown;
 pub mod status;
 pub mod systemd;
 pub mod webhooks;

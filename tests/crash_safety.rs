@@ -343,5 +343,13 @@ async fn a_hub_stopped_with_sigterm_has_written_every_change_it_showed() {
         last_scene.as_str(),
         "the last change was written before exit"
     );
+    // The hub left OBS on its way out, and said so in the history.
+    let last: (String, String) = events::table
+        .order(events::id.desc())
+        .select((events::kind, events::payload))
+        .first(&mut conn)
+        .expect("events recorded");
+    assert_eq!(last.0, "connection_changed", "{last:?}");
+    assert!(last.1.contains("\"stopped\""), "{last:?}");
     assert_eq!(integrity(&mut conn), "ok");
 }

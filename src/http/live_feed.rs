@@ -81,42 +81,16 @@ impl Actor for LiveFeed {
         // actix-web's graceful shutdown waits (30 s) for open connections to end, and a
         // WebSocket never ends by itself: on SIGINT/SIGTERM the sessions are closed at once,
         // so shutdown is prompt and browsers go and reconnect to the next hub process.
-        ctx.spawn(stop_requested().into_actor(self).map(|(), feed, _| {
-            for session in feed.sessions.drain(..) {
-                session.do_send(LiveEvent::ShuttingDown);
-            }
-        }));
+        ctx.spawn(
+            crate::shutdown::stop_requested()
+                .into_actor(self)
+                .map(|(), feed, _| {
+                    for session in feed.sessions.drain(..) {
+                        session.do_send(LiveEvent::ShuttingDown);
+                    }
+                }),
+        );
     }
-}
-
-/// Resolves when the process is asked to stop (actix-server, listening for the same signals,
-/// stops the HTTP server meanwhile). Never resolves if the signals cannot be watched.
-async fn stop_requested() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = terminate.recv() => {}
-                    () = interrupt => {}
-                }
-            }
-            Err(error) => {
-                log::warn!(
-                    "live feed: cannot watch SIGTERM ({error}); only Ctrl-C closes sessions"
-                );
-                interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    interrupt.await;
 }
 
 impl Handler<Join> for LiveFeed {
