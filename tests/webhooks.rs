@@ -180,6 +180,17 @@ async fn endpoints_are_managed_through_the_api_and_secrets_shown_once() {
         assert!(!message.contains("hunter2"), "{message}");
     }
 
+    // The OpenAPI document lists these routes.
+    let document = hub.get("/api/openapi.json").await.body;
+    for path in [
+        "/api/webhooks",
+        "/api/webhooks/{id}/deliveries",
+        "/api/webhooks/deliveries/{id}/redeliver",
+        "/api/callback/scene-change",
+    ] {
+        assert!(document["paths"].get(path).is_some(), "{path} documented");
+    }
+
     let deleted = request(
         &hub,
         Method::DELETE,

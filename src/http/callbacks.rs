@@ -8,14 +8,18 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{auth::bearer_token, body, target::default_instance, AppState};
 use crate::{
     error::ApiError,
     status::{update, AddCallbackInstance, LinkOrigin, Report, Source},
     webhooks::{
-        callbacks::{self, CallbackHeaders, CallbackRoute},
+        callbacks::{
+            self, CallbackHeaders, CallbackRoute, ConnectionFields, Envelope, SceneFields,
+            StreamingFields,
+        },
         endpoint::check_instance,
         events::EventType,
         Webhooks,
@@ -36,7 +40,31 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(super::post("/connection-change", connection_change));
 }
 
-async fn any_change(
+/// What a callback answer says.
+#[derive(Serialize, ToSchema)]
+pub struct CallbackAnswer {
+    pub ok: bool,
+    /// False when received but not applied; `reason` says why.
+    pub applied: bool,
+    pub instance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// True for a `webhook-id` received already.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/callback", tag = "callbacks",
+    summary = "Another hub's webhook of any type (the Standard Webhooks envelope)",
+    request_body = Envelope,
+    responses(
+        (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
+        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
+        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
+        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+    ))]
+pub async fn any_change(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -45,7 +73,17 @@ async fn any_change(
     receive(CallbackRoute::Any, request, payload, state, webhooks).await
 }
 
-async fn scene_change(
+#[utoipa::path(post, path = "/api/callback/scene-change", tag = "callbacks",
+    summary = "A scene change of an instance (seed body or envelope)",
+    request_body = SceneFields,
+    responses(
+        (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
+        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
+        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
+        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+    ))]
+pub async fn scene_change(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -55,7 +93,17 @@ async fn scene_change(
     receive(route, request, payload, state, webhooks).await
 }
 
-async fn streaming_change(
+#[utoipa::path(post, path = "/api/callback/streaming-change", tag = "callbacks",
+    summary = "A streaming change of an instance (seed body or envelope)",
+    request_body = StreamingFields,
+    responses(
+        (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
+        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
+        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
+        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+    ))]
+pub async fn streaming_change(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -65,7 +113,17 @@ async fn streaming_change(
     receive(route, request, payload, state, webhooks).await
 }
 
-async fn connection_change(
+#[utoipa::path(post, path = "/api/callback/connection-change", tag = "callbacks",
+    summary = "A connection change of an instance known from callbacks (seed body or envelope)",
+    request_body = ConnectionFields,
+    responses(
+        (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
+        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
+        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
+        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+    ))]
+pub async fn connection_change(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -121,11 +179,13 @@ async fn receive(
         None => default_instance(&configured)?,
     };
     let answer = |applied: bool, reason: Option<&str>| {
-        let mut body = json!({ "ok": true, "applied": applied, "instance": instance });
-        if let Some(reason) = reason {
-            body["reason"] = json!(reason);
-        }
-        HttpResponse::Ok().json(body)
+        HttpResponse::Ok().json(CallbackAnswer {
+            ok: true,
+            applied,
+            instance: instance.clone(),
+            reason: reason.map(str::to_string),
+            duplicate: None,
+        })
     };
     let Some((kind, update)) = message.update else {
         return Ok(answer(
@@ -155,10 +215,13 @@ async fn receive(
     let now = Utc::now();
     if let Some(id) = headers.webhook_id {
         if !memory.first_sight(id, now) {
-            return Ok(HttpResponse::Ok().json(json!({
-                "ok": true, "applied": false, "duplicate": true, "instance": instance,
-                "reason": "this webhook-id was received already",
-            })));
+            return Ok(HttpResponse::Ok().json(CallbackAnswer {
+                ok: true,
+                applied: false,
+                instance,
+                reason: Some("this webhook-id was received already".to_string()),
+                duplicate: Some(true),
+            }));
         }
     }
     if let Some(at) = message.occurred_at {

@@ -17,7 +17,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{handlers, history, ops};
+use super::{callbacks, handlers, history, ops, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,12 +47,28 @@ use super::{handlers, history, ops};
         ops::healthz,
         ops::readyz,
         ops::prometheus,
+        webhooks::list,
+        webhooks::create,
+        webhooks::show,
+        webhooks::update,
+        webhooks::remove,
+        webhooks::deliveries,
+        webhooks::send_test,
+        webhooks::redeliver,
+        callbacks::any_change,
+        callbacks::scene_change,
+        callbacks::streaming_change,
+        callbacks::connection_change,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens),
     tags(
         (name = "instance", description = "Also under /api/instances/{instance}/..."),
         (name = "hub", description = "The hub as a whole"),
         (name = "operations", description = "Open without a token"),
+        (name = "webhooks", description = "Endpoints, delivery log, test messages, redeliveries"),
+        (name = "callbacks", description = "Another hub's (or anyone's) notifications. With a \
+            callback secret configured: a Standard Webhooks signature (webhook-id, \
+            webhook-timestamp, webhook-signature) or an API token"),
     )
 )]
 pub struct ApiDoc;

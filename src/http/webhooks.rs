@@ -8,8 +8,9 @@ use actix::Addr;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::body;
 use crate::{
@@ -84,29 +85,111 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Deserialize)]
+/// `POST /api/webhooks/`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub struct CreateBody {
+    /// http:// or https:// URL the deliveries are posted to.
     url: String,
+    /// `whsec_` + base64 (at least 16 bytes of key); generated when left out.
+    #[schema(value_type = Option<String>)]
     secret: Option<Secret>,
-    event_types: Option<Vec<String>>,
+    /// Default: every type but `stats_updated`.
+    event_types: Option<Vec<EventType>>,
+    /// Only this instance's changes (default: every instance).
     instance: Option<String>,
     enabled: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// `PATCH /api/webhooks/{id}/`: the fields to change.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+pub struct PatchBody {
     url: Option<String>,
+    #[schema(value_type = Option<String>)]
     secret: Option<Secret>,
-    event_types: Option<Vec<String>>,
+    event_types: Option<Vec<EventType>>,
+    /// A name, or null for every instance; left out: unchanged.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     instance: Option<Option<String>>,
     enabled: Option<bool>,
 }
 
+/// `GET /api/webhooks/`.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointList {
+    pub webhooks: Vec<EndpointView>,
+}
+
+/// `POST /api/webhooks/`: the endpoint, and its secret this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedEndpoint {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// Shown here only: the receiver verifies signatures with it.
+    pub secret: String,
+}
+
+/// A message queued for delivery (test, redelivery).
+#[derive(Serialize, ToSchema)]
+pub struct Queued {
+    pub delivery_id: String,
+    pub endpoint_id: String,
+    /// `webhook.test` for a test message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// Always `pending`.
+    pub status: String,
+}
+
+/// One attempt of a delivery.
+#[derive(Serialize, ToSchema)]
+pub struct AttemptView {
+    /// 1 for the first attempt.
+    pub n: i32,
+    pub at: DateTime<Utc>,
+    /// None when no answer came (refused, timed out).
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+/// One delivery in the log.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The `webhook-id`, the same on every attempt.
+    pub id: String,
+    pub event_type: String,
+    /// `pending`, `delivered`, `failed` or `endpoint_disabled`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The body as sent.
+    pub payload: Value,
+    /// Oldest first.
+    pub attempt_log: Vec<AttemptView>,
+}
+
+/// `GET /api/webhooks/{id}/deliveries/`, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub endpoint_id: String,
+    pub deliveries: Vec<DeliveryView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
 fn field(name: &str) -> impl Fn(String) -> ApiError + '_ {
     move |message| ApiError::InvalidField(format!("`{name}`: {message}"))
+}
+
+/// Event types as given (serde has already refused unknown names); at least one.
+fn check_event_types(kinds: Vec<EventType>) -> Result<Vec<EventType>, ApiError> {
+    let names: Vec<String> = kinds.iter().map(|kind| kind.as_str().to_string()).collect();
+    endpoint::check_event_types(&names).map_err(field("event_types"))
 }
 
 fn check_instance_filter(instance: Option<String>) -> Result<Option<String>, ApiError> {
@@ -119,16 +202,33 @@ fn check_instance_filter(instance: Option<String>) -> Result<Option<String>, Api
     }
 }
 
-async fn list(webhooks: web::Data<Webhooks>) -> Answer {
+#[utoipa::path(get, path = "/api/webhooks", tag = "webhooks",
+    summary = "Every webhook endpoint (from the API, the config file and the callback base URL)",
+    responses(
+        (status = 200, description = "The endpoints, without their secrets", body = EndpointList),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
     let endpoints = dispatcher(&webhooks)?
         .send(ListEndpoints)
         .await
         .map_err(|_| not_answering())?;
-    let views: Vec<EndpointView> = endpoints.iter().map(EndpointView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "webhooks": views })))
+    let webhooks: Vec<EndpointView> = endpoints.iter().map(EndpointView::from).collect();
+    Ok(HttpResponse::Ok().json(EndpointList { webhooks }))
 }
 
-async fn create(webhooks: web::Data<Webhooks>, payload: web::Payload) -> Answer {
+#[utoipa::path(post, path = "/api/webhooks", tag = "webhooks",
+    summary = "Add an endpoint; its secret is shown in this answer only",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The endpoint, with its secret", body = CreatedEndpoint),
+        (status = 400, description = "A field is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn create(webhooks: web::Data<Webhooks>, payload: web::Payload) -> Answer {
     let body: CreateBody = body::json(payload).await?;
     let url = endpoint::check_url(&body.url).map_err(field("url"))?;
     let secret = match body.secret {
@@ -138,8 +238,8 @@ async fn create(webhooks: web::Data<Webhooks>, payload: web::Payload) -> Answer 
         }
         None => signing::generate_secret(),
     };
-    let event_types = match &body.event_types {
-        Some(names) => endpoint::check_event_types(names).map_err(field("event_types"))?,
+    let event_types = match body.event_types {
+        Some(kinds) => check_event_types(kinds)?,
         None => EventType::DEFAULT.to_vec(),
     };
     let instance = check_instance_filter(body.instance)?;
@@ -157,13 +257,23 @@ async fn create(webhooks: web::Data<Webhooks>, payload: web::Payload) -> Answer 
         .await
         .map_err(|_| not_answering())?
         .map_err(api_error)?;
-    let mut answer = serde_json::to_value(EndpointView::from(&created)).unwrap_or(Value::Null);
     // The one time the secret is shown: the receiver needs it to verify signatures.
-    answer["secret"] = json!(secret.expose());
-    Ok(HttpResponse::Created().json(answer))
+    Ok(HttpResponse::Created().json(CreatedEndpoint {
+        endpoint: EndpointView::from(&created),
+        secret: secret.expose().to_string(),
+    }))
 }
 
-async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
+#[utoipa::path(get, path = "/api/webhooks/{id}", tag = "webhooks",
+    summary = "One endpoint, without its secret",
+    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    responses(
+        (status = 200, description = "The endpoint", body = EndpointView),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let endpoint = dispatcher(&webhooks)?
         .send(GetEndpoint(id.into_inner()))
         .await
@@ -172,7 +282,20 @@ async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     Ok(HttpResponse::Ok().json(EndpointView::from(&endpoint)))
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/webhooks/{id}", tag = "webhooks",
+    summary = "Change an endpoint (declared ones: only `enabled`)",
+    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The endpoint as changed", body = EndpointView),
+        (status = 400, description = "A field is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
+        (status = 409, description = "The endpoint comes from the configuration: only `enabled` can change", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn update(
     webhooks: web::Data<Webhooks>,
     id: web::Path<String>,
     payload: web::Payload,
@@ -189,8 +312,8 @@ async fn update(
         endpoint::check_secret(&secret).map_err(field("secret"))?;
         patch.secret = Some(secret);
     }
-    if let Some(names) = &body.event_types {
-        patch.event_types = Some(endpoint::check_event_types(names).map_err(field("event_types"))?);
+    if let Some(kinds) = body.event_types {
+        patch.event_types = Some(check_event_types(kinds)?);
     }
     if let Some(instance) = body.instance {
         patch.instance = Some(check_instance_filter(instance)?);
@@ -206,7 +329,16 @@ async fn update(
     Ok(HttpResponse::Ok().json(EndpointView::from(&endpoint)))
 }
 
-async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
+#[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks",
+    summary = "Delete an endpoint with its delivery log",
+    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     dispatcher(&webhooks)?
         .send(RemoveEndpoint(id.into_inner()))
         .await
@@ -215,33 +347,54 @@ async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer 
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
+#[utoipa::path(post, path = "/api/webhooks/{id}/test", tag = "webhooks",
+    summary = "Send a `webhook.test` message through the outbox",
+    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    responses(
+        (status = 202, description = "Stored, being sent", body = Queued),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
+        (status = 409, description = "The endpoint is disabled", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let endpoint_id = id.into_inner();
     let delivery_id = dispatcher(&webhooks)?
         .send(SendTest(endpoint_id.clone()))
         .await
         .map_err(|_| not_answering())?
         .map_err(api_error)?;
-    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(json!({
-        "delivery_id": delivery_id,
-        "endpoint_id": endpoint_id,
-        "event_type": crate::webhooks::events::TEST_EVENT_TYPE,
-        "status": "pending",
-    })))
+    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Queued {
+        delivery_id,
+        endpoint_id,
+        event_type: Some(crate::webhooks::events::TEST_EVENT_TYPE.to_string()),
+        status: "pending".to_string(),
+    }))
 }
 
-async fn redeliver(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
+#[utoipa::path(post, path = "/api/webhooks/deliveries/{id}/redeliver", tag = "webhooks",
+    summary = "Send a delivery again now, same webhook-id, with a new round of retries",
+    params(("id" = String, Path, description = "Delivery id (`msg_...`)")),
+    responses(
+        (status = 202, description = "Pending again", body = Queued),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such delivery", body = crate::error::ErrorBody),
+        (status = 409, description = "Its endpoint is disabled", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn redeliver(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let delivery_id = id.into_inner();
     let endpoint_id = dispatcher(&webhooks)?
         .send(Redeliver(delivery_id.clone()))
         .await
         .map_err(|_| not_answering())?
         .map_err(api_error)?;
-    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(json!({
-        "delivery_id": delivery_id,
-        "endpoint_id": endpoint_id,
-        "status": "pending",
-    })))
+    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Queued {
+        delivery_id,
+        endpoint_id,
+        event_type: None,
+        status: "pending".to_string(),
+    }))
 }
 
 /// `?limit=` and `?cursor=` of the delivery log.
@@ -304,37 +457,49 @@ fn utc(at: NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()
 }
 
-fn delivery_json(log: store::DeliveryLog) -> Value {
+fn delivery_view(log: store::DeliveryLog) -> DeliveryView {
     let delivery = log.delivery;
-    let attempts: Vec<Value> = log
+    let attempt_log = log
         .attempts
         .into_iter()
-        .map(|attempt| {
-            json!({
-                "n": attempt.n,
-                "at": utc(attempt.attempted_at),
-                "status_code": attempt.status_code,
-                "latency_ms": attempt.latency_ms,
-                "error": attempt.error,
-            })
+        .map(|attempt| AttemptView {
+            n: attempt.n,
+            at: utc(attempt.attempted_at),
+            status_code: attempt.status_code,
+            latency_ms: attempt.latency_ms,
+            error: attempt.error,
         })
         .collect();
-    json!({
-        "id": delivery.id,
-        "event_type": delivery.event_type,
-        "status": delivery.status,
-        "attempts": delivery.attempts,
-        "next_attempt_at": delivery.next_attempt_at.map(utc),
-        "created_at": utc(delivery.created_at),
-        "delivered_at": delivery.delivered_at.map(utc),
+    DeliveryView {
         // Stored exactly as sent: parsed back for reading; the raw text if it somehow isn't JSON.
-        "payload": serde_json::from_str::<Value>(&delivery.payload)
+        payload: serde_json::from_str::<Value>(&delivery.payload)
             .unwrap_or(Value::String(delivery.payload)),
-        "attempt_log": attempts,
-    })
+        id: delivery.id,
+        event_type: delivery.event_type,
+        status: delivery.status,
+        attempts: delivery.attempts,
+        next_attempt_at: delivery.next_attempt_at.map(utc),
+        created_at: utc(delivery.created_at),
+        delivered_at: delivery.delivered_at.map(utc),
+        attempt_log,
+    }
 }
 
-async fn deliveries(
+#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks",
+    summary = "The delivery log: every delivery with its attempts, newest first",
+    params(
+        ("id" = String, Path, description = "Endpoint id (`ep_...`)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryPage),
+        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
+        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+    ))]
+pub async fn deliveries(
     webhooks: web::Data<Webhooks>,
     id: web::Path<String>,
     request: HttpRequest,
@@ -363,12 +528,11 @@ async fn deliveries(
     let next_cursor = more
         .then(|| logs.last().map(|log| encode_cursor(log.delivery.seq)))
         .flatten();
-    let deliveries: Vec<Value> = logs.into_iter().map(delivery_json).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "endpoint_id": endpoint_id,
-        "deliveries": deliveries,
-        "next_cursor": next_cursor,
-    })))
+    Ok(HttpResponse::Ok().json(DeliveryPage {
+        endpoint_id,
+        deliveries: logs.into_iter().map(delivery_view).collect(),
+        next_cursor,
+    }))
 }
 
 #[cfg(test)]

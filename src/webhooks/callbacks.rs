@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{events::EventType, signing};
 use crate::{
@@ -51,24 +52,33 @@ pub struct CallbackMessage {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Deserialize)]
+/// The Standard Webhooks envelope the dispatcher sends.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Envelope {
+pub struct Envelope {
+    /// `scene_changed`, `streaming_changed`, `recording_changed`, `connection_changed`,
+    /// `scene_list_changed` or `webhook.test`.
     #[serde(rename = "type")]
     kind: String,
+    /// When the change happened (RFC 3339).
     timestamp: DateTime<Utc>,
+    /// The fields of the flat body of that type, and more (`seq`, `source` ...).
     data: Value,
 }
 
-#[derive(Deserialize)]
-struct SceneFields {
+/// `scene-change`: the seed's body (the envelope is accepted too).
+#[derive(Deserialize, ToSchema)]
+pub struct SceneFields {
     scene_name: String,
+    /// Default: the default instance.
     instance: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct StreamingFields {
+/// `streaming-change`: the seed's body (the envelope is accepted too).
+#[derive(Deserialize, ToSchema)]
+pub struct StreamingFields {
     is_streaming: bool,
+    /// OBS's output state (`started`, `stopping` ...); default from `is_streaming`.
     state: Option<String>,
     instance: Option<String>,
 }
@@ -81,9 +91,11 @@ struct RecordingFields {
     instance: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ConnectionFields {
+/// `connection-change`: the seed's body (the envelope is accepted too).
+#[derive(Deserialize, ToSchema)]
+pub struct ConnectionFields {
     connected: bool,
+    /// Must agree with `connected`; default from it.
     state: Option<ConnectionState>,
     error: Option<String>,
     instance: Option<String>,

@@ -8,6 +8,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{
     events::{EventType, Filter},
@@ -19,7 +20,9 @@ use crate::config::{split_authority, Secret};
 pub const MIN_KEY_BYTES: usize = 16;
 const MAX_URL_LENGTH: usize = 2048;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an endpoint comes from: `config` (`[[webhooks]]`), `callback` (the callback base URL)
+/// or `api`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointSource {
     Config,
@@ -78,7 +81,7 @@ impl fmt::Debug for Endpoint {
 }
 
 /// What the API shows of an endpoint: everything but the secret.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct EndpointView {
     pub id: String,
     pub url: String,
