@@ -754,6 +754,12 @@ async fn two_chained_hubs_a_scene_switch_behind_a_shows_in_b() {
             && events["events"][0]["source"] == "callback"
     })
     .await;
+    // The per-instance history route knows the callback-only instance too.
+    let per_instance = hub_b
+        .get("/api/instances/studio/events/?kind=scene_changed")
+        .await;
+    assert_eq!(per_instance.status, 200, "{:?}", per_instance.body);
+    assert_eq!(per_instance.body["events"][0]["payload"]["scene"], "BRB");
     // B's own instance is untouched.
     assert_eq!(
         hub_b.get("/api/stream-status/").await.body["instance"],

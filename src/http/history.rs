@@ -175,7 +175,10 @@ fn requested_instance(
     let Some(name) = request.match_info().get("instance") else {
         return Ok(params.instance.clone());
     };
-    if state.settings.instance(name).is_none() {
+    // Configured instances, and the callback-only ones another hub told us about.
+    let known_to_hub = state.settings.instance(name).is_some()
+        || state.board.current().instance(name).is_some();
+    if !known_to_hub {
         let known: Vec<String> = state
             .settings
             .instances
