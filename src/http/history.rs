@@ -176,8 +176,8 @@ fn requested_instance(
         return Ok(params.instance.clone());
     };
     // Configured instances, and the callback-only ones another hub told us about.
-    let known_to_hub = state.settings.instance(name).is_some()
-        || state.board.current().instance(name).is_some();
+    let known_to_hub =
+        state.settings.instance(name).is_some() || state.board.current().instance(name).is_some();
     if !known_to_hub {
         let known: Vec<String> = state
             .settings
