@@ -536,3 +536,59 @@ async fn the_history_shows_what_happened_in_obs() {
     })
     .await;
 }
+
+/// The dashboard in a real headless Chromium follows what is done in the real OBS itself.
+#[actix_web::test]
+async fn the_dashboard_follows_scene_switches_and_stream_starts_made_in_obs() {
+    if skip() {
+        return;
+    }
+    let Some((driver, chromium)) = common::browser::find_browser("the_dashboard_follows_real_obs")
+    else {
+        return;
+    };
+    let _serial = e2e::serial().await;
+    let obs = e2e::connect().await;
+    let scene = unique("E2E Dashboard");
+    obs.scenes().create(&scene).await.unwrap();
+    obs.config()
+        .set_stream_service_settings(
+            "rtmp_custom",
+            &serde_json::json!({ "server": e2e::rtmp_server(), "key": "dashboard-e2e" }),
+        )
+        .await
+        .unwrap();
+    let hub = connected_hub(&e2e::password()).await;
+    let browser = common::browser::Browser::launch(&driver, &chromium).await;
+    browser.goto(&format!("{}/", hub.base)).await;
+
+    obs.scenes()
+        .set_current_program_scene(scene.as_str())
+        .await
+        .unwrap();
+    e2e::wait_for("the page showing the scene switched in OBS", || async {
+        (browser.text("#current-scene").await.as_deref() == Some(scene.as_str())).then_some(())
+    })
+    .await;
+
+    obs.streaming().start().await.unwrap();
+    e2e::wait_for("the page showing the stream started in OBS", || async {
+        (browser.text("#stream-badge").await.as_deref() == Some("LIVE")).then_some(())
+    })
+    .await;
+    let picture = common::browser::artifacts_dir().join("dashboard-real-obs.png");
+    browser.screenshot(&picture).await;
+    println!("screenshot: {}", picture.display());
+    browser.quit().await;
+
+    obs.streaming().stop().await.unwrap();
+    e2e::wait_for("OBS's stream stopped", || async {
+        (!obs.streaming().status().await.ok()?.active).then_some(())
+    })
+    .await;
+    obs.scenes()
+        .set_current_program_scene("Scene")
+        .await
+        .unwrap();
+    obs.scenes().remove(scene.as_str().into()).await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! Per-test hub: its own simulated OBS instances, its own port, fast timings.
 #![allow(dead_code)] // each test file uses a different part of this
 
+pub mod browser;
 pub mod e2e;
 pub mod receiver;
 
