@@ -408,9 +408,9 @@ pub fn push_rows(
                      relay, which does nothing but copy the message to every socket, needs \
                      {:.2} ms itself here, because the server's {clients} socket writes and the \
                      clients' {clients} reads share the same 2 cores; the hub adds a factor of \
-                     {:.2} (median per-event ratio) on top. Under {TARGET_P99_MS} ms at \
-                     {clients} clients needs the clients off the hub's cores, which a \
-                     single-machine run cannot give.",
+                     {:.2} (median per-event ratio) on top. Getting under {TARGET_P99_MS} \
+                     ms at {clients} clients here would take the clients off the hub's cores, \
+                     which a single-machine run cannot do.",
                     hub_p99.median, base_p99.median, ratio.median
                 ));
             } else if hub_p99.median >= TARGET_P99_MS {

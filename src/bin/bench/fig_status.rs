@@ -187,7 +187,10 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
          costs the least CPU per request on a 2-core machine, with an HdrHistogram latency \
          distribution (`--latency`), and the exact same client for both sides. Latencies are \
          wrk's p50/p99 of each run (closed loop: {connections} connections each with one \
-         request in flight), throughput its Requests/sec. Errors or socket errors fail the run.",
+         request in flight), throughput its Requests/sec. Errors or socket errors fail the run. At \
+         the bare handler's rate wrk itself needs most of its core, so the bare figure is close \
+         to, and if anything under, what that server does alone: the ratio errs in the hub's \
+         favour.",
         workers = bench.workers,
         size = body.len(),
         command = load.command_line("URL"),
