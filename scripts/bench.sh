@@ -3,7 +3,7 @@
 #
 # Builds obs-hub and obs-hub-bench in release, raises the open-files limit (thousands of
 # WebSocket clients), installs wrk if it is missing (Debian: apt-get), then runs the bench from
-# the repository root. It prints a table and writes BENCHMARKS.md (a full run takes about ten
+# the repository root. It prints a table and writes BENCHMARKS.md (a full run takes about four
 # minutes on 2 cores; run it on a quiet machine: `uptime` load under 0.5).
 #
 # Extra arguments go to the bench, e.g.
