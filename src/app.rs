@@ -89,6 +89,7 @@ impl Application {
             settings: Arc::new(settings),
             live,
             persistence: persistence.clone(),
+            status_json: http::views::StatusJsonCache::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -142,7 +142,9 @@ pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer
     let status = snapshot
         .instance(&target.name)
         .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
-    Ok(HttpResponse::Ok().json(views::StreamStatusView::new(status)))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.status_json.render(status)))
 }
 
 /// Optional body of `POST /api/test-connection/`; missing fields come from the instance's

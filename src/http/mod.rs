@@ -49,6 +49,8 @@ pub struct AppState {
     pub live: Addr<live_feed::LiveFeed>,
     /// The history database (reads) and the recorder (forced scene syncs).
     pub persistence: Persistence,
+    /// Serialised status answers, one per instance, until its status changes.
+    pub status_json: views::StatusJsonCache,
 }
 
 /// Registers every route; used by the server and by tests.

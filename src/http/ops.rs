@@ -66,7 +66,7 @@ pub async fn count_requests(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let response = next.call(request).await;
     let (route, status) = match &response {
         Ok(response) => (
@@ -74,16 +74,16 @@ pub async fn count_requests(
                 .request()
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_string()),
-            response.status().as_u16(),
+            response.status(),
         ),
         Err(error) => (
             "unmatched".to_string(),
-            error.as_response_error().status_code().as_u16(),
+            error.as_response_error().status_code(),
         ),
     };
     metrics()
         .http_requests
-        .with_label_values(&[route.as_str(), method.as_str(), &status.to_string()])
+        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
         .inc();
     response
 }

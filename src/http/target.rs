@@ -26,26 +26,38 @@ fn resolve(request: &HttpRequest) -> Result<Target, ApiError> {
     let Some(state) = request.app_data::<web::Data<AppState>>() else {
         return Err(ApiError::Unavailable("the hub is not set up".to_string()));
     };
-    let names: Vec<String> = state
-        .settings
-        .instances
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
+    // Every REST call passes here: the names are only collected for an error message.
+    let configured = &state.settings.instances;
+    let is_configured = |name: &str| configured.iter().any(|i| i.name == name);
+    let names = || {
+        configured
+            .iter()
+            .map(|i| i.name.clone())
+            .collect::<Vec<_>>()
+    };
     if let Some(name) = request.match_info().get("instance") {
         // Configured instances, and those known from callbacks only (hub chaining).
-        let known =
-            names.iter().any(|n| n == name) || state.board.current().instance(name).is_some();
+        let known = is_configured(name) || state.board.current().instance(name).is_some();
         return if known {
             Ok(Target {
                 name: name.to_string(),
                 explicit: true,
             })
         } else {
-            Err(ApiError::unknown_instance(name, &names))
+            Err(ApiError::unknown_instance(name, &names()))
         };
     }
-    default_instance(&names).map(|name| Target {
+    let name = if is_configured(DEFAULT_INSTANCE) {
+        DEFAULT_INSTANCE.to_string()
+    } else if let [only] = configured.as_slice() {
+        only.name.clone()
+    } else {
+        return default_instance(&names()).map(|name| Target {
+            name,
+            explicit: false,
+        });
+    };
+    Ok(Target {
         name,
         explicit: false,
     })

@@ -154,3 +154,38 @@ pub struct SwitchSceneAnswer<'a> {
     pub instance: &'a str,
     pub current_scene: &'a str,
 }
+
+/// Serialised `GET /api/stream-status/` answers, reused until the instance's status changes.
+///
+/// The status manager replaces an instance's `Arc<InstanceStatus>` on every update (the board
+/// always shares it, so `Arc::make_mut` clones), which makes pointer identity the version.
+/// Holding the `Arc` here keeps its address from being reused. Serialising once per change
+/// instead of once per request is what keeps a cached read close to a static answer.
+#[derive(Default)]
+pub struct StatusJsonCache {
+    entries: std::sync::RwLock<
+        std::collections::HashMap<String, (std::sync::Arc<InstanceStatus>, actix_web::web::Bytes)>,
+    >,
+}
+
+impl StatusJsonCache {
+    pub fn render(&self, status: &std::sync::Arc<InstanceStatus>) -> actix_web::web::Bytes {
+        if let Ok(entries) = self.entries.read() {
+            if let Some((cached, json)) = entries.get(&status.name) {
+                if std::sync::Arc::ptr_eq(cached, status) {
+                    return json.clone();
+                }
+            }
+        }
+        let json = actix_web::web::Bytes::from(
+            serde_json::to_vec(&StreamStatusView::new(status)).unwrap_or_default(),
+        );
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(
+                status.name.clone(),
+                (std::sync::Arc::clone(status), json.clone()),
+            );
+        }
+        json
+    }
+}
