@@ -202,11 +202,13 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
         let vs_serializing = Spread::of(&serialize_ratios);
         if let (Some(encode), Some(vs_serializing)) = (encode, vs_serializing) {
             figure.notes.push(format!(
-                "Target missed. What limits it: a bare handler that only adds per-request JSON \
-                 serialisation already runs at {:.2} of the prepared-body baseline, and the hub \
-                 runs at {:.2} of that serialising handler; the rest of the hub's path (routing \
-                 with trailing-slash normalisation, the token middleware, the Prometheus request \
-                 counter, reading the snapshot) accounts for the remainder.",
+                "Target missed. What limits it: the hub does not serialise per request (each \
+                 instance's answer is prepared once per change), so the gap is its request \
+                 path: trailing-slash normalisation, the token middleware, the Prometheus \
+                 request counter (a labelled counter lookup per request), the instance lookup \
+                 and the snapshot read. For scale: per-request JSON serialisation alone brings \
+                 a bare handler to {:.2} of the prepared-body baseline, and the hub runs at \
+                 {:.2} of that serialising handler.",
                 encode.median, vs_serializing.median
             ));
         }
