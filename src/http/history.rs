@@ -250,6 +250,43 @@ pub struct EventView {
     payload: Value,
 }
 
+/// The query string of the paged history routes, as the OpenAPI document describes it (the
+/// routes themselves parse it with [`parse_params`], which names a bad parameter).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a description for the document; never built
+pub struct PageQuery {
+    /// Only this instance (plain route only)
+    instance: Option<String>,
+    /// RFC 3339 time, inclusive
+    since: Option<DateTime<Utc>>,
+    /// RFC 3339 time, exclusive
+    until: Option<DateTime<Utc>>,
+    /// Page size, 1 to 500 (default 50)
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page
+    cursor: Option<String>,
+}
+
+/// The errors every history route can answer, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description for the document; never built
+pub enum HistoryErrors {
+    /// A query parameter is invalid (the message names it)
+    #[response(status = 400)]
+    BadParameter(crate::error::ErrorBody),
+    /// An API token is configured and was not given
+    #[response(status = 401)]
+    Unauthorized(crate::error::ErrorBody),
+    /// No such instance
+    #[response(status = 404)]
+    UnknownInstance(crate::error::ErrorBody),
+    /// The hub keeps no history, or the database is unavailable
+    #[response(status = 503)]
+    Unavailable(crate::error::ErrorBody),
+}
+
 /// A page of `GET /api/events/`, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct EventsPage {
@@ -261,19 +298,12 @@ pub struct EventsPage {
 #[utoipa::path(get, path = "/api/events", tag = "instance",
     summary = "Event history, newest first, filterable, cursor-paginated",
     params(
-        ("instance" = Option<String>, Query, description = "Only this instance (plain route only)"),
-        ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, inclusive"),
-        ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, exclusive"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        PageQuery,
         ("kind" = Option<String>, Query, description = "Comma-separated kinds: scene_changed, streaming_changed, recording_changed, connection_changed, scene_list_changed")
     ),
     responses(
         (status = 200, description = "A page of events", body = EventsPage),
-        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+        HistoryErrors
     ))]
 pub async fn events(
     request: HttpRequest,
@@ -341,10 +371,7 @@ pub struct ScenesList {
     params(("instance" = Option<String>, Query, description = "Only this instance (plain route only)")),
     responses(
         (status = 200, description = "Scenes", body = ScenesList),
-        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+        HistoryErrors
     ))]
 pub async fn scenes(
     request: HttpRequest,
@@ -456,19 +483,10 @@ async fn sessions_page(
 
 #[utoipa::path(get, path = "/api/stream-sessions", tag = "instance",
     summary = "Streaming sessions, newest first, cursor-paginated",
-    params(
-        ("instance" = Option<String>, Query, description = "Only this instance (plain route only)"),
-        ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, inclusive"),
-        ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, exclusive"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
-    ),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of sessions", body = SessionsPage),
-        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+        HistoryErrors
     ))]
 pub async fn stream_sessions(
     request: HttpRequest,
@@ -479,19 +497,10 @@ pub async fn stream_sessions(
 
 #[utoipa::path(get, path = "/api/record-sessions", tag = "instance",
     summary = "Recording sessions (with their files), newest first, cursor-paginated",
-    params(
-        ("instance" = Option<String>, Query, description = "Only this instance (plain route only)"),
-        ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, inclusive"),
-        ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339 time, exclusive"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
-    ),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of sessions", body = SessionsPage),
-        (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 503, description = "The hub keeps no history, or the database is unavailable", body = crate::error::ErrorBody)
+        HistoryErrors
     ))]
 pub async fn record_sessions(
     request: HttpRequest,
