@@ -54,15 +54,30 @@ pub struct CallbackAnswer {
     pub duplicate: Option<bool>,
 }
 
+/// The errors every callback route can answer, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description for the document; never built
+pub enum CallbackErrors {
+    /// The body is invalid (the message names the field)
+    #[response(status = 400)]
+    InvalidBody(crate::error::ErrorBody),
+    /// A callback secret or API tokens are configured and neither a valid signature nor a token was given
+    #[response(status = 401)]
+    Unauthorized(crate::error::ErrorBody),
+    /// No instance named and no default instance
+    #[response(status = 404)]
+    UnknownInstance(crate::error::ErrorBody),
+    /// Body over 64 KiB
+    #[response(status = 413)]
+    TooLarge(crate::error::ErrorBody),
+}
+
 #[utoipa::path(post, path = "/api/callback", tag = "callbacks",
     summary = "Another hub's webhook of any type (the Standard Webhooks envelope)",
     request_body = Envelope,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
-        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
-        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
-        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+        CallbackErrors
     ))]
 pub async fn any_change(
     request: HttpRequest,
@@ -78,10 +93,7 @@ pub async fn any_change(
     request_body = SceneFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
-        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
-        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
-        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+        CallbackErrors
     ))]
 pub async fn scene_change(
     request: HttpRequest,
@@ -98,10 +110,7 @@ pub async fn scene_change(
     request_body = StreamingFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
-        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
-        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
-        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+        CallbackErrors
     ))]
 pub async fn streaming_change(
     request: HttpRequest,
@@ -118,10 +127,7 @@ pub async fn streaming_change(
     request_body = ConnectionFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
-        (status = 400, description = "The body is invalid (the message names the field)", body = crate::error::ErrorBody),
-        (status = 401, description = "A callback secret or API tokens are configured and neither a valid signature nor a token was given", body = crate::error::ErrorBody),
-        (status = 404, description = "No instance named and no default instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody)
+        CallbackErrors
     ))]
 pub async fn connection_change(
     request: HttpRequest,
