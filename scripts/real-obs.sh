@@ -309,12 +309,16 @@ RecEncoder=x264
 RecQuality=Stream
 Preset=ultrafast
 EOF
-  local ini
+  # LastVersion: the root's own OBS version, as OBS encodes it (major << 24 | minor << 16 | patch).
+  # An older one makes OBS treat the start as an upgrade: OBS 32.2 given 30.2.3 stayed in
+  # start-up (OBSApp::AppInit) and never opened its WebSocket port.
+  local ini last_version
+  last_version=$(root_obs_version "$ROOT" | sed 's/^[0-9]*://' | awk -F'[.+~-]' '{ printf "%d", $1 * 16777216 + $2 * 65536 + $3 }')
   ini=$(
     cat <<EOF
 [General]
 FirstRun=true
-LastVersion=503447555
+LastVersion=$last_version
 EnableAutoUpdates=false
 ConfirmOnExit=false
 WarnBeforeStartingStream=false
