@@ -19,7 +19,11 @@ use obs_hub::{
     config::{Secret, Settings},
     fake_obs::FakeObs,
     status::{Source, StatusChanged, Subscribe},
-    webhooks::{dispatcher::DeliverySettings, outbox::RetrySchedule, signing},
+    webhooks::{
+        dispatcher::{DeliverySettings, GetStats},
+        outbox::RetrySchedule,
+        signing,
+    },
 };
 use serde_json::{json, Value};
 
@@ -797,4 +801,114 @@ async fn https_endpoints_are_spoken_to_over_tls() {
     assert!(!error.contains("not supported"), "{error}");
     assert!(receiver.received().is_empty());
     receiver.stop().await;
+}
+
+/// Counts in a hub's database file, read directly (what a restart would resume).
+fn database_counts(path: &std::path::Path, endpoint: &str) -> (i64, i64, i64) {
+    use diesel::{sql_types::BigInt, Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).expect("the database");
+    let mut count = |query: String| {
+        diesel::sql_query(query)
+            .get_result::<Count>(&mut conn)
+            .expect("a count")
+            .n
+    };
+    let pending =
+        count("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'pending'".into());
+    let of_endpoint = count(format!(
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = '{endpoint}'"
+    ));
+    let orphan_attempts = count(
+        "SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id NOT IN \
+         (SELECT id FROM webhook_deliveries)"
+            .into(),
+    );
+    (pending, of_endpoint, orphan_attempts)
+}
+
+#[actix_web::test]
+async fn deleting_an_endpoint_with_deliveries_in_flight_leaves_the_others_delivered_and_nothing_to_resend(
+) {
+    let (hub, fake) = hub_with(|_| {}).await;
+    // X answers nothing until released: its attempts stay under way.
+    let slow = Receiver::on_port(reserve_port());
+    slow.hold();
+    slow.start();
+    let x = add_endpoint(&hub, &slow, &["scene_changed"]).await;
+    let steady = Receiver::on_port(reserve_port());
+    steady.start();
+    let y = add_endpoint(&hub, &steady, &["scene_changed"]).await;
+
+    let before = ["Live", "BRB", "Ending", "Scene", "Live", "BRB"];
+    for scene in before {
+        assert!(fake.switch_scene_from_obs(scene).await);
+        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+    }
+    eventually("X's attempts under way (4 at a time)", || async {
+        slow.held() >= 4
+    })
+    .await;
+    let deleted = request(
+        &hub,
+        Method::DELETE,
+        &format!("/api/webhooks/{x}/"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    // The attempts that were under way now get their answers, after the deletion.
+    slow.release();
+
+    let after = ["Ending", "Scene", "Live", "BRB", "Ending"];
+    for scene in after {
+        assert!(fake.switch_scene_from_obs(scene).await);
+        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+    }
+    let expected = before.len() + after.len();
+    eventually("Y received every change", || async {
+        steady.of_type("scene_changed").len() >= expected
+    })
+    .await;
+    eventually("Y's log shows every delivery delivered", || async {
+        let log = delivery_log(&hub, &y).await;
+        log.len() == expected && log.iter().all(|d| d["status"] == "delivered")
+    })
+    .await;
+    assert_eq!(hub.get(&format!("/api/webhooks/{x}/")).await.status, 404);
+    let database = hub.database.clone().expect("a database");
+    let (pending, of_x, orphans) = database_counts(&database, &x);
+    assert_eq!(pending, 0, "nothing left pending in the database");
+    assert_eq!(of_x, 0, "X's deliveries went with it");
+    assert_eq!(orphans, 0, "no attempt without its delivery");
+
+    // A hub started again on the same file (no OBS: no new changes) resends nothing.
+    let restarted = spawn_hub_configured(vec![], move |settings| {
+        settings.database.path = Some(database);
+        settings.webhooks.delivery = fast_delivery();
+    });
+    let dispatcher = restarted
+        .webhooks
+        .dispatcher()
+        .expect("a dispatcher")
+        .clone();
+    // Answered once the pending deliveries are loaded and resumed.
+    let stats = dispatcher
+        .send(GetStats)
+        .await
+        .expect("the dispatcher answers");
+    assert_eq!((stats.attempts, stats.outbox_depth), (0, 0), "{stats:?}");
+    let received = steady.of_type("scene_changed");
+    let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), received.len(), "each delivered once");
+    assert_eq!(received.len(), expected);
+    steady.stop().await;
+    slow.stop().await;
 }

@@ -170,6 +170,8 @@ pub struct WebhookDispatcher {
     inserting: bool,
     /// Attempts made, not recorded yet.
     outcomes: Vec<AttemptOutcome>,
+    /// Attempts under way, by delivery id: cancelled when their endpoint is deleted.
+    under_way: HashMap<Arc<str>, SpawnHandle>,
     recording: bool,
     store_backoff: Backoff,
     store_retry_at: Option<Instant>,
@@ -236,6 +238,7 @@ impl WebhookDispatcher {
             incoming: Vec::new(),
             inserting: false,
             outcomes: Vec::new(),
+            under_way: HashMap::new(),
             recording: false,
             store_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             store_retry_at: None,
@@ -374,12 +377,15 @@ impl WebhookDispatcher {
                 .map(move |result, act, ctx| {
                     act.inserting = false;
                     match result.map_err(StoreError::from).and_then(|r| r) {
-                        Ok(()) => {
+                        Ok(refused) => {
                             act.store_succeeded();
-                            act.stats.stored += batch.len() as u64;
-                            for delivery in batch.iter() {
-                                // An endpoint disabled meanwhile had these ended in the store.
-                                if act.is_active(&delivery.endpoint_id) {
+                            report_refused("deliveries", &refused);
+                            act.stats.stored += (batch.len() - refused.len()) as u64;
+                            for (index, delivery) in batch.iter().enumerate() {
+                                // Refused ones were never stored; an endpoint disabled meanwhile
+                                // had these ended in the store.
+                                let stored = !refused.iter().any(|(at, _)| *at == index);
+                                if stored && act.is_active(&delivery.endpoint_id) {
                                     act.outbox.push(delivery.clone().into_pending());
                                 }
                             }
@@ -416,11 +422,17 @@ impl WebhookDispatcher {
                 .map(move |result, act, ctx| {
                     act.recording = false;
                     match result.map_err(StoreError::from).and_then(|r| r) {
-                        Ok(()) => act.store_succeeded(),
+                        Ok(refused) => {
+                            act.store_succeeded();
+                            report_refused("attempt outcomes", &refused);
+                        }
                         Err(error) => {
                             act.store_failed("recording attempts", &error);
                             let mut restored: Vec<AttemptOutcome> =
                                 Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
+                            // Those of an endpoint deleted meanwhile have nothing left to go to.
+                            restored
+                                .retain(|outcome| act.endpoints.contains_key(&outcome.endpoint_id));
                             restored.append(&mut act.outcomes);
                             act.outcomes = restored;
                         }
@@ -467,13 +479,31 @@ impl WebhookDispatcher {
                 timeout: self.settings.timeout,
             };
             self.stats.attempts += 1;
-            ctx.spawn(
+            let id = Arc::clone(&delivery.id);
+            let handle = ctx.spawn(
                 request
                     .send()
                     .into_actor(self)
                     .map(move |result, act, ctx| act.attempt_finished(delivery, result, ctx)),
             );
+            self.under_way.insert(id, handle);
         }
+    }
+
+    /// Forgets a deleted endpoint: its attempts under way are cancelled and nothing of it is
+    /// written any more (its deliveries went with it), so no batch ever names a missing row.
+    fn forget(&mut self, endpoint_id: &str, ctx: &mut Context<Self>) {
+        self.endpoints.remove(endpoint_id);
+        for delivery_id in self.outbox.remove_endpoint(endpoint_id) {
+            if let Some(handle) = self.under_way.remove(&delivery_id) {
+                ctx.cancel_future(handle);
+            }
+        }
+        self.incoming
+            .retain(|delivery| &*delivery.endpoint_id != endpoint_id);
+        self.outcomes
+            .retain(|outcome| &*outcome.endpoint_id != endpoint_id);
+        self.publish_depth();
     }
 
     fn attempt_finished(
@@ -482,6 +512,11 @@ impl WebhookDispatcher {
         result: AttemptResult,
         ctx: &mut Context<Self>,
     ) {
+        self.under_way.remove(&delivery.id);
+        if !self.endpoints.contains_key(&delivery.endpoint_id) {
+            // Deleted while under way (normally cancelled then): its delivery is gone.
+            return;
+        }
         let redelivery = self.outbox.finished(&delivery.endpoint_id, &delivery.id);
         delivery.attempts += 1;
         let now = Utc::now();
@@ -539,6 +574,7 @@ impl WebhookDispatcher {
         };
         self.outcomes.push(AttemptOutcome {
             delivery_id: Arc::clone(&delivery.id),
+            endpoint_id: Arc::clone(&delivery.endpoint_id),
             n: delivery.attempts,
             at: attempted_at,
             status_code: result.status,
@@ -745,11 +781,9 @@ impl Handler<RemoveEndpoint> for WebhookDispatcher {
             self.store
                 .send(writer::DeleteEndpoint(id.clone()))
                 .into_actor(self)
-                .map(move |result, act, _| {
+                .map(move |result, act, ctx| {
                     result??;
-                    act.endpoints.remove(id.as_str());
-                    act.outbox.drop_endpoint(&id);
-                    act.publish_depth();
+                    act.forget(&id, ctx);
                     Ok(())
                 }),
         ))
@@ -820,7 +854,9 @@ impl Handler<SendTest> for WebhookDispatcher {
                 .send(writer::InsertDeliveries(Arc::new(vec![delivery.clone()])))
                 .into_actor(self)
                 .map(move |result, act, ctx| {
-                    result??;
+                    if let Some((_, reason)) = result??.into_iter().next() {
+                        return Err(WebhookError::Store(StoreError::Refused(reason)));
+                    }
                     act.stats.stored += 1;
                     let id = delivery.id.to_string();
                     act.outbox.push(delivery.into_pending());
@@ -923,6 +959,17 @@ impl Attempt {
                 error: Some(format!("no answer within {} s", self.timeout.as_secs_f32())),
             },
         }
+    }
+}
+
+/// One line for rows the database refused for good (they are dropped, not retried).
+fn report_refused(what: &str, refused: &writer::Refused) {
+    if let Some((_, reason)) = refused.first() {
+        log::warn!(
+            "webhooks: the database refused {} of the {what} written ({reason}); those are \
+             dropped",
+            refused.len()
+        );
     }
 }
 
