@@ -717,6 +717,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn logged_error_answers_lose_the_receivers_words_on_upgrade() {
+        use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+        const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+        const SCRUB: &str = "20261130040000";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        // The schema as it was before the scrub.
+        loop {
+            let pending = conn.pending_migrations(MIGRATIONS).unwrap();
+            let Some(next) = pending.first() else { break };
+            if next.name().version().to_string() == SCRUB {
+                break;
+            }
+            conn.run_migration(next.as_ref()).unwrap();
+        }
+        let endpoint = api_endpoint("http://127.0.0.1:9/hook");
+        insert_endpoint(&mut conn, &endpoint).unwrap();
+        insert_deliveries(&mut conn, &[new_delivery(&endpoint, 0)]).unwrap();
+        let mut old = outcome("msg_0", 1, DeliveryStatus::Pending, Some(503));
+        old.error = Some("HTTP 503: stack trace with a password".into());
+        let mut moved = outcome("msg_0", 2, DeliveryStatus::Pending, Some(302));
+        moved.error =
+            Some("HTTP 302 (redirects are not followed: give the final URL): <html>".into());
+        let refused = outcome("msg_0", 3, DeliveryStatus::Pending, None);
+        record_outcomes(&mut conn, &[old, moved, refused]).unwrap();
+        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        let log = deliveries_page(&mut conn, &endpoint.id, None, 1).unwrap();
+        let errors: Vec<_> = log[0]
+            .attempts
+            .iter()
+            .map(|a| a.error.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "HTTP 503",
+                "HTTP 302 (redirects are not followed: give the final URL)",
+                "connection refused",
+            ]
+        );
+    }
+
+    #[test]
     fn gone_disables_the_endpoint_and_ends_its_pending_deliveries() {
         let (_dir, mut conn) = test_db();
         let endpoint = api_endpoint("http://127.0.0.1:9/hook");
