@@ -57,7 +57,8 @@ impl Application {
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
-        let port = listener.local_addr().map_err(listen_error)?.port();
+        let listening = listener.local_addr().map_err(listen_error)?;
+        let port = listening.port();
         let instances: Vec<(&str, &str, u16)> = settings
             .instances
             .iter()
@@ -72,7 +73,7 @@ impl Application {
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }
-        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager);
+        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager, listening);
         let webhooks_data = web::Data::new(webhooks.clone());
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),

@@ -36,6 +36,12 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("{0}")]
     InvalidField(String),
+    /// A webhook URL the destination policy refuses (the message names the URL and why).
+    #[error("{0}")]
+    DestinationNotAllowed(String),
+    /// As many webhook endpoints as the configuration allows exist already.
+    #[error("{0}")]
+    WebhookLimitReached(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
@@ -73,6 +79,8 @@ impl ApiError {
             Self::WebSocketRequired(_) => "websocket_required",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidField(_) => "invalid_field",
+            Self::DestinationNotAllowed(_) => "destination_not_allowed",
+            Self::WebhookLimitReached(_) => "webhook_limit_reached",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnknownInstance { .. } => "unknown_instance",
             Self::UnknownScene(_) => "unknown_scene",
@@ -172,13 +180,15 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::WebSocketRequired(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidJson(_) | Self::InvalidField(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidJson(_) | Self::InvalidField(_) | Self::DestinationNotAllowed(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::WebhookLimitReached(_) => StatusCode::CONFLICT,
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,

@@ -72,6 +72,8 @@ fn api_error(error: WebhookError) -> ApiError {
         WebhookError::NotFound(message) => ApiError::RouteNotFound(message),
         WebhookError::Conflict(message) => ApiError::Conflict(message),
         WebhookError::Invalid(message) => ApiError::InvalidField(message),
+        WebhookError::DestinationRefused(message) => ApiError::DestinationNotAllowed(message),
+        WebhookError::TooMany(message) => ApiError::WebhookLimitReached(message),
         WebhookError::Store(error) => ApiError::Unavailable(format!("{error}; retry in a moment")),
     }
 }
@@ -223,8 +225,9 @@ pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
     request_body = CreateBody,
     responses(
         (status = 201, description = "The endpoint, with its secret", body = CreatedEndpoint),
-        (status = 400, description = "A field is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`: the message names the URL and why)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 409, description = "As many endpoints as `[webhook_delivery] max_endpoints` exist already (`webhook_limit_reached`)", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
@@ -288,7 +291,7 @@ pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answe
     request_body = PatchBody,
     responses(
         (status = 200, description = "The endpoint as changed", body = EndpointView),
-        (status = 400, description = "A field is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint comes from the configuration: only `enabled` can change", body = crate::error::ErrorBody),

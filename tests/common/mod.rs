@@ -54,6 +54,8 @@ pub struct TestHub {
     pub board: StatusBoard,
     pub client: awc::Client,
     pub app_manager: actix::Addr<obs_hub::status::StatusManager>,
+    /// Its webhook dispatcher (None without a database) and callback memory.
+    pub webhooks: obs_hub::webhooks::Webhooks,
     /// This hub's own history database (None if the test disabled persistence).
     pub database: Option<std::path::PathBuf>,
     /// Keeps the database's directory until the test ends.
@@ -102,6 +104,7 @@ pub fn spawn_hub_configured(
             .timeout(Duration::from_secs(20))
             .finish(),
         app_manager: app.manager(),
+        webhooks: app.webhooks(),
         database,
         _database_dir: database_dir,
     };
