@@ -27,6 +27,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 pub struct DestinationRules {
     pub allow_loopback: bool,
     pub allow_private: bool,
+    /// False keeps webhooks on this machine and its networks: `obs-hub demo` sets it, so that
+    /// trying the demo (or fuzzing it) never posts simulated events to a real system.
+    pub allow_public: bool,
 }
 
 impl Default for DestinationRules {
@@ -34,6 +37,7 @@ impl Default for DestinationRules {
         Self {
             allow_loopback: true,
             allow_private: false,
+            allow_public: true,
         }
     }
 }
@@ -191,6 +195,10 @@ impl DestinationPolicy {
             AddressKind::Private if !self.rules.allow_private => Err(format!(
                 "{ip} is a private address (allow with [webhook_delivery] allow_private = true)"
             )),
+            AddressKind::Public if !self.rules.allow_public => Err(format!(
+                "{ip} is a public address (allow with [webhook_delivery] allow_public = true; \
+                 `obs-hub demo` sends webhooks only to this machine)"
+            )),
             _ => Ok(()),
         }
     }
@@ -310,6 +318,7 @@ mod tests {
             DestinationRules {
                 allow_loopback: false,
                 allow_private: false,
+                allow_public: true,
             },
             None,
         );
@@ -317,6 +326,7 @@ mod tests {
             DestinationRules {
                 allow_loopback: true,
                 allow_private: true,
+                allow_public: true,
             },
             None,
         );
@@ -330,6 +340,18 @@ mod tests {
             .unwrap_err();
         assert!(private.contains("allow_private"), "{private}");
         assert!(open.check_address(at("192.168.1.20"), not_local).is_ok());
+        let local_only = DestinationPolicy::new(
+            DestinationRules {
+                allow_public: false,
+                ..DestinationRules::default()
+            },
+            None,
+        );
+        let public = local_only
+            .check_address(at("93.184.216.34"), not_local)
+            .unwrap_err();
+        assert!(public.contains("allow_public"), "{public}");
+        assert!(local_only.check_address(at("127.0.0.1"), not_local).is_ok());
         let loopback = strict
             .check_address(at("::ffff:7f00:1"), not_local)
             .unwrap_err();
@@ -417,6 +439,7 @@ mod tests {
             DestinationRules {
                 allow_loopback: false,
                 allow_private: false,
+                allow_public: true,
             },
             None,
         );

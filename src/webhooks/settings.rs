@@ -41,6 +41,7 @@ pub struct FileDelivery {
     concurrency: Option<usize>,
     allow_loopback: Option<bool>,
     allow_private: Option<bool>,
+    allow_public: Option<bool>,
     max_endpoints: Option<usize>,
 }
 
@@ -111,6 +112,9 @@ pub fn resolve(
         allow_private: delivery
             .allow_private
             .unwrap_or(defaults.destinations.allow_private),
+        allow_public: delivery
+            .allow_public
+            .unwrap_or(defaults.destinations.allow_public),
     };
     let max_endpoints = match delivery.max_endpoints {
         None => defaults.max_endpoints,
@@ -173,19 +177,22 @@ mod tests {
              [[webhooks]]\nurl = \"https://example.com/obs\"\nsecret = \"{SECRET}\"\n\
              event_types = [\"stats_updated\"]\ninstance = \"booth\"\n\
              [webhook_delivery]\nretry_delays_ms = [100, 200]\nconcurrency = 2\n\
-             allow_loopback = false\nallow_private = true\nmax_endpoints = 7\n"
+             allow_loopback = false\nallow_private = true\nallow_public = false\n\
+             max_endpoints = 7\n"
         ))
         .unwrap();
         assert_eq!(
             settings.delivery.destinations,
             DestinationRules {
                 allow_loopback: false,
-                allow_private: true
+                allow_private: true,
+                allow_public: false,
             }
         );
         assert_eq!(settings.delivery.max_endpoints, 7);
         let defaults = resolve_text("").unwrap().delivery;
         assert!(defaults.destinations.allow_loopback && !defaults.destinations.allow_private);
+        assert!(defaults.destinations.allow_public);
         assert_eq!(defaults.max_endpoints, 100);
         assert_eq!(settings.endpoints.len(), 2);
         assert_eq!(settings.endpoints[0].filter.event_types, EventType::DEFAULT);
