@@ -175,7 +175,8 @@ pub fn check_cross_site(
         return Ok(());
     }
     let own = normalized.as_deref().is_some_and(|o| same_origin(o, host));
-    if (origin.is_none() && !cross_site) || (own && !cross_site) {
+    // Not a browser (no Origin), or the hub's own page; neither marked cross-site.
+    if !cross_site && (origin.is_none() || own) {
         return Ok(());
     }
     let from = origin.unwrap_or("another site (Sec-Fetch-Site: cross-site)");
