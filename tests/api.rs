@@ -621,6 +621,19 @@ async fn a_rebound_domain_is_refused_on_every_route() {
         let reply = send(&hub, "GET", "/api/stream-status/", &[("host", &host)], "").await;
         assert_eq!(reply.status, 200, "{host}: {:?}", reply.body);
     }
+    // HTTP/1.0 without Host: not a browser (browsers always send one), so nothing to rebind.
+    use actix_web::rt::net::TcpStream;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = hub.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).await.expect("connects");
+    stream
+        .write_all(b"GET /api/stream-status/ HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.contains("current_scene"), "{answer}");
 }
 
 #[actix_web::test]
