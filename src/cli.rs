@@ -69,8 +69,8 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub api_token: Option<String>,
-    /// Web origins, comma-separated, whose pages may open the live WebSocket besides the hub's
-    /// own (e.g. https://dashboard.example.com).
+    /// Web origins, comma-separated, whose pages may open the live WebSocket and send
+    /// state-changing requests besides the hub's own (e.g. https://dashboard.example.com).
     #[arg(
         long,
         env = "OBS_HUB_ALLOWED_ORIGINS",

@@ -154,8 +154,8 @@ pub struct Settings {
     /// Bearer tokens accepted on `/api/` and `/ws`; empty means no authentication (loopback only).
     pub api_tokens: Vec<Secret>,
     pub database: DatabaseSettings,
-    /// Web origins (`scheme://host[:port]`, normalised) whose pages may open `/ws` besides the
-    /// hub's own; see [`normalize_origin`].
+    /// Web origins (`scheme://host[:port]`, normalised) whose pages may open `/ws` and send
+    /// state-changing requests besides the hub's own; see [`normalize_origin`].
     pub allowed_origins: Vec<String>,
     /// Names (lower-case, no port) a hub without a token answers to besides loopback ones, in
     /// the `Host` header: a reverse proxy's public name, a hosts-file alias. See
