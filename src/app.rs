@@ -96,6 +96,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(webhooks_data.clone())
+                .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
                 .configure(http::routes)

@@ -154,9 +154,13 @@ pub struct Settings {
     /// Bearer tokens accepted on `/api/` and `/ws`; empty means no authentication (loopback only).
     pub api_tokens: Vec<Secret>,
     pub database: DatabaseSettings,
-    /// Web origins (`scheme://host[:port]`, normalised) whose pages may open `/ws` besides the
-    /// hub's own; see [`normalize_origin`].
+    /// Web origins (`scheme://host[:port]`, normalised) whose pages may open `/ws` and send
+    /// state-changing requests besides the hub's own; see [`normalize_origin`].
     pub allowed_origins: Vec<String>,
+    /// Names (lower-case, no port) a hub without a token answers to besides loopback ones, in
+    /// the `Host` header: a reverse proxy's public name, a hosts-file alias. See
+    /// `http::site_guard` (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
     pub websocket: WebSocketSettings,
     /// Signs the callbacks this hub sends and is required on the ones it receives; None: sent
     /// unsigned, received as the rest of `/api` (see the README's webhook section).
@@ -179,6 +183,8 @@ pub struct Overrides {
     pub database: Option<String>,
     /// From `OBS_HUB_ALLOWED_ORIGINS` (comma-separated); replaces the file's list when given.
     pub allowed_origins: Option<Vec<String>>,
+    /// From `OBS_HUB_ALLOWED_HOSTS` (comma-separated); replaces the file's list when given.
+    pub allowed_hosts: Option<Vec<String>>,
     /// From `OBS_HUB_CALLBACK_SECRET`.
     pub callback_secret: Option<Secret>,
 }
@@ -215,6 +221,7 @@ struct FileConfig {
     http_workers: Option<usize>,
     api_tokens: Option<Vec<Secret>>,
     allowed_origins: Option<Vec<String>>,
+    allowed_hosts: Option<Vec<String>>,
     #[serde(default)]
     timing: FileTiming,
     #[serde(default)]
@@ -431,6 +438,13 @@ impl Settings {
                 .or(file.allowed_origins)
                 .unwrap_or_default(),
         )?;
+        let allowed_hosts = resolve_hosts(
+            overrides
+                .allowed_hosts
+                .clone()
+                .or(file.allowed_hosts)
+                .unwrap_or_default(),
+        )?;
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
         Ok(Self {
             bind,
@@ -441,6 +455,7 @@ impl Settings {
             api_tokens,
             database,
             allowed_origins,
+            allowed_hosts,
             websocket,
             callback_secret,
             webhooks,
@@ -599,6 +614,30 @@ fn resolve_origins(origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
                     ),
                 )
             })
+        })
+        .collect()
+}
+
+/// Host names are compared as `Host` carries them, lower-case and without the port (any port
+/// of an allowed name is fine: the name is what a rebinding attacker cannot choose). Entries are
+/// checked at start-up: a scheme, port or path means the operator meant something else.
+fn resolve_hosts(hosts: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    hosts
+        .iter()
+        .map(|host| host.trim())
+        .filter(|host| !host.is_empty())
+        .map(|host| {
+            let lower = host.to_ascii_lowercase();
+            match split_authority(&lower) {
+                Some((name, None)) if !name.ends_with('.') => Ok(lower),
+                _ => Err(ConfigError::invalid(
+                    "OBS_HUB_ALLOWED_HOSTS",
+                    format!(
+                        "`{host}` is not a host name like hub.example.com (no scheme, port or \
+                         path; an IPv6 address in brackets)"
+                    ),
+                )),
+            }
         })
         .collect()
 }
@@ -954,6 +993,49 @@ mod tests {
         .to_string();
         assert!(error.starts_with("OBS_HUB_ALLOWED_ORIGINS:"), "{error}");
         assert!(error.contains("a.example/x"), "{error}");
+    }
+
+    #[test]
+    fn allowed_hosts_are_lower_case_names_from_env_or_file() {
+        assert!(Settings::resolve(None, Overrides::default())
+            .unwrap()
+            .allowed_hosts
+            .is_empty());
+        let from_env = resolve(
+            "allowed_hosts = [\"file.example\"]\n",
+            Overrides {
+                allowed_hosts: Some(vec![
+                    "Hub.Example.com".into(),
+                    " ".into(),
+                    "[fd00::1]".into(),
+                ]),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(from_env.allowed_hosts, ["hub.example.com", "[fd00::1]"]);
+        let from_file =
+            resolve("allowed_hosts = [\"studio.lan\"]\n", Overrides::default()).unwrap();
+        assert_eq!(from_file.allowed_hosts, ["studio.lan"]);
+        for bad in [
+            "http://hub.example.com",
+            "hub.example.com:8000",
+            "hub.example.com/",
+            "fd00::1",
+            "hub.example.com.",
+        ] {
+            let error = Settings::resolve(
+                None,
+                Overrides {
+                    allowed_hosts: Some(vec![bad.into()]),
+                    ..Overrides::default()
+                },
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(error.starts_with("OBS_HUB_ALLOWED_HOSTS:"), "{error}");
+            assert!(error.contains(bad), "{error}");
+        }
     }
 
     #[test]

@@ -30,6 +30,15 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     OriginNotAllowed(String),
+    /// A state-changing request from a page of another site (see `http::site_guard`).
+    #[error("{0}")]
+    CrossSiteRequest(String),
+    /// A `Host` this hub does not answer to without a token (DNS rebinding).
+    #[error("{0}")]
+    HostNotAllowed(String),
+    /// A body whose `Content-Type` is not JSON where JSON is expected.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     WebSocketRequired(String),
     #[error("{0}")]
@@ -76,6 +85,9 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => "unauthorized",
             Self::OriginNotAllowed(_) => "origin_not_allowed",
+            Self::CrossSiteRequest(_) => "cross_site_request",
+            Self::HostNotAllowed(_) => "host_not_allowed",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::WebSocketRequired(_) => "websocket_required",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidField(_) => "invalid_field",
@@ -178,7 +190,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::OriginNotAllowed(_) | Self::CrossSiteRequest(_) => StatusCode::FORBIDDEN,
+            Self::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::WebSocketRequired(_) => StatusCode::BAD_REQUEST,
             Self::InvalidJson(_) | Self::InvalidField(_) | Self::DestinationNotAllowed(_) => {
                 StatusCode::BAD_REQUEST

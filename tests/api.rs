@@ -355,3 +355,414 @@ async fn routes_exist_per_instance() {
     })
     .await;
 }
+
+// ---- What a web page may make the hub do (issue 10: cross-site requests, DNS rebinding) ----
+
+/// A request as a browser (or an attacker's raw client) would send it: any method, path,
+/// headers and body, with the answer's status and JSON.
+async fn send(
+    hub: &common::TestHub,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> common::Reply {
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("a method");
+    let mut request = hub.client.request(method, format!("{}{path}", hub.base));
+    for &(name, value) in headers {
+        request = request.insert_header((name, value));
+    }
+    let mut response = request
+        .send_body(body.to_string())
+        .await
+        .expect("hub answers");
+    let bytes = response.body().limit(1 << 20).await.expect("body");
+    common::Reply {
+        status: response.status().as_u16(),
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+const EVIL: &str = "http://evil.example";
+
+/// What a page on another site sends with `fetch(url, {method: "POST", body})`: a "simple"
+/// request, so no preflight, and the browser carries it out whatever the answer says.
+const SIMPLE_FROM_EVIL: &[(&str, &str)] = &[
+    ("origin", EVIL),
+    ("sec-fetch-site", "cross-site"),
+    ("content-type", "text/plain;charset=UTF-8"),
+];
+
+#[actix_web::test]
+async fn pages_of_other_sites_cannot_switch_scenes_stop_streams_or_add_webhooks() {
+    let (hub, fake) = hub_with_fake().await;
+    assert!(fake.start_stream_from_obs().await);
+    hub.wait_for("streaming", |s| s["is_streaming"] == true)
+        .await;
+    let scene = fake.current_scene();
+    let target = if scene == "Live" { "BRB" } else { "Live" };
+    let attempts = [
+        (
+            "/api/switch-scene/",
+            format!(r#"{{"scene_name": "{target}"}}"#),
+        ),
+        ("/api/stop-stream/", String::new()),
+        ("/api/stop-record/", String::new()),
+        ("/api/obs-manager/stop/", String::new()),
+        (
+            "/api/webhooks/",
+            r#"{"url": "http://127.0.0.1:9/stolen"}"#.to_string(),
+        ),
+        (
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "Owned", "instance": "planted"}"#.to_string(),
+        ),
+        ("/api/instances/default/stop-stream/", String::new()),
+    ];
+    let mut answers = Vec::new();
+    for (path, body) in &attempts {
+        for headers in [
+            SIMPLE_FROM_EVIL,
+            // A browser that withholds Origin still says where the request comes from.
+            &[("sec-fetch-site", "cross-site")][..],
+            // Another page on this machine: same site as localhost, another origin.
+            &[
+                ("origin", "http://localhost:5173"),
+                ("sec-fetch-site", "same-site"),
+            ][..],
+        ] {
+            let reply = send(&hub, "POST", path, headers, body).await;
+            answers.push((format!("{path} {headers:?}"), reply));
+        }
+    }
+    let deleted = send(&hub, "DELETE", "/api/webhooks/ep_x/", SIMPLE_FROM_EVIL, "").await;
+    answers.push(("DELETE".to_string(), deleted));
+
+    // Nothing changed, in OBS or in the hub. A round trip through the hub's actors first, so
+    // that anything the attempts had set off would have landed.
+    assert_eq!(hub.post("/api/sync-scenes/", "").await.status, 200);
+    assert_eq!(fake.current_scene(), scene);
+    assert!(fake.is_streaming());
+    let status = hub.get("/api/stream-status/").await.body;
+    assert_eq!(status["current_scene"], scene.as_str());
+    assert_eq!(status["is_streaming"], true);
+    assert_eq!(
+        hub.get("/api/obs-manager/status/").await.body["running"],
+        true
+    );
+    let webhooks = hub.get("/api/webhooks/").await.body;
+    assert!(
+        !webhooks.to_string().contains("stolen"),
+        "no endpoint was added: {webhooks}"
+    );
+    let instances = hub.get("/api/instances/").await.body;
+    assert!(
+        !instances.to_string().contains("planted"),
+        "no instance was learnt: {instances}"
+    );
+    // And each attempt was told why (a browser hides the answer from the page, not from us).
+    for (attempt, reply) in answers {
+        assert_eq!(reply.status, 403, "{attempt}: {:?}", reply.body);
+        assert_eq!(reply.body["error"], "cross_site_request", "{attempt}");
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(message.contains("OBS_HUB_ALLOWED_ORIGINS"), "{message}");
+    }
+}
+
+#[actix_web::test]
+async fn json_routes_refuse_bodies_that_are_not_declared_json() {
+    let (hub, fake) = hub_with_fake().await;
+    let scene = fake.current_scene();
+    let target = if scene == "Live" { "BRB" } else { "Live" };
+    let body = format!(r#"{{"scene_name": "{target}"}}"#);
+    // No Origin (not a browser) but not JSON either: what a form or a simple fetch sends.
+    let mut answers = Vec::new();
+    for (content_type, named) in [
+        (Some("text/plain"), "text/plain"),
+        (
+            Some("application/x-www-form-urlencoded"),
+            "application/x-www-form-urlencoded",
+        ),
+        (None, "without a Content-Type"),
+    ] {
+        for path in [
+            "/api/switch-scene/",
+            "/api/webhooks/",
+            "/api/test-connection/",
+            "/api/callback/scene-change/",
+        ] {
+            let headers: Vec<(&str, &str)> = content_type
+                .map(|value| vec![("content-type", value)])
+                .unwrap_or_default();
+            let reply = send(&hub, "POST", path, &headers, &body).await;
+            answers.push((path, content_type, named, reply));
+        }
+    }
+    assert_eq!(hub.post("/api/sync-scenes/", "").await.status, 200);
+    assert_eq!(fake.current_scene(), scene);
+    for (path, content_type, named, reply) in answers {
+        assert_eq!(
+            reply.status, 415,
+            "{path} {content_type:?}: {:?}",
+            reply.body
+        );
+        assert_eq!(reply.body["error"], "unsupported_media_type");
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(message.contains(named), "{message}");
+    }
+
+    // JSON with a charset is JSON; bodiless POSTs need no type at all.
+    let charset = [("content-type", "application/json; charset=utf-8")];
+    let switched = send(&hub, "POST", "/api/switch-scene/", &charset, &body).await;
+    assert_eq!(switched.status, 200, "{:?}", switched.body);
+    assert_eq!(fake.current_scene(), target);
+    assert_eq!(
+        send(&hub, "POST", "/api/start-stream/", &[], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&hub, "POST", "/api/obs-manager/start/", &[], "")
+            .await
+            .status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn the_hubs_own_pages_allowed_origins_and_programs_keep_working() {
+    let fake = start_fake().await;
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.allowed_origins = vec!["https://dash.example.com".to_string()];
+    });
+    hub.wait_for("connected", |s| s["connected"] == true).await;
+    let own = hub.base.clone();
+    for (origin, site, scene) in [
+        (Some(own.as_str()), Some("same-origin"), "Live"),
+        (Some("https://dash.example.com"), Some("cross-site"), "BRB"),
+        (None, None, "Ending"),
+    ] {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(origin.map(|origin| ("origin", origin)));
+        headers.extend(site.map(|site| ("sec-fetch-site", site)));
+        let body = format!(r#"{{"scene_name": "{scene}"}}"#);
+        let reply = send(&hub, "POST", "/api/switch-scene/", &headers, &body).await;
+        assert_eq!(reply.status, 200, "{origin:?}: {:?}", reply.body);
+        assert_eq!(fake.current_scene(), scene);
+    }
+    // A page of another site may still read (CORS decides what it sees, not this hub).
+    let read = send(&hub, "GET", "/api/stream-status/", SIMPLE_FROM_EVIL, "").await;
+    assert_eq!(read.status, 200);
+}
+
+/// The `Host` a page on `http://attacker.test:PORT/` sends once attacker.test resolves to
+/// 127.0.0.1 (DNS rebinding): to the browser, that page and the hub are the same origin.
+fn rebound(hub: &common::TestHub) -> (String, String) {
+    let port = hub.base.rsplit(':').next().unwrap().to_string();
+    (
+        format!("attacker.test:{port}"),
+        format!("http://attacker.test:{port}"),
+    )
+}
+
+#[actix_web::test]
+async fn a_rebound_domain_is_refused_on_every_route() {
+    let (hub, fake) = hub_with_fake().await;
+    let scene = fake.current_scene();
+    let target = if scene == "Live" { "BRB" } else { "Live" };
+    let (host, origin) = rebound(&hub);
+    let same_origin = [
+        ("host", host.as_str()),
+        ("origin", origin.as_str()),
+        ("sec-fetch-site", "same-origin"),
+        ("content-type", "application/json"),
+    ];
+    let switch = format!(r#"{{"scene_name": "{target}"}}"#);
+    let webhook = r#"{"url": "http://127.0.0.1:9/stolen"}"#;
+    let mut answers = Vec::new();
+    for (method, path, body) in [
+        ("POST", "/api/switch-scene/", switch.as_str()),
+        ("POST", "/api/webhooks/", webhook),
+        ("GET", "/api/stream-status/", ""),
+        ("GET", "/api/webhooks/", ""),
+        ("GET", "/api/events/", ""),
+        ("GET", "/ws", ""),
+        ("GET", "/", ""),
+        ("GET", "/static/app.js", ""),
+        ("GET", "/docs", ""),
+        ("GET", "/api/openapi.json", ""),
+        ("GET", "/metrics", ""),
+        ("GET", "/healthz", ""),
+        ("HEAD", "/api/stream-status/", ""),
+        ("GET", "/no-such-route", ""),
+    ] {
+        let reply = send(&hub, method, path, &same_origin, body).await;
+        answers.push((method, path, reply));
+    }
+    assert_eq!(hub.post("/api/sync-scenes/", "").await.status, 200);
+    assert_eq!(fake.current_scene(), scene);
+    let webhooks = hub.get("/api/webhooks/").await.body;
+    assert!(!webhooks.to_string().contains("stolen"), "{webhooks}");
+    for (method, path, reply) in answers {
+        assert_eq!(reply.status, 421, "{method} {path}: {:?}", reply.body);
+        if method != "HEAD" {
+            assert_eq!(reply.body["error"], "host_not_allowed", "{path}");
+            let message = reply.body["message"].as_str().unwrap();
+            assert!(message.contains("attacker.test"), "{message}");
+            assert!(message.contains("OBS_HUB_ALLOWED_HOSTS"), "{message}");
+        }
+    }
+
+    // Loopback names in the spellings clients send, and no Host at all, still work.
+    for host in ["localhost", "127.0.0.1", "[::1]", "127.0.0.2"] {
+        let port = hub.base.rsplit(':').next().unwrap();
+        let host = format!("{host}:{port}");
+        let reply = send(&hub, "GET", "/api/stream-status/", &[("host", &host)], "").await;
+        assert_eq!(reply.status, 200, "{host}: {:?}", reply.body);
+    }
+    // HTTP/1.0 without Host: not a browser (browsers always send one), so nothing to rebind.
+    use actix_web::rt::net::TcpStream;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = hub.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).await.expect("connects");
+    stream
+        .write_all(b"GET /api/stream-status/ HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.contains("current_scene"), "{answer}");
+}
+
+#[actix_web::test]
+async fn a_hub_answers_its_allowed_hosts_and_token_holders_by_any_name() {
+    const TOKEN: &str = "0123456789abcdef-guard";
+    let fake = start_fake().await;
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.allowed_hosts = vec!["hub.example.test".to_string()];
+    });
+    hub.wait_for("connected", |s| s["connected"] == true).await;
+    let port = hub.base.rsplit(':').next().unwrap().to_string();
+    let host = format!("HUB.example.test:{port}");
+    let origin = format!("http://hub.example.test:{port}");
+    let headers = [
+        ("host", host.as_str()),
+        ("origin", origin.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let reply = send(
+        &hub,
+        "POST",
+        "/api/switch-scene/",
+        &headers,
+        r#"{"scene_name": "BRB"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(fake.current_scene(), "BRB");
+    assert_eq!(send(&hub, "GET", "/", &headers, "").await.status, 200);
+
+    // With a token, the token is the gate: any name, as long as it is presented.
+    let fake = start_fake().await;
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.api_tokens = vec![obs_hub::config::Secret::new(TOKEN)];
+    });
+    common::eventually("connected", || async {
+        hub.board
+            .current()
+            .instance("default")
+            .is_some_and(|status| status.is_connected())
+    })
+    .await;
+    let (host, _) = rebound(&hub);
+    let bearer = format!("Bearer {TOKEN}");
+    let with_token = [
+        ("host", host.as_str()),
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let reply = send(
+        &hub,
+        "POST",
+        "/api/switch-scene/",
+        &with_token,
+        r#"{"scene_name": "Live"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(fake.current_scene(), "Live");
+    let without = send(&hub, "GET", "/api/stream-status/", &[("host", &host)], "").await;
+    assert_eq!(without.status, 401, "{:?}", without.body);
+}
+
+#[actix_web::test]
+async fn head_answers_every_get_route_without_a_body() {
+    let (hub, _fake) = hub_with_fake().await;
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/",
+        "/static/app.js",
+        "/docs",
+        "/api/openapi.json",
+        "/api/stream-status/",
+        "/api/instances/default/stream-status",
+        "/api/obs-manager/status/",
+        "/api/instances/",
+        "/api/events/",
+        "/api/scenes/",
+        "/api/stream-sessions/",
+        "/api/record-sessions/",
+        "/api/webhooks/",
+    ] {
+        let url = format!("{}{path}", hub.base);
+        let mut got = hub.client.get(&url).send().await.expect("GET answers");
+        let got_body = got.body().limit(4 << 20).await.expect("GET body");
+        let mut head = hub.client.head(&url).send().await.expect("HEAD answers");
+        let head_body = head.body().await.expect("HEAD body");
+        assert_eq!(head.status(), got.status(), "{path}");
+        assert_eq!(head.status(), 200, "{path}");
+        assert!(head_body.is_empty(), "{path}: HEAD has no body");
+        assert_eq!(
+            head.headers().get("content-type"),
+            got.headers().get("content-type"),
+            "{path}"
+        );
+        if matches!(
+            path,
+            "/healthz" | "/" | "/static/app.js" | "/docs" | "/api/openapi.json"
+        ) {
+            // Answers that do not change between the two requests: the same length announced.
+            let length = head
+                .headers()
+                .get("content-length")
+                .expect("content-length");
+            assert_eq!(
+                length.to_str().unwrap(),
+                got_body.len().to_string(),
+                "{path}"
+            );
+        }
+    }
+    // A GET route's refusals are the same on HEAD; a POST-only route names what it accepts.
+    let plain = hub
+        .client
+        .head(format!("{}/ws", hub.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400);
+    let post_only = hub
+        .client
+        .head(format!("{}/api/start-stream/", hub.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post_only.status(), 405);
+    assert_eq!(post_only.headers().get("allow").unwrap(), "POST");
+    let get_only = hub.post("/api/stream-status/", "").await;
+    assert_eq!(get_only.status, 405);
+}

@@ -70,6 +70,9 @@ pub enum CallbackErrors {
     /// Body over 64 KiB
     #[response(status = 413)]
     TooLarge(crate::error::ErrorBody),
+    /// A body without `Content-Type: application/json`
+    #[response(status = 415)]
+    NotJson(crate::error::ErrorBody),
 }
 
 #[utoipa::path(post, path = "/api/callback", tag = "callbacks",
@@ -169,6 +172,7 @@ async fn receive(
         Utc::now().timestamp(),
     )
     .map_err(ApiError::Unauthorized)?;
+    body::check_type_of(&request, &body)?;
     let message = callbacks::parse(route, &body)?;
 
     let configured: Vec<String> = state

@@ -1,6 +1,6 @@
 //! Route handlers: parse, route to the supervisor or read the board, shape the answer.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -169,15 +169,17 @@ pub struct TestConnectionBody {
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
         (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
     )
 )]
 pub async fn test_connection(
     state: web::Data<AppState>,
     target: Target,
+    http_request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let request: Option<TestConnectionBody> = body::optional_json(payload).await?;
+    let request: Option<TestConnectionBody> = body::optional_json(&http_request, payload).await?;
     let configured = state
         .settings
         .instance(&target.name)
@@ -306,6 +308,7 @@ pub struct SwitchSceneBody {
         (status = 400, description = "Malformed body or missing/empty scene_name", body = crate::error::ErrorBody),
         (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
         (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
@@ -315,9 +318,10 @@ pub struct SwitchSceneBody {
 pub async fn switch_scene(
     state: web::Data<AppState>,
     target: Target,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let SwitchSceneBody { scene_name } = body::json(payload).await?;
+    let SwitchSceneBody { scene_name } = body::json(&request, payload).await?;
     if scene_name.trim().is_empty() {
         return Err(ApiError::InvalidField(
             "`scene_name` must not be empty".into(),

@@ -15,6 +15,7 @@ pub mod live_feed;
 pub mod live_protocol;
 pub mod openapi;
 mod ops;
+pub mod site_guard;
 mod target;
 pub mod views;
 mod webhooks;
@@ -25,7 +26,8 @@ use std::sync::Arc;
 
 use actix::Addr;
 use actix_web::{
-    dev::HttpServiceFactory, web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
+    dev::HttpServiceFactory, guard, web, FromRequest, Handler, HttpRequest, HttpResponse,
+    Responder, Route,
 };
 
 use crate::{
@@ -38,6 +40,7 @@ use crate::{
 
 pub use body::BODY_LIMIT;
 pub use ops::count_requests;
+pub use site_guard::guard as site_guard;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -119,10 +122,16 @@ where
     F::Output: Responder + 'static,
 {
     web::resource(path)
-        .route(web::get().to(handler))
+        .route(get_or_head().to(handler))
         .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "GET")
+            method_not_allowed(request, "GET, HEAD")
         }))
+}
+
+/// A route for GET that answers HEAD too, as HTTP asks: the same handler runs, and actix-http
+/// sends its status and headers (`Content-Length` included) without the body.
+fn get_or_head() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 async fn not_found(request: HttpRequest) -> HttpResponse {

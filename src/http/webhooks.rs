@@ -37,20 +37,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
             web::resource("")
-                .route(web::get().to(list))
+                .route(super::get_or_head().to(list))
                 .route(web::post().to(create))
                 .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, POST")
+                    super::method_not_allowed(request, "GET, HEAD, POST")
                 })),
         )
         .service(super::post("/deliveries/{delivery}/redeliver", redeliver))
         .service(
             web::resource("/{id}")
-                .route(web::get().to(show))
+                .route(super::get_or_head().to(show))
                 .route(web::patch().to(update))
                 .route(web::delete().to(remove))
                 .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, PATCH, DELETE")
+                    super::method_not_allowed(request, "GET, HEAD, PATCH, DELETE")
                 })),
         )
         .service(super::get("/{id}/deliveries", deliveries))
@@ -229,10 +229,15 @@ pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 409, description = "As many endpoints as `[webhook_delivery] max_endpoints` exist already (`webhook_limit_reached`)", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
-pub async fn create(webhooks: web::Data<Webhooks>, payload: web::Payload) -> Answer {
-    let body: CreateBody = body::json(payload).await?;
+pub async fn create(
+    webhooks: web::Data<Webhooks>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Answer {
+    let body: CreateBody = body::json(&request, payload).await?;
     let url = endpoint::check_url(&body.url).map_err(field("url"))?;
     let secret = match body.secret {
         Some(secret) => {
@@ -296,14 +301,16 @@ pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answe
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint comes from the configuration: only `enabled` can change", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
 pub async fn update(
     webhooks: web::Data<Webhooks>,
     id: web::Path<String>,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let body: PatchBody = body::json(payload).await?;
+    let body: PatchBody = body::json(&request, payload).await?;
     let mut patch = EndpointPatch {
         enabled: body.enabled,
         ..EndpointPatch::default()

@@ -86,6 +86,7 @@ pub fn spawn_hub_configured(
         http_workers: 1,
         api_tokens: Vec::new(),
         allowed_origins: Vec::new(),
+        allowed_hosts: Vec::new(),
         websocket: Default::default(),
         database: Default::default(),
         callback_secret: None,
