@@ -1073,7 +1073,10 @@ mod tests {
         for (text, mentions) in [
             ("[http]\nbody_timeout_ms = 0\n", "body_timeout_ms"),
             ("[http]\nmax_unauthenticated = 0\n", "max_unauthenticated"),
-            ("[http]\ncallback_body_limit_bytes = 0\n", "callback_body_limit_bytes"),
+            (
+                "[http]\ncallback_body_limit_bytes = 0\n",
+                "callback_body_limit_bytes",
+            ),
             ("[http]\nbody_timeout = 5\n", "body_timeout"),
         ] {
             let error = resolve(text, Overrides::default()).unwrap_err().to_string();

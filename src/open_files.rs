@@ -20,12 +20,19 @@ pub enum Outcome {
 /// refuses a soft limit above `fs.nr_open`, 1,048,576 by default); None when nothing is to do.
 pub fn target(soft: u64, hard: u64, unlimited: u64) -> Option<u64> {
     const CAP: u64 = 1 << 20;
-    let wanted = if hard == unlimited { CAP.max(soft) } else { hard };
+    let wanted = if hard == unlimited {
+        CAP.max(soft)
+    } else {
+        hard
+    };
     (wanted > soft).then_some(wanted)
 }
 
 /// Raises the soft open-files limit towards the hard one.
 #[cfg(unix)]
+// `rlim_t` is u64 on Linux and macOS but narrower on some Unix targets: the conversions are
+// needed there.
+#[allow(clippy::useless_conversion)]
 pub fn raise_soft_limit() -> Outcome {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

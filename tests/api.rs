@@ -369,6 +369,8 @@ struct Caught {
 /// Accepts one connection, greets it like obs-websocket with a password challenge, keeps the
 /// Identify, refuses it with 4009 as OBS does, then waits for the client to close the TCP
 /// connection (a client that keeps it open fails the test at the deadline).
+// The large error type is tungstenite's, fixed by its `Callback` trait.
+#[allow(clippy::result_large_err)]
 async fn catch_identify(listener: tokio::net::TcpListener) -> Caught {
     use base64::{engine::general_purpose::STANDARD, Engine};
     use futures_util::{SinkExt, StreamExt};
@@ -380,7 +382,10 @@ async fn catch_identify(listener: tokio::net::TcpListener) -> Caught {
         Message,
     };
 
-    let (salt, challenge) = ("c2FsdC1mb3ItdGhlLXRlc3Q=", "Y2hhbGxlbmdlLWZvci10aGUtdGVzdA==");
+    let (salt, challenge) = (
+        "c2FsdC1mb3ItdGhlLXRlc3Q=",
+        "Y2hhbGxlbmdlLWZvci10aGUtdGVzdA==",
+    );
     let secret = STANDARD.encode(Sha256::digest(format!("{PASSWORD}{salt}")));
     let proof_of_password = STANDARD.encode(Sha256::digest(format!("{secret}{challenge}")));
 
@@ -450,7 +455,10 @@ async fn test_connection_elsewhere_never_answers_with_the_stored_password() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["error"], "auth_failed", "{:?}", reply.body);
     assert!(
-        reply.body["message"].as_str().unwrap().contains("`password`"),
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("`password`"),
         "{:?}",
         reply.body
     );

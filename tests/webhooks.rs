@@ -830,13 +830,10 @@ async fn start_slow_post(
 async fn answer_then_close(mut stream: tokio::net::TcpStream) -> (u16, Value) {
     use tokio::io::AsyncReadExt;
     let mut received = Vec::new();
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        stream.read_to_end(&mut received),
-    )
-    .await
-    .expect("the hub closes the connection")
-    .ok();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut received))
+        .await
+        .expect("the hub closes the connection")
+        .ok();
     let text = String::from_utf8_lossy(&received);
     let status = text
         .split_whitespace()
@@ -881,7 +878,10 @@ async fn unauthenticated_slow_bodies_are_refused_early_and_bounded() {
     for stream in unsigned {
         let (status, body) = answer_then_close(stream).await;
         assert_eq!(status, 401, "{body}");
-        assert!(body["message"].as_str().unwrap().contains("webhook-id"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("webhook-id"),
+            "{body}"
+        );
     }
 
     let mut forged = Vec::new();
@@ -910,7 +910,10 @@ async fn unauthenticated_slow_bodies_are_refused_early_and_bounded() {
     assert_eq!(by_token.status, 200, "{:?}", by_token.body);
     let status_path = "/api/instances/remote/stream-status/";
     eventually("the token holder's callback applied", || async {
-        request(&hub, Method::GET, status_path, None, &auth).await.body["current_scene"] == "Live"
+        request(&hub, Method::GET, status_path, None, &auth)
+            .await
+            .body["current_scene"]
+            == "Live"
     })
     .await;
     drop(pending);
@@ -939,6 +942,9 @@ async fn bodies_that_never_finish_are_cut_off_by_the_timeout() {
         let (status, body) = answer_then_close(stream).await;
         assert_eq!(status, 408, "{body}");
         assert_eq!(body["error"], "body_timeout");
-        assert!(body["message"].as_str().unwrap().contains("300 ms"), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("300 ms"),
+            "{body}"
+        );
     }
 }

@@ -51,7 +51,11 @@ struct BodyTimedOut {
 
 impl fmt::Display for BodyTimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "request body not received within {} ms", self.limit.as_millis())
+        write!(
+            f,
+            "request body not received within {} ms",
+            self.limit.as_millis()
+        )
     }
 }
 
@@ -95,10 +99,8 @@ impl Stream for Deadline {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
                 this.expired = true;
-                let error = io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    BodyTimedOut { limit: this.limit },
-                );
+                let error =
+                    io::Error::new(io::ErrorKind::TimedOut, BodyTimedOut { limit: this.limit });
                 Poll::Ready(Some(Err(PayloadError::Io(error))))
             }
         }

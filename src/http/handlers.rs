@@ -170,6 +170,7 @@ pub struct TestConnectionBody {
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
         (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
     )
 )]
@@ -297,6 +298,7 @@ pub struct SwitchSceneBody {
         (status = 400, description = "Malformed body or missing/empty scene_name", body = crate::error::ErrorBody),
         (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
         (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),

@@ -112,8 +112,7 @@ pub async fn probe(target: &ProbeTarget, limit: Duration) -> ProbeReport {
         ),
         Ok(Err(error)) => {
             let failure = classify(&error, has_password);
-            let message = if failure.kind == FailureKind::AuthFailed && target.password_withheld
-            {
+            let message = if failure.kind == FailureKind::AuthFailed && target.password_withheld {
                 format!(
                     "OBS at {}:{} asks for a password: give it as `password` in the request \
                      (the configured password is sent only to the configured host and port)",
@@ -154,17 +153,29 @@ mod tests {
         assert_eq!(spelled.password, Some(Secret::new("stored")));
 
         let other_port = ProbeTarget::resolve(&studio(), None, Some(4456), None);
-        assert_eq!((other_port.password, other_port.password_withheld), (None, true));
+        assert_eq!(
+            (other_port.password, other_port.password_withheld),
+            (None, true)
+        );
         let other_host = ProbeTarget::resolve(&studio(), Some("127.0.0.1".into()), None, None);
-        assert_eq!((other_host.password, other_host.password_withheld), (None, true));
-        assert_eq!((other_host.host.as_str(), other_host.port), ("127.0.0.1", 4455));
+        assert_eq!(
+            (other_host.password, other_host.password_withheld),
+            (None, true)
+        );
+        assert_eq!(
+            (other_host.host.as_str(), other_host.port),
+            ("127.0.0.1", 4455)
+        );
     }
 
     #[test]
     fn a_requested_password_is_used_anywhere_and_empty_means_none() {
         let given = Some(Secret::new("given"));
         let elsewhere = ProbeTarget::resolve(&studio(), None, Some(4456), given.clone());
-        assert_eq!((elsewhere.password, elsewhere.password_withheld), (given, false));
+        assert_eq!(
+            (elsewhere.password, elsewhere.password_withheld),
+            (given, false)
+        );
         let none = ProbeTarget::resolve(&studio(), None, None, Some(Secret::new("")));
         assert_eq!((none.password, none.password_withheld), (None, false));
         let unconfigured = InstanceConfig {

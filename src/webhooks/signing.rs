@@ -222,14 +222,62 @@ mod tests {
             Ok(1000)
         );
         for (id, timestamp, signatures, now, error) in [
-            (None, Some("1000"), Some(signature.as_str()), 1000, SignatureError::MissingHeader("webhook-id")),
-            (Some(" "), Some("1000"), Some(&signature), 1000, SignatureError::MissingHeader("webhook-id")),
-            (Some("msg_1"), None, Some(&signature), 1000, SignatureError::MissingHeader("webhook-timestamp")),
-            (Some("msg_1"), Some("1000"), None, 1000, SignatureError::MissingHeader("webhook-signature")),
-            (Some("msg_1"), Some("x"), Some(&signature), 1000, SignatureError::BadTimestamp),
-            (Some("msg_1"), Some("1000"), Some(&signature), 1000 - 301, SignatureError::StaleTimestamp),
-            (Some("msg_1"), Some("1000"), Some("v1,bm90LXRoaXM="), 1000, SignatureError::MalformedSignature),
-            (Some("msg_1"), Some("1000"), Some("v2,abc garbage"), 1000, SignatureError::MalformedSignature),
+            (
+                None,
+                Some("1000"),
+                Some(signature.as_str()),
+                1000,
+                SignatureError::MissingHeader("webhook-id"),
+            ),
+            (
+                Some(" "),
+                Some("1000"),
+                Some(&signature),
+                1000,
+                SignatureError::MissingHeader("webhook-id"),
+            ),
+            (
+                Some("msg_1"),
+                None,
+                Some(&signature),
+                1000,
+                SignatureError::MissingHeader("webhook-timestamp"),
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                None,
+                1000,
+                SignatureError::MissingHeader("webhook-signature"),
+            ),
+            (
+                Some("msg_1"),
+                Some("x"),
+                Some(&signature),
+                1000,
+                SignatureError::BadTimestamp,
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                Some(&signature),
+                1000 - 301,
+                SignatureError::StaleTimestamp,
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                Some("v1,bm90LXRoaXM="),
+                1000,
+                SignatureError::MalformedSignature,
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                Some("v2,abc garbage"),
+                1000,
+                SignatureError::MalformedSignature,
+            ),
         ] {
             assert_eq!(
                 check_headers(id, timestamp, signatures, now).map(|headers| headers.id),
