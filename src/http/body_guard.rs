@@ -16,10 +16,12 @@
 //! signature headers) never has its body read: see `callbacks::precheck` in `webhooks`.
 
 use std::{
+    cell::RefCell,
     fmt,
     future::Future,
     io,
     pin::Pin,
+    rc::Rc,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -29,7 +31,7 @@ use std::{
 };
 
 use actix_web::{
-    body::MessageBody,
+    body::{BodySize, BoxBody, EitherBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     error::PayloadError,
     http::header::{HeaderMap, CONTENT_LENGTH, TRANSFER_ENCODING},
@@ -74,7 +76,8 @@ pub fn timed_out(error: &actix_web::Error) -> Option<ApiError> {
 
 /// A request body that fails once `limit` has passed since it was wrapped.
 struct Deadline {
-    inner: Payload,
+    /// Shared with the answer ([`HoldingPayload`]), which keeps it alive until it is sent.
+    inner: Rc<RefCell<Payload>>,
     /// Created when the body first has to be waited for: most bodies are already in.
     timer: Option<Pin<Box<Sleep>>>,
     at: Instant,
@@ -90,7 +93,7 @@ impl Stream for Deadline {
         if this.expired {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+        if let Poll::Ready(item) = Pin::new(&mut *this.inner.borrow_mut()).poll_next(cx) {
             return Poll::Ready(item);
         }
         let at = this.at;
@@ -116,29 +119,66 @@ fn announces_body(headers: &HeaderMap) -> bool {
     headers.contains_key(TRANSFER_ENCODING) || (headers.contains_key(CONTENT_LENGTH) && !empty)
 }
 
+/// An answer that keeps its request's body alive until the answer is sent.
+///
+/// actix-http closes a connection whose request body was not read when the answer goes out,
+/// unless the body was dropped and is chunked: then it reads ("drains") the rest first, with no
+/// time limit, so a refused client sending a chunked body slowly would keep its socket. Kept
+/// alive, the unread body makes actix-http close the connection (after at most the 1 s
+/// `client_disconnect_timeout`).
+pub struct HoldingPayload {
+    answer: BoxBody,
+    _request_body: Rc<RefCell<Payload>>,
+}
+
+impl MessageBody for HoldingPayload {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.answer.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().answer).poll_next(cx)
+    }
+}
+
 /// Middleware for the whole app: the body must be complete `[http] body_timeout_ms` after the
-/// headers, whoever reads it.
-pub async fn deadline(
+/// headers, whoever reads it, and an answer given before the body is in closes the connection.
+pub async fn deadline<B: MessageBody + 'static>(
     mut request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B, HoldingPayload>>, actix_web::Error> {
     let limit = request
         .app_data::<web::Data<AppState>>()
         .map(|state| state.settings.http.body_timeout);
-    if let Some(limit) = limit.filter(|_| announces_body(request.headers())) {
-        let inner = request.take_payload();
-        let body = Deadline {
-            inner,
-            timer: None,
-            at: Instant::now() + limit,
-            limit,
-            expired: false,
-        };
-        request.set_payload(Payload::Stream {
-            payload: Box::pin(body),
-        });
-    }
-    next.call(request).await
+    let Some(limit) = limit.filter(|_| announces_body(request.headers())) else {
+        return Ok(next.call(request).await?.map_into_left_body());
+    };
+    let inner = Rc::new(RefCell::new(request.take_payload()));
+    let body = Deadline {
+        inner: Rc::clone(&inner),
+        timer: None,
+        at: Instant::now() + limit,
+        limit,
+        expired: false,
+    };
+    request.set_payload(Payload::Stream {
+        payload: Box::pin(body),
+    });
+    // An inner middleware's error would be turned into an answer only after this one has let
+    // go of the body: middleware refusals answer Ok(error response) instead (see
+    // `auth::require_token`).
+    let response = next.call(request).await?;
+    Ok(response
+        .map_body(|_, answer| HoldingPayload {
+            answer: answer.boxed(),
+            _request_body: inner,
+        })
+        .map_into_right_body())
 }
 
 /// Counts requests whose body is being read before they can be authenticated; shared by every
@@ -235,9 +275,9 @@ mod tests {
             .chain(futures_util::stream::pending());
         let limit = Duration::from_millis(20);
         let mut body = Deadline {
-            inner: Payload::Stream {
+            inner: Rc::new(RefCell::new(Payload::Stream {
                 payload: Box::pin(stalled),
-            },
+            })),
             timer: None,
             at: Instant::now() + limit,
             limit,
