@@ -83,6 +83,8 @@ impl Application {
         .start();
         let live = LiveFeed::new(manager.clone(), board.clone()).start();
         let workers = settings.http_workers;
+        let unauthenticated =
+            http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
@@ -91,6 +93,7 @@ impl Application {
             live,
             persistence: persistence.clone(),
             status_json: http::views::StatusJsonCache::default(),
+            unauthenticated,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -98,6 +101,7 @@ impl Application {
                 .app_data(webhooks_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
+                .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
                 .configure(http::routes)
         })

@@ -142,6 +142,30 @@ impl Default for WebSocketSettings {
     }
 }
 
+/// What a request may cost the hub before it has shown it may be served: the defences against
+/// slow or unauthenticated bodies (see `http::body_guard`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// A request body not fully received this long after its headers gets 408 and its
+    /// connection is closed.
+    pub body_timeout: Duration,
+    /// Largest callback body (`/api/callback/...`), whose bodies are a few hundred bytes.
+    pub callback_body_limit: usize,
+    /// Callback bodies read at once whose signature cannot be checked before the body is in
+    /// (a callback secret is configured and no valid token was given); past it, 503 at once.
+    pub max_unauthenticated: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_timeout: Duration::from_secs(5),
+            callback_body_limit: 8 * 1024,
+            max_unauthenticated: 64,
+        }
+    }
+}
+
 /// Everything `obs-hub serve` runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -167,6 +191,8 @@ pub struct Settings {
     pub callback_secret: Option<Secret>,
     /// `[[webhooks]]` endpoints and delivery tuning.
     pub webhooks: WebhookSettings,
+    /// Body timeout and the limits on unauthenticated requests.
+    pub http: HttpSettings,
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -235,6 +261,16 @@ struct FileConfig {
     webhooks: Vec<FileWebhook>,
     #[serde(default)]
     webhook_delivery: FileDelivery,
+    #[serde(default)]
+    http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    body_timeout_ms: Option<u64>,
+    callback_body_limit_bytes: Option<usize>,
+    max_unauthenticated: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -446,6 +482,7 @@ impl Settings {
                 .unwrap_or_default(),
         )?;
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
+        let http = resolve_http(&file.http).map_err(file_error)?;
         Ok(Self {
             bind,
             callback_base_url,
@@ -459,6 +496,7 @@ impl Settings {
             websocket,
             callback_secret,
             webhooks,
+            http,
         })
     }
 
@@ -721,6 +759,32 @@ fn resolve_websocket(file: &FileWebSocket) -> Result<WebSocketSettings, String> 
         );
     }
     Ok(websocket)
+}
+
+fn resolve_http(file: &FileHttp) -> Result<HttpSettings, String> {
+    let defaults = HttpSettings::default();
+    let at_least_one = |key: &str, value: Option<usize>, default: usize| match value {
+        None => Ok(default),
+        Some(0) => Err(format!("[http] {key} must be at least 1")),
+        Some(value) => Ok(value),
+    };
+    Ok(HttpSettings {
+        body_timeout: match file.body_timeout_ms {
+            None => defaults.body_timeout,
+            Some(0) => return Err("[http] body_timeout_ms must be greater than 0".to_string()),
+            Some(ms) => Duration::from_millis(ms),
+        },
+        callback_body_limit: at_least_one(
+            "callback_body_limit_bytes",
+            file.callback_body_limit_bytes,
+            defaults.callback_body_limit,
+        )?,
+        max_unauthenticated: at_least_one(
+            "max_unauthenticated",
+            file.max_unauthenticated,
+            defaults.max_unauthenticated,
+        )?,
+    })
 }
 
 /// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words.
@@ -1064,6 +1128,38 @@ mod tests {
                 "client_timeout_ms",
             ),
             ("[websocket]\nping = 5\n", "ping"),
+        ] {
+            let error = resolve(text, Overrides::default()).unwrap_err().to_string();
+            assert!(error.contains(mentions), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_are_checked() {
+        let defaults = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(defaults.http, HttpSettings::default());
+        let tuned = resolve(
+            "[http]\nbody_timeout_ms = 750\ncallback_body_limit_bytes = 2048\n\
+             max_unauthenticated = 3\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            tuned.http,
+            HttpSettings {
+                body_timeout: Duration::from_millis(750),
+                callback_body_limit: 2048,
+                max_unauthenticated: 3,
+            }
+        );
+        for (text, mentions) in [
+            ("[http]\nbody_timeout_ms = 0\n", "body_timeout_ms"),
+            ("[http]\nmax_unauthenticated = 0\n", "max_unauthenticated"),
+            (
+                "[http]\ncallback_body_limit_bytes = 0\n",
+                "callback_body_limit_bytes",
+            ),
+            ("[http]\nbody_timeout = 5\n", "body_timeout"),
         ] {
             let error = resolve(text, Overrides::default()).unwrap_err().to_string();
             assert!(error.contains(mentions), "{text}: {error}");

@@ -53,6 +53,15 @@ pub enum ApiError {
     WebhookLimitReached(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error(
+        "the request body did not arrive within {timeout_ms} ms of its headers; the connection \
+         is closed"
+    )]
+    BodyTimeout { timeout_ms: u128 },
+    /// Too many requests are being read before they can be authenticated (see
+    /// `http::body_guard`).
+    #[error("{0}")]
+    TooManyUnauthenticated(String),
     #[error("{message}")]
     UnknownInstance { name: String, message: String },
     #[error("{0}")]
@@ -94,6 +103,8 @@ impl ApiError {
             Self::DestinationNotAllowed(_) => "destination_not_allowed",
             Self::WebhookLimitReached(_) => "webhook_limit_reached",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout { .. } => "body_timeout",
+            Self::TooManyUnauthenticated(_) => "too_many_unauthenticated",
             Self::UnknownInstance { .. } => "unknown_instance",
             Self::UnknownScene(_) => "unknown_scene",
             Self::RouteNotFound(_) => "not_found",
@@ -163,6 +174,19 @@ impl ApiError {
         }
     }
 
+    /// Answers after which the connection is closed: the body may not have been read (or not
+    /// all of it), and a client refused before its body must not keep the socket by sending
+    /// the rest slowly.
+    fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::Unauthorized(_)
+                | Self::PayloadTooLarge { .. }
+                | Self::BodyTimeout { .. }
+                | Self::TooManyUnauthenticated(_)
+        )
+    }
+
     fn body(&self) -> ErrorBody {
         let mut body = ErrorBody {
             error: self.code().to_string(),
@@ -198,6 +222,8 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyUnauthenticated(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -217,6 +243,12 @@ impl ResponseError for ApiError {
                 actix_web::http::header::WWW_AUTHENTICATE,
                 r#"Bearer realm="obs-hub""#,
             ));
+        }
+        if self.closes_connection() {
+            response.force_close();
+        }
+        if let Self::TooManyUnauthenticated(_) = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         response.json(self.body())
     }

@@ -8,7 +8,8 @@
 //! - [`db`]: persistence (history in SQLite: the recorder and DB writer actors, queries);
 //! - [`webhooks`]: signed webhooks from a durable outbox (the `WebhookDispatcher` actor), and
 //!   what the callback routes accept;
-//! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
+//! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
+//!   the open-files limit raised at start;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
 pub mod app;
@@ -22,6 +23,7 @@ pub mod fake_obs;
 pub mod http;
 pub mod metrics;
 pub mod obs;
+pub mod open_files;
 pub mod shutdown;
 pub mod status;
 pub mod systemd;

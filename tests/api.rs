@@ -3,6 +3,8 @@
 mod common;
 
 use common::{hub_with_fake, instance, spawn_hub, start_fake, PASSWORD};
+use std::time::Duration;
+
 use serde_json::Value;
 
 #[actix_web::test]
@@ -242,7 +244,7 @@ async fn test_connection_reports_each_failure_kind() {
     let incompatible = hub
         .post(
             "/api/test-connection/",
-            &format!(r#"{{"port": {}}}"#, old.port()),
+            &format!(r#"{{"port": {}, "password": "{PASSWORD}"}}"#, old.port()),
         )
         .await;
     assert_eq!(incompatible.body["error"], "incompatible");
@@ -765,4 +767,126 @@ async fn head_answers_every_get_route_without_a_body() {
     assert_eq!(post_only.headers().get("allow").unwrap(), "POST");
     let get_only = hub.post("/api/stream-status/", "").await;
     assert_eq!(get_only.status, 405);
+}
+
+/// What an obs-websocket look-alike that asks for a password learnt from one client.
+struct Caught {
+    /// The `authentication` of the client's Identify, if it sent one.
+    authentication: Option<String>,
+    /// The answer a client knowing `PASSWORD` would give to the challenge it was sent.
+    proof_of_password: String,
+}
+
+/// Accepts one connection, greets it like obs-websocket with a password challenge, keeps the
+/// Identify, refuses it with 4009 as OBS does, then waits for the client to close the TCP
+/// connection (a client that keeps it open fails the test at the deadline).
+// The large error type is tungstenite's, fixed by its `Callback` trait.
+#[allow(clippy::result_large_err)]
+async fn catch_identify(listener: tokio::net::TcpListener) -> Caught {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    use futures_util::{SinkExt, StreamExt};
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncReadExt;
+    use tokio_tungstenite::tungstenite::{
+        handshake::server::{Request, Response},
+        protocol::{frame::coding::CloseCode, CloseFrame},
+        Message,
+    };
+
+    let (salt, challenge) = (
+        "c2FsdC1mb3ItdGhlLXRlc3Q=",
+        "Y2hhbGxlbmdlLWZvci10aGUtdGVzdA==",
+    );
+    let secret = STANDARD.encode(Sha256::digest(format!("{PASSWORD}{salt}")));
+    let proof_of_password = STANDARD.encode(Sha256::digest(format!("{secret}{challenge}")));
+
+    let (tcp, _) = listener.accept().await.expect("the hub connects");
+    let offer_json = |_: &Request, mut response: Response| {
+        response.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "obswebsocket.json".parse().unwrap(),
+        );
+        Ok(response)
+    };
+    let mut socket = tokio_tungstenite::accept_hdr_async(tcp, offer_json)
+        .await
+        .expect("WebSocket upgrade");
+    let hello = serde_json::json!({"op": 0, "d": {"obsWebSocketVersion": "5.5.2", "rpcVersion": 1,
+        "authentication": {"challenge": challenge, "salt": salt}}});
+    socket.send(Message::text(hello.to_string())).await.unwrap();
+    let identify = loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => break serde_json::from_str::<Value>(&text).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("no Identify from the hub: {other:?}"),
+        }
+    };
+    let authentication = identify["d"]["authentication"].as_str().map(String::from);
+    let refusal = CloseFrame {
+        code: CloseCode::from(4009),
+        reason: "Authentication failed.".into(),
+    };
+    socket.send(Message::Close(Some(refusal))).await.ok();
+    let deadline = Duration::from_secs(15);
+    let closed = tokio::time::timeout(deadline, async {
+        // The client's close frame, then the end of the TCP stream.
+        while let Some(Ok(_)) = socket.next().await {}
+        let mut rest = Vec::new();
+        socket.get_mut().read_to_end(&mut rest).await.ok();
+    })
+    .await;
+    assert!(closed.is_ok(), "the hub kept the test connection open");
+    Caught {
+        authentication,
+        proof_of_password,
+    }
+}
+
+/// Issue 10, item 3: a test-connection that only changes `port` must not answer another
+/// server's challenge with the configured password (the answer can be checked offline against
+/// guesses), and must close its socket.
+#[actix_web::test]
+async fn test_connection_elsewhere_never_answers_with_the_stored_password() {
+    let (hub, _fake) = hub_with_fake().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let catcher = actix_web::rt::spawn(catch_identify(listener));
+
+    let reply = hub
+        .post("/api/test-connection/", &format!(r#"{{"port": {port}}}"#))
+        .await;
+    let caught = catcher.await.expect("the catcher ran");
+
+    assert_ne!(
+        caught.authentication.as_deref(),
+        Some(caught.proof_of_password.as_str()),
+        "the hub answered another server's challenge with the stored password"
+    );
+    assert_eq!(caught.authentication, None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["error"], "auth_failed", "{:?}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("`password`"),
+        "{:?}",
+        reply.body
+    );
+}
+
+/// The configured server still gets the configured password, and every probe's socket is
+/// closed: the simulated OBS sees the probe's session end.
+#[actix_web::test]
+async fn test_connection_closes_its_socket() {
+    let (hub, fake) = hub_with_fake().await;
+    let sessions = fake.connection_count();
+    for _ in 0..3 {
+        let reply = hub.post("/api/test-connection/", "").await;
+        assert_eq!(reply.body["ok"], true, "{:?}", reply.body);
+    }
+    common::eventually("the probes' sessions closed", || async {
+        fake.connection_count() == sessions
+    })
+    .await;
 }

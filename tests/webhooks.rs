@@ -1219,3 +1219,186 @@ async fn with_loopback_refused_api_endpoints_fail_but_configured_ones_are_truste
         .all(|r| configured.contains(&r.id)));
     receiver.stop().await;
 }
+
+/// Sends a callback's head and the first bytes of a body it never finishes, as a slow or
+/// hostile client does.
+async fn start_slow_callback(hub: &TestHub, headers: &[(&str, String)]) -> tokio::net::TcpStream {
+    start_slow_post(hub, "/api/callback/scene-change/", headers).await
+}
+
+async fn start_slow_post(
+    hub: &TestHub,
+    path: &str,
+    headers: &[(&str, String)],
+) -> tokio::net::TcpStream {
+    start_slow_body(hub, path, headers, false).await
+}
+
+/// The same with a chunked body (one chunk, then nothing), which a server may drain after
+/// answering instead of closing.
+async fn start_slow_chunked_post(
+    hub: &TestHub,
+    path: &str,
+    headers: &[(&str, String)],
+) -> tokio::net::TcpStream {
+    start_slow_body(hub, path, headers, true).await
+}
+
+async fn start_slow_body(
+    hub: &TestHub,
+    path: &str,
+    headers: &[(&str, String)],
+    chunked: bool,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address = hub.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let framing = if chunked {
+        "transfer-encoding: chunked"
+    } else {
+        "content-length: 4000"
+    };
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\n\
+         content-type: application/json\r\n{framing}\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(if chunked {
+        "\r\n11\r\n{\"scene_name\": \"S\r\n"
+    } else {
+        "\r\n{\"scene_name\": \"Sl"
+    });
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// The answer the hub gives a slow client and then the end of the connection: the hub must
+/// close it (a hub that keeps it open fails the test at the deadline).
+async fn answer_then_close(mut stream: tokio::net::TcpStream) -> (u16, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut received))
+        .await
+        .expect("the hub closes the connection")
+        .ok();
+    let text = String::from_utf8_lossy(&received);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Signature headers that look right (fresh timestamp, a `v1,` MAC of the right length) made
+/// without the secret: they pass the header check, only the body can prove them wrong.
+fn forged_signature(id: &str) -> Vec<(&'static str, String)> {
+    let forger = signing::generate_secret();
+    let now = chrono::Utc::now().timestamp();
+    signed_headers(&forger, id, now, "{}")
+}
+
+/// Issue 10, item 5: clients that send a callback's headers and never finish its body. Those
+/// the headers refuse are answered 401 and cut off without their body being waited for; those
+/// whose (forged) signature needs the body hold one of `max_unauthenticated` places, the rest
+/// get 503 at once; and a token holder is served all along.
+#[actix_web::test]
+async fn unauthenticated_slow_bodies_are_refused_early_and_bounded() {
+    let secret = signing::generate_secret();
+    // No OBS needed: the callbacks name an instance known from callbacks.
+    let hub = spawn_hub_configured(vec![], |settings| {
+        settings.callback_secret = Some(secret);
+        settings.api_tokens = vec![Secret::new(TOKEN)];
+        settings.http.max_unauthenticated = 4;
+        // Long enough that nothing here ends by the timeout (the next test covers it).
+        settings.http.body_timeout = Duration::from_secs(120);
+    });
+
+    let mut unsigned = Vec::new();
+    for _ in 0..30 {
+        unsigned.push(start_slow_callback(&hub, &[]).await);
+    }
+    let callback = "/api/callback/scene-change/";
+    for _ in 0..5 {
+        unsigned.push(start_slow_chunked_post(&hub, callback, &[]).await);
+        // The rest of the API refuses a missing token before the body too.
+        unsigned.push(start_slow_post(&hub, "/api/switch-scene/", &[]).await);
+        unsigned.push(start_slow_chunked_post(&hub, "/api/switch-scene/", &[]).await);
+    }
+    for stream in unsigned {
+        let (status, body) = answer_then_close(stream).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"], "unauthorized", "{body}");
+    }
+
+    let mut forged = Vec::new();
+    for n in 0..7 {
+        forged.push(start_slow_callback(&hub, &forged_signature(&format!("msg_{n}"))).await);
+    }
+    // Four hold the places; the other three are refused at once. Wait for those three (the
+    // first three connections to answer, whichever they are).
+    let mut pending: Vec<_> = forged
+        .into_iter()
+        .map(|stream| Box::pin(answer_then_close(stream)))
+        .collect();
+    for _ in 0..3 {
+        let ((status, body), _, rest) = futures_util::future::select_all(pending).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "too_many_unauthenticated");
+        pending = rest;
+    }
+    assert_eq!(pending.len(), 4);
+
+    // Meanwhile a token holder is served, on the API and on the callback routes.
+    let auth = [("authorization", format!("Bearer {TOKEN}"))];
+    let body = r#"{"scene_name": "Live", "instance": "remote"}"#;
+    let path = "/api/callback/scene-change/";
+    let by_token = request(&hub, Method::POST, path, Some(body), &auth).await;
+    assert_eq!(by_token.status, 200, "{:?}", by_token.body);
+    let status_path = "/api/instances/remote/stream-status/";
+    eventually("the token holder's callback applied", || async {
+        request(&hub, Method::GET, status_path, None, &auth)
+            .await
+            .body["current_scene"]
+            == "Live"
+    })
+    .await;
+    drop(pending);
+}
+
+/// The body timeout: a body still incomplete `body_timeout` after its headers gets 408 and the
+/// connection is closed, on the callback routes and on the other routes that read a body.
+#[actix_web::test]
+async fn bodies_that_never_finish_are_cut_off_by_the_timeout() {
+    let secret = signing::generate_secret();
+    let hub = spawn_hub_configured(vec![], |settings| {
+        settings.callback_secret = Some(secret);
+        settings.api_tokens = vec![Secret::new(TOKEN)];
+        settings.http.body_timeout = Duration::from_millis(300);
+    });
+    let mut slow = Vec::new();
+    for n in 0..10 {
+        slow.push(start_slow_callback(&hub, &forged_signature(&format!("msg_{n}"))).await);
+    }
+    let auth = vec![("authorization", format!("Bearer {TOKEN}"))];
+    for _ in 0..5 {
+        slow.push(start_slow_callback(&hub, &auth).await);
+        slow.push(start_slow_post(&hub, "/api/webhooks/", &auth).await);
+        slow.push(start_slow_chunked_post(&hub, "/api/webhooks/", &auth).await);
+    }
+    for stream in slow {
+        let (status, body) = answer_then_close(stream).await;
+        assert_eq!(status, 408, "{body}");
+        assert_eq!(body["error"], "body_timeout");
+        assert!(
+            body["message"].as_str().unwrap().contains("300 ms"),
+            "{body}"
+        );
+    }
+}

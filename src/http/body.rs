@@ -16,11 +16,20 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The raw body, size-limited (callbacks verify signatures over the exact bytes).
 pub(super) async fn read(payload: web::Payload) -> Result<web::Bytes, ApiError> {
-    match payload.to_bytes_limited(BODY_LIMIT).await {
-        Err(_) => Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT }),
-        Ok(Err(error)) => Err(ApiError::InvalidJson(format!(
-            "the request body could not be read: {error}"
-        ))),
+    read_limited(payload, BODY_LIMIT).await
+}
+
+/// The raw body, at most `limit` bytes; a body that does not arrive in time (see
+/// [`body_guard::deadline`](super::body_guard::deadline)) is a 408.
+pub(super) async fn read_limited(
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    match payload.to_bytes_limited(limit).await {
+        Err(_) => Err(ApiError::PayloadTooLarge { limit }),
+        Ok(Err(error)) => Err(super::body_guard::timed_out(&error).unwrap_or_else(|| {
+            ApiError::InvalidJson(format!("the request body could not be read: {error}"))
+        })),
         Ok(Ok(bytes)) => Ok(bytes),
     }
 }

@@ -148,8 +148,9 @@ pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer
 }
 
 /// Optional body of `POST /api/test-connection/`; missing fields come from the instance's
-/// configuration.
-#[derive(Deserialize, ToSchema)]
+/// configuration. The configured password is sent only when host and port are the configured
+/// ones; to test another server that asks for one, give `password`.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnectionBody {
     host: Option<String>,
@@ -170,6 +171,7 @@ pub struct TestConnectionBody {
         (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
     )
 )]
@@ -184,30 +186,20 @@ pub async fn test_connection(
         .settings
         .instance(&target.name)
         .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
-    let mut probe_target = ProbeTarget {
-        host: configured.host.clone(),
-        port: configured.port,
-        password: configured.password.clone(),
-    };
-    if let Some(request) = request {
-        if let Some(host) = request.host {
-            if host.trim().is_empty() {
-                return Err(ApiError::InvalidField("`host` must not be empty".into()));
-            }
-            probe_target.host = host;
-        }
-        if let Some(port) = request.port {
-            if port == 0 {
-                return Err(ApiError::InvalidField(
-                    "`port` must be between 1 and 65535".into(),
-                ));
-            }
-            probe_target.port = port;
-        }
-        if let Some(password) = request.password {
-            probe_target.password = Some(password).filter(|p| !p.expose().is_empty());
-        }
+    let TestConnectionBody {
+        host,
+        port,
+        password,
+    } = request.unwrap_or_default();
+    if host.as_ref().is_some_and(|host| host.trim().is_empty()) {
+        return Err(ApiError::InvalidField("`host` must not be empty".into()));
     }
+    if port == Some(0) {
+        return Err(ApiError::InvalidField(
+            "`port` must be between 1 and 65535".into(),
+        ));
+    }
+    let probe_target = ProbeTarget::resolve(configured, host, port, password);
     let report = probe(&probe_target, state.settings.timing.connect_timeout).await;
     Ok(HttpResponse::Ok().json(report))
 }
@@ -309,6 +301,7 @@ pub struct SwitchSceneBody {
         (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
         (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod body;
+pub mod body_guard;
 mod callbacks;
 mod dashboard;
 mod handlers;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub persistence: Persistence,
     /// Serialised status answers, one per instance, until its status changes.
     pub status_json: views::StatusJsonCache,
+    /// Callbacks being read before their signature can be checked (bounded).
+    pub unauthenticated: body_guard::UnauthenticatedSlots,
 }
 
 /// Registers every route; used by the server and by tests.

@@ -230,6 +230,7 @@ pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
         (status = 409, description = "As many endpoints as `[webhook_delivery] max_endpoints` exist already (`webhook_limit_reached`)", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
 pub async fn create(
@@ -302,6 +303,7 @@ pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answe
         (status = 409, description = "The endpoint comes from the configuration: only `enabled` can change", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
 pub async fn update(
