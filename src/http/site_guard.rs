@@ -22,7 +22,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use actix_web::{
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::{header, Method},
     middleware::Next,
@@ -31,40 +31,49 @@ use actix_web::{
 
 use super::AppState;
 use crate::{
-    config::{normalize_origin, split_authority},
+    config::{normalize_origin, split_authority, Settings},
     error::ApiError,
 };
 
 /// Stands for a header value that is not visible ASCII: it matches nothing.
 const NOT_TEXT: &str = "(not text)";
 
-/// Refuses, before routing, what a page of another site or a rebound domain may not do.
-pub async fn guard(
+/// Refuses, before routing, what a page of another site or a rebound domain may not do. The
+/// refusal is answered here (`Ok(error response)`, not `Err`) so that `body_guard::deadline`,
+/// outside, still holds the unread body while it is sent and the connection is closed, as
+/// `auth::require_token` does.
+pub async fn guard<B: MessageBody + 'static>(
     request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if let Some(state) = request.app_data::<web::Data<AppState>>() {
-        let settings = &state.settings;
-        let text = |name: header::HeaderName| {
-            request
-                .headers()
-                .get(name)
-                .map(|value| value.to_str().unwrap_or(NOT_TEXT))
-        };
-        let host = text(header::HOST);
-        if settings.api_tokens.is_empty() {
-            check_host(host, &settings.allowed_hosts).map_err(ApiError::HostNotAllowed)?;
+        if let Err(refusal) = refusal(&request, &state.settings) {
+            return Ok(request.error_response(refusal).map_into_right_body());
         }
-        check_cross_site(
-            request.method(),
-            text(header::ORIGIN),
-            text(header::HeaderName::from_static("sec-fetch-site")),
-            host,
-            &settings.allowed_origins,
-        )
-        .map_err(ApiError::CrossSiteRequest)?;
     }
-    next.call(request).await
+    Ok(next.call(request).await?.map_into_left_body())
+}
+
+/// Why the guard refuses `request`, if it does.
+fn refusal(request: &ServiceRequest, settings: &Settings) -> Result<(), ApiError> {
+    let text = |name: header::HeaderName| {
+        request
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap_or(NOT_TEXT))
+    };
+    let host = text(header::HOST);
+    if settings.api_tokens.is_empty() {
+        check_host(host, &settings.allowed_hosts).map_err(ApiError::HostNotAllowed)?;
+    }
+    check_cross_site(
+        request.method(),
+        text(header::ORIGIN),
+        text(header::HeaderName::from_static("sec-fetch-site")),
+        host,
+        &settings.allowed_origins,
+    )
+    .map_err(ApiError::CrossSiteRequest)
 }
 
 /// `Ok` when a hub without a token may answer a request sent to `host` (the `Host` header):
