@@ -353,3 +353,125 @@ async fn a_hub_stopped_with_sigterm_has_written_every_change_it_showed() {
     assert!(last.1.contains("\"stopped\""), "{last:?}");
     assert_eq!(integrity(&mut conn), "ok");
 }
+
+/// A change a WebSocket client received: its number and when the hub says it happened.
+struct Seen {
+    seq: i64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Watches `/ws` on its own thread (so that reading keeps up with the flood whatever the test's
+/// runtime does) until the hub goes away, and returns the recorded kinds of change it received.
+/// `live` counts them as they come.
+fn watch_live(http_port: u16, live: Arc<AtomicUsize>) -> std::thread::JoinHandle<Vec<Seen>> {
+    use awc::ws::Frame;
+    use futures_util::StreamExt;
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let (_, mut socket) = awc::Client::new()
+                .ws(format!("ws://127.0.0.1:{http_port}/ws"))
+                .connect()
+                .await
+                .expect("the WebSocket opens");
+            let mut seen = Vec::new();
+            while let Some(Ok(frame)) = socket.next().await {
+                let text = match frame {
+                    Frame::Text(text) => text,
+                    Frame::Close(reason) => panic!("the hub closed the WebSocket: {reason:?}"),
+                    _ => continue,
+                };
+                let message: serde_json::Value =
+                    serde_json::from_slice(&text).expect("text frames are JSON");
+                let kind = message["type"].as_str().unwrap_or_default();
+                if kind == "snapshot" {
+                    live.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if !obs_hub::db::recording::RECORDED_KINDS.contains(&kind) {
+                    continue;
+                }
+                seen.push(Seen {
+                    seq: message["seq"].as_i64().expect("a seq"),
+                    at: message["at"]
+                        .as_str()
+                        .and_then(|at| at.parse().ok())
+                        .expect("an RFC 3339 `at`"),
+                });
+                live.fetch_add(1, Ordering::Relaxed);
+            }
+            seen
+        })
+    })
+}
+
+/// The README's bound (History): what a SIGKILL may lose of the changes the hub had already
+/// pushed to its live clients.
+const MAX_LOST_EVENTS: usize = 10_000;
+
+#[actix_web::test]
+async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("bound.db");
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .finish();
+    let http_port = free_port();
+    let mut hub = start_hub(fake.port(), http_port, &database);
+    wait_connected(&client, http_port).await;
+
+    let received = Arc::new(AtomicUsize::new(0));
+    let watcher = watch_live(http_port, Arc::clone(&received));
+    let mut waited = 0;
+    while received.load(Ordering::Relaxed) == 0 {
+        assert!(waited < 400, "no snapshot on the WebSocket");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let flooding = flood(fake.clone(), Arc::clone(&stop), Arc::clone(&sent));
+    let started = Instant::now();
+    while received.load(Ordering::Relaxed) < 5_000 && started.elapsed() < Duration::from_secs(30)
+    {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    hub.kill();
+    let killed_at = chrono::Utc::now();
+    stop.store(true, Ordering::Relaxed);
+    let _ = flooding.await;
+    let seen = watcher.join().expect("the watcher ends with the hub");
+    assert!(seen.len() > 1_000, "too little traffic to test anything: {}", seen.len());
+
+    let mut conn = open(&database);
+    let recorded: std::collections::HashSet<i64> = events::table
+        .select(events::seq)
+        .load::<i64>(&mut conn)
+        .expect("reads the history")
+        .into_iter()
+        .collect();
+    let lost: Vec<&Seen> = seen.iter().filter(|change| !recorded.contains(&change.seq)).collect();
+    let elapsed = started.elapsed();
+    eprintln!(
+        "flood of {:.0} changes/s for {elapsed:?}; the client received {}; lost after SIGKILL: {} \
+         (the oldest lost change happened {} ms before the kill)",
+        seen.len() as f64 / elapsed.as_secs_f64(),
+        seen.len(),
+        lost.len(),
+        lost.first().map_or(0, |change| (killed_at - change.at).num_milliseconds()),
+    );
+    // What is lost is the newest: history is a prefix of what the hub showed.
+    if let Some(first_lost) = lost.first() {
+        assert!(
+            seen.iter()
+                .filter(|change| change.seq > first_lost.seq)
+                .all(|change| !recorded.contains(&change.seq)),
+            "a change was lost while a later one was kept"
+        );
+    }
+    assert!(
+        lost.len() <= MAX_LOST_EVENTS,
+        "{} changes lost, the README promises at most {MAX_LOST_EVENTS}",
+        lost.len()
+    );
+}
