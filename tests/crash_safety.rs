@@ -1,7 +1,8 @@
 //! Crash safety of the history: the real binary, fed thousands of events a second by the
 //! simulated OBS, is killed with SIGKILL mid-stream, then started again on the same database.
-//! The database must pass `PRAGMA integrity_check`, and every event committed before the kill
-//! must still be there, unchanged.
+//! The database must pass `PRAGMA integrity_check`, every event committed before the kill must
+//! still be there, unchanged, and of the changes a WebSocket client was shown, only the newest
+//! (those of the README's bound) may be missing.
 
 mod common;
 
@@ -50,6 +51,15 @@ impl Drop for Hub {
 }
 
 fn start_hub(obs_port: u16, http_port: u16, database: &Path) -> Hub {
+    start_hub_configured(obs_port, http_port, database, None)
+}
+
+fn start_hub_configured(
+    obs_port: u16,
+    http_port: u16,
+    database: &Path,
+    config: Option<&Path>,
+) -> Hub {
     let mut command = Command::new(env!("CARGO_BIN_EXE_obs-hub"));
     for key in [
         "OBS_WEBSOCKET_HOST",
@@ -69,10 +79,11 @@ fn start_hub(obs_port: u16, http_port: u16, database: &Path) -> Hub {
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map(Hub)
-        .expect("obs-hub starts")
+        .stderr(Stdio::inherit());
+    if let Some(config) = config {
+        command.env("OBS_HUB_CONFIG", config);
+    }
+    command.spawn().map(Hub).expect("obs-hub starts")
 }
 
 async fn wait_connected(client: &awc::Client, http_port: u16) {
@@ -404,20 +415,25 @@ fn watch_live(http_port: u16, live: Arc<AtomicUsize>) -> std::thread::JoinHandle
     })
 }
 
-/// The README's bound (History): what a SIGKILL may lose of the changes the hub had already
-/// pushed to its live clients.
-const MAX_LOST_EVENTS: usize = 10_000;
+/// The README's bound (History): a SIGKILL loses none of the changes the hub had pushed to its
+/// live clients more than this long before it died. Measured: at most 16 ms on an idle 2-core
+/// machine, 252 ms with both cores saturated by other work; a durability bound, not a speed one.
+const LOSS_WINDOW_MS: i64 = 1_000;
 
 #[actix_web::test]
 async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
     let fake = start_fake().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("bound.db");
+    // The watcher must see every change the hub pushes, even on a loaded machine where its
+    // thread falls behind the flood for a while.
+    let config = dir.path().join("hub.toml");
+    std::fs::write(&config, "[websocket]\nmax_backlog = 1000000\n").expect("writes the config");
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(5))
         .finish();
     let http_port = free_port();
-    let mut hub = start_hub(fake.port(), http_port, &database);
+    let mut hub = start_hub_configured(fake.port(), http_port, &database, Some(&config));
     wait_connected(&client, http_port).await;
 
     let received = Arc::new(AtomicUsize::new(0));
@@ -432,8 +448,7 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
     let sent = Arc::new(AtomicUsize::new(0));
     let flooding = flood(fake.clone(), Arc::clone(&stop), Arc::clone(&sent));
     let started = Instant::now();
-    while received.load(Ordering::Relaxed) < 5_000 && started.elapsed() < Duration::from_secs(30)
-    {
+    while received.load(Ordering::Relaxed) < 5_000 && started.elapsed() < Duration::from_secs(30) {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     hub.kill();
@@ -441,7 +456,11 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
     stop.store(true, Ordering::Relaxed);
     let _ = flooding.await;
     let seen = watcher.join().expect("the watcher ends with the hub");
-    assert!(seen.len() > 1_000, "too little traffic to test anything: {}", seen.len());
+    assert!(
+        seen.len() > 1_000,
+        "too little traffic to test anything: {}",
+        seen.len()
+    );
 
     let mut conn = open(&database);
     let recorded: std::collections::HashSet<i64> = events::table
@@ -450,7 +469,10 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
         .expect("reads the history")
         .into_iter()
         .collect();
-    let lost: Vec<&Seen> = seen.iter().filter(|change| !recorded.contains(&change.seq)).collect();
+    let lost: Vec<&Seen> = seen
+        .iter()
+        .filter(|change| !recorded.contains(&change.seq))
+        .collect();
     let elapsed = started.elapsed();
     eprintln!(
         "flood of {:.0} changes/s for {elapsed:?}; the client received {}; lost after SIGKILL: {} \
@@ -458,7 +480,8 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
         seen.len() as f64 / elapsed.as_secs_f64(),
         seen.len(),
         lost.len(),
-        lost.first().map_or(0, |change| (killed_at - change.at).num_milliseconds()),
+        lost.first()
+            .map_or(0, |change| (killed_at - change.at).num_milliseconds()),
     );
     // What is lost is the newest: history is a prefix of what the hub showed.
     if let Some(first_lost) = lost.first() {
@@ -469,9 +492,13 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
             "a change was lost while a later one was kept"
         );
     }
-    assert!(
-        lost.len() <= MAX_LOST_EVENTS,
-        "{} changes lost, the README promises at most {MAX_LOST_EVENTS}",
-        lost.len()
-    );
+    if let Some(oldest) = lost.first() {
+        let age = (killed_at - oldest.at).num_milliseconds();
+        assert!(
+            age <= LOSS_WINDOW_MS,
+            "change {} was shown {age} ms before the kill and is not in the history; the README \
+             promises that only the last {LOSS_WINDOW_MS} ms can be lost",
+            oldest.seq
+        );
+    }
 }
