@@ -60,6 +60,15 @@ fn start_hub_configured(
     database: &Path,
     config: Option<&Path>,
 ) -> Hub {
+    let mut command = hub_command(obs_port, http_port, database);
+    command.stderr(Stdio::inherit());
+    if let Some(config) = config {
+        command.env("OBS_HUB_CONFIG", config);
+    }
+    command.spawn().map(Hub).expect("obs-hub starts")
+}
+
+fn hub_command(obs_port: u16, http_port: u16, database: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_obs-hub"));
     for key in [
         "OBS_WEBSOCKET_HOST",
@@ -78,12 +87,8 @@ fn start_hub_configured(
         .env("OBS_HUB_DATABASE", database)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if let Some(config) = config {
-        command.env("OBS_HUB_CONFIG", config);
-    }
-    command.spawn().map(Hub).expect("obs-hub starts")
+        .stdout(Stdio::null());
+    command
 }
 
 async fn wait_connected(client: &awc::Client, http_port: u16) {
@@ -501,4 +506,65 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
             oldest.seq
         );
     }
+}
+
+/// Another program truncates the database's shared-memory file under the running hub: SQLite's
+/// next access to the mapping faults (SIGBUS). The hub cannot go on, but it says which file, in
+/// one line, and exits with the failure code instead of dying of "Bus error".
+#[cfg(unix)]
+#[actix_web::test]
+async fn a_shared_memory_file_truncated_under_the_hub_is_named_not_a_bare_bus_error() {
+    use std::io::Read;
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("shm.db");
+    let http_port = free_port();
+    let mut command = hub_command(fake.port(), http_port, &database);
+    let mut hub = Hub(command
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("obs-hub starts"));
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .finish();
+    wait_connected(&client, http_port).await;
+    let shm = dir.path().join("shm.db-shm");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&shm)
+        .and_then(|file| file.set_len(0))
+        .expect("truncates the -shm file");
+    // The next database access: a history read (the recorder's next write would do too).
+    let _ = client
+        .get(format!("http://127.0.0.1:{http_port}/api/events/"))
+        .send()
+        .await;
+    let mut exit = None;
+    for round in 0..200 {
+        exit = hub.0.try_wait().expect("waits");
+        if exit.is_some() {
+            break;
+        }
+        fake.switch_scene_from_obs(if round % 2 == 0 { "BRB" } else { "Live" })
+            .await;
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exit = exit.expect("the hub stops once its -shm file is gone");
+    let mut stderr = String::new();
+    hub.0
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .expect("reads stderr");
+    assert_eq!(
+        exit.code(),
+        Some(obs_hub::db::sigbus::EXIT_CODE),
+        "{exit:?}: {stderr}"
+    );
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("obs-hub: SIGBUS"))
+        .unwrap_or_else(|| panic!("no line naming the fault: {stderr}"));
+    assert!(line.contains(&shm.display().to_string()), "{line}");
 }

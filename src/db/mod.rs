@@ -19,6 +19,7 @@ pub mod recording;
 pub mod scene_sync;
 pub mod schema;
 pub mod sessions;
+pub mod sigbus;
 pub mod source;
 pub mod writer;
 
@@ -107,6 +108,7 @@ impl Persistence {
             path: path.display().to_string(),
             message: error.to_string(),
         })?;
+        sigbus::name_database_on_sigbus(path);
         log::info!("persistence: history kept in {}", path.display());
         // One writer thread: SQLite takes one writer at a time anyway.
         let writer_pool = pool.clone();
