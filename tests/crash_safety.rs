@@ -421,8 +421,9 @@ fn watch_live(http_port: u16, live: Arc<AtomicUsize>) -> std::thread::JoinHandle
 }
 
 /// The README's bound (History): a SIGKILL loses none of the changes the hub had pushed to its
-/// live clients more than this long before it died. Measured: at most 16 ms on an idle 2-core
-/// machine, 252 ms with both cores saturated by other work; a durability bound, not a speed one.
+/// live clients more than this long before it died. Measured: at most 16 ms on a shared 2-core
+/// machine, 328 ms with both cores saturated by busy loops besides; a durability bound, not a
+/// speed one, with room for a loaded CI machine.
 const LOSS_WINDOW_MS: i64 = 1_000;
 
 #[actix_web::test]
