@@ -124,9 +124,10 @@ fn establish(
 
 /// WAL mode appends to `<db>-wal` and maps `<db>-shm` into memory, shared by every connection.
 /// One that exists but cannot be written (immutable, on a read-only mount, a directory in its
-/// place) would otherwise surface as "attempt to write a readonly database" naming neither; and a
-/// -shm mapped that SQLite cannot extend is how a process dies of SIGBUS. Checked before opening
-/// (opening for writing neither creates nor truncates), so the operator is told which file.
+/// place) would otherwise surface as "attempt to write a readonly database" from a migration or
+/// the first write, naming neither. Checked before opening (opening for writing neither creates
+/// nor truncates), so the operator is told which file. (A -shm truncated later, under the running
+/// hub, is [`super::sigbus`]'s business.)
 fn check_wal_files(path: &Path) -> Result<(), String> {
     for (suffix, what) in [("-wal", "write-ahead log"), ("-shm", "shared-memory file")] {
         let mut name = path.as_os_str().to_owned();

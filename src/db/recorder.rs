@@ -4,8 +4,9 @@
 //! waiting), and it hands one batch at a time to the [`DbWriter`]. Commits are continuous (group
 //! commit): a change that arrives while the writer is idle is written at once, and the changes
 //! that arrive during a write form the next batch, sent as soon as that write ends. So the
-//! history is never more than one write behind, which is what a SIGKILL can lose; there is no
-//! waiting interval to add to it. A batch that fails (full disk, read-only file, locked database)
+//! history lags by the write under way and what arrived during it (more only when the writer
+//! cannot keep up, as `pending_events` shows), which is what a SIGKILL can lose; no waiting
+//! interval adds to it. A batch that fails (full disk, read-only file, locked database)
 //! is kept and retried with backoff while new events queue behind it, so nothing accepted is lost
 //! unless the database stays broken long enough for 200 000 events to pile up (then new events
 //! are dropped and counted, rather than exhausting memory). State changes are logged once each.
