@@ -81,8 +81,27 @@ async fn a_scene_switch_made_in_obs_reaches_the_cache() {
 async fn bad_switch_scene_requests_get_clear_errors() {
     let (hub, fake) = hub_with_fake().await;
     let before = fake.current_scene();
-    let cases: [(&str, u16, &str, &str); 6] = [
+    let cases: [(&str, u16, &str, &str); 9] = [
         (r#"{"scene_name": "Nope"}"#, 404, "unknown_scene", "Nope"),
+        // Control characters: refused before OBS is asked, so never cached either.
+        (
+            r#"{"scene_name": "Live\u0000"}"#,
+            400,
+            "invalid_field",
+            "scene_name",
+        ),
+        (
+            r#"{"scene_name": "BRB\n"}"#,
+            400,
+            "invalid_field",
+            "control",
+        ),
+        (
+            r#"{"scene_name": "\u001b[2JLive"}"#,
+            400,
+            "invalid_field",
+            "scene_name",
+        ),
         (r#"{}"#, 400, "invalid_field", "scene_name"),
         (r#"{"scene_name": 7}"#, 400, "invalid_field", "scene_name"),
         (r#"{"scene_name": ""}"#, 400, "invalid_field", "scene_name"),

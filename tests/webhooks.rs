@@ -468,6 +468,77 @@ impl Handler<StatusChanged> for Collector {
     }
 }
 
+/// A callback is trusted to name a scene, not to smuggle control characters into every
+/// client's view, the history and the logs: refused with a 400 naming the field, and the cached
+/// status keeps its names.
+#[actix_web::test]
+async fn callbacks_with_control_characters_in_scene_names_are_refused_and_never_cached() {
+    let (hub, _fake) = hub_with(|_| {}).await;
+    for (path, body) in [
+        (
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "Live", "instance": "remote"}"#,
+        ),
+        (
+            "/api/callback/",
+            r#"{"type": "scene_list_changed", "timestamp": "2026-11-23T22:00:00Z",
+                "data": {"instance": "remote", "scenes": ["Live", "BRB"]}}"#,
+        ),
+    ] {
+        let reply = hub.post(path, body).await;
+        assert_eq!(reply.body["applied"], true, "{path}: {:?}", reply.body);
+    }
+    hub.wait_for_path(
+        "/api/instances/remote/stream-status/",
+        "remote's scenes",
+        |s| s["current_scene"] == "Live" && s["scenes"] == json!(["Live", "BRB"]),
+    )
+    .await;
+
+    let cases = [
+        (
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "Evil\u0000", "instance": "remote"}"#,
+            "`scene_name`",
+        ),
+        (
+            "/api/callback/scene-change/",
+            r#"{"type": "scene_changed", "timestamp": "2026-11-23T22:00:01Z",
+                "data": {"instance": "remote", "scene_name": "\u001b]0;owned\u0007"}}"#,
+            "`data.scene_name`",
+        ),
+        (
+            "/api/callback/",
+            r#"{"type": "scene_list_changed", "timestamp": "2026-11-23T22:00:02Z",
+                "data": {"instance": "remote", "scenes": ["Live", "line\nforged"]}}"#,
+            "`data.scenes[1]`",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let reply = hub.post(path, body).await;
+        assert_eq!(reply.status, 400, "{body}: {:?}", reply.body);
+        assert_eq!(reply.body["error"], "invalid_field", "{body}");
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{body}: {message}");
+        assert!(message.contains("control characters"), "{body}: {message}");
+    }
+    // A valid callback after them: once it shows, anything sent before it has been handled.
+    let marker = hub
+        .post(
+            "/api/callback/streaming-change/",
+            r#"{"is_streaming": true, "instance": "remote"}"#,
+        )
+        .await;
+    assert_eq!(marker.body["applied"], true, "{:?}", marker.body);
+    let remote = hub
+        .wait_for_path("/api/instances/remote/stream-status/", "the marker", |s| {
+            s["is_streaming"] == true
+        })
+        .await;
+    assert_eq!(remote["current_scene"], "Live");
+    assert_eq!(remote["scenes"], json!(["Live", "BRB"]));
+}
+
 #[actix_web::test]
 async fn callbacks_update_an_instance_reach_subscribers_and_history_but_obs_wins() {
     let (hub, _fake) = hub_with(|_| {}).await;

@@ -14,6 +14,7 @@ use crate::{
         CommandError, CommandOutcome, ObsCommand, Route, SetInstanceRunning, StartManager,
         StopManager,
     },
+    status::model::name_problem,
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -297,7 +298,7 @@ pub struct SwitchSceneBody {
     request_body(content = SwitchSceneBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Switched", body = views::SwitchSceneAnswer),
-        (status = 400, description = "Malformed body or missing/empty scene_name", body = crate::error::ErrorBody),
+        (status = 400, description = "Malformed body, or scene_name missing, empty or with a control character", body = crate::error::ErrorBody),
         (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
@@ -315,10 +316,8 @@ pub async fn switch_scene(
     payload: web::Payload,
 ) -> Answer {
     let SwitchSceneBody { scene_name } = body::json(&request, payload).await?;
-    if scene_name.trim().is_empty() {
-        return Err(ApiError::InvalidField(
-            "`scene_name` must not be empty".into(),
-        ));
+    if let Some(problem) = name_problem(&scene_name) {
+        return Err(ApiError::InvalidField(format!("`scene_name` {problem}")));
     }
     match route(&state, &target, ObsCommand::SwitchScene(scene_name.clone())).await {
         Ok(_) => Ok(HttpResponse::Ok().json(views::SwitchSceneAnswer {

@@ -19,7 +19,7 @@ use crate::{
     error::ApiError,
     http::auth::token_matches,
     status::{
-        model::SceneInfo,
+        model::{name_problem, SceneInfo},
         update::{ConnectionReport, ObsUpdate},
         ConnectionState,
     },
@@ -203,9 +203,9 @@ fn update_from(
     Ok(match kind {
         EventType::SceneChanged => {
             let fields: SceneFields = deserialize(data, prefix)?;
-            if fields.scene_name.trim().is_empty() {
+            if let Some(problem) = name_problem(&fields.scene_name) {
                 return Err(ApiError::InvalidField(format!(
-                    "`{prefix}scene_name` must not be empty"
+                    "`{prefix}scene_name` {problem}"
                 )));
             }
             (fields.instance, ObsUpdate::ProgramScene(fields.scene_name))
@@ -260,6 +260,13 @@ fn update_from(
         }
         EventType::SceneListChanged => {
             let fields: SceneListFields = deserialize(data, prefix)?;
+            for (index, name) in fields.scenes.iter().enumerate() {
+                if let Some(problem) = name_problem(name) {
+                    return Err(ApiError::InvalidField(format!(
+                        "`{prefix}scenes[{index}]` {problem}"
+                    )));
+                }
+            }
             let scenes = fields
                 .scenes
                 .into_iter()
@@ -571,8 +578,15 @@ mod tests {
 
     #[test]
     fn bad_bodies_name_the_field() {
-        let cases: [(CallbackRoute, &[u8], &str, &str); 9] = [
+        let cases: [(CallbackRoute, &[u8], &str, &str); 11] = [
             (scene_route(), b"{}", "invalid_field", "scene_name"),
+            (scene_route(), br#"{"scene_name": "A\u0000"}"#, "invalid_field", "`scene_name` must not contain control"),
+            (
+                CallbackRoute::Any,
+                br#"{"type": "scene_list_changed", "timestamp": "2026-11-23T22:00:00Z", "data": {"scenes": ["A", "B\u007f"]}}"#,
+                "invalid_field",
+                "`data.scenes[1]` must not contain control",
+            ),
             (scene_route(), br#"{"scene_name": 5}"#, "invalid_field", "scene_name"),
             (scene_route(), br#"{"scene_name": ""}"#, "invalid_field", "scene_name"),
             (scene_route(), br#"{"scene": "A"}"#, "invalid_field", "`scene`"),
