@@ -566,3 +566,52 @@ async fn the_dashboard_follows_scene_switches_and_stream_starts_made_in_obs() {
         .unwrap();
     obs.scenes().remove(scene.as_str().into()).await.unwrap();
 }
+
+/// Sockets on this machine connected to OBS's WebSocket port and not closed by their owner
+/// (ESTABLISHED or CLOSE_WAIT), from `/proc/net/tcp` and `/proc/net/tcp6`.
+fn open_sockets_to_obs() -> usize {
+    let port = format!(":{:04X}", e2e::port());
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    fields.len() > 3
+                        && fields[2].ends_with(&port)
+                        && matches!(fields[3], "01" | "08")
+                })
+                .count()
+        })
+        .sum()
+}
+
+#[actix_web::test]
+#[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
+async fn test_connection_closes_every_probe_socket() {
+    let _serial = e2e::serial().await;
+    let hub = connected_hub(&e2e::password()).await;
+    // The hub's own link is the only socket to OBS before and after the probes.
+    e2e::wait_for("only the hub's link open to OBS", || async {
+        (open_sockets_to_obs() == 1).then_some(())
+    })
+    .await;
+    for body in [
+        String::new(),
+        serde_json::json!({ "password": e2e::password() }).to_string(),
+        r#"{"password": "wrong-on-purpose"}"#.to_string(),
+    ] {
+        let probe = hub.post("/api/test-connection/", &body).await;
+        assert_eq!(probe.status, 200, "{:?}", probe.body);
+    }
+    // A probe whose socket stayed open (ESTABLISHED, or CLOSE_WAIT after OBS refused the
+    // password and closed its side) would keep the count above 1 until the deadline.
+    e2e::wait_for("every probe socket closed", || async {
+        (open_sockets_to_obs() == 1).then_some(())
+    })
+    .await;
+    let status = hub.get("/api/stream-status/").await;
+    assert_eq!(status.body["connected"], true, "{:?}", status.body);
+}
