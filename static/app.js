@@ -364,6 +364,7 @@
       auth_failed: "refused the password",
       incompatible: "is not supported",
       stopped: "disconnected on request",
+      kicked: "was kicked from OBS (start it to reconnect)",
     }[connectionState] || connectionState;
   }
 
@@ -472,6 +473,7 @@
       auth_failed: "bad",
       incompatible: "bad",
       stopped: "",
+      kicked: "bad",
     }[connection.state];
     badge.className = `badge ${kind || ""}`;
     badge.textContent = {
@@ -481,6 +483,7 @@
       auth_failed: "wrong password",
       incompatible: "OBS too old",
       stopped: "stopped",
+      kicked: "kicked",
     }[connection.state] || connection.state;
     $("conn-name").textContent = `${status.name} · ${status.host}:${status.port}`;
 
