@@ -278,13 +278,13 @@ impl Handler<RouteRaw> for ConnectionSupervisor {
                     let outcome = connection
                         .send(Execute(command))
                         .await
-                        .unwrap_or_else(|_| Err(CommandError::Unavailable(instance)));
+                        .unwrap_or(Err(CommandError::Unavailable(instance)));
                     raw::answer_of_typed(&request_type, outcome)
                 }
                 None => connection
                     .send(ExecuteRaw(call))
                     .await
-                    .unwrap_or_else(|_| Err(CommandError::Unavailable(instance))),
+                    .unwrap_or(Err(CommandError::Unavailable(instance))),
             }
         })
     }
