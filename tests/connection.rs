@@ -169,6 +169,29 @@ async fn a_kick_from_obs_leaves_the_instance_kicked_until_it_is_started() {
 }
 
 #[actix_web::test]
+async fn a_kick_of_the_hubs_own_session_alone_stops_every_link() {
+    let (hub, fake) = hub_with_fake().await;
+    assert_eq!(fake.connection_count(), 2);
+    // The newest session is the hub's own (opened once obws's is identified).
+    assert!(fake.kick_newest().await);
+    hub.wait_for_path("/api/obs-manager/status/", "kicked", |s| {
+        s["instances"][0]["connection_state"] == "kicked"
+    })
+    .await;
+    // obws's session, which was not kicked, is closed by the hub too.
+    eventually("every link to OBS closed", || async {
+        fake.connection_count() == 0
+    })
+    .await;
+    let started = hub.post("/api/obs-manager/start/", "").await;
+    assert_eq!(started.status, 200);
+    hub.wait_for("connected again after start", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
+}
+
+#[actix_web::test]
 async fn manager_stop_and_start() {
     let (hub, fake) = hub_with_fake().await;
     let stopped = hub.post("/api/obs-manager/stop/", "").await;
