@@ -511,13 +511,16 @@
       case "stopped":
         reason = "Disconnected on request.";
         break;
+      case "kicked":
+        reason = "Kicked from OBS's WebSocket session list. The hub does not reconnect on its own after a kick: connect it again when you want it back.";
+        break;
       default:
         reason = connection.state;
     }
     const reasonElement = $("conn-reason");
     reasonElement.textContent = reason;
     reasonElement.className = connection.state === "connected" ? "reason" : "reason problem";
-    $("conn-start").hidden = connection.state !== "stopped";
+    $("conn-start").hidden = connection.state !== "stopped" && connection.state !== "kicked";
 
     const facts = [];
     if (connection.obs_version) facts.push(["OBS", `${connection.obs_version} (obs-websocket ${connection.websocket_version || "?"})`]);
