@@ -112,6 +112,8 @@ pub struct ObsConnection {
     backoff: Backoff,
     heartbeat_in_flight: bool,
     poll_in_flight: bool,
+    /// Re-reads after raw requests: a burst of them costs at most two re-reads, not one each.
+    reread: raw::Coalesced,
     /// Between CurrentSceneCollectionChanging and ...Changed requests are undefined behaviour.
     collection_changing: bool,
 }
@@ -137,6 +139,7 @@ impl ObsConnection {
             backoff,
             heartbeat_in_flight: false,
             poll_in_flight: false,
+            reread: raw::Coalesced::default(),
             collection_changing: false,
         }
     }
@@ -409,8 +412,31 @@ impl ObsConnection {
         );
     }
 
-    /// Re-reads the scene list, or (`whole`) everything, and reports it as coming from `source`.
-    fn resync(&mut self, whole: bool, source: Source, ctx: &mut Context<Self>) {
+    /// Re-reads everything after raw requests that may have changed it, coalescing bursts.
+    fn reread_after_raw(&mut self, ctx: &mut Context<Self>) {
+        let Some((link, client)) = self.current_link() else {
+            return;
+        };
+        if !self.reread.begin() {
+            return;
+        }
+        let limit = self.timing.request_timeout;
+        ctx.spawn(
+            async move { tokio::time::timeout(limit, reading::read_snapshot(&client)).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    let again = act.reread.finish();
+                    if let (true, Ok(Ok((scenes, reading)))) = (act.is_current(link), result) {
+                        act.report(Source::Api, ObsUpdate::Snapshot { scenes, reading });
+                    }
+                    if again {
+                        act.reread_after_raw(ctx);
+                    }
+                }),
+        );
+    }
+
+    fn resync(&mut self, whole: bool, ctx: &mut Context<Self>) {
         let Some((link, client)) = self.current_link() else {
             return;
         };
@@ -432,7 +458,7 @@ impl ObsConnection {
             }
             .into_actor(self)
             .map(move |result, act, _| match result {
-                Ok(Ok(update)) if act.is_current(link) => act.report(source, update),
+                Ok(Ok(update)) if act.is_current(link) => act.report(Source::ObsEvent, update),
                 Ok(Err(error)) => log::warn!(
                     "obs `{}`: re-reading state failed: {}",
                     act.config.name,
@@ -543,11 +569,11 @@ impl StreamHandler<LinkEvent> for ObsConnection {
             .inc();
         match translate(event) {
             EventAction::Update(update) => self.report(Source::ObsEvent, update),
-            EventAction::ResyncScenes => self.resync(false, Source::ObsEvent, ctx),
+            EventAction::ResyncScenes => self.resync(false, ctx),
             EventAction::PausePolling => self.collection_changing = true,
             EventAction::ResyncAll => {
                 self.collection_changing = false;
-                self.resync(true, Source::ObsEvent, ctx);
+                self.resync(true, ctx);
             }
             EventAction::ObsExiting => {
                 log::info!("obs `{}`: OBS is shutting down", self.config.name)
@@ -678,7 +704,7 @@ impl Handler<ExecuteRaw> for ObsConnection {
                 // What the request may have changed is read back, so the cache does not wait
                 // for the next poll (OBS sends no event for much of it).
                 if may_change && result.is_ok() && act.is_current(link) {
-                    act.resync(true, Source::Api, ctx);
+                    act.reread_after_raw(ctx);
                 }
                 result
             }),

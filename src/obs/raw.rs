@@ -260,6 +260,34 @@ pub fn without_hub_request_id(mut answer: Map<String, Value>) -> Map<String, Val
     answer
 }
 
+/// Runs of a job that must follow every request for it but need not run once per request (the
+/// re-read after raw requests): one at a time, and at most one more owed for all the requests
+/// that came while it ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coalesced {
+    running: bool,
+    owed: bool,
+}
+
+impl Coalesced {
+    /// A request for the job: true if it should start now, false if one runs (it is then owed).
+    pub fn begin(&mut self) -> bool {
+        if self.running {
+            self.owed = true;
+            return false;
+        }
+        self.running = true;
+        true
+    }
+
+    /// The running job ended: true if another is owed (the caller then calls `begin` again).
+    pub fn finish(&mut self) -> bool {
+        let owed = self.owed;
+        *self = Coalesced::default();
+        owed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +366,18 @@ mod tests {
         let switch = json!({"requestType": "SetCurrentProgramScene",
                             "requestData": {"sceneName": "Live"}});
         assert!(check_batch(vec![switch]).expect("ok").changes_state);
+    }
+
+    #[test]
+    fn a_burst_of_requests_costs_at_most_one_more_run() {
+        let mut reread = Coalesced::default();
+        assert!(reread.begin(), "idle: runs at once");
+        assert!(!reread.begin(), "running: owed");
+        assert!(!reread.begin(), "still one owed, not two");
+        assert!(reread.finish(), "the owed run follows");
+        assert!(reread.begin());
+        assert!(!reread.finish(), "nothing came meanwhile");
+        assert!(reread.begin(), "idle again");
     }
 
     #[test]
