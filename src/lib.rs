@@ -2,6 +2,8 @@
 //! status and serves it to REST clients and subscribers without anyone polling OBS.
 //!
 //! Where things live:
+//! - [`obs_protocol`]: the obs-websocket v5 message shapes (a leaf), shared by our client session
+//!   and the simulated OBS;
 //! - [`obs`]: one `ObsConnection` actor per OBS instance, and the supervisor that keeps them alive;
 //! - [`status`]: the `StatusManager` singleton holding the cached status of every instance;
 //! - [`http`]: the actix-web REST layer; [`error`]: its one error type;
@@ -23,6 +25,7 @@ pub mod fake_obs;
 pub mod http;
 pub mod metrics;
 pub mod obs;
+pub mod obs_protocol;
 pub mod open_files;
 pub mod shutdown;
 pub mod status;

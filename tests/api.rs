@@ -909,3 +909,200 @@ async fn test_connection_closes_its_socket() {
     })
     .await;
 }
+
+// ---- Raw requests and batches (issue 16) ----
+
+/// OBS's own answer to `request_type`, from a session of the test's own (without its id).
+async fn obs_answers(fake: &obs_hub::fake_obs::FakeObs, request_type: &str) -> Value {
+    use obs_hub::{
+        config::Secret,
+        obs::session::{RawSession, SessionConfig},
+    };
+    let session = RawSession::connect(SessionConfig {
+        host: "127.0.0.1".into(),
+        port: fake.port(),
+        password: Some(Secret::new(PASSWORD)),
+        event_subscriptions: 0,
+        connect_timeout: std::time::Duration::from_secs(5),
+    })
+    .await
+    .expect("a session of the test's own");
+    let mut answer = session.request(request_type, None).await.expect("answer");
+    answer.remove("requestId");
+    Value::Object(answer)
+}
+
+#[actix_web::test]
+async fn raw_requests_answer_what_obs_answers_and_pass_its_errors_through() {
+    let (hub, fake) = hub_with_fake().await;
+    let version = hub.post("/api/obs/requests/GetVersion", "").await;
+    assert_eq!(version.status, 200, "{:?}", version.body);
+    assert_eq!(version.body, obs_answers(&fake, "GetVersion").await);
+    assert_eq!(version.body["responseData"]["obsVersion"], "30.2.3");
+    assert!(
+        version.body.get("requestId").is_none(),
+        "the hub's id stays inside"
+    );
+
+    // An unknown request type is OBS's own error, passed through as OBS gave it.
+    let unknown = hub
+        .post("/api/instances/default/obs/requests/GetNothingAtAll/", "")
+        .await;
+    assert_eq!(unknown.status, 200);
+    assert_eq!(unknown.body["requestStatus"]["result"], false);
+    assert_eq!(unknown.body["requestStatus"]["code"], 204);
+    assert_eq!(unknown.body, obs_answers(&fake, "GetNothingAtAll").await);
+
+    // A body is the request's data.
+    let switched = hub
+        .post(
+            "/api/obs/requests/SetCurrentProgramScene",
+            r#"{"sceneName": "BRB"}"#,
+        )
+        .await;
+    assert_eq!(
+        switched.body["requestStatus"]["code"], 100,
+        "{:?}",
+        switched.body
+    );
+    assert_eq!(fake.current_scene(), "BRB");
+    let missing = hub
+        .post(
+            "/api/obs/requests/SetCurrentProgramScene",
+            r#"{"sceneName": "Nope"}"#,
+        )
+        .await;
+    assert_eq!(missing.body["requestStatus"]["code"], 600);
+}
+
+#[actix_web::test]
+async fn a_state_changing_raw_request_is_followed_by_a_re_read() {
+    let (hub, fake) = hub_with_fake().await;
+    // Only a whole re-read asks for the scene list (polls do not), so its count shows one.
+    let reads_before = fake.request_count("GetSceneList");
+    let reply = hub
+        .post(
+            "/api/obs/requests/SetCurrentProgramScene",
+            r#"{"sceneName": "Ending"}"#,
+        )
+        .await;
+    assert_eq!(reply.body["requestStatus"]["result"], true);
+    common::eventually("the hub re-read OBS's state", || async {
+        fake.request_count("GetSceneList") > reads_before
+    })
+    .await;
+    hub.wait_for("the cache shows the new scene", |s| {
+        s["current_scene"] == "Ending"
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_raw_stream_start_takes_the_typed_command_path() {
+    // Its own instance name: the metrics registry is shared by the tests of this binary.
+    let fake = start_fake().await;
+    let hub = spawn_hub(vec![instance("raw-typed", &fake, PASSWORD)]);
+    hub.wait_for("connected", |s| s["connected"] == true).await;
+    let started = hub.post("/api/obs/requests/StartStream", "").await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    assert_eq!(
+        started.body,
+        serde_json::json!({"requestType": "StartStream",
+                           "requestStatus": {"result": true, "code": 100}})
+    );
+    common::eventually("OBS streams", || async { fake.is_streaming() }).await;
+    // OBS's refusal comes back as OBS's answer (500: output running), not as a 409.
+    let again = hub.post("/api/obs/requests/StartStream", "").await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["requestStatus"]["code"], 500);
+    assert_eq!(fake.request_count("StartStream"), 2);
+    // The typed path's metric label, not the raw one: it ran as `start-stream` does.
+    // The hub runs in this process: its registry is this one.
+    let metrics = obs_hub::metrics::metrics().render();
+    assert!(
+        metrics.contains(r#"instance="raw-typed",request="StartStream""#),
+        "StartStream was not run as a typed command: {}",
+        metrics
+            .lines()
+            .filter(|line| line.contains("raw-typed"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[actix_web::test]
+async fn a_batch_answers_each_result_and_its_limits_are_clear_errors() {
+    let (hub, fake) = hub_with_fake().await;
+    let batch = hub
+        .post(
+            "/api/obs/batch",
+            r#"{"requests": [{"requestType": "GetSceneList"}, {"requestType": "GetStats"}]}"#,
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{:?}", batch.body);
+    let results = batch.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["requestType"], "GetSceneList");
+    assert_eq!(
+        results[0]["responseData"]["scenes"]
+            .as_array()
+            .map(Vec::len),
+        Some(fake.scene_names().len())
+    );
+    assert_eq!(results[1]["requestType"], "GetStats");
+    assert!(results[1]["responseData"]["activeFps"].is_number());
+
+    let request = r#"{"requestType": "GetStats"}"#;
+    let many = format!(r#"{{"requests": [{}]}}"#, vec![request; 65].join(","));
+    let too_many = hub.post("/api/obs/batch", &many).await;
+    assert_eq!(too_many.status, 400);
+    assert_eq!(too_many.body["error"], "invalid_field");
+    assert!(too_many.body["message"].as_str().unwrap().contains("64"));
+
+    let sleeps = r#"{"requests": [{"requestType": "Sleep", "requestData": {"sleepMillis": 4000}},
+                                  {"requestType": "Sleep", "requestData": {"sleepMillis": 4000}}]}"#;
+    let too_long = hub.post("/api/obs/batch", sleeps).await;
+    assert_eq!(too_long.status, 400);
+    assert!(too_long.body["message"].as_str().unwrap().contains("5000"));
+    assert_eq!(fake.request_count("Sleep"), 0, "nothing of it reached OBS");
+
+    let output = r#"{"requests": [{"requestType": "GetStats"}, {"requestType": "StartStream"}]}"#;
+    let back_door = hub.post("/api/obs/batch", output).await;
+    assert_eq!(back_door.status, 400);
+    assert!(back_door.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("requests[1]"));
+    assert_eq!(fake.request_count("StartStream"), 0);
+    assert!(!fake.is_streaming());
+
+    let bad_type = r#"{"requests": [{"requestType": "GetStats"}], "execution_type": "fast"}"#;
+    let bad = hub.post("/api/obs/batch", bad_type).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("execution_type"));
+
+    let huge = format!(r#"{{"pad": "{}"}}"#, "x".repeat(70 * 1024));
+    assert_eq!(hub.post("/api/obs/batch", &huge).await.status, 413);
+    assert_eq!(
+        hub.post("/api/obs/requests/GetVersion", &huge).await.status,
+        413
+    );
+    let not_a_type = hub.post("/api/obs/requests/Get%20Version", "").await;
+    assert_eq!(not_a_type.status, 400);
+    assert_eq!(not_a_type.body["error"], "invalid_field");
+    let not_data = hub.post("/api/obs/requests/GetVersion", "[1]").await;
+    assert_eq!(not_data.status, 400);
+}
+
+#[actix_web::test]
+async fn a_raw_request_to_a_frozen_obs_is_a_504() {
+    let (hub, fake) = hub_with_fake().await;
+    fake.freeze();
+    let reply = hub.post("/api/obs/requests/GetVersion", "").await;
+    assert_eq!(reply.status, 504, "{:?}", reply.body);
+    assert_eq!(reply.body["error"], "obs_timeout");
+    fake.unfreeze();
+}

@@ -16,6 +16,7 @@ pub mod live_feed;
 pub mod live_protocol;
 pub mod openapi;
 mod ops;
+mod raw;
 pub mod site_guard;
 mod target;
 pub mod views;
@@ -99,6 +100,8 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(post("/start-record", handlers::start_record))
         .service(post("/stop-record", handlers::stop_record))
         .service(get("/stream-status", handlers::stream_status))
+        .service(post("/obs/requests/{request_type}", raw::request))
+        .service(post("/obs/batch", raw::batch))
         .service(get("/events", history::events))
         .service(get("/scenes", history::scenes))
         .service(get("/stream-sessions", history::stream_sessions))

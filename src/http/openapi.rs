@@ -17,7 +17,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, webhooks};
+use super::{callbacks, handlers, history, ops, raw, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,8 @@ use super::{callbacks, handlers, history, ops, webhooks};
         handlers::stop_stream,
         handlers::start_record,
         handlers::stop_record,
+        raw::request,
+        raw::batch,
         history::events,
         history::scenes,
         history::stream_sessions,

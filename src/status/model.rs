@@ -34,6 +34,9 @@ pub enum ConnectionState {
     Incompatible,
     /// The manager (or this instance) was stopped on request.
     Stopped,
+    /// OBS's user kicked one of the hub's sessions (close code 4011): every link is closed and
+    /// none is reopened until `obs-manager/start` asks for it.
+    Kicked,
 }
 
 impl ConnectionState {
@@ -45,6 +48,7 @@ impl ConnectionState {
             Self::AuthFailed => "auth_failed",
             Self::Incompatible => "incompatible",
             Self::Stopped => "stopped",
+            Self::Kicked => "kicked",
         }
     }
 }
