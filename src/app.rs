@@ -14,6 +14,7 @@ use crate::{
     db::{DbError, Persistence},
     http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
+    outputs::stats_history::{StatsHistory, StatsRecorder},
     status::{StatusBoard, StatusManager, Subscribe},
     webhooks::Webhooks,
 };
@@ -81,6 +82,11 @@ impl Application {
         )
         .start();
         let live = LiveFeed::new(manager.clone(), board.clone()).start();
+        let stats_history = StatsHistory::default();
+        manager.do_send(Subscribe(
+            StatsRecorder::new(stats_history.clone()).start().recipient(),
+        ));
+        let stats_data = web::Data::new(stats_history);
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
             board: board.clone(),
@@ -95,6 +101,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(webhooks_data.clone())
+                .app_data(stats_data.clone())
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
                 .configure(http::routes)

@@ -8,6 +8,8 @@
 //! - [`db`]: persistence (history in SQLite: the recorder and DB writer actors, queries);
 //! - [`webhooks`]: signed webhooks from a durable outbox (the `WebhookDispatcher` actor), and
 //!   what the callback routes accept;
+//! - [`outputs`]: the outputs capability (stream, record, replay buffer, virtual camera): its
+//!   slice of status, command discipline, routes and stats history;
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
@@ -22,6 +24,7 @@ pub mod fake_obs;
 pub mod http;
 pub mod metrics;
 pub mod obs;
+pub mod outputs;
 pub mod shutdown;
 pub mod status;
 pub mod systemd;

@@ -14,6 +14,7 @@ use crate::{
         CommandError, CommandOutcome, ObsCommand, Route, SetInstanceRunning, StartManager,
         StopManager,
     },
+    outputs::{commands::OutputCommand, Output},
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -356,7 +357,7 @@ async fn output_command(
         )
     })?;
     let output_path = match outcome {
-        CommandOutcome::RecordingStopped { output_path } => Some(output_path),
+        CommandOutcome::Output(answer) => answer.output_path,
         _ => None,
     };
     Ok(HttpResponse::Ok().json(views::CommandAnswer {
@@ -386,7 +387,7 @@ pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer 
     output_command(
         &state,
         &target,
-        ObsCommand::StartStream,
+        ObsCommand::Output(OutputCommand::Start(Output::Stream)),
         "start-stream",
         "is already streaming",
     )
@@ -412,7 +413,7 @@ pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,
         &target,
-        ObsCommand::StopStream,
+        ObsCommand::Output(OutputCommand::Stop(Output::Stream)),
         "stop-stream",
         "is not streaming",
     )
@@ -438,7 +439,7 @@ pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer 
     output_command(
         &state,
         &target,
-        ObsCommand::StartRecord,
+        ObsCommand::Output(OutputCommand::Start(Output::Record)),
         "start-record",
         "is already recording",
     )
@@ -464,7 +465,7 @@ pub async fn stop_record(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,
         &target,
-        ObsCommand::StopRecord,
+        ObsCommand::Output(OutputCommand::Stop(Output::Record)),
         "stop-record",
         "is not recording",
     )

@@ -6,7 +6,7 @@
 //! slashes are optional (the seed's paths end in one).
 
 pub mod auth;
-mod body;
+pub(crate) mod body;
 mod callbacks;
 mod dashboard;
 mod handlers;
@@ -15,7 +15,7 @@ pub mod live_feed;
 pub mod live_protocol;
 pub mod openapi;
 mod ops;
-mod target;
+pub(crate) mod target;
 pub mod views;
 mod webhooks;
 mod ws;
@@ -96,10 +96,11 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(get("/events", history::events))
         .service(get("/scenes", history::scenes))
         .service(get("/stream-sessions", history::stream_sessions))
-        .service(get("/record-sessions", history::record_sessions));
+        .service(get("/record-sessions", history::record_sessions))
+        .configure(crate::outputs::routes::routes);
 }
 
-fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
+pub(crate) fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
@@ -112,7 +113,7 @@ where
         }))
 }
 
-fn get<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
+pub(crate) fn get<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,

@@ -238,6 +238,7 @@ mod tests {
     fn fast_timing() -> Timing {
         Timing {
             poll_interval: Duration::from_millis(300),
+            active_poll_interval: Duration::from_millis(300),
             heartbeat_interval: Duration::from_millis(200),
             heartbeat_timeout: Duration::from_millis(500),
             backoff_min: Duration::from_millis(50),
