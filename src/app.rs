@@ -84,7 +84,9 @@ impl Application {
         let live = LiveFeed::new(manager.clone(), board.clone()).start();
         let stats_history = StatsHistory::default();
         manager.do_send(Subscribe(
-            StatsRecorder::new(stats_history.clone()).start().recipient(),
+            StatsRecorder::new(stats_history.clone())
+                .start()
+                .recipient(),
         ));
         let stats_data = web::Data::new(stats_history);
         let workers = settings.http_workers;

@@ -43,7 +43,11 @@ async fn four_racing_requests_never_give_obs_two_overlapping_stream_starts() {
         assert_eq!(record.status, 200, "round {round}: {:?}", record.body);
         // Both starts succeed: the second is answered with the first's state, not a 409.
         assert_eq!(stream.status, 200, "round {round}: {:?}", stream.body);
-        assert_eq!(stream_again.status, 200, "round {round}: {:?}", stream_again.body);
+        assert_eq!(
+            stream_again.status, 200,
+            "round {round}: {:?}",
+            stream_again.body
+        );
         // The stop either came first (nothing to stop) or waited for the start to settle.
         assert!(
             [200, 409].contains(&stop.status),
@@ -124,7 +128,9 @@ async fn toggle_and_ensure_answer_the_new_state() {
     assert!(path.ends_with(".mkv"), "{:?}", off.body);
     eventually("recording stopped", || async { !fake.is_recording() }).await;
 
-    let bad = hub.post("/api/outputs/record/ensure", r#"{"on": true}"#).await;
+    let bad = hub
+        .post("/api/outputs/record/ensure", r#"{"on": true}"#)
+        .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["error"], "invalid_field");
     let unknown = hub.post("/api/outputs/projector/start", "").await;
@@ -153,7 +159,10 @@ async fn recording_pauses_resumes_splits_and_refuses_chapters_in_obs_words() {
         .await;
     let twice = hub.post("/api/outputs/record/pause", "").await;
     assert_eq!(twice.status, 409);
-    assert!(twice.body["message"].as_str().unwrap().contains("already paused"));
+    assert!(twice.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("already paused"));
     let toggled = hub.post("/api/outputs/record/toggle-pause", "").await;
     assert_eq!(toggled.status, 200, "{:?}", toggled.body);
     assert!(!fake.is_record_paused());
@@ -221,11 +230,15 @@ async fn the_replay_buffer_saves_and_answers_the_file() {
     assert_eq!(outputs["replay_buffer"]["available"], true);
     assert_eq!(outputs["replay_buffer"]["active"], true);
     let events = hub
-        .wait_for_path("/api/events/?kind=output_changed", "replay in history", |e| {
-            e["events"]
-                .as_array()
-                .is_some_and(|events| events.iter().any(|e| e["payload"]["state"] == "saved"))
-        })
+        .wait_for_path(
+            "/api/events/?kind=output_changed",
+            "replay in history",
+            |e| {
+                e["events"]
+                    .as_array()
+                    .is_some_and(|events| events.iter().any(|e| e["payload"]["state"] == "saved"))
+            },
+        )
         .await;
     let saved_event = events["events"]
         .as_array()
@@ -262,15 +275,24 @@ async fn missing_replay_buffer_and_virtual_camera_are_clear_refusals() {
         assert_eq!(refused.status, 409, "{path}: {:?}", refused.body);
         assert_eq!(refused.body["error"], "output_unavailable");
         let message = refused.body["message"].as_str().unwrap();
-        assert!(message.contains("Settings > Output > Replay Buffer"), "{message}");
-        assert!(message.contains("Replay buffer is not available."), "{message}");
+        assert!(
+            message.contains("Settings > Output > Replay Buffer"),
+            "{message}"
+        );
+        assert!(
+            message.contains("Replay buffer is not available."),
+            "{message}"
+        );
     }
     let camera = hub.post("/api/outputs/virtual-cam/start", "").await;
     assert_eq!(camera.status, 409, "{:?}", camera.body);
     assert_eq!(camera.body["error"], "output_unavailable");
     let message = camera.body["message"].as_str().unwrap();
     assert!(message.contains("v4l2loopback"), "{message}");
-    assert!(message.contains("VirtualCam is not available."), "{message}");
+    assert!(
+        message.contains("VirtualCam is not available."),
+        "{message}"
+    );
     assert!(!fake.is_virtual_cam_active());
 }
 

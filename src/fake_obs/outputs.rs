@@ -120,7 +120,10 @@ impl SideOutputs {
             }
             // OBS names replays "Replay <date>" in the recording directory.
             FollowUp::ReplaySaved if self.replay_active() => {
-                let path = format!("{}/Replay {file_name}.mkv", super::state::RECORDING_DIRECTORY);
+                let path = format!(
+                    "{}/Replay {file_name}.mkv",
+                    super::state::RECORDING_DIRECTORY
+                );
                 self.last_replay = Some(path.clone());
                 vec![ObsEvent::new(
                     "ReplayBufferSaved",
@@ -267,7 +270,10 @@ mod tests {
             };
             assert_eq!(outcome.code, status::INVALID_RESOURCE_STATE, "{request}");
             let comment = outcome.comment.unwrap_or_default();
-            assert!(comment.ends_with("is not available."), "{request}: {comment}");
+            assert!(
+                comment.ends_with("is not available."),
+                "{request}: {comment}"
+            );
         }
         assert!(side.dispatch("GetStats").is_none());
     }
@@ -290,10 +296,16 @@ mod tests {
         };
         let saved = side.complete(save.follow_up.unwrap(), "2026-11-30 04-00-00");
         assert_eq!(saved[0].event_type, "ReplayBufferSaved");
-        assert_eq!(side.last_replay(), Some("/home/x/Replay 2026-11-30 04-00-00.mkv"));
+        assert_eq!(
+            side.last_replay(),
+            Some("/home/x/Replay 2026-11-30 04-00-00.mkv")
+        );
         let Some(Ok(stopping)) = side.dispatch("ToggleReplayBuffer") else {
             panic!("not toggled");
         };
-        assert_eq!(stopping.response_data, Some(json!({ "outputActive": false })));
+        assert_eq!(
+            stopping.response_data,
+            Some(json!({ "outputActive": false }))
+        );
     }
 }

@@ -1087,11 +1087,10 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
         }
         "SplitRecordFile" => state.split_record_file()?,
         "CreateRecordChapter" => state.create_record_chapter(data)?,
-        other if side_outputs::REQUESTS.contains(&other) => {
-            state.side.dispatch(other).unwrap_or_else(|| {
-                Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None))
-            })?
-        }
+        other if side_outputs::REQUESTS.contains(&other) => state
+            .side
+            .dispatch(other)
+            .unwrap_or_else(|| Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None)))?,
         _ => Outcome::error(
             status::UNKNOWN_REQUEST_TYPE,
             Some("Your request type is not valid.".into()),
@@ -1327,12 +1326,23 @@ mod tests {
         assert_eq!(on.response_data, Some(json!({ "outputActive": true })));
         assert_eq!(on.follow_up, Some(FollowUp::StreamStarted));
         let starting = dispatch(&mut obs, request("ToggleStream", None), now);
-        assert_eq!(starting.response_data, Some(json!({ "outputActive": true })));
-        assert_eq!(obs.stream_start_overlaps(), 1, "toggled while starting: starts again");
+        assert_eq!(
+            starting.response_data,
+            Some(json!({ "outputActive": true }))
+        );
+        assert_eq!(
+            obs.stream_start_overlaps(),
+            1,
+            "toggled while starting: starts again"
+        );
         obs.complete(FollowUp::StreamStarted, now);
         obs.stop_stream();
         let stopping = dispatch(&mut obs, request("ToggleStream", None), now);
-        assert_eq!(stopping.code, status::OUTPUT_RUNNING, "a stream stopping cannot toggle");
+        assert_eq!(
+            stopping.code,
+            status::OUTPUT_RUNNING,
+            "a stream stopping cannot toggle"
+        );
         obs.complete(FollowUp::StreamStopped, now);
         dispatch(&mut obs, request("StartStream", None), now);
         obs.complete(FollowUp::StreamStarted, now);
@@ -1454,9 +1464,15 @@ mod tests {
             status::OUTPUT_PAUSED
         );
         let status_now = dispatch(&mut obs, request("GetRecordStatus", None), now);
-        assert_eq!(status_now.response_data.expect("data")["outputPaused"], true);
+        assert_eq!(
+            status_now.response_data.expect("data")["outputPaused"],
+            true
+        );
         let toggled = dispatch(&mut obs, request("ToggleRecordPause", None), now);
-        assert_eq!(toggled.response_data, Some(json!({ "outputPaused": false })));
+        assert_eq!(
+            toggled.response_data,
+            Some(json!({ "outputPaused": false }))
+        );
         assert_eq!(
             dispatch(&mut obs, request("ResumeRecord", None), now).code,
             status::OUTPUT_NOT_PAUSED
@@ -1470,7 +1486,11 @@ mod tests {
             Some("Verify that the output being used supports chapter markers.")
         );
         let bad_name = object(json!({"chapterName": 3}));
-        let bad = dispatch(&mut obs, request("CreateRecordChapter", Some(&bad_name)), now);
+        let bad = dispatch(
+            &mut obs,
+            request("CreateRecordChapter", Some(&bad_name)),
+            now,
+        );
         assert_eq!(bad.code, status::INVALID_REQUEST_FIELD_TYPE);
 
         let mut without_split = state(now);

@@ -463,7 +463,7 @@ impl ObsConnection {
 
     /// Acts on the lane's head commands until one goes to OBS or must wait.
     fn pump(&mut self, output: Output, ctx: &mut Context<Self>) {
-        while let Some((command, waiter, step)) = self.outputs.get_mut(output).next() {
+        while let Some((command, waiter, step)) = self.outputs.get_mut(output).take_next() {
             let lane = self.outputs.get(output);
             match step {
                 Step::Answer => {
@@ -477,7 +477,7 @@ impl ObsConnection {
                     self.send_output(command, action, waiter, ctx);
                     return;
                 }
-                // `next` never hands out a waiting command.
+                // `take_next` never hands out a waiting command.
                 Step::Wait => return,
             }
         }

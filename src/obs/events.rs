@@ -65,9 +65,9 @@ pub fn translate(event: Event) -> EventAction {
         Event::CurrentSceneCollectionChanged { .. } => EventAction::ResyncAll,
         Event::ExitStarted => EventAction::ObsExiting,
         Event::ServerStopping | Event::ServerStopped => EventAction::LinkClosed,
-        other => match crate::outputs::events::translate(other) {
-            Ok(update) => EventAction::Update(ObsUpdate::Output(update)),
-            Err(_) => EventAction::Ignore,
+        other => match crate::outputs::events::translate(&other) {
+            Some(update) => EventAction::Update(ObsUpdate::Output(update)),
+            None => EventAction::Ignore,
         },
     }
 }

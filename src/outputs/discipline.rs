@@ -217,7 +217,7 @@ impl<T> Lane<T> {
     /// The next command to act on, with what to do. None while a command is with OBS, while
     /// the head waits for a transition, or when nothing waits. A `Send` marks the lane busy
     /// until [`Lane::sent`].
-    pub fn next(&mut self) -> Option<(OutputCommand, T, Step)> {
+    pub fn take_next(&mut self) -> Option<(OutputCommand, T, Step)> {
         if self.busy {
             return None;
         }
@@ -435,13 +435,13 @@ mod tests {
         let mut lane = lane();
         lane.push(start(), "first").unwrap();
         lane.push(start(), "second").unwrap();
-        let (_, first, step) = lane.next().unwrap();
+        let (_, first, step) = lane.take_next().unwrap();
         assert_eq!((first, step), ("first", Step::Send(Action::Start)));
         // OBS has not answered yet: nothing else may go.
-        assert!(lane.next().is_none());
+        assert!(lane.take_next().is_none());
         assert!(lane.sent(&Action::Start, Sent::Accepted).is_some());
         assert_eq!(lane.phase(), Phase::Starting);
-        let (_, second, step) = lane.next().unwrap();
+        let (_, second, step) = lane.take_next().unwrap();
         assert_eq!((second, step), ("second", Step::Answer));
     }
 
@@ -449,12 +449,12 @@ mod tests {
     fn a_stop_while_starting_waits_for_started_then_goes() {
         let mut lane = lane();
         lane.push(start(), "start").unwrap();
-        lane.next().unwrap();
+        lane.take_next().unwrap();
         lane.sent(&Action::Start, Sent::Accepted);
         lane.push(stop(), "stop").unwrap();
-        assert!(lane.next().is_none(), "waits while starting");
+        assert!(lane.take_next().is_none(), "waits while starting");
         lane.observe(true, "started");
-        let (_, waiter, step) = lane.next().unwrap();
+        let (_, waiter, step) = lane.take_next().unwrap();
         assert_eq!((waiter, step), ("stop", Step::Send(Action::Stop)));
     }
 
@@ -463,14 +463,14 @@ mod tests {
         let mut lane = lane();
         lane.observe(false, "stopping");
         lane.push(start(), "a").unwrap();
-        assert!(lane.next().is_none());
+        assert!(lane.take_next().is_none());
         lane.observe(false, "stopped");
-        let (_, _, step) = lane.next().unwrap();
+        let (_, _, step) = lane.take_next().unwrap();
         assert_eq!(step, Step::Send(Action::Start));
         lane.push(start(), "b").unwrap();
         lane.sent(&Action::Start, Sent::Failed);
         assert_eq!(lane.phase(), Phase::Stopped);
-        assert_eq!(lane.next().unwrap().2, Step::Send(Action::Start));
+        assert_eq!(lane.take_next().unwrap().2, Step::Send(Action::Start));
     }
 
     #[test]
@@ -478,14 +478,20 @@ mod tests {
         let mut lane = lane();
         lane.observe(false, "starting");
         lane.push(start(), "api").unwrap();
-        assert_eq!(lane.next().unwrap().2, Step::Answer);
+        assert_eq!(lane.take_next().unwrap().2, Step::Answer);
     }
 
     #[test]
     fn toggle_and_ensure_resolve_against_the_lane() {
         let toggle = OutputCommand::Toggle(Output::Stream);
-        assert_eq!(step(&toggle, Phase::Stopped, false), Step::Send(Action::Start));
-        assert_eq!(step(&toggle, Phase::Started, false), Step::Send(Action::Stop));
+        assert_eq!(
+            step(&toggle, Phase::Stopped, false),
+            Step::Send(Action::Start)
+        );
+        assert_eq!(
+            step(&toggle, Phase::Started, false),
+            Step::Send(Action::Stop)
+        );
         assert_eq!(step(&toggle, Phase::Starting, false), Step::Wait);
         assert_eq!(step(&toggle, Phase::Stopping, false), Step::Wait);
         let on = OutputCommand::Ensure {
@@ -520,7 +526,10 @@ mod tests {
             step(&OutputCommand::TogglePause, Phase::Started, true),
             Step::Send(Action::Resume)
         );
-        assert_eq!(step(&OutputCommand::Split, Phase::Starting, false), Step::Wait);
+        assert_eq!(
+            step(&OutputCommand::Split, Phase::Starting, false),
+            Step::Wait
+        );
         let mut lane: Lane<()> = Lane::new(Output::Record);
         lane.observe(true, "started");
         lane.observe(true, "paused");
@@ -534,7 +543,7 @@ mod tests {
     fn a_refusal_because_already_there_teaches_the_lane() {
         let mut lane = lane();
         lane.push(start(), "a").unwrap();
-        lane.next().unwrap();
+        lane.take_next().unwrap();
         assert_eq!(lane.sent(&Action::Start, Sent::AlreadyThere), None);
         assert_eq!(lane.phase(), Phase::Started);
     }
@@ -543,14 +552,14 @@ mod tests {
     fn an_unsettled_transition_expires_and_a_stale_deadline_does_nothing() {
         let mut lane = lane();
         lane.push(start(), "a").unwrap();
-        lane.next().unwrap();
+        lane.take_next().unwrap();
         let epoch = lane.sent(&Action::Start, Sent::Accepted).unwrap();
         lane.push(stop(), "b").unwrap();
-        assert!(lane.next().is_none());
+        assert!(lane.take_next().is_none());
         assert!(!lane.expire(epoch + 1));
         assert!(lane.expire(epoch));
         assert_eq!(lane.phase(), Phase::Unknown);
-        assert_eq!(lane.next().unwrap().2, Step::Send(Action::Stop));
+        assert_eq!(lane.take_next().unwrap().2, Step::Send(Action::Stop));
     }
 
     #[test]
@@ -572,7 +581,7 @@ mod tests {
     fn a_reset_hands_back_every_waiter_and_the_queue_is_bounded() {
         let mut lane = lane();
         lane.push(start(), "sent").unwrap();
-        lane.next().unwrap();
+        lane.take_next().unwrap();
         for _ in 1..MAX_QUEUED {
             lane.push(start(), "queued").unwrap();
         }
@@ -593,12 +602,15 @@ mod tests {
         lane.observe(true, "started");
         lane.push(OutputCommand::SaveReplay, "save").unwrap();
         lane.push(OutputCommand::SaveReplay, "again").unwrap();
-        let (_, waiter, step) = lane.next().unwrap();
+        let (_, waiter, step) = lane.take_next().unwrap();
         assert_eq!(step, Step::Send(Action::SaveReplay));
         lane.hold(waiter);
         lane.sent(&Action::SaveReplay, Sent::Accepted);
-        assert!(lane.next().is_none(), "held until OBS reports the file");
+        assert!(
+            lane.take_next().is_none(),
+            "held until OBS reports the file"
+        );
         assert_eq!(lane.release(), Some("save"));
-        assert_eq!(lane.next().unwrap().1, "again");
+        assert_eq!(lane.take_next().unwrap().1, "again");
     }
 }

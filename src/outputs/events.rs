@@ -8,25 +8,24 @@ use super::{
 };
 use crate::obs::events::output_state_name;
 
-/// The outputs' events (stream and record state stay with `obs::events`); any other event is
-/// handed back.
-pub fn translate(event: Event) -> Result<OutputUpdate, Event> {
-    Ok(match event {
+/// The outputs' events (stream and record state stay with `obs::events`); None for others.
+pub fn translate(event: &Event) -> Option<OutputUpdate> {
+    Some(match event {
         Event::ReplayBufferStateChanged { active, state } => OutputUpdate::State {
             output: Output::ReplayBuffer,
-            active,
-            state: output_state_name(state).to_string(),
+            active: *active,
+            state: output_state_name(*state).to_string(),
         },
         Event::VirtualcamStateChanged { active, state } => OutputUpdate::State {
             output: Output::VirtualCam,
-            active,
-            state: output_state_name(state).to_string(),
+            active: *active,
+            state: output_state_name(*state).to_string(),
         },
         Event::ReplayBufferSaved { path } => {
             OutputUpdate::ReplaySaved(path.to_string_lossy().into_owned())
         }
-        Event::RecordFileChanged { path } => OutputUpdate::RecordFileChanged(path),
-        other => return Err(other),
+        Event::RecordFileChanged { path } => OutputUpdate::RecordFileChanged(path.clone()),
+        _ => return None,
     })
 }
 
@@ -78,8 +77,8 @@ mod tests {
             "eventData": {"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED"}
         }));
         assert_eq!(
-            translate(replay),
-            Ok(OutputUpdate::State {
+            translate(&replay),
+            Some(OutputUpdate::State {
                 output: Output::ReplayBuffer,
                 active: true,
                 state: "started".into()
@@ -90,8 +89,8 @@ mod tests {
             "eventData": {"savedReplayPath": "/home/x/Replay 2026-11-30 04-00-00.mkv"}
         }));
         assert_eq!(
-            translate(saved),
-            Ok(OutputUpdate::ReplaySaved(
+            translate(&saved),
+            Some(OutputUpdate::ReplaySaved(
                 "/home/x/Replay 2026-11-30 04-00-00.mkv".into()
             ))
         );
@@ -100,9 +99,9 @@ mod tests {
             "eventData": {"newOutputPath": "/home/x/b.mkv"}
         }));
         assert_eq!(
-            translate(split),
-            Ok(OutputUpdate::RecordFileChanged("/home/x/b.mkv".into()))
+            translate(&split),
+            Some(OutputUpdate::RecordFileChanged("/home/x/b.mkv".into()))
         );
-        assert!(translate(Event::ExitStarted).is_err());
+        assert!(translate(&Event::ExitStarted).is_none());
     }
 }

@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// One of OBS's four frontend outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Output {
     Stream,
@@ -63,7 +65,9 @@ impl Output {
     }
 
     pub fn from_path(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|output| output.path_name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|output| output.path_name() == name)
     }
 
     fn index(self) -> usize {

@@ -317,11 +317,7 @@ pub struct ChapterBody {
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
     )
 )]
-pub async fn chapter(
-    state: web::Data<AppState>,
-    target: Target,
-    payload: web::Payload,
-) -> Answer {
+pub async fn chapter(state: web::Data<AppState>, target: Target, payload: web::Payload) -> Answer {
     let name = body::optional_json::<ChapterBody>(payload)
         .await?
         .and_then(|body| body.name);
@@ -414,10 +410,7 @@ pub struct StatsHistoryView {
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
     )
 )]
-pub async fn stats_history(
-    history: web::Data<StatsHistory>,
-    target: Target,
-) -> HttpResponse {
+pub async fn stats_history(history: web::Data<StatsHistory>, target: Target) -> HttpResponse {
     HttpResponse::Ok().json(StatsHistoryView {
         samples: history.recent(&target.name, chrono::Utc::now()),
         instance: target.name,

@@ -177,7 +177,10 @@ mod tests {
         assert!(apply(&mut outputs, state(Output::ReplayBuffer, true, "started")).is_none());
         let saved = apply(&mut outputs, OutputUpdate::ReplaySaved("/r.mkv".into())).unwrap();
         assert_eq!(saved.state, "saved");
-        assert_eq!(outputs.replay_buffer.last_saved_path.as_deref(), Some("/r.mkv"));
+        assert_eq!(
+            outputs.replay_buffer.last_saved_path.as_deref(),
+            Some("/r.mkv")
+        );
         // Stream and record are not this slice's: no change from a stray state update.
         assert!(apply(&mut outputs, state(Output::Stream, true, "started")).is_none());
     }
@@ -192,7 +195,10 @@ mod tests {
                 virtual_cam: None,
             },
         );
-        assert!(first.is_empty(), "an output read off is not news: {first:?}");
+        assert!(
+            first.is_empty(),
+            "an output read off is not news: {first:?}"
+        );
         assert_eq!(outputs.replay_buffer.state, "stopped");
         assert_eq!(outputs.virtual_cam.available, Some(false));
         assert_eq!(outputs.replay_buffer.available, Some(true));
@@ -205,7 +211,10 @@ mod tests {
             replay_buffer: Some(false),
             virtual_cam: None,
         };
-        assert!(apply_reading(&mut outputs, &still_starting).is_empty(), "mid-start");
+        assert!(
+            apply_reading(&mut outputs, &still_starting).is_empty(),
+            "mid-start"
+        );
         outputs.replay_buffer.state = "stopping".into();
         outputs.replay_buffer.active = true;
         assert!(apply_reading(&mut outputs, &reading).is_empty(), "mid-stop");
