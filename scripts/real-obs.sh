@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Control a real, headless OBS Studio (30.2, from the cached Debian trixie root built by
-# scripts/obs-root.sh, run through chroot + Xvfb) plus a local nginx-rtmp stream target, for the
-# end-to-end tests in tests/real_obs.rs. Needs root (chroot, mount).
+# Control a real, headless OBS Studio (30.2 from a Debian trixie root, or 32.2 from a Debian sid
+# root, both cached by scripts/obs-root.sh, run through chroot + Xvfb) plus a local nginx-rtmp
+# stream target, for the end-to-end tests in tests/real_obs*.rs. Needs root (chroot, mount).
 #
 # Usage: scripts/real-obs.sh start|stop|status|start-obs|stop-obs|kill-obs|restart-obs|env
 #   start        ensure the root and host packages, start nginx-rtmp (127.0.0.1:1935), start OBS
@@ -15,6 +15,8 @@
 #   env          print the OBS_E2E_* variables the tests read (eval-able)
 #
 # Settings (environment):
+#   OBS_E2E_SUITE     which OBS: trixie (30.2) or sid (32.2). start defaults to trixie; the
+#                     other commands default to the suite of the running (last started) OBS
 #   OBS_E2E_STATE     state dir for logs, pid files, nginx config  (default /tmp/obs-hub-real-obs)
 #   OBS_E2E_PORT      obs-websocket port                           (default 4455)
 #   OBS_E2E_PASSWORD  obs-websocket password                       (default obs-hub-e2e-secret)
@@ -30,7 +32,6 @@ PASSWORD=${OBS_E2E_PASSWORD:-obs-hub-e2e-secret}
 RTMP_PORT=${OBS_E2E_RTMP_PORT:-1935}
 START_TIMEOUT=${OBS_E2E_START_TIMEOUT:-60}
 CACHE_DIR=${OBS_HUB_CACHE:-/var/cache/obs-hub}
-DEFAULT_ROOT="$CACHE_DIR/trixie-root"
 OBS_HOME_IN_ROOT=/home/x
 
 OBS_PIDFILE="$STATE/obs.pid"        # pid of the chroot/xvfb-run process == its process group id
@@ -49,17 +50,40 @@ die() { warn "error: $*"; exit 1; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# The root: the one recorded at start, else obs-root.sh's default location (no build on stop).
+# The suite asked for, else (for every command but start) the one last started, else trixie.
+wanted_suite() {
+  if [ -n "${OBS_E2E_SUITE:-}" ]; then
+    echo "$OBS_E2E_SUITE"
+  elif [ "${1:-}" != start ] && [ -s "$STATE/suite" ]; then
+    cat "$STATE/suite"
+  else
+    echo trixie
+  fi
+}
+
+# The root: the one recorded at start, else obs-root.sh's location for the suite (no build on
+# stop).
 known_root() {
-  if [ -s "$STATE/root" ]; then cat "$STATE/root"; else echo "$DEFAULT_ROOT"; fi
+  if [ -s "$STATE/root" ]; then cat "$STATE/root"; else echo "$CACHE_DIR/$SUITE-root"; fi
+}
+
+# The OBS package version inside a root, e.g. 32.2.2+dfsg-1 (read from its dpkg database).
+root_obs_version() { # root
+  dpkg-query --admindir="$1/var/lib/dpkg" -W -f='${Version}' obs-studio 2>/dev/null || echo unknown
 }
 
 ensure_root() {
   local root
-  root=$(bash "$HERE/obs-root.sh")
+  root=$(bash "$HERE/obs-root.sh" "$SUITE")
   [ -x "$root/usr/bin/obs" ] || die "obs-root.sh did not produce a root with OBS: $root"
+  # An OBS from another suite's root still running would answer on the port in place of the one
+  # asked for: a test pass would then report the wrong version. Refuse instead.
+  if [ "$(known_root)" != "$root" ] && obs_running; then
+    die "OBS from $(known_root) is still running; '$0 stop' it before starting the $SUITE one"
+  fi
   mkdir -p "$STATE"
   echo "$root" >"$STATE/root"
+  echo "$SUITE" >"$STATE/suite"
   ROOT=$root
 }
 
@@ -285,12 +309,16 @@ RecEncoder=x264
 RecQuality=Stream
 Preset=ultrafast
 EOF
-  local ini
+  # LastVersion: the root's own OBS version, as OBS encodes it (major << 24 | minor << 16 | patch).
+  # An older one makes OBS treat the start as an upgrade: OBS 32.2 given 30.2.3 stayed in
+  # start-up (OBSApp::AppInit) and never opened its WebSocket port.
+  local ini last_version
+  last_version=$(root_obs_version "$ROOT" | sed 's/^[0-9]*://' | awk -F'[.+~-]' '{ printf "%d", $1 * 16777216 + $2 * 65536 + $3 }')
   ini=$(
     cat <<EOF
 [General]
 FirstRun=true
-LastVersion=503447555
+LastVersion=$last_version
 EnableAutoUpdates=false
 ConfirmOnExit=false
 WarnBeforeStartingStream=false
@@ -337,13 +365,13 @@ EOF
 
 start_obs() {
   local pgid
+  [ -n "${ROOT:-}" ] || ensure_root
   pgid=$(obs_pgid)
   if [ -n "$pgid" ]; then
     say "OBS already running (process group $pgid)"
     port_open "$PORT" && say "WebSocket port $PORT open" || warn "but port $PORT is not open"
     return 0
   fi
-  [ -n "${ROOT:-}" ] || ensure_root
   if [ -n "$(root_pids)" ]; then
     warn "found processes in $ROOT without a pid file (state dir deleted?): stopping them"
     kill_root_pids KILL
@@ -371,7 +399,7 @@ start_obs() {
     </dev/null >"$OBS_LOG" 2>&1 &
   local pid=$!
   echo "$pid" >"$OBS_PIDFILE"
-  say "OBS starting (process group $pid, display :$display, log $OBS_LOG)"
+  say "OBS $(root_obs_version "$ROOT") ($SUITE) starting (process group $pid, display :$display, log $OBS_LOG)"
   local deadline
   deadline=$(awk -v a="$t0" -v t="$START_TIMEOUT" 'BEGIN { printf "%d", a + t }')
   while :; do
@@ -493,13 +521,18 @@ status() {
   if port_open "$PORT"; then say "WebSocket port $PORT: open"; else say "WebSocket port $PORT: closed"; rc=1; fi
   local root
   root=$(known_root)
-  say "root: $root"
+  say "root: $root (OBS $(root_obs_version "$root"))"
   say "mounts: $(mount | grep -F "$root" | awk '{print $3}' | tr '\n' ' ')"
   say "state: $STATE"
   return $rc
 }
 
 cmd=${1:-}
+SUITE=$(wanted_suite "$cmd")
+case "$SUITE" in
+trixie | sid) ;;
+*) die "OBS_E2E_SUITE must be trixie or sid, not '$SUITE'" ;;
+esac
 case "$cmd" in
 start)
   t_all=$(now)
@@ -524,15 +557,19 @@ stop)
   umount_root
   left=$(mount | grep -F "$(known_root)" || true)
   [ -z "$left" ] || warn "still mounted: $left"
+  # the next start-obs without OBS_E2E_SUITE starts trixie again, not what ran last
+  rm -f "$STATE/suite"
   say "stopped"
   ;;
 status) status ;;
 env)
-  printf 'export OBS_E2E_HOST=127.0.0.1 OBS_E2E_PORT=%q OBS_E2E_PASSWORD=%q OBS_E2E_RTMP_PORT=%q OBS_E2E_CTL=%q OBS_E2E_ROOT=%q\n' \
-    "$PORT" "$PASSWORD" "$RTMP_PORT" "$HERE/real-obs.sh" "$(known_root)"
+  # what runs (or ran last), whatever OBS_E2E_SUITE says now
+  [ -s "$STATE/suite" ] && SUITE=$(cat "$STATE/suite")
+  printf 'export OBS_E2E_HOST=127.0.0.1 OBS_E2E_PORT=%q OBS_E2E_PASSWORD=%q OBS_E2E_RTMP_PORT=%q OBS_E2E_CTL=%q OBS_E2E_ROOT=%q OBS_E2E_SUITE=%q OBS_E2E_OBS_VERSION=%q\n' \
+    "$PORT" "$PASSWORD" "$RTMP_PORT" "$HERE/real-obs.sh" "$(known_root)" "$SUITE" "$(root_obs_version "$(known_root)")"
   ;;
 *)
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
   [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2
   ;;
 esac

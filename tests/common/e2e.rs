@@ -8,7 +8,7 @@ use obws::Client;
 /// Deadline for every wait in these tests: far above what OBS needs, so slow CI machines pass.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// Whether the real-OBS tests should run (`OBS_E2E=1`).
+/// Whether a real, disposable OBS is there for these tests (`OBS_E2E=1`): they stop and kill it.
 pub fn enabled() -> bool {
     std::env::var("OBS_E2E").is_ok_and(|v| v == "1")
 }
@@ -60,9 +60,25 @@ pub fn host_path(obs_path: &str) -> PathBuf {
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Take this first in every test: tests share one OBS and must not overlap. Not poisoned by
-/// a failed test.
+/// a failed test. Panics unless [`enabled`]: a real-OBS test run without its OBS fails, it does
+/// not pass.
 pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    assert!(
+        enabled(),
+        "OBS_E2E=1 is not set: these tests need a real OBS they may stop and kill; \
+         run them with `bash scripts/e2e-real-obs.sh`"
+    );
     SERIAL.lock().await
+}
+
+/// The OBS version the root's package says (`OBS_E2E_OBS_VERSION`, e.g. `32.2.2+ds-1+b2` gives
+/// `32.2.2`), when the control script exported it.
+pub fn packaged_obs_version() -> Option<String> {
+    let package = std::env::var("OBS_E2E_OBS_VERSION").ok()?;
+    let upstream = package.split(['+', '-', '~']).next()?;
+    // an epoch ("1:30.2.3") is not part of what OBS reports
+    let upstream = upstream.rsplit(':').next()?;
+    (!upstream.is_empty() && upstream != "unknown").then(|| upstream.to_owned())
 }
 
 /// Connect once with the given password, giving up after 5 s. (`Client::connect` rather than
