@@ -35,11 +35,13 @@ async fn crash_reproduction_racing_start_streams_sent_straight_to_obs() {
     let other = e2e::connect().await;
     for round in 0..8 {
         // The report's four requests, forwarded at once as the hub used to.
+        let (recording, streaming) = (obs.recording(), obs.streaming());
+        let other_streaming = other.streaming();
         let (record, first, second, stop) = tokio::join!(
-            obs.recording().start(),
-            obs.streaming().start(),
-            other.streaming().start(),
-            other.streaming().stop(),
+            recording.start(),
+            streaming.start(),
+            other_streaming.start(),
+            other_streaming.stop(),
         );
         eprintln!(
             "round {round}: StartRecord {:?}, StartStream {:?} / {:?}, StopStream {:?}",

@@ -20,7 +20,10 @@ async fn stream_target(obs: &obws::Client, key: &str) {
 
 /// OBS is alive: its process answers a request on a fresh connection.
 async fn assert_obs_alive(what: &str) {
-    assert!(e2e::port_open(), "{what}: OBS's port is closed (did OBS crash?)");
+    assert!(
+        e2e::port_open(),
+        "{what}: OBS's port is closed (did OBS crash?)"
+    );
     let client = e2e::connect_with(Some(&e2e::password()))
         .await
         .unwrap_or_else(|error| panic!("{what}: cannot connect to OBS: {error:?}"));
@@ -55,11 +58,22 @@ async fn racing_output_requests_through_the_hub_leave_obs_alive() {
         );
         assert_eq!(record.status, 200, "round {round}: {:?}", record.body);
         assert_eq!(stream.status, 200, "round {round}: {:?}", stream.body);
-        assert_eq!(stream_again.status, 200, "round {round}: {:?}", stream_again.body);
-        assert!([200, 409].contains(&stop.status), "round {round}: {:?}", stop.body);
+        assert_eq!(
+            stream_again.status, 200,
+            "round {round}: {:?}",
+            stream_again.body
+        );
+        assert!(
+            [200, 409].contains(&stop.status),
+            "round {round}: {:?}",
+            stop.body
+        );
         for output in ["stream", "record"] {
             let off = hub
-                .post(&format!("/api/outputs/{output}/ensure"), r#"{"active": false}"#)
+                .post(
+                    &format!("/api/outputs/{output}/ensure"),
+                    r#"{"active": false}"#,
+                )
                 .await;
             assert_eq!(off.status, 200, "round {round}: {output}: {:?}", off.body);
         }
@@ -155,14 +169,20 @@ async fn recording_pauses_resumes_and_splits_where_obs_supports_it() {
             let outputs = hub
                 .wait_for_path("/api/events/?kind=output_changed", "the new file", |e| {
                     e["events"].as_array().is_some_and(|events| {
-                        events.iter().any(|e| e["payload"]["state"] == "file_changed")
+                        events
+                            .iter()
+                            .any(|e| e["payload"]["state"] == "file_changed")
                     })
                 })
                 .await;
             eprintln!("after split: {}", outputs["events"][0]);
         }
         409 => {
-            assert_eq!(split.body["error"], "output_unsupported", "{:?}", split.body);
+            assert_eq!(
+                split.body["error"], "output_unsupported",
+                "{:?}",
+                split.body
+            );
             assert!(split.body["message"]
                 .as_str()
                 .unwrap()
@@ -203,7 +223,10 @@ async fn the_virtual_camera_is_refused_clearly_without_a_device() {
     assert_eq!(refused.body["error"], "output_unavailable");
     let message = refused.body["message"].as_str().unwrap();
     assert!(message.contains("VirtualCam is not available"), "{message}");
-    assert!(obs.virtual_cam().status().await.is_err(), "OBS has a camera after all");
+    assert!(
+        obs.virtual_cam().status().await.is_err(),
+        "OBS has a camera after all"
+    );
     let outputs = hub
         .wait_for_path("/api/outputs", "virtual camera availability", |o| {
             o["virtual_cam"]["available"] == false
