@@ -284,7 +284,9 @@ write_obs_config() {
   # Profile: light output for a 2-core machine (640x360 @ 30 fps, x264 veryfast), recordings in
   # HOME. Written before start so OBS never runs its first-start auto-configuration. The replay
   # buffer (RecRB) must be enabled here: enabling it while OBS runs did not make it available on
-  # OBS 32.2. Manual file splitting is enabled so the hub's split route can be exercised.
+  # OBS 32.2. Manual file splitting is enabled so the hub's split route can be exercised, and the
+  # recording has its own encoder (RecQuality=Small): OBS cannot pause one that shares the
+  # stream's ("Same as stream"), and answers PauseRecord with success doing nothing.
   mkdir -p "$cfg/basic/profiles/Untitled"
   cat >"$cfg/basic/profiles/Untitled/basic.ini" <<EOF
 [General]
@@ -308,7 +310,7 @@ VBitrate=1000
 ABitrate=128
 StreamEncoder=x264
 RecEncoder=x264
-RecQuality=Stream
+RecQuality=Small
 Preset=ultrafast
 RecRB=true
 RecRBTime=20

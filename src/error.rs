@@ -140,6 +140,12 @@ impl ApiError {
                 Refusal::NotRecording => Self::Conflict(format!(
                     "OBS instance `{instance}` is not recording: there is nothing to pause or resume"
                 )),
+                Refusal::NoEffect => Self::OutputUnsupported(format!(
+                    "OBS instance `{instance}` accepted the request but its recording did not \
+                     pause or resume: OBS cannot pause a recording that shares the stream's \
+                     encoder (Simple output mode with Recording Quality \"Same as stream\"); \
+                     choose another recording quality"
+                )),
                 Refusal::QueueFull => Self::Unavailable(format!(
                     "too many commands wait for the {} output of `{instance}`; retry in a moment",
                     output.as_str()

@@ -510,7 +510,7 @@ impl ObsConnection {
                     .map_err(|_| {
                         CommandError::Timeout(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX))
                     })
-                    .and_then(|sent| sent.map_err(CommandError::from))
+                    .and_then(|sent| sent)
             }
             .into_actor(self)
             .map(move |result, act, ctx| {

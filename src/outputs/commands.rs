@@ -1,10 +1,16 @@
 //! Output commands: what a client asks for, what is actually sent to OBS, and what it answers.
 
+use std::time::Duration;
+
 use obws::Client;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{discipline::Phase, Output};
+use super::{
+    discipline::{Phase, Refusal},
+    Output,
+};
+use crate::obs::CommandError;
 
 /// What a client asks of an output. Toggle, ensure and toggle-pause are resolved by the
 /// discipline against what the hub knows, so OBS only ever receives plain start/stop/pause/resume.
@@ -88,8 +94,45 @@ impl Action {
     }
 }
 
+/// How long a pause or resume may take to show in GetRecordStatus: OBS queues it to its UI
+/// thread after answering the request.
+const PAUSE_CONFIRMATION: Duration = Duration::from_secs(2);
+const PAUSE_CHECK_EVERY: Duration = Duration::from_millis(100);
+
 /// Sends one action; answers the recording's path for a record stop.
 pub async fn send(
+    client: &Client,
+    output: Output,
+    action: &Action,
+) -> Result<Option<String>, CommandError> {
+    let path = send_request(client, output, action).await?;
+    if let Action::Pause | Action::Resume = action {
+        confirm_pause(client, *action == Action::Pause).await?;
+    }
+    Ok(path)
+}
+
+/// OBS answers PauseRecord with success and does nothing when the recording cannot be paused
+/// (it shares the stream's encoder: Simple mode with "Same as stream" quality). Say so rather
+/// than report a pause that did not happen.
+async fn confirm_pause(client: &Client, paused: bool) -> Result<(), CommandError> {
+    let deadline = tokio::time::Instant::now() + PAUSE_CONFIRMATION;
+    loop {
+        let status = client.recording().status().await?;
+        if status.paused == paused || !status.active {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CommandError::OutputRefused {
+                output: Output::Record,
+                refusal: Refusal::NoEffect,
+            });
+        }
+        tokio::time::sleep(PAUSE_CHECK_EVERY).await;
+    }
+}
+
+async fn send_request(
     client: &Client,
     output: Output,
     action: &Action,

@@ -91,6 +91,9 @@ pub enum Refusal {
     NotRecording,
     /// Too many commands already wait in this lane.
     QueueFull,
+    /// OBS accepted a pause or resume that did not happen (a recording sharing the stream's
+    /// encoder cannot pause).
+    NoEffect,
 }
 
 /// What to do with the command at the head of a lane.

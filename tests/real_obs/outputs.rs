@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{connected_hub, e2e};
+use super::{connected_hub, e2e, TestHub};
 
 async fn stream_target(obs: &obws::Client, key: &str) {
     obs.config()
@@ -16,6 +16,23 @@ async fn stream_target(obs: &obws::Client, key: &str) {
         )
         .await
         .unwrap();
+}
+
+/// Stops whatever an earlier (failed) test left running, through the hub.
+async fn all_outputs_off(hub: &TestHub) {
+    for output in ["stream", "record", "replay-buffer"] {
+        let off = hub
+            .post(
+                &format!("/api/outputs/{output}/ensure"),
+                r#"{"active": false}"#,
+            )
+            .await;
+        assert!([200, 409].contains(&off.status), "{output}: {:?}", off.body);
+    }
+    hub.wait_for("stream and recording stopped", |s| {
+        s["stream"]["active"] == false && s["record"]["active"] == false
+    })
+    .await;
 }
 
 /// OBS is alive: its process answers a request on a fresh connection.
@@ -97,6 +114,7 @@ async fn the_replay_buffer_saves_a_file() {
     let _serial = e2e::serial().await;
     let obs = e2e::connect().await;
     let hub = connected_hub(&e2e::password()).await;
+    all_outputs_off(&hub).await;
     let outputs = hub
         .wait_for_path("/api/outputs", "replay buffer availability read", |o| {
             o["replay_buffer"]["available"].is_boolean()
@@ -139,6 +157,7 @@ async fn recording_pauses_resumes_and_splits_where_obs_supports_it() {
     let _serial = e2e::serial().await;
     let obs = e2e::connect().await;
     let hub = connected_hub(&e2e::password()).await;
+    all_outputs_off(&hub).await;
     let started = hub.post("/api/outputs/record/start", "").await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     hub.wait_for("recording with bytes", |s| {
