@@ -164,6 +164,9 @@ async fn recording_pauses_resumes_and_splits_where_obs_supports_it() {
         s["record"]["state"] == "started" && s["record"]["bytes"].as_u64() > Some(0)
     })
     .await;
+    // Pauses of a few milliseconds wedged OBS 30.2.3's recording (it never stopped after);
+    // pause and resume as a person would, a couple of seconds apart.
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
 
     let paused = hub.post("/api/outputs/record/pause", "").await;
     assert_eq!(paused.status, 200, "{:?}", paused.body);
@@ -173,12 +176,14 @@ async fn recording_pauses_resumes_and_splits_where_obs_supports_it() {
     .await;
     hub.wait_for("paused in the cache", |s| s["record"]["paused"] == true)
         .await;
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
     let resumed = hub.post("/api/outputs/record/toggle-pause", "").await;
     assert_eq!(resumed.status, 200, "{:?}", resumed.body);
     e2e::wait_for("OBS's recording resumed", || async {
         (!obs.recording().status().await.ok()?.paused).then_some(())
     })
     .await;
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
 
     // The profile enables file splitting; OBS that cannot split says so in its own words.
     let split = hub.post("/api/outputs/record/split", "").await;
