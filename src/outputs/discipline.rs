@@ -600,6 +600,27 @@ mod tests {
     }
 
     #[test]
+    fn lanes_learn_from_polls_and_say_when_an_output_runs() {
+        let mut lanes: Lanes<()> = Lanes::default();
+        assert!(!lanes.any_running(), "nothing known yet");
+        let mut reading = PollReading::default();
+        reading.side.replay_buffer = Some(true);
+        assert_eq!(lanes.observe(&ObsUpdate::Poll(reading)).len(), 4);
+        assert_eq!(lanes.get(Output::ReplayBuffer).phase(), Phase::Started);
+        assert_eq!(lanes.get(Output::VirtualCam).phase(), Phase::Stopped);
+        assert!(
+            lanes.any_running(),
+            "the replay buffer runs: poll stats fast"
+        );
+        lanes.observe(&ObsUpdate::Output(OutputUpdate::State {
+            output: Output::ReplayBuffer,
+            active: false,
+            state: "stopped".into(),
+        }));
+        assert!(!lanes.any_running());
+    }
+
+    #[test]
     fn a_held_save_keeps_the_lane_busy_until_released() {
         let mut lane: Lane<&str> = Lane::new(Output::ReplayBuffer);
         lane.observe(true, "started");

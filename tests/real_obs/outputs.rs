@@ -35,6 +35,26 @@ async fn all_outputs_off(hub: &TestHub) {
     .await;
 }
 
+/// Puts a colour source in the program scene. OBS asks "no sources, start anyway?" in a dialog
+/// before starting the replay buffer from an empty scene, and headless nobody answers it.
+async fn a_source_in_the_program_scene(obs: &obws::Client) {
+    let scene = obs.scenes().current_program_scene().await.unwrap().id.name;
+    let created = obs
+        .inputs()
+        .create(obws::requests::inputs::Create {
+            scene: scene.as_str().into(),
+            input: "hub e2e colour",
+            kind: "color_source_v3",
+            settings: Some(serde_json::json!({ "color": 4_282_664_004_u32 })),
+            enabled: Some(true),
+        })
+        .await;
+    if let Err(error) = created {
+        // Already there from an earlier test of this pass.
+        eprintln!("colour source: {error}");
+    }
+}
+
 /// OBS is alive: its process answers a request on a fresh connection.
 async fn assert_obs_alive(what: &str) {
     assert!(
@@ -124,6 +144,7 @@ async fn the_replay_buffer_saves_a_file() {
         outputs["replay_buffer"]["available"], true,
         "the profile enables the replay buffer: {outputs:#}"
     );
+    a_source_in_the_program_scene(&obs).await;
     let started = hub.post("/api/outputs/replay-buffer/start", "").await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     e2e::wait_for("OBS's replay buffer active", || async {
