@@ -226,6 +226,7 @@ pub struct EnsureBody {
         (status = 409, description = "The output is not available", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
         (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
     )
@@ -313,6 +314,7 @@ pub struct ChapterBody {
          example = json!({"error": "output_unsupported", "message": "OBS instance `default` could not add a chapter marker: only the Hybrid MP4 recording format supports them; OBS said: Verify that the output being used supports chapter markers."})),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
         (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
     )
@@ -343,6 +345,7 @@ pub async fn chapter(state: web::Data<AppState>, target: Target, payload: web::P
         (status = 409, description = "The replay buffer is not enabled in OBS (output_unavailable) or not running", body = crate::error::ErrorBody,
          example = json!({"error": "output_unavailable", "message": "OBS instance `default` has no replay buffer: enable it in OBS (Settings > Output > Replay Buffer) and restart OBS; OBS said: Replay buffer is not available."})),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
         (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
         (status = 504, description = "OBS did not report the saved file in time", body = crate::error::ErrorBody)
     )
