@@ -41,11 +41,17 @@ async fn four_racing_requests_never_give_obs_two_overlapping_stream_starts() {
             hub.post("/api/stop-stream/", ""),
         );
         assert_eq!(record.status, 200, "round {round}: {:?}", record.body);
-        // Both starts succeed: the second is answered with the first's state, not a 409.
-        assert_eq!(stream.status, 200, "round {round}: {:?}", stream.body);
-        assert_eq!(
-            stream_again.status, 200,
-            "round {round}: {:?}",
+        // One start goes to OBS; the other is answered with its state while it starts (a 409
+        // only if it came after the stream had started: ordinary, not a race; see
+        // a_start_while_starting_is_answered_with_that_state_and_not_sent).
+        let starts = [&stream, &stream_again];
+        assert!(
+            starts.iter().any(|reply| reply.status == 200)
+                && starts
+                    .iter()
+                    .all(|reply| [200, 409].contains(&reply.status)),
+            "round {round}: {:?} / {:?}",
+            stream.body,
             stream_again.body
         );
         // The stop either came first (nothing to stop) or waited for the start to settle.

@@ -94,10 +94,17 @@ async fn racing_output_requests_through_the_hub_leave_obs_alive() {
             record.status, stream.status, stream_again.status, stop.status
         );
         assert_eq!(record.status, 200, "round {round}: {:?}", record.body);
-        assert_eq!(stream.status, 200, "round {round}: {:?}", stream.body);
-        assert_eq!(
-            stream_again.status, 200,
-            "round {round}: {:?}",
+        // One start goes to OBS; the other is answered with its state while it starts (a 409
+        // only if it came after the stream had started: ordinary, not a race; see
+        // a_start_while_starting_is_answered_with_that_state_and_not_sent).
+        let starts = [&stream, &stream_again];
+        assert!(
+            starts.iter().any(|reply| reply.status == 200)
+                && starts
+                    .iter()
+                    .all(|reply| [200, 409].contains(&reply.status)),
+            "round {round}: {:?} / {:?}",
+            stream.body,
             stream_again.body
         );
         assert!(
