@@ -24,6 +24,7 @@ fn everything() -> OutputOptions {
         virtual_cam: true,
         split_file: true,
         chapter_markers: false,
+        record_shares_stream_encoder: false,
     }
 }
 
@@ -193,6 +194,27 @@ async fn recording_pauses_resumes_splits_and_refuses_chapters_in_obs_words() {
         .post("/api/outputs/record/chapter", r#"{"name": " "}"#)
         .await;
     assert_eq!(empty.status, 400);
+}
+
+/// OBS answers PauseRecord with success and pauses nothing when the recording shares the
+/// stream's encoder: the hub checks, and says why instead of reporting a pause.
+#[actix_web::test]
+async fn a_pause_obs_accepts_but_does_not_make_is_a_clear_refusal() {
+    let (hub, fake) = hub_with(OutputOptions {
+        record_shares_stream_encoder: true,
+        ..OutputOptions::default()
+    })
+    .await;
+    assert_eq!(hub.post("/api/start-record/", "").await.status, 200);
+    hub.wait_for("recording", |s| s["record"]["state"] == "started")
+        .await;
+    let paused = hub.post("/api/outputs/record/pause", "").await;
+    assert_eq!(paused.status, 409, "{:?}", paused.body);
+    assert_eq!(paused.body["error"], "output_unsupported");
+    let message = paused.body["message"].as_str().unwrap();
+    assert!(message.contains("Same as stream"), "{message}");
+    assert_eq!(fake.request_count("PauseRecord"), 1);
+    assert!(!fake.is_record_paused());
 }
 
 #[actix_web::test]

@@ -497,7 +497,7 @@ impl ObsConnection {
             return;
         };
         let epoch = self.outputs.get(output).epoch();
-        let limit = self.timing.request_timeout;
+        let limit = self.timing.request_timeout + action.confirmation_time();
         let latency = metrics()
             .obs_request_seconds
             .with_label_values(&[self.config.name.as_str(), action.request_name(output)]);
