@@ -7,6 +7,8 @@
 # everything again (trap) whatever happened. Fails if any pass fails. Needs root (chroot, mount).
 #
 # Extra arguments go to the test binaries, e.g.  bash scripts/e2e-real-obs.sh streams_to
+# The crash reproduction with the old behaviour (racing StartStreams straight to OBS; it kills
+# OBS 32.2.2) runs only on request: OBS_E2E_CRASH=1 OBS_E2E_SUITES=sid bash scripts/e2e-real-obs.sh crash_reproduction
 # Settings: OBS_E2E_SUITES (default "trixie sid"; e.g. OBS_E2E_SUITES=sid for one pass),
 # OBS_E2E_PORT, OBS_E2E_PASSWORD, OBS_E2E_STATE (see scripts/real-obs.sh),
 # CARGO_TARGET_DIR (default /var/cache/obs-hub/target).
@@ -61,6 +63,10 @@ for suite in "${SUITES[@]}"; do
   bash scripts/obs-root.sh "$suite"
 done
 
+# The crash reproduction (tests/real_obs/crash.rs) kills OBS on purpose: only on request.
+SKIP_CRASH=(--skip crash_reproduction)
+[ "${OBS_E2E_CRASH:-}" != 1 ] || SKIP_CRASH=()
+
 failed=0
 for suite in "${SUITES[@]}"; do
   t=$(date +%s)
@@ -73,7 +79,7 @@ for suite in "${SUITES[@]}"; do
   section "OBS $OBS_E2E_OBS_VERSION ($suite): cargo test --test real_obs --test real_obs_hub -- --ignored (OBS_E2E=1, ws://$OBS_E2E_HOST:$OBS_E2E_PORT)"
   set +e
   OBS_E2E=1 RUST_LOG=${RUST_LOG:-obs_hub=info} cargo test --test real_obs --test real_obs_hub \
-    -- --ignored --test-threads=1 --nocapture "$@"
+    -- --ignored --test-threads=1 --nocapture "${SKIP_CRASH[@]}" "$@"
   status=$?
   set -e
   # Never two OBS at once: this one is gone before the next pass starts (a failed stop ends the run).

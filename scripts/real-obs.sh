@@ -282,7 +282,11 @@ write_obs_config() {
   rm -rf "$cfg/basic" "$cfg/.sentinel" "$cfg/crashes"
   rm -f "$home"/*.mkv "$home"/*.mp4 "$home"/*.flv "$home"/*.mov
   # Profile: light output for a 2-core machine (640x360 @ 30 fps, x264 veryfast), recordings in
-  # HOME. Written before start so OBS never runs its first-start auto-configuration.
+  # HOME. Written before start so OBS never runs its first-start auto-configuration. The replay
+  # buffer (RecRB) must be enabled here: enabling it while OBS runs did not make it available on
+  # OBS 32.2. Manual file splitting is enabled so the hub's split route can be exercised, and the
+  # recording has its own encoder (RecQuality=Small): OBS cannot pause one that shares the
+  # stream's ("Same as stream"), and answers PauseRecord with success doing nothing.
   mkdir -p "$cfg/basic/profiles/Untitled"
   cat >"$cfg/basic/profiles/Untitled/basic.ini" <<EOF
 [General]
@@ -306,8 +310,17 @@ VBitrate=1000
 ABitrate=128
 StreamEncoder=x264
 RecEncoder=x264
-RecQuality=Stream
+RecQuality=Small
 Preset=ultrafast
+RecRB=true
+RecRBTime=20
+RecRBSize=512
+RecSplitFile=true
+RecSplitFileType=Manual
+
+[AdvOut]
+RecSplitFile=true
+RecSplitFileType=Manual
 EOF
   # LastVersion: the root's own OBS version, as OBS encodes it (major << 24 | minor << 16 | patch).
   # An older one makes OBS treat the start as an upgrade: OBS 32.2 given 30.2.3 stayed in

@@ -14,6 +14,7 @@ use crate::{
     db::{DbError, Persistence},
     http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
+    outputs::stats_history::{StatsHistory, StatsRecorder},
     status::{StatusBoard, StatusManager, Subscribe},
     webhooks::Webhooks,
 };
@@ -82,6 +83,13 @@ impl Application {
         )
         .start();
         let live = LiveFeed::new(manager.clone(), board.clone()).start();
+        let stats_history = StatsHistory::default();
+        manager.do_send(Subscribe(
+            StatsRecorder::new(stats_history.clone())
+                .start()
+                .recipient(),
+        ));
+        let stats_data = web::Data::new(stats_history);
         let workers = settings.http_workers;
         let unauthenticated =
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
@@ -99,6 +107,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(webhooks_data.clone())
+                .app_data(stats_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))

@@ -62,6 +62,8 @@ pub struct InstanceConfig {
 pub struct Timing {
     /// How often the status manager reconciles each instance with a poll of OBS.
     pub poll_interval: Duration,
+    /// The same poll while an output runs: stats (bitrate, dropped frames) fresh enough to act on.
+    pub active_poll_interval: Duration,
     /// How often a cheap request checks that the link is alive.
     pub heartbeat_interval: Duration,
     /// How long a heartbeat may go unanswered before the link is declared dead.
@@ -82,6 +84,7 @@ impl Default for Timing {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_secs(5),
+            active_poll_interval: Duration::from_secs(1),
             heartbeat_interval: Duration::from_secs(2),
             heartbeat_timeout: Duration::from_secs(3),
             backoff_min: Duration::from_millis(250),
@@ -277,6 +280,7 @@ struct FileHttp {
 #[serde(deny_unknown_fields)]
 struct FileTiming {
     poll_interval_ms: Option<u64>,
+    active_poll_interval_ms: Option<u64>,
     heartbeat_interval_ms: Option<u64>,
     heartbeat_timeout_ms: Option<u64>,
     backoff_min_ms: Option<u64>,
@@ -553,6 +557,11 @@ fn resolve_timing(file: &FileTiming) -> Result<Timing, String> {
             "poll_interval_ms",
             file.poll_interval_ms,
             defaults.poll_interval,
+        )?,
+        active_poll_interval: pick(
+            "active_poll_interval_ms",
+            file.active_poll_interval_ms,
+            defaults.active_poll_interval,
         )?,
         heartbeat_interval: pick(
             "heartbeat_interval_ms",

@@ -8,7 +8,7 @@ use std::{
 
 use crate::{
     config::{InstanceConfig, Overrides, Secret, Settings},
-    fake_obs::{FakeObs, FakeObsConfig},
+    fake_obs::{FakeObs, FakeObsConfig, OutputOptions},
 };
 
 const DEMO_PASSWORD: &str = "demo-password";
@@ -17,6 +17,12 @@ const DEMO_PASSWORD: &str = "demo-password";
 pub async fn start_simulation(bind: &str) -> Result<(FakeObs, Settings), String> {
     let fake = FakeObs::start(FakeObsConfig {
         password: Some(DEMO_PASSWORD.to_string()),
+        // A replay buffer to try the outputs routes on; no virtual camera, as on most Linux.
+        outputs: OutputOptions {
+            replay_buffer: true,
+            split_file: true,
+            ..OutputOptions::default()
+        },
         ..FakeObsConfig::default()
     })
     .await

@@ -7,7 +7,7 @@ use obws::responses::StatusCode as ObsStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{obs::CommandError, status::ConnectionState};
+use crate::{obs::CommandError, outputs::discipline::Refusal, status::ConnectionState};
 
 /// The JSON body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,6 +72,14 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    /// An output OBS does not have: replay buffer not enabled, no virtual camera device.
+    #[error("{0}")]
+    OutputUnavailable(String),
+    /// A recording feature the recording settings do not support (split, chapters).
+    #[error("{0}")]
+    OutputUnsupported(String),
+    #[error("{0}")]
+    UnknownOutput(String),
     #[error("{message}")]
     NotConnected {
         instance: String,
@@ -110,6 +118,9 @@ impl ApiError {
             Self::RouteNotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
+            Self::OutputUnavailable(_) => "output_unavailable",
+            Self::OutputUnsupported(_) => "output_unsupported",
+            Self::UnknownOutput(_) => "unknown_output",
             Self::NotConnected { .. } => "obs_not_connected",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "obs_timeout",
@@ -156,6 +167,22 @@ impl ApiError {
             CommandError::Unavailable(name) => Self::Unavailable(format!(
                 "the connection to `{name}` is restarting; retry in a moment"
             )),
+            CommandError::NotAllowed(reason) => Self::InvalidField(reason),
+            CommandError::OutputRefused { output, refusal } => match refusal {
+                Refusal::NotRecording => Self::Conflict(format!(
+                    "OBS instance `{instance}` is not recording: there is nothing to pause or resume"
+                )),
+                Refusal::NoEffect => Self::OutputUnsupported(format!(
+                    "OBS instance `{instance}` accepted the request but its recording did not \
+                     pause or resume: OBS cannot pause a recording that shares the stream's \
+                     encoder (Simple output mode with Recording Quality \"Same as stream\"); \
+                     choose another recording quality"
+                )),
+                Refusal::QueueFull => Self::Unavailable(format!(
+                    "too many commands wait for the {} output of `{instance}`; retry in a moment",
+                    output.as_str()
+                )),
+            },
         }
     }
 
@@ -228,7 +255,11 @@ impl ResponseError for ApiError {
                 StatusCode::NOT_FOUND
             }
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) | Self::WebhookLimitReached(_) => StatusCode::CONFLICT,
+            Self::Conflict(_)
+            | Self::WebhookLimitReached(_)
+            | Self::OutputUnavailable(_)
+            | Self::OutputUnsupported(_) => StatusCode::CONFLICT,
+            Self::UnknownOutput(_) => StatusCode::NOT_FOUND,
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,

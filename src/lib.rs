@@ -10,6 +10,8 @@
 //! - [`db`]: persistence (history in SQLite: the recorder and DB writer actors, queries);
 //! - [`webhooks`]: signed webhooks from a durable outbox (the `WebhookDispatcher` actor), and
 //!   what the callback routes accept;
+//! - [`outputs`]: the outputs capability (stream, record, replay buffer, virtual camera): its
+//!   slice of status, command discipline, routes and stats history;
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
 //!   the open-files limit raised at start;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod obs;
 pub mod obs_protocol;
 pub mod open_files;
+pub mod outputs;
 pub mod shutdown;
 pub mod status;
 pub mod systemd;

@@ -71,10 +71,14 @@ pub mod status {
     pub const REQUEST_FIELD_EMPTY: u16 = 403;
     pub const OUTPUT_RUNNING: u16 = 500;
     pub const OUTPUT_NOT_RUNNING: u16 = 501;
+    pub const OUTPUT_PAUSED: u16 = 502;
+    pub const OUTPUT_NOT_PAUSED: u16 = 503;
     pub const STUDIO_MODE_NOT_ACTIVE: u16 = 506;
     pub const RESOURCE_NOT_FOUND: u16 = 600;
     pub const RESOURCE_ALREADY_EXISTS: u16 = 601;
     pub const NOT_ENOUGH_RESOURCES: u16 = 603;
+    pub const INVALID_RESOURCE_STATE: u16 = 604;
+    pub const REQUEST_PROCESSING_FAILED: u16 = 702;
 }
 
 /// Event subscription bits (`eventIntent` of events, `eventSubscriptions` of sessions).

@@ -236,6 +236,7 @@
       const fromHash = decodeURIComponent(window.location.hash.replace(/^#instance=/, ""));
       state.selected = snapshot.instances[fromHash] ? fromHash : names.includes("default") ? "default" : names[0] || null;
     }
+    if (first) for (const name of names) loadStatsHistory(name);
     logEntry({ at: new Date().toISOString(), text: first ? "Connected to the hub" : "Resynchronised with the hub", tag: "page" });
     renderPicker();
     scheduleRender();
@@ -737,6 +738,35 @@
     while (series.t.length && series.t[0] < oldest) {
       for (const key of ["t", "kbps", "fps", "cpu", "droppedNetwork", "droppedRender"]) series[key].shift();
     }
+  }
+
+  // A page that just opened shows the last 10 minutes at once: the hub keeps them in memory
+  // (GET .../stats/history/). They go before the samples this page has received itself.
+  async function loadStatsHistory(name) {
+    let history;
+    try {
+      history = await api("GET", instancePath(name, "stats/history"));
+    } catch (_) {
+      return; // an older hub: the charts fill as figures arrive
+    }
+    const series = seriesFor(name);
+    const firstLive = series.t.length ? series.t[0] : Infinity;
+    const earlier = { t: [], kbps: [], fps: [], cpu: [], droppedNetwork: [], droppedRender: [] };
+    const delta = (now, before) => (before === undefined || now < before ? 0 : now - before);
+    let last = null;
+    for (const sample of history.samples || []) {
+      const t = Date.parse(sample.at) / 1000;
+      if (!(t < firstLive)) continue;
+      earlier.t.push(t);
+      earlier.kbps.push(sample.stream_active ? sample.stream_kbits_per_sec : null);
+      earlier.fps.push(sample.active_fps);
+      earlier.cpu.push(sample.cpu_usage);
+      earlier.droppedNetwork.push(sample.stream_active ? delta(sample.stream_skipped_frames, last && last.network) : null);
+      earlier.droppedRender.push(delta(sample.render_skipped_frames, last && last.render));
+      last = { network: sample.stream_skipped_frames, render: sample.render_skipped_frames };
+    }
+    for (const key of Object.keys(earlier)) series[key] = earlier[key].concat(series[key]);
+    scheduleRender();
   }
 
   function chartWidth(element) {

@@ -153,8 +153,11 @@ async fn streaming_start_stop_and_conflicts() {
         .contains("already streaming"));
 
     assert_eq!(hub.post("/api/stop-stream/", "").await.status, 200);
+    // Stopped, not stopping: a stop while stopping is answered with that state (200).
     hub.wait_for("stopped", |s| {
-        s["is_streaming"] == false && s["stream"]["kbits_per_sec"] == 0.0
+        s["is_streaming"] == false
+            && s["stream"]["state"] == "stopped"
+            && s["stream"]["kbits_per_sec"] == 0.0
     })
     .await;
     let not_streaming = hub.post("/api/stop-stream", "").await;
@@ -178,7 +181,9 @@ async fn recording_start_stop_reports_the_file() {
     let path = stopped.body["output_path"].as_str().unwrap().to_string();
     assert!(!path.is_empty());
     hub.wait_for("recording stopped with its file", |s| {
-        s["is_recording"] == false && s["record"]["output_path"] == path.as_str()
+        s["is_recording"] == false
+            && s["record"]["state"] == "stopped"
+            && s["record"]["output_path"] == path.as_str()
     })
     .await;
     assert_eq!(hub.post("/api/stop-record/", "").await.status, 409);

@@ -30,6 +30,8 @@
 //! `OBS_E2E_OBS_VERSION` (the root's obs-studio package version: OBS must report it).
 
 mod common;
+#[path = "real_obs/crash.rs"]
+mod crash;
 
 use common::e2e;
 

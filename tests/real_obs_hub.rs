@@ -8,6 +8,8 @@
 //! `e2e::serial()`.
 
 mod common;
+#[path = "real_obs/outputs.rs"]
+mod outputs;
 
 use std::time::{Duration, Instant};
 

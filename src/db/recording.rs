@@ -20,12 +20,13 @@ use crate::status::{model::SceneInfo, ChangeEvent, InstanceStatus};
 use crate::status::{update::Source, Change};
 
 /// Kinds of change kept in the events table (`Change::kind()` names).
-pub const RECORDED_KINDS: [&str; 5] = [
+pub const RECORDED_KINDS: [&str; 6] = [
     "scene_changed",
     "streaming_changed",
     "recording_changed",
     "connection_changed",
     "scene_list_changed",
+    "output_changed",
 ];
 
 #[derive(Clone, Debug)]
@@ -208,7 +209,9 @@ pub fn ops_for(
                 }),
             );
         }
-        Change::SceneChanged { .. } | Change::ConnectionChanged { .. } => {}
+        Change::SceneChanged { .. }
+        | Change::ConnectionChanged { .. }
+        | Change::OutputChanged(_) => {}
     }
     if tracker.scene_sync_due() {
         ops.extend(tracker.due_scene_sync(&event.instance, live(), at));

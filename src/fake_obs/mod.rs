@@ -27,11 +27,13 @@
 //! public), `state` the simulated OBS and its request dispatcher (pure), `server` the sockets
 //! and tasks.
 
+mod outputs;
 mod protocol;
 mod server;
 mod state;
 
 pub use self::protocol::{close, intent};
+pub use self::state::OutputOptions;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,6 +57,8 @@ pub struct FakeObsConfig {
     pub obs_version: String,
     /// Reported as `obsWebSocketVersion` in Hello and GetVersion.
     pub websocket_version: String,
+    /// Replay buffer, virtual camera, file splitting, chapter markers: all off by default.
+    pub outputs: OutputOptions,
 }
 
 impl Default for FakeObsConfig {
@@ -70,6 +74,7 @@ impl Default for FakeObsConfig {
                 .collect(),
             obs_version: "30.2.3".into(),
             websocket_version: "5.5.2".into(),
+            outputs: OutputOptions::default(),
         }
     }
 }
@@ -92,7 +97,8 @@ impl FakeObs {
             &config.obs_version,
             &config.websocket_version,
             Instant::now(),
-        );
+        )
+        .with_outputs(config.outputs);
         let shared = Arc::new(Shared::new(port, state, config.password));
         shared.serve(listener);
         Ok(FakeObs { shared })
@@ -277,6 +283,47 @@ impl FakeObs {
     /// Whether the record output is active (from STARTED until STOPPED).
     pub fn is_recording(&self) -> bool {
         lock(&self.shared.state).is_recording()
+    }
+
+    /// Holds every output transition half-way (STARTING, STOPPING, a replay being saved) until
+    /// [`FakeObs::release_transitions`], as a slow RTMP server would: tests use it to act while
+    /// an output is starting, without depending on timing.
+    pub fn hold_transitions(&self) {
+        self.shared.hold_transitions();
+    }
+
+    /// Completes the held transitions (STARTED, STOPPED, ReplayBufferSaved...) and stops
+    /// holding them.
+    pub fn release_transitions(&self) {
+        self.shared.release_transitions();
+    }
+
+    /// How many StartStream requests (or ToggleStream starting) arrived while the stream was
+    /// already STARTING: the racing pair that crashed OBS 32.2.2. Real OBS answers them 200.
+    pub fn overlapping_stream_starts(&self) -> u32 {
+        lock(&self.shared.state).stream_start_overlaps()
+    }
+
+    pub fn is_record_paused(&self) -> bool {
+        lock(&self.shared.state).is_record_paused()
+    }
+
+    /// Whether the replay buffer is active (from STARTED until STOPPED).
+    pub fn is_replay_buffer_active(&self) -> bool {
+        lock(&self.shared.state).side_outputs().replay_active()
+    }
+
+    /// Whether the virtual camera is on.
+    pub fn is_virtual_cam_active(&self) -> bool {
+        lock(&self.shared.state).side_outputs().virtualcam_active()
+    }
+
+    /// The path of the last replay saved.
+    pub fn last_replay(&self) -> Option<String> {
+        lock(&self.shared.state)
+            .side_outputs()
+            .last_replay()
+            .map(str::to_owned)
     }
 
     /// Scene names, top of OBS's Scenes dock first (GetSceneList lists them the other way).

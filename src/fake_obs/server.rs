@@ -82,6 +82,9 @@ pub(super) struct Shared {
     request_counts: Mutex<HashMap<String, usize>>,
     frozen: watch::Sender<bool>,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// While `Some`, output transitions wait here instead of completing (see
+    /// `FakeObs::hold_transitions`).
+    held_transitions: Mutex<Option<Vec<FollowUp>>>,
 }
 
 /// Binds 127.0.0.1:`port` with SO_REUSEADDR, so a restart can take the port back right away
@@ -108,6 +111,7 @@ impl Shared {
             request_counts: Mutex::new(HashMap::new()),
             frozen: watch::Sender::new(false),
             listener: Mutex::new(None),
+            held_transitions: Mutex::new(None),
         }
     }
 
@@ -185,11 +189,27 @@ impl Shared {
 
     /// Completes an output transition after OBS's short delay, in the background.
     pub(super) fn schedule(self: &Arc<Self>, follow_up: FollowUp) {
+        if let Some(held) = lock(&self.held_transitions).as_mut() {
+            held.push(follow_up);
+            return;
+        }
         let shared = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(OUTPUT_TRANSITION_DELAY).await;
             shared.change_state(|state| ((), state.complete(follow_up, Instant::now())));
         });
+    }
+
+    pub(super) fn hold_transitions(&self) {
+        lock(&self.held_transitions).get_or_insert_with(Vec::new);
+    }
+
+    /// Completes the held transitions, in order, and stops holding.
+    pub(super) fn release_transitions(&self) {
+        let held = lock(&self.held_transitions).take().unwrap_or_default();
+        for follow_up in held {
+            self.change_state(|state| ((), state.complete(follow_up, Instant::now())));
+        }
     }
 
     /// Runs one request against the state, broadcasting its events and scheduling its

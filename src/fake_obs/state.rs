@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::outputs::{self as side_outputs, SideOutputs};
 use super::protocol::{intent, status, RPC_VERSION};
 
 /// How long an output sits in STARTING/STOPPING before it is STARTED/STOPPED.
@@ -18,7 +19,7 @@ pub const OUTPUT_TRANSITION_DELAY: Duration = Duration::from_millis(100);
 
 /// Where recordings "land"; OBS's default recording path on Linux is the home directory,
 /// and the OBS-in-chroot setup in OBS-NOTES.md uses HOME=/home/x.
-const RECORDING_DIRECTORY: &str = "/home/x";
+pub(super) const RECORDING_DIRECTORY: &str = "/home/x";
 
 /// Stream output rate: 6000 kbit/s, a common Twitch/YouTube 1080p30 setting.
 const STREAM_BYTES_PER_SECOND: f64 = 6_000_000.0 / 8.0;
@@ -49,7 +50,35 @@ pub const SUPPORTED_REQUESTS: &[&str] = &[
     "ToggleRecord",
     "StartRecord",
     "StopRecord",
+    "ToggleRecordPause",
+    "PauseRecord",
+    "ResumeRecord",
+    "SplitRecordFile",
+    "CreateRecordChapter",
 ];
+
+/// Which optional outputs and recording features this OBS has. Each is off by default, as in a
+/// fresh OBS on Linux: the replay buffer must be enabled in the output settings, the virtual
+/// camera needs a v4l2loopback device, file splitting must be enabled, and chapter markers need
+/// the Hybrid MP4 format (the fake records Matroska otherwise).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    pub replay_buffer: bool,
+    pub virtual_cam: bool,
+    pub split_file: bool,
+    pub chapter_markers: bool,
+    /// The recording shares the stream's encoder (Simple mode, "Same as stream" quality): OBS
+    /// then cannot pause it, and answers PauseRecord with success doing nothing.
+    pub record_shares_stream_encoder: bool,
+}
+
+/// Every request this fake answers.
+pub fn all_requests() -> impl Iterator<Item = &'static str> {
+    SUPPORTED_REQUESTS
+        .iter()
+        .chain(side_outputs::REQUESTS)
+        .copied()
+}
 
 /// What Qt reports on Debian for QImageWriter::supportedImageFormats().
 const SUPPORTED_IMAGE_FORMATS: &[&str] = &[
@@ -66,7 +95,7 @@ pub struct ObsEvent {
 }
 
 impl ObsEvent {
-    fn new(event_type: &str, intent: u32, data: Value) -> Self {
+    pub(super) fn new(event_type: &str, intent: u32, data: Value) -> Self {
         ObsEvent {
             event_type: event_type.to_owned(),
             intent,
@@ -83,6 +112,9 @@ pub enum FollowUp {
     StreamStopped,
     RecordStarted,
     RecordStopped,
+    ReplayStarted,
+    ReplayStopped,
+    ReplaySaved,
 }
 
 /// The answer to one request, plus what it set in motion.
@@ -100,7 +132,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn success(response_data: Option<Value>) -> Self {
+    pub(super) fn success(response_data: Option<Value>) -> Self {
         Outcome {
             code: status::SUCCESS,
             comment: None,
@@ -111,7 +143,7 @@ impl Outcome {
         }
     }
 
-    fn error(code: u16, comment: Option<String>) -> Self {
+    pub(super) fn error(code: u16, comment: Option<String>) -> Self {
         Outcome {
             code,
             comment,
@@ -127,7 +159,7 @@ impl Outcome {
         )
     }
 
-    fn with_events(mut self, events: Vec<ObsEvent>) -> Self {
+    pub(super) fn with_events(mut self, events: Vec<ObsEvent>) -> Self {
         self.events = events;
         self
     }
@@ -300,6 +332,12 @@ pub struct ObsState {
     record_path: Option<String>,
     /// Bytes of finished recordings, taken off the free disk space.
     recorded_bytes: u64,
+    record_paused: bool,
+    options: OutputOptions,
+    side: SideOutputs,
+    /// StartStream requests that arrived while the stream was STARTING. Real OBS answers them
+    /// 200 and starts the output again, which crashed OBS 32.2.2: the hub must never send one.
+    stream_start_overlaps: u32,
     pub obs_version: String,
     pub websocket_version: String,
 }
@@ -337,9 +375,105 @@ impl ObsState {
             record: Output::new(RECORD_BYTES_PER_SECOND),
             record_path: None,
             recorded_bytes: 0,
+            record_paused: false,
+            options: OutputOptions::default(),
+            side: SideOutputs::new(false, false),
+            stream_start_overlaps: 0,
             obs_version: obs_version.to_owned(),
             websocket_version: websocket_version.to_owned(),
         }
+    }
+
+    /// This OBS with these optional outputs and features.
+    pub fn with_outputs(mut self, options: OutputOptions) -> Self {
+        self.options = options;
+        self.side = SideOutputs::new(options.replay_buffer, options.virtual_cam);
+        self
+    }
+
+    pub fn stream_start_overlaps(&self) -> u32 {
+        self.stream_start_overlaps
+    }
+
+    pub fn is_record_paused(&self) -> bool {
+        self.record_paused
+    }
+
+    pub fn side_outputs(&self) -> &SideOutputs {
+        &self.side
+    }
+
+    /// StartStream (or ToggleStream starting): while STARTING, real OBS starts again (see
+    /// `stream_start_overlaps`); the fake records it and changes nothing else.
+    fn request_stream_start(&mut self) -> Result<Outcome, Outcome> {
+        if self.stream.phase == Phase::Starting {
+            self.stream_start_overlaps += 1;
+            return Ok(Outcome::success(None));
+        }
+        begun(self.start_stream(), status::OUTPUT_RUNNING, None)
+    }
+
+    fn record_pause_event(&self, paused: bool) -> ObsEvent {
+        let state = if paused {
+            "OBS_WEBSOCKET_OUTPUT_PAUSED"
+        } else {
+            "OBS_WEBSOCKET_OUTPUT_RESUMED"
+        };
+        self.record_state_event(true, state, false)
+    }
+
+    /// obs_frontend_recording_pause: does nothing (and says nothing) when not recording.
+    fn set_record_paused(&mut self, paused: bool) -> Vec<ObsEvent> {
+        let pausable = !self.options.record_shares_stream_encoder;
+        if !self.record.is_active() || self.record_paused == paused || !pausable {
+            return Vec::new();
+        }
+        self.record_paused = paused;
+        vec![self.record_pause_event(paused)]
+    }
+
+    fn split_record_file(&mut self) -> Result<Outcome, Outcome> {
+        if !self.record.is_active() {
+            return Err(Outcome::error(status::OUTPUT_NOT_RUNNING, None));
+        }
+        if !self.options.split_file {
+            return Err(Outcome::error(
+                status::REQUEST_PROCESSING_FAILED,
+                Some("Verify that file splitting is enabled in the output settings.".into()),
+            ));
+        }
+        let file_name = chrono::Local::now().format("%Y-%m-%d %H-%M-%S%.3f");
+        let path = format!("{RECORDING_DIRECTORY}/{file_name}.mkv");
+        self.record_path = Some(path.clone());
+        Ok(Outcome::success(None).with_events(vec![ObsEvent::new(
+            "RecordFileChanged",
+            intent::OUTPUTS,
+            json!({ "newOutputPath": path }),
+        )]))
+    }
+
+    fn create_record_chapter(
+        &mut self,
+        data: Option<&Map<String, Value>>,
+    ) -> Result<Outcome, Outcome> {
+        if let Some(name) = data.and_then(|d| d.get("chapterName")) {
+            if !name.is_string() {
+                return Err(Outcome::error(
+                    status::INVALID_REQUEST_FIELD_TYPE,
+                    Some("The field value of `chapterName` must be a string.".into()),
+                ));
+            }
+        }
+        if !self.record.is_active() {
+            return Err(Outcome::error(status::OUTPUT_NOT_RUNNING, None));
+        }
+        if !self.options.chapter_markers {
+            return Err(Outcome::error(
+                status::REQUEST_PROCESSING_FAILED,
+                Some("Verify that the output being used supports chapter markers.".into()),
+            ));
+        }
+        Ok(Outcome::success(None))
     }
 
     /// Scene names, top of the Scenes dock first.
@@ -575,8 +709,13 @@ impl ObsState {
             }
             FollowUp::RecordStopped if self.record.phase == Phase::Stopping => {
                 self.record.finish_stop(now);
+                self.record_paused = false;
                 self.recorded_bytes += self.record.last_bytes;
                 vec![self.record_state_event(false, "OBS_WEBSOCKET_OUTPUT_STOPPED", true)]
+            }
+            FollowUp::ReplayStarted | FollowUp::ReplayStopped | FollowUp::ReplaySaved => {
+                let file_name = chrono::Local::now().format("%Y-%m-%d %H-%M-%S");
+                self.side.complete(follow_up, &file_name.to_string())
             }
             _ => Vec::new(),
         }
@@ -587,7 +726,7 @@ impl ObsState {
             "obsVersion": self.obs_version,
             "obsWebSocketVersion": self.websocket_version,
             "rpcVersion": RPC_VERSION,
-            "availableRequests": SUPPORTED_REQUESTS,
+            "availableRequests": all_requests().collect::<Vec<_>>(),
             "supportedImageFormats": SUPPORTED_IMAGE_FORMATS,
             "platform": "debian",
             "platformDescription": "Debian GNU/Linux 13 (trixie)",
@@ -666,7 +805,7 @@ impl ObsState {
 
     fn record_status_json(&self, now: Instant) -> Value {
         let mut fields = self.record.status_fields(now);
-        fields.insert("outputPaused".into(), json!(false));
+        fields.insert("outputPaused".into(), json!(self.record_paused));
         Value::Object(fields)
     }
 }
@@ -900,18 +1039,21 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
             Outcome::success(None).with_events(state.rename_scene_at(position, new_name))
         }
         "GetStreamStatus" => Outcome::success(Some(state.stream_status_json(now))),
-        "StartStream" => begun(state.start_stream(), status::OUTPUT_RUNNING, None)?,
+        "StartStream" => state.request_stream_start()?,
         "StopStream" => begun(state.stop_stream(), status::OUTPUT_NOT_RUNNING, None)?,
         "ToggleStream" => {
             let starting = !state.stream.is_active();
-            let transition = if starting {
-                state.start_stream()
-            } else {
-                state.stop_stream()
-            };
-            // Only a stream caught half-way (starting or stopping) cannot be toggled.
             let response = json!({ "outputActive": starting });
-            begun(transition, status::OUTPUT_RUNNING, Some(response))?
+            let outcome = if starting {
+                state.request_stream_start()?
+            } else {
+                // A stream caught stopping cannot be toggled.
+                begun(state.stop_stream(), status::OUTPUT_RUNNING, None)?
+            };
+            Outcome {
+                response_data: Some(response),
+                ..outcome
+            }
         }
         "GetRecordStatus" => Outcome::success(Some(state.record_status_json(now))),
         "StartRecord" => begun(state.start_record(), status::OUTPUT_RUNNING, None)?,
@@ -930,6 +1072,29 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
             let response = json!({ "outputActive": starting });
             begun(transition, status::OUTPUT_RUNNING, Some(response))?
         }
+        "PauseRecord" => {
+            if state.record_paused {
+                return Err(Outcome::error(status::OUTPUT_PAUSED, None));
+            }
+            Outcome::success(None).with_events(state.set_record_paused(true))
+        }
+        "ResumeRecord" => {
+            if !state.record_paused {
+                return Err(Outcome::error(status::OUTPUT_NOT_PAUSED, None));
+            }
+            Outcome::success(None).with_events(state.set_record_paused(false))
+        }
+        "ToggleRecordPause" => {
+            let pausing = !state.record_paused;
+            Outcome::success(Some(json!({ "outputPaused": pausing })))
+                .with_events(state.set_record_paused(pausing))
+        }
+        "SplitRecordFile" => state.split_record_file()?,
+        "CreateRecordChapter" => state.create_record_chapter(data)?,
+        other if side_outputs::REQUESTS.contains(&other) => state
+            .side
+            .dispatch(other)
+            .unwrap_or_else(|| Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None)))?,
         _ => Outcome::error(
             status::UNKNOWN_REQUEST_TYPE,
             Some("Your request type is not valid.".into()),
@@ -1112,10 +1277,12 @@ mod tests {
             "OBS_WEBSOCKET_OUTPUT_STARTING"
         );
         assert!(!obs.is_streaming(), "not active until STARTED");
-        assert_eq!(
-            dispatch(&mut obs, request("StartStream", None), start).code,
-            status::OUTPUT_RUNNING
-        );
+        // Like obs-websocket (the output is not "active" yet), a second start is accepted and
+        // recorded as the overlap that crashed OBS 32.2.2.
+        let overlapping = dispatch(&mut obs, request("StartStream", None), start);
+        assert_eq!(overlapping.code, status::SUCCESS);
+        assert_eq!(overlapping.follow_up, None);
+        assert_eq!(obs.stream_start_overlaps(), 1);
 
         let events = obs.complete(FollowUp::StreamStarted, start);
         assert_eq!(events[0].data.as_ref().expect("data")["outputActive"], true);
@@ -1163,7 +1330,25 @@ mod tests {
         assert_eq!(on.response_data, Some(json!({ "outputActive": true })));
         assert_eq!(on.follow_up, Some(FollowUp::StreamStarted));
         let starting = dispatch(&mut obs, request("ToggleStream", None), now);
-        assert_eq!(starting.code, status::OUTPUT_RUNNING, "still starting");
+        assert_eq!(
+            starting.response_data,
+            Some(json!({ "outputActive": true }))
+        );
+        assert_eq!(
+            obs.stream_start_overlaps(),
+            1,
+            "toggled while starting: starts again"
+        );
+        obs.complete(FollowUp::StreamStarted, now);
+        obs.stop_stream();
+        let stopping = dispatch(&mut obs, request("ToggleStream", None), now);
+        assert_eq!(
+            stopping.code,
+            status::OUTPUT_RUNNING,
+            "a stream stopping cannot toggle"
+        );
+        obs.complete(FollowUp::StreamStopped, now);
+        dispatch(&mut obs, request("StartStream", None), now);
         obs.complete(FollowUp::StreamStarted, now);
         let off = dispatch(&mut obs, request("ToggleStream", None), now);
         assert_eq!(off.response_data, Some(json!({ "outputActive": false })));
@@ -1231,7 +1416,7 @@ mod tests {
     #[test]
     fn every_advertised_request_is_handled_and_others_are_not() {
         let now = Instant::now();
-        for request_type in SUPPORTED_REQUESTS {
+        for request_type in all_requests() {
             let mut obs = state(now);
             let outcome = dispatch(&mut obs, request(request_type, None), now);
             assert_ne!(outcome.code, status::UNKNOWN_REQUEST_TYPE, "{request_type}");
@@ -1255,6 +1440,72 @@ mod tests {
         let too_long = object(json!({"sleepMillis": 60_000}));
         let outcome = dispatch(&mut obs, request("Sleep", Some(&too_long)), now);
         assert_eq!(outcome.code, status::REQUEST_FIELD_OUT_OF_RANGE);
+    }
+
+    #[test]
+    fn record_pause_resume_split_and_chapter_follow_obs() {
+        let now = Instant::now();
+        let mut obs = state(now).with_outputs(OutputOptions {
+            split_file: true,
+            ..OutputOptions::default()
+        });
+        // obs-websocket 5.5 pauses nothing, and says success, when not recording.
+        let idle = dispatch(&mut obs, request("PauseRecord", None), now);
+        assert_eq!((idle.code, idle.events.len()), (status::SUCCESS, 0));
+        assert_eq!(
+            dispatch(&mut obs, request("SplitRecordFile", None), now).code,
+            status::OUTPUT_NOT_RUNNING
+        );
+        dispatch(&mut obs, request("StartRecord", None), now);
+        obs.complete(FollowUp::RecordStarted, now);
+        let paused = dispatch(&mut obs, request("PauseRecord", None), now);
+        assert_eq!(
+            paused.events[0].data.as_ref().expect("data")["outputState"],
+            "OBS_WEBSOCKET_OUTPUT_PAUSED"
+        );
+        assert_eq!(
+            dispatch(&mut obs, request("PauseRecord", None), now).code,
+            status::OUTPUT_PAUSED
+        );
+        let status_now = dispatch(&mut obs, request("GetRecordStatus", None), now);
+        assert_eq!(
+            status_now.response_data.expect("data")["outputPaused"],
+            true
+        );
+        let toggled = dispatch(&mut obs, request("ToggleRecordPause", None), now);
+        assert_eq!(
+            toggled.response_data,
+            Some(json!({ "outputPaused": false }))
+        );
+        assert_eq!(
+            dispatch(&mut obs, request("ResumeRecord", None), now).code,
+            status::OUTPUT_NOT_PAUSED
+        );
+        let split = dispatch(&mut obs, request("SplitRecordFile", None), now);
+        assert_eq!(event_types(&split), ["RecordFileChanged"]);
+        let chapter = dispatch(&mut obs, request("CreateRecordChapter", None), now);
+        assert_eq!(chapter.code, status::REQUEST_PROCESSING_FAILED);
+        assert_eq!(
+            chapter.comment.as_deref(),
+            Some("Verify that the output being used supports chapter markers.")
+        );
+        let bad_name = object(json!({"chapterName": 3}));
+        let bad = dispatch(
+            &mut obs,
+            request("CreateRecordChapter", Some(&bad_name)),
+            now,
+        );
+        assert_eq!(bad.code, status::INVALID_REQUEST_FIELD_TYPE);
+
+        let mut without_split = state(now);
+        dispatch(&mut without_split, request("StartRecord", None), now);
+        without_split.complete(FollowUp::RecordStarted, now);
+        let refused = dispatch(&mut without_split, request("SplitRecordFile", None), now);
+        assert_eq!(refused.code, status::REQUEST_PROCESSING_FAILED);
+        assert_eq!(
+            refused.comment.as_deref(),
+            Some("Verify that file splitting is enabled in the output settings.")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::{
         CommandError, CommandOutcome, ObsCommand, Route, SetInstanceRunning, StartManager,
         StopManager,
     },
+    outputs::{commands::OutputCommand, Output},
     status::model::name_problem,
 };
 
@@ -352,7 +353,7 @@ async fn output_command(
         )
     })?;
     let output_path = match outcome {
-        CommandOutcome::RecordingStopped { output_path } => Some(output_path),
+        CommandOutcome::Output(answer) => answer.output_path,
         _ => None,
     };
     Ok(HttpResponse::Ok().json(views::CommandAnswer {
@@ -382,7 +383,7 @@ pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer 
     output_command(
         &state,
         &target,
-        ObsCommand::StartStream,
+        ObsCommand::Output(OutputCommand::Start(Output::Stream)),
         "start-stream",
         "is already streaming",
     )
@@ -408,7 +409,7 @@ pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,
         &target,
-        ObsCommand::StopStream,
+        ObsCommand::Output(OutputCommand::Stop(Output::Stream)),
         "stop-stream",
         "is not streaming",
     )
@@ -434,7 +435,7 @@ pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer 
     output_command(
         &state,
         &target,
-        ObsCommand::StartRecord,
+        ObsCommand::Output(OutputCommand::Start(Output::Record)),
         "start-record",
         "is already recording",
     )
@@ -460,7 +461,7 @@ pub async fn stop_record(state: web::Data<AppState>, target: Target) -> Answer {
     output_command(
         &state,
         &target,
-        ObsCommand::StopRecord,
+        ObsCommand::Output(OutputCommand::Stop(Output::Record)),
         "stop-record",
         "is not recording",
     )

@@ -6,7 +6,7 @@
 //! slashes are optional (the seed's paths end in one).
 
 pub mod auth;
-mod body;
+pub(crate) mod body;
 pub mod body_guard;
 mod callbacks;
 mod dashboard;
@@ -18,7 +18,7 @@ pub mod openapi;
 mod ops;
 mod raw;
 pub mod site_guard;
-mod target;
+pub(crate) mod target;
 pub mod views;
 mod webhooks;
 mod ws;
@@ -105,10 +105,11 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(get("/events", history::events))
         .service(get("/scenes", history::scenes))
         .service(get("/stream-sessions", history::stream_sessions))
-        .service(get("/record-sessions", history::record_sessions));
+        .service(get("/record-sessions", history::record_sessions))
+        .configure(crate::outputs::routes::routes);
 }
 
-fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
+pub(crate) fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
@@ -121,7 +122,7 @@ where
         }))
 }
 
-fn get<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
+pub(crate) fn get<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,

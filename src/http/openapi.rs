@@ -18,6 +18,7 @@ use utoipa::{
 };
 
 use super::{callbacks, handlers, history, ops, raw, webhooks};
+use crate::outputs::routes as outputs;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,6 +62,18 @@ use super::{callbacks, handlers, history, ops, raw, webhooks};
         callbacks::scene_change,
         callbacks::streaming_change,
         callbacks::connection_change,
+        outputs::outputs,
+        outputs::start,
+        outputs::stop,
+        outputs::toggle,
+        outputs::ensure,
+        outputs::pause,
+        outputs::resume,
+        outputs::toggle_pause,
+        outputs::split,
+        outputs::chapter,
+        outputs::save_replay,
+        outputs::stats_history,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
     tags(

@@ -5,15 +5,21 @@ use obws::{responses::StatusCode, Client};
 use serde::Serialize;
 
 use super::{failure::error_chain, reading};
-use crate::status::{model::SceneInfo, ConnectionState};
+use crate::{
+    outputs::{
+        commands::{OutputAnswer, OutputCommand},
+        discipline::Refusal,
+        Output,
+    },
+    status::{model::SceneInfo, ConnectionState},
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ObsCommand {
     SwitchScene(String),
-    StartStream,
-    StopStream,
-    StartRecord,
-    StopRecord,
+    /// Start, stop, pause... an output: serialised per output by the connection (see
+    /// `outputs::discipline`), never sent from here.
+    Output(OutputCommand),
     /// Re-read the scene list from OBS.
     SyncScenes,
 }
@@ -26,13 +32,10 @@ pub struct Execute(pub ObsCommand);
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum CommandOutcome {
-    Done,
     SceneSwitched {
         scene_name: String,
     },
-    RecordingStopped {
-        output_path: String,
-    },
+    Output(OutputAnswer),
     Scenes {
         scenes: Vec<SceneInfo>,
         current_scene: Option<String>,
@@ -56,6 +59,13 @@ pub enum CommandError {
     UnknownInstance(String),
     #[error("the connection to `{0}` is restarting; retry in a moment")]
     Unavailable(String),
+    /// A request the hub does not send, with the reason (e.g. a raw `StartOutput`, which no
+    /// output lane can take).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The command discipline refused an output command without asking OBS.
+    #[error("{output:?} refused: {refusal:?}")]
+    OutputRefused { output: Output, refusal: Refusal },
 }
 
 impl From<obws::error::Error> for CommandError {
@@ -75,10 +85,8 @@ impl ObsCommand {
     pub fn request_name(&self) -> &'static str {
         match self {
             Self::SwitchScene(_) => "SetCurrentProgramScene",
-            Self::StartStream => "StartStream",
-            Self::StopStream => "StopStream",
-            Self::StartRecord => "StartRecord",
-            Self::StopRecord => "StopRecord",
+            // Labelled by the request really sent, where the discipline sends it.
+            Self::Output(_) => "output",
             Self::SyncScenes => "GetSceneList",
         }
     }
@@ -93,21 +101,13 @@ pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome,
                 .await?;
             CommandOutcome::SceneSwitched { scene_name }
         }
-        ObsCommand::StartStream => {
-            client.streaming().start().await?;
-            CommandOutcome::Done
+        // The connection hands these to its output lanes before ever calling `run`.
+        ObsCommand::Output(command) => {
+            return Err(CommandError::Unavailable(format!(
+                "{} (output commands go through the connection's discipline)",
+                command.output().as_str()
+            )))
         }
-        ObsCommand::StopStream => {
-            client.streaming().stop().await?;
-            CommandOutcome::Done
-        }
-        ObsCommand::StartRecord => {
-            client.recording().start().await?;
-            CommandOutcome::Done
-        }
-        ObsCommand::StopRecord => CommandOutcome::RecordingStopped {
-            output_path: client.recording().stop().await?,
-        },
         ObsCommand::SyncScenes => {
             let (scenes, current_scene) = reading::read_scenes(client).await?;
             CommandOutcome::Scenes {

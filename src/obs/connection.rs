@@ -30,6 +30,12 @@ use super::{
 use crate::{
     config::{InstanceConfig, Timing},
     metrics::metrics,
+    outputs::{
+        commands::{self as output_commands, Action, OutputAnswer, OutputCommand},
+        discipline::{Lanes, Refusal, Sent, Step, SETTLE_LIMIT},
+        status::OutputUpdate,
+        Output,
+    },
     status::{
         model::SceneInfo,
         update::{ConnectionReport, ObsUpdate, PollReading, Source},
@@ -40,6 +46,20 @@ use crate::{
 /// obws drops events for a consumer that falls this far behind, ending its stream as if the link
 /// had closed; the actor drains promptly, and this leaves room for bursts.
 const EVENT_BUFFER: usize = 1024;
+
+/// An output command waiting in its lane, and where its answer goes.
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    reply: tokio::sync::oneshot::Sender<Result<CommandOutcome, CommandError>>,
+}
+
+impl Waiter {
+    fn answer(self, result: Result<CommandOutcome, CommandError>) {
+        // The caller may have given up (its HTTP client went away): nothing to do then.
+        let _ = self.reply.send(result);
+    }
+}
 
 /// Asks the actor to disconnect and stop (manager stop, instance stop).
 #[derive(Message)]
@@ -116,6 +136,9 @@ pub struct ObsConnection {
     reread: raw::Coalesced,
     /// Between CurrentSceneCollectionChanging and ...Changed requests are undefined behaviour.
     collection_changing: bool,
+    /// The command discipline: one lane per output (see `outputs::discipline`).
+    outputs: Lanes<Waiter>,
+    waiters_made: u64,
 }
 
 impl ObsConnection {
@@ -141,6 +164,8 @@ impl ObsConnection {
             poll_in_flight: false,
             reread: raw::Coalesced::default(),
             collection_changing: false,
+            outputs: Lanes::default(),
+            waiters_made: 0,
         }
     }
 
@@ -258,13 +283,12 @@ impl ObsConnection {
             None,
             Some(opened.versions),
         );
-        self.report(
-            Source::Connection,
-            ObsUpdate::Snapshot {
-                scenes: opened.scenes,
-                reading: opened.reading,
-            },
-        );
+        let snapshot = ObsUpdate::Snapshot {
+            scenes: opened.scenes,
+            reading: opened.reading,
+        };
+        self.learn(&snapshot, ctx);
+        self.report(Source::Connection, snapshot);
     }
 
     fn on_connect_failed(&mut self, failure: LinkFailure, ctx: &mut Context<Self>) {
@@ -298,6 +322,7 @@ impl ObsConnection {
         };
         // Dropping the last Arc of the client aborts obws's receive task.
         ctx.cancel_future(events);
+        self.fail_waiting_outputs(&reason);
         metrics()
             .reconnects
             .with_label_values(&[self.config.name.as_str()])
@@ -402,11 +427,13 @@ impl ObsConnection {
         ctx.spawn(
             async move { tokio::time::timeout(limit, reading::read_poll(&client)).await }
                 .into_actor(self)
-                .map(move |result, act, _| {
+                .map(move |result, act, ctx| {
                     act.poll_in_flight = false;
                     // A failed poll says nothing certain about the link; the heartbeat decides.
                     if let (true, Ok(Ok(reading))) = (act.is_current(link), result) {
-                        act.report(Source::Poll, ObsUpdate::Poll(reading));
+                        let update = ObsUpdate::Poll(reading);
+                        act.learn(&update, ctx);
+                        act.report(Source::Poll, update);
                     }
                 }),
         );
@@ -457,8 +484,11 @@ impl ObsConnection {
                 .await
             }
             .into_actor(self)
-            .map(move |result, act, _| match result {
-                Ok(Ok(update)) if act.is_current(link) => act.report(Source::ObsEvent, update),
+            .map(move |result, act, ctx| match result {
+                Ok(Ok(update)) if act.is_current(link) => {
+                    act.learn(&update, ctx);
+                    act.report(Source::ObsEvent, update)
+                }
                 Ok(Err(error)) => log::warn!(
                     "obs `{}`: re-reading state failed: {}",
                     act.config.name,
@@ -467,6 +497,226 @@ impl ObsConnection {
                 _ => {}
             }),
         );
+    }
+
+    /// Polls every `active_poll_interval` while an output runs (bitrate and dropped frames
+    /// fresh enough to act on), every `poll_interval` otherwise.
+    fn schedule_poll(&mut self, ctx: &mut Context<Self>) {
+        let interval = if self.outputs.any_running() {
+            self.timing.active_poll_interval
+        } else {
+            self.timing.poll_interval
+        };
+        ctx.run_later(interval, |act, ctx| {
+            act.poll(ctx);
+            act.schedule_poll(ctx);
+        });
+    }
+
+    /// Teaches the output lanes what OBS reported, and lets waiting commands move on.
+    fn learn(&mut self, update: &ObsUpdate, ctx: &mut Context<Self>) {
+        if let ObsUpdate::Output(OutputUpdate::ReplaySaved(path)) = update {
+            let lane = self.outputs.get_mut(Output::ReplayBuffer);
+            if let Some(waiter) = lane.release() {
+                let mut answer =
+                    OutputAnswer::new(&OutputCommand::SaveReplay, lane.phase(), false, true);
+                answer.output_path = Some(path.clone());
+                waiter.answer(Ok(CommandOutcome::Output(answer)));
+            }
+            self.pump(Output::ReplayBuffer, ctx);
+            return;
+        }
+        for output in self.outputs.observe(update) {
+            self.pump(output, ctx);
+        }
+    }
+
+    fn not_connected(&self) -> CommandError {
+        CommandError::NotConnected {
+            state: self.state,
+            reason: self.last_error.clone(),
+        }
+    }
+
+    fn fail_waiting_outputs(&mut self, reason: &str) {
+        for waiter in self.outputs.reset() {
+            waiter.answer(Err(CommandError::LinkFailed(reason.to_string())));
+        }
+    }
+
+    /// Queues an output command in its lane; answered when the lane gets to it.
+    fn submit_output(
+        &mut self,
+        command: OutputCommand,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<CommandOutcome, CommandError>> {
+        if self.current_link().is_none() {
+            return Box::pin(fut::ready(Err(self.not_connected())));
+        }
+        let output = command.output();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.waiters_made += 1;
+        let waiter = Waiter {
+            id: self.waiters_made,
+            reply,
+        };
+        if let Err((_, waiter)) = self.outputs.get_mut(output).push(command, waiter) {
+            waiter.answer(Err(CommandError::OutputRefused {
+                output,
+                refusal: Refusal::QueueFull,
+            }));
+        }
+        self.pump(output, ctx);
+        let instance = self.config.name.clone();
+        Box::pin(
+            async move {
+                answer
+                    .await
+                    .unwrap_or(Err(CommandError::Unavailable(instance)))
+            }
+            .into_actor(self),
+        )
+    }
+
+    /// Acts on the lane's head commands until one goes to OBS or must wait.
+    fn pump(&mut self, output: Output, ctx: &mut Context<Self>) {
+        while let Some((command, waiter, step)) = self.outputs.get_mut(output).take_next() {
+            let lane = self.outputs.get(output);
+            match step {
+                Step::Answer => {
+                    let answer = OutputAnswer::new(&command, lane.phase(), lane.paused(), false);
+                    waiter.answer(Ok(CommandOutcome::Output(answer)));
+                }
+                Step::Refuse(refusal) => {
+                    waiter.answer(Err(CommandError::OutputRefused { output, refusal }))
+                }
+                Step::Send(action) => {
+                    self.send_output(command, action, waiter, ctx);
+                    return;
+                }
+                // `take_next` never hands out a waiting command.
+                Step::Wait => return,
+            }
+        }
+    }
+
+    fn send_output(
+        &mut self,
+        command: OutputCommand,
+        action: Action,
+        waiter: Waiter,
+        ctx: &mut Context<Self>,
+    ) {
+        let output = command.output();
+        let Some((_, client)) = self.current_link() else {
+            self.outputs.get_mut(output).sent(&action, Sent::Failed);
+            waiter.answer(Err(self.not_connected()));
+            return;
+        };
+        let epoch = self.outputs.get(output).epoch();
+        let limit = self.timing.request_timeout + action.confirmation_time();
+        let latency = metrics()
+            .obs_request_seconds
+            .with_label_values(&[self.config.name.as_str(), action.request_name(output)]);
+        let request = action.clone();
+        ctx.spawn(
+            async move {
+                let _timer = latency.start_timer();
+                tokio::time::timeout(limit, output_commands::send(&client, output, &request))
+                    .await
+                    .map_err(|_| {
+                        CommandError::Timeout(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX))
+                    })
+                    .and_then(|sent| sent)
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                act.on_output_sent(command, action, epoch, result, waiter, ctx)
+            }),
+        );
+    }
+
+    fn on_output_sent(
+        &mut self,
+        command: OutputCommand,
+        action: Action,
+        epoch: u64,
+        result: Result<Option<String>, CommandError>,
+        waiter: Waiter,
+        ctx: &mut Context<Self>,
+    ) {
+        let output = command.output();
+        let lane = self.outputs.get_mut(output);
+        if !lane.is_current(epoch) {
+            // The link dropped meanwhile; the lane was reset. Say what OBS said.
+            let answer = OutputAnswer::new(&command, lane.phase(), lane.paused(), true);
+            waiter.answer(result.map(|path| {
+                CommandOutcome::Output(OutputAnswer {
+                    output_path: path,
+                    ..answer
+                })
+            }));
+            return;
+        }
+        let sent = match (&result, &action) {
+            (Ok(_), _) => Sent::Accepted,
+            (Err(CommandError::Rejected { code, .. }), Action::Start)
+                if *code == obws::responses::StatusCode::OutputRunning =>
+            {
+                Sent::AlreadyThere
+            }
+            (Err(CommandError::Rejected { code, .. }), Action::Stop)
+                if *code == obws::responses::StatusCode::OutputNotRunning =>
+            {
+                Sent::AlreadyThere
+            }
+            _ => Sent::Failed,
+        };
+        if sent == Sent::Accepted && action == Action::SaveReplay {
+            // Answered with the file's path when OBS reports ReplayBufferSaved.
+            let id = waiter.id;
+            lane.hold(waiter);
+            lane.sent(&action, sent);
+            ctx.run_later(SETTLE_LIMIT, move |act, ctx| {
+                let lane = act.outputs.get_mut(Output::ReplayBuffer);
+                if lane.held().is_some_and(|held| held.id == id) {
+                    if let Some(waiter) = lane.release() {
+                        waiter.answer(Err(CommandError::Timeout(
+                            u64::try_from(SETTLE_LIMIT.as_millis()).unwrap_or(u64::MAX),
+                        )));
+                    }
+                    act.pump(Output::ReplayBuffer, ctx);
+                }
+            });
+            return;
+        }
+        if let Some(transition) = lane.sent(&action, sent) {
+            ctx.run_later(SETTLE_LIMIT, move |act, ctx| {
+                if act.outputs.get_mut(output).expire(transition) {
+                    log::warn!(
+                        "obs `{}`: {} did not settle within {} s; letting the next command through",
+                        act.config.name,
+                        output.as_str(),
+                        SETTLE_LIMIT.as_secs()
+                    );
+                    act.pump(output, ctx);
+                }
+            });
+        }
+        let lane = self.outputs.get(output);
+        let answer = OutputAnswer::new(&command, lane.phase(), lane.paused(), true);
+        let ensured = matches!(command, OutputCommand::Ensure { .. }) && sent == Sent::AlreadyThere;
+        let result = match result {
+            Ok(path) => Ok(CommandOutcome::Output(OutputAnswer {
+                output_path: path,
+                ..answer
+            })),
+            // Ensure asked for a state OBS says the output already is in: done.
+            Err(_) if ensured => Ok(CommandOutcome::Output(answer)),
+            Err(error) => Err(error),
+        };
+        waiter.answer(result);
+        self.pump(output, ctx);
     }
 }
 
@@ -550,7 +800,7 @@ impl Actor for ObsConnection {
         ctx.run_interval(self.timing.heartbeat_interval, |act, ctx| {
             act.heartbeat(ctx)
         });
-        ctx.run_interval(self.timing.poll_interval, |act, ctx| act.poll(ctx));
+        self.schedule_poll(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -568,7 +818,10 @@ impl StreamHandler<LinkEvent> for ObsConnection {
             .with_label_values(&[self.config.name.as_str(), event_type(&event)])
             .inc();
         match translate(event) {
-            EventAction::Update(update) => self.report(Source::ObsEvent, update),
+            EventAction::Update(update) => {
+                self.learn(&update, ctx);
+                self.report(Source::ObsEvent, update)
+            }
             EventAction::ResyncScenes => self.resync(false, ctx),
             EventAction::PausePolling => self.collection_changing = true,
             EventAction::ResyncAll => {
@@ -594,7 +847,10 @@ impl StreamHandler<LinkEvent> for ObsConnection {
 impl Handler<Execute> for ObsConnection {
     type Result = ResponseActFuture<Self, Result<CommandOutcome, CommandError>>;
 
-    fn handle(&mut self, Execute(command): Execute, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, Execute(command): Execute, ctx: &mut Self::Context) -> Self::Result {
+        if let ObsCommand::Output(command) = command {
+            return self.submit_output(command, ctx);
+        }
         let Some((link, client)) = self.current_link() else {
             let error = CommandError::NotConnected {
                 state: self.state,
@@ -736,6 +992,7 @@ impl Handler<Disconnect> for ObsConnection {
         if let Link::Up { events, .. } = std::mem::replace(&mut self.link, Link::Down) {
             ctx.cancel_future(events);
         }
+        self.fail_waiting_outputs("the OBS manager was stopped for this instance");
         self.failed_attempts = 0;
         self.set_state(ConnectionState::Stopped, None, None, None);
         ctx.stop();

@@ -65,7 +65,10 @@ pub fn translate(event: Event) -> EventAction {
         Event::CurrentSceneCollectionChanged { .. } => EventAction::ResyncAll,
         Event::ExitStarted => EventAction::ObsExiting,
         Event::ServerStopping | Event::ServerStopped => EventAction::LinkClosed,
-        _ => EventAction::Ignore,
+        other => match crate::outputs::events::translate(&other) {
+            Some(update) => EventAction::Update(ObsUpdate::Output(update)),
+            None => EventAction::Ignore,
+        },
     }
 }
 
@@ -84,7 +87,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ExitStarted => "ExitStarted",
         Event::ServerStopping => "ServerStopping",
         Event::ServerStopped => "ServerStopped",
-        _ => "other",
+        other => crate::outputs::events::event_type(other).unwrap_or("other"),
     }
 }
 

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::commands::{CommandError, CommandOutcome, ObsCommand};
-use crate::obs_protocol::{execution, status};
+use super::commands::{CommandError, CommandOutcome};
+use crate::{
+    obs_protocol::{execution, status},
+    outputs::{commands::OutputCommand, discipline::Refusal, Output},
+};
 
 /// Most requests in one batch (400 past it).
 pub const MAX_BATCH_REQUESTS: usize = 64;
@@ -21,88 +24,56 @@ const SLOWEST_FRAME: Duration = Duration::from_millis(50);
 /// Longest request type name accepted (OBS's longest is under 40).
 const MAX_REQUEST_TYPE_LEN: usize = 64;
 
-/// An output a request starts, stops, toggles or otherwise drives.
+/// What the hub does with a raw request that drives an output.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    Stream,
-    Record,
-    ReplayBuffer,
-    VirtualCam,
-    /// `StartOutput` and friends, by `outputName` (`None` when the request names none: OBS will
-    /// refuse it).
-    Named(Option<String>),
+pub enum OutputRequest {
+    /// Runs as this typed command, through the output's lane (`outputs::discipline`), exactly
+    /// as the `/outputs/...` routes do: no racing `StartStream` by the back door.
+    Typed(OutputCommand),
+    /// `StartOutput` and friends drive an output by name, which the hub cannot put in a lane:
+    /// refused, with the reason.
+    Refused(String),
 }
 
-/// What a request does to its output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputAction {
-    Start,
-    Stop,
-    Toggle,
-    Pause,
-    Resume,
-    TogglePause,
-    /// SaveReplayBuffer, SplitRecordFile, CreateRecordChapter: the output keeps running.
-    Mark,
-}
-
-/// A request that drives an output.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutputCommand {
-    pub output: Output,
-    pub action: OutputAction,
-}
-
-/// Whether `request_type` drives an output, and which one how. The single place that decides
-/// which raw requests must take the per-output command discipline instead of going straight to
-/// OBS.
-pub fn output_command(request_type: &str, request_data: Option<&Value>) -> Option<OutputCommand> {
-    use OutputAction::*;
-    let (output, action) = match request_type {
-        "StartStream" => (Output::Stream, Start),
-        "StopStream" => (Output::Stream, Stop),
-        "ToggleStream" => (Output::Stream, Toggle),
-        "StartRecord" => (Output::Record, Start),
-        "StopRecord" => (Output::Record, Stop),
-        "ToggleRecord" => (Output::Record, Toggle),
-        "PauseRecord" => (Output::Record, Pause),
-        "ResumeRecord" => (Output::Record, Resume),
-        "ToggleRecordPause" => (Output::Record, TogglePause),
-        "SplitRecordFile" | "CreateRecordChapter" => (Output::Record, Mark),
-        "StartReplayBuffer" => (Output::ReplayBuffer, Start),
-        "StopReplayBuffer" => (Output::ReplayBuffer, Stop),
-        "ToggleReplayBuffer" => (Output::ReplayBuffer, Toggle),
-        "SaveReplayBuffer" => (Output::ReplayBuffer, Mark),
-        "StartVirtualCam" => (Output::VirtualCam, Start),
-        "StopVirtualCam" => (Output::VirtualCam, Stop),
-        "ToggleVirtualCam" => (Output::VirtualCam, Toggle),
-        "StartOutput" | "StopOutput" | "ToggleOutput" => {
-            let name = request_data
-                .and_then(|data| data.get("outputName"))
+/// Whether `request_type` drives an output, and what the hub does with it. The single place
+/// that decides which raw requests must take the per-output command discipline instead of
+/// going straight to OBS.
+pub fn output_request(request_type: &str, request_data: Option<&Value>) -> Option<OutputRequest> {
+    use OutputCommand::*;
+    let typed = match request_type {
+        "StartStream" => Start(Output::Stream),
+        "StopStream" => Stop(Output::Stream),
+        "ToggleStream" => Toggle(Output::Stream),
+        "StartRecord" => Start(Output::Record),
+        "StopRecord" => Stop(Output::Record),
+        "ToggleRecord" => Toggle(Output::Record),
+        "PauseRecord" => Pause,
+        "ResumeRecord" => Resume,
+        "ToggleRecordPause" => TogglePause,
+        "SplitRecordFile" => Split,
+        "CreateRecordChapter" => Chapter(
+            request_data
+                .and_then(|data| data.get("chapterName"))
                 .and_then(Value::as_str)
-                .map(str::to_owned);
-            let action = match request_type {
-                "StartOutput" => Start,
-                "StopOutput" => Stop,
-                _ => Toggle,
-            };
-            (Output::Named(name), action)
+                .map(str::to_owned),
+        ),
+        "StartReplayBuffer" => Start(Output::ReplayBuffer),
+        "StopReplayBuffer" => Stop(Output::ReplayBuffer),
+        "ToggleReplayBuffer" => Toggle(Output::ReplayBuffer),
+        "SaveReplayBuffer" => SaveReplay,
+        "StartVirtualCam" => Start(Output::VirtualCam),
+        "StopVirtualCam" => Stop(Output::VirtualCam),
+        "ToggleVirtualCam" => Toggle(Output::VirtualCam),
+        "StartOutput" | "StopOutput" | "ToggleOutput" => {
+            return Some(OutputRequest::Refused(format!(
+                "`{request_type}` drives an output by name, which the hub cannot keep from racing \
+                 its own commands: use POST .../outputs/{{stream|record|replay-buffer|virtual-cam}}/\
+                 {{start|stop|toggle}}, or the matching request (StartStream, ToggleRecord...)"
+            )))
         }
         _ => return None,
     };
-    Some(OutputCommand { output, action })
-}
-
-/// The typed command an output request is, when the hub has one: such requests run through
-/// the supervisor's `Route`, exactly as `POST .../start-stream` does.
-pub fn typed_command(command: &OutputCommand) -> Option<ObsCommand> {
-    match (&command.output, command.action) {
-        (Output::Stream, OutputAction::Start) => Some(ObsCommand::StartStream),
-        (Output::Stream, OutputAction::Stop) => Some(ObsCommand::StopStream),
-        (Output::Record, OutputAction::Start) => Some(ObsCommand::StartRecord),
-        (Output::Record, OutputAction::Stop) => Some(ObsCommand::StopRecord),
-        _ => None,
-    }
+    Some(OutputRequest::Typed(typed))
 }
 
 /// Whether a request may change what the hub caches (anything but reads). Errs on the side of
@@ -193,7 +164,7 @@ pub fn check_batch(requests: Vec<Value>) -> Result<CheckedBatch, String> {
         if data.is_some_and(|data| !data.is_object()) {
             return Err(at("`requestData` must be an object".into()));
         }
-        if output_command(request_type, data).is_some() {
+        if output_request(request_type, data).is_some() {
             return Err(at(format!(
                 "`{request_type}` drives an output: send it alone to \
                  .../obs/requests/{request_type}, where it takes the output's command discipline"
@@ -233,13 +204,30 @@ pub fn answer_of_typed(
     result: Result<CommandOutcome, CommandError>,
 ) -> Result<Map<String, Value>, CommandError> {
     let (status, data) = match result {
-        Ok(CommandOutcome::RecordingStopped { output_path }) => (
+        Ok(CommandOutcome::Output(answer)) => (
             json!({"result": true, "code": status::SUCCESS}),
-            Some(json!({ "outputPath": output_path })),
+            // OBS's own response data: the file of a stopped recording or saved replay, the
+            // new state of a toggle.
+            match (answer.output_path, request_type.starts_with("Toggle")) {
+                (Some(path), _) => Some(json!({ "outputPath": path })),
+                (None, true) if request_type != "ToggleRecordPause" => {
+                    Some(json!({ "outputActive": answer.active }))
+                }
+                (None, _) => None,
+            },
         ),
         Ok(_) => (json!({"result": true, "code": status::SUCCESS}), None),
         Err(CommandError::Rejected { code, message }) => (
             json!({"result": false, "code": u16::from(code), "comment": message}),
+            None,
+        ),
+        // What OBS answers a pause or resume of a recording that is not running.
+        Err(CommandError::OutputRefused {
+            refusal: Refusal::NotRecording,
+            ..
+        }) => (
+            json!({"result": false, "code": status::OUTPUT_NOT_RUNNING,
+                   "comment": "the recording is not running"}),
             None,
         ),
         Err(other) => return Err(other),
@@ -291,26 +279,43 @@ impl Coalesced {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outputs::{commands::OutputAnswer, discipline::Phase};
 
     #[test]
-    fn output_requests_are_recognised_with_their_output_and_action() {
-        let stream = output_command("StartStream", None).expect("output");
-        assert_eq!(stream.output, Output::Stream);
-        assert_eq!(typed_command(&stream), Some(ObsCommand::StartStream));
-        let toggle = output_command("ToggleRecord", None).expect("output");
+    fn output_requests_run_as_typed_output_commands_or_are_refused() {
+        let typed =
+            |request_type: &str, data: Option<&Value>| match output_request(request_type, data) {
+                Some(OutputRequest::Typed(command)) => command,
+                other => panic!("{request_type}: {other:?}"),
+            };
         assert_eq!(
-            (toggle.output.clone(), toggle.action),
-            (Output::Record, OutputAction::Toggle)
+            typed("StartStream", None),
+            OutputCommand::Start(Output::Stream)
         );
-        assert_eq!(typed_command(&toggle), None, "no typed command: goes raw");
-        let named = output_command(
+        assert_eq!(
+            typed("ToggleRecord", None),
+            OutputCommand::Toggle(Output::Record)
+        );
+        assert_eq!(typed("ToggleRecordPause", None), OutputCommand::TogglePause);
+        assert_eq!(
+            typed("CreateRecordChapter", Some(&json!({"chapterName": "Q&A"}))),
+            OutputCommand::Chapter(Some("Q&A".into()))
+        );
+        assert_eq!(typed("SaveReplayBuffer", None), OutputCommand::SaveReplay);
+        assert_eq!(
+            typed("StopVirtualCam", None),
+            OutputCommand::Stop(Output::VirtualCam)
+        );
+        let named = output_request(
             "StopOutput",
             Some(&json!({"outputName": "adv_file_output"})),
-        )
-        .expect("output");
-        assert_eq!(named.output, Output::Named(Some("adv_file_output".into())));
-        assert_eq!(output_command("GetStreamStatus", None), None);
-        assert_eq!(output_command("SetCurrentProgramScene", None), None);
+        );
+        assert!(
+            matches!(&named, Some(OutputRequest::Refused(reason)) if reason.contains("/outputs/")),
+            "{named:?}"
+        );
+        assert_eq!(output_request("GetStreamStatus", None), None);
+        assert_eq!(output_request("SetCurrentProgramScene", None), None);
     }
 
     #[test]
@@ -382,13 +387,11 @@ mod tests {
 
     #[test]
     fn typed_answers_take_obs_shape() {
-        let stopped = answer_of_typed(
-            "StopRecord",
-            Ok(CommandOutcome::RecordingStopped {
-                output_path: "/rec/a.mkv".into(),
-            }),
-        )
-        .expect("answer");
+        let stop = OutputCommand::Stop(Output::Record);
+        let mut answer = OutputAnswer::new(&stop, Phase::Stopped, false, true);
+        answer.output_path = Some("/rec/a.mkv".into());
+        let stopped =
+            answer_of_typed("StopRecord", Ok(CommandOutcome::Output(answer))).expect("answer");
         assert_eq!(
             Value::Object(stopped),
             json!({"requestType": "StopRecord",
@@ -406,5 +409,26 @@ mod tests {
         assert_eq!(refused["requestStatus"]["code"], 500);
         assert_eq!(refused["requestStatus"]["result"], false);
         assert!(answer_of_typed("StartStream", Err(CommandError::Timeout(5))).is_err());
+        let toggle = OutputCommand::Toggle(Output::Stream);
+        let toggled = answer_of_typed(
+            "ToggleStream",
+            Ok(CommandOutcome::Output(OutputAnswer::new(
+                &toggle,
+                Phase::Starting,
+                false,
+                true,
+            ))),
+        )
+        .expect("answer");
+        assert_eq!(toggled["responseData"], json!({"outputActive": true}));
+        let not_recording = answer_of_typed(
+            "PauseRecord",
+            Err(CommandError::OutputRefused {
+                output: Output::Record,
+                refusal: Refusal::NotRecording,
+            }),
+        )
+        .expect("OBS's answer");
+        assert_eq!(not_recording["requestStatus"]["code"], 501);
     }
 }

@@ -32,13 +32,16 @@ pub async fn read_scenes(
     Ok((scenes, list.current_program_scene.map(|scene| scene.name)))
 }
 
-/// Stream, record, stats and current scene: what the periodic poll reconciles.
+/// Stream, record, replay buffer, virtual camera, stats and current scene: what the periodic
+/// poll reconciles.
 pub async fn read_poll(client: &Client) -> Result<PollReading, obws::error::Error> {
     let stream = client.streaming().status().await?;
     let record = client.recording().status().await?;
     let stats = client.general().stats().await?;
     let current_scene = client.scenes().current_program_scene().await?;
+    let side = crate::outputs::events::read_side(client).await?;
     Ok(PollReading {
+        side,
         current_scene: Some(current_scene.id.name),
         stream: StreamReading {
             active: stream.active,

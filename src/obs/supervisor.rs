@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::{
     commands::{CommandError, CommandOutcome, Execute, ObsCommand},
     connection::{Disconnect, ExecuteRaw, ObsConnection, RawCall, Resume},
-    raw,
+    raw::{self, OutputRequest},
 };
 use crate::{
     config::{InstanceConfig, Timing},
@@ -258,18 +258,22 @@ impl Handler<RouteRaw> for ConnectionSupervisor {
             Ok(connection) => connection,
             Err(error) => return Box::pin(async move { Err(error) }),
         };
-        // OUTPUT DISCIPLINE HOOK: a raw request that drives an output (`raw::output_command`)
-        // must not race the typed routes. Start/stop of stream and record run as the typed
-        // command, through the same `Execute` as `Route`; the other output requests (toggle,
-        // pause, replay buffer, virtual camera, StartOutput...) still go raw and are where a
-        // per-output discipline takes them.
+        // A raw request that drives an output runs as the typed command, through the same
+        // `Execute` and the same per-output lane as the `/outputs/...` routes: it can never race
+        // them (`raw::output_request` decides which requests these are).
         let typed = match &call {
             RawCall::Request {
                 request_type,
                 request_data,
-            } => raw::output_command(request_type, request_data.as_ref())
-                .and_then(|output| raw::typed_command(&output))
-                .map(|command| (request_type.clone(), command)),
+            } => match raw::output_request(request_type, request_data.as_ref()) {
+                Some(OutputRequest::Typed(command)) => {
+                    Some((request_type.clone(), ObsCommand::Output(command)))
+                }
+                Some(OutputRequest::Refused(reason)) => {
+                    return Box::pin(async move { Err(CommandError::NotAllowed(reason)) })
+                }
+                None => None,
+            },
             RawCall::Batch { .. } => None,
         };
         Box::pin(async move {
@@ -305,6 +309,7 @@ mod tests {
     fn fast_timing() -> Timing {
         Timing {
             poll_interval: Duration::from_millis(300),
+            active_poll_interval: Duration::from_millis(300),
             heartbeat_interval: Duration::from_millis(200),
             heartbeat_timeout: Duration::from_millis(500),
             backoff_min: Duration::from_millis(50),

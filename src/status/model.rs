@@ -142,6 +142,9 @@ pub struct InstanceStatus {
     pub scenes: Vec<SceneInfo>,
     pub stream: StreamFigures,
     pub record: RecordFigures,
+    /// Replay buffer and virtual camera (the outputs capability's slice).
+    #[serde(default)]
+    pub outputs: crate::outputs::status::OutputsStatus,
     pub stats: Option<ObsStats>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_poll_at: Option<DateTime<Utc>>,
@@ -162,6 +165,7 @@ impl InstanceStatus {
             scenes: Vec::new(),
             stream: StreamFigures::default(),
             record: RecordFigures::default(),
+            outputs: Default::default(),
             stats: None,
             last_event_at: None,
             last_poll_at: None,

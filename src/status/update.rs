@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{
     ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
 };
+use crate::outputs::status::{self as outputs, OutputChange, OutputUpdate, SideReading};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +68,8 @@ pub struct PollReading {
     pub current_scene: Option<String>,
     pub stream: StreamReading,
     pub record: RecordReading,
+    /// Replay buffer and virtual camera.
+    pub side: SideReading,
     pub stats: ObsStats,
 }
 
@@ -98,6 +101,8 @@ pub enum ObsUpdate {
         state: String,
         output_path: Option<String>,
     },
+    /// Replay buffer, virtual camera, replay saved, recording split (the outputs capability).
+    Output(OutputUpdate),
 }
 
 /// A change subscribers are told about. Shared behind an `Arc` once made, so the size of the
@@ -132,6 +137,8 @@ pub enum Change {
         stream: StreamFigures,
         record: RecordFigures,
     },
+    /// Replay buffer and virtual camera states, replays saved, recordings split.
+    OutputChanged(OutputChange),
 }
 
 impl Change {
@@ -144,6 +151,7 @@ impl Change {
             Self::ConnectionChanged { .. } => "connection_changed",
             Self::SceneListChanged { .. } => "scene_list_changed",
             Self::StatsUpdated { .. } => "stats_updated",
+            Self::OutputChanged(_) => "output_changed",
         }
     }
 }
@@ -205,6 +213,11 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
             if output_path.is_some() {
                 status.record.output_path = output_path.clone();
             }
+            match state.as_str() {
+                "paused" => status.record.paused = true,
+                "resumed" | "stopped" => status.record.paused = false,
+                _ => {}
+            }
             if status.record.active != active || status.record.state != state {
                 status.record.active = active;
                 status.record.state = state.clone();
@@ -214,6 +227,9 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
                     output_path: status.record.output_path.clone(),
                 });
             }
+        }
+        ObsUpdate::Output(update) => {
+            changes.extend(outputs::apply(&mut status.outputs, update).map(Change::OutputChanged))
         }
     }
     if !changes.is_empty() {
@@ -321,6 +337,11 @@ fn apply_reading(
         bytes: record.bytes,
         output_path: status.record.output_path.clone(),
     };
+    changes.extend(
+        outputs::apply_reading(&mut status.outputs, &reading.side)
+            .into_iter()
+            .map(Change::OutputChanged),
+    );
     let new_stats = Some(reading.stats);
     if new_stream != status.stream || new_record != status.record || new_stats != status.stats {
         status.stream = new_stream;

@@ -27,16 +27,20 @@ pub enum EventType {
     /// Every poll that moved a figure (several a minute per instance while streaming): sent
     /// only to endpoints that list it explicitly.
     StatsUpdated,
+    /// Replay buffer and virtual camera states, replays saved, recordings split. Newer than
+    /// the endpoints that exist: sent only to endpoints that list it explicitly.
+    OutputChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         Self::SceneChanged,
         Self::StreamingChanged,
         Self::RecordingChanged,
         Self::ConnectionChanged,
         Self::SceneListChanged,
         Self::StatsUpdated,
+        Self::OutputChanged,
     ];
 
     /// What an endpoint gets when it names no event types: every change but the stats.
@@ -56,6 +60,7 @@ impl EventType {
             Self::ConnectionChanged => "connection_changed",
             Self::SceneListChanged => "scene_list_changed",
             Self::StatsUpdated => "stats_updated",
+            Self::OutputChanged => "output_changed",
         }
     }
 
@@ -67,6 +72,7 @@ impl EventType {
             Change::ConnectionChanged { .. } => Self::ConnectionChanged,
             Change::SceneListChanged { .. } => Self::SceneListChanged,
             Change::StatsUpdated { .. } => Self::StatsUpdated,
+            Change::OutputChanged(_) => Self::OutputChanged,
         }
     }
 
@@ -167,6 +173,7 @@ pub fn data_for(event: &ChangeEvent) -> Value {
             stream,
             record,
         } => json!({ "stats": stats, "stream": stream, "record": record }),
+        Change::OutputChanged(change) => json!(change),
     };
     if let Value::Object(fields) = &mut data {
         fields.insert("instance".into(), json!(event.instance));

@@ -21,6 +21,7 @@ pub const PASSWORD: &str = "test-password";
 pub fn fast_timing() -> Timing {
     Timing {
         poll_interval: Duration::from_millis(300),
+        active_poll_interval: Duration::from_millis(300),
         heartbeat_interval: Duration::from_millis(200),
         heartbeat_timeout: Duration::from_millis(600),
         backoff_min: Duration::from_millis(50),
@@ -34,6 +35,17 @@ pub fn fast_timing() -> Timing {
 pub async fn start_fake() -> FakeObs {
     FakeObs::start(FakeObsConfig {
         password: Some(PASSWORD.to_string()),
+        ..FakeObsConfig::default()
+    })
+    .await
+    .expect("fake OBS starts")
+}
+
+/// A fake OBS with these optional outputs (replay buffer, virtual camera...).
+pub async fn start_fake_with(outputs: obs_hub::fake_obs::OutputOptions) -> FakeObs {
+    FakeObs::start(FakeObsConfig {
+        password: Some(PASSWORD.to_string()),
+        outputs,
         ..FakeObsConfig::default()
     })
     .await

@@ -1,0 +1,227 @@
+//! The outputs' slice of an instance's status (replay buffer and virtual camera) and the pure
+//! rules that apply what OBS reports to it. Stream and record figures predate this module and
+//! stay in `status::model`; their rules are in `status::update`.
+//!
+//! This file names nothing above it, so the status core can hold the slice.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Output;
+
+/// The replay buffer or the virtual camera, as last reported by OBS.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SideOutput {
+    /// False when OBS says the output is not available (replay buffer not enabled in its output
+    /// settings, no virtual camera device); null until read.
+    pub available: Option<bool>,
+    pub active: bool,
+    /// `starting`, `started`, `stopping`, `stopped` (empty until read).
+    pub state: String,
+    /// The last replay saved (replay buffer only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_saved_path: Option<String>,
+}
+
+/// The outputs' slice of an instance's status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OutputsStatus {
+    pub replay_buffer: SideOutput,
+    pub virtual_cam: SideOutput,
+}
+
+impl OutputsStatus {
+    fn side_mut(&mut self, output: Output) -> Option<&mut SideOutput> {
+        match output {
+            Output::ReplayBuffer => Some(&mut self.replay_buffer),
+            Output::VirtualCam => Some(&mut self.virtual_cam),
+            Output::Stream | Output::Record => None,
+        }
+    }
+}
+
+/// What OBS told the hub about outputs beyond stream and record state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputUpdate {
+    /// ReplayBufferStateChanged or VirtualcamStateChanged.
+    State {
+        output: Output,
+        active: bool,
+        state: String,
+    },
+    /// ReplayBufferSaved.
+    ReplaySaved(String),
+    /// RecordFileChanged: the recording goes on in a new file (a split).
+    RecordFileChanged(String),
+}
+
+/// The poll's read of the two side outputs: `None` when OBS says the output is not available.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SideReading {
+    pub replay_buffer: Option<bool>,
+    pub virtual_cam: Option<bool>,
+}
+
+/// A change of an output, as subscribers see it (`output_changed`). `state` is the output state,
+/// or `saved` (a replay was saved to `path`) or `file_changed` (a recording split into `path`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OutputChange {
+    pub output: Output,
+    pub active: bool,
+    pub state: String,
+    pub path: Option<String>,
+}
+
+/// Applies one update; returns the change it made, if any.
+pub fn apply(outputs: &mut OutputsStatus, update: OutputUpdate) -> Option<OutputChange> {
+    match update {
+        OutputUpdate::State {
+            output,
+            active,
+            state,
+        } => {
+            let side = outputs.side_mut(output)?;
+            // An event about the output proves it exists.
+            side.available = Some(true);
+            if side.active == active && side.state == state {
+                return None;
+            }
+            side.active = active;
+            side.state = state.clone();
+            Some(OutputChange {
+                output,
+                active,
+                state,
+                path: None,
+            })
+        }
+        OutputUpdate::ReplaySaved(path) => {
+            let side = &mut outputs.replay_buffer;
+            side.last_saved_path = Some(path.clone());
+            Some(OutputChange {
+                output: Output::ReplayBuffer,
+                active: side.active,
+                state: "saved".to_string(),
+                path: Some(path),
+            })
+        }
+        OutputUpdate::RecordFileChanged(path) => Some(OutputChange {
+            output: Output::Record,
+            active: true,
+            state: "file_changed".to_string(),
+            path: Some(path),
+        }),
+    }
+}
+
+/// Applies a poll's read. Like stream and record, a poll does not override a transition in
+/// progress (its end comes as an event), and repairs a missed event otherwise.
+pub fn apply_reading(outputs: &mut OutputsStatus, reading: &SideReading) -> Vec<OutputChange> {
+    let mut changes = Vec::new();
+    for (output, read) in [
+        (Output::ReplayBuffer, reading.replay_buffer),
+        (Output::VirtualCam, reading.virtual_cam),
+    ] {
+        let Some(side) = outputs.side_mut(output) else {
+            continue;
+        };
+        side.available = Some(read.is_some());
+        let active = read.unwrap_or(false);
+        let in_transition = match side.state.as_str() {
+            "starting" => !active,
+            "stopping" => active,
+            _ => false,
+        };
+        if in_transition {
+            continue;
+        }
+        let settled_state = if active { "started" } else { "stopped" };
+        if side.active == active {
+            // The first read of an output that is off is not news (as for stream and record).
+            if side.state.is_empty() {
+                side.state = settled_state.to_string();
+            }
+            continue;
+        }
+        side.active = active;
+        side.state = settled_state.to_string();
+        changes.push(OutputChange {
+            output,
+            active,
+            state: settled_state.to_string(),
+            path: None,
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(output: Output, active: bool, state: &str) -> OutputUpdate {
+        OutputUpdate::State {
+            output,
+            active,
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn events_change_the_side_outputs_once() {
+        let mut outputs = OutputsStatus::default();
+        let change = apply(&mut outputs, state(Output::ReplayBuffer, true, "started")).unwrap();
+        assert_eq!(change.output, Output::ReplayBuffer);
+        assert!(outputs.replay_buffer.active);
+        assert_eq!(outputs.replay_buffer.available, Some(true));
+        assert!(apply(&mut outputs, state(Output::ReplayBuffer, true, "started")).is_none());
+        let saved = apply(&mut outputs, OutputUpdate::ReplaySaved("/r.mkv".into())).unwrap();
+        assert_eq!(saved.state, "saved");
+        assert_eq!(
+            outputs.replay_buffer.last_saved_path.as_deref(),
+            Some("/r.mkv")
+        );
+        // Stream and record are not this slice's: no change from a stray state update.
+        assert!(apply(&mut outputs, state(Output::Stream, true, "started")).is_none());
+    }
+
+    #[test]
+    fn polls_record_availability_and_repair_missed_events_but_not_transitions() {
+        let mut outputs = OutputsStatus::default();
+        let first = apply_reading(
+            &mut outputs,
+            &SideReading {
+                replay_buffer: Some(false),
+                virtual_cam: None,
+            },
+        );
+        assert!(
+            first.is_empty(),
+            "an output read off is not news: {first:?}"
+        );
+        assert_eq!(outputs.replay_buffer.state, "stopped");
+        assert_eq!(outputs.virtual_cam.available, Some(false));
+        assert_eq!(outputs.replay_buffer.available, Some(true));
+        let reading = SideReading {
+            replay_buffer: Some(true),
+            virtual_cam: None,
+        };
+        apply(&mut outputs, state(Output::ReplayBuffer, false, "starting"));
+        let still_starting = SideReading {
+            replay_buffer: Some(false),
+            virtual_cam: None,
+        };
+        assert!(
+            apply_reading(&mut outputs, &still_starting).is_empty(),
+            "mid-start"
+        );
+        outputs.replay_buffer.state = "stopping".into();
+        outputs.replay_buffer.active = true;
+        assert!(apply_reading(&mut outputs, &reading).is_empty(), "mid-stop");
+        outputs.replay_buffer.state = "started".into();
+        outputs.replay_buffer.active = false;
+        let repaired = apply_reading(&mut outputs, &reading);
+        assert_eq!(repaired.len(), 1);
+        assert!(outputs.replay_buffer.active);
+    }
+}
