@@ -194,6 +194,13 @@ async fn recording_pauses_resumes_splits_and_refuses_chapters_in_obs_words() {
         .post("/api/outputs/record/chapter", r#"{"name": " "}"#)
         .await;
     assert_eq!(empty.status, 400);
+    // An unnamed chapter reaches OBS as one (obws sends `chapterName: null`, which OBS reads
+    // as absent): the same refusal, not OBS complaining about the field.
+    for unnamed in ["", "{}", r#"{"name": null}"#] {
+        let chapter = hub.post("/api/outputs/record/chapter", unnamed).await;
+        assert_eq!(chapter.status, 409, "{unnamed}: {:?}", chapter.body);
+        assert_eq!(chapter.body["error"], "output_unsupported");
+    }
 }
 
 /// OBS answers PauseRecord with success and pauses nothing when the recording shares the

@@ -456,7 +456,12 @@ impl ObsState {
         &mut self,
         data: Option<&Map<String, Value>>,
     ) -> Result<Outcome, Outcome> {
-        if let Some(name) = data.and_then(|d| d.get("chapterName")) {
+        // obs-websocket's `Contains` treats a null field as absent (obws sends `null` for an
+        // unnamed chapter): only a present, non-null value must be a string.
+        if let Some(name) = data
+            .and_then(|d| d.get("chapterName"))
+            .filter(|name| !name.is_null())
+        {
             if !name.is_string() {
                 return Err(Outcome::error(
                     status::INVALID_REQUEST_FIELD_TYPE,
@@ -1496,6 +1501,17 @@ mod tests {
             now,
         );
         assert_eq!(bad.code, status::INVALID_REQUEST_FIELD_TYPE);
+        let null_name = object(json!({"chapterName": null}));
+        let unnamed = dispatch(
+            &mut obs,
+            request("CreateRecordChapter", Some(&null_name)),
+            now,
+        );
+        assert_eq!(
+            unnamed.code,
+            status::REQUEST_PROCESSING_FAILED,
+            "null is no name, as in obs-websocket"
+        );
 
         let mut without_split = state(now);
         dispatch(&mut without_split, request("StartRecord", None), now);
