@@ -10,6 +10,8 @@
 //!   what the callback routes accept;
 //! - [`outputs`]: the outputs capability (stream, record, replay buffer, virtual camera): its
 //!   slice of status, command discipline, routes and stats history;
+//! - [`sources`]: the sources capability (scene items, inputs, media, filters, profiles, scene
+//!   collections, hotkeys): its slice of status, events, commands and routes;
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
@@ -26,6 +28,7 @@ pub mod metrics;
 pub mod obs;
 pub mod outputs;
 pub mod shutdown;
+pub mod sources;
 pub mod status;
 pub mod systemd;
 pub mod webhooks;
