@@ -392,3 +392,39 @@ async fn during_a_collection_switch_commands_get_503_and_status_reads_go_on() {
     let hidden = hub.post("/api/scenes/Live/items/Title/hide", "").await;
     assert_eq!(hidden.status, 200, "{:?}", hidden.body);
 }
+
+#[actix_web::test]
+async fn openapi_documents_every_sources_route_under_both_prefixes() {
+    let (hub, _fake) = hub_with_fake().await;
+    let document = hub.get("/api/openapi.json").await.body;
+    for (path, method) in [
+        ("/scenes/{scene}/items", "get"),
+        ("/scenes/{scene}/items/{item}/{action}", "post"),
+        ("/inputs/{input}/text", "put"),
+        ("/inputs/{input}/settings", "get"),
+        ("/inputs/{input}/settings", "patch"),
+        ("/inputs/{input}/media", "get"),
+        ("/inputs/{input}/media/{action}", "post"),
+        ("/inputs/{input}/media/cursor", "put"),
+        ("/sources/{source}/filters", "get"),
+        ("/sources/{source}/filters/{filter}/{action}", "post"),
+        ("/profiles", "get"),
+        ("/profiles/current", "put"),
+        ("/scene-collections", "get"),
+        ("/scene-collections/current", "put"),
+        ("/hotkeys", "get"),
+        ("/hotkeys/{name}/trigger", "post"),
+    ] {
+        for prefix in ["/api", "/api/instances/{instance}"] {
+            let operation = &document["paths"][format!("{prefix}{path}")][method];
+            assert!(
+                operation.is_object(),
+                "{method} {prefix}{path} undocumented"
+            );
+            assert!(
+                operation["responses"]["404"].is_object(),
+                "{method} {prefix}{path}: no 404"
+            );
+        }
+    }
+}
