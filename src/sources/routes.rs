@@ -83,6 +83,9 @@ pub enum SourceErrors {
     /// Body over 64 KiB
     #[response(status = 413)]
     TooLarge(crate::error::ErrorBody),
+    /// A body sent without `Content-Type: application/json`
+    #[response(status = 415)]
+    UnsupportedMediaType(crate::error::ErrorBody),
     /// OBS refused for another reason (its words in the message)
     #[response(status = 502)]
     Refused(crate::error::ErrorBody),
@@ -418,7 +421,7 @@ pub async fn set_text(
     payload: web::Payload,
 ) -> Answer {
     let input = path_part(&request, "input");
-    let TextBody { text } = body::json(payload).await?;
+    let TextBody { text } = body::json(&request, payload).await?;
     let info = find_input(&state, &target, &input).await?;
     // text_ft2_source (Linux, macOS) and text_gdiplus (Windows), whatever their version.
     if !info.kind.starts_with("text_") {
@@ -503,7 +506,7 @@ pub async fn patch_settings(
     payload: web::Payload,
 ) -> Answer {
     let input = path_part(&request, "input");
-    let settings: Value = body::json(payload).await?;
+    let settings: Value = body::json(&request, payload).await?;
     if !settings.is_object() {
         return Err(ApiError::InvalidField(
             "the body must be a JSON object of settings to merge into the input's".to_string(),
@@ -640,7 +643,7 @@ pub async fn media_cursor(
     payload: web::Payload,
 ) -> Answer {
     let input = path_part(&request, "input");
-    let CursorBody { ms } = body::json(payload).await?;
+    let CursorBody { ms } = body::json(&request, payload).await?;
     find_media_input(&state, &target, &input).await?;
     let command = SourceCommand::SetMediaCursor {
         input: input.clone(),
@@ -859,9 +862,10 @@ pub async fn profiles(state: web::Data<AppState>, target: Target) -> Answer {
 pub async fn set_profile(
     state: web::Data<AppState>,
     target: Target,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let NameBody { name } = body::json(payload).await?;
+    let NameBody { name } = body::json(&request, payload).await?;
     switch_to(&state, &target, name, true).await
 }
 
@@ -899,9 +903,10 @@ pub async fn collections(state: web::Data<AppState>, target: Target) -> Answer {
 pub async fn set_collection(
     state: web::Data<AppState>,
     target: Target,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let NameBody { name } = body::json(payload).await?;
+    let NameBody { name } = body::json(&request, payload).await?;
     switch_to(&state, &target, name, false).await
 }
 
