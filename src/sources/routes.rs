@@ -126,17 +126,13 @@ async fn ask(
         Ok(_) => Err(ApiError::Unavailable(
             "the connection answered a source command with something else; retry".to_string(),
         )),
-        Err(CommandError::Rejected { code, message })
-            if matches!(
-                code,
-                ObsStatus::ResourceNotFound | ObsStatus::InvalidResourceType
-            ) =>
-        {
-            Err(ApiError::UnknownSource(format!(
-                "OBS instance `{}` has no {looked_for}; OBS said: {message}",
-                target.name
-            )))
-        }
+        Err(CommandError::Rejected {
+            code: ObsStatus::ResourceNotFound | ObsStatus::InvalidResourceType,
+            message,
+        }) => Err(ApiError::UnknownSource(format!(
+            "OBS instance `{}` has no {looked_for}; OBS said: {message}",
+            target.name
+        ))),
         Err(error) => Err(ApiError::from_command(&target.name, error, "")),
     }
 }
