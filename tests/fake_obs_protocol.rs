@@ -650,7 +650,10 @@ async fn raw_status_codes_and_batches() {
     .await;
     let unknown = raw_json(&mut socket).await;
     assert_eq!(unknown["op"], 7);
-    assert_eq!(unknown["d"]["requestType"], "GetInputPropertiesListPropertyItems");
+    assert_eq!(
+        unknown["d"]["requestType"],
+        "GetInputPropertiesListPropertyItems"
+    );
     assert_eq!(
         unknown["d"]["requestStatus"],
         json!({"result": false, "code": 204, "comment": "Your request type is not valid."})
