@@ -80,6 +80,12 @@ pub enum ApiError {
     OutputUnsupported(String),
     #[error("{0}")]
     UnknownOutput(String),
+    /// A scene item, input, filter, profile, scene collection or hotkey OBS does not have.
+    #[error("{0}")]
+    UnknownSource(String),
+    /// OBS is switching scene collections and refuses requests until it is done.
+    #[error("{0}")]
+    CollectionChanging(String),
     #[error("{message}")]
     NotConnected {
         instance: String,
@@ -121,6 +127,8 @@ impl ApiError {
             Self::OutputUnavailable(_) => "output_unavailable",
             Self::OutputUnsupported(_) => "output_unsupported",
             Self::UnknownOutput(_) => "unknown_output",
+            Self::UnknownSource(_) => "unknown_source",
+            Self::CollectionChanging(_) => "collection_changing",
             Self::NotConnected { .. } => "obs_not_connected",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "obs_timeout",
@@ -166,6 +174,11 @@ impl ApiError {
             CommandError::UnknownInstance(name) => Self::unknown_instance(&name, &[]),
             CommandError::Unavailable(name) => Self::Unavailable(format!(
                 "the connection to `{name}` is restarting; retry in a moment"
+            )),
+            CommandError::CollectionChanging => Self::CollectionChanging(format!(
+                "OBS instance `{instance}` is switching scene collections and refuses requests \
+                 until it is done; retry in a few seconds (status reads keep answering from the \
+                 cache meanwhile)"
             )),
             CommandError::NotAllowed(reason) => Self::InvalidField(reason),
             CommandError::OutputRefused { output, refusal } => match refusal {
@@ -259,7 +272,8 @@ impl ResponseError for ApiError {
             | Self::WebhookLimitReached(_)
             | Self::OutputUnavailable(_)
             | Self::OutputUnsupported(_) => StatusCode::CONFLICT,
-            Self::UnknownOutput(_) => StatusCode::NOT_FOUND,
+            Self::UnknownOutput(_) | Self::UnknownSource(_) => StatusCode::NOT_FOUND,
+            Self::CollectionChanging(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,
@@ -274,6 +288,10 @@ impl ResponseError for ApiError {
                 actix_web::http::header::WWW_AUTHENTICATE,
                 r#"Bearer realm="obs-hub""#,
             ));
+        }
+        if let Self::CollectionChanging(_) = self {
+            // A switch takes a second or two; clients that honour the header come back then.
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "2"));
         }
         if self.closes_connection() {
             response.force_close();

@@ -12,6 +12,8 @@
 //!   what the callback routes accept;
 //! - [`outputs`]: the outputs capability (stream, record, replay buffer, virtual camera): its
 //!   slice of status, command discipline, routes and stats history;
+//! - [`sources`]: the sources capability (scene items, inputs, media, filters, profiles, scene
+//!   collections, hotkeys): its slice of status, events, commands and routes;
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
 //!   the open-files limit raised at start;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
@@ -31,6 +33,7 @@ pub mod obs_protocol;
 pub mod open_files;
 pub mod outputs;
 pub mod shutdown;
+pub mod sources;
 pub mod status;
 pub mod systemd;
 pub mod webhooks;

@@ -66,6 +66,7 @@ pub mod status {
     pub const UNKNOWN_REQUEST_TYPE: u16 = 204;
     pub const MISSING_REQUEST_FIELD: u16 = 300;
     pub const MISSING_REQUEST_DATA: u16 = 301;
+    pub const INVALID_REQUEST_FIELD: u16 = 400;
     pub const INVALID_REQUEST_FIELD_TYPE: u16 = 401;
     pub const REQUEST_FIELD_OUT_OF_RANGE: u16 = 402;
     pub const REQUEST_FIELD_EMPTY: u16 = 403;
@@ -76,6 +77,7 @@ pub mod status {
     pub const STUDIO_MODE_NOT_ACTIVE: u16 = 506;
     pub const RESOURCE_NOT_FOUND: u16 = 600;
     pub const RESOURCE_ALREADY_EXISTS: u16 = 601;
+    pub const INVALID_RESOURCE_TYPE: u16 = 602;
     pub const NOT_ENOUGH_RESOURCES: u16 = 603;
     pub const INVALID_RESOURCE_STATE: u16 = 604;
     pub const REQUEST_PROCESSING_FAILED: u16 = 702;

@@ -645,12 +645,15 @@ async fn raw_status_codes_and_batches() {
 
     raw_send(
         &mut socket,
-        json!({"op": 6, "d": {"requestType": "GetInputList", "requestId": "a"}}),
+        json!({"op": 6, "d": {"requestType": "GetInputPropertiesListPropertyItems", "requestId": "a"}}),
     )
     .await;
     let unknown = raw_json(&mut socket).await;
     assert_eq!(unknown["op"], 7);
-    assert_eq!(unknown["d"]["requestType"], "GetInputList");
+    assert_eq!(
+        unknown["d"]["requestType"],
+        "GetInputPropertiesListPropertyItems"
+    );
     assert_eq!(
         unknown["d"]["requestStatus"],
         json!({"result": false, "code": 204, "comment": "Your request type is not valid."})

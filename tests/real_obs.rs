@@ -435,6 +435,25 @@ async fn raw_answers_of_the_simulated_obs_have_real_obs_shapes() {
             same(json!({"eventData": {"from": "obs-hub"}})),
         ),
         ("GetNothingAtAll", same(Value::Null)),
+        // The sources capability's requests (reads, and refusals of unknown names).
+        ("GetInputList", same(Value::Null)),
+        ("GetProfileList", same(Value::Null)),
+        ("GetSceneCollectionList", same(Value::Null)),
+        ("GetHotkeyList", same(Value::Null)),
+        (
+            "GetSceneItemList",
+            same(json!({"sceneName": "no scene of this name"})),
+        ),
+        (
+            "GetInputSettings",
+            same(json!({"inputName": "no input of this name"})),
+        ),
+        (
+            "SetSceneItemEnabled",
+            same(
+                json!({"sceneName": "no scene of this name", "sceneItemId": 1, "sceneItemEnabled": true}),
+            ),
+        ),
     ];
     let mut drift = Vec::new();
     for (request_type, (real_data, fake_data)) in &requests {

@@ -30,6 +30,7 @@
 mod outputs;
 mod protocol;
 mod server;
+mod sources;
 mod state;
 
 pub use self::protocol::{close, intent};
@@ -329,5 +330,40 @@ impl FakeObs {
     /// Scene names, top of OBS's Scenes dock first (GetSceneList lists them the other way).
     pub fn scene_names(&self) -> Vec<String> {
         lock(&self.shared.state).scene_names()
+    }
+
+    /// Whether the item `id` of this scene or group is shown in OBS.
+    pub fn scene_item_enabled(&self, scene: &str, id: i64) -> Option<bool> {
+        lock(&self.shared.state).sources().item_enabled(scene, id)
+    }
+
+    /// As if the user hid or showed an item in OBS: emits SceneItemEnableStateChanged.
+    pub fn set_scene_item_enabled_from_obs(&self, scene: &str, id: i64, enabled: bool) {
+        self.shared
+            .change_state(|state| ((), state.sources_mut().set_item_enabled(scene, id, enabled)));
+    }
+
+    /// An input's settings as OBS holds them.
+    pub fn input_settings(&self, input: &str) -> Option<Value> {
+        lock(&self.shared.state).sources().input_settings(input)
+    }
+
+    pub fn filter_enabled(&self, source: &str, filter: &str) -> Option<bool> {
+        lock(&self.shared.state)
+            .sources()
+            .filter_enabled(source, filter)
+    }
+
+    /// A media input's OBS_MEDIA_STATE_*.
+    pub fn media_state(&self, input: &str) -> Option<&'static str> {
+        lock(&self.shared.state).sources().media_state(input)
+    }
+
+    pub fn current_profile(&self) -> String {
+        lock(&self.shared.state).sources().profile().to_string()
+    }
+
+    pub fn current_scene_collection(&self) -> String {
+        lock(&self.shared.state).sources().collection().to_string()
     }
 }

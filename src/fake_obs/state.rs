@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::outputs::{self as side_outputs, SideOutputs};
 use super::protocol::{intent, status, RPC_VERSION};
+use super::sources::{self, Sources};
 
 /// How long an output sits in STARTING/STOPPING before it is STARTED/STOPPED.
 /// Real OBS takes from a few ms (recording) to a second or two (RTMP connect).
@@ -77,6 +78,7 @@ pub fn all_requests() -> impl Iterator<Item = &'static str> {
     SUPPORTED_REQUESTS
         .iter()
         .chain(side_outputs::REQUESTS)
+        .chain(sources::REQUESTS)
         .copied()
 }
 
@@ -115,6 +117,8 @@ pub enum FollowUp {
     ReplayStarted,
     ReplayStopped,
     ReplaySaved,
+    /// The end of a scene collection switch.
+    CollectionChanged,
 }
 
 /// The answer to one request, plus what it set in motion.
@@ -335,6 +339,7 @@ pub struct ObsState {
     record_paused: bool,
     options: OutputOptions,
     side: SideOutputs,
+    sources: Sources,
     /// StartStream requests that arrived while the stream was STARTING. Real OBS answers them
     /// 200 and starts the output again, which crashed OBS 32.2.2: the hub must never send one.
     stream_start_overlaps: u32,
@@ -367,6 +372,13 @@ impl ObsState {
             });
         }
         let program_scene_uuid = scenes[0].uuid.clone();
+        // The sources live in "Live" when there is one (the default scenes), else in the first.
+        let sources_scene = scenes
+            .iter()
+            .find(|scene| scene.name == "Live")
+            .unwrap_or(&scenes[0])
+            .name
+            .clone();
         ObsState {
             scenes,
             program_scene_uuid,
@@ -378,6 +390,7 @@ impl ObsState {
             record_paused: false,
             options: OutputOptions::default(),
             side: SideOutputs::new(false, false),
+            sources: Sources::new(&sources_scene),
             stream_start_overlaps: 0,
             obs_version: obs_version.to_owned(),
             websocket_version: websocket_version.to_owned(),
@@ -401,6 +414,14 @@ impl ObsState {
 
     pub fn side_outputs(&self) -> &SideOutputs {
         &self.side
+    }
+
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    pub fn sources_mut(&mut self) -> &mut Sources {
+        &mut self.sources
     }
 
     /// StartStream (or ToggleStream starting): while STARTING, real OBS starts again (see
@@ -722,6 +743,7 @@ impl ObsState {
                 let file_name = chrono::Local::now().format("%Y-%m-%d %H-%M-%S");
                 self.side.complete(follow_up, &file_name.to_string())
             }
+            FollowUp::CollectionChanged => self.sources.complete_collection_switch(),
             _ => Vec::new(),
         }
     }
@@ -816,7 +838,7 @@ impl ObsState {
 }
 
 /// A required string field, validated with obs-websocket's codes and wording.
-fn required_string<'a>(
+pub(super) fn required_string<'a>(
     data: Option<&'a Map<String, Value>>,
     key: &str,
 ) -> Result<&'a str, Outcome> {
@@ -1096,6 +1118,13 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
         }
         "SplitRecordFile" => state.split_record_file()?,
         "CreateRecordChapter" => state.create_record_chapter(data)?,
+        other if sources::REQUESTS.contains(&other) => {
+            let scenes = state.scene_names();
+            state
+                .sources
+                .dispatch(other, data, &scenes)
+                .unwrap_or_else(|| Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None)))?
+        }
         other if side_outputs::REQUESTS.contains(&other) => state
             .side
             .dispatch(other)
@@ -1427,7 +1456,7 @@ mod tests {
             assert_ne!(outcome.code, status::UNKNOWN_REQUEST_TYPE, "{request_type}");
         }
         let mut obs = state(now);
-        let unknown = dispatch(&mut obs, request("GetInputList", None), now);
+        let unknown = dispatch(&mut obs, request("NotARealRequest", None), now);
         assert_eq!(unknown.code, status::UNKNOWN_REQUEST_TYPE);
         assert_eq!(
             unknown.comment.as_deref(),

@@ -106,7 +106,8 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(get("/scenes", history::scenes))
         .service(get("/stream-sessions", history::stream_sessions))
         .service(get("/record-sessions", history::record_sessions))
-        .configure(crate::outputs::routes::routes);
+        .configure(crate::outputs::routes::routes)
+        .configure(crate::sources::routes::routes);
 }
 
 pub(crate) fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
@@ -120,6 +121,14 @@ where
         .default_service(web::to(|request: HttpRequest| {
             method_not_allowed(request, "POST")
         }))
+}
+
+/// A resource answering 405 (naming `allowed`) to the methods its routes do not take, for paths
+/// with more than one method: add its routes with `.route(..)`.
+pub(crate) fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |request: HttpRequest| {
+        method_not_allowed(request, allowed)
+    }))
 }
 
 pub(crate) fn get<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory

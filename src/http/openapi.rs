@@ -19,6 +19,7 @@ use utoipa::{
 
 use super::{callbacks, handlers, history, ops, raw, webhooks};
 use crate::outputs::routes as outputs;
+use crate::sources::routes as sources;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,6 +75,22 @@ use crate::outputs::routes as outputs;
         outputs::chapter,
         outputs::save_replay,
         outputs::stats_history,
+        sources::scene_items,
+        sources::item_action,
+        sources::set_text,
+        sources::input_settings,
+        sources::patch_settings,
+        sources::media_status,
+        sources::media_action,
+        sources::media_cursor,
+        sources::filters,
+        sources::filter_action,
+        sources::profiles,
+        sources::set_profile,
+        sources::collections,
+        sources::set_collection,
+        sources::hotkeys,
+        sources::trigger_hotkey,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
     tags(

@@ -11,6 +11,7 @@ use crate::{
         discipline::Refusal,
         Output,
     },
+    sources::commands::{self as source_commands, SourceCommand, SourceOutcome},
     status::{model::SceneInfo, ConnectionState},
 };
 
@@ -22,6 +23,8 @@ pub enum ObsCommand {
     Output(OutputCommand),
     /// Re-read the scene list from OBS.
     SyncScenes,
+    /// Scene items, inputs, media, filters, profiles, collections, hotkeys.
+    Source(SourceCommand),
 }
 
 /// Sent to an `ObsConnection` (through the supervisor) to run one command.
@@ -40,6 +43,7 @@ pub enum CommandOutcome {
         scenes: Vec<SceneInfo>,
         current_scene: Option<String>,
     },
+    Source(SourceOutcome),
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -66,6 +70,9 @@ pub enum CommandError {
     /// The command discipline refused an output command without asking OBS.
     #[error("{output:?} refused: {refusal:?}")]
     OutputRefused { output: Output, refusal: Refusal },
+    /// OBS is switching scene collections: it refuses requests until the switch ends.
+    #[error("OBS is switching scene collections")]
+    CollectionChanging,
 }
 
 impl From<obws::error::Error> for CommandError {
@@ -88,6 +95,7 @@ impl ObsCommand {
             // Labelled by the request really sent, where the discipline sends it.
             Self::Output(_) => "output",
             Self::SyncScenes => "GetSceneList",
+            Self::Source(command) => command.request_name(),
         }
     }
 }
@@ -114,6 +122,9 @@ pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome,
                 scenes,
                 current_scene,
             }
+        }
+        ObsCommand::Source(command) => {
+            CommandOutcome::Source(source_commands::run(client, &command).await?)
         }
     })
 }

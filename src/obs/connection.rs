@@ -36,6 +36,7 @@ use crate::{
         status::OutputUpdate,
         Output,
     },
+    sources::status::SourceUpdate,
     status::{
         model::SceneInfo,
         update::{ConnectionReport, ObsUpdate, PollReading, Source},
@@ -823,9 +824,19 @@ impl StreamHandler<LinkEvent> for ObsConnection {
                 self.report(Source::ObsEvent, update)
             }
             EventAction::ResyncScenes => self.resync(false, ctx),
-            EventAction::PausePolling => self.collection_changing = true,
-            EventAction::ResyncAll => {
+            EventAction::PausePolling(collection) => {
+                self.collection_changing = true;
+                self.report(
+                    Source::ObsEvent,
+                    ObsUpdate::Source(SourceUpdate::CollectionChanging(collection)),
+                );
+            }
+            EventAction::ResyncAll(collection) => {
                 self.collection_changing = false;
+                self.report(
+                    Source::ObsEvent,
+                    ObsUpdate::Source(SourceUpdate::Collection(collection)),
+                );
                 self.resync(true, ctx);
             }
             EventAction::ObsExiting => {
@@ -858,6 +869,9 @@ impl Handler<Execute> for ObsConnection {
             };
             return Box::pin(fut::ready(Err(error)));
         };
+        if self.collection_changing {
+            return Box::pin(fut::ready(Err(CommandError::CollectionChanging)));
+        }
         let limit = self.timing.request_timeout;
         let ran = command.clone();
         let latency = metrics()
@@ -885,6 +899,11 @@ impl Handler<Execute> for ObsConnection {
                         }
                         (ObsCommand::SyncScenes, CommandOutcome::Scenes { scenes, .. }) => {
                             act.report(Source::Api, ObsUpdate::SceneList(scenes.clone()))
+                        }
+                        (ObsCommand::Source(command), CommandOutcome::Source(outcome)) => {
+                            if let Some(update) = outcome.update(&command) {
+                                act.report(Source::Api, ObsUpdate::Source(update))
+                            }
                         }
                         _ => {}
                     }

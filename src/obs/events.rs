@@ -12,10 +12,11 @@ pub enum EventAction {
     Update(ObsUpdate),
     /// Re-read the scene list (SceneListChanged carries no UUIDs, so read it whole).
     ResyncScenes,
-    /// A scene collection switch started: requests are undefined behaviour until it ends.
-    PausePolling,
-    /// A scene collection switch ended: everything may have changed.
-    ResyncAll,
+    /// A scene collection switch started (to this collection): requests are undefined
+    /// behaviour until it ends.
+    PausePolling(String),
+    /// A scene collection switch ended (on this collection): everything may have changed.
+    ResyncAll(String),
     /// OBS announced it is quitting; the close follows.
     ObsExiting,
     /// The socket closed.
@@ -61,13 +62,16 @@ pub fn translate(event: Event) -> EventAction {
             state: output_state_name(state).to_string(),
             output_path: path,
         }),
-        Event::CurrentSceneCollectionChanging { .. } => EventAction::PausePolling,
-        Event::CurrentSceneCollectionChanged { .. } => EventAction::ResyncAll,
+        Event::CurrentSceneCollectionChanging { name } => EventAction::PausePolling(name),
+        Event::CurrentSceneCollectionChanged { name } => EventAction::ResyncAll(name),
         Event::ExitStarted => EventAction::ObsExiting,
         Event::ServerStopping | Event::ServerStopped => EventAction::LinkClosed,
         other => match crate::outputs::events::translate(&other) {
             Some(update) => EventAction::Update(ObsUpdate::Output(update)),
-            None => EventAction::Ignore,
+            None => match crate::sources::events::translate(&other) {
+                Some(update) => EventAction::Update(ObsUpdate::Source(update)),
+                None => EventAction::Ignore,
+            },
         },
     }
 }
@@ -87,7 +91,9 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ExitStarted => "ExitStarted",
         Event::ServerStopping => "ServerStopping",
         Event::ServerStopped => "ServerStopped",
-        other => crate::outputs::events::event_type(other).unwrap_or("other"),
+        other => crate::outputs::events::event_type(other)
+            .or_else(|| crate::sources::events::event_type(other))
+            .unwrap_or("other"),
     }
 }
 
@@ -157,7 +163,10 @@ mod tests {
             "eventType": "CurrentSceneCollectionChanging",
             "eventData": {"sceneCollectionName": "Show"}
         }));
-        assert_eq!(translate(changing), EventAction::PausePolling);
+        assert_eq!(
+            translate(changing),
+            EventAction::PausePolling("Show".into())
+        );
         let list = event(serde_json::json!({
             "eventType": "SceneListChanged",
             "eventData": {"scenes": [{"sceneName": "A", "sceneIndex": 0}]}

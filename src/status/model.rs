@@ -145,6 +145,9 @@ pub struct InstanceStatus {
     /// Replay buffer and virtual camera (the outputs capability's slice).
     #[serde(default)]
     pub outputs: crate::outputs::status::OutputsStatus,
+    /// Scene items, media inputs, profile and scene collection (the sources capability's slice).
+    #[serde(default)]
+    pub sources: crate::sources::status::SourcesStatus,
     pub stats: Option<ObsStats>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_poll_at: Option<DateTime<Utc>>,
@@ -166,6 +169,7 @@ impl InstanceStatus {
             stream: StreamFigures::default(),
             record: RecordFigures::default(),
             outputs: Default::default(),
+            sources: Default::default(),
             stats: None,
             last_event_at: None,
             last_poll_at: None,

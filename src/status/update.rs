@@ -11,6 +11,7 @@ use super::model::{
     ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
 };
 use crate::outputs::status::{self as outputs, OutputChange, OutputUpdate, SideReading};
+use crate::sources::status::{self as sources, SourceChange, SourceUpdate};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +104,8 @@ pub enum ObsUpdate {
     },
     /// Replay buffer, virtual camera, replay saved, recording split (the outputs capability).
     Output(OutputUpdate),
+    /// Scene items, media inputs, filters, profile, scene collection (the sources capability).
+    Source(SourceUpdate),
 }
 
 /// A change subscribers are told about. Shared behind an `Arc` once made, so the size of the
@@ -139,6 +142,8 @@ pub enum Change {
     },
     /// Replay buffer and virtual camera states, replays saved, recordings split.
     OutputChanged(OutputChange),
+    /// Scene item shown/hidden/locked, media state, filter, profile, scene collection.
+    SourceChanged(SourceChange),
 }
 
 impl Change {
@@ -152,6 +157,7 @@ impl Change {
             Self::SceneListChanged { .. } => "scene_list_changed",
             Self::StatsUpdated { .. } => "stats_updated",
             Self::OutputChanged(_) => "output_changed",
+            Self::SourceChanged(_) => "source_changed",
         }
     }
 }
@@ -231,6 +237,11 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
         ObsUpdate::Output(update) => {
             changes.extend(outputs::apply(&mut status.outputs, update).map(Change::OutputChanged))
         }
+        ObsUpdate::Source(update) => changes.extend(
+            sources::apply(&mut status.sources, update)
+                .into_iter()
+                .map(Change::SourceChanged),
+        ),
     }
     if !changes.is_empty() {
         status.last_updated = now;

@@ -173,6 +173,23 @@ impl TestHub {
         }
     }
 
+    /// Any method (`PUT`, `PATCH`...) with a JSON body.
+    pub async fn send(&self, method: &str, path: &str, body: &str) -> Reply {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut response = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .insert_header(("content-type", "application/json"))
+            .send_body(body.to_string())
+            .await
+            .expect("hub answers");
+        let bytes = response.body().limit(1 << 20).await.expect("body");
+        Reply {
+            status: response.status().as_u16(),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// Polls `GET /api/stream-status/` until `check` holds.
     pub async fn wait_for(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
         self.wait_for_path("/api/stream-status/", what, check).await
