@@ -56,6 +56,11 @@ pub enum ApiError {
     OutputUnsupported(String),
     #[error("{0}")]
     UnknownOutput(String),
+    /// A preview or take asked of an OBS that is not in studio mode.
+    #[error("{0}")]
+    StudioModeOff(String),
+    #[error("{0}")]
+    UnknownTransition(String),
     #[error("{message}")]
     NotConnected {
         instance: String,
@@ -90,6 +95,8 @@ impl ApiError {
             Self::OutputUnavailable(_) => "output_unavailable",
             Self::OutputUnsupported(_) => "output_unsupported",
             Self::UnknownOutput(_) => "unknown_output",
+            Self::StudioModeOff(_) => "studio_mode_off",
+            Self::UnknownTransition(_) => "unknown_transition",
             Self::NotConnected { .. } => "obs_not_connected",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "obs_timeout",
@@ -207,7 +214,8 @@ impl ResponseError for ApiError {
             Self::Conflict(_) | Self::OutputUnavailable(_) | Self::OutputUnsupported(_) => {
                 StatusCode::CONFLICT
             }
-            Self::UnknownOutput(_) => StatusCode::NOT_FOUND,
+            Self::UnknownOutput(_) | Self::UnknownTransition(_) => StatusCode::NOT_FOUND,
+            Self::StudioModeOff(_) => StatusCode::CONFLICT,
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,

@@ -10,6 +10,7 @@
 //!   what the callback routes accept;
 //! - [`outputs`]: the outputs capability (stream, record, replay buffer, virtual camera): its
 //!   slice of status, command discipline, routes and stats history;
+//! - [`studio`]: the studio-mode capability (preview, program, transitions, T-bar);
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
@@ -27,5 +28,6 @@ pub mod obs;
 pub mod outputs;
 pub mod shutdown;
 pub mod status;
+pub mod studio;
 pub mod systemd;
 pub mod webhooks;

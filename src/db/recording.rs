@@ -20,13 +20,14 @@ use crate::status::{model::SceneInfo, ChangeEvent, InstanceStatus};
 use crate::status::{update::Source, Change};
 
 /// Kinds of change kept in the events table (`Change::kind()` names).
-pub const RECORDED_KINDS: [&str; 6] = [
+pub const RECORDED_KINDS: [&str; 7] = [
     "scene_changed",
     "streaming_changed",
     "recording_changed",
     "connection_changed",
     "scene_list_changed",
     "output_changed",
+    "studio_changed",
 ];
 
 #[derive(Clone, Debug)]
@@ -211,7 +212,8 @@ pub fn ops_for(
         }
         Change::SceneChanged { .. }
         | Change::ConnectionChanged { .. }
-        | Change::OutputChanged(_) => {}
+        | Change::OutputChanged(_)
+        | Change::StudioChanged(_) => {}
     }
     if tracker.scene_sync_due() {
         ops.extend(tracker.due_scene_sync(&event.instance, live(), at));

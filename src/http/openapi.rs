@@ -19,6 +19,7 @@ use utoipa::{
 
 use super::{callbacks, handlers, history, ops, webhooks};
 use crate::outputs::routes as outputs;
+use crate::studio::routes as studio;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -72,6 +73,14 @@ use crate::outputs::routes as outputs;
         outputs::chapter,
         outputs::save_replay,
         outputs::stats_history,
+        studio::studio_mode,
+        studio::set_studio_mode,
+        studio::toggle_studio_mode,
+        studio::set_preview_scene,
+        studio::take,
+        studio::transitions,
+        studio::set_transition,
+        studio::tbar,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens),
     tags(

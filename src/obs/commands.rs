@@ -12,6 +12,7 @@ use crate::{
         Output,
     },
     status::{model::SceneInfo, ConnectionState},
+    studio::commands::{StudioCommand, StudioOutcome},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub enum ObsCommand {
     Output(OutputCommand),
     /// Re-read the scene list from OBS.
     SyncScenes,
+    /// Studio mode, preview, takes, transitions (see `studio::commands`).
+    Studio(StudioCommand),
 }
 
 /// Sent to an `ObsConnection` (through the supervisor) to run one command.
@@ -40,6 +43,7 @@ pub enum CommandOutcome {
         scenes: Vec<SceneInfo>,
         current_scene: Option<String>,
     },
+    Studio(StudioOutcome),
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -84,6 +88,7 @@ impl ObsCommand {
             // Labelled by the request really sent, where the discipline sends it.
             Self::Output(_) => "output",
             Self::SyncScenes => "GetSceneList",
+            Self::Studio(command) => command.request_name(),
         }
     }
 }
@@ -110,6 +115,9 @@ pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome,
                 scenes,
                 current_scene,
             }
+        }
+        ObsCommand::Studio(command) => {
+            CommandOutcome::Studio(crate::studio::commands::send(client, command).await?)
         }
     })
 }

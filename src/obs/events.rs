@@ -67,7 +67,10 @@ pub fn translate(event: Event) -> EventAction {
         Event::ServerStopping | Event::ServerStopped => EventAction::LinkClosed,
         other => match crate::outputs::events::translate(&other) {
             Some(update) => EventAction::Update(ObsUpdate::Output(update)),
-            None => EventAction::Ignore,
+            None => match crate::studio::events::translate(&other) {
+                Some(update) => EventAction::Update(ObsUpdate::Studio(update)),
+                None => EventAction::Ignore,
+            },
         },
     }
 }
@@ -87,7 +90,9 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ExitStarted => "ExitStarted",
         Event::ServerStopping => "ServerStopping",
         Event::ServerStopped => "ServerStopped",
-        other => crate::outputs::events::event_type(other).unwrap_or("other"),
+        other => crate::outputs::events::event_type(other)
+            .or_else(|| crate::studio::events::event_type(other))
+            .unwrap_or("other"),
     }
 }
 

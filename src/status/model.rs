@@ -126,6 +126,9 @@ pub struct InstanceStatus {
     /// Replay buffer and virtual camera (the outputs capability's slice).
     #[serde(default)]
     pub outputs: crate::outputs::status::OutputsStatus,
+    /// Studio mode, preview scene, transition (the studio capability's slice).
+    #[serde(default)]
+    pub studio: crate::studio::status::StudioStatus,
     pub stats: Option<ObsStats>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_poll_at: Option<DateTime<Utc>>,
@@ -147,6 +150,7 @@ impl InstanceStatus {
             stream: StreamFigures::default(),
             record: RecordFigures::default(),
             outputs: Default::default(),
+            studio: Default::default(),
             stats: None,
             last_event_at: None,
             last_poll_at: None,

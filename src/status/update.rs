@@ -11,6 +11,7 @@ use super::model::{
     ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
 };
 use crate::outputs::status::{self as outputs, OutputChange, OutputUpdate, SideReading};
+use crate::studio::status::{self as studio, StudioReading, StudioStatus, StudioUpdate};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +71,8 @@ pub struct PollReading {
     pub record: RecordReading,
     /// Replay buffer and virtual camera.
     pub side: SideReading,
+    /// Studio mode, preview scene, transition.
+    pub studio: StudioReading,
     pub stats: ObsStats,
 }
 
@@ -103,6 +106,8 @@ pub enum ObsUpdate {
     },
     /// Replay buffer, virtual camera, replay saved, recording split (the outputs capability).
     Output(OutputUpdate),
+    /// Studio mode, preview scene, transitions (the studio capability).
+    Studio(StudioUpdate),
 }
 
 /// A change subscribers are told about. Shared behind an `Arc` once made, so the size of the
@@ -139,6 +144,8 @@ pub enum Change {
     },
     /// Replay buffer and virtual camera states, replays saved, recordings split.
     OutputChanged(OutputChange),
+    /// Studio mode, preview scene or transition: the studio slice after the change.
+    StudioChanged(StudioStatus),
 }
 
 impl Change {
@@ -152,6 +159,7 @@ impl Change {
             Self::SceneListChanged { .. } => "scene_list_changed",
             Self::StatsUpdated { .. } => "stats_updated",
             Self::OutputChanged(_) => "output_changed",
+            Self::StudioChanged(_) => "studio_changed",
         }
     }
 }
@@ -187,6 +195,9 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
             if let Some(scene) = status.scenes.iter_mut().find(|s| s.name == old) {
                 scene.name = new.clone();
                 changes.push(scene_list_change(status));
+            }
+            if let Some(slice) = studio::rename_scene(&mut status.studio, &old, &new) {
+                changes.push(Change::StudioChanged(slice));
             }
             if status.current_scene.as_deref() == Some(old.as_str()) {
                 set_current_scene(status, Some(new), &mut changes);
@@ -230,6 +241,9 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
         }
         ObsUpdate::Output(update) => {
             changes.extend(outputs::apply(&mut status.outputs, update).map(Change::OutputChanged))
+        }
+        ObsUpdate::Studio(update) => {
+            changes.extend(studio::apply(&mut status.studio, update).map(Change::StudioChanged))
         }
     }
     if !changes.is_empty() {
@@ -341,6 +355,10 @@ fn apply_reading(
         outputs::apply_reading(&mut status.outputs, &reading.side)
             .into_iter()
             .map(Change::OutputChanged),
+    );
+    changes.extend(
+        studio::apply(&mut status.studio, StudioUpdate::Reading(reading.studio))
+            .map(Change::StudioChanged),
     );
     let new_stats = Some(reading.stats);
     if new_stream != status.stream || new_record != status.record || new_stats != status.stats {

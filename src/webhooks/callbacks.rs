@@ -116,7 +116,7 @@ fn flat_fields(kind: EventType) -> &'static [&'static str] {
         EventType::RecordingChanged => &["is_recording", "state", "output_path", "instance"],
         EventType::ConnectionChanged => &["connected", "state", "error", "instance"],
         EventType::SceneListChanged => &["scenes", "instance"],
-        EventType::StatsUpdated | EventType::OutputChanged => &[],
+        EventType::StatsUpdated | EventType::OutputChanged | EventType::StudioChanged => &[],
     }
 }
 
@@ -178,7 +178,10 @@ pub fn parse(route: CallbackRoute, body: &[u8]) -> Result<CallbackMessage, ApiEr
 fn envelope_kind(route: CallbackRoute, name: &str) -> Result<EventType, ApiError> {
     let accepted = |kind: EventType| match route {
         CallbackRoute::Only(only) => kind == only,
-        CallbackRoute::Any => !matches!(kind, EventType::StatsUpdated | EventType::OutputChanged),
+        CallbackRoute::Any => !matches!(
+            kind,
+            EventType::StatsUpdated | EventType::OutputChanged | EventType::StudioChanged
+        ),
     };
     match name.parse::<EventType>() {
         Ok(kind) if accepted(kind) => Ok(kind),
@@ -267,7 +270,7 @@ fn update_from(
                 .collect();
             (fields.instance, ObsUpdate::SceneList(scenes))
         }
-        EventType::StatsUpdated | EventType::OutputChanged => {
+        EventType::StatsUpdated | EventType::OutputChanged | EventType::StudioChanged => {
             return Err(ApiError::InvalidField(format!(
                 "`type`: {kind} is not accepted as a callback"
             )))

@@ -30,10 +30,13 @@ pub enum EventType {
     /// Replay buffer and virtual camera states, replays saved, recordings split. Newer than
     /// the endpoints that exist: sent only to endpoints that list it explicitly.
     OutputChanged,
+    /// Studio mode, preview scene, transition. Newer than the endpoints that exist: sent only
+    /// to endpoints that list it explicitly.
+    StudioChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         Self::SceneChanged,
         Self::StreamingChanged,
         Self::RecordingChanged,
@@ -41,6 +44,7 @@ impl EventType {
         Self::SceneListChanged,
         Self::StatsUpdated,
         Self::OutputChanged,
+        Self::StudioChanged,
     ];
 
     /// What an endpoint gets when it names no event types: every change but the stats.
@@ -61,6 +65,7 @@ impl EventType {
             Self::SceneListChanged => "scene_list_changed",
             Self::StatsUpdated => "stats_updated",
             Self::OutputChanged => "output_changed",
+            Self::StudioChanged => "studio_changed",
         }
     }
 
@@ -73,6 +78,7 @@ impl EventType {
             Change::SceneListChanged { .. } => Self::SceneListChanged,
             Change::StatsUpdated { .. } => Self::StatsUpdated,
             Change::OutputChanged(_) => Self::OutputChanged,
+            Change::StudioChanged(_) => Self::StudioChanged,
         }
     }
 
@@ -174,6 +180,7 @@ pub fn data_for(event: &ChangeEvent) -> Value {
             record,
         } => json!({ "stats": stats, "stream": stream, "record": record }),
         Change::OutputChanged(change) => json!(change),
+        Change::StudioChanged(studio) => json!(studio),
     };
     if let Value::Object(fields) = &mut data {
         fields.insert("instance".into(), json!(event.instance));
