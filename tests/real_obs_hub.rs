@@ -10,6 +10,8 @@
 mod common;
 #[path = "real_obs/outputs.rs"]
 mod outputs;
+#[path = "real_obs/studio.rs"]
+mod studio;
 
 use std::time::{Duration, Instant};
 
