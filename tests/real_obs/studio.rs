@@ -142,12 +142,12 @@ async fn interrupted_transitions_leave_the_hub_agreeing_with_obs() {
         (program.id.name == *last).then_some(())
     })
     .await;
-    let status = hub
-        .wait_for("the hub agrees with OBS", |s| {
-            s["current_scene"] == last.as_str() && s["studio"]["transition_running"] == false
+    let studio = hub
+        .wait_for_path("/api/studio-mode", "the hub agrees with OBS", |v| {
+            v["program_scene"] == last.as_str() && v["transition_running"] == false
         })
         .await;
     let program = obs.scenes().current_program_scene().await.unwrap();
-    assert_eq!(status["current_scene"], program.id.name.as_str());
+    assert_eq!(studio["program_scene"], program.id.name.as_str());
     remove_scenes(&obs, &names).await;
 }
