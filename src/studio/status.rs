@@ -54,6 +54,7 @@ pub struct StudioReading {
 /// small: subscribers get it entire, as `studio_changed`).
 pub fn apply(studio: &mut StudioStatus, update: StudioUpdate) -> Option<StudioStatus> {
     let before = studio.clone();
+    let reading_kind = matches!(update, StudioUpdate::Reading(_));
     match update {
         StudioUpdate::StudioMode(enabled) => {
             studio.studio_mode = Some(enabled);
@@ -67,16 +68,12 @@ pub fn apply(studio: &mut StudioStatus, update: StudioUpdate) -> Option<StudioSt
         StudioUpdate::TransitionDuration(ms) => studio.transition_duration_ms = Some(ms),
         StudioUpdate::TransitionStarted => studio.transition_running = true,
         StudioUpdate::TransitionEnded => studio.transition_running = false,
-        StudioUpdate::Reading(reading) => {
-            apply_reading(studio, reading);
-            // The first read is not news (as for the outputs): the status has it, and
-            // subscribers get the whole status when they join.
-            if before.studio_mode.is_none() {
-                return None;
-            }
-        }
+        StudioUpdate::Reading(reading) => apply_reading(studio, reading),
     }
-    (*studio != before).then(|| studio.clone())
+    // The first read is not news (as for the outputs): the status has it, and subscribers get
+    // the whole status when they join.
+    let first_read = before.studio_mode.is_none() && studio.studio_mode.is_some() && reading_kind;
+    (!first_read && *studio != before).then(|| studio.clone())
 }
 
 /// A read replaces what it covers; whether a transition runs is known from events only.
