@@ -111,6 +111,7 @@ fn main() -> Result<(), String> {
                 concurrency,
                 ..DeliverySettings::default()
             },
+            None,
         );
         // Answered once the endpoints are loaded.
         dispatcher.send(GetStats).await.map_err(|e| e.to_string())?;

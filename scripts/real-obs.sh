@@ -374,6 +374,13 @@ EOF
   if [ ! -s "$ROOT/etc/machine-id" ]; then
     tr -d '-' </proc/sys/kernel/random/uuid >"$ROOT/etc/machine-id"
   fi
+  # OBS's rtmp-services plugin fetches a service list from obsproject.com at start. Tests send
+  # traffic to loopback only: the root resolves those names to 127.0.0.1 from its own hosts
+  # file (no DNS query leaves), where nothing listens on 443, so the update fails at once.
+  if ! grep -q 'obs-hub: loopback only' "$ROOT/etc/hosts" 2>/dev/null; then
+    printf '127.0.0.1\tobsproject.com cdn-fastly.obsproject.com # obs-hub: loopback only\n' \
+      >>"$ROOT/etc/hosts"
+  fi
 }
 
 start_obs() {

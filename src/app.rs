@@ -58,7 +58,8 @@ impl Application {
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
-        let port = listener.local_addr().map_err(listen_error)?.port();
+        let listening = listener.local_addr().map_err(listen_error)?;
+        let port = listening.port();
         let instances: Vec<(&str, &str, u16)> = settings
             .instances
             .iter()
@@ -73,7 +74,7 @@ impl Application {
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }
-        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager);
+        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager, listening);
         let webhooks_data = web::Data::new(webhooks.clone());
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),
@@ -90,6 +91,8 @@ impl Application {
         ));
         let stats_data = web::Data::new(stats_history);
         let workers = settings.http_workers;
+        let unauthenticated =
+            http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
@@ -98,13 +101,16 @@ impl Application {
             live,
             persistence: persistence.clone(),
             status_json: http::views::StatusJsonCache::default(),
+            unauthenticated,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
+                .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
+                .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
                 .configure(http::routes)
         })

@@ -69,14 +69,23 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub api_token: Option<String>,
-    /// Web origins, comma-separated, whose pages may open the live WebSocket besides the hub's
-    /// own (e.g. https://dashboard.example.com).
+    /// Web origins, comma-separated, whose pages may open the live WebSocket and send
+    /// state-changing requests besides the hub's own (e.g. https://dashboard.example.com).
     #[arg(
         long,
         env = "OBS_HUB_ALLOWED_ORIGINS",
         value_name = "OBS_HUB_ALLOWED_ORIGINS"
     )]
     pub allowed_origins: Option<String>,
+    /// Host names, comma-separated, that a hub without a token answers to besides 127.0.0.1,
+    /// localhost and [::1] (e.g. the name a reverse proxy forwards). Others get 421: a page whose
+    /// domain was re-pointed at this machine (DNS rebinding) arrives with its own name.
+    #[arg(
+        long,
+        env = "OBS_HUB_ALLOWED_HOSTS",
+        value_name = "OBS_HUB_ALLOWED_HOSTS"
+    )]
+    pub allowed_hosts: Option<String>,
     /// SQLite file keeping the history (created on first start), or `none` to keep none.
     /// Default: obs-hub.db in the working directory.
     #[arg(long, env = "OBS_HUB_DATABASE", value_name = "OBS_HUB_DATABASE")]
@@ -108,6 +117,10 @@ impl ServeArgs {
                 .allowed_origins
                 .as_deref()
                 .map(|origins| origins.split(',').map(str::to_string).collect()),
+            allowed_hosts: self
+                .allowed_hosts
+                .as_deref()
+                .map(|hosts| hosts.split(',').map(str::to_string).collect()),
             database: self.database.clone(),
             callback_secret: self.callback_secret.clone().map(Secret::new),
         }

@@ -145,6 +145,30 @@ impl Default for WebSocketSettings {
     }
 }
 
+/// What a request may cost the hub before it has shown it may be served: the defences against
+/// slow or unauthenticated bodies (see `http::body_guard`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// A request body not fully received this long after its headers gets 408 and its
+    /// connection is closed.
+    pub body_timeout: Duration,
+    /// Largest callback body (`/api/callback/...`), whose bodies are a few hundred bytes.
+    pub callback_body_limit: usize,
+    /// Callback bodies read at once whose signature cannot be checked before the body is in
+    /// (a callback secret is configured and no valid token was given); past it, 503 at once.
+    pub max_unauthenticated: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_timeout: Duration::from_secs(5),
+            callback_body_limit: 8 * 1024,
+            max_unauthenticated: 64,
+        }
+    }
+}
+
 /// Everything `obs-hub serve` runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -157,15 +181,21 @@ pub struct Settings {
     /// Bearer tokens accepted on `/api/` and `/ws`; empty means no authentication (loopback only).
     pub api_tokens: Vec<Secret>,
     pub database: DatabaseSettings,
-    /// Web origins (`scheme://host[:port]`, normalised) whose pages may open `/ws` besides the
-    /// hub's own; see [`normalize_origin`].
+    /// Web origins (`scheme://host[:port]`, normalised) whose pages may open `/ws` and send
+    /// state-changing requests besides the hub's own; see [`normalize_origin`].
     pub allowed_origins: Vec<String>,
+    /// Names (lower-case, no port) a hub without a token answers to besides loopback ones, in
+    /// the `Host` header: a reverse proxy's public name, a hosts-file alias. See
+    /// `http::site_guard` (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
     pub websocket: WebSocketSettings,
     /// Signs the callbacks this hub sends and is required on the ones it receives; None: sent
     /// unsigned, received as the rest of `/api` (see the README's webhook section).
     pub callback_secret: Option<Secret>,
     /// `[[webhooks]]` endpoints and delivery tuning.
     pub webhooks: WebhookSettings,
+    /// Body timeout and the limits on unauthenticated requests.
+    pub http: HttpSettings,
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -182,6 +212,8 @@ pub struct Overrides {
     pub database: Option<String>,
     /// From `OBS_HUB_ALLOWED_ORIGINS` (comma-separated); replaces the file's list when given.
     pub allowed_origins: Option<Vec<String>>,
+    /// From `OBS_HUB_ALLOWED_HOSTS` (comma-separated); replaces the file's list when given.
+    pub allowed_hosts: Option<Vec<String>>,
     /// From `OBS_HUB_CALLBACK_SECRET`.
     pub callback_secret: Option<Secret>,
 }
@@ -218,6 +250,7 @@ struct FileConfig {
     http_workers: Option<usize>,
     api_tokens: Option<Vec<Secret>>,
     allowed_origins: Option<Vec<String>>,
+    allowed_hosts: Option<Vec<String>>,
     #[serde(default)]
     timing: FileTiming,
     #[serde(default)]
@@ -231,6 +264,16 @@ struct FileConfig {
     webhooks: Vec<FileWebhook>,
     #[serde(default)]
     webhook_delivery: FileDelivery,
+    #[serde(default)]
+    http: FileHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    body_timeout_ms: Option<u64>,
+    callback_body_limit_bytes: Option<usize>,
+    max_unauthenticated: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -435,7 +478,15 @@ impl Settings {
                 .or(file.allowed_origins)
                 .unwrap_or_default(),
         )?;
+        let allowed_hosts = resolve_hosts(
+            overrides
+                .allowed_hosts
+                .clone()
+                .or(file.allowed_hosts)
+                .unwrap_or_default(),
+        )?;
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
+        let http = resolve_http(&file.http).map_err(file_error)?;
         Ok(Self {
             bind,
             callback_base_url,
@@ -445,9 +496,11 @@ impl Settings {
             api_tokens,
             database,
             allowed_origins,
+            allowed_hosts,
             websocket,
             callback_secret,
             webhooks,
+            http,
         })
     }
 
@@ -612,6 +665,30 @@ fn resolve_origins(origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
         .collect()
 }
 
+/// Host names are compared as `Host` carries them, lower-case and without the port (any port
+/// of an allowed name is fine: the name is what a rebinding attacker cannot choose). Entries are
+/// checked at start-up: a scheme, port or path means the operator meant something else.
+fn resolve_hosts(hosts: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    hosts
+        .iter()
+        .map(|host| host.trim())
+        .filter(|host| !host.is_empty())
+        .map(|host| {
+            let lower = host.to_ascii_lowercase();
+            match split_authority(&lower) {
+                Some((name, None)) if !name.ends_with('.') => Ok(lower),
+                _ => Err(ConfigError::invalid(
+                    "OBS_HUB_ALLOWED_HOSTS",
+                    format!(
+                        "`{host}` is not a host name like hub.example.com (no scheme, port or \
+                         path; an IPv6 address in brackets)"
+                    ),
+                )),
+            }
+        })
+        .collect()
+}
+
 /// The canonical form of a web origin (`http://Example.com:80/` gives `http://example.com`), or
 /// `None` when `text` is not an http(s) origin. Also used on the `Origin` header of requests.
 pub fn normalize_origin(text: &str) -> Option<String> {
@@ -691,6 +768,32 @@ fn resolve_websocket(file: &FileWebSocket) -> Result<WebSocketSettings, String> 
         );
     }
     Ok(websocket)
+}
+
+fn resolve_http(file: &FileHttp) -> Result<HttpSettings, String> {
+    let defaults = HttpSettings::default();
+    let at_least_one = |key: &str, value: Option<usize>, default: usize| match value {
+        None => Ok(default),
+        Some(0) => Err(format!("[http] {key} must be at least 1")),
+        Some(value) => Ok(value),
+    };
+    Ok(HttpSettings {
+        body_timeout: match file.body_timeout_ms {
+            None => defaults.body_timeout,
+            Some(0) => return Err("[http] body_timeout_ms must be greater than 0".to_string()),
+            Some(ms) => Duration::from_millis(ms),
+        },
+        callback_body_limit: at_least_one(
+            "callback_body_limit_bytes",
+            file.callback_body_limit_bytes,
+            defaults.callback_body_limit,
+        )?,
+        max_unauthenticated: at_least_one(
+            "max_unauthenticated",
+            file.max_unauthenticated,
+            defaults.max_unauthenticated,
+        )?,
+    })
 }
 
 /// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words.
@@ -966,6 +1069,49 @@ mod tests {
     }
 
     #[test]
+    fn allowed_hosts_are_lower_case_names_from_env_or_file() {
+        assert!(Settings::resolve(None, Overrides::default())
+            .unwrap()
+            .allowed_hosts
+            .is_empty());
+        let from_env = resolve(
+            "allowed_hosts = [\"file.example\"]\n",
+            Overrides {
+                allowed_hosts: Some(vec![
+                    "Hub.Example.com".into(),
+                    " ".into(),
+                    "[fd00::1]".into(),
+                ]),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(from_env.allowed_hosts, ["hub.example.com", "[fd00::1]"]);
+        let from_file =
+            resolve("allowed_hosts = [\"studio.lan\"]\n", Overrides::default()).unwrap();
+        assert_eq!(from_file.allowed_hosts, ["studio.lan"]);
+        for bad in [
+            "http://hub.example.com",
+            "hub.example.com:8000",
+            "hub.example.com/",
+            "fd00::1",
+            "hub.example.com.",
+        ] {
+            let error = Settings::resolve(
+                None,
+                Overrides {
+                    allowed_hosts: Some(vec![bad.into()]),
+                    ..Overrides::default()
+                },
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(error.starts_with("OBS_HUB_ALLOWED_HOSTS:"), "{error}");
+            assert!(error.contains(bad), "{error}");
+        }
+    }
+
+    #[test]
     fn websocket_limits_have_defaults_and_are_checked() {
         let defaults = Settings::resolve(None, Overrides::default()).unwrap();
         assert_eq!(defaults.websocket, WebSocketSettings::default());
@@ -991,6 +1137,38 @@ mod tests {
                 "client_timeout_ms",
             ),
             ("[websocket]\nping = 5\n", "ping"),
+        ] {
+            let error = resolve(text, Overrides::default()).unwrap_err().to_string();
+            assert!(error.contains(mentions), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_are_checked() {
+        let defaults = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(defaults.http, HttpSettings::default());
+        let tuned = resolve(
+            "[http]\nbody_timeout_ms = 750\ncallback_body_limit_bytes = 2048\n\
+             max_unauthenticated = 3\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            tuned.http,
+            HttpSettings {
+                body_timeout: Duration::from_millis(750),
+                callback_body_limit: 2048,
+                max_unauthenticated: 3,
+            }
+        );
+        for (text, mentions) in [
+            ("[http]\nbody_timeout_ms = 0\n", "body_timeout_ms"),
+            ("[http]\nmax_unauthenticated = 0\n", "max_unauthenticated"),
+            (
+                "[http]\ncallback_body_limit_bytes = 0\n",
+                "callback_body_limit_bytes",
+            ),
+            ("[http]\nbody_timeout = 5\n", "body_timeout"),
         ] {
             let error = resolve(text, Overrides::default()).unwrap_err().to_string();
             assert!(error.contains(mentions), "{text}: {error}");

@@ -41,6 +41,9 @@ pub async fn start_simulation(bind: &str) -> Result<(FakeObs, Settings), String>
         port: fake.port(),
         password: Some(Secret::new(DEMO_PASSWORD)),
     }];
+    // Simulated events stay on this machine: webhooks made while trying the demo (or fuzzing
+    // it, as scripts/schemathesis.sh does) reach loopback receivers only.
+    settings.webhooks.delivery.destinations.allow_public = false;
     Ok((fake, settings))
 }
 
@@ -87,5 +90,17 @@ pub async fn run_show(fake: FakeObs) {
                 fake.start_record_from_obs().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn the_demo_sends_webhooks_to_this_machine_only() {
+        let (_fake, settings) = start_simulation("127.0.0.1:0").await.unwrap();
+        let rules = settings.webhooks.delivery.destinations;
+        assert!(!rules.allow_public && rules.allow_loopback, "{rules:?}");
     }
 }

@@ -30,14 +30,38 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     OriginNotAllowed(String),
+    /// A state-changing request from a page of another site (see `http::site_guard`).
+    #[error("{0}")]
+    CrossSiteRequest(String),
+    /// A `Host` this hub does not answer to without a token (DNS rebinding).
+    #[error("{0}")]
+    HostNotAllowed(String),
+    /// A body whose `Content-Type` is not JSON where JSON is expected.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     WebSocketRequired(String),
     #[error("{0}")]
     InvalidJson(String),
     #[error("{0}")]
     InvalidField(String),
+    /// A webhook URL the destination policy refuses (the message names the URL and why).
+    #[error("{0}")]
+    DestinationNotAllowed(String),
+    /// As many webhook endpoints as the configuration allows exist already.
+    #[error("{0}")]
+    WebhookLimitReached(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error(
+        "the request body did not arrive within {timeout_ms} ms of its headers; the connection \
+         is closed"
+    )]
+    BodyTimeout { timeout_ms: u128 },
+    /// Too many requests are being read before they can be authenticated (see
+    /// `http::body_guard`).
+    #[error("{0}")]
+    TooManyUnauthenticated(String),
     #[error("{message}")]
     UnknownInstance { name: String, message: String },
     #[error("{0}")]
@@ -83,10 +107,17 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => "unauthorized",
             Self::OriginNotAllowed(_) => "origin_not_allowed",
+            Self::CrossSiteRequest(_) => "cross_site_request",
+            Self::HostNotAllowed(_) => "host_not_allowed",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::WebSocketRequired(_) => "websocket_required",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidField(_) => "invalid_field",
+            Self::DestinationNotAllowed(_) => "destination_not_allowed",
+            Self::WebhookLimitReached(_) => "webhook_limit_reached",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout { .. } => "body_timeout",
+            Self::TooManyUnauthenticated(_) => "too_many_unauthenticated",
             Self::UnknownInstance { .. } => "unknown_instance",
             Self::UnknownScene(_) => "unknown_scene",
             Self::RouteNotFound(_) => "not_found",
@@ -143,6 +174,7 @@ impl ApiError {
             CommandError::Unavailable(name) => Self::Unavailable(format!(
                 "the connection to `{name}` is restarting; retry in a moment"
             )),
+            CommandError::NotAllowed(reason) => Self::InvalidField(reason),
             CommandError::OutputRefused { output, refusal } => match refusal {
                 Refusal::NotRecording => Self::Conflict(format!(
                     "OBS instance `{instance}` is not recording: there is nothing to pause or resume"
@@ -176,6 +208,19 @@ impl ApiError {
         }
     }
 
+    /// Answers after which the connection is closed: the body may not have been read (or not
+    /// all of it), and a client refused before its body must not keep the socket by sending
+    /// the rest slowly.
+    fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::Unauthorized(_)
+                | Self::PayloadTooLarge { .. }
+                | Self::BodyTimeout { .. }
+                | Self::TooManyUnauthenticated(_)
+        )
+    }
+
     fn body(&self) -> ErrorBody {
         let mut body = ErrorBody {
             error: self.code().to_string(),
@@ -203,17 +248,24 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::OriginNotAllowed(_) | Self::CrossSiteRequest(_) => StatusCode::FORBIDDEN,
+            Self::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::WebSocketRequired(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidJson(_) | Self::InvalidField(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidJson(_) | Self::InvalidField(_) | Self::DestinationNotAllowed(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyUnauthenticated(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) | Self::OutputUnavailable(_) | Self::OutputUnsupported(_) => {
-                StatusCode::CONFLICT
-            }
+            Self::Conflict(_)
+            | Self::WebhookLimitReached(_)
+            | Self::OutputUnavailable(_)
+            | Self::OutputUnsupported(_) => StatusCode::CONFLICT,
             Self::UnknownOutput(_) | Self::UnknownTransition(_) => StatusCode::NOT_FOUND,
             Self::StudioModeOff(_) => StatusCode::CONFLICT,
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -230,6 +282,12 @@ impl ResponseError for ApiError {
                 actix_web::http::header::WWW_AUTHENTICATE,
                 r#"Bearer realm="obs-hub""#,
             ));
+        }
+        if self.closes_connection() {
+            response.force_close();
+        }
+        if let Self::TooManyUnauthenticated(_) = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         response.json(self.body())
     }

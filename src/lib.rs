@@ -2,6 +2,8 @@
 //! status and serves it to REST clients and subscribers without anyone polling OBS.
 //!
 //! Where things live:
+//! - [`obs_protocol`]: the obs-websocket v5 message shapes (a leaf), shared by our client session
+//!   and the simulated OBS;
 //! - [`obs`]: one `ObsConnection` actor per OBS instance, and the supervisor that keeps them alive;
 //! - [`status`]: the `StatusManager` singleton holding the cached status of every instance;
 //! - [`http`]: the actix-web REST layer; [`error`]: its one error type;
@@ -11,7 +13,8 @@
 //! - [`outputs`]: the outputs capability (stream, record, replay buffer, virtual camera): its
 //!   slice of status, command discipline, routes and stats history;
 //! - [`studio`]: the studio-mode capability (preview, program, transitions, T-bar);
-//! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line;
+//! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
+//!   the open-files limit raised at start;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
 pub mod app;
@@ -25,6 +28,8 @@ pub mod fake_obs;
 pub mod http;
 pub mod metrics;
 pub mod obs;
+pub mod obs_protocol;
+pub mod open_files;
 pub mod outputs;
 pub mod shutdown;
 pub mod status;

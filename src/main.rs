@@ -6,6 +6,7 @@ use obs_hub::{
     cli::{Cli, Command, MigrateArgs},
     config::Settings,
     demo,
+    open_files::Outcome,
 };
 
 /// Exit code for bad configuration, as clap uses for bad arguments.
@@ -54,6 +55,13 @@ fn main() -> ExitCode {
 #[actix_web::main]
 async fn serve(settings: Settings) -> ExitCode {
     let bind = settings.bind;
+    // Each connection is a file descriptor: a low soft limit would let a crowd of slow clients
+    // lock everyone out (issue 10).
+    match obs_hub::open_files::raise_soft_limit() {
+        Outcome::Raised { from, to } => log::info!("open files limit raised from {from} to {to}"),
+        Outcome::Failed => log::warn!("could not raise the open files limit; running with it"),
+        Outcome::AlreadyAtHard(_) | Outcome::Unsupported => {}
+    }
     let app = match Application::build(settings) {
         Ok(app) => app,
         Err(error) => {

@@ -30,13 +30,14 @@ pub struct Metrics {
     pub db_write_errors: IntCounter,
 }
 
-const ALL_STATES: [ConnectionState; 6] = [
+const ALL_STATES: [ConnectionState; 7] = [
     ConnectionState::Connecting,
     ConnectionState::Connected,
     ConnectionState::Reconnecting,
     ConnectionState::AuthFailed,
     ConnectionState::Incompatible,
     ConnectionState::Stopped,
+    ConnectionState::Kicked,
 ];
 
 /// The process-wide metrics.

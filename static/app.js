@@ -365,6 +365,7 @@
       auth_failed: "refused the password",
       incompatible: "is not supported",
       stopped: "disconnected on request",
+      kicked: "was kicked from OBS (start it to reconnect)",
     }[connectionState] || connectionState;
   }
 
@@ -473,6 +474,7 @@
       auth_failed: "bad",
       incompatible: "bad",
       stopped: "",
+      kicked: "bad",
     }[connection.state];
     badge.className = `badge ${kind || ""}`;
     badge.textContent = {
@@ -482,6 +484,7 @@
       auth_failed: "wrong password",
       incompatible: "OBS too old",
       stopped: "stopped",
+      kicked: "kicked",
     }[connection.state] || connection.state;
     $("conn-name").textContent = `${status.name} · ${status.host}:${status.port}`;
 
@@ -509,13 +512,16 @@
       case "stopped":
         reason = "Disconnected on request.";
         break;
+      case "kicked":
+        reason = "Kicked from OBS's WebSocket session list. The hub does not reconnect on its own after a kick: connect it again when you want it back.";
+        break;
       default:
         reason = connection.state;
     }
     const reasonElement = $("conn-reason");
     reasonElement.textContent = reason;
     reasonElement.className = connection.state === "connected" ? "reason" : "reason problem";
-    $("conn-start").hidden = connection.state !== "stopped";
+    $("conn-start").hidden = connection.state !== "stopped" && connection.state !== "kicked";
 
     const facts = [];
     if (connection.obs_version) facts.push(["OBS", `${connection.obs_version} (obs-websocket ${connection.websocket_version || "?"})`]);

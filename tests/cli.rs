@@ -241,6 +241,52 @@ fn a_database_that_cannot_be_opened_stops_start_up_with_one_line() {
     assert!(!text.contains("panicked"), "{text}");
 }
 
+/// A database whose WAL shared-memory file the hub cannot write: one line naming that file, the
+/// start-up exit code, no crash. A directory in its place reproduces it for any user; where
+/// `chattr` works (root on ext4 and the like), so does the zero-length immutable file.
+#[test]
+fn an_unwritable_shared_memory_file_stops_start_up_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("hub.db");
+    let (code, text) = run(obs_hub().args(["migrate", "--database"]).arg(&database));
+    assert_eq!(code, 0, "{text}");
+    let shm = dir.path().join("hub.db-shm");
+    let _ = std::fs::remove_file(&shm);
+    let start = || {
+        run(obs_hub()
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("OBS_HUB_DATABASE", &database))
+    };
+    let check = |(code, text): (i32, String), case: &str| {
+        assert_eq!(code, 1, "{case}: {text}");
+        let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("obs-hub:")).collect();
+        assert_eq!(errors.len(), 1, "{case}: {text}");
+        assert!(
+            errors[0].contains(&format!("{} cannot be written", shm.display())),
+            "{case}: {text}"
+        );
+    };
+
+    std::fs::create_dir(&shm).expect("a directory in its place");
+    check(start(), "a directory");
+    std::fs::remove_dir(&shm).expect("removed");
+
+    std::fs::File::create(&shm).expect("an empty file");
+    let immutable = Command::new("chattr")
+        .arg("+i")
+        .arg(&shm)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if immutable {
+        let outcome = start();
+        let _ = Command::new("chattr").arg("-i").arg(&shm).status();
+        check(outcome, "a zero-length immutable file");
+    } else {
+        eprintln!("chattr +i is not available here: the immutable case is not run");
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

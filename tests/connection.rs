@@ -119,15 +119,74 @@ async fn an_old_obs_is_incompatible_with_the_versions_named() {
 }
 
 #[actix_web::test]
-async fn a_kick_from_obs_is_recovered() {
+async fn a_kick_from_obs_leaves_the_instance_kicked_until_it_is_started() {
     let (hub, fake) = hub_with_fake().await;
-    // Every (re)connection re-reads the scene list: that count proves a new link was made.
     let reads_before = fake.request_count("GetSceneList");
     fake.kick_all().await;
-    eventually("the hub connected again after the kick", || async {
-        fake.request_count("GetSceneList") > reads_before
-            && fake.connection_count() == 1
-            && hub.get("/api/stream-status/").await.body["connected"] == true
+    let kicked = hub
+        .wait_for_path("/api/obs-manager/status/", "kicked", |s| {
+            s["instances"][0]["connection_state"] == "kicked"
+        })
+        .await;
+    let instance = &kicked["instances"][0];
+    assert_eq!(instance["connected"], false);
+    assert!(
+        instance["next_attempt_at"].is_null(),
+        "no attempt scheduled"
+    );
+    let reason = instance["last_error"].as_str().expect("the reason");
+    assert!(reason.contains("4011"), "{reason}");
+    // A round trip through the supervisor and the connection actor: still kicked, still no
+    // session in OBS, and no reconnection read the state again.
+    let refused = hub.post("/api/obs/requests/GetVersion", "").await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.body["connection_state"], "kicked");
+    assert_eq!(fake.connection_count(), 0);
+    assert_eq!(fake.request_count("GetSceneList"), reads_before);
+    // The history is written behind: wait for the row itself.
+    hub.wait_for_path(
+        "/api/events/?kind=connection_changed",
+        "the kick in the history",
+        |history| {
+            history["events"]
+                .as_array()
+                .is_some_and(|events| events.iter().any(|e| e["payload"]["state"] == "kicked"))
+        },
+    )
+    .await;
+
+    let started = hub
+        .post("/api/instances/default/obs-manager/start/", "")
+        .await;
+    assert_eq!(started.status, 200);
+    hub.wait_for("connected again after start", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
+    assert!(fake.request_count("GetSceneList") > reads_before);
+    // One link: obws's session and the hub's own.
+    assert_eq!(fake.connection_count(), 2);
+}
+
+#[actix_web::test]
+async fn a_kick_of_the_hubs_own_session_alone_stops_every_link() {
+    let (hub, fake) = hub_with_fake().await;
+    assert_eq!(fake.connection_count(), 2);
+    // The newest session is the hub's own (opened once obws's is identified).
+    assert!(fake.kick_newest().await);
+    hub.wait_for_path("/api/obs-manager/status/", "kicked", |s| {
+        s["instances"][0]["connection_state"] == "kicked"
+    })
+    .await;
+    // obws's session, which was not kicked, is closed by the hub too.
+    eventually("every link to OBS closed", || async {
+        fake.connection_count() == 0
+    })
+    .await;
+    let started = hub.post("/api/obs-manager/start/", "").await;
+    assert_eq!(started.status, 200);
+    hub.wait_for("connected again after start", |s| {
+        s["connected"] == true && s["stale"] == false
     })
     .await;
 }
@@ -161,8 +220,8 @@ async fn manager_stop_and_start() {
     .await;
     assert_eq!(
         fake.connection_count(),
-        1,
-        "start twice still means one connection"
+        2,
+        "start twice still means one link (obws's session and the hub's own)"
     );
     let status = hub.get("/api/obs-manager/status/").await.body;
     assert_eq!(status["running"], true);

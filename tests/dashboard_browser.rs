@@ -1,7 +1,9 @@
 //! The dashboard in a real headless Chromium, driven over WebDriver (Debian's `chromium` and
 //! `chromium-driver`), against the simulated OBS: the page shows the current scene, follows a
 //! switch made in OBS, switches OBS when a scene is clicked, starts a stream and asks before
-//! stopping it. Screenshots are kept in `artifacts/` for people to look at.
+//! stopping it. Screenshots are kept in `artifacts/` for people to look at. It also plays the
+//! attacker: a page of another site, and a domain rebound to 127.0.0.1, try to drive the hub
+//! (issue 10), and OBS and the hub must be unchanged.
 //!
 //! Without chromium or chromedriver the test says so and skips, except under CI (`CI` set),
 //! where `.ci/run` installs them and a skip would hide a missing install.
@@ -10,10 +12,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use actix_web::{web, App, HttpResponse, HttpServer};
 use common::{
     browser::{artifacts_dir, find_browser, Browser},
     hub_with_fake,
 };
+use serde_json::{json, Value};
 
 /// Generous: a cold Chromium on a loaded two-core CI machine. Never a measure of speed.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -121,5 +125,116 @@ async fn the_dashboard_follows_and_controls_obs() {
     let phone = artifacts_dir().join("dashboard-phone.png");
     browser.screenshot(&phone).await;
     println!("screenshot: {}", phone.display());
+    browser.quit().await;
+}
+
+/// Serves an empty page on a port of its own: a site other than the hub's, for the browser
+/// to run an attacker's script in. Answers every path (the attacker's "own server").
+fn start_other_site() -> u16 {
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|| async {
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body("<!doctype html><title>another site</title><p>nothing to see")
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .expect("the other site listens");
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    port
+}
+
+/// What `fetch()` from another site can do without a preflight: POST `text/plain`. With
+/// `no-cors` the answer is opaque to the page, but the request is sent and carried out: the
+/// promises resolve once the hub has answered, so the checks after them see any effect.
+const CROSS_SITE_ATTACKS: &str = r#"
+const [hub, scene, done] = arguments;
+const post = (path, body) => fetch(hub + path, {
+    method: "POST", mode: "no-cors", body, headers: {"content-type": "text/plain"},
+}).then(() => "answered", (error) => "failed: " + error);
+Promise.all([
+    post("/api/switch-scene/", JSON.stringify({scene_name: scene})),
+    post("/api/stop-stream/"),
+    post("/api/webhooks/", JSON.stringify({url: location.origin + "/stolen"})),
+]).then(done);
+"#;
+
+/// A page of `http://attacker.test:PORT/` after attacker.test was re-pointed at 127.0.0.1: to
+/// the browser the hub is now the page's own origin, so it may read answers and open /ws.
+const REBOUND_ATTACKS: &str = r#"
+const [scene, done] = arguments;
+(async () => {
+    const answer = async (response) => ({status: response.status, body: await response.text()});
+    const read = await fetch("/api/stream-status/").then(answer, (e) => ({failed: String(e)}));
+    const switched = await fetch("/api/switch-scene/", {
+        method: "POST", headers: {"content-type": "application/json"},
+        body: JSON.stringify({scene_name: scene}),
+    }).then(answer, (e) => ({failed: String(e)}));
+    const socket = await new Promise((resolve) => {
+        const ws = new WebSocket("ws://" + location.host + "/ws");
+        ws.onmessage = (message) => { resolve("snapshot: " + message.data.slice(0, 40)); ws.close(); };
+        ws.onclose = () => resolve("closed without a message");
+    });
+    return {page: document.body.innerText, read, switched, socket};
+})().then(done);
+"#;
+
+#[actix_web::test]
+async fn pages_of_other_sites_and_rebound_domains_change_nothing() {
+    let test = "pages_of_other_sites_and_rebound_domains_change_nothing";
+    let Some((driver, chromium)) = find_browser(test) else {
+        return;
+    };
+    let (hub, fake) = hub_with_fake().await;
+    assert!(fake.start_stream_from_obs().await);
+    hub.wait_for("streaming", |s| s["is_streaming"] == true)
+        .await;
+    let scene = fake.current_scene();
+    let target = if scene == "Live" { "BRB" } else { "Live" };
+    let hub_port = hub.base.rsplit(':').next().unwrap().to_string();
+    let other_port = start_other_site();
+    let browser = Browser::launch_with(
+        &driver,
+        &chromium,
+        &["--host-resolver-rules=MAP attacker.test 127.0.0.1".to_string()],
+    )
+    .await;
+
+    // A page on http://localhost:PORT2, another origin than the hub's 127.0.0.1:PORT.
+    browser
+        .goto(&format!("http://localhost:{other_port}/"))
+        .await;
+    let sent = browser
+        .run_async(CROSS_SITE_ATTACKS, json!([hub.base, target]))
+        .await;
+    assert_eq!(sent, json!(["answered", "answered", "answered"]), "{sent}");
+    assert_eq!(fake.current_scene(), scene, "OBS kept its scene");
+    assert!(fake.is_streaming(), "OBS kept streaming");
+    let status = hub.get("/api/stream-status/").await.body;
+    assert_eq!(status["current_scene"], scene.as_str());
+    assert_eq!(status["is_streaming"], true);
+    let webhooks = hub.get("/api/webhooks/").await.body;
+    assert!(!webhooks.to_string().contains("stolen"), "{webhooks}");
+
+    // The rebound domain: its page is the hub's refusal, and so is every answer it asks for.
+    browser
+        .goto(&format!("http://attacker.test:{hub_port}/"))
+        .await;
+    let seen = browser.run_async(REBOUND_ATTACKS, json!([target])).await;
+    let field = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_string();
+    assert!(field(&seen, "page").contains("host_not_allowed"), "{seen}");
+    assert_eq!(seen["read"]["status"], 421, "{seen}");
+    assert!(
+        field(&seen["read"], "body").contains("host_not_allowed"),
+        "{seen}"
+    );
+    assert!(!field(&seen["read"], "body").contains(&scene), "{seen}");
+    assert_eq!(seen["switched"]["status"], 421, "{seen}");
+    assert_eq!(seen["socket"], "closed without a message", "{seen}");
+    assert_eq!(fake.current_scene(), scene, "OBS kept its scene");
+    assert!(fake.is_streaming(), "OBS kept streaming");
     browser.quit().await;
 }

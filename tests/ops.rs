@@ -17,6 +17,9 @@ async fn health_and_readiness_answer() {
     assert_eq!(ready.status, 200, "{:?}", ready.body);
     assert_eq!(ready.body["checks"]["status_manager"], true);
     assert_eq!(ready.body["checks"]["supervisor"], true);
+    assert_eq!(ready.body["status"], "ready");
+    assert_eq!(ready.body["checks"]["persistence"], "ok");
+    assert_eq!(ready.body["persistence"]["pending_events"], 0);
 }
 
 #[actix_web::test]

@@ -513,12 +513,25 @@ async fn a_locked_database_degrades_persistence_and_loses_nothing() {
     );
     // History reads still work (WAL readers do not wait for writers).
     assert_eq!(hub.get("/api/events/").await.status, 200);
+    // Readiness says so, and stays 200: live status is served, only the history lags.
+    let ready = hub.get("/readyz").await;
+    assert_eq!(ready.status, 200, "{:?}", ready.body);
+    assert_eq!(ready.body["status"], "degraded", "{:?}", ready.body);
+    assert_eq!(ready.body["checks"]["persistence"], "degraded");
+    assert!(
+        ready.body["persistence"]["pending_events"].as_u64() >= Some(switches.len() as u64),
+        "{:?}",
+        ready.body
+    );
 
     locker.batch_execute("ROLLBACK;").expect("unlocks");
     hub.wait_for_path("/api/obs-manager/status/", "persistence recovered", |s| {
         s["persistence"]["state"] == "ok" && s["persistence"]["pending_events"] == 0
     })
     .await;
+    let ready = hub.get("/readyz").await;
+    assert_eq!(ready.body["status"], "ready", "{:?}", ready.body);
+    assert_eq!(ready.body["checks"]["persistence"], "ok");
     assert_eq!(
         count_scene_changes(&database),
         recorded_before + switches.len()

@@ -356,3 +356,183 @@ async fn kill_obs_drops_connections_and_start_obs_recovers() {
         .await
         .expect("GetVersion after restart");
 }
+
+/// The simulated OBS, checked against the real one: the same requests (every request type the hub
+/// sends, plus raw ones and batches, successes and refusals) go to this OBS and to a fresh
+/// simulated OBS through the hub's own session, and the answers must have the same shape (keys
+/// and JSON types; values differ). A drift of the simulator from OBS fails the run.
+#[tokio::test]
+#[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
+async fn raw_answers_of_the_simulated_obs_have_real_obs_shapes() {
+    use obs_hub::{
+        config::Secret,
+        fake_obs::{FakeObs, FakeObsConfig},
+        obs::session::{RawSession, SessionConfig},
+        obs_protocol::{execution, shape_differences},
+    };
+    use serde_json::{json, Value};
+
+    let _serial = e2e::serial().await;
+    drop(e2e::connect().await); // OBS is up and answers requests
+    let session = |port: u16, password: Option<String>| {
+        RawSession::connect(SessionConfig {
+            host: "127.0.0.1".into(),
+            port,
+            password: password.map(Secret::new),
+            event_subscriptions: 0,
+            connect_timeout: std::time::Duration::from_secs(5),
+        })
+    };
+    let real = session(e2e::port(), Some(e2e::password()))
+        .await
+        .expect("a session with real OBS");
+    let fake_obs = FakeObs::start(FakeObsConfig::default())
+        .await
+        .expect("fake OBS");
+    let fake = session(fake_obs.port(), None)
+        .await
+        .expect("a session with the simulated OBS");
+
+    let current = |answer: &serde_json::Map<String, Value>| {
+        answer["responseData"]["currentProgramSceneName"].clone()
+    };
+    let real_scene = current(&real.request("GetCurrentProgramScene", None).await.unwrap());
+    let fake_scene = current(&fake.request("GetCurrentProgramScene", None).await.unwrap());
+    let idle = real.request("GetStreamStatus", None).await.unwrap();
+    assert_eq!(
+        idle["responseData"]["outputActive"], false,
+        "the comparison needs OBS idle"
+    );
+
+    // (request type, data for real OBS, data for the simulated one)
+    let same = |data: Value| (data.clone(), data);
+    let requests: Vec<(&str, (Value, Value))> = vec![
+        ("GetVersion", same(Value::Null)),
+        ("GetStats", same(Value::Null)),
+        ("GetSceneList", same(Value::Null)),
+        ("GetCurrentProgramScene", same(Value::Null)),
+        ("GetStreamStatus", same(Value::Null)),
+        ("GetRecordStatus", same(Value::Null)),
+        ("GetStudioModeEnabled", same(Value::Null)),
+        ("GetCurrentPreviewScene", same(Value::Null)),
+        (
+            "SetCurrentProgramScene",
+            (
+                json!({"sceneName": real_scene}),
+                json!({"sceneName": fake_scene}),
+            ),
+        ),
+        ("SetCurrentProgramScene", same(json!({}))),
+        ("SetCurrentProgramScene", same(json!({"sceneName": 5}))),
+        (
+            "SetCurrentProgramScene",
+            same(json!({"sceneName": "no scene of this name"})),
+        ),
+        ("StopStream", same(Value::Null)),
+        ("StopRecord", same(Value::Null)),
+        (
+            "BroadcastCustomEvent",
+            same(json!({"eventData": {"from": "obs-hub"}})),
+        ),
+        ("GetNothingAtAll", same(Value::Null)),
+    ];
+    let mut drift = Vec::new();
+    for (request_type, (real_data, fake_data)) in &requests {
+        let mut expected = real
+            .request(request_type, Some(real_data))
+            .await
+            .expect("real OBS answers");
+        let mut actual = fake
+            .request(request_type, Some(fake_data))
+            .await
+            .expect("simulated OBS answers");
+        for answer in [&mut expected, &mut actual] {
+            answer.remove("requestId");
+        }
+        let (expected, actual) = (Value::Object(expected), Value::Object(actual));
+        eprintln!("{request_type} {fake_data}: real OBS {expected}");
+        for difference in shape_differences(&expected, &actual) {
+            drift.push(format!("{request_type} {fake_data}: {difference}"));
+        }
+        if expected["requestStatus"]["code"] != actual["requestStatus"]["code"] {
+            drift.push(format!(
+                "{request_type} {fake_data}: status code {} from OBS, {} from the simulator",
+                expected["requestStatus"]["code"], actual["requestStatus"]["code"]
+            ));
+        }
+    }
+
+    let batches: Vec<(&str, Vec<Value>, bool, i64)> = vec![
+        (
+            "GetSceneList + GetStats",
+            vec![
+                json!({"requestType": "GetSceneList"}),
+                json!({"requestType": "GetStats", "requestId": "stats"}),
+            ],
+            false,
+            execution::SERIAL_REALTIME,
+        ),
+        (
+            "halted at an unknown request",
+            vec![
+                json!({"requestType": "GetNothingAtAll"}),
+                json!({"requestType": "GetStats"}),
+            ],
+            true,
+            execution::SERIAL_REALTIME,
+        ),
+        (
+            "a short Sleep",
+            vec![
+                json!({"requestType": "Sleep", "requestData": {"sleepMillis": 10}}),
+                json!({"requestType": "GetVersion"}),
+            ],
+            false,
+            execution::SERIAL_REALTIME,
+        ),
+    ];
+    for (what, requests, halt, execution_type) in &batches {
+        let mut expected = real
+            .batch(requests, *halt, *execution_type)
+            .await
+            .expect("real OBS answers the batch");
+        let mut actual = fake
+            .batch(requests, *halt, *execution_type)
+            .await
+            .expect("simulated OBS answers the batch");
+        for answer in [&mut expected, &mut actual] {
+            answer.remove("requestId");
+        }
+        let (expected, actual) = (Value::Object(expected), Value::Object(actual));
+        eprintln!("batch {what}: real OBS {expected}");
+        let count = |answer: &Value| answer["results"].as_array().map(Vec::len);
+        if count(&expected) != count(&actual) {
+            drift.push(format!(
+                "batch {what}: {:?} results from OBS, {:?} from the simulator",
+                count(&expected),
+                count(&actual)
+            ));
+        }
+        // Entry by entry: a shape compares arrays by their first element only.
+        let results = |answer: &Value| answer["results"].as_array().cloned().unwrap_or_default();
+        for (index, (left, right)) in results(&expected)
+            .iter()
+            .zip(results(&actual).iter())
+            .enumerate()
+        {
+            for difference in shape_differences(left, right) {
+                drift.push(format!("batch {what} [{index}]: {difference}"));
+            }
+        }
+        for difference in shape_differences(&expected, &actual) {
+            drift.push(format!("batch {what}: {difference}"));
+        }
+    }
+    fake_obs.stop().await;
+    assert!(
+        drift.is_empty(),
+        "the simulated OBS drifted from OBS {}:\n{}",
+        e2e::packaged_obs_version().unwrap_or_default(),
+        drift.join("\n")
+    );
+}

@@ -570,3 +570,101 @@ async fn the_dashboard_follows_scene_switches_and_stream_starts_made_in_obs() {
         .unwrap();
     obs.scenes().remove(scene.as_str().into()).await.unwrap();
 }
+
+/// Sockets on this machine connected to OBS's WebSocket port and not closed by their owner
+/// (ESTABLISHED or CLOSE_WAIT), from `/proc/net/tcp` and `/proc/net/tcp6`.
+fn open_sockets_to_obs() -> usize {
+    let port = format!(":{:04X}", e2e::port());
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    fields.len() > 3
+                        && fields[2].ends_with(&port)
+                        && matches!(fields[3], "01" | "08")
+                })
+                .count()
+        })
+        .sum()
+}
+
+#[actix_web::test]
+#[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
+async fn test_connection_closes_every_probe_socket() {
+    let _serial = e2e::serial().await;
+    let hub = connected_hub(&e2e::password()).await;
+    // The hub's link (obws's session and the hub's own) are the only sockets to OBS before
+    // and after the probes.
+    const LINK_SOCKETS: usize = 2;
+    e2e::wait_for("only the hub's link open to OBS", || async {
+        (open_sockets_to_obs() == LINK_SOCKETS).then_some(())
+    })
+    .await;
+    for body in [
+        String::new(),
+        serde_json::json!({ "password": e2e::password() }).to_string(),
+        r#"{"password": "wrong-on-purpose"}"#.to_string(),
+    ] {
+        let probe = hub.post("/api/test-connection/", &body).await;
+        assert_eq!(probe.status, 200, "{:?}", probe.body);
+    }
+    // A probe whose socket stayed open (ESTABLISHED, or CLOSE_WAIT after OBS refused the
+    // password and closed its side) would keep the count above the link's until the deadline.
+    e2e::wait_for("every probe socket closed", || async {
+        (open_sockets_to_obs() == LINK_SOCKETS).then_some(())
+    })
+    .await;
+    let status = hub.get("/api/stream-status/").await;
+    assert_eq!(status.body["connected"], true, "{:?}", status.body);
+}
+
+/// Raw requests and batches through the hub answer what OBS itself answers (issue 16).
+#[actix_web::test]
+#[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
+async fn raw_requests_and_batches_through_the_hub_answer_what_obs_answers() {
+    use obs_hub::obs::session::{RawSession, SessionConfig};
+    let _serial = e2e::serial().await;
+    drop(e2e::connect().await);
+    let hub = connected_hub(&e2e::password()).await;
+    let own = RawSession::connect(SessionConfig {
+        host: e2e::host(),
+        port: e2e::port(),
+        password: Some(Secret::new(e2e::password())),
+        event_subscriptions: 0,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await
+    .expect("a session of the test's own");
+
+    let mut direct = own.request("GetVersion", None).await.expect("GetVersion");
+    direct.remove("requestId");
+    let through_hub = hub.post("/api/obs/requests/GetVersion", "").await;
+    assert_eq!(through_hub.status, 200);
+    assert_eq!(through_hub.body, Value::Object(direct));
+
+    let unknown = hub.post("/api/obs/requests/GetNothingAtAll", "").await;
+    assert_eq!(unknown.status, 200);
+    assert_eq!(
+        unknown.body["requestStatus"]["code"], 204,
+        "{:?}",
+        unknown.body
+    );
+
+    let batch = hub
+        .post(
+            "/api/obs/batch",
+            r#"{"requests": [{"requestType": "GetSceneList"}, {"requestType": "GetStats"}]}"#,
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{:?}", batch.body);
+    let results = batch.body["results"].as_array().expect("results");
+    let mut scenes = own.request("GetSceneList", None).await.expect("scenes");
+    scenes.remove("requestId");
+    assert_eq!(results[0], Value::Object(scenes), "the scene list is OBS's");
+    assert_eq!(results[1]["requestType"], "GetStats");
+    assert_eq!(results[1]["requestStatus"]["code"], 100);
+}

@@ -19,7 +19,11 @@ use obs_hub::{
     config::{Secret, Settings},
     fake_obs::FakeObs,
     status::{Source, StatusChanged, Subscribe},
-    webhooks::{dispatcher::DeliverySettings, outbox::RetrySchedule, signing},
+    webhooks::{
+        dispatcher::{DeliverySettings, GetStats},
+        outbox::RetrySchedule,
+        signing,
+    },
 };
 use serde_json::{json, Value};
 
@@ -33,6 +37,7 @@ fn fast_delivery() -> DeliverySettings {
         },
         timeout: Duration::from_secs(10),
         concurrency: 4,
+        ..DeliverySettings::default()
     }
 }
 
@@ -397,6 +402,10 @@ async fn gone_disables_the_endpoint_and_test_messages_and_redeliveries_go_throug
                     && d["attempt_log"][0]["error"]
                         .as_str()
                         .is_some_and(|e| e.contains("redirects are not followed"))
+                    // The receiver's body ("not now") is not kept: only the status.
+                    && d["attempt_log"][0]["error"]
+                        .as_str()
+                        .is_some_and(|e| e.starts_with("HTTP 307 Temporary Redirect") && !e.contains("not now"))
             })
     })
     .await;
@@ -457,6 +466,77 @@ impl Handler<StatusChanged> for Collector {
     fn handle(&mut self, change: StatusChanged, _: &mut Context<Self>) {
         self.0.lock().unwrap().push(change);
     }
+}
+
+/// A callback is trusted to name a scene, not to smuggle control characters into every
+/// client's view, the history and the logs: refused with a 400 naming the field, and the cached
+/// status keeps its names.
+#[actix_web::test]
+async fn callbacks_with_control_characters_in_scene_names_are_refused_and_never_cached() {
+    let (hub, _fake) = hub_with(|_| {}).await;
+    for (path, body) in [
+        (
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "Live", "instance": "remote"}"#,
+        ),
+        (
+            "/api/callback/",
+            r#"{"type": "scene_list_changed", "timestamp": "2026-11-23T22:00:00Z",
+                "data": {"instance": "remote", "scenes": ["Live", "BRB"]}}"#,
+        ),
+    ] {
+        let reply = hub.post(path, body).await;
+        assert_eq!(reply.body["applied"], true, "{path}: {:?}", reply.body);
+    }
+    hub.wait_for_path(
+        "/api/instances/remote/stream-status/",
+        "remote's scenes",
+        |s| s["current_scene"] == "Live" && s["scenes"] == json!(["Live", "BRB"]),
+    )
+    .await;
+
+    let cases = [
+        (
+            "/api/callback/scene-change/",
+            r#"{"scene_name": "Evil\u0000", "instance": "remote"}"#,
+            "`scene_name`",
+        ),
+        (
+            "/api/callback/scene-change/",
+            r#"{"type": "scene_changed", "timestamp": "2026-11-23T22:00:01Z",
+                "data": {"instance": "remote", "scene_name": "\u001b]0;owned\u0007"}}"#,
+            "`data.scene_name`",
+        ),
+        (
+            "/api/callback/",
+            r#"{"type": "scene_list_changed", "timestamp": "2026-11-23T22:00:02Z",
+                "data": {"instance": "remote", "scenes": ["Live", "line\nforged"]}}"#,
+            "`data.scenes[1]`",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let reply = hub.post(path, body).await;
+        assert_eq!(reply.status, 400, "{body}: {:?}", reply.body);
+        assert_eq!(reply.body["error"], "invalid_field", "{body}");
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{body}: {message}");
+        assert!(message.contains("control characters"), "{body}: {message}");
+    }
+    // A valid callback after them: once it shows, anything sent before it has been handled.
+    let marker = hub
+        .post(
+            "/api/callback/streaming-change/",
+            r#"{"is_streaming": true, "instance": "remote"}"#,
+        )
+        .await;
+    assert_eq!(marker.body["applied"], true, "{:?}", marker.body);
+    let remote = hub
+        .wait_for_path("/api/instances/remote/stream-status/", "the marker", |s| {
+            s["is_streaming"] == true
+        })
+        .await;
+    assert_eq!(remote["current_scene"], "Live");
+    assert_eq!(remote["scenes"], json!(["Live", "BRB"]));
 }
 
 #[actix_web::test]
@@ -797,4 +877,599 @@ async fn https_endpoints_are_spoken_to_over_tls() {
     assert!(!error.contains("not supported"), "{error}");
     assert!(receiver.received().is_empty());
     receiver.stop().await;
+}
+
+/// Counts in a hub's database file, read directly (what a restart would resume).
+fn database_counts(path: &std::path::Path, endpoint: &str) -> (i64, i64, i64) {
+    use diesel::{sql_types::BigInt, Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).expect("the database");
+    let mut count = |query: String| {
+        diesel::sql_query(query)
+            .get_result::<Count>(&mut conn)
+            .expect("a count")
+            .n
+    };
+    let pending =
+        count("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'pending'".into());
+    let of_endpoint = count(format!(
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = '{endpoint}'"
+    ));
+    let orphan_attempts = count(
+        "SELECT count(*) AS n FROM webhook_attempts WHERE delivery_id NOT IN \
+         (SELECT id FROM webhook_deliveries)"
+            .into(),
+    );
+    (pending, of_endpoint, orphan_attempts)
+}
+
+#[actix_web::test]
+async fn deleting_an_endpoint_with_deliveries_in_flight_leaves_the_others_delivered_and_nothing_to_resend(
+) {
+    let (hub, fake) = hub_with(|_| {}).await;
+    // X answers nothing until released: its attempts stay under way.
+    let slow = Receiver::on_port(reserve_port());
+    slow.hold();
+    slow.start();
+    let x = add_endpoint(&hub, &slow, &["scene_changed"]).await;
+    let steady = Receiver::on_port(reserve_port());
+    steady.start();
+    let y = add_endpoint(&hub, &steady, &["scene_changed"]).await;
+
+    let before = ["Live", "BRB", "Ending", "Scene", "Live", "BRB"];
+    for scene in before {
+        assert!(fake.switch_scene_from_obs(scene).await);
+        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+    }
+    eventually("X's attempts under way (4 at a time)", || async {
+        slow.held() >= 4
+    })
+    .await;
+    let deleted = request(
+        &hub,
+        Method::DELETE,
+        &format!("/api/webhooks/{x}/"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    // The attempts that were under way now get their answers, after the deletion.
+    slow.release();
+
+    let after = ["Ending", "Scene", "Live", "BRB", "Ending"];
+    for scene in after {
+        assert!(fake.switch_scene_from_obs(scene).await);
+        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+    }
+    let expected = before.len() + after.len();
+    eventually("Y received every change", || async {
+        steady.of_type("scene_changed").len() >= expected
+    })
+    .await;
+    eventually("Y's log shows every delivery delivered", || async {
+        let log = delivery_log(&hub, &y).await;
+        log.len() == expected && log.iter().all(|d| d["status"] == "delivered")
+    })
+    .await;
+    assert_eq!(hub.get(&format!("/api/webhooks/{x}/")).await.status, 404);
+    let database = hub.database.clone().expect("a database");
+    let (pending, of_x, orphans) = database_counts(&database, &x);
+    assert_eq!(pending, 0, "nothing left pending in the database");
+    assert_eq!(of_x, 0, "X's deliveries went with it");
+    assert_eq!(orphans, 0, "no attempt without its delivery");
+
+    // A hub started again on the same file (no OBS: no new changes) resends nothing.
+    let restarted = spawn_hub_configured(vec![], move |settings| {
+        settings.database.path = Some(database);
+        settings.webhooks.delivery = fast_delivery();
+    });
+    let dispatcher = restarted
+        .webhooks
+        .dispatcher()
+        .expect("a dispatcher")
+        .clone();
+    // Answered once the pending deliveries are loaded and resumed.
+    let stats = dispatcher
+        .send(GetStats)
+        .await
+        .expect("the dispatcher answers");
+    assert_eq!((stats.attempts, stats.outbox_depth), (0, 0), "{stats:?}");
+    let received = steady.of_type("scene_changed");
+    let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), received.len(), "each delivered once");
+    assert_eq!(received.len(), expected);
+    steady.stop().await;
+    slow.stop().await;
+}
+
+/// An endpoint written straight into a hub's database before it starts, as an older hub (or one
+/// with other rules) would have stored it: the destination policy must catch it at delivery.
+fn seed_api_endpoint(database: &std::path::Path, url: &str, secret: &Secret) -> String {
+    use obs_hub::{
+        db::pool::{self, ConnectionOptions},
+        webhooks::{
+            endpoint::{new_endpoint_id, Endpoint, EndpointSource},
+            events::{EventType, Filter},
+            store,
+        },
+    };
+    let pool = pool::open(
+        database,
+        ConnectionOptions {
+            busy_timeout: Duration::from_secs(5),
+        },
+    )
+    .expect("the database opens");
+    let now = chrono::Utc::now();
+    let endpoint = Endpoint {
+        id: new_endpoint_id(),
+        url: url.to_string(),
+        secret: Some(secret.clone()),
+        filter: Filter {
+            event_types: vec![EventType::SceneChanged],
+            instance: None,
+        },
+        enabled: true,
+        disabled_reason: None,
+        source: EndpointSource::Api,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_endpoint(&mut pool.get().unwrap(), &endpoint).expect("stored");
+    endpoint.id
+}
+
+async fn webhook_count(hub: &TestHub) -> usize {
+    hub.get("/api/webhooks/").await.body["webhooks"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[actix_web::test]
+async fn endpoints_to_refused_destinations_are_not_created_and_their_number_is_capped() {
+    let (hub, _fake) = hub_with(|settings| settings.webhooks.delivery.max_endpoints = 2).await;
+    let port = hub.base.rsplit(':').next().unwrap().to_string();
+    let other = reserve_port();
+    for (url, why) in [
+        // The self-loop: the hub's own test route.
+        (
+            format!("{}/api/webhooks/ep_x/test/", hub.base),
+            "own address",
+        ),
+        (
+            format!("http://localhost:{port}/api/callback/"),
+            "own address",
+        ),
+        (format!("http://[::ffff:7f00:1]:{port}/api/"), "own address"),
+        (format!("http://0.0.0.0:{other}/hooks"), "unspecified"),
+        (format!("http://[::]:{other}/hooks"), "unspecified"),
+        (format!("http://2130706433:{other}/hooks"), "a.b.c.d"),
+        (format!("http://0x7f000001:{other}/hooks"), "a.b.c.d"),
+    ] {
+        let reply = hub
+            .post("/api/webhooks/", &json!({ "url": url }).to_string())
+            .await;
+        assert_eq!(reply.status, 400, "{url}: {:?}", reply.body);
+        assert_eq!(reply.body["error"], "destination_not_allowed", "{url}");
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&url) && message.contains(why),
+            "{url}: {message}"
+        );
+        assert_eq!(webhook_count(&hub).await, 0, "{url}: nothing created");
+    }
+
+    // Loopback is allowed by default (local receivers), on another port than the hub's.
+    let receiver = Receiver::on_port(other);
+    let first = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
+    let moved = request(
+        &hub,
+        Method::PATCH,
+        &format!("/api/webhooks/{first}/"),
+        Some(&json!({ "url": format!("{}/api/webhooks/{first}/test/", hub.base) }).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(moved.status, 400, "{:?}", moved.body);
+    assert_eq!(moved.body["error"], "destination_not_allowed");
+    let shown = hub.get(&format!("/api/webhooks/{first}/")).await.body;
+    assert_eq!(
+        shown["url"],
+        receiver.url().as_str(),
+        "the URL is unchanged"
+    );
+
+    let second = json!({ "url": format!("http://127.0.0.1:{other}/second") }).to_string();
+    assert_eq!(hub.post("/api/webhooks/", &second).await.status, 201);
+    let third = json!({ "url": format!("http://127.0.0.1:{other}/third") }).to_string();
+    let refused = hub.post("/api/webhooks/", &third).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(refused.body["error"], "webhook_limit_reached");
+    assert!(refused.body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("max_endpoints = 2")));
+    assert_eq!(webhook_count(&hub).await, 2);
+    // Room again once one is deleted.
+    let deleted = request(
+        &hub,
+        Method::DELETE,
+        &format!("/api/webhooks/{first}/"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(hub.post("/api/webhooks/", &third).await.status, 201);
+
+    // With loopback refused by the configuration, every loopback form is.
+    let strict = spawn_hub_configured(vec![], |settings| {
+        settings.webhooks.delivery.destinations.allow_loopback = false;
+    });
+    for url in [
+        format!("http://127.0.0.1:{other}/hooks"),
+        format!("http://localhost:{other}/hooks"),
+        format!("http://[::1]:{other}/hooks"),
+        format!("http://[::ffff:7f00:1]:{other}/hooks"),
+    ] {
+        let reply = strict
+            .post("/api/webhooks/", &json!({ "url": url }).to_string())
+            .await;
+        assert_eq!(reply.status, 400, "{url}: {:?}", reply.body);
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("allow_loopback"), "{url}: {message}");
+    }
+    assert_eq!(webhook_count(&strict).await, 0);
+}
+
+#[actix_web::test]
+async fn stored_endpoints_to_refused_destinations_fail_at_delivery_with_the_reason() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("hub.db");
+    let hub_port = reserve_port();
+    let receiver = Receiver::on_port(reserve_port());
+    receiver.start();
+    let secret = signing::generate_secret();
+    receiver.set_secret(secret.expose());
+    // Delivered: loopback is allowed by default. A self-loop would make the hub send it
+    // `webhook.test` messages.
+    let control = seed_api_endpoint(&database, &receiver.url(), &secret);
+    let test_route = format!("api/webhooks/{control}/test/");
+    let refused: Vec<(String, &str)> = [
+        (
+            format!("http://0.0.0.0:{}/hooks", receiver.port),
+            "unspecified",
+        ),
+        (
+            format!("http://127.0.0.1:{hub_port}/{test_route}"),
+            "own address",
+        ),
+        (
+            format!("http://[::ffff:7f00:1]:{hub_port}/{test_route}"),
+            "own address",
+        ),
+        // Stored before the URL check: the resolver reads it as 127.0.0.1.
+        (
+            format!("http://2130706433:{hub_port}/{test_route}"),
+            "own address",
+        ),
+        (
+            format!("http://localhost:{hub_port}/{test_route}"),
+            "own address",
+        ),
+    ]
+    .into_iter()
+    .map(|(url, why)| (seed_api_endpoint(&database, &url, &secret), why))
+    .collect();
+    let seeded = database.clone();
+    let hub = spawn_hub_configured(
+        vec![instance("default", &fake, PASSWORD)],
+        move |settings| {
+            settings.bind = format!("127.0.0.1:{hub_port}").parse().unwrap();
+            settings.database.path = Some(seeded);
+            settings.webhooks.delivery = fast_delivery();
+        },
+    );
+    hub.wait_for("connected", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
+    assert!(fake.switch_scene_from_obs("Live").await);
+
+    for (endpoint, why) in &refused {
+        eventually("refused attempts, retried on the schedule", || async {
+            let log = delivery_log(&hub, endpoint).await;
+            log.iter().any(|d| {
+                d["status"] == "pending"
+                    && d["attempt_log"].as_array().is_some_and(|attempts| {
+                        attempts.len() >= 2
+                            && attempts.iter().all(|a| {
+                                a["status_code"].is_null()
+                                    && a["error"].as_str().is_some_and(|e| {
+                                        e.contains("destination policy") && e.contains(why)
+                                    })
+                            })
+                    })
+            })
+        })
+        .await;
+    }
+    eventually("the allowed endpoint delivered", || async {
+        delivery_log(&hub, &control)
+            .await
+            .iter()
+            .any(|d| d["status"] == "delivered")
+    })
+    .await;
+    let delivered: Vec<String> = delivery_log(&hub, &control)
+        .await
+        .iter()
+        .map(|d| d["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let received = receiver.received();
+    assert!(
+        received.iter().all(|r| delivered.contains(&r.id)),
+        "the receiver got only the allowed endpoint's messages: {received:#?}"
+    );
+    assert!(
+        receiver.of_type("webhook.test").is_empty(),
+        "no delivery reached the hub itself"
+    );
+    receiver.stop().await;
+}
+
+#[actix_web::test]
+async fn with_loopback_refused_api_endpoints_fail_but_configured_ones_are_trusted() {
+    let fake = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("hub.db");
+    let receiver = Receiver::on_port(reserve_port());
+    receiver.start();
+    let secret = signing::generate_secret();
+    receiver.set_secret(secret.expose());
+    let from_api = seed_api_endpoint(&database, &receiver.url(), &secret);
+    let seeded = database.clone();
+    let declared = obs_hub::webhooks::endpoint::DeclaredEndpoint::receiver(
+        format!("http://localhost:{}/hooks", receiver.port),
+        secret.clone(),
+    );
+    let hub = spawn_hub_configured(
+        vec![instance("default", &fake, PASSWORD)],
+        move |settings| {
+            settings.database.path = Some(seeded);
+            settings.webhooks.delivery = fast_delivery();
+            settings.webhooks.delivery.destinations.allow_loopback = false;
+            settings.webhooks.endpoints = vec![declared];
+        },
+    );
+    hub.wait_for("connected", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
+    let endpoints = hub.get("/api/webhooks/").await.body;
+    let from_config = endpoints["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["source"] == "config")
+        .expect("the configured endpoint")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fake.switch_scene_from_obs("BRB").await);
+    eventually("the configured endpoint delivered", || async {
+        receiver
+            .of_type("scene_changed")
+            .iter()
+            .any(|r| r.body["data"]["scene_name"] == "BRB")
+    })
+    .await;
+    eventually("the API endpoint refused as loopback", || async {
+        delivery_log(&hub, &from_api).await.iter().any(|d| {
+            d["attempt_log"][0]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("loopback") && e.contains("allow_loopback"))
+        })
+    })
+    .await;
+    let configured: Vec<String> = delivery_log(&hub, &from_config)
+        .await
+        .iter()
+        .map(|d| d["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(receiver
+        .received()
+        .iter()
+        .all(|r| configured.contains(&r.id)));
+    receiver.stop().await;
+}
+
+/// Sends a callback's head and the first bytes of a body it never finishes, as a slow or
+/// hostile client does.
+async fn start_slow_callback(hub: &TestHub, headers: &[(&str, String)]) -> tokio::net::TcpStream {
+    start_slow_post(hub, "/api/callback/scene-change/", headers).await
+}
+
+async fn start_slow_post(
+    hub: &TestHub,
+    path: &str,
+    headers: &[(&str, String)],
+) -> tokio::net::TcpStream {
+    start_slow_body(hub, path, headers, false).await
+}
+
+/// The same with a chunked body (one chunk, then nothing), which a server may drain after
+/// answering instead of closing.
+async fn start_slow_chunked_post(
+    hub: &TestHub,
+    path: &str,
+    headers: &[(&str, String)],
+) -> tokio::net::TcpStream {
+    start_slow_body(hub, path, headers, true).await
+}
+
+async fn start_slow_body(
+    hub: &TestHub,
+    path: &str,
+    headers: &[(&str, String)],
+    chunked: bool,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address = hub.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let framing = if chunked {
+        "transfer-encoding: chunked"
+    } else {
+        "content-length: 4000"
+    };
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\n\
+         content-type: application/json\r\n{framing}\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(if chunked {
+        "\r\n11\r\n{\"scene_name\": \"S\r\n"
+    } else {
+        "\r\n{\"scene_name\": \"Sl"
+    });
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// The answer the hub gives a slow client and then the end of the connection: the hub must
+/// close it (a hub that keeps it open fails the test at the deadline).
+async fn answer_then_close(mut stream: tokio::net::TcpStream) -> (u16, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut received))
+        .await
+        .expect("the hub closes the connection")
+        .ok();
+    let text = String::from_utf8_lossy(&received);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Signature headers that look right (fresh timestamp, a `v1,` MAC of the right length) made
+/// without the secret: they pass the header check, only the body can prove them wrong.
+fn forged_signature(id: &str) -> Vec<(&'static str, String)> {
+    let forger = signing::generate_secret();
+    let now = chrono::Utc::now().timestamp();
+    signed_headers(&forger, id, now, "{}")
+}
+
+/// Issue 10, item 5: clients that send a callback's headers and never finish its body. Those
+/// the headers refuse are answered 401 and cut off without their body being waited for; those
+/// whose (forged) signature needs the body hold one of `max_unauthenticated` places, the rest
+/// get 503 at once; and a token holder is served all along.
+#[actix_web::test]
+async fn unauthenticated_slow_bodies_are_refused_early_and_bounded() {
+    let secret = signing::generate_secret();
+    // No OBS needed: the callbacks name an instance known from callbacks.
+    let hub = spawn_hub_configured(vec![], |settings| {
+        settings.callback_secret = Some(secret);
+        settings.api_tokens = vec![Secret::new(TOKEN)];
+        settings.http.max_unauthenticated = 4;
+        // Long enough that nothing here ends by the timeout (the next test covers it).
+        settings.http.body_timeout = Duration::from_secs(120);
+    });
+
+    let mut unsigned = Vec::new();
+    for _ in 0..30 {
+        unsigned.push(start_slow_callback(&hub, &[]).await);
+    }
+    let callback = "/api/callback/scene-change/";
+    for _ in 0..5 {
+        unsigned.push(start_slow_chunked_post(&hub, callback, &[]).await);
+        // The rest of the API refuses a missing token before the body too.
+        unsigned.push(start_slow_post(&hub, "/api/switch-scene/", &[]).await);
+        unsigned.push(start_slow_chunked_post(&hub, "/api/switch-scene/", &[]).await);
+    }
+    for stream in unsigned {
+        let (status, body) = answer_then_close(stream).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"], "unauthorized", "{body}");
+    }
+
+    let mut forged = Vec::new();
+    for n in 0..7 {
+        forged.push(start_slow_callback(&hub, &forged_signature(&format!("msg_{n}"))).await);
+    }
+    // Four hold the places; the other three are refused at once. Wait for those three (the
+    // first three connections to answer, whichever they are).
+    let mut pending: Vec<_> = forged
+        .into_iter()
+        .map(|stream| Box::pin(answer_then_close(stream)))
+        .collect();
+    for _ in 0..3 {
+        let ((status, body), _, rest) = futures_util::future::select_all(pending).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "too_many_unauthenticated");
+        pending = rest;
+    }
+    assert_eq!(pending.len(), 4);
+
+    // Meanwhile a token holder is served, on the API and on the callback routes.
+    let auth = [("authorization", format!("Bearer {TOKEN}"))];
+    let body = r#"{"scene_name": "Live", "instance": "remote"}"#;
+    let path = "/api/callback/scene-change/";
+    let by_token = request(&hub, Method::POST, path, Some(body), &auth).await;
+    assert_eq!(by_token.status, 200, "{:?}", by_token.body);
+    let status_path = "/api/instances/remote/stream-status/";
+    eventually("the token holder's callback applied", || async {
+        request(&hub, Method::GET, status_path, None, &auth)
+            .await
+            .body["current_scene"]
+            == "Live"
+    })
+    .await;
+    drop(pending);
+}
+
+/// The body timeout: a body still incomplete `body_timeout` after its headers gets 408 and the
+/// connection is closed, on the callback routes and on the other routes that read a body.
+#[actix_web::test]
+async fn bodies_that_never_finish_are_cut_off_by_the_timeout() {
+    let secret = signing::generate_secret();
+    let hub = spawn_hub_configured(vec![], |settings| {
+        settings.callback_secret = Some(secret);
+        settings.api_tokens = vec![Secret::new(TOKEN)];
+        settings.http.body_timeout = Duration::from_millis(300);
+    });
+    let mut slow = Vec::new();
+    for n in 0..10 {
+        slow.push(start_slow_callback(&hub, &forged_signature(&format!("msg_{n}"))).await);
+    }
+    let auth = vec![("authorization", format!("Bearer {TOKEN}"))];
+    for _ in 0..5 {
+        slow.push(start_slow_callback(&hub, &auth).await);
+        slow.push(start_slow_post(&hub, "/api/webhooks/", &auth).await);
+        slow.push(start_slow_chunked_post(&hub, "/api/webhooks/", &auth).await);
+    }
+    for stream in slow {
+        let (status, body) = answer_then_close(stream).await;
+        assert_eq!(status, 408, "{body}");
+        assert_eq!(body["error"], "body_timeout");
+        assert!(
+            body["message"].as_str().unwrap().contains("300 ms"),
+            "{body}"
+        );
+    }
 }

@@ -545,3 +545,49 @@ async fn with_an_api_token_the_socket_requires_it() {
         .await
         .is_err());
 }
+
+/// DNS rebinding: a page on `http://attacker.test:PORT/`, its name re-pointed at 127.0.0.1, opens
+/// the socket with `Host` and `Origin` both naming attacker.test, which look "same-origin".
+#[actix_web::test]
+async fn a_rebound_domain_cannot_open_the_socket() {
+    let (hub, _fake) = hub_with_fake_and(|settings| {
+        settings.allowed_hosts = vec!["hub.example.test".to_string()];
+    })
+    .await;
+    let port = hub.base.rsplit(':').next().unwrap().to_string();
+    let attacker = format!("attacker.test:{port}");
+    let opened = hub
+        .client
+        .ws(ws_url(&hub, ""))
+        .set_header("host", attacker.as_str())
+        .origin(format!("http://{attacker}").as_str())
+        .connect()
+        .await;
+    assert!(
+        opened.is_err(),
+        "the rebound page got the live feed (a 101 and the snapshot)"
+    );
+    let mut refused = hub
+        .client
+        .get(format!("{}/ws", hub.base))
+        .insert_header(("host", attacker.as_str()))
+        .insert_header(("origin", format!("http://{attacker}")))
+        .send()
+        .await
+        .expect("hub answers");
+    assert_eq!(refused.status().as_u16(), 421);
+    let body: Value = serde_json::from_slice(&refused.body().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "host_not_allowed");
+
+    // The name the operator allowed, with its own origin, is let in.
+    let allowed = format!("hub.example.test:{port}");
+    let (_, mut socket) = hub
+        .client
+        .ws(ws_url(&hub, ""))
+        .set_header("host", allowed.as_str())
+        .origin(format!("http://{allowed}").as_str())
+        .connect()
+        .await
+        .expect("an allowed host opens the socket");
+    assert_eq!(next_json(&mut socket).await["type"], "snapshot");
+}

@@ -19,6 +19,7 @@ pub mod recording;
 pub mod scene_sync;
 pub mod schema;
 pub mod sessions;
+pub mod sigbus;
 pub mod source;
 pub mod writer;
 
@@ -43,12 +44,29 @@ use crate::{
 pub enum DbError {
     #[error("cannot open database {path}: {message}")]
     Open { path: String, message: String },
-    #[error("database migrations failed: {0}")]
-    Migration(String),
+    #[error("cannot migrate database {path}: {message}")]
+    Migration { path: String, message: String },
     #[error("{0}")]
     Query(#[from] diesel::result::Error),
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
+}
+
+fn register_instances(pool: &Pool, instances: &[InstanceConfig]) -> Result<InstanceIds, DbError> {
+    let mut ids = InstanceIds::new();
+    let mut conn = pool.get()?;
+    let now = Utc::now().naive_utc();
+    for instance in instances {
+        let id = queries::instances::upsert(
+            &mut conn,
+            &instance.name,
+            &instance.host,
+            instance.port,
+            now,
+        )?;
+        ids.insert(instance.name.clone(), id);
+    }
+    Ok(ids)
 }
 
 /// What the rest of the hub holds of persistence (cheap to clone).
@@ -85,21 +103,12 @@ impl Persistence {
                 busy_timeout: settings.busy_timeout,
             },
         )?;
-        let mut ids = InstanceIds::new();
-        {
-            let mut conn = pool.get()?;
-            let now = Utc::now().naive_utc();
-            for instance in instances {
-                let id = queries::instances::upsert(
-                    &mut conn,
-                    &instance.name,
-                    &instance.host,
-                    instance.port,
-                    now,
-                )?;
-                ids.insert(instance.name.clone(), id);
-            }
-        }
+        // The first write: a file that opened but cannot be written fails here, named.
+        let ids = register_instances(&pool, instances).map_err(|error| DbError::Open {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        })?;
+        sigbus::name_database_on_sigbus(path);
         log::info!("persistence: history kept in {}", path.display());
         // One writer thread: SQLite takes one writer at a time anyway.
         let writer_pool = pool.clone();

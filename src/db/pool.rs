@@ -1,7 +1,12 @@
 //! Opening the database: one checked connection first (clear error, WAL, migrations), then the
 //! r2d2 pool whose every connection gets the same per-connection settings.
 
-use std::{path::Path, time::Duration};
+use std::{
+    fs::OpenOptions,
+    io::ErrorKind,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use diesel::{
     connection::SimpleConnection,
@@ -47,11 +52,12 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for ConnectionOp
     }
 }
 
-/// Opens (creating if needed) and migrates the database, then builds the pool.
+/// Opens (creating if needed) and migrates the database, then builds the pool. Every error
+/// names the file.
 pub fn open(path: &Path, options: ConnectionOptions) -> Result<Pool, DbError> {
     let url = database_url(path)?;
     let mut conn = establish(path, &url, options)?;
-    run_migrations(&mut conn)?;
+    run_migrations(path, &mut conn)?;
     drop(conn);
     r2d2::Pool::builder()
         .max_size(POOL_SIZE)
@@ -62,14 +68,17 @@ pub fn open(path: &Path, options: ConnectionOptions) -> Result<Pool, DbError> {
         // failures itself, once per change of state.
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .build(ConnectionManager::new(url))
-        .map_err(DbError::Pool)
+        .map_err(|error| DbError::Open {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        })
 }
 
 /// `obs-hub migrate`: applies pending migrations and returns their versions.
 pub fn migrate(path: &Path, options: ConnectionOptions) -> Result<Vec<String>, DbError> {
     let url = database_url(path)?;
     let mut conn = establish(path, &url, options)?;
-    run_migrations(&mut conn)
+    run_migrations(path, &mut conn)
 }
 
 fn database_url(path: &Path) -> Result<String, DbError> {
@@ -90,6 +99,7 @@ fn establish(
         path: path.display().to_string(),
         message,
     };
+    check_wal_files(path).map_err(open_error)?;
     let mut conn = SqliteConnection::establish(url).map_err(|error| {
         open_error(format!(
             "{error} (does the directory exist, and may the hub write there?)"
@@ -112,6 +122,31 @@ fn establish(
     Ok(conn)
 }
 
+/// WAL mode appends to `<db>-wal` and maps `<db>-shm` into memory, shared by every connection.
+/// One that exists but cannot be written (immutable, on a read-only mount, a directory in its
+/// place) would otherwise surface as "attempt to write a readonly database" from a migration or
+/// the first write, naming neither. Checked before opening (opening for writing neither creates
+/// nor truncates), so the operator is told which file. (A -shm truncated later, under the running
+/// hub, is [`super::sigbus`]'s business.)
+fn check_wal_files(path: &Path) -> Result<(), String> {
+    for (suffix, what) in [("-wal", "write-ahead log"), ("-shm", "shared-memory file")] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        match OpenOptions::new().write(true).open(&file) {
+            Err(error) if error.kind() != ErrorKind::NotFound => {
+                return Err(format!(
+                    "its {what} {} cannot be written ({error}); make it writable (chattr -i, \
+                     chmod, a writable mount) or, while no program uses the database, remove it",
+                    file.display()
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[derive(QueryableByName)]
 struct JournalMode {
     #[diesel(sql_type = Text)]
@@ -124,10 +159,13 @@ fn journal_mode(conn: &mut SqliteConnection, pragma: &str) -> diesel::QueryResul
         .map(|row| row.journal_mode)
 }
 
-pub fn run_migrations(conn: &mut SqliteConnection) -> Result<Vec<String>, DbError> {
+fn run_migrations(path: &Path, conn: &mut SqliteConnection) -> Result<Vec<String>, DbError> {
     conn.run_pending_migrations(MIGRATIONS)
         .map(|versions| versions.iter().map(ToString::to_string).collect())
-        .map_err(|error| DbError::Migration(error.to_string()))
+        .map_err(|error| DbError::Migration {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -228,5 +266,24 @@ mod tests {
         .expect("writes");
         let error = failure(&garbage);
         assert!(error.contains("not-a-db"), "{error}");
+    }
+
+    /// A companion file SQLite cannot write is named (a directory in its place reproduces it
+    /// for any user; root ignores permission bits).
+    #[test]
+    fn an_unwritable_wal_or_shared_memory_file_is_named() {
+        for suffix in ["-shm", "-wal"] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("hub.db");
+            migrate(&path, options()).expect("a sound database");
+            let companion = dir.path().join(format!("hub.db{suffix}"));
+            let _ = std::fs::remove_file(&companion);
+            std::fs::create_dir(&companion).expect("a directory in its place");
+            let error = failure(&path);
+            assert!(
+                error.contains(&format!("{} cannot be written", companion.display())),
+                "{error}"
+            );
+        }
     }
 }

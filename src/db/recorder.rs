@@ -1,11 +1,15 @@
 //! `Recorder`: subscribes to the status manager's changes and gets them written, in batches.
 //!
 //! It runs on its own arbiter and only ever buffers: the manager `do_send`s to it (never
-//! waiting), and it hands one batch at a time to the [`DbWriter`], every 50 ms or as soon as 500
-//! events wait. A batch that fails (full disk, read-only file, locked database) is kept and
-//! retried with backoff while new events queue behind it, so nothing accepted is lost unless
-//! the database stays broken long enough for 200 000 events to pile up (then new events are
-//! dropped and counted, rather than exhausting memory). State changes are logged once each.
+//! waiting), and it hands one batch at a time to the [`DbWriter`]. Commits are continuous (group
+//! commit): a change that arrives while the writer is idle is written at once, and the changes
+//! that arrive during a write form the next batch, sent as soon as that write ends. So the
+//! history lags by the write under way and what arrived during it (more only when the writer
+//! cannot keep up, as `pending_events` shows), which is what a SIGKILL can lose; no waiting
+//! interval adds to it. A batch that fails (full disk, read-only file, locked database)
+//! is kept and retried with backoff while new events queue behind it, so nothing accepted is lost
+//! unless the database stays broken long enough for 200 000 events to pile up (then new events
+//! are dropped and counted, rather than exhausting memory). State changes are logged once each.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -27,9 +31,9 @@ use crate::{
     status::{model::SceneInfo, StatusBoard, StatusChanged},
 };
 
-const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
-/// Flush without waiting for the tick once this many events wait.
-const FLUSH_AT_EVENTS: usize = 500;
+/// Retries after a failure, and scene syncs owed until the cached status has caught up, wait for
+/// this tick; writes do not.
+const TICK_INTERVAL: Duration = Duration::from_millis(50);
 /// Operations per transaction: big enough to amortise the commit, small enough to hold the
 /// write lock briefly.
 const MAX_BATCH_OPS: usize = 2_000;
@@ -60,8 +64,6 @@ pub struct Recorder {
     health: PersistenceHealth,
     retention: chrono::Duration,
     pending: VecDeque<WriteOp>,
-    /// Events in `pending`.
-    queued_events: usize,
     /// Events accepted and not committed yet: queued, being written or waiting for a retry.
     unwritten_events: u64,
     /// The batch that failed, retried before anything newer.
@@ -88,7 +90,6 @@ impl Recorder {
             health,
             retention: chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX),
             pending: VecDeque::new(),
-            queued_events: 0,
             unwritten_events: 0,
             failed_batch: None,
             in_flight: false,
@@ -116,14 +117,12 @@ impl Recorder {
                     continue;
                 }
                 self.unwritten_events += 1;
-                self.queued_events += 1;
             }
             // Scene syncs and session changes are few and small: always kept.
             self.pending.push_back(op);
         }
-        if self.queued_events >= FLUSH_AT_EVENTS {
-            self.flush(ctx);
-        }
+        // Straight to the writer if it is idle; otherwise this joins the next batch.
+        self.flush(ctx);
     }
 
     fn is_idle(&self) -> bool {
@@ -146,9 +145,7 @@ impl Recorder {
             }
             None => {
                 let take = self.pending.len().min(MAX_BATCH_OPS);
-                let ops: Vec<WriteOp> = self.pending.drain(..take).collect();
-                self.queued_events -= ops.iter().filter(|op| op.is_event()).count();
-                Arc::new(ops)
+                Arc::new(self.pending.drain(..take).collect())
             }
         };
         let events = batch.iter().filter(|op| op.is_event()).count() as u64;
@@ -183,13 +180,11 @@ impl Recorder {
                 "persistence: the database accepts writes again ({unwritten} events to catch up)"
             );
         }
-        // Catch up on a backlog (or finish a drain) without waiting for the next tick.
-        if self.queued_events >= FLUSH_AT_EVENTS
-            || (!self.drain_waiters.is_empty() && !self.pending.is_empty())
-        {
-            self.flush(ctx);
-        } else if self.is_idle() {
+        // What arrived during this write goes next, without waiting for a tick.
+        if self.pending.is_empty() {
             self.notify_drained();
+        } else {
+            self.flush(ctx);
         }
     }
 
@@ -282,7 +277,7 @@ impl Actor for Recorder {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(FLUSH_INTERVAL, |act, ctx| act.tick(ctx));
+        ctx.run_interval(TICK_INTERVAL, |act, ctx| act.tick(ctx));
         self.prune(ctx);
         ctx.run_interval(PRUNE_INTERVAL, |act, ctx| act.prune(ctx));
     }

@@ -148,6 +148,12 @@ impl FakeObs {
         self.shared.kick_all().await;
     }
 
+    /// Like the user pressing "Kick" on one session: the newest identified one (the last in
+    /// OBS's session list) is closed with 4011. False if none is identified.
+    pub async fn kick_newest(&self) -> bool {
+        self.shared.kick_newest().await
+    }
+
     /// Sets (or removes) the password required by handshakes from now on; sessions already
     /// identified stay connected.
     pub fn set_password(&self, password: Option<String>) {

@@ -1,120 +1,14 @@
-//! The wire vocabulary of obs-websocket v5 (RPC version 1) as the fake server speaks it:
-//! op codes, close codes, request status codes, event intents, the authentication hash, and the
-//! pure checks on `Identify`/`Reidentify`. Close reasons and comments are obs-websocket's own
+//! The server side of obs-websocket v5 as the fake speaks it: the messages a server sends and
+//! the pure checks on `Identify`/`Reidentify`. The vocabulary it shares with the hub's own client
+//! session (op, close and status codes, intents, the authentication hash) is `crate::obs_protocol`. Close reasons and comments are obs-websocket's own
 //! wording, because clients match on them (Companion, for one, uses a regex on the auth reasons).
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use rand::RngCore;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
-/// The only RPC version obs-websocket 5.x speaks.
-pub const RPC_VERSION: u64 = 1;
-
-/// Message op codes (`op` of every message).
-pub mod op {
-    pub const HELLO: u64 = 0;
-    pub const IDENTIFY: u64 = 1;
-    pub const IDENTIFIED: u64 = 2;
-    pub const REIDENTIFY: u64 = 3;
-    pub const EVENT: u64 = 5;
-    pub const REQUEST: u64 = 6;
-    pub const REQUEST_RESPONSE: u64 = 7;
-    pub const REQUEST_BATCH: u64 = 8;
-    pub const REQUEST_BATCH_RESPONSE: u64 = 9;
-}
-
-/// WebSocket close codes obs-websocket uses (plus the standard "going away" sent on quit).
-pub mod close {
-    /// OBS quit or its WebSocket server was stopped: clients should retry.
-    pub const GOING_AWAY: u16 = 1001;
-    /// The message was not valid JSON, not an object, or binary on a JSON session.
-    pub const MESSAGE_DECODE_ERROR: u16 = 4002;
-    /// A required field of the message data is missing.
-    pub const MISSING_DATA_FIELD: u16 = 4003;
-    /// A field of the message data has the wrong type.
-    pub const INVALID_DATA_FIELD_TYPE: u16 = 4004;
-    /// A field of the message data has a value the server does not accept.
-    pub const INVALID_DATA_FIELD_VALUE: u16 = 4005;
-    /// `op` is missing, not a number or unknown.
-    pub const UNKNOWN_OP_CODE: u16 = 4006;
-    /// Something other than Identify was sent before Identify.
-    pub const NOT_IDENTIFIED: u16 = 4007;
-    /// Identify was sent twice.
-    pub const ALREADY_IDENTIFIED: u16 = 4008;
-    /// Wrong or missing password.
-    pub const AUTHENTICATION_FAILED: u16 = 4009;
-    /// The client asked for an RPC version other than 1.
-    pub const UNSUPPORTED_RPC_VERSION: u16 = 4010;
-    /// The user kicked the session: clients must not reconnect automatically.
-    pub const SESSION_INVALIDATED: u16 = 4011;
-
-    /// Reason sent with [`GOING_AWAY`] when OBS quits (or its WebSocket server is stopped).
-    pub const REASON_SERVER_STOPPING: &str = "Server stopping.";
-    /// Reason sent with [`SESSION_INVALIDATED`] when the user presses "Kick" in OBS.
-    pub const REASON_SESSION_INVALIDATED: &str = "Your session has been invalidated.";
-}
-
-/// Request status codes (`requestStatus.code`).
-pub mod status {
-    pub const SUCCESS: u16 = 100;
-    pub const MISSING_REQUEST_TYPE: u16 = 203;
-    pub const UNKNOWN_REQUEST_TYPE: u16 = 204;
-    pub const MISSING_REQUEST_FIELD: u16 = 300;
-    pub const MISSING_REQUEST_DATA: u16 = 301;
-    pub const INVALID_REQUEST_FIELD_TYPE: u16 = 401;
-    pub const REQUEST_FIELD_OUT_OF_RANGE: u16 = 402;
-    pub const REQUEST_FIELD_EMPTY: u16 = 403;
-    pub const OUTPUT_RUNNING: u16 = 500;
-    pub const OUTPUT_NOT_RUNNING: u16 = 501;
-    pub const OUTPUT_PAUSED: u16 = 502;
-    pub const OUTPUT_NOT_PAUSED: u16 = 503;
-    pub const STUDIO_MODE_NOT_ACTIVE: u16 = 506;
-    pub const RESOURCE_NOT_FOUND: u16 = 600;
-    pub const RESOURCE_ALREADY_EXISTS: u16 = 601;
-    pub const NOT_ENOUGH_RESOURCES: u16 = 603;
-    pub const INVALID_RESOURCE_STATE: u16 = 604;
-    pub const REQUEST_PROCESSING_FAILED: u16 = 702;
-}
-
-/// Event subscription bits (`eventIntent` of events, `eventSubscriptions` of sessions).
-pub mod intent {
-    /// ExitStarted, VendorEvent, CustomEvent.
-    pub const GENERAL: u32 = 1 << 0;
-    /// Scene collections and profiles.
-    pub const CONFIG: u32 = 1 << 1;
-    /// Scene created/removed/renamed, program scene and scene list changes.
-    pub const SCENES: u32 = 1 << 2;
-    /// Inputs (sources).
-    pub const INPUTS: u32 = 1 << 3;
-    /// Scene transitions.
-    pub const TRANSITIONS: u32 = 1 << 4;
-    /// Source filters.
-    pub const FILTERS: u32 = 1 << 5;
-    /// Stream, record, replay buffer and virtual camera state.
-    pub const OUTPUTS: u32 = 1 << 6;
-    /// Scene items.
-    pub const SCENE_ITEMS: u32 = 1 << 7;
-    /// Media input playback.
-    pub const MEDIA_INPUTS: u32 = 1 << 8;
-    /// Vendor (plugin) events.
-    pub const VENDORS: u32 = 1 << 9;
-    /// Studio mode and other UI events.
-    pub const UI: u32 = 1 << 10;
-    /// What obs-websocket 5.5 means by `All`: every low-volume category (Canvases came in 5.7).
-    pub const ALL: u32 = GENERAL
-        | CONFIG
-        | SCENES
-        | INPUTS
-        | TRANSITIONS
-        | FILTERS
-        | OUTPUTS
-        | SCENE_ITEMS
-        | MEDIA_INPUTS
-        | VENDORS
-        | UI;
-}
+pub use crate::obs_protocol::{
+    close, expected_authentication, intent, message, op, random_token, status, AuthChallenge,
+    RPC_VERSION,
+};
 
 /// A reason to close the WebSocket: the code and obs-websocket's wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,39 +24,6 @@ impl CloseReason {
             reason: reason.into(),
         }
     }
-}
-
-/// The salt/challenge pair a session must answer when the server has a password.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthChallenge {
-    pub salt: String,
-    pub challenge: String,
-}
-
-/// 32 random bytes in base64: what obs-websocket uses for both salt and challenge.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    BASE64.encode(bytes)
-}
-
-fn sha256_base64(first: &str, second: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(first.as_bytes());
-    hasher.update(second.as_bytes());
-    BASE64.encode(hasher.finalize())
-}
-
-/// The `authentication` string a client must send:
-/// `base64(sha256(base64(sha256(password + salt)) + challenge))`.
-pub fn expected_authentication(password: &str, salt: &str, challenge: &str) -> String {
-    let secret = sha256_base64(password, salt);
-    sha256_base64(&secret, challenge)
-}
-
-/// A whole protocol message `{op, d}` as text.
-pub fn message(op: u64, d: Value) -> String {
-    json!({ "op": op, "d": d }).to_string()
 }
 
 /// The Hello (op 0) sent right after the WebSocket upgrade.

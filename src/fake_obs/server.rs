@@ -272,7 +272,7 @@ impl Shared {
                 }));
             }
         }
-        if !self.wait_for_sessions(|_| false).await {
+        if !self.wait_for_sessions(|_, _| false).await {
             // Whatever did not finish closing in time is cut off.
             for task in lock(&self.sessions)
                 .values()
@@ -280,7 +280,7 @@ impl Shared {
             {
                 task.abort();
             }
-            self.wait_for_sessions(|_| false).await;
+            self.wait_for_sessions(|_, _| false).await;
         }
         // The process is gone: whatever froze it is gone with it.
         self.set_frozen(false);
@@ -297,23 +297,49 @@ impl Shared {
                 }));
             }
         }
-        self.wait_for_sessions(|entry| !entry.identified).await;
+        self.wait_for_sessions(|_, entry| !entry.identified).await;
+    }
+
+    /// Like the user pressing "Kick" on the newest identified session only (the last one in
+    /// OBS's list). Returns whether there was one, once it is gone.
+    pub(super) async fn kick_newest(&self) -> bool {
+        let newest = {
+            let sessions = lock(&self.sessions);
+            let newest = sessions
+                .iter()
+                .filter(|(_, entry)| entry.identified)
+                .max_by_key(|(id, _)| **id);
+            let Some((id, entry)) = newest else {
+                return false;
+            };
+            let _ = entry.outbox.send(Outbound::Close(CloseReason {
+                code: close::SESSION_INVALIDATED,
+                reason: close::REASON_SESSION_INVALIDATED.into(),
+            }));
+            *id
+        };
+        self.wait_for_sessions(|id, _| id != newest).await
     }
 
     /// Waits until every remaining session satisfies `may_stay`, for at most
     /// [`SESSION_SHUTDOWN_GRACE`]. Returns whether that happened.
-    async fn wait_for_sessions(&self, may_stay: impl Fn(&SessionEntry) -> bool) -> bool {
+    async fn wait_for_sessions(&self, may_stay: impl Fn(u64, &SessionEntry) -> bool) -> bool {
+        let all_may_stay = || {
+            lock(&self.sessions)
+                .iter()
+                .all(|(id, entry)| may_stay(*id, entry))
+        };
         let deadline = tokio::time::Instant::now() + SESSION_SHUTDOWN_GRACE;
         loop {
             // Register interest before checking, so a change in between is not missed.
             let changed = self.sessions_changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if lock(&self.sessions).values().all(&may_stay) {
+            if all_may_stay() {
                 return true;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return lock(&self.sessions).values().all(&may_stay);
+                return all_may_stay();
             }
         }
     }

@@ -66,6 +66,9 @@ pub struct OutputOptions {
     pub virtual_cam: bool,
     pub split_file: bool,
     pub chapter_markers: bool,
+    /// The recording shares the stream's encoder (Simple mode, "Same as stream" quality): OBS
+    /// then cannot pause it, and answers PauseRecord with success doing nothing.
+    pub record_shares_stream_encoder: bool,
 }
 
 /// Every request this fake answers.
@@ -450,7 +453,8 @@ impl ObsState {
 
     /// obs_frontend_recording_pause: does nothing (and says nothing) when not recording.
     fn set_record_paused(&mut self, paused: bool) -> Vec<ObsEvent> {
-        if !self.record.is_active() || self.record_paused == paused {
+        let pausable = !self.options.record_shares_stream_encoder;
+        if !self.record.is_active() || self.record_paused == paused || !pausable {
             return Vec::new();
         }
         self.record_paused = paused;

@@ -1,7 +1,7 @@
 //! API tokens: `Authorization: Bearer <token>` on every `/api/` route when tokens are configured.
 
 use actix_web::{
-    body::MessageBody,
+    body::{EitherBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::header,
     middleware::Next,
@@ -55,15 +55,19 @@ pub fn authorized(state: &AppState, presented: Option<&str>) -> Result<(), ApiEr
     }
 }
 
-/// Middleware for the `/api` scope.
-pub async fn require_token(
+/// Middleware for the `/api` scope. A refusal is answered here (not returned as an error) so
+/// that it goes out while the unread body is still held (see `body_guard::deadline`) and the
+/// connection is closed rather than drained.
+pub async fn require_token<B: MessageBody + 'static>(
     request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if let Some(state) = request.app_data::<web::Data<AppState>>() {
-        authorized(state, bearer_token(request.request()).as_deref())?;
+        if let Err(refusal) = authorized(state, bearer_token(request.request()).as_deref()) {
+            return Ok(request.error_response(refusal).map_into_right_body());
+        }
     }
-    next.call(request).await
+    Ok(next.call(request).await?.map_into_left_body())
 }
 
 #[cfg(test)]

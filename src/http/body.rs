@@ -1,7 +1,12 @@
 //! Request bodies: size-limited, parsed by hand so that every problem becomes an [`ApiError`]
 //! naming what was wrong (actix's own extractors answer some of these in plain text).
+//!
+//! A body that is read as JSON must say so (`Content-Type: application/json`, 415 otherwise):
+//! the types a web page can send without a CORS preflight (`text/plain`, forms) are never JSON
+//! here, which keeps the browser's preflight in the way of cross-site requests. An empty body
+//! needs no type, so bodiless POSTs (`curl -X POST .../start-stream/`) keep working.
 
-use actix_web::web;
+use actix_web::{http::header, web, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -11,11 +16,20 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The raw body, size-limited (callbacks verify signatures over the exact bytes).
 pub(super) async fn read(payload: web::Payload) -> Result<web::Bytes, ApiError> {
-    match payload.to_bytes_limited(BODY_LIMIT).await {
-        Err(_) => Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT }),
-        Ok(Err(error)) => Err(ApiError::InvalidJson(format!(
-            "the request body could not be read: {error}"
-        ))),
+    read_limited(payload, BODY_LIMIT).await
+}
+
+/// The raw body, at most `limit` bytes; a body that does not arrive in time (see
+/// [`body_guard::deadline`](super::body_guard::deadline)) is a 408.
+pub(super) async fn read_limited(
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    match payload.to_bytes_limited(limit).await {
+        Err(_) => Err(ApiError::PayloadTooLarge { limit }),
+        Ok(Err(error)) => Err(super::body_guard::timed_out(&error).unwrap_or_else(|| {
+            ApiError::InvalidJson(format!("the request body could not be read: {error}"))
+        })),
         Ok(Ok(bytes)) => Ok(bytes),
     }
 }
@@ -37,25 +51,63 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// `Ok` when `content_type` is JSON: `application/json`, in any case, with parameters such as
+/// `; charset=utf-8`. Otherwise a 415 naming the type received.
+pub fn check_json_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let essence = content_type.map(|value| value.split(';').next().unwrap_or("").trim());
+    match essence {
+        Some(essence) if essence.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "the body must be JSON sent with `Content-Type: application/json`, not {}",
+            match content_type {
+                Some(received) => format!("`{received}`"),
+                None => "without a Content-Type".to_string(),
+            }
+        ))),
+    }
+}
+
+/// [`check_json_type`] for a body already read: nothing to check when it is empty.
+pub(super) fn check_type_of(request: &HttpRequest, bytes: &[u8]) -> Result<(), ApiError> {
+    if is_blank(bytes) {
+        return Ok(());
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("(not text)"));
+    check_json_type(content_type)
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
 /// A required JSON body.
-pub async fn json<T: DeserializeOwned>(payload: web::Payload) -> Result<T, ApiError> {
+pub async fn json<T: DeserializeOwned>(
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
     let bytes = read(payload).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if is_blank(&bytes) {
         return Err(ApiError::InvalidJson(
             "a JSON body is required; see the README for this route".to_string(),
         ));
     }
+    check_type_of(request, &bytes)?;
     parse(&bytes)
 }
 
 /// An optional JSON body: an empty body means "use the defaults".
 pub async fn optional_json<T: DeserializeOwned>(
+    request: &HttpRequest,
     payload: web::Payload,
 ) -> Result<Option<T>, ApiError> {
     let bytes = read(payload).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if is_blank(&bytes) {
         return Ok(None);
     }
+    check_type_of(request, &bytes)?;
     parse(&bytes).map(Some)
 }
 
@@ -68,6 +120,39 @@ mod tests {
     #[allow(dead_code)]
     struct Switch {
         scene_name: String,
+    }
+
+    #[test]
+    fn only_json_bodies_are_read_as_json() {
+        for json in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            " application/json ",
+        ] {
+            assert!(check_json_type(Some(json)).is_ok(), "{json}");
+        }
+        for (other, named) in [
+            (Some("text/plain"), "`text/plain`"),
+            (
+                Some("text/plain; charset=utf-8"),
+                "`text/plain; charset=utf-8`",
+            ),
+            (
+                Some("application/x-www-form-urlencoded"),
+                "`application/x-www-form-urlencoded`",
+            ),
+            (
+                Some("multipart/form-data; boundary=x"),
+                "`multipart/form-data; boundary=x`",
+            ),
+            (Some("application/jsonp"), "`application/jsonp`"),
+            (None, "without a Content-Type"),
+        ] {
+            let error = check_json_type(other).unwrap_err();
+            assert_eq!(error.code(), "unsupported_media_type");
+            assert!(error.to_string().contains(named), "{error}");
+        }
     }
 
     #[test]

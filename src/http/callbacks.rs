@@ -17,8 +17,8 @@ use crate::{
     status::{update, AddCallbackInstance, LinkOrigin, Report, Source},
     webhooks::{
         callbacks::{
-            self, CallbackHeaders, CallbackRoute, ConnectionFields, Envelope, SceneFields,
-            StreamingFields,
+            self, CallbackHeaders, CallbackRoute, ConnectionFields, Envelope, Precheck,
+            SceneFields, StreamingFields,
         },
         endpoint::check_instance,
         events::EventType,
@@ -67,9 +67,18 @@ pub enum CallbackErrors {
     /// No instance named and no default instance
     #[response(status = 404)]
     UnknownInstance(crate::error::ErrorBody),
-    /// Body over 64 KiB
+    /// Body over `[http] callback_body_limit_bytes` (8 KiB by default)
     #[response(status = 413)]
     TooLarge(crate::error::ErrorBody),
+    /// A body without `Content-Type: application/json`
+    #[response(status = 415)]
+    NotJson(crate::error::ErrorBody),
+    /// The body did not arrive within `[http] body_timeout_ms` (the connection is closed)
+    #[response(status = 408)]
+    BodyTimeout(crate::error::ErrorBody),
+    /// Too many signed callbacks are being received and checked at once; retry
+    #[response(status = 503)]
+    TooManyUnauthenticated(crate::error::ErrorBody),
 }
 
 #[utoipa::path(post, path = "/api/callback", tag = "callbacks",
@@ -153,7 +162,6 @@ async fn receive(
     state: web::Data<AppState>,
     webhooks: web::Data<Webhooks>,
 ) -> Answer {
-    let body = body::read(payload).await?;
     let bearer = bearer_token(&request);
     let headers = CallbackHeaders {
         bearer_token: bearer.as_deref(),
@@ -161,14 +169,21 @@ async fn receive(
         webhook_timestamp: header_text(&request, "webhook-timestamp"),
         webhook_signature: header_text(&request, "webhook-signature"),
     };
-    callbacks::admit(
-        state.settings.callback_secret.as_ref(),
-        &state.settings.api_tokens,
-        headers,
-        &body,
-        Utc::now().timestamp(),
-    )
-    .map_err(ApiError::Unauthorized)?;
+    let secret = state.settings.callback_secret.as_ref();
+    let tokens = &state.settings.api_tokens;
+    // What the headers can refuse is refused before a byte of the body is read, and a body
+    // whose signature is still to check holds one of a bounded number of slots while it is
+    // read: senders without the secret cannot hold sockets and buffers.
+    let precheck = callbacks::precheck(secret, tokens, headers, Utc::now().timestamp())
+        .map_err(ApiError::Unauthorized)?;
+    let _slot = match precheck {
+        Precheck::Admitted(_) => None,
+        Precheck::SignatureToVerify => Some(state.unauthenticated.acquire()?),
+    };
+    let body = body::read_limited(payload, state.settings.http.callback_body_limit).await?;
+    callbacks::admit(secret, tokens, headers, &body, Utc::now().timestamp())
+        .map_err(ApiError::Unauthorized)?;
+    body::check_type_of(&request, &body)?;
     let message = callbacks::parse(route, &body)?;
 
     let configured: Vec<String> = state

@@ -1,6 +1,6 @@
 //! Route handlers: parse, route to the supervisor or read the board, shape the answer.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +15,7 @@ use crate::{
         StopManager,
     },
     outputs::{commands::OutputCommand, Output},
+    status::model::name_problem,
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -149,8 +150,9 @@ pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer
 }
 
 /// Optional body of `POST /api/test-connection/`; missing fields come from the instance's
-/// configuration.
-#[derive(Deserialize, ToSchema)]
+/// configuration. The configured password is sent only when host and port are the configured
+/// ones; to test another server that asks for one, give `password`.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnectionBody {
     host: Option<String>,
@@ -170,43 +172,36 @@ pub struct TestConnectionBody {
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
         (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
     )
 )]
 pub async fn test_connection(
     state: web::Data<AppState>,
     target: Target,
+    http_request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let request: Option<TestConnectionBody> = body::optional_json(payload).await?;
+    let request: Option<TestConnectionBody> = body::optional_json(&http_request, payload).await?;
     let configured = state
         .settings
         .instance(&target.name)
         .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
-    let mut probe_target = ProbeTarget {
-        host: configured.host.clone(),
-        port: configured.port,
-        password: configured.password.clone(),
-    };
-    if let Some(request) = request {
-        if let Some(host) = request.host {
-            if host.trim().is_empty() {
-                return Err(ApiError::InvalidField("`host` must not be empty".into()));
-            }
-            probe_target.host = host;
-        }
-        if let Some(port) = request.port {
-            if port == 0 {
-                return Err(ApiError::InvalidField(
-                    "`port` must be between 1 and 65535".into(),
-                ));
-            }
-            probe_target.port = port;
-        }
-        if let Some(password) = request.password {
-            probe_target.password = Some(password).filter(|p| !p.expose().is_empty());
-        }
+    let TestConnectionBody {
+        host,
+        port,
+        password,
+    } = request.unwrap_or_default();
+    if host.as_ref().is_some_and(|host| host.trim().is_empty()) {
+        return Err(ApiError::InvalidField("`host` must not be empty".into()));
     }
+    if port == Some(0) {
+        return Err(ApiError::InvalidField(
+            "`port` must be between 1 and 65535".into(),
+        ));
+    }
+    let probe_target = ProbeTarget::resolve(configured, host, port, password);
     let report = probe(&probe_target, state.settings.timing.connect_timeout).await;
     Ok(HttpResponse::Ok().json(report))
 }
@@ -304,9 +299,11 @@ pub struct SwitchSceneBody {
     request_body(content = SwitchSceneBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Switched", body = views::SwitchSceneAnswer),
-        (status = 400, description = "Malformed body or missing/empty scene_name", body = crate::error::ErrorBody),
+        (status = 400, description = "Malformed body, or scene_name missing, empty or with a control character", body = crate::error::ErrorBody),
         (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
         (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
@@ -316,13 +313,12 @@ pub struct SwitchSceneBody {
 pub async fn switch_scene(
     state: web::Data<AppState>,
     target: Target,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let SwitchSceneBody { scene_name } = body::json(payload).await?;
-    if scene_name.trim().is_empty() {
-        return Err(ApiError::InvalidField(
-            "`scene_name` must not be empty".into(),
-        ));
+    let SwitchSceneBody { scene_name } = body::json(&request, payload).await?;
+    if let Some(problem) = name_problem(&scene_name) {
+        return Err(ApiError::InvalidField(format!("`scene_name` {problem}")));
     }
     match route(&state, &target, ObsCommand::SwitchScene(scene_name.clone())).await {
         Ok(_) => Ok(HttpResponse::Ok().json(views::SwitchSceneAnswer {

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub(crate) mod body;
+pub mod body_guard;
 mod callbacks;
 mod dashboard;
 mod handlers;
@@ -15,6 +16,8 @@ pub mod live_feed;
 pub mod live_protocol;
 pub mod openapi;
 mod ops;
+mod raw;
+pub mod site_guard;
 pub(crate) mod target;
 pub mod views;
 mod webhooks;
@@ -25,7 +28,8 @@ use std::sync::Arc;
 
 use actix::Addr;
 use actix_web::{
-    dev::HttpServiceFactory, web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
+    dev::HttpServiceFactory, guard, web, FromRequest, Handler, HttpRequest, HttpResponse,
+    Responder, Route,
 };
 
 use crate::{
@@ -38,6 +42,7 @@ use crate::{
 
 pub use body::BODY_LIMIT;
 pub use ops::count_requests;
+pub use site_guard::guard as site_guard;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -51,6 +56,8 @@ pub struct AppState {
     pub persistence: Persistence,
     /// Serialised status answers, one per instance, until its status changes.
     pub status_json: views::StatusJsonCache,
+    /// Callbacks being read before their signature can be checked (bounded).
+    pub unauthenticated: body_guard::UnauthenticatedSlots,
 }
 
 /// Registers every route; used by the server and by tests.
@@ -93,6 +100,8 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(post("/start-record", handlers::start_record))
         .service(post("/stop-record", handlers::stop_record))
         .service(get("/stream-status", handlers::stream_status))
+        .service(post("/obs/requests/{request_type}", raw::request))
+        .service(post("/obs/batch", raw::batch))
         .service(get("/events", history::events))
         .service(get("/scenes", history::scenes))
         .service(get("/stream-sessions", history::stream_sessions))
@@ -121,9 +130,9 @@ where
     F::Output: Responder + 'static,
 {
     web::resource(path)
-        .route(web::get().to(handler))
+        .route(get_or_head().to(handler))
         .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "GET")
+            method_not_allowed(request, "GET, HEAD")
         }))
 }
 
@@ -155,11 +164,17 @@ where
     P::Output: Responder + 'static,
 {
     web::resource(path)
-        .route(web::get().to(read))
+        .route(get_or_head().to(read))
         .route(web::put().to(write))
         .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "GET, PUT")
+            method_not_allowed(request, "GET, HEAD, PUT")
         }))
+}
+
+/// A route for GET that answers HEAD too, as HTTP asks: the same handler runs, and actix-http
+/// sends its status and headers (`Content-Length` included) without the body.
+fn get_or_head() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 async fn not_found(request: HttpRequest) -> HttpResponse {

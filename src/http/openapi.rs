@@ -12,12 +12,12 @@ use utoipa::{
     openapi::{
         path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem},
         security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
-        Required,
+        ContentBuilder, Ref, RefOr, Required, ResponseBuilder,
     },
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, webhooks};
+use super::{callbacks, handlers, history, ops, raw, webhooks};
 use crate::outputs::routes as outputs;
 use crate::studio::routes as studio;
 
@@ -42,6 +42,8 @@ use crate::studio::routes as studio;
         handlers::stop_stream,
         handlers::start_record,
         handlers::stop_record,
+        raw::request,
+        raw::batch,
         history::events,
         history::scenes,
         history::stream_sessions,
@@ -82,7 +84,7 @@ use crate::studio::routes as studio;
         studio::set_transition,
         studio::tbar,
     ),
-    modifiers(&PerInstanceRoutes, &BearerTokens),
+    modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
     tags(
         (name = "instance", description = "Also under /api/instances/{instance}/..."),
         (name = "hub", description = "The hub as a whole"),
@@ -189,6 +191,57 @@ impl Modify for BearerTokens {
     }
 }
 
+/// The refusals of `site_guard`, which come before any route: 421 on every route (a `Host` this
+/// hub does not answer to without a token) and 403 on those that change something (a page of
+/// another site). Added here rather than on each handler, as the guard is not the handler's.
+struct SiteGuardErrors;
+
+impl Modify for SiteGuardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                operation.responses.responses.insert(
+                    "421".to_string(),
+                    error(
+                        "host_not_allowed: no API token is configured and the Host header is \
+                         neither a loopback name nor in allowed_hosts",
+                    ),
+                );
+            }
+            for operation in [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation.responses.responses.insert(
+                    "403".to_string(),
+                    error(
+                        "cross_site_request: sent by a page whose origin is neither the \
+                         hub's own nor in allowed_origins",
+                    ),
+                );
+            }
+        }
+    }
+}
+
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     ApiDoc::openapi()
         .to_json()
@@ -240,5 +293,19 @@ mod tests {
         assert_eq!(per_instance["parameters"][0]["name"], "instance");
         assert!(per_instance["security"].is_array());
         assert!(paths["/healthz"]["get"]["security"].is_null());
+    }
+
+    #[test]
+    fn the_guards_refusals_are_documented() {
+        let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let paths = &document["paths"];
+        let switch = &paths["/api/instances/{instance}/switch-scene"]["post"]["responses"];
+        for status in ["403", "415", "421"] {
+            assert!(switch[status].is_object(), "switch-scene {status}");
+        }
+        assert!(paths["/api/stream-status"]["get"]["responses"]["421"].is_object());
+        assert!(paths["/api/stream-status"]["get"]["responses"]["403"].is_null());
+        assert!(paths["/api/callback/scene-change"]["post"]["responses"]["415"].is_object());
+        assert!(paths["/api/webhooks/{id}"]["patch"]["responses"]["415"].is_object());
     }
 }

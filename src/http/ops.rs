@@ -12,7 +12,7 @@ use actix_web::{
 use serde_json::json;
 
 use super::AppState;
-use crate::{metrics::metrics, status::Ping};
+use crate::{db::health::PersistenceState, metrics::metrics, status::Ping};
 
 /// How long an actor may take to answer a readiness ping before the hub is reported not ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,10 +24,15 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the actors answer (and, once persistence exists, the database is usable).
+/// `GET /readyz`: the actors answer (503 otherwise), and how the history is doing.
+///
+/// Degraded persistence (writes failing, events waiting in memory) is reported but keeps the
+/// answer 200 with `status: "degraded"`: live status, commands, the WebSocket and webhooks from
+/// memory all still work, so a load balancer must not take the hub out of rotation (and cut every
+/// client off) because the history lags; a monitor alerts on the field instead.
 #[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness (open without a token)",
     responses(
-        (status = 200, description = "Ready", body = serde_json::Value),
+        (status = 200, description = "Ready (`status: ready`), or serving with its history lagging behind (`status: degraded`, see `persistence`)", body = serde_json::Value),
         (status = 503, description = "A part of the hub is not answering", body = serde_json::Value)
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -39,17 +44,35 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         tokio::time::timeout(READY_TIMEOUT, state.supervisor.send(Ping)).await,
         Ok(Ok(()))
     );
-    let checks = json!({ "status_manager": manager, "supervisor": supervisor });
-    if manager && supervisor {
-        HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }))
-    } else {
-        HttpResponse::ServiceUnavailable().json(json!({
+    let history = state.persistence.report();
+    let checks = json!({
+        "status_manager": manager,
+        "supervisor": supervisor,
+        "persistence": history.state,
+    });
+    // Counts only: the error text stays behind the token, in /api/obs-manager/status/.
+    let persistence = json!({
+        "state": history.state,
+        "pending_events": history.pending_events,
+        "dropped_events": history.dropped_events,
+        "last_error_at": history.last_error_at,
+    });
+    if !(manager && supervisor) {
+        return HttpResponse::ServiceUnavailable().json(json!({
             "status": "not_ready",
             "error": "not_ready",
             "message": "a part of the hub is not answering",
             "checks": checks,
-        }))
+            "persistence": persistence,
+        }));
     }
+    let status = if history.state == PersistenceState::Degraded {
+        "degraded"
+    } else {
+        "ready"
+    };
+    HttpResponse::Ok()
+        .json(json!({ "status": status, "checks": checks, "persistence": persistence }))
 }
 
 /// `GET /metrics`: Prometheus text format.

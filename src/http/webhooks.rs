@@ -37,20 +37,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
             web::resource("")
-                .route(web::get().to(list))
+                .route(super::get_or_head().to(list))
                 .route(web::post().to(create))
                 .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, POST")
+                    super::method_not_allowed(request, "GET, HEAD, POST")
                 })),
         )
         .service(super::post("/deliveries/{delivery}/redeliver", redeliver))
         .service(
             web::resource("/{id}")
-                .route(web::get().to(show))
+                .route(super::get_or_head().to(show))
                 .route(web::patch().to(update))
                 .route(web::delete().to(remove))
                 .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, PATCH, DELETE")
+                    super::method_not_allowed(request, "GET, HEAD, PATCH, DELETE")
                 })),
         )
         .service(super::get("/{id}/deliveries", deliveries))
@@ -72,6 +72,8 @@ fn api_error(error: WebhookError) -> ApiError {
         WebhookError::NotFound(message) => ApiError::RouteNotFound(message),
         WebhookError::Conflict(message) => ApiError::Conflict(message),
         WebhookError::Invalid(message) => ApiError::InvalidField(message),
+        WebhookError::DestinationRefused(message) => ApiError::DestinationNotAllowed(message),
+        WebhookError::TooMany(message) => ApiError::WebhookLimitReached(message),
         WebhookError::Store(error) => ApiError::Unavailable(format!("{error}; retry in a moment")),
     }
 }
@@ -223,13 +225,20 @@ pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
     request_body = CreateBody,
     responses(
         (status = 201, description = "The endpoint, with its secret", body = CreatedEndpoint),
-        (status = 400, description = "A field is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`: the message names the URL and why)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
+        (status = 409, description = "As many endpoints as `[webhook_delivery] max_endpoints` exist already (`webhook_limit_reached`)", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
-pub async fn create(webhooks: web::Data<Webhooks>, payload: web::Payload) -> Answer {
-    let body: CreateBody = body::json(payload).await?;
+pub async fn create(
+    webhooks: web::Data<Webhooks>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Answer {
+    let body: CreateBody = body::json(&request, payload).await?;
     let url = endpoint::check_url(&body.url).map_err(field("url"))?;
     let secret = match body.secret {
         Some(secret) => {
@@ -288,19 +297,22 @@ pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answe
     request_body = PatchBody,
     responses(
         (status = 200, description = "The endpoint as changed", body = EndpointView),
-        (status = 400, description = "A field is invalid (the message names it)", body = crate::error::ErrorBody),
+        (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`)", body = crate::error::ErrorBody),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint comes from the configuration: only `enabled` can change", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
 pub async fn update(
     webhooks: web::Data<Webhooks>,
     id: web::Path<String>,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let body: PatchBody = body::json(payload).await?;
+    let body: PatchBody = body::json(&request, payload).await?;
     let mut patch = EndpointPatch {
         enabled: body.enabled,
         ..EndpointPatch::default()

@@ -6,15 +6,16 @@
 //! `ws://127.0.0.1:8000/ws` and watch (cross-site WebSocket hijacking). Browsers always send
 //! `Origin` on a WebSocket handshake and scripts cannot forge it, so checking it stops that; other
 //! clients (scripts, `websocat`) send none and are let through, the token being their gate.
+//!
+//! "The hub's own origin" is judged from `Host`, which an attacker controls after rebinding a
+//! domain of theirs to 127.0.0.1: `site_guard` has already refused such a `Host` (without a
+//! token) before this runs, so an Origin equal to it is the hub's own.
 
 use actix_web::{http::header, web, HttpRequest};
 use serde::Deserialize;
 
-use super::{auth, AppState};
-use crate::{
-    config::{normalize_origin, split_authority},
-    error::ApiError,
-};
+use super::{auth, site_guard::same_origin, AppState};
+use crate::{config::normalize_origin, error::ApiError};
 
 /// Checks a WebSocket upgrade request before it is accepted: origin first (a foreign page gets
 /// 403 whatever it presents), then the API token (401).
@@ -74,26 +75,6 @@ pub fn check_origin(
     } else {
         Err(refused())
     }
-}
-
-/// Whether the normalised `origin` names the host and port the request was sent to. The scheme
-/// is not compared: behind a TLS-terminating proxy the page is https and the hub sees http.
-fn same_origin(origin: &str, host: Option<&str>) -> bool {
-    let Some(host) = host.map(str::to_ascii_lowercase) else {
-        return false;
-    };
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    let default_port = if scheme == "https" { "443" } else { "80" };
-    let Some((origin_host, origin_port)) = split_authority(authority) else {
-        return false;
-    };
-    let Some((request_host, request_port)) = split_authority(&host) else {
-        return false;
-    };
-    origin_host == request_host
-        && origin_port.unwrap_or(default_port) == request_port.unwrap_or(default_port)
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub enum CommandError {
     UnknownInstance(String),
     #[error("the connection to `{0}` is restarting; retry in a moment")]
     Unavailable(String),
+    /// A request the hub does not send, with the reason (e.g. a raw `StartOutput`, which no
+    /// output lane can take).
+    #[error("{0}")]
+    NotAllowed(String),
     /// The command discipline refused an output command without asking OBS.
     #[error("{output:?} refused: {refusal:?}")]
     OutputRefused { output: Output, refusal: Refusal },

@@ -4,6 +4,11 @@
 //! status manager as typed updates, polls on an interval to reconcile what events missed, proves
 //! the link alive with a heartbeat, and reconnects forever with backoff. obws itself never
 //! reconnects and its event stream simply ends on disconnect, so all of that lives here.
+//!
+//! Each link is two obs-websocket sessions opened together: obws's (status, events, typed
+//! commands) and the hub's own [`RawSession`] (raw requests and batches). The hub's session sees
+//! close codes, which obws hides: a 4011 on it means OBS's user kicked the hub, and the actor
+//! then closes both and stays `kicked` until [`Resume`] (`obs-manager/start`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,13 +16,16 @@ use actix::prelude::*;
 use chrono::Utc;
 use futures_util::StreamExt;
 use obws::{client::ConnectConfig, events::Event, Client};
+use serde_json::{Map, Value};
 
 use super::{
     backoff::Backoff,
     commands::{self, CommandError, CommandOutcome, Execute, ObsCommand},
     events::{event_type, translate, EventAction},
     failure::{classify, error_chain, FailureKind, LinkFailure},
+    raw::{self, CheckedBatch},
     reading,
+    session::{RawSession, SessionClosed, SessionConfig, SessionError},
 };
 use crate::{
     config::{InstanceConfig, Timing},
@@ -58,6 +66,31 @@ impl Waiter {
 #[rtype(result = "()")]
 pub struct Disconnect;
 
+/// Brings a `kicked` instance back (`obs-manager/start`); does nothing in any other state.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resume;
+
+/// A raw request or batch for the hub's own session.
+#[derive(Debug)]
+pub enum RawCall {
+    Request {
+        request_type: String,
+        request_data: Option<Value>,
+    },
+    Batch {
+        batch: CheckedBatch,
+        halt_on_failure: bool,
+        execution_type: i64,
+    },
+}
+
+/// Runs a [`RawCall`]; answers OBS's response `d` (a batch's: `results`), without the hub's own
+/// request id.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Map<String, Value>, CommandError>")]
+pub struct ExecuteRaw(pub RawCall);
+
 /// An OBS event tagged with the link it arrived on.
 struct LinkEvent {
     link: u32,
@@ -71,6 +104,7 @@ enum Link {
         id: u32,
         client: Arc<Client>,
         events: SpawnHandle,
+        session: Arc<RawSession>,
     },
 }
 
@@ -78,6 +112,7 @@ enum Link {
 struct OpenedLink {
     client: Client,
     events: obws::events::EventStream,
+    session: RawSession,
     versions: (String, String),
     scenes: Vec<SceneInfo>,
     reading: PollReading,
@@ -97,6 +132,8 @@ pub struct ObsConnection {
     backoff: Backoff,
     heartbeat_in_flight: bool,
     poll_in_flight: bool,
+    /// Re-reads after raw requests: a burst of them costs at most two re-reads, not one each.
+    reread: raw::Coalesced,
     /// Between CurrentSceneCollectionChanging and ...Changed requests are undefined behaviour.
     collection_changing: bool,
     /// The command discipline: one lane per output (see `outputs::discipline`).
@@ -125,6 +162,7 @@ impl ObsConnection {
             backoff,
             heartbeat_in_flight: false,
             poll_in_flight: false,
+            reread: raw::Coalesced::default(),
             collection_changing: false,
             outputs: Lanes::default(),
             waiters_made: 0,
@@ -192,7 +230,8 @@ impl ObsConnection {
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        if !matches!(self.link, Link::Down) {
+        // A kicked instance stays down until Resume, whatever retry was scheduled before.
+        if !matches!(self.link, Link::Down) || self.state == ConnectionState::Kicked {
             return;
         }
         self.link = Link::Connecting;
@@ -200,6 +239,8 @@ impl ObsConnection {
         let timing = self.timing.clone();
         ctx.spawn(open_link(config, timing).into_actor(self).map(
             |result, act, ctx| match result {
+                // Kicked while this attempt was under way: its sessions are dropped (closed).
+                _ if act.state == ConnectionState::Kicked => act.link = Link::Down,
                 Ok(opened) => act.on_connected(opened, ctx),
                 Err(failure) => act.on_connect_failed(failure, ctx),
             },
@@ -210,10 +251,20 @@ impl ObsConnection {
         self.links_opened += 1;
         let link = self.links_opened;
         let events = ctx.add_stream(opened.events.map(move |event| LinkEvent { link, event }));
+        let mut closed = opened.session.closed();
+        ctx.spawn(
+            async move {
+                let ended = closed.wait_for(Option::is_some).await;
+                ended.ok().and_then(|ended| ended.clone())
+            }
+            .into_actor(self)
+            .map(move |ended, act, ctx| act.on_session_closed(link, ended, ctx)),
+        );
         self.link = Link::Up {
             id: link,
             client: Arc::new(opened.client),
             events,
+            session: Arc::new(opened.session),
         };
         self.failed_attempts = 0;
         self.backoff.reset();
@@ -286,6 +337,48 @@ impl ObsConnection {
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
     }
 
+    /// The hub's own session of `link` ended. A kick (4011) stops every link; any other close
+    /// of the current link is a lost link like obws's.
+    fn on_session_closed(
+        &mut self,
+        link: u32,
+        ended: Option<SessionClosed>,
+        ctx: &mut Context<Self>,
+    ) {
+        match ended {
+            // The newest link's session, even if obws's side of it was already seen dropping
+            // (both are closed by the same kick, in no set order).
+            Some(ended) if ended.is_kick() && link == self.links_opened => {
+                self.on_kicked(&ended, ctx)
+            }
+            Some(ended) if self.is_current(link) => {
+                self.on_link_lost(format!("the hub's own session: {}", ended.describe()), ctx)
+            }
+            None if self.is_current(link) => {
+                self.on_link_lost("the hub's own session ended".to_string(), ctx)
+            }
+            _ => {}
+        }
+    }
+
+    fn on_kicked(&mut self, ended: &SessionClosed, ctx: &mut Context<Self>) {
+        if self.state == ConnectionState::Kicked {
+            return;
+        }
+        if let Link::Up { events, .. } = std::mem::replace(&mut self.link, Link::Down) {
+            ctx.cancel_future(events);
+        }
+        // An attempt under way (Link::Connecting) is discarded when it completes: see connect().
+        self.failed_attempts = 0;
+        let reason = format!(
+            "kicked from OBS ({}); the hub does not reconnect on its own after a kick: \
+             POST /api/instances/{}/obs-manager/start to connect again",
+            ended.describe(),
+            self.config.name
+        );
+        self.set_state(ConnectionState::Kicked, Some(reason), None, None);
+    }
+
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
         let Some((link, client)) = self.current_link() else {
             return;
@@ -341,6 +434,30 @@ impl ObsConnection {
                         let update = ObsUpdate::Poll(reading);
                         act.learn(&update, ctx);
                         act.report(Source::Poll, update);
+                    }
+                }),
+        );
+    }
+
+    /// Re-reads everything after raw requests that may have changed it, coalescing bursts.
+    fn reread_after_raw(&mut self, ctx: &mut Context<Self>) {
+        let Some((link, client)) = self.current_link() else {
+            return;
+        };
+        if !self.reread.begin() {
+            return;
+        }
+        let limit = self.timing.request_timeout;
+        ctx.spawn(
+            async move { tokio::time::timeout(limit, reading::read_snapshot(&client)).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    let again = act.reread.finish();
+                    if let (true, Ok(Ok((scenes, reading)))) = (act.is_current(link), result) {
+                        act.report(Source::Api, ObsUpdate::Snapshot { scenes, reading });
+                    }
+                    if again {
+                        act.reread_after_raw(ctx);
                     }
                 }),
         );
@@ -534,7 +651,7 @@ impl ObsConnection {
             return;
         };
         let epoch = self.outputs.get(output).epoch();
-        let limit = self.timing.request_timeout;
+        let limit = self.timing.request_timeout + action.confirmation_time();
         let latency = metrics()
             .obs_request_seconds
             .with_label_values(&[self.config.name.as_str(), action.request_name(output)]);
@@ -673,9 +790,21 @@ async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink,
             )
         })?
         .map_err(|error| classify(&error, has_password))?;
+    // Opened once obws's session is identified, so a refused password is reported (and
+    // alerted in OBS) once, by the first.
+    let session = RawSession::connect(SessionConfig {
+        host: config.host.clone(),
+        port: config.port,
+        password: config.password.clone(),
+        event_subscriptions: 0,
+        connect_timeout: timing.connect_timeout,
+    })
+    .await
+    .map_err(|error| session_failure(&error))?;
     Ok(OpenedLink {
         client,
         events,
+        session,
         versions: (
             version.obs_studio_version.to_string(),
             version.obs_web_socket_version.to_string(),
@@ -683,6 +812,19 @@ async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink,
         scenes,
         reading,
     })
+}
+
+fn session_failure(error: &SessionError) -> LinkFailure {
+    let kind = match error {
+        SessionError::Closed(closed) if closed.code == Some(4009) => FailureKind::AuthFailed,
+        SessionError::PasswordRequired => FailureKind::AuthFailed,
+        SessionError::Timeout => FailureKind::Timeout,
+        _ => FailureKind::Unreachable,
+    };
+    LinkFailure::new(
+        kind,
+        format!("the hub's own OBS session did not open: {error}"),
+    )
 }
 
 impl Actor for ObsConnection {
@@ -791,6 +933,95 @@ impl Handler<Execute> for ObsConnection {
                 result
             }),
         )
+    }
+}
+
+impl Handler<ExecuteRaw> for ObsConnection {
+    type Result = ResponseActFuture<Self, Result<Map<String, Value>, CommandError>>;
+
+    fn handle(&mut self, ExecuteRaw(call): ExecuteRaw, _: &mut Self::Context) -> Self::Result {
+        let Link::Up {
+            id: link, session, ..
+        } = &self.link
+        else {
+            let error = CommandError::NotConnected {
+                state: self.state,
+                reason: self.last_error.clone(),
+            };
+            return Box::pin(fut::ready(Err(error)));
+        };
+        let (link, session) = (*link, Arc::clone(session));
+        let (label, limit, may_change) = match &call {
+            RawCall::Request { request_type, .. } => (
+                "raw",
+                self.timing.request_timeout,
+                raw::changes_state(request_type),
+            ),
+            RawCall::Batch { batch, .. } => (
+                "batch",
+                self.timing.request_timeout + batch.sleep_allowance,
+                batch.changes_state,
+            ),
+        };
+        // Bounded labels: request types come from clients.
+        let latency = metrics()
+            .obs_request_seconds
+            .with_label_values(&[self.config.name.as_str(), label]);
+        Box::pin(
+            async move {
+                let _timer = latency.start_timer();
+                let answer = tokio::time::timeout(limit, async {
+                    match &call {
+                        RawCall::Request {
+                            request_type,
+                            request_data,
+                        } => session.request(request_type, request_data.as_ref()).await,
+                        RawCall::Batch {
+                            batch,
+                            halt_on_failure,
+                            execution_type,
+                        } => {
+                            session
+                                .batch(&batch.requests, *halt_on_failure, *execution_type)
+                                .await
+                        }
+                    }
+                })
+                .await;
+                match answer {
+                    Err(_) => Err(CommandError::Timeout(
+                        u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                    )),
+                    Ok(Err(error)) => Err(CommandError::LinkFailed(error.to_string())),
+                    Ok(Ok(answer)) => Ok(raw::without_hub_request_id(answer)),
+                }
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                // What the request may have changed is read back, so the cache does not wait
+                // for the next poll (OBS sends no event for much of it).
+                if may_change && result.is_ok() && act.is_current(link) {
+                    act.reread_after_raw(ctx);
+                }
+                result
+            }),
+        )
+    }
+}
+
+impl Handler<Resume> for ObsConnection {
+    type Result = ();
+
+    fn handle(&mut self, _: Resume, ctx: &mut Self::Context) {
+        if self.state != ConnectionState::Kicked {
+            return;
+        }
+        log::info!(
+            "obs `{}`: reconnecting after a kick, as asked",
+            self.config.name
+        );
+        self.set_state(ConnectionState::Connecting, None, None, None);
+        self.connect(ctx);
     }
 }
 

@@ -1,4 +1,5 @@
-//! The OBS side: one `ObsConnection` actor per instance, the supervisor that keeps them alive,
+//! The OBS side: one `ObsConnection` actor per instance (obws's link plus the hub's own
+//! `session`, which carries `raw` requests and batches and sees kicks), the supervisor that keeps them alive,
 //! and the plain functions they use (backoff, failure classification, event translation, reads).
 
 pub mod backoff;
@@ -7,9 +8,13 @@ pub mod connection;
 pub mod events;
 pub mod failure;
 pub mod probe;
+pub mod raw;
 pub mod reading;
+pub mod session;
 pub mod supervisor;
 
 pub use commands::{CommandError, CommandOutcome, ObsCommand};
 pub use connection::ObsConnection;
-pub use supervisor::{ConnectionSupervisor, Route, SetInstanceRunning, StartManager, StopManager};
+pub use supervisor::{
+    ConnectionSupervisor, Route, RouteRaw, SetInstanceRunning, StartManager, StopManager,
+};

@@ -9,9 +9,12 @@ use std::{collections::BTreeMap, time::Duration};
 
 use actix::prelude::*;
 
+use serde_json::{Map, Value};
+
 use super::{
     commands::{CommandError, CommandOutcome, Execute, ObsCommand},
-    connection::{Disconnect, ObsConnection},
+    connection::{Disconnect, ExecuteRaw, ObsConnection, RawCall, Resume},
+    raw::{self, OutputRequest},
 };
 use crate::{
     config::{InstanceConfig, Timing},
@@ -46,6 +49,15 @@ pub struct Route {
     pub command: ObsCommand,
 }
 
+/// Runs a raw request or batch on the named instance (`POST .../obs/requests/{type}`,
+/// `POST .../obs/batch`); answers OBS's response.
+#[derive(Message)]
+#[rtype(result = "Result<Map<String, Value>, CommandError>")]
+pub struct RouteRaw {
+    pub instance: String,
+    pub call: RawCall,
+}
+
 pub struct ConnectionSupervisor {
     instances: BTreeMap<String, InstanceConfig>,
     timing: Timing,
@@ -73,7 +85,9 @@ impl ConnectionSupervisor {
     }
 
     fn start_instance(&mut self, name: &str) {
-        if self.connections.contains_key(name) {
+        if let Some(connection) = self.connections.get(name) {
+            // Running already; a kicked one waits for exactly this to reconnect.
+            connection.do_send(Resume);
             return;
         }
         let Some(config) = self.instances.get(name) else {
@@ -187,6 +201,30 @@ impl Handler<SetInstanceRunning> for ConnectionSupervisor {
     }
 }
 
+impl ConnectionSupervisor {
+    /// The live connection actor of `instance`, replacing a dead one first.
+    fn connection(&mut self, instance: &str) -> Result<Addr<ObsConnection>, CommandError> {
+        if !self.instances.contains_key(instance) {
+            return Err(CommandError::UnknownInstance(instance.to_string()));
+        }
+        // Do not wait for the next liveness check to replace a connection that died.
+        if self
+            .connections
+            .get(instance)
+            .is_some_and(|connection| !connection.connected())
+        {
+            self.restart_dead_connections();
+        }
+        self.connections
+            .get(instance)
+            .cloned()
+            .ok_or_else(|| CommandError::NotConnected {
+                state: ConnectionState::Stopped,
+                reason: Some("the OBS manager is stopped for this instance".to_string()),
+            })
+    }
+}
+
 impl Handler<Route> for ConnectionSupervisor {
     type Result = ResponseFuture<Result<CommandOutcome, CommandError>>;
 
@@ -195,30 +233,63 @@ impl Handler<Route> for ConnectionSupervisor {
         Route { instance, command }: Route,
         _: &mut Self::Context,
     ) -> Self::Result {
-        if !self.instances.contains_key(&instance) {
-            return Box::pin(async move { Err(CommandError::UnknownInstance(instance)) });
-        }
-        // Do not wait for the next liveness check to replace a connection that died.
-        if self
-            .connections
-            .get(&instance)
-            .is_some_and(|connection| !connection.connected())
-        {
-            self.restart_dead_connections();
-        }
-        let Some(connection) = self.connections.get(&instance).cloned() else {
-            return Box::pin(async {
-                Err(CommandError::NotConnected {
-                    state: ConnectionState::Stopped,
-                    reason: Some("the OBS manager is stopped for this instance".to_string()),
-                })
-            });
+        let connection = match self.connection(&instance) {
+            Ok(connection) => connection,
+            Err(error) => return Box::pin(async move { Err(error) }),
         };
         Box::pin(async move {
             connection
                 .send(Execute(command))
                 .await
                 .unwrap_or(Err(CommandError::Unavailable(instance)))
+        })
+    }
+}
+
+impl Handler<RouteRaw> for ConnectionSupervisor {
+    type Result = ResponseFuture<Result<Map<String, Value>, CommandError>>;
+
+    fn handle(
+        &mut self,
+        RouteRaw { instance, call }: RouteRaw,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let connection = match self.connection(&instance) {
+            Ok(connection) => connection,
+            Err(error) => return Box::pin(async move { Err(error) }),
+        };
+        // A raw request that drives an output runs as the typed command, through the same
+        // `Execute` and the same per-output lane as the `/outputs/...` routes: it can never race
+        // them (`raw::output_request` decides which requests these are).
+        let typed = match &call {
+            RawCall::Request {
+                request_type,
+                request_data,
+            } => match raw::output_request(request_type, request_data.as_ref()) {
+                Some(OutputRequest::Typed(command)) => {
+                    Some((request_type.clone(), ObsCommand::Output(command)))
+                }
+                Some(OutputRequest::Refused(reason)) => {
+                    return Box::pin(async move { Err(CommandError::NotAllowed(reason)) })
+                }
+                None => None,
+            },
+            RawCall::Batch { .. } => None,
+        };
+        Box::pin(async move {
+            match typed {
+                Some((request_type, command)) => {
+                    let outcome = connection
+                        .send(Execute(command))
+                        .await
+                        .unwrap_or(Err(CommandError::Unavailable(instance)));
+                    raw::answer_of_typed(&request_type, outcome)
+                }
+                None => connection
+                    .send(ExecuteRaw(call))
+                    .await
+                    .unwrap_or(Err(CommandError::Unavailable(instance))),
+            }
         })
     }
 }
@@ -323,8 +394,9 @@ mod tests {
             .unwrap();
         assert!(outcome.is_ok(), "{outcome:?}");
         assert_eq!(studio.current_scene(), "Live");
+        // One link is two sessions: obws's and the hub's own.
         wait_for(&board, "the dead actor's link dropped", |_| {
-            studio.connection_count() == 1
+            studio.connection_count() == 2
         })
         .await;
         let booth_now = &board.current().instances["booth"];

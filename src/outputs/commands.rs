@@ -99,6 +99,16 @@ impl Action {
 const PAUSE_CONFIRMATION: Duration = Duration::from_secs(2);
 const PAUSE_CHECK_EVERY: Duration = Duration::from_millis(100);
 
+impl Action {
+    /// Time this action takes beyond its request: a pause or resume is confirmed afterwards.
+    pub fn confirmation_time(&self) -> Duration {
+        match self {
+            Self::Pause | Self::Resume => PAUSE_CONFIRMATION,
+            _ => Duration::ZERO,
+        }
+    }
+}
+
 /// Sends one action; answers the recording's path for a record stop.
 pub async fn send(
     client: &Client,

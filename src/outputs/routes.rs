@@ -238,7 +238,7 @@ pub async fn ensure(
     payload: web::Payload,
 ) -> Answer {
     let output = output_in_path(&request)?;
-    let EnsureBody { active } = body::json(payload).await?;
+    let EnsureBody { active } = body::json(&request, payload).await?;
     run(&state, &target, OutputCommand::Ensure { output, active }).await
 }
 
@@ -319,8 +319,13 @@ pub struct ChapterBody {
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
     )
 )]
-pub async fn chapter(state: web::Data<AppState>, target: Target, payload: web::Payload) -> Answer {
-    let name = body::optional_json::<ChapterBody>(payload)
+pub async fn chapter(
+    state: web::Data<AppState>,
+    target: Target,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Answer {
+    let name = body::optional_json::<ChapterBody>(&request, payload)
         .await?
         .and_then(|body| body.name);
     if name.as_deref().is_some_and(|name| name.trim().is_empty()) {

@@ -4,6 +4,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Why a scene (or input) name that reaches the hub from outside (a command, a callback) is
+/// refused, if it is. OBS's own names are taken as they come; but a name posted to the hub with a
+/// NUL, a newline or an escape sequence in it would be cached and then shown to every client,
+/// written into the history and the logs, and sent on to webhooks: a NUL cuts C strings short,
+/// escapes rewrite terminals, newlines forge log lines. No scene needs one.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("must not be empty")
+    } else if name.chars().any(char::is_control) {
+        Some("must not contain control characters (U+0000 to U+001F, U+007F to U+009F)")
+    } else {
+        None
+    }
+}
+
 /// Where a connection to one OBS instance stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -19,6 +34,9 @@ pub enum ConnectionState {
     Incompatible,
     /// The manager (or this instance) was stopped on request.
     Stopped,
+    /// OBS's user kicked one of the hub's sessions (close code 4011): every link is closed and
+    /// none is reopened until `obs-manager/start` asks for it.
+    Kicked,
 }
 
 impl ConnectionState {
@@ -30,6 +48,7 @@ impl ConnectionState {
             Self::AuthFailed => "auth_failed",
             Self::Incompatible => "incompatible",
             Self::Stopped => "stopped",
+            Self::Kicked => "kicked",
         }
     }
 }
@@ -165,5 +184,40 @@ impl InstanceStatus {
 
     pub fn scene_names(&self) -> Vec<String> {
         self.scenes.iter().map(|s| s.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::name_problem;
+
+    #[test]
+    fn names_with_control_characters_are_refused_others_taken_as_they_are() {
+        for good in [
+            "Live",
+            "Scène 2 — caméra",
+            "  padded  ",
+            "emoji 🎥",
+            "non\u{a0}breaking",
+        ] {
+            assert_eq!(name_problem(good), None, "{good:?}");
+        }
+        for empty in ["", "   "] {
+            assert_eq!(name_problem(empty), Some("must not be empty"));
+        }
+        for bad in [
+            "Live\0",
+            "a\nb",
+            "a\rb",
+            "\tLive",
+            "\u{1b}[2J",
+            "del\u{7f}",
+            "c1\u{85}",
+        ] {
+            assert!(
+                name_problem(bad).is_some_and(|problem| problem.contains("control")),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! Reads come from the cache except `GET transitions`, which asks OBS for its list. Commands go
 //! through the instance's connection; nothing here talks to OBS.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -202,9 +202,10 @@ pub struct StudioModeBody {
 pub async fn set_studio_mode(
     state: web::Data<AppState>,
     target: Target,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let StudioModeBody { enabled } = body::json(payload).await?;
+    let StudioModeBody { enabled } = body::json(&request, payload).await?;
     run(&state, &target, StudioCommand::SetStudioMode(enabled)).await
 }
 
@@ -255,9 +256,10 @@ pub struct PreviewBody {
 pub async fn set_preview_scene(
     state: web::Data<AppState>,
     target: Target,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let PreviewBody { scene_name } = body::json(payload).await?;
+    let PreviewBody { scene_name } = body::json(&request, payload).await?;
     non_empty("scene_name", &scene_name)?;
     run(&state, &target, StudioCommand::SetPreview(scene_name)).await
 }
@@ -292,11 +294,18 @@ pub struct TakeBody {
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
     )
 )]
-pub async fn take(state: web::Data<AppState>, target: Target, payload: web::Payload) -> Answer {
+pub async fn take(
+    state: web::Data<AppState>,
+    target: Target,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Answer {
     let TakeBody {
         transition,
         duration_ms,
-    } = body::optional_json(payload).await?.unwrap_or_default();
+    } = body::optional_json(&request, payload)
+        .await?
+        .unwrap_or_default();
     if let Some(name) = &transition {
         non_empty("transition", name)?;
     }
@@ -363,9 +372,10 @@ pub struct TransitionBody {
 pub async fn set_transition(
     state: web::Data<AppState>,
     target: Target,
+    request: HttpRequest,
     payload: web::Payload,
 ) -> Answer {
-    let TransitionBody { name, duration_ms } = body::json(payload).await?;
+    let TransitionBody { name, duration_ms } = body::json(&request, payload).await?;
     non_empty("name", &name)?;
     let duration_ms = duration(duration_ms)?;
     run(
@@ -402,8 +412,13 @@ pub struct TBarBody {
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
     )
 )]
-pub async fn tbar(state: web::Data<AppState>, target: Target, payload: web::Payload) -> Answer {
-    let TBarBody { position, release } = body::json(payload).await?;
+pub async fn tbar(
+    state: web::Data<AppState>,
+    target: Target,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Answer {
+    let TBarBody { position, release } = body::json(&request, payload).await?;
     if !(0.0..=1.0).contains(&position) {
         return Err(ApiError::InvalidField(format!(
             "`position` must be between 0.0 and 1.0 (it was {position})"

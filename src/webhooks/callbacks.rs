@@ -19,7 +19,7 @@ use crate::{
     error::ApiError,
     http::auth::token_matches,
     status::{
-        model::SceneInfo,
+        model::{name_problem, SceneInfo},
         update::{ConnectionReport, ObsUpdate},
         ConnectionState,
     },
@@ -206,9 +206,9 @@ fn update_from(
     Ok(match kind {
         EventType::SceneChanged => {
             let fields: SceneFields = deserialize(data, prefix)?;
-            if fields.scene_name.trim().is_empty() {
+            if let Some(problem) = name_problem(&fields.scene_name) {
                 return Err(ApiError::InvalidField(format!(
-                    "`{prefix}scene_name` must not be empty"
+                    "`{prefix}scene_name` {problem}"
                 )));
             }
             (fields.instance, ObsUpdate::ProgramScene(fields.scene_name))
@@ -263,6 +263,13 @@ fn update_from(
         }
         EventType::SceneListChanged => {
             let fields: SceneListFields = deserialize(data, prefix)?;
+            for (index, name) in fields.scenes.iter().enumerate() {
+                if let Some(problem) = name_problem(name) {
+                    return Err(ApiError::InvalidField(format!(
+                        "`{prefix}scenes[{index}]` {problem}"
+                    )));
+                }
+            }
             let scenes = fields
                 .scenes
                 .into_iter()
@@ -320,43 +327,45 @@ pub struct CallbackHeaders<'a> {
     pub webhook_signature: Option<&'a str>,
 }
 
-/// Who may post a callback: with a callback secret configured, a valid signature (timestamp
-/// within 5 minutes) or a valid API token; without one, what the rest of `/api` asks (a token
-/// when tokens are configured). The error is the 401 message: it names what is missing or wrong,
-/// never a secret.
-pub fn admit(
+/// What the headers alone decide about a callback, before its body is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precheck {
+    /// Let in whatever the body says: a valid API token, or a hub with neither a callback secret
+    /// nor tokens.
+    Admitted(Admission),
+    /// Signature headers present, well formed and fresh: the signature itself covers the body,
+    /// so [`admit`] decides once the body is in.
+    SignatureToVerify,
+}
+
+/// Who may post a callback, as far as the headers tell: with a callback secret configured, a
+/// valid API token or well-formed, fresh signature headers; without one, what the rest of
+/// `/api` asks (a token when tokens are configured). Everything refused here is refused before
+/// its body is read. The error is the 401 message: it names what is missing or wrong, never a
+/// secret.
+pub fn precheck(
     callback_secret: Option<&Secret>,
     api_tokens: &[Secret],
     headers: CallbackHeaders<'_>,
-    body: &[u8],
     now: i64,
-) -> Result<Admission, String> {
+) -> Result<Precheck, String> {
     if let Some(token) = headers.bearer_token {
         if !api_tokens.is_empty() && token_matches(token, api_tokens) {
-            return Ok(Admission::Token);
+            return Ok(Precheck::Admitted(Admission::Token));
         }
     }
-    if let Some(secret) = callback_secret {
-        let key = signing::key_bytes(secret)
-            .map_err(|_| "the hub's callback secret is malformed".to_string())?;
-        return signing::verify(
-            &key,
+    if callback_secret.is_some() {
+        return signing::check_headers(
             headers.webhook_id,
             headers.webhook_timestamp,
             headers.webhook_signature,
-            body,
             now,
         )
-        .map(|()| Admission::Signature)
-        .map_err(|error| {
-            format!(
-                "this hub takes signed callbacks only (Standard Webhooks, signed with its \
-                 OBS_HUB_CALLBACK_SECRET): {error}"
-            )
-        });
+        .map(|_| Precheck::SignatureToVerify)
+        .map_err(signed_only);
     }
     if api_tokens.is_empty() {
-        return Ok(Admission::Open);
+        return Ok(Precheck::Admitted(Admission::Open));
     }
     Err(match headers.bearer_token {
         Some(_) => "the API token is not valid".to_string(),
@@ -364,6 +373,44 @@ pub fn admit(
                  the same OBS_HUB_CALLBACK_SECRET on both hubs so callbacks are signed"
             .to_string(),
     })
+}
+
+fn signed_only(error: signing::SignatureError) -> String {
+    format!(
+        "this hub takes signed callbacks only (Standard Webhooks, signed with its \
+         OBS_HUB_CALLBACK_SECRET): {error}"
+    )
+}
+
+/// Who may post a callback: [`precheck`], then, for a signed one, a signature made with the
+/// callback secret over this body.
+pub fn admit(
+    callback_secret: Option<&Secret>,
+    api_tokens: &[Secret],
+    headers: CallbackHeaders<'_>,
+    body: &[u8],
+    now: i64,
+) -> Result<Admission, String> {
+    match precheck(callback_secret, api_tokens, headers, now)? {
+        Precheck::Admitted(admission) => Ok(admission),
+        Precheck::SignatureToVerify => {
+            let Some(secret) = callback_secret else {
+                return Err("the hub has no callback secret to check the signature".to_string());
+            };
+            let key = signing::key_bytes(secret)
+                .map_err(|_| "the hub's callback secret is malformed".to_string())?;
+            signing::verify(
+                &key,
+                headers.webhook_id,
+                headers.webhook_timestamp,
+                headers.webhook_signature,
+                body,
+                now,
+            )
+            .map(|()| Admission::Signature)
+            .map_err(signed_only)
+        }
+    }
 }
 
 /// Remembers recently seen `webhook-id`s (replays) and the newest change applied per instance
@@ -534,8 +581,15 @@ mod tests {
 
     #[test]
     fn bad_bodies_name_the_field() {
-        let cases: [(CallbackRoute, &[u8], &str, &str); 9] = [
+        let cases: [(CallbackRoute, &[u8], &str, &str); 11] = [
             (scene_route(), b"{}", "invalid_field", "scene_name"),
+            (scene_route(), br#"{"scene_name": "A\u0000"}"#, "invalid_field", "`scene_name` must not contain control"),
+            (
+                CallbackRoute::Any,
+                br#"{"type": "scene_list_changed", "timestamp": "2026-11-23T22:00:00Z", "data": {"scenes": ["A", "B\u007f"]}}"#,
+                "invalid_field",
+                "`data.scenes[1]` must not contain control",
+            ),
             (scene_route(), br#"{"scene_name": 5}"#, "invalid_field", "scene_name"),
             (scene_route(), br#"{"scene_name": ""}"#, "invalid_field", "scene_name"),
             (scene_route(), br#"{"scene": "A"}"#, "invalid_field", "`scene`"),
@@ -634,6 +688,64 @@ mod tests {
             admit(None, &tokens, with_token, body, now),
             Ok(Admission::Token)
         );
+    }
+
+    #[test]
+    fn the_headers_decide_what_is_refused_before_the_body() {
+        let secret = signing::generate_secret();
+        let tokens = [Secret::new("0123456789abcdef-token")];
+        let now = 1_800_000_000;
+        let timestamp = now.to_string();
+        // Well formed: a signature the body will decide on (any 32 bytes look alike here).
+        let signature = signing::sign(b"any key", "msg_1", now, b"");
+        let signed = CallbackHeaders {
+            webhook_id: Some("msg_1"),
+            webhook_timestamp: Some(&timestamp),
+            webhook_signature: Some(&signature),
+            ..CallbackHeaders::default()
+        };
+        assert_eq!(
+            precheck(Some(&secret), &tokens, signed, now),
+            Ok(Precheck::SignatureToVerify)
+        );
+        let with_token = CallbackHeaders {
+            bearer_token: Some("0123456789abcdef-token"),
+            ..CallbackHeaders::default()
+        };
+        assert_eq!(
+            precheck(Some(&secret), &tokens, with_token, now),
+            Ok(Precheck::Admitted(Admission::Token))
+        );
+        assert_eq!(
+            precheck(None, &[], CallbackHeaders::default(), now),
+            Ok(Precheck::Admitted(Admission::Open))
+        );
+        let stale_timestamp = (now - 301).to_string();
+        let refused = [
+            (Some(&secret), CallbackHeaders::default(), "webhook-id"),
+            (
+                Some(&secret),
+                CallbackHeaders {
+                    webhook_timestamp: Some(&stale_timestamp),
+                    ..signed
+                },
+                "5 minutes",
+            ),
+            (
+                Some(&secret),
+                CallbackHeaders {
+                    webhook_signature: Some("v1,short"),
+                    ..signed
+                },
+                "v1,",
+            ),
+            (None, CallbackHeaders::default(), "API token"),
+            (None, signed, "API token"),
+        ];
+        for (secret, headers, reason) in refused {
+            let error = precheck(secret, &tokens, headers, now).unwrap_err();
+            assert!(error.contains(reason), "{reason}: {error}");
+        }
     }
 
     #[test]

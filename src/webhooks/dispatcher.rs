@@ -16,6 +16,7 @@
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -26,6 +27,8 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 
 use super::{
+    connector::CheckedConnector,
+    destination::{is_local_address, DestinationPolicy, DestinationRules},
     endpoint::{self, DeclaredEndpoint, Endpoint, EndpointPatch, EndpointSource, NewEndpoint},
     events::{self, EventType},
     outbox::{self, AttemptResult, DeliveryStatus, Outbox, PendingDelivery, Plan, RetrySchedule},
@@ -49,9 +52,8 @@ const MAX_OUTCOME_BATCH: usize = 5_000;
 const DELIVERY_RETENTION: chrono::Duration = chrono::Duration::days(30);
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 const PRUNE_CHUNK: i64 = 10_000;
-/// Response bytes kept in the delivery log when an attempt fails.
-const ERROR_BODY_CHARS: usize = 200;
-/// Response bytes read at most (so the connection can be reused); more is not waited for.
+/// Response bytes read at most (so the connection can be reused; never kept); more is not
+/// waited for.
 const RESPONSE_READ_LIMIT: usize = 64 * 1024;
 
 /// How deliveries are made.
@@ -62,6 +64,10 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// Attempts one endpoint may have under way at once.
     pub concurrency: usize,
+    /// Where endpoints created through the API may point.
+    pub destinations: DestinationRules,
+    /// Endpoints that may be created through the API (declared ones do not count).
+    pub max_endpoints: usize,
 }
 
 impl Default for DeliverySettings {
@@ -70,6 +76,8 @@ impl Default for DeliverySettings {
             schedule: RetrySchedule::default(),
             timeout: Duration::from_secs(10),
             concurrency: 4,
+            destinations: DestinationRules::default(),
+            max_endpoints: 100,
         }
     }
 }
@@ -83,6 +91,12 @@ pub enum WebhookError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// The URL points where the destination policy does not let webhooks go.
+    #[error("{0}")]
+    DestinationRefused(String),
+    /// As many endpoints as the configuration allows exist already.
+    #[error("{0}")]
+    TooMany(String),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -160,7 +174,11 @@ struct Entry {
 
 pub struct WebhookDispatcher {
     store: Addr<StoreWriter>,
+    /// For declared endpoints (config file, callback base URL): the operator's own word.
     client: awc::Client,
+    /// For endpoints created through the API: every connection checked by `policy`.
+    checked_client: awc::Client,
+    policy: Arc<DestinationPolicy>,
     settings: DeliverySettings,
     declared: Vec<DeclaredEndpoint>,
     endpoints: HashMap<Arc<str>, Entry>,
@@ -170,6 +188,8 @@ pub struct WebhookDispatcher {
     inserting: bool,
     /// Attempts made, not recorded yet.
     outcomes: Vec<AttemptOutcome>,
+    /// Attempts under way, by delivery id: cancelled when their endpoint is deleted.
+    under_way: HashMap<Arc<str>, SpawnHandle>,
     recording: bool,
     store_backoff: Backoff,
     store_retry_at: Option<Instant>,
@@ -183,14 +203,17 @@ impl WebhookDispatcher {
     /// brings the declared endpoints in line, loads the pending deliveries and resumes them.
     /// Must run inside an actix `System`. Subscribe it to the status manager to feed it, or
     /// send it `StatusChanged` messages directly (the benchmark does).
+    /// `listening`: where the hub's HTTP server listens (API endpoints may not point there).
     pub fn start(
         pool: writer::Pool,
         declared: Vec<DeclaredEndpoint>,
         settings: DeliverySettings,
+        listening: Option<SocketAddr>,
     ) -> Addr<Self> {
         let store = SyncArbiter::start(1, move || StoreWriter::new(pool.clone()));
+        let policy = Arc::new(DestinationPolicy::new(settings.destinations, listening));
         Self::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            Self::new(store, declared, settings)
+            Self::new(store, declared, settings, policy)
         })
     }
 
@@ -199,9 +222,10 @@ impl WebhookDispatcher {
         pool: writer::Pool,
         declared: Vec<DeclaredEndpoint>,
         settings: DeliverySettings,
+        listening: Option<SocketAddr>,
         manager: &Addr<crate::status::StatusManager>,
     ) -> Addr<Self> {
-        let dispatcher = Self::start(pool, declared, settings);
+        let dispatcher = Self::start(pool, declared, settings, listening);
         manager.do_send(Subscribe(dispatcher.clone().recipient()));
         dispatcher
     }
@@ -211,24 +235,29 @@ impl WebhookDispatcher {
         store: Addr<StoreWriter>,
         declared: Vec<DeclaredEndpoint>,
         settings: DeliverySettings,
+        policy: Arc<DestinationPolicy>,
     ) -> Self {
-        let connector = awc::Connector::new()
+        let builder = || {
+            awc::Client::builder()
+                .timeout(settings.timeout)
+                .disable_redirects()
+                .add_default_header((
+                    header::USER_AGENT,
+                    concat!("obs-hub/", env!("CARGO_PKG_VERSION")),
+                ))
+        };
+        // Per-endpoint limits bound the connections; the connector's own pool limit would let a
+        // few slow endpoints hold every connection.
+        let trusted = awc::Connector::new().timeout(settings.timeout).limit(0);
+        let checked = awc::Connector::new()
+            .connector(CheckedConnector::new(Arc::clone(&policy)))
             .timeout(settings.timeout)
-            // Per-endpoint limits bound the connections; the connector's own pool limit would
-            // let a few slow endpoints hold every connection.
             .limit(0);
-        let client = awc::Client::builder()
-            .connector(connector)
-            .timeout(settings.timeout)
-            .disable_redirects()
-            .add_default_header((
-                header::USER_AGENT,
-                concat!("obs-hub/", env!("CARGO_PKG_VERSION")),
-            ))
-            .finish();
         Self {
             store,
-            client,
+            client: builder().connector(trusted).finish(),
+            checked_client: builder().connector(checked).finish(),
+            policy,
             outbox: Outbox::new(settings.concurrency),
             settings,
             declared,
@@ -236,6 +265,7 @@ impl WebhookDispatcher {
             incoming: Vec::new(),
             inserting: false,
             outcomes: Vec::new(),
+            under_way: HashMap::new(),
             recording: false,
             store_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             store_retry_at: None,
@@ -374,12 +404,15 @@ impl WebhookDispatcher {
                 .map(move |result, act, ctx| {
                     act.inserting = false;
                     match result.map_err(StoreError::from).and_then(|r| r) {
-                        Ok(()) => {
+                        Ok(refused) => {
                             act.store_succeeded();
-                            act.stats.stored += batch.len() as u64;
-                            for delivery in batch.iter() {
-                                // An endpoint disabled meanwhile had these ended in the store.
-                                if act.is_active(&delivery.endpoint_id) {
+                            report_refused("deliveries", &refused);
+                            act.stats.stored += (batch.len() - refused.len()) as u64;
+                            for (index, delivery) in batch.iter().enumerate() {
+                                // Refused ones were never stored; an endpoint disabled meanwhile
+                                // had these ended in the store.
+                                let stored = !refused.iter().any(|(at, _)| *at == index);
+                                if stored && act.is_active(&delivery.endpoint_id) {
                                     act.outbox.push(delivery.clone().into_pending());
                                 }
                             }
@@ -416,11 +449,17 @@ impl WebhookDispatcher {
                 .map(move |result, act, ctx| {
                     act.recording = false;
                     match result.map_err(StoreError::from).and_then(|r| r) {
-                        Ok(()) => act.store_succeeded(),
+                        Ok(refused) => {
+                            act.store_succeeded();
+                            report_refused("attempt outcomes", &refused);
+                        }
                         Err(error) => {
                             act.store_failed("recording attempts", &error);
                             let mut restored: Vec<AttemptOutcome> =
                                 Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
+                            // Those of an endpoint deleted meanwhile have nothing left to go to.
+                            restored
+                                .retain(|outcome| act.endpoints.contains_key(&outcome.endpoint_id));
                             restored.append(&mut act.outcomes);
                             act.outcomes = restored;
                         }
@@ -458,8 +497,12 @@ impl WebhookDispatcher {
                 let _ = self.outbox.finished(&delivery.endpoint_id, &delivery.id);
                 continue;
             };
+            let client = match entry.endpoint.source {
+                EndpointSource::Api => &self.checked_client,
+                EndpointSource::Config | EndpointSource::Callback => &self.client,
+            };
             let request = Attempt {
-                client: self.client.clone(),
+                client: client.clone(),
                 url: entry.endpoint.url.clone(),
                 key: entry.key.clone(),
                 id: Arc::clone(&delivery.id),
@@ -467,13 +510,31 @@ impl WebhookDispatcher {
                 timeout: self.settings.timeout,
             };
             self.stats.attempts += 1;
-            ctx.spawn(
+            let id = Arc::clone(&delivery.id);
+            let handle = ctx.spawn(
                 request
                     .send()
                     .into_actor(self)
                     .map(move |result, act, ctx| act.attempt_finished(delivery, result, ctx)),
             );
+            self.under_way.insert(id, handle);
         }
+    }
+
+    /// Forgets a deleted endpoint: its attempts under way are cancelled and nothing of it is
+    /// written any more (its deliveries went with it), so no batch ever names a missing row.
+    fn forget(&mut self, endpoint_id: &str, ctx: &mut Context<Self>) {
+        self.endpoints.remove(endpoint_id);
+        for delivery_id in self.outbox.remove_endpoint(endpoint_id) {
+            if let Some(handle) = self.under_way.remove(&delivery_id) {
+                ctx.cancel_future(handle);
+            }
+        }
+        self.incoming
+            .retain(|delivery| &*delivery.endpoint_id != endpoint_id);
+        self.outcomes
+            .retain(|outcome| &*outcome.endpoint_id != endpoint_id);
+        self.publish_depth();
     }
 
     fn attempt_finished(
@@ -482,6 +543,11 @@ impl WebhookDispatcher {
         result: AttemptResult,
         ctx: &mut Context<Self>,
     ) {
+        self.under_way.remove(&delivery.id);
+        if !self.endpoints.contains_key(&delivery.endpoint_id) {
+            // Deleted while under way (normally cancelled then): its delivery is gone.
+            return;
+        }
         let redelivery = self.outbox.finished(&delivery.endpoint_id, &delivery.id);
         delivery.attempts += 1;
         let now = Utc::now();
@@ -539,6 +605,7 @@ impl WebhookDispatcher {
         };
         self.outcomes.push(AttemptOutcome {
             delivery_id: Arc::clone(&delivery.id),
+            endpoint_id: Arc::clone(&delivery.endpoint_id),
             n: delivery.attempts,
             at: attempted_at,
             status_code: result.status,
@@ -598,6 +665,17 @@ impl WebhookDispatcher {
                     },
                 ),
         );
+    }
+
+    /// The destination policy on a URL given through the API (400 when refused).
+    fn check_destination(&self, url: &str) -> WebhookResult<()> {
+        self.policy
+            .check_url(url, is_local_address)
+            .map_err(|reason| {
+                WebhookError::DestinationRefused(format!(
+                    "`url` `{url}` is not an allowed webhook destination: {reason}"
+                ))
+            })
     }
 
     fn endpoint(&self, id: &str) -> WebhookResult<&Endpoint> {
@@ -679,6 +757,24 @@ impl Handler<AddEndpoint> for WebhookDispatcher {
     type Result = AtomicResponse<Self, WebhookResult<Endpoint>>;
 
     fn handle(&mut self, AddEndpoint(new): AddEndpoint, _: &mut Self::Context) -> Self::Result {
+        let checked = self.check_destination(&new.url).and_then(|()| {
+            let limit = self.settings.max_endpoints;
+            let made = self
+                .endpoints
+                .values()
+                .filter(|entry| entry.endpoint.source == EndpointSource::Api)
+                .count();
+            if made >= limit {
+                return Err(WebhookError::TooMany(format!(
+                    "{made} webhook endpoints exist already, the most allowed \
+                     ([webhook_delivery] max_endpoints = {limit}); delete one first"
+                )));
+            }
+            Ok(())
+        });
+        if let Err(error) = checked {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(error))));
+        }
         let now = Utc::now();
         let endpoint = Endpoint {
             id: endpoint::new_endpoint_id(),
@@ -709,9 +805,17 @@ impl Handler<UpdateEndpoint> for WebhookDispatcher {
     type Result = AtomicResponse<Self, WebhookResult<Endpoint>>;
 
     fn handle(&mut self, update: UpdateEndpoint, _: &mut Self::Context) -> Self::Result {
-        let updated = self.endpoint(&update.id).and_then(|current| {
-            endpoint::apply_patch(current, update.patch, Utc::now()).map_err(WebhookError::Conflict)
-        });
+        let new_url = update.patch.url.clone();
+        let updated = self
+            .endpoint(&update.id)
+            .and_then(|current| {
+                endpoint::apply_patch(current, update.patch, Utc::now())
+                    .map_err(WebhookError::Conflict)
+            })
+            .and_then(|updated| match &new_url {
+                Some(url) => self.check_destination(url).map(|()| updated),
+                None => Ok(updated),
+            });
         let updated = match updated {
             Ok(updated) => updated,
             Err(error) => return AtomicResponse::new(Box::pin(fut::ready(Err(error)))),
@@ -745,11 +849,9 @@ impl Handler<RemoveEndpoint> for WebhookDispatcher {
             self.store
                 .send(writer::DeleteEndpoint(id.clone()))
                 .into_actor(self)
-                .map(move |result, act, _| {
+                .map(move |result, act, ctx| {
                     result??;
-                    act.endpoints.remove(id.as_str());
-                    act.outbox.drop_endpoint(&id);
-                    act.publish_depth();
+                    act.forget(&id, ctx);
                     Ok(())
                 }),
         ))
@@ -820,7 +922,9 @@ impl Handler<SendTest> for WebhookDispatcher {
                 .send(writer::InsertDeliveries(Arc::new(vec![delivery.clone()])))
                 .into_actor(self)
                 .map(move |result, act, ctx| {
-                    result??;
+                    if let Some((_, reason)) = result??.into_iter().next() {
+                        return Err(WebhookError::Store(StoreError::Refused(reason)));
+                    }
                     act.stats.stored += 1;
                     let id = delivery.id.to_string();
                     act.outbox.push(delivery.into_pending());
@@ -892,23 +996,19 @@ impl Attempt {
                 .get(header::RETRY_AFTER)
                 .and_then(|value| value.to_str().ok())
                 .and_then(parse_retry_after);
-            // Read (bounded) so the connection can be reused; the start goes into the log.
-            let text = response
-                .body()
-                .limit(RESPONSE_READ_LIMIT)
-                .await
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .unwrap_or_default();
-            Ok::<_, String>((status, retry_after, text))
+            // Read (bounded) so the connection can be reused, and dropped: what a receiver
+            // answers is not ours to keep, nor to show through the delivery log.
+            let _ = response.body().limit(RESPONSE_READ_LIMIT).await;
+            Ok::<_, String>((status, retry_after))
         })
         .await;
         let latency = started.elapsed();
         match outcome {
-            Ok(Ok((status, retry_after, text))) => AttemptResult {
+            Ok(Ok((status, retry_after))) => AttemptResult {
                 status: Some(status),
                 retry_after,
                 latency,
-                error: (!(200..300).contains(&status)).then(|| describe_status(status, &text)),
+                error: (!(200..300).contains(&status)).then(|| describe_status(status)),
             },
             Ok(Err(error)) => AttemptResult {
                 status: None,
@@ -926,6 +1026,17 @@ impl Attempt {
     }
 }
 
+/// One line for rows the database refused for good (they are dropped, not retried).
+fn report_refused(what: &str, refused: &writer::Refused) {
+    if let Some((_, reason)) = refused.first() {
+        log::warn!(
+            "webhooks: the database refused {} of the {what} written ({reason}); those are \
+             dropped",
+            refused.len()
+        );
+    }
+}
+
 fn describe_send_error(error: awc::error::SendRequestError) -> String {
     use awc::error::SendRequestError;
     match error {
@@ -935,20 +1046,19 @@ fn describe_send_error(error: awc::error::SendRequestError) -> String {
     }
 }
 
-/// A failed answer in words: the status, what redirects mean here, and the start of the body.
-fn describe_status(status: u16, body: &str) -> String {
-    let mut text = format!("HTTP {status}");
+/// A failed answer in words: its status code, the standard reason phrase and what redirects
+/// mean here. Never the body, nor the receiver's own reason phrase: they are the receiver's
+/// words, readable back through the delivery log by anyone with API access.
+fn describe_status(status: u16) -> String {
+    let reason = awc::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason());
+    let mut text = match reason {
+        Some(reason) => format!("HTTP {status} {reason}"),
+        None => format!("HTTP {status}"),
+    };
     if (300..400).contains(&status) {
         text.push_str(" (redirects are not followed: give the final URL)");
-    }
-    let body = body.trim();
-    if !body.is_empty() {
-        let start: String = body.chars().take(ERROR_BODY_CHARS).collect();
-        text.push_str(": ");
-        text.push_str(&start);
-        if body.chars().count() > ERROR_BODY_CHARS {
-            text.push('…');
-        }
     }
     text
 }
@@ -958,11 +1068,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failed_answers_are_described_briefly() {
-        assert_eq!(describe_status(500, ""), "HTTP 500");
-        assert!(describe_status(302, "").contains("redirects are not followed"));
-        let long = "x".repeat(1000);
-        let described = describe_status(503, &long);
-        assert!(described.len() < 300 && described.ends_with('…'));
+    fn failed_answers_are_described_by_their_status_only() {
+        assert_eq!(describe_status(500), "HTTP 500 Internal Server Error");
+        assert_eq!(describe_status(599), "HTTP 599");
+        assert!(describe_status(302).contains("redirects are not followed"));
     }
 }

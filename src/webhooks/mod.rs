@@ -3,7 +3,8 @@
 //! - [`dispatcher::WebhookDispatcher`]: the actor that turns status changes into deliveries and
 //!   sends them, on its own thread; [`writer::StoreWriter`] does its database writes on another.
 //! - Plain logic: [`events`] (event types, message bodies), [`endpoint`] (endpoints and the
-//!   checks on them), [`outbox`] (per-endpoint queues, what happens after an attempt),
+//!   checks on them), [`destination`] (where API endpoints may point; [`connector`] applies it
+//!   to every connection), [`outbox`] (per-endpoint queues, what happens after an attempt),
 //!   [`schedule`] (retry delays, response verdicts), [`signing`] (Standard Webhooks),
 //!   [`callbacks`] (what `/api/callback/...` accepts and who may call it), [`store`] (the tables
 //!   and queries), [`settings`] (the configuration's part).
@@ -11,6 +12,8 @@
 //! The HTTP routes are in `http::webhooks` and `http::callbacks`.
 
 pub mod callbacks;
+pub mod connector;
+pub mod destination;
 pub mod dispatcher;
 pub mod endpoint;
 pub mod events;
@@ -22,6 +25,7 @@ pub mod store;
 pub mod writer;
 
 use std::{
+    net::SocketAddr,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -55,8 +59,14 @@ impl Webhooks {
 
     /// Starts the dispatcher on the hub's database, subscribed to the status manager, with the
     /// endpoints of the config file and of the callback base URL. Without a database there is
-    /// no outbox; the configuration refuses declared endpoints in that case.
-    pub fn start(settings: &Settings, pool: Option<Pool>, manager: &Addr<StatusManager>) -> Self {
+    /// no outbox; the configuration refuses declared endpoints in that case. `listening` is where
+    /// the hub's HTTP server listens: endpoints made through the API may not point there.
+    pub fn start(
+        settings: &Settings,
+        pool: Option<Pool>,
+        manager: &Addr<StatusManager>,
+        listening: SocketAddr,
+    ) -> Self {
         let Some(pool) = pool else {
             return Self::without_outbox();
         };
@@ -77,6 +87,7 @@ impl Webhooks {
             pool.clone(),
             declared,
             settings.webhooks.delivery.clone(),
+            Some(listening),
             manager,
         );
         Self {

@@ -237,6 +237,15 @@ impl Outbox {
         dropped
     }
 
+    /// Forgets an endpoint (deleted): drops what waits for it and answers the ids of its
+    /// attempts under way, which the caller cancels (their deliveries no longer exist).
+    pub fn remove_endpoint(&mut self, endpoint_id: &str) -> Vec<Arc<str>> {
+        self.queues
+            .remove(endpoint_id)
+            .map(|queue| queue.in_flight.into_iter().collect())
+            .unwrap_or_default()
+    }
+
     pub fn is_in_flight(&self, endpoint_id: &str, delivery_id: &str) -> bool {
         self.queues
             .get(endpoint_id)
@@ -346,6 +355,26 @@ mod tests {
         assert_eq!(outbox.depth(), 1);
         outbox.finished("e", "a");
         assert_eq!(outbox.depth(), 0);
+    }
+
+    #[test]
+    fn removing_an_endpoint_hands_back_its_attempts_under_way_and_frees_nothing_else() {
+        let now = Utc::now();
+        let mut outbox = Outbox::new(1);
+        outbox.push(delivery("a", "gone", now));
+        outbox.push(delivery("b", "gone", now));
+        outbox.push(delivery("c", "kept", now));
+        assert_eq!(outbox.take_due(now).len(), 2);
+        assert_eq!(outbox.remove_endpoint("gone"), [Arc::<str>::from("a")]);
+        assert_eq!(
+            outbox.depth(),
+            1,
+            "only the other endpoint's attempt remains"
+        );
+        assert!(!outbox.is_in_flight("gone", "a"));
+        // A late end of the cancelled attempt changes nothing.
+        assert_eq!(outbox.finished("gone", "a"), None);
+        assert!(outbox.remove_endpoint("gone").is_empty());
     }
 
     fn result(status: Option<u16>, retry_after: Option<u64>) -> AttemptResult {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
+    destination::DestinationRules,
     dispatcher::DeliverySettings,
     endpoint::{self, DeclaredEndpoint, EndpointSource},
     events::{EventType, Filter},
@@ -38,6 +39,10 @@ pub struct FileDelivery {
     retry_delays_ms: Option<Vec<u64>>,
     timeout_ms: Option<u64>,
     concurrency: Option<usize>,
+    allow_loopback: Option<bool>,
+    allow_private: Option<bool>,
+    allow_public: Option<bool>,
+    max_endpoints: Option<usize>,
 }
 
 /// Checks the file's webhook tables. Errors name the table and key, never a secret's value.
@@ -100,12 +105,36 @@ pub fn resolve(
         Some(0) => return Err("[webhook_delivery] concurrency must be at least 1".into()),
         Some(n) => n,
     };
+    let destinations = DestinationRules {
+        allow_loopback: delivery
+            .allow_loopback
+            .unwrap_or(defaults.destinations.allow_loopback),
+        allow_private: delivery
+            .allow_private
+            .unwrap_or(defaults.destinations.allow_private),
+        allow_public: delivery
+            .allow_public
+            .unwrap_or(defaults.destinations.allow_public),
+    };
+    let max_endpoints = match delivery.max_endpoints {
+        None => defaults.max_endpoints,
+        Some(0) => {
+            return Err(
+                "[webhook_delivery] max_endpoints must be at least 1 (to refuse every \
+                 endpoint, give the API a token nobody has)"
+                    .into(),
+            )
+        }
+        Some(n) => n,
+    };
     Ok(WebhookSettings {
         endpoints,
         delivery: DeliverySettings {
             schedule,
             timeout,
             concurrency,
+            destinations,
+            max_endpoints,
         },
     })
 }
@@ -147,9 +176,24 @@ mod tests {
             "[[webhooks]]\nurl = \"http://127.0.0.1:9000/in\"\nsecret = \"{SECRET}\"\n\
              [[webhooks]]\nurl = \"https://example.com/obs\"\nsecret = \"{SECRET}\"\n\
              event_types = [\"stats_updated\"]\ninstance = \"booth\"\n\
-             [webhook_delivery]\nretry_delays_ms = [100, 200]\nconcurrency = 2\n"
+             [webhook_delivery]\nretry_delays_ms = [100, 200]\nconcurrency = 2\n\
+             allow_loopback = false\nallow_private = true\nallow_public = false\n\
+             max_endpoints = 7\n"
         ))
         .unwrap();
+        assert_eq!(
+            settings.delivery.destinations,
+            DestinationRules {
+                allow_loopback: false,
+                allow_private: true,
+                allow_public: false,
+            }
+        );
+        assert_eq!(settings.delivery.max_endpoints, 7);
+        let defaults = resolve_text("").unwrap().delivery;
+        assert!(defaults.destinations.allow_loopback && !defaults.destinations.allow_private);
+        assert!(defaults.destinations.allow_public);
+        assert_eq!(defaults.max_endpoints, 100);
         assert_eq!(settings.endpoints.len(), 2);
         assert_eq!(settings.endpoints[0].filter.event_types, EventType::DEFAULT);
         assert_eq!(
@@ -185,6 +229,11 @@ mod tests {
                 "retry_delays_ms",
             ),
             ("[webhook_delivery]\nconcurrency = 0\n", "concurrency"),
+            ("[webhook_delivery]\nmax_endpoints = 0\n", "max_endpoints"),
+            (
+                "[webhook_delivery]\nallow_private = \"yes\"\n",
+                "allow_private",
+            ),
         ] {
             let text = text.replace("\"S\"", &format!("\"{SECRET}\""));
             let error = resolve_text(&text).unwrap_err();

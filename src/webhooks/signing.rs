@@ -35,6 +35,8 @@ pub enum SignatureError {
     BadTimestamp,
     #[error("`webhook-timestamp` is more than 5 minutes away from now")]
     StaleTimestamp,
+    #[error("`webhook-signature` has no `v1,<base64 of a SHA-256 MAC>` entry")]
+    MalformedSignature,
     #[error("no `webhook-signature` entry matches")]
     Mismatch,
 }
@@ -70,17 +72,37 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v1,{}", STANDARD.encode(digest))
 }
 
-/// Checks a received message: timestamp within tolerance of `now`, and one `v1` signature
-/// matching (compared in constant time).
-pub fn verify(
-    key: &[u8],
-    id: Option<&str>,
+/// The `v1` MACs of a `webhook-signature` header that can be one (other entries are skipped:
+/// the header may carry other schemes).
+fn v1_macs(signatures: &str) -> impl Iterator<Item = Vec<u8>> + '_ {
+    signatures.split_whitespace().filter_map(|entry| {
+        let candidate = STANDARD.decode(entry.strip_prefix("v1,")?).ok()?;
+        (candidate.len() == MAC_BYTES).then_some(candidate)
+    })
+}
+
+const MAC_BYTES: usize = 32;
+
+/// Signature headers that passed [`check_headers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignatureHeaders<'a> {
+    pub id: &'a str,
+    pub timestamp: i64,
+    pub signatures: &'a str,
+}
+
+/// What can be checked before the body is in: every header present, the timestamp within
+/// tolerance of `now`, and at least one well-formed `v1` entry. A callback failing this is
+/// refused without reading its body.
+pub fn check_headers<'a>(
+    id: Option<&'a str>,
     timestamp: Option<&str>,
-    signatures: Option<&str>,
-    body: &[u8],
+    signatures: Option<&'a str>,
     now: i64,
-) -> Result<(), SignatureError> {
-    let id = id.ok_or(SignatureError::MissingHeader("webhook-id"))?;
+) -> Result<SignatureHeaders<'a>, SignatureError> {
+    let id = id
+        .filter(|id| !id.trim().is_empty())
+        .ok_or(SignatureError::MissingHeader("webhook-id"))?;
     let timestamp_text = timestamp.ok_or(SignatureError::MissingHeader("webhook-timestamp"))?;
     let signatures = signatures.ok_or(SignatureError::MissingHeader("webhook-signature"))?;
     let timestamp: i64 = timestamp_text
@@ -90,17 +112,33 @@ pub fn verify(
     if (now - timestamp).abs() > TOLERANCE_SECONDS {
         return Err(SignatureError::StaleTimestamp);
     }
-    let expected = mac(key, id, timestamp, body).finalize().into_bytes();
+    if v1_macs(signatures).next().is_none() {
+        return Err(SignatureError::MalformedSignature);
+    }
+    Ok(SignatureHeaders {
+        id,
+        timestamp,
+        signatures,
+    })
+}
+
+/// Checks a received message: [`check_headers`], and one `v1` signature matching (compared in
+/// constant time).
+pub fn verify(
+    key: &[u8],
+    id: Option<&str>,
+    timestamp: Option<&str>,
+    signatures: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
+    let headers = check_headers(id, timestamp, signatures, now)?;
+    let expected = mac(key, headers.id, headers.timestamp, body)
+        .finalize()
+        .into_bytes();
     let mut matched = subtle::Choice::from(0);
-    for entry in signatures.split_whitespace() {
-        let Some(encoded) = entry.strip_prefix("v1,") else {
-            continue;
-        };
-        if let Ok(candidate) = STANDARD.decode(encoded) {
-            if candidate.len() == expected.len() {
-                matched |= candidate.as_slice().ct_eq(expected.as_slice());
-            }
-        }
+    for candidate in v1_macs(headers.signatures) {
+        matched |= candidate.as_slice().ct_eq(expected.as_slice());
     }
     if bool::from(matched) {
         Ok(())
@@ -173,5 +211,78 @@ mod tests {
             key_bytes(&Secret::new("whsec_!!!")),
             Err(SignatureError::MalformedSecret)
         );
+    }
+
+    #[test]
+    fn headers_are_checked_before_the_body() {
+        let signature = sign(b"key", "msg_1", 1000, b"{}");
+        assert_eq!(
+            check_headers(Some("msg_1"), Some("1000"), Some(&signature), 1000)
+                .map(|headers| headers.timestamp),
+            Ok(1000)
+        );
+        for (id, timestamp, signatures, now, error) in [
+            (
+                None,
+                Some("1000"),
+                Some(signature.as_str()),
+                1000,
+                SignatureError::MissingHeader("webhook-id"),
+            ),
+            (
+                Some(" "),
+                Some("1000"),
+                Some(&signature),
+                1000,
+                SignatureError::MissingHeader("webhook-id"),
+            ),
+            (
+                Some("msg_1"),
+                None,
+                Some(&signature),
+                1000,
+                SignatureError::MissingHeader("webhook-timestamp"),
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                None,
+                1000,
+                SignatureError::MissingHeader("webhook-signature"),
+            ),
+            (
+                Some("msg_1"),
+                Some("x"),
+                Some(&signature),
+                1000,
+                SignatureError::BadTimestamp,
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                Some(&signature),
+                1000 - 301,
+                SignatureError::StaleTimestamp,
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                Some("v1,bm90LXRoaXM="),
+                1000,
+                SignatureError::MalformedSignature,
+            ),
+            (
+                Some("msg_1"),
+                Some("1000"),
+                Some("v2,abc garbage"),
+                1000,
+                SignatureError::MalformedSignature,
+            ),
+        ] {
+            assert_eq!(
+                check_headers(id, timestamp, signatures, now).map(|headers| headers.id),
+                Err(error)
+            );
+        }
     }
 }

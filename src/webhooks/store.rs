@@ -217,6 +217,8 @@ impl NewDelivery {
 #[derive(Clone, Debug)]
 pub struct AttemptOutcome {
     pub delivery_id: Arc<str>,
+    /// The delivery's endpoint (outcomes of a deleted endpoint are dropped unwritten).
+    pub endpoint_id: Arc<str>,
     /// The attempt's number (1 for the first).
     pub n: u32,
     pub at: DateTime<Utc>,
@@ -392,32 +394,17 @@ pub fn insert_deliveries(
 }
 
 /// Records attempts and what they made of their deliveries (the caller wraps the batch in one
-/// transaction).
+/// transaction). An outcome whose delivery is gone (its endpoint was deleted while the attempt
+/// was under way) is skipped: there is nothing left to record it against. Answers how many were.
 pub fn record_outcomes(
     conn: &mut SqliteConnection,
     outcomes: &[AttemptOutcome],
-) -> QueryResult<()> {
-    let rows: Vec<AttemptRow> = outcomes
-        .iter()
-        .map(|o| AttemptRow {
-            id: 0,
-            delivery_id: o.delivery_id.to_string(),
-            n: i32::try_from(o.n).unwrap_or(i32::MAX),
-            attempted_at: o.at.naive_utc(),
-            status_code: o.status_code.map(i32::from),
-            latency_ms: i64::try_from(o.latency_ms).unwrap_or(i64::MAX),
-            error: o.error.clone(),
-        })
-        .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        diesel::insert_into(webhook_attempts::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
+) -> QueryResult<usize> {
+    let mut rows: Vec<AttemptRow> = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         let delivered_at =
             (outcome.new_status == DeliveryStatus::Delivered).then(|| outcome.at.naive_utc());
-        diesel::update(
+        let updated = diesel::update(
             webhook_deliveries::table.filter(webhook_deliveries::id.eq(&*outcome.delivery_id)),
         )
         .set((
@@ -428,6 +415,18 @@ pub fn record_outcomes(
             webhook_deliveries::delivered_at.eq(delivered_at),
         ))
         .execute(conn)?;
+        if updated == 0 {
+            continue;
+        }
+        rows.push(AttemptRow {
+            id: 0,
+            delivery_id: outcome.delivery_id.to_string(),
+            n: i32::try_from(outcome.n).unwrap_or(i32::MAX),
+            attempted_at: outcome.at.naive_utc(),
+            status_code: outcome.status_code.map(i32::from),
+            latency_ms: i64::try_from(outcome.latency_ms).unwrap_or(i64::MAX),
+            error: outcome.error.clone(),
+        });
         if let Some((endpoint_id, reason)) = &outcome.disable_endpoint {
             diesel::update(webhook_endpoints::table.find(&**endpoint_id))
                 .set((
@@ -439,7 +438,12 @@ pub fn record_outcomes(
             end_pending(conn, endpoint_id)?;
         }
     }
-    Ok(())
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        diesel::insert_into(webhook_attempts::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(outcomes.len() - rows.len())
 }
 
 /// Every pending delivery of an enabled endpoint, oldest first: what a restart resumes.
@@ -564,7 +568,7 @@ pub fn prune_finished(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::webhooks::endpoint::callback_endpoints;
 
@@ -610,6 +614,7 @@ mod tests {
     fn outcome(id: &str, n: u32, status: DeliveryStatus, code: Option<u16>) -> AttemptOutcome {
         AttemptOutcome {
             delivery_id: id.into(),
+            endpoint_id: "ep_test".into(),
             n,
             at: Utc::now(),
             status_code: code,
@@ -676,6 +681,82 @@ mod tests {
         assert_eq!(
             retried.attempts[0].error.as_deref(),
             Some("connection refused")
+        );
+    }
+
+    #[test]
+    fn an_attempt_that_ends_after_its_endpoint_was_deleted_is_skipped_not_fatal() {
+        let (_dir, mut conn) = test_db();
+        let deleted = api_endpoint("http://127.0.0.1:9/deleted");
+        let kept = api_endpoint("http://127.0.0.1:9/kept");
+        insert_endpoint(&mut conn, &deleted).unwrap();
+        insert_endpoint(&mut conn, &kept).unwrap();
+        insert_deliveries(
+            &mut conn,
+            &[new_delivery(&deleted, 0), new_delivery(&kept, 1)],
+        )
+        .unwrap();
+        assert!(delete_endpoint(&mut conn, &deleted.id).unwrap());
+        let skipped = conn
+            .immediate_transaction(|conn| {
+                record_outcomes(
+                    conn,
+                    &[
+                        outcome("msg_0", 1, DeliveryStatus::Delivered, Some(204)),
+                        outcome("msg_1", 1, DeliveryStatus::Delivered, Some(204)),
+                    ],
+                )
+            })
+            .unwrap();
+        assert_eq!(skipped, 1);
+        assert_eq!(
+            find_delivery(&mut conn, "msg_1").unwrap().unwrap().status,
+            "delivered"
+        );
+        assert!(pending_deliveries(&mut conn).unwrap().is_empty());
+    }
+
+    #[test]
+    fn logged_error_answers_lose_the_receivers_words_on_upgrade() {
+        use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+        const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+        const SCRUB: &str = "20261130040000";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        // The schema as it was before the scrub.
+        loop {
+            let pending = conn.pending_migrations(MIGRATIONS).unwrap();
+            let Some(next) = pending.first() else { break };
+            if next.name().version().to_string() == SCRUB {
+                break;
+            }
+            conn.run_migration(next.as_ref()).unwrap();
+        }
+        let endpoint = api_endpoint("http://127.0.0.1:9/hook");
+        insert_endpoint(&mut conn, &endpoint).unwrap();
+        insert_deliveries(&mut conn, &[new_delivery(&endpoint, 0)]).unwrap();
+        let mut old = outcome("msg_0", 1, DeliveryStatus::Pending, Some(503));
+        old.error = Some("HTTP 503: stack trace with a password".into());
+        let mut moved = outcome("msg_0", 2, DeliveryStatus::Pending, Some(302));
+        moved.error =
+            Some("HTTP 302 (redirects are not followed: give the final URL): <html>".into());
+        let refused = outcome("msg_0", 3, DeliveryStatus::Pending, None);
+        record_outcomes(&mut conn, &[old, moved, refused]).unwrap();
+        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        let log = deliveries_page(&mut conn, &endpoint.id, None, 1).unwrap();
+        let errors: Vec<_> = log[0]
+            .attempts
+            .iter()
+            .map(|a| a.error.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "HTTP 503",
+                "HTTP 302 (redirects are not followed: give the final URL)",
+                "connection refused",
+            ]
         );
     }
 

@@ -64,6 +64,11 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver on a free port and a fresh headless Chromium session.
     pub async fn launch(driver: &Path, chromium: &Path) -> Self {
+        Self::launch_with(driver, chromium, &[]).await
+    }
+
+    /// [`launch`](Self::launch) with extra Chromium flags (e.g. `--host-resolver-rules`).
+    pub async fn launch_with(driver: &Path, chromium: &Path, extra_args: &[String]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -106,6 +111,7 @@ impl Browser {
         ]
         .iter()
         .map(|arg| arg.to_string())
+        .chain(extra_args.iter().cloned())
         .chain([format!(
             "--user-data-dir={}",
             browser.profile.path().display()
@@ -168,6 +174,18 @@ impl Browser {
             )
             .await?;
         found[ELEMENT].as_str().map(str::to_string)
+    }
+
+    /// Runs `script` in the current page as an async WebDriver script: it gets `args`, then the
+    /// callback to call with its result, which is returned.
+    pub async fn run_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+        .expect("the script runs and calls back")
     }
 
     pub async fn exists(&self, css: &str) -> bool {

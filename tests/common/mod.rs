@@ -66,6 +66,8 @@ pub struct TestHub {
     pub board: StatusBoard,
     pub client: awc::Client,
     pub app_manager: actix::Addr<obs_hub::status::StatusManager>,
+    /// Its webhook dispatcher (None without a database) and callback memory.
+    pub webhooks: obs_hub::webhooks::Webhooks,
     /// This hub's own history database (None if the test disabled persistence).
     pub database: Option<std::path::PathBuf>,
     /// Keeps the database's directory until the test ends.
@@ -96,10 +98,12 @@ pub fn spawn_hub_configured(
         http_workers: 1,
         api_tokens: Vec::new(),
         allowed_origins: Vec::new(),
+        allowed_hosts: Vec::new(),
         websocket: Default::default(),
         database: Default::default(),
         callback_secret: None,
         webhooks: Default::default(),
+        http: Default::default(),
     };
     // Every test its own database file (an in-memory one would differ per pooled connection).
     let database_dir = tempfile::tempdir().expect("temp dir for the database");
@@ -114,6 +118,7 @@ pub fn spawn_hub_configured(
             .timeout(Duration::from_secs(20))
             .finish(),
         app_manager: app.manager(),
+        webhooks: app.webhooks(),
         database,
         _database_dir: database_dir,
     };

@@ -9,6 +9,7 @@ use std::{
 use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
 use obs_hub::{config::Secret, webhooks::signing};
 use serde_json::Value;
+use tokio::sync::watch;
 
 /// One delivery as received (signature verified).
 #[derive(Clone, Debug)]
@@ -26,6 +27,8 @@ struct State {
     /// Answer this status instead of 204 while set (e.g. 410, 503).
     answer: Option<u16>,
     key: Vec<u8>,
+    /// Requests waiting at the gate now (a slow receiver: see [`Receiver::hold`]).
+    held: usize,
 }
 
 #[derive(Clone)]
@@ -33,6 +36,8 @@ pub struct Receiver {
     pub port: u16,
     state: Arc<Mutex<State>>,
     server: Arc<Mutex<Option<ServerHandle>>>,
+    /// Open (true) lets requests through; closed, they wait until it opens.
+    gate: Arc<watch::Sender<bool>>,
 }
 
 /// A port nothing listens on yet (for a receiver that starts "later").
@@ -47,7 +52,14 @@ async fn receive(
     request: HttpRequest,
     body: web::Bytes,
     state: web::Data<Arc<Mutex<State>>>,
+    gate: web::Data<watch::Receiver<bool>>,
 ) -> HttpResponse {
+    let mut gate = gate.get_ref().clone();
+    if !*gate.borrow() {
+        state.lock().unwrap().held += 1;
+        let _ = gate.wait_for(|open| *open).await;
+        state.lock().unwrap().held -= 1;
+    }
     let header = |name: &str| {
         request
             .headers()
@@ -90,6 +102,7 @@ impl Receiver {
             port,
             state: Arc::default(),
             server: Arc::default(),
+            gate: Arc::new(watch::channel(true).0),
         }
     }
 
@@ -107,12 +120,29 @@ impl Receiver {
         self.state.lock().unwrap().answer = status;
     }
 
+    /// From now on, requests wait (connection open, no answer) until [`Receiver::release`].
+    pub fn hold(&self) {
+        self.gate.send_replace(false);
+    }
+
+    /// Lets the held requests (and the next ones) through.
+    pub fn release(&self) {
+        self.gate.send_replace(true);
+    }
+
+    /// Requests waiting for [`Receiver::release`] now.
+    pub fn held(&self) -> usize {
+        self.state.lock().unwrap().held
+    }
+
     /// Starts listening (inside an actix System).
     pub fn start(&self) {
         let state = web::Data::new(self.state.clone());
+        let gate = web::Data::new(self.gate.subscribe());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(gate.clone())
                 .route("/hooks", web::post().to(receive))
         })
         .workers(1)

@@ -18,8 +18,19 @@ async fn stream_target(obs: &obws::Client, key: &str) {
         .unwrap();
 }
 
+/// Waits until OBS itself says the stream and the recording are off. OBS 32.2 goes on stopping
+/// a recording for a moment after reporting it stopped, and ignores a start meanwhile.
+async fn obs_outputs_inactive(obs: &obws::Client) {
+    e2e::wait_for("OBS's stream and recording inactive", || async {
+        let stream = obs.streaming().status().await.ok()?;
+        let record = obs.recording().status().await.ok()?;
+        (!stream.active && !record.active).then_some(())
+    })
+    .await;
+}
+
 /// Stops whatever an earlier (failed) test left running, through the hub.
-async fn all_outputs_off(hub: &TestHub) {
+async fn all_outputs_off(hub: &TestHub, obs: &obws::Client) {
     for output in ["stream", "record", "replay-buffer"] {
         let off = hub
             .post(
@@ -33,6 +44,7 @@ async fn all_outputs_off(hub: &TestHub) {
         s["stream"]["active"] == false && s["record"]["active"] == false
     })
     .await;
+    obs_outputs_inactive(obs).await;
 }
 
 /// Puts a colour source in the program scene. OBS asks "no sources, start anyway?" in a dialog
@@ -82,6 +94,7 @@ async fn racing_output_requests_through_the_hub_leave_obs_alive() {
     let obs = e2e::connect().await;
     stream_target(&obs, "hub-storm").await;
     let hub = connected_hub(&e2e::password()).await;
+    all_outputs_off(&hub, &obs).await;
     for round in 0..4 {
         let (record, stream, stream_again, stop) = futures_util::join!(
             hub.post("/api/start-record/", ""),
@@ -94,10 +107,17 @@ async fn racing_output_requests_through_the_hub_leave_obs_alive() {
             record.status, stream.status, stream_again.status, stop.status
         );
         assert_eq!(record.status, 200, "round {round}: {:?}", record.body);
-        assert_eq!(stream.status, 200, "round {round}: {:?}", stream.body);
-        assert_eq!(
-            stream_again.status, 200,
-            "round {round}: {:?}",
+        // One start goes to OBS; the other is answered with its state while it starts (a 409
+        // only if it came after the stream had started: ordinary, not a race; see
+        // a_start_while_starting_is_answered_with_that_state_and_not_sent).
+        let starts = [&stream, &stream_again];
+        assert!(
+            starts.iter().any(|reply| reply.status == 200)
+                && starts
+                    .iter()
+                    .all(|reply| [200, 409].contains(&reply.status)),
+            "round {round}: {:?} / {:?}",
+            stream.body,
             stream_again.body
         );
         assert!(
@@ -118,14 +138,9 @@ async fn racing_output_requests_through_the_hub_leave_obs_alive() {
             s["stream"]["state"] == "stopped" && s["record"]["state"] == "stopped"
         })
         .await;
+        obs_outputs_inactive(&obs).await;
         assert_obs_alive(&format!("after round {round}")).await;
     }
-    e2e::wait_for("OBS's outputs inactive", || async {
-        let stream = obs.streaming().status().await.ok()?;
-        let record = obs.recording().status().await.ok()?;
-        (!stream.active && !record.active).then_some(())
-    })
-    .await;
 }
 
 #[actix_web::test]
@@ -134,7 +149,7 @@ async fn the_replay_buffer_saves_a_file() {
     let _serial = e2e::serial().await;
     let obs = e2e::connect().await;
     let hub = connected_hub(&e2e::password()).await;
-    all_outputs_off(&hub).await;
+    all_outputs_off(&hub, &obs).await;
     let outputs = hub
         .wait_for_path("/api/outputs", "replay buffer availability read", |o| {
             o["replay_buffer"]["available"].is_boolean()
@@ -178,7 +193,7 @@ async fn recording_pauses_resumes_and_splits_where_obs_supports_it() {
     let _serial = e2e::serial().await;
     let obs = e2e::connect().await;
     let hub = connected_hub(&e2e::password()).await;
-    all_outputs_off(&hub).await;
+    all_outputs_off(&hub, &obs).await;
     let started = hub.post("/api/outputs/record/start", "").await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     hub.wait_for("recording with bytes", |s| {
