@@ -103,11 +103,9 @@ fn preview_event(state: &ObsState, uuid: &str) -> ObsEvent {
     )
 }
 
+/// 506, without a comment (as OBS 30.2.3 and 32.2.2 answer it).
 fn not_active() -> Outcome {
-    Outcome::error(
-        status::STUDIO_MODE_NOT_ACTIVE,
-        Some("Studio mode is not active.".into()),
-    )
+    Outcome::error(status::STUDIO_MODE_NOT_ACTIVE, None)
 }
 
 /// Turns studio mode on or off; on, the preview starts as the program scene, as in OBS.
@@ -241,7 +239,8 @@ fn handle(
                     "transitionUuid": t.uuid,
                     "transitionKind": t.kind,
                     "transitionFixed": t.fixed,
-                    "transitionConfigurable": !t.fixed,
+                    // OBS 30.2 and 32.2 report even Fade as not configurable.
+                    "transitionConfigurable": false,
                 })).collect::<Vec<_>>(),
             })))
         }
@@ -254,8 +253,8 @@ fn handle(
                 "transitionKind": current.kind,
                 "transitionFixed": current.fixed,
                 "transitionDuration": (!current.fixed).then_some(studio.duration_ms),
-                "transitionConfigurable": !current.fixed,
-                "transitionSettings": (!current.fixed).then(|| json!({})),
+                "transitionConfigurable": false,
+                "transitionSettings": null,
             })))
         }
         "SetCurrentSceneTransition" => {
@@ -271,9 +270,7 @@ fn handle(
                 .ok_or_else(|| {
                     Outcome::error(
                         status::RESOURCE_NOT_FOUND,
-                        Some(format!(
-                            "No scene transition was found by the name of `{name}`."
-                        )),
+                        Some("No scene transition was found by that name.".into()),
                     )
                 })?;
             if index == studio.current {
@@ -290,9 +287,16 @@ fn handle(
                 .as_f64()
                 .ok_or_else(|| wrong_type("transitionDuration", "a number"))?;
             if !(50.0..=20_000.0).contains(&value) {
+                let bound = if value < 50.0 {
+                    "below the minimum of `50.000000`"
+                } else {
+                    "above the maximum of `20000.000000`"
+                };
                 return Err(Outcome::error(
                     status::REQUEST_FIELD_OUT_OF_RANGE,
-                    Some("The field value of `transitionDuration` is out of range.".into()),
+                    Some(format!(
+                        "The field value of `transitionDuration` is {bound}"
+                    )),
                 ));
             }
             let studio = state.studio_mut();
