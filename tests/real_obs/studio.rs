@@ -60,9 +60,13 @@ async fn preview_then_take_and_the_transition_change_in_real_obs() {
     )
     .await;
     assert_eq!(fade.status, 200, "{:?}", fade.body);
-    let current = obs.transitions().current().await.unwrap();
+    // OBS 30.2 applies the duration on its UI thread after answering: wait for it to show.
+    let current = e2e::wait_for("Fade at 400 ms in OBS", || async {
+        let current = obs.transitions().current().await.ok()?;
+        (current.duration == Some(time::Duration::milliseconds(400))).then_some(current)
+    })
+    .await;
     assert_eq!(current.id.name, "Fade");
-    assert_eq!(current.duration, Some(time::Duration::milliseconds(400)));
     hub.wait_for_path("/api/studio-mode", "400 ms in the hub", |v| {
         v["current_transition"] == "Fade" && v["transition_duration_ms"] == 400
     })
@@ -86,10 +90,11 @@ async fn preview_then_take_and_the_transition_change_in_real_obs() {
     })
     .await;
     assert_eq!(program.id.name, names[1]);
-    assert_eq!(
-        obs.transitions().current().await.unwrap().duration,
-        Some(time::Duration::milliseconds(300))
-    );
+    e2e::wait_for("the take's 300 ms in OBS", || async {
+        let current = obs.transitions().current().await.ok()?;
+        (current.duration == Some(time::Duration::milliseconds(300))).then_some(())
+    })
+    .await;
     hub.wait_for("the take on program in the hub", |s| {
         s["current_scene"] == names[1].as_str()
     })
