@@ -86,6 +86,11 @@ pub enum ApiError {
     /// OBS is switching scene collections and refuses requests until it is done.
     #[error("{0}")]
     CollectionChanging(String),
+    /// A preview or take asked of an OBS that is not in studio mode.
+    #[error("{0}")]
+    StudioModeOff(String),
+    #[error("{0}")]
+    UnknownTransition(String),
     #[error("{message}")]
     NotConnected {
         instance: String,
@@ -129,6 +134,8 @@ impl ApiError {
             Self::UnknownOutput(_) => "unknown_output",
             Self::UnknownSource(_) => "unknown_source",
             Self::CollectionChanging(_) => "collection_changing",
+            Self::StudioModeOff(_) => "studio_mode_off",
+            Self::UnknownTransition(_) => "unknown_transition",
             Self::NotConnected { .. } => "obs_not_connected",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "obs_timeout",
@@ -272,8 +279,11 @@ impl ResponseError for ApiError {
             | Self::WebhookLimitReached(_)
             | Self::OutputUnavailable(_)
             | Self::OutputUnsupported(_) => StatusCode::CONFLICT,
-            Self::UnknownOutput(_) | Self::UnknownSource(_) => StatusCode::NOT_FOUND,
+            Self::UnknownOutput(_) | Self::UnknownSource(_) | Self::UnknownTransition(_) => {
+                StatusCode::NOT_FOUND
+            }
             Self::CollectionChanging(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StudioModeOff(_) => StatusCode::CONFLICT,
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,

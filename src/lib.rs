@@ -14,6 +14,7 @@
 //!   slice of status, command discipline, routes and stats history;
 //! - [`sources`]: the sources capability (scene items, inputs, media, filters, profiles, scene
 //!   collections, hotkeys): its slice of status, events, commands and routes;
+//! - [`studio`]: the studio-mode capability (preview, program, transitions, T-bar);
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
 //!   the open-files limit raised at start;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
@@ -35,5 +36,6 @@ pub mod outputs;
 pub mod shutdown;
 pub mod sources;
 pub mod status;
+pub mod studio;
 pub mod systemd;
 pub mod webhooks;

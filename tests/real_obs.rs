@@ -415,6 +415,23 @@ async fn raw_answers_of_the_simulated_obs_have_real_obs_shapes() {
         ("GetRecordStatus", same(Value::Null)),
         ("GetStudioModeEnabled", same(Value::Null)),
         ("GetCurrentPreviewScene", same(Value::Null)),
+        // Studio mode and transitions (issue 13), with OBS idle and out of studio mode.
+        ("GetSceneTransitionList", same(Value::Null)),
+        ("GetCurrentSceneTransition", same(Value::Null)),
+        (
+            "SetCurrentPreviewScene",
+            same(json!({"sceneName": "no scene of this name"})),
+        ),
+        ("TriggerStudioModeTransition", same(Value::Null)),
+        ("SetTBarPosition", same(json!({"position": 0.5}))),
+        (
+            "SetCurrentSceneTransition",
+            same(json!({"transitionName": "no transition of this name"})),
+        ),
+        (
+            "SetCurrentSceneTransitionDuration",
+            same(json!({"transitionDuration": 20_001})),
+        ),
         (
             "SetCurrentProgramScene",
             (

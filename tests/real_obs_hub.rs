@@ -12,6 +12,8 @@ mod common;
 mod outputs;
 #[path = "real_obs/sources.rs"]
 mod sources;
+#[path = "real_obs/studio.rs"]
+mod studio;
 
 use std::time::{Duration, Instant};
 

@@ -20,7 +20,7 @@ use crate::status::{model::SceneInfo, ChangeEvent, InstanceStatus};
 use crate::status::{update::Source, Change};
 
 /// Kinds of change kept in the events table (`Change::kind()` names).
-pub const RECORDED_KINDS: [&str; 7] = [
+pub const RECORDED_KINDS: [&str; 8] = [
     "scene_changed",
     "streaming_changed",
     "recording_changed",
@@ -28,6 +28,7 @@ pub const RECORDED_KINDS: [&str; 7] = [
     "scene_list_changed",
     "output_changed",
     "source_changed",
+    "studio_changed",
 ];
 
 #[derive(Clone, Debug)]
@@ -214,6 +215,7 @@ pub fn ops_for(
         | Change::ConnectionChanged { .. }
         | Change::OutputChanged(_)
         | Change::SourceChanged(_) => {}
+        Change::StudioChanged(_) => {}
     }
     if tracker.scene_sync_due() {
         ops.extend(tracker.due_scene_sync(&event.instance, live(), at));

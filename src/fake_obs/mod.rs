@@ -32,6 +32,7 @@ mod protocol;
 mod server;
 mod sources;
 mod state;
+mod studio;
 
 pub use self::protocol::{close, intent};
 pub use self::state::OutputOptions;
@@ -176,6 +177,38 @@ impl FakeObs {
                 Some(events) => (true, events),
                 None => (false, Vec::new()),
             })
+    }
+
+    /// As OBS 32.2 does for a scene switch interrupted by a faster one: the program scene
+    /// changes and the transition starts and ends, but no CurrentProgramSceneChanged is emitted.
+    /// False if there is no such scene.
+    pub async fn switch_scene_interrupted_from_obs(&self, name: &str) -> bool {
+        self.shared
+            .change_state(|state| match studio::switch_interrupted(state, name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
+    /// Whether OBS is in studio mode.
+    pub fn is_studio_mode(&self) -> bool {
+        lock(&self.shared.state).studio().enabled()
+    }
+
+    /// The scene on preview (None outside studio mode).
+    pub fn preview_scene(&self) -> Option<String> {
+        let state = lock(&self.shared.state);
+        let uuid = state.studio().preview_uuid()?;
+        Some(state.scene_by_uuid(uuid).name.clone())
+    }
+
+    /// The current transition and its duration.
+    pub fn transition(&self) -> (String, u64) {
+        let state = lock(&self.shared.state);
+        (
+            state.studio().current_transition().to_string(),
+            state.studio().duration_ms(),
+        )
     }
 
     /// As if the user added a scene in OBS: emits SceneCreated then SceneListChanged.

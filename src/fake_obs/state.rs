@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::outputs::{self as side_outputs, SideOutputs};
 use super::protocol::{intent, status, RPC_VERSION};
 use super::sources::{self, Sources};
+use super::studio::{self, Studio};
 
 /// How long an output sits in STARTING/STOPPING before it is STARTED/STOPPED.
 /// Real OBS takes from a few ms (recording) to a second or two (RTMP connect).
@@ -35,11 +36,9 @@ pub const SUPPORTED_REQUESTS: &[&str] = &[
     "GetStats",
     "BroadcastCustomEvent",
     "Sleep",
-    "GetStudioModeEnabled",
     "GetSceneList",
     "GetCurrentProgramScene",
     "SetCurrentProgramScene",
-    "GetCurrentPreviewScene",
     "CreateScene",
     "RemoveScene",
     "SetSceneName",
@@ -79,6 +78,7 @@ pub fn all_requests() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(side_outputs::REQUESTS)
         .chain(sources::REQUESTS)
+        .chain(studio::REQUESTS)
         .copied()
 }
 
@@ -340,6 +340,7 @@ pub struct ObsState {
     options: OutputOptions,
     side: SideOutputs,
     sources: Sources,
+    studio: Studio,
     /// StartStream requests that arrived while the stream was STARTING. Real OBS answers them
     /// 200 and starts the output again, which crashed OBS 32.2.2: the hub must never send one.
     stream_start_overlaps: u32,
@@ -391,6 +392,7 @@ impl ObsState {
             options: OutputOptions::default(),
             side: SideOutputs::new(false, false),
             sources: Sources::new(&sources_scene),
+            studio: Studio::default(),
             stream_start_overlaps: 0,
             obs_version: obs_version.to_owned(),
             websocket_version: websocket_version.to_owned(),
@@ -422,6 +424,33 @@ impl ObsState {
 
     pub fn sources_mut(&mut self) -> &mut Sources {
         &mut self.sources
+    }
+
+    pub fn studio(&self) -> &Studio {
+        &self.studio
+    }
+
+    pub(super) fn studio_mut(&mut self) -> &mut Studio {
+        &mut self.studio
+    }
+
+    /// The scene with this uuid (the program scene if there is none: callers hold known uuids).
+    pub(super) fn scene_by_uuid(&self, uuid: &str) -> &Scene {
+        self.scenes
+            .iter()
+            .find(|scene| scene.uuid == uuid)
+            .unwrap_or_else(|| self.program_scene())
+    }
+
+    pub(super) fn position_by_uuid(&self, uuid: &str) -> usize {
+        self.scenes
+            .iter()
+            .position(|scene| scene.uuid == uuid)
+            .unwrap_or(0)
+    }
+
+    pub(super) fn scene_uuid_at(&self, position: usize) -> String {
+        self.scenes[position].uuid.clone()
     }
 
     /// StartStream (or ToggleStream starting): while STARTING, real OBS starts again (see
@@ -524,7 +553,7 @@ impl ObsState {
         self.record.is_active()
     }
 
-    fn position_by_name(&self, name: &str) -> Option<usize> {
+    pub(super) fn position_by_name(&self, name: &str) -> Option<usize> {
         self.scenes.iter().position(|scene| scene.name == name)
     }
 
@@ -560,7 +589,7 @@ impl ObsState {
 
     /// Makes the scene at `position` the program scene. Like clicking the scene that is
     /// already live, choosing the current scene changes nothing and emits nothing.
-    fn set_program_scene(&mut self, position: usize) -> Vec<ObsEvent> {
+    pub(super) fn set_program_scene(&mut self, position: usize) -> Vec<ObsEvent> {
         let uuid = self.scenes[position].uuid.clone();
         if uuid == self.program_scene_uuid {
             return Vec::new();
@@ -911,7 +940,10 @@ fn required_number(
 
 /// Finds the scene a request names by `sceneUuid` (preferred, as obs-websocket does) or
 /// `sceneName`, with obs-websocket 5.5's errors.
-fn requested_scene(state: &ObsState, data: Option<&Map<String, Value>>) -> Result<usize, Outcome> {
+pub(super) fn requested_scene(
+    state: &ObsState,
+    data: Option<&Map<String, Value>>,
+) -> Result<usize, Outcome> {
     let field = |key: &str| data.and_then(|d| d.get(key)).and_then(Value::as_str);
     if let Some(uuid) = field("sceneUuid") {
         return state
@@ -1007,15 +1039,18 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
                 ..Outcome::success(None)
             }
         }
-        "GetStudioModeEnabled" => Outcome::success(Some(json!({ "studioModeEnabled": false }))),
         "GetSceneList" => {
             let program = state.program_scene();
+            // Outside studio mode OBS reports null preview fields.
+            let preview = state
+                .studio
+                .preview_uuid()
+                .map(|uuid| state.scene_by_uuid(uuid));
             Outcome::success(Some(json!({
                 "currentProgramSceneName": program.name,
                 "currentProgramSceneUuid": program.uuid,
-                // Studio mode is never on in the fake: OBS reports null preview fields then.
-                "currentPreviewSceneName": null,
-                "currentPreviewSceneUuid": null,
+                "currentPreviewSceneName": preview.map(|scene| &scene.name),
+                "currentPreviewSceneUuid": preview.map(|scene| &scene.uuid),
                 "scenes": state.scene_list_json(),
             })))
         }
@@ -1032,7 +1067,6 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
             let position = requested_scene(state, data)?;
             Outcome::success(None).with_events(state.set_program_scene(position))
         }
-        "GetCurrentPreviewScene" => Outcome::error(status::STUDIO_MODE_NOT_ACTIVE, None),
         "CreateScene" => {
             let name = required_string(data, "sceneName")?;
             let (uuid, events) = state.create_scene(name).ok_or_else(|| {
@@ -1128,6 +1162,8 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
         other if side_outputs::REQUESTS.contains(&other) => state
             .side
             .dispatch(other)
+            .unwrap_or_else(|| Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None)))?,
+        other if studio::REQUESTS.contains(&other) => studio::dispatch(state, other, data)
             .unwrap_or_else(|| Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None)))?,
         _ => Outcome::error(
             status::UNKNOWN_REQUEST_TYPE,

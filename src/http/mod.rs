@@ -107,7 +107,8 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(get("/stream-sessions", history::stream_sessions))
         .service(get("/record-sessions", history::record_sessions))
         .configure(crate::outputs::routes::routes)
-        .configure(crate::sources::routes::routes);
+        .configure(crate::sources::routes::routes)
+        .configure(crate::studio::routes::routes);
 }
 
 pub(crate) fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
@@ -141,6 +142,41 @@ where
         .route(get_or_head().to(handler))
         .default_service(web::to(|request: HttpRequest| {
             method_not_allowed(request, "GET, HEAD")
+        }))
+}
+
+pub(crate) fn put<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::put().to(handler))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, "PUT")
+        }))
+}
+
+/// A resource read with GET and set with PUT.
+pub(crate) fn get_and_put<G, GArgs, P, PArgs>(
+    path: &str,
+    read: G,
+    write: P,
+) -> impl HttpServiceFactory
+where
+    G: Handler<GArgs>,
+    GArgs: FromRequest + 'static,
+    G::Output: Responder + 'static,
+    P: Handler<PArgs>,
+    PArgs: FromRequest + 'static,
+    P::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(get_or_head().to(read))
+        .route(web::put().to(write))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, "GET, HEAD, PUT")
         }))
 }
 

@@ -20,6 +20,7 @@ use utoipa::{
 use super::{callbacks, handlers, history, ops, raw, webhooks};
 use crate::outputs::routes as outputs;
 use crate::sources::routes as sources;
+use crate::studio::routes as studio;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -91,6 +92,14 @@ use crate::sources::routes as sources;
         sources::set_collection,
         sources::hotkeys,
         sources::trigger_hotkey,
+        studio::studio_mode,
+        studio::set_studio_mode,
+        studio::toggle_studio_mode,
+        studio::set_preview_scene,
+        studio::take,
+        studio::transitions,
+        studio::set_transition,
+        studio::tbar,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
     tags(

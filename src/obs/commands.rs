@@ -13,6 +13,7 @@ use crate::{
     },
     sources::commands::{self as source_commands, SourceCommand, SourceOutcome},
     status::{model::SceneInfo, ConnectionState},
+    studio::commands::{StudioCommand, StudioOutcome},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub enum ObsCommand {
     SyncScenes,
     /// Scene items, inputs, media, filters, profiles, collections, hotkeys.
     Source(SourceCommand),
+    /// Studio mode, preview, takes, transitions (see `studio::commands`).
+    Studio(StudioCommand),
 }
 
 /// Sent to an `ObsConnection` (through the supervisor) to run one command.
@@ -44,6 +47,7 @@ pub enum CommandOutcome {
         current_scene: Option<String>,
     },
     Source(SourceOutcome),
+    Studio(StudioOutcome),
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -96,6 +100,7 @@ impl ObsCommand {
             Self::Output(_) => "output",
             Self::SyncScenes => "GetSceneList",
             Self::Source(command) => command.request_name(),
+            Self::Studio(command) => command.request_name(),
         }
     }
 }
@@ -125,6 +130,9 @@ pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome,
         }
         ObsCommand::Source(command) => {
             CommandOutcome::Source(source_commands::run(client, &command).await?)
+        }
+        ObsCommand::Studio(command) => {
+            CommandOutcome::Studio(crate::studio::commands::send(client, command).await?)
         }
     })
 }

@@ -500,6 +500,43 @@ impl ObsConnection {
         );
     }
 
+    /// Re-reads the program scene and the studio slice. After a transition ends: OBS 32.2 skips
+    /// CurrentProgramSceneChanged for switches that a faster switch interrupted, so the hub's
+    /// program scene is right one transition after the last switch, not only at the next poll.
+    /// After a transition change: its event does not carry the new transition's duration.
+    fn reread_studio(&mut self, ctx: &mut Context<Self>) {
+        let Some((link, client)) = self.current_link() else {
+            return;
+        };
+        let limit = self.timing.request_timeout;
+        ctx.spawn(
+            async move {
+                tokio::time::timeout(limit, async {
+                    let program = client.scenes().current_program_scene().await?;
+                    let studio = crate::studio::events::read(&client).await?;
+                    Ok::<_, obws::error::Error>((program.id.name, studio))
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(move |result, act, _| match result {
+                Ok(Ok((program, studio))) if act.is_current(link) => {
+                    act.report(Source::ObsEvent, ObsUpdate::ProgramScene(program));
+                    act.report(
+                        Source::ObsEvent,
+                        ObsUpdate::Studio(crate::studio::status::StudioUpdate::Reading(studio)),
+                    );
+                }
+                Ok(Err(error)) => log::warn!(
+                    "obs `{}`: re-reading the program scene failed: {}",
+                    act.config.name,
+                    error_chain(&error)
+                ),
+                _ => {}
+            }),
+        );
+    }
+
     /// Polls every `active_poll_interval` while an output runs (bitrate and dropped frames
     /// fresh enough to act on), every `poll_interval` otherwise.
     fn schedule_poll(&mut self, ctx: &mut Context<Self>) {
@@ -821,7 +858,11 @@ impl StreamHandler<LinkEvent> for ObsConnection {
         match translate(event) {
             EventAction::Update(update) => {
                 self.learn(&update, ctx);
-                self.report(Source::ObsEvent, update)
+                let reread = crate::studio::events::needs_reread(&update);
+                self.report(Source::ObsEvent, update);
+                if reread {
+                    self.reread_studio(ctx);
+                }
             }
             EventAction::ResyncScenes => self.resync(false, ctx),
             EventAction::PausePolling(collection) => {

@@ -66,13 +66,12 @@ pub fn translate(event: Event) -> EventAction {
         Event::CurrentSceneCollectionChanged { name } => EventAction::ResyncAll(name),
         Event::ExitStarted => EventAction::ObsExiting,
         Event::ServerStopping | Event::ServerStopped => EventAction::LinkClosed,
-        other => match crate::outputs::events::translate(&other) {
-            Some(update) => EventAction::Update(ObsUpdate::Output(update)),
-            None => match crate::sources::events::translate(&other) {
-                Some(update) => EventAction::Update(ObsUpdate::Source(update)),
-                None => EventAction::Ignore,
-            },
-        },
+        // Each capability translates its own events; the first that knows one wins.
+        other => crate::outputs::events::translate(&other)
+            .map(ObsUpdate::Output)
+            .or_else(|| crate::sources::events::translate(&other).map(ObsUpdate::Source))
+            .or_else(|| crate::studio::events::translate(&other).map(ObsUpdate::Studio))
+            .map_or(EventAction::Ignore, EventAction::Update),
     }
 }
 
@@ -93,6 +92,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ServerStopped => "ServerStopped",
         other => crate::outputs::events::event_type(other)
             .or_else(|| crate::sources::events::event_type(other))
+            .or_else(|| crate::studio::events::event_type(other))
             .unwrap_or("other"),
     }
 }

@@ -40,8 +40,10 @@ pub async fn read_poll(client: &Client) -> Result<PollReading, obws::error::Erro
     let stats = client.general().stats().await?;
     let current_scene = client.scenes().current_program_scene().await?;
     let side = crate::outputs::events::read_side(client).await?;
+    let studio = crate::studio::events::read(client).await?;
     Ok(PollReading {
         side,
+        studio,
         current_scene: Some(current_scene.id.name),
         stream: StreamReading {
             active: stream.active,

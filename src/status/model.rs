@@ -148,6 +148,9 @@ pub struct InstanceStatus {
     /// Scene items, media inputs, profile and scene collection (the sources capability's slice).
     #[serde(default)]
     pub sources: crate::sources::status::SourcesStatus,
+    /// Studio mode, preview scene, transition (the studio capability's slice).
+    #[serde(default)]
+    pub studio: crate::studio::status::StudioStatus,
     pub stats: Option<ObsStats>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_poll_at: Option<DateTime<Utc>>,
@@ -170,6 +173,7 @@ impl InstanceStatus {
             record: RecordFigures::default(),
             outputs: Default::default(),
             sources: Default::default(),
+            studio: Default::default(),
             stats: None,
             last_event_at: None,
             last_poll_at: None,

@@ -12,6 +12,7 @@ use super::model::{
 };
 use crate::outputs::status::{self as outputs, OutputChange, OutputUpdate, SideReading};
 use crate::sources::status::{self as sources, SourceChange, SourceUpdate};
+use crate::studio::status::{self as studio, StudioReading, StudioStatus, StudioUpdate};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +72,8 @@ pub struct PollReading {
     pub record: RecordReading,
     /// Replay buffer and virtual camera.
     pub side: SideReading,
+    /// Studio mode, preview scene, transition.
+    pub studio: StudioReading,
     pub stats: ObsStats,
 }
 
@@ -106,6 +109,8 @@ pub enum ObsUpdate {
     Output(OutputUpdate),
     /// Scene items, media inputs, filters, profile, scene collection (the sources capability).
     Source(SourceUpdate),
+    /// Studio mode, preview scene, transitions (the studio capability).
+    Studio(StudioUpdate),
 }
 
 /// A change subscribers are told about. Shared behind an `Arc` once made, so the size of the
@@ -144,6 +149,8 @@ pub enum Change {
     OutputChanged(OutputChange),
     /// Scene item shown/hidden/locked, media state, filter, profile, scene collection.
     SourceChanged(SourceChange),
+    /// Studio mode, preview scene or transition: the studio slice after the change.
+    StudioChanged(StudioStatus),
 }
 
 impl Change {
@@ -158,6 +165,7 @@ impl Change {
             Self::StatsUpdated { .. } => "stats_updated",
             Self::OutputChanged(_) => "output_changed",
             Self::SourceChanged(_) => "source_changed",
+            Self::StudioChanged(_) => "studio_changed",
         }
     }
 }
@@ -193,6 +201,9 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
             if let Some(scene) = status.scenes.iter_mut().find(|s| s.name == old) {
                 scene.name = new.clone();
                 changes.push(scene_list_change(status));
+            }
+            if let Some(slice) = studio::rename_scene(&mut status.studio, &old, &new) {
+                changes.push(Change::StudioChanged(slice));
             }
             if status.current_scene.as_deref() == Some(old.as_str()) {
                 set_current_scene(status, Some(new), &mut changes);
@@ -242,6 +253,9 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
                 .into_iter()
                 .map(Change::SourceChanged),
         ),
+        ObsUpdate::Studio(update) => {
+            changes.extend(studio::apply(&mut status.studio, update).map(Change::StudioChanged))
+        }
     }
     if !changes.is_empty() {
         status.last_updated = now;
@@ -352,6 +366,10 @@ fn apply_reading(
         outputs::apply_reading(&mut status.outputs, &reading.side)
             .into_iter()
             .map(Change::OutputChanged),
+    );
+    changes.extend(
+        studio::apply(&mut status.studio, StudioUpdate::Reading(reading.studio))
+            .map(Change::StudioChanged),
     );
     let new_stats = Some(reading.stats);
     if new_stream != status.stream || new_record != status.record || new_stats != status.stats {

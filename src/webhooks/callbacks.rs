@@ -116,7 +116,10 @@ fn flat_fields(kind: EventType) -> &'static [&'static str] {
         EventType::RecordingChanged => &["is_recording", "state", "output_path", "instance"],
         EventType::ConnectionChanged => &["connected", "state", "error", "instance"],
         EventType::SceneListChanged => &["scenes", "instance"],
-        EventType::StatsUpdated | EventType::OutputChanged | EventType::SourceChanged => &[],
+        EventType::StatsUpdated
+        | EventType::OutputChanged
+        | EventType::SourceChanged
+        | EventType::StudioChanged => &[],
     }
 }
 
@@ -180,7 +183,10 @@ fn envelope_kind(route: CallbackRoute, name: &str) -> Result<EventType, ApiError
         CallbackRoute::Only(only) => kind == only,
         CallbackRoute::Any => !matches!(
             kind,
-            EventType::StatsUpdated | EventType::OutputChanged | EventType::SourceChanged
+            EventType::StatsUpdated
+                | EventType::OutputChanged
+                | EventType::SourceChanged
+                | EventType::StudioChanged
         ),
     };
     match name.parse::<EventType>() {
@@ -277,7 +283,10 @@ fn update_from(
                 .collect();
             (fields.instance, ObsUpdate::SceneList(scenes))
         }
-        EventType::StatsUpdated | EventType::OutputChanged | EventType::SourceChanged => {
+        EventType::StatsUpdated
+        | EventType::OutputChanged
+        | EventType::SourceChanged
+        | EventType::StudioChanged => {
             return Err(ApiError::InvalidField(format!(
                 "`type`: {kind} is not accepted as a callback"
             )))

@@ -33,10 +33,13 @@ pub enum EventType {
     /// Scene items shown, hidden or locked, media states, filters, profile and scene
     /// collection switches. Sent only to endpoints that list it explicitly.
     SourceChanged,
+    /// Studio mode, preview scene, transition. Newer than the endpoints that exist: sent only
+    /// to endpoints that list it explicitly.
+    StudioChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         Self::SceneChanged,
         Self::StreamingChanged,
         Self::RecordingChanged,
@@ -45,6 +48,7 @@ impl EventType {
         Self::StatsUpdated,
         Self::OutputChanged,
         Self::SourceChanged,
+        Self::StudioChanged,
     ];
 
     /// What an endpoint gets when it names no event types: every change but the stats.
@@ -66,6 +70,7 @@ impl EventType {
             Self::StatsUpdated => "stats_updated",
             Self::OutputChanged => "output_changed",
             Self::SourceChanged => "source_changed",
+            Self::StudioChanged => "studio_changed",
         }
     }
 
@@ -79,6 +84,7 @@ impl EventType {
             Change::StatsUpdated { .. } => Self::StatsUpdated,
             Change::OutputChanged(_) => Self::OutputChanged,
             Change::SourceChanged(_) => Self::SourceChanged,
+            Change::StudioChanged(_) => Self::StudioChanged,
         }
     }
 
@@ -181,6 +187,7 @@ pub fn data_for(event: &ChangeEvent) -> Value {
         } => json!({ "stats": stats, "stream": stream, "record": record }),
         Change::OutputChanged(change) => json!(change),
         Change::SourceChanged(change) => json!(change),
+        Change::StudioChanged(studio) => json!(studio),
     };
     if let Value::Object(fields) = &mut data {
         fields.insert("instance".into(), json!(event.instance));
