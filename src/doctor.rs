@@ -151,14 +151,16 @@ async fn check_instance(instance: &InstanceConfig, checks: &mut Vec<Check>) {
                         "update OBS Studio to 30.2 or newer (obs-websocket 5.5 comes with it)",
                     ),
                 ]),
-                FailureKind::Timeout | FailureKind::Unreachable => checks.push(Check::fail(
-                    label("WebSocket server answering"),
-                    failure.message,
-                    format!(
-                        "something listens on {address} but does not speak obs-websocket v5: \
+                FailureKind::Timeout | FailureKind::Unreachable | FailureKind::NotObsWebsocket => {
+                    checks.push(Check::fail(
+                        label("WebSocket server answering"),
+                        failure.message,
+                        format!(
+                            "something listens on {address} but does not speak obs-websocket v5: \
                          check the port in OBS's Tools > WebSocket Server Settings"
-                    ),
-                )),
+                        ),
+                    ))
+                }
             }
             return;
         }

@@ -500,7 +500,8 @@
         reason = `${error.trim() || "Lost OBS."}${retryText || " Reconnecting…"}`;
         break;
       case "auth_failed":
-        reason = `OBS refused the password.${error} Check OBS_WEBSOCKET_PASSWORD or the config file. Retried slowly, because every failed login alerts the OBS machine.${retryText}`;
+        // The hub's message already names the fix: say it once.
+        reason = `${error.trim() || "OBS refused the password."} Retried slowly, because every failed login alerts the OBS machine.${retryText}`;
         break;
       case "incompatible":
         reason = `This OBS is too old for the hub.${error}${retryText}`;

@@ -258,6 +258,45 @@ async fn test_connection_reports_each_failure_kind() {
         unreachable.body
     );
 
+    assert!(
+        !unreachable.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("os error"),
+        "{:?}",
+        unreachable.body
+    );
+
+    // A web server on the port (not obs-websocket) answers 404 to the upgrade: that is not
+    // "unreachable", and the message says to check the port.
+    let web = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web_port = web.local_addr().unwrap().port();
+    let web_server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = web.accept().await.unwrap();
+        let mut request = [0u8; 2048];
+        let _ = socket.read(&mut request).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+    });
+    let not_obs = hub
+        .post(
+            "/api/test-connection/",
+            &format!(r#"{{"host": "127.0.0.1", "port": {web_port}}}"#),
+        )
+        .await;
+    web_server.await.unwrap();
+    assert_eq!(
+        not_obs.body["error"], "not_obs_websocket",
+        "{:?}",
+        not_obs.body
+    );
+    assert!(not_obs.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("WebSocket Server Settings"));
+
     let old = start_fake().await;
     old.set_versions("29.0.2", "5.1.0");
     let incompatible = hub
