@@ -24,7 +24,7 @@ pub enum Command {
     /// Run the hub against a built-in SIMULATED OBS (no OBS needed), to see every feature work.
     Demo(DemoArgs),
     /// Check OBS, the password, the OBS version, events, the callback URL and a running hub.
-    Doctor(ServeArgs),
+    Doctor(DoctorArgs),
     /// Create the history database or bring its schema up to date, then exit (`serve` does
     /// this too on start).
     Migrate(MigrateArgs),
@@ -144,6 +144,17 @@ impl MigrateArgs {
             ..Overrides::default()
         }
     }
+}
+
+/// `doctor` takes everything `serve` does, plus whether a running hub is required.
+#[derive(Args, Debug, Default)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Fail (exit 1) when no hub answers at the bind address; by default that is only reported,
+    /// because doctor is usually run before `serve`.
+    #[arg(long)]
+    pub require_hub: bool,
 }
 
 #[derive(Args, Debug)]

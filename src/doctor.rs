@@ -21,6 +21,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Check {
     pub name: String,
     pub ok: bool,
+    /// Information rather than a verdict (printed with `–`, never a failure): a hub not running
+    /// yet is expected when doctor is the first thing run.
+    pub note: bool,
     pub detail: String,
     /// What to do about a failure.
     pub fix: Option<String>,
@@ -31,8 +34,19 @@ impl Check {
         Self {
             name: name.into(),
             ok: true,
+            note: false,
             detail: detail.into(),
             fix: None,
+        }
+    }
+
+    fn note(name: impl Into<String>, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ok: true,
+            note: true,
+            detail: detail.into(),
+            fix: Some(hint.into()),
         }
     }
 
@@ -40,6 +54,7 @@ impl Check {
         Self {
             name: name.into(),
             ok: false,
+            note: false,
             detail: detail.into(),
             fix: Some(fix.into()),
         }
@@ -48,17 +63,23 @@ impl Check {
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mark = if self.ok { '✓' } else { '✗' };
+        let (mark, lead) = match (self.ok, self.note) {
+            (false, _) => ('✗', "fix"),
+            (true, true) => ('–', "to"),
+            (true, false) => ('✓', "fix"),
+        };
         write!(f, "{mark} {}: {}", self.name, self.detail)?;
         if let Some(fix) = &self.fix {
-            write!(f, "\n    fix: {fix}")?;
+            write!(f, "\n    {lead}: {fix}")?;
         }
         Ok(())
     }
 }
 
-/// Runs every check; the hub's own settings say what to check.
-pub async fn run(settings: &Settings) -> Vec<Check> {
+/// Runs every check; the hub's own settings say what to check. A hub that does not answer is a
+/// failure only when `require_hub` (`--require-hub`) asks for one: doctor is naturally run before
+/// `serve`.
+pub async fn run(settings: &Settings, require_hub: bool) -> Vec<Check> {
     let mut checks = Vec::new();
     for instance in &settings.instances {
         check_instance(instance, &mut checks).await;
@@ -66,7 +87,7 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
     if let Some(url) = &settings.callback_base_url {
         checks.push(check_callback_url(url).await);
     }
-    checks.push(check_running_hub(settings).await);
+    checks.push(check_running_hub(settings, require_hub).await);
     checks
 }
 
@@ -253,7 +274,7 @@ async fn check_callback_url(url: &str) -> Check {
     }
 }
 
-async fn check_running_hub(settings: &Settings) -> Check {
+async fn check_running_hub(settings: &Settings, require_hub: bool) -> Check {
     let host = if settings.bind.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -270,11 +291,20 @@ async fn check_running_hub(settings: &Settings) -> Check {
             format!("{url} answered HTTP {}", response.status().as_u16()),
             "something else listens on the hub's address: change OBS_HUB_BIND",
         ),
-        Err(error) => Check::fail(
-            "hub running",
+        Err(error) => hub_not_answering(
             format!("no hub answers at {} ({error})", settings.bind),
-            "start it with `obs-hub serve` (or `systemctl start obs-hub`)",
+            require_hub,
         ),
+    }
+}
+
+/// No hub at the address: information before `serve` has run, a failure when one is required.
+fn hub_not_answering(detail: String, require_hub: bool) -> Check {
+    const START: &str = "start it with `obs-hub serve` (or `systemctl start obs-hub`)";
+    if require_hub {
+        Check::fail("hub running", detail, START)
+    } else {
+        Check::note("hub running", detail, START)
     }
 }
 
@@ -293,5 +323,17 @@ mod tests {
             Check::pass("hub running", "ok").to_string(),
             "✓ hub running: ok"
         );
+    }
+
+    #[test]
+    fn a_missing_hub_fails_only_when_required() {
+        let expected = hub_not_answering("no hub answers".into(), false);
+        assert!(expected.ok, "a hub not started yet is information");
+        assert_eq!(
+            expected.to_string(),
+            "– hub running: no hub answers\n    to: start it with `obs-hub serve` (or `systemctl \
+             start obs-hub`)"
+        );
+        assert!(!hub_not_answering("no hub answers".into(), true).ok);
     }
 }

@@ -42,13 +42,15 @@ fn main() -> ExitCode {
         }
         Command::Demo(args) => serve_demo(&args.bind, args.database),
         Command::Migrate(args) => migrate(&args),
-        Command::Doctor(args) => match Settings::load(args.config.as_deref(), args.overrides()) {
-            Ok(settings) => doctor(settings),
-            Err(error) => {
-                eprintln!("obs-hub: {error}");
-                ExitCode::from(EXIT_BAD_CONFIG)
+        Command::Doctor(args) => {
+            match Settings::load(args.serve.config.as_deref(), args.serve.overrides()) {
+                Ok(settings) => doctor(settings, args.require_hub),
+                Err(error) => {
+                    eprintln!("obs-hub: {error}");
+                    ExitCode::from(EXIT_BAD_CONFIG)
+                }
             }
-        },
+        }
     }
 }
 
@@ -81,8 +83,8 @@ async fn serve(settings: Settings) -> ExitCode {
 }
 
 #[actix_web::main]
-async fn doctor(settings: Settings) -> ExitCode {
-    let checks = obs_hub::doctor::run(&settings).await;
+async fn doctor(settings: Settings, require_hub: bool) -> ExitCode {
+    let checks = obs_hub::doctor::run(&settings, require_hub).await;
     for check in &checks {
         println!("{check}");
     }
