@@ -720,7 +720,8 @@
     const t = atMs / 1000;
     if (series.t.length && t <= series.t[series.t.length - 1]) return;
     const last = series.last;
-    const delta = (now, before) => (before === undefined || now < before ? 0 : now - before);
+    // No previous point (null before the first sample): 0, not OBS's lifetime counter.
+    const delta = (now, before) => (before === undefined || before === null || now < before ? 0 : now - before);
     series.t.push(t);
     series.kbps.push(status.stream.active ? status.stream.kbits_per_sec : null);
     series.fps.push(stats.active_fps);
