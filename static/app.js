@@ -431,6 +431,17 @@
     renderOutputs(status);
     renderCharts();
     renderPickerStates();
+    if (!hubLive()) markUnknown();
+  }
+
+  // While the hub is lost nothing on the page is known to be true any more: the badges say
+  // so in grey rather than keep a green "connected" (issue 18 item 6).
+  function markUnknown() {
+    for (const id of ["conn-badge", "stream-badge", "record-badge"]) {
+      const badge = $(id);
+      badge.className = "badge unknown";
+      badge.textContent = "unknown";
+    }
   }
 
   function renderPicker() {
@@ -451,7 +462,8 @@
   function renderPickerStates() {
     for (const option of $("instance-select").options) {
       const status = state.snapshot.instances[option.value];
-      if (status) option.textContent = `${option.value} (${connectionWord(status.connection.state)})`;
+      const word = hubLive() ? connectionWord(status && status.connection.state) : "unknown";
+      if (status) option.textContent = `${option.value} (${word})`;
     }
   }
 
