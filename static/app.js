@@ -234,7 +234,11 @@
     const names = Object.keys(snapshot.instances);
     if (!state.selected || !snapshot.instances[state.selected]) {
       const fromHash = decodeURIComponent(window.location.hash.replace(/^#instance=/, ""));
-      state.selected = snapshot.instances[fromHash] ? fromHash : names.includes("default") ? "default" : names[0] || null;
+      // Open on a working instance when there is one: default if it is connected, else the first
+      // connected one, else default or the first.
+      const connected = names.filter((name) => snapshot.instances[name].connection.state === "connected");
+      const fallback = connected.includes("default") ? "default" : connected[0] || (names.includes("default") ? "default" : names[0] || null);
+      state.selected = snapshot.instances[fromHash] ? fromHash : fallback;
     }
     logEntry({ at: new Date().toISOString(), text: first ? "Connected to the hub" : "Resynchronised with the hub", tag: "page" });
     renderPicker();
