@@ -99,6 +99,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub callback_secret: Option<String>,
+    /// HTTPS: `off` (default) or `self-signed` (a certificate generated on first start and kept
+    /// beside the database; its fingerprint is printed at start).
+    #[arg(long, env = "OBS_HUB_TLS", value_name = "OBS_HUB_TLS")]
+    pub tls: Option<String>,
+    /// HTTPS from this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "OBS_HUB_TLS_CERT", value_name = "OBS_HUB_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "OBS_HUB_TLS_KEY", value_name = "OBS_HUB_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -123,6 +133,9 @@ impl ServeArgs {
                 .map(|hosts| hosts.split(',').map(str::to_string).collect()),
             database: self.database.clone(),
             callback_secret: self.callback_secret.clone().map(Secret::new),
+            tls: self.tls.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
         }
     }
 }

@@ -27,4 +27,5 @@ pub mod open_files;
 pub mod shutdown;
 pub mod status;
 pub mod systemd;
+pub mod tls;
 pub mod webhooks;

@@ -71,7 +71,19 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    log::info!("obs-hub listening on http://{}:{}", bind.ip(), app.port());
+    match app.tls() {
+        Some(identity) => {
+            log::info!("obs-hub listening on https://{}:{}", bind.ip(), app.port());
+            // On stdout as well as the log: the user compares it with what the phone's browser
+            // shows before trusting the certificate.
+            println!(
+                "obs-hub: HTTPS certificate {} SHA-256 fingerprint {}",
+                identity.cert_path.display(),
+                identity.fingerprint
+            );
+        }
+        None => log::info!("obs-hub listening on http://{}:{}", bind.ip(), app.port()),
+    }
     obs_hub::systemd::notify_ready();
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -948,3 +948,69 @@ async fn test_connection_closes_its_socket() {
     })
     .await;
 }
+
+/// Issue 18: `OBS_HUB_TLS=self-signed` serves HTTPS from a certificate generated in the state
+/// directory; a client that pins that certificate (and trusts nothing else) gets the status,
+/// a client that does not trust it gets no answer, and plain HTTP gets no answer either.
+#[actix_web::test]
+async fn https_with_a_self_signed_certificate_that_a_client_pins() {
+    use obs_hub::tls::{self_signed_names, TlsSettings, SELF_SIGNED_CERT};
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    use std::sync::Arc;
+
+    let fake = start_fake().await;
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_path_buf();
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.tls = TlsSettings::SelfSigned {
+            dir: state_dir,
+            names: self_signed_names(s.bind, &[]),
+        };
+    });
+    let port = hub.base.rsplit(':').next().unwrap().to_string();
+    let https = format!("https://127.0.0.1:{port}/api/stream-status/");
+
+    let pem = std::fs::read(state.path().join(SELF_SIGNED_CERT)).expect("the certificate is kept");
+    let client_with = |roots: rustls::RootCertStore| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
+            .timeout(Duration::from_secs(10))
+            .finish()
+    };
+    let mut pinned = rustls::RootCertStore::empty();
+    pinned
+        .add(CertificateDer::from_pem_slice(&pem).unwrap())
+        .unwrap();
+    let mut response = client_with(pinned)
+        .get(&https)
+        .send()
+        .await
+        .expect("the pinned certificate is accepted");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["instance"], "default", "{body}");
+
+    let stranger = client_with(rustls::RootCertStore::empty())
+        .get(&https)
+        .send()
+        .await;
+    assert!(
+        stranger.is_err(),
+        "a client that does not trust it gets no answer"
+    );
+    let plain = hub
+        .client
+        .get(format!("http://127.0.0.1:{port}/api/stream-status/"))
+        .send()
+        .await;
+    assert!(
+        plain.map_or(true, |response| !response.status().is_success()),
+        "plain HTTP is not served on an HTTPS listener"
+    );
+}
