@@ -97,6 +97,27 @@
     return data;
   }
 
+  // The QR code is made by the hub (GET /api/qr-code), from the address only: never the token.
+  $("qr-address").value = `${window.location.origin}/`;
+  $("qr-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const headers = {};
+    if (state.token) headers.authorization = `Bearer ${state.token}`;
+    try {
+      const response = await fetch(`/api/qr-code/?text=${encodeURIComponent($("qr-address").value)}`, { headers });
+      if (response.status === 401) askForToken();
+      if (!response.ok) {
+        const data = await response.json().catch(() => null);
+        throw new Error((data && data.message) || `The hub answered ${response.status}.`);
+      }
+      const image = $("qr-image");
+      image.src = `data:image/svg+xml,${encodeURIComponent(await response.text())}`;
+      image.hidden = false;
+    } catch (error) {
+      notify(error.message);
+    }
+  });
+
   function instancePath(name, route) {
     return `/api/instances/${encodeURIComponent(name)}/${route}/`;
   }

@@ -1014,3 +1014,32 @@ async fn https_with_a_self_signed_certificate_that_a_client_pins() {
         "plain HTTP is not served on an HTTPS listener"
     );
 }
+
+/// Issue 18: the dashboard's QR code is made by the hub from an http(s) address; anything else
+/// is a JSON error naming `text`.
+#[actix_web::test]
+async fn the_qr_code_of_an_address_is_an_svg_and_other_text_is_refused() {
+    let (hub, _fake) = hub_with_fake().await;
+    let mut response = hub
+        .client
+        .get(format!(
+            "{}/api/qr-code/?text=https%3A%2F%2F127.0.0.1%3A8000%2F",
+            hub.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "image/svg+xml"
+    );
+    let svg = response.body().await.unwrap();
+    assert!(String::from_utf8_lossy(&svg).contains("<svg"));
+
+    for query in ["", "?text=javascript%3Aalert(1)", "?text=https://a&extra=1"] {
+        let refused = hub.get(&format!("/api/qr-code/{query}")).await;
+        assert_eq!(refused.status, 400, "{query}: {:?}", refused.body);
+        assert_eq!(refused.body["error"], "invalid_field", "{query}");
+    }
+}

@@ -17,7 +17,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, webhooks};
+use super::{callbacks, handlers, history, ops, qr, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -59,11 +59,13 @@ use super::{callbacks, handlers, history, ops, webhooks};
         callbacks::scene_change,
         callbacks::streaming_change,
         callbacks::connection_change,
+        qr::qr_code,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
     tags(
         (name = "instance", description = "Also under /api/instances/{instance}/..."),
         (name = "hub", description = "The hub as a whole"),
+        (name = "dashboard", description = "Helpers of the dashboard page"),
         (name = "operations", description = "Open without a token"),
         (name = "webhooks", description = "Endpoints, delivery log, test messages, redeliveries"),
         (name = "callbacks", description = "Another hub's (or anyone's) notifications. With a \
