@@ -357,7 +357,15 @@
   }
 
   // ---------------------------------------------------------------- words
-  const SOURCES = { obs_event: "OBS", poll: "poll", connection: "link", api: "hub API", page: "page" };
+  // Where a log line came from, in words (the hub's `source`, or this page's own notes).
+  const SOURCES = {
+    obs_event: "from OBS",
+    poll: "from OBS",
+    connection: "from the hub",
+    api: "from the hub",
+    callback: "from a callback",
+    page: "from this page",
+  };
 
   function describe(change) {
     switch (change.type) {
@@ -706,7 +714,7 @@
     scheduleRender();
     try {
       const answer = await api("POST", instancePath(instance, route));
-      if (answer && answer.output_path) logEntry({ at: new Date().toISOString(), instance, text: `Recording saved: ${answer.output_path}`, tag: "hub API" });
+      if (answer && answer.output_path) logEntry({ at: new Date().toISOString(), instance, text: `Recording saved: ${answer.output_path}`, tag: "api" });
     } catch (error) {
       notify(`Could not ${route.replace("-", " ")}: ${error.message}`);
       pendingFor(instance)[kind] = null;
