@@ -185,4 +185,8 @@ pub struct DemoArgs {
     /// temporary directory, removed when the demo ends.
     #[arg(long)]
     pub database: Option<PathBuf>,
+    /// Do not play the scripted show (scene switches, a stream, a recording): the simulated OBS
+    /// changes only when you act, from the dashboard or the API.
+    #[arg(long)]
+    pub no_show: bool,
 }

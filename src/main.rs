@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             };
             serve(settings)
         }
-        Command::Demo(args) => serve_demo(&args.bind, args.database),
+        Command::Demo(args) => serve_demo(&args.bind, args.database, !args.no_show),
         Command::Migrate(args) => migrate(&args),
         Command::Doctor(args) => {
             match Settings::load(args.serve.config.as_deref(), args.serve.overrides()) {
@@ -147,7 +147,7 @@ fn migrate(args: &MigrateArgs) -> ExitCode {
 }
 
 #[actix_web::main]
-async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>) -> ExitCode {
+async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>, show: bool) -> ExitCode {
     let (fake, mut settings) = match demo::start_simulation(bind).await {
         Ok(started) => started,
         Err(error) => {
@@ -165,13 +165,23 @@ async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>) -> ExitCod
             return ExitCode::FAILURE;
         }
     };
+    let show_text = if show {
+        "Scenes switch, a stream and a recording run on their own (--no-show: only when you act)."
+    } else {
+        "No scripted show (--no-show): the simulated OBS changes only when you act."
+    };
     println!(
         "obs-hub demo: SIMULATION. The hub is connected to a built-in simulated OBS Studio on \
-         port {}, not a real one.\nScenes switch, a stream and a recording run on their own.\n\
-         Try: curl http://{address}/api/stream-status/",
+         port {}, not a real one.\n{show_text}\nTry: curl http://{address}/api/stream-status/",
         fake.port()
     );
-    actix_web::rt::spawn(demo::run_show(fake));
+    // Without the show, the simulated OBS is kept here until the demo ends.
+    let _simulation = if show {
+        actix_web::rt::spawn(demo::run_show(fake));
+        None
+    } else {
+        Some(fake)
+    };
     let served = app.run_until_stopped().await;
     if temporary {
         demo::remove_database(&database);
