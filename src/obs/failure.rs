@@ -186,7 +186,7 @@ mod tests {
         assert!(failure.message.contains("WebSocket Server Settings"));
         assert!(!failure.message.contains("os error"), "{}", failure.message);
 
-        let other = std::io::Error::new(std::io::ErrorKind::Other, "Host is down (os error 112)");
+        let other = std::io::Error::other("Host is down (os error 112)");
         let failure = io_failure(&other);
         assert_eq!(
             failure.message,
