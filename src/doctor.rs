@@ -4,15 +4,19 @@
 
 use std::{
     fmt,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use futures_util::StreamExt;
 use obws::{client::ConnectConfig, events::Event, Client};
 
+use rustls::pki_types::{pem::PemObject, CertificateDer};
+
 use crate::{
     config::{InstanceConfig, Settings},
     obs::failure::{classify, error_chain, FailureKind},
+    tls::TlsSettings,
 };
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -280,8 +284,11 @@ async fn check_running_hub(settings: &Settings, require_hub: bool) -> Check {
     } else {
         settings.bind.ip().to_string()
     };
-    let url = format!("http://{host}:{}/healthz", settings.bind.port());
-    let client = awc::Client::builder().timeout(STEP_TIMEOUT).finish();
+    let (scheme, client) = match hub_client(&settings.tls) {
+        Ok(found) => found,
+        Err(detail) => return hub_not_answering(detail, require_hub),
+    };
+    let url = format!("{scheme}://{host}:{}/healthz", settings.bind.port());
     match client.get(&url).send().await {
         Ok(response) if response.status().is_success() => {
             Check::pass("hub running", format!("a hub answers at {}", settings.bind))
@@ -296,6 +303,38 @@ async fn check_running_hub(settings: &Settings, require_hub: bool) -> Check {
             require_hub,
         ),
     }
+}
+
+/// A client for the hub's own listener: over HTTPS it trusts exactly the hub's certificate (a
+/// self-signed one is in no trust store), so it needs the file; `serve` makes a self-signed one
+/// on first start.
+fn hub_client(tls: &TlsSettings) -> Result<(&'static str, awc::Client), String> {
+    let builder = awc::Client::builder().timeout(STEP_TIMEOUT);
+    let cert = match tls {
+        TlsSettings::Off => return Ok(("http", builder.finish())),
+        TlsSettings::Files { cert, .. } => cert.clone(),
+        TlsSettings::SelfSigned { dir, .. } => dir.join(crate::tls::SELF_SIGNED_CERT),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&cert).map_err(|error| {
+        format!(
+            "HTTPS is on but {} cannot be read ({error})",
+            cert.display()
+        )
+    })?;
+    for der in CertificateDer::pem_slice_iter(&pem).flatten() {
+        // A chain's intermediates are not anchors: ignoring the ones refused loses nothing.
+        let _ = roots.add(der);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| error.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = awc::Connector::new().rustls_0_23(Arc::new(config));
+    Ok(("https", builder.connector(connector).finish()))
 }
 
 /// No hub at the address: information before `serve` has run, a failure when one is required.

@@ -22,6 +22,10 @@ async fn doctor_with(env: Vec<(&'static str, String)>, flags: &[&str]) -> (i32, 
             "OBS_HUB_BIND",
             "OBS_HUB_CONFIG",
             "OBS_HUB_API_TOKEN",
+            "OBS_HUB_DATABASE",
+            "OBS_HUB_TLS",
+            "OBS_HUB_TLS_CERT",
+            "OBS_HUB_TLS_KEY",
         ] {
             command.env_remove(key);
         }
@@ -133,4 +137,37 @@ async fn a_hub_not_started_yet_is_information_unless_required() {
     let (code, text) = doctor_with(env, &["--require-hub"]).await;
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("✗ hub running: no hub answers"), "{text}");
+}
+
+/// Issue 18: a hub serving HTTPS with its self-signed certificate is found by doctor, which
+/// trusts exactly that certificate (from the state directory beside the database).
+#[actix_web::test]
+async fn a_hub_serving_https_is_found() {
+    use obs_hub::tls::{self_signed_names, TlsSettings};
+    let fake = start_fake().await;
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_path_buf();
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.tls = TlsSettings::SelfSigned {
+            dir: state_dir,
+            names: self_signed_names(s.bind, &[]),
+        };
+    });
+    let bind = hub.base.trim_start_matches("http://").to_string();
+    let (code, text) = doctor_with(
+        vec![
+            ("OBS_WEBSOCKET_PORT", fake.port().to_string()),
+            ("OBS_WEBSOCKET_PASSWORD", PASSWORD.to_string()),
+            ("OBS_HUB_BIND", bind),
+            ("OBS_HUB_TLS", "self-signed".to_string()),
+            (
+                "OBS_HUB_DATABASE",
+                state.path().join("hub.db").display().to_string(),
+            ),
+        ],
+        &["--require-hub"],
+    )
+    .await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("✓ hub running"), "{text}");
 }
