@@ -66,6 +66,11 @@ async fn serve(settings: Settings) -> ExitCode {
     }
     let app = match Application::build(settings) {
         Ok(app) => app,
+        // A certificate that cannot be read is a setting to fix, like a bad value.
+        Err(error @ obs_hub::app::StartError::Tls(_)) => {
+            eprintln!("obs-hub: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
         Err(error) => {
             eprintln!("obs-hub: {error}");
             return ExitCode::FAILURE;
