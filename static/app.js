@@ -475,6 +475,9 @@
       badge.className = "badge unknown";
       badge.textContent = "unknown";
     }
+    const reason = $("conn-reason");
+    reason.textContent = "Unknown while the hub is lost: the figures below are the last known.";
+    reason.className = "reason problem";
   }
 
   function renderPicker() {

@@ -359,6 +359,11 @@ async fn the_dashboard_over_https_greys_out_a_lost_hub() {
         all_unknown.then_some(())
     })
     .await;
+    let reason = browser.text("#conn-reason").await.unwrap_or_default();
+    assert!(
+        reason.starts_with("Unknown while the hub is lost"),
+        "{reason}"
+    );
     let lost = artifacts_dir().join("dashboard-hub-lost.png");
     browser.screenshot(&lost).await;
     println!("screenshot: {}", lost.display());
