@@ -39,6 +39,8 @@ pub enum StartError {
     },
     #[error("{0}")]
     Database(#[from] DbError),
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A built hub: actors started, port bound, not yet serving until awaited.
@@ -50,6 +52,8 @@ pub struct Application {
     supervisor: Addr<ConnectionSupervisor>,
     persistence: Persistence,
     webhooks: Webhooks,
+    /// The certificate served, when HTTPS is on.
+    tls: Option<crate::tls::Identity>,
 }
 
 impl Application {
@@ -60,6 +64,12 @@ impl Application {
         let listener = TcpListener::bind(address).map_err(listen_error)?;
         let listening = listener.local_addr().map_err(listen_error)?;
         let port = listening.port();
+        // Before anything starts: a bad certificate stops start-up naming its file.
+        let tls = crate::tls::Identity::load(&settings.tls)?;
+        let tls_config = tls
+            .as_ref()
+            .map(|identity| identity.server_config())
+            .transpose()?;
         let instances: Vec<(&str, &str, u16)> = settings
             .instances
             .iter()
@@ -117,8 +127,11 @@ impl Application {
         .workers(workers)
         // Our own signal handling (crate::shutdown): actix-server's would stop the System.
         .disable_signals()
-        .shutdown_timeout(HTTP_SHUTDOWN_TIMEOUT_SECS)
-        .listen(listener)
+        .shutdown_timeout(HTTP_SHUTDOWN_TIMEOUT_SECS);
+        let server = match tls_config {
+            Some(config) => server.listen_rustls_0_23(listener, config),
+            None => server.listen(listener),
+        }
         .map_err(listen_error)?
         .run();
         Ok(Self {
@@ -129,7 +142,13 @@ impl Application {
             supervisor,
             persistence,
             webhooks,
+            tls,
         })
+    }
+
+    /// The certificate served over HTTPS (None: plain HTTP).
+    pub fn tls(&self) -> Option<&crate::tls::Identity> {
+        self.tls.as_ref()
     }
 
     pub fn port(&self) -> u16 {

@@ -24,7 +24,7 @@ pub enum Command {
     /// Run the hub against a built-in SIMULATED OBS (no OBS needed), to see every feature work.
     Demo(DemoArgs),
     /// Check OBS, the password, the OBS version, events, the callback URL and a running hub.
-    Doctor(ServeArgs),
+    Doctor(DoctorArgs),
     /// Create the history database or bring its schema up to date, then exit (`serve` does
     /// this too on start).
     Migrate(MigrateArgs),
@@ -99,6 +99,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub callback_secret: Option<String>,
+    /// HTTPS: `off` (default) or `self-signed` (a certificate generated on first start and kept
+    /// beside the database; its fingerprint is printed at start).
+    #[arg(long, env = "OBS_HUB_TLS", value_name = "OBS_HUB_TLS")]
+    pub tls: Option<String>,
+    /// HTTPS from this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "OBS_HUB_TLS_CERT", value_name = "OBS_HUB_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "OBS_HUB_TLS_KEY", value_name = "OBS_HUB_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -123,6 +133,9 @@ impl ServeArgs {
                 .map(|hosts| hosts.split(',').map(str::to_string).collect()),
             database: self.database.clone(),
             callback_secret: self.callback_secret.clone().map(Secret::new),
+            tls: self.tls.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
         }
     }
 }
@@ -146,6 +159,17 @@ impl MigrateArgs {
     }
 }
 
+/// `doctor` takes everything `serve` does, plus whether a running hub is required.
+#[derive(Args, Debug, Default)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Fail (exit 1) when no hub answers at the bind address; by default that is only reported,
+    /// because doctor is usually run before `serve`.
+    #[arg(long)]
+    pub require_hub: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Address to listen on.
@@ -161,4 +185,8 @@ pub struct DemoArgs {
     /// temporary directory, removed when the demo ends.
     #[arg(long)]
     pub database: Option<PathBuf>,
+    /// Do not play the scripted show (scene switches, a stream, a recording): the simulated OBS
+    /// changes only when you act, from the dashboard or the API.
+    #[arg(long)]
+    pub no_show: bool,
 }

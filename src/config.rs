@@ -15,6 +15,7 @@ use std::{
 
 use serde::Deserialize;
 
+use crate::tls::TlsSettings;
 pub use crate::webhooks::settings::WebhookSettings;
 use crate::webhooks::settings::{self as webhook_settings, FileDelivery, FileWebhook};
 
@@ -196,6 +197,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Body timeout and the limits on unauthenticated requests.
     pub http: HttpSettings,
+    /// HTTPS on the hub's listener (off by default); see `crate::tls`.
+    pub tls: TlsSettings,
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -216,6 +219,10 @@ pub struct Overrides {
     pub allowed_hosts: Option<Vec<String>>,
     /// From `OBS_HUB_CALLBACK_SECRET`.
     pub callback_secret: Option<Secret>,
+    /// From `OBS_HUB_TLS`, `OBS_HUB_TLS_CERT`, `OBS_HUB_TLS_KEY`.
+    pub tls: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -266,6 +273,9 @@ struct FileConfig {
     webhook_delivery: FileDelivery,
     #[serde(default)]
     http: FileHttp,
+    tls: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -487,6 +497,21 @@ impl Settings {
         )?;
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
         let http = resolve_http(&file.http).map_err(file_error)?;
+        // The self-signed certificate is state, kept beside the history database.
+        let state_dir = database
+            .path
+            .as_deref()
+            .and_then(|path| path.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let tls = TlsSettings::resolve(
+            overrides.tls.as_deref().or(file.tls.as_deref()),
+            overrides.tls_cert.clone().or(file.tls_cert),
+            overrides.tls_key.clone().or(file.tls_key),
+            state_dir,
+            crate::tls::self_signed_names(bind, &allowed_hosts),
+        )
+        .map_err(|(key, message)| ConfigError::invalid(key, message))?;
         Ok(Self {
             bind,
             callback_base_url,
@@ -501,6 +526,7 @@ impl Settings {
             callback_secret,
             webhooks,
             http,
+            tls,
         })
     }
 

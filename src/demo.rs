@@ -69,12 +69,59 @@ pub fn remove_database(path: &Path) {
     }
 }
 
-/// Plays a little show on the simulated OBS, as a streamer would in OBS itself.
+/// Requests a person makes through the hub (the dashboard's buttons, the API), as opposed to the
+/// hub's own reads.
+const USER_REQUESTS: [&str; 7] = [
+    "SetCurrentProgramScene",
+    "StartStream",
+    "StopStream",
+    "ToggleStream",
+    "StartRecord",
+    "StopRecord",
+    "ToggleRecord",
+];
+
+/// Steps of the show skipped after the user acts (15 steps of 4 s: a minute).
+const QUIET_STEPS_AFTER_USER: u32 = 15;
+
+/// The show steps back while the user plays with the simulated OBS: it would otherwise switch
+/// the scene they just picked, or stop the stream they just started.
+#[derive(Debug, Default)]
+pub struct ShowYield {
+    seen_requests: usize,
+    quiet_steps: u32,
+}
+
+impl ShowYield {
+    /// Whether the show plays this step, given how many user requests OBS has had so far.
+    pub fn plays(&mut self, user_requests: usize) -> bool {
+        if user_requests != self.seen_requests {
+            self.seen_requests = user_requests;
+            self.quiet_steps = QUIET_STEPS_AFTER_USER;
+        }
+        if self.quiet_steps > 0 {
+            self.quiet_steps -= 1;
+            return false;
+        }
+        true
+    }
+}
+
+/// Plays a little show on the simulated OBS, as a streamer would in OBS itself, pausing for a
+/// minute whenever the user acts.
 pub async fn run_show(fake: FakeObs) {
     let scenes = fake.scene_names();
     let mut step = 0usize;
+    let mut yielding = ShowYield::default();
     loop {
         tokio::time::sleep(Duration::from_secs(4)).await;
+        let user_requests = USER_REQUESTS
+            .iter()
+            .map(|request| fake.request_count(request))
+            .sum();
+        if !yielding.plays(user_requests) {
+            continue;
+        }
         step += 1;
         if step == 1 {
             fake.start_stream_from_obs().await;
@@ -96,6 +143,18 @@ pub async fn run_show(fake: FakeObs) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_show_pauses_for_a_minute_after_the_user_acts() {
+        let mut show = ShowYield::default();
+        assert!(show.plays(0), "plays while nobody acts");
+        assert!(!show.plays(1), "a click pauses it");
+        for _ in 1..QUIET_STEPS_AFTER_USER {
+            assert!(!show.plays(1));
+        }
+        assert!(show.plays(1), "it resumes once the user has left it alone");
+        assert!(!show.plays(3), "and pauses again at the next click");
+    }
 
     #[actix_web::test]
     async fn the_demo_sends_webhooks_to_this_machine_only() {

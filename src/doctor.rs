@@ -4,15 +4,19 @@
 
 use std::{
     fmt,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use futures_util::StreamExt;
 use obws::{client::ConnectConfig, events::Event, Client};
 
+use rustls::pki_types::{pem::PemObject, CertificateDer};
+
 use crate::{
     config::{InstanceConfig, Settings},
     obs::failure::{classify, error_chain, FailureKind},
+    tls::TlsSettings,
 };
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -21,6 +25,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Check {
     pub name: String,
     pub ok: bool,
+    /// Information rather than a verdict (printed with `–`, never a failure): a hub not running
+    /// yet is expected when doctor is the first thing run.
+    pub note: bool,
     pub detail: String,
     /// What to do about a failure.
     pub fix: Option<String>,
@@ -31,8 +38,19 @@ impl Check {
         Self {
             name: name.into(),
             ok: true,
+            note: false,
             detail: detail.into(),
             fix: None,
+        }
+    }
+
+    fn note(name: impl Into<String>, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ok: true,
+            note: true,
+            detail: detail.into(),
+            fix: Some(hint.into()),
         }
     }
 
@@ -40,6 +58,7 @@ impl Check {
         Self {
             name: name.into(),
             ok: false,
+            note: false,
             detail: detail.into(),
             fix: Some(fix.into()),
         }
@@ -48,17 +67,23 @@ impl Check {
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mark = if self.ok { '✓' } else { '✗' };
+        let (mark, lead) = match (self.ok, self.note) {
+            (false, _) => ('✗', "fix"),
+            (true, true) => ('–', "to"),
+            (true, false) => ('✓', "fix"),
+        };
         write!(f, "{mark} {}: {}", self.name, self.detail)?;
         if let Some(fix) = &self.fix {
-            write!(f, "\n    fix: {fix}")?;
+            write!(f, "\n    {lead}: {fix}")?;
         }
         Ok(())
     }
 }
 
-/// Runs every check; the hub's own settings say what to check.
-pub async fn run(settings: &Settings) -> Vec<Check> {
+/// Runs every check; the hub's own settings say what to check. A hub that does not answer is a
+/// failure only when `require_hub` (`--require-hub`) asks for one: doctor is naturally run before
+/// `serve`.
+pub async fn run(settings: &Settings, require_hub: bool) -> Vec<Check> {
     let mut checks = Vec::new();
     for instance in &settings.instances {
         check_instance(instance, &mut checks).await;
@@ -66,7 +91,7 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
     if let Some(url) = &settings.callback_base_url {
         checks.push(check_callback_url(url).await);
     }
-    checks.push(check_running_hub(settings).await);
+    checks.push(check_running_hub(settings, require_hub).await);
     checks
 }
 
@@ -151,14 +176,16 @@ async fn check_instance(instance: &InstanceConfig, checks: &mut Vec<Check>) {
                         "update OBS Studio to 30.2 or newer (obs-websocket 5.5 comes with it)",
                     ),
                 ]),
-                FailureKind::Timeout | FailureKind::Unreachable => checks.push(Check::fail(
-                    label("WebSocket server answering"),
-                    failure.message,
-                    format!(
-                        "something listens on {address} but does not speak obs-websocket v5: \
+                FailureKind::Timeout | FailureKind::Unreachable | FailureKind::NotObsWebsocket => {
+                    checks.push(Check::fail(
+                        label("WebSocket server answering"),
+                        failure.message,
+                        format!(
+                            "something listens on {address} but does not speak obs-websocket v5: \
                          check the port in OBS's Tools > WebSocket Server Settings"
-                    ),
-                )),
+                        ),
+                    ))
+                }
             }
             return;
         }
@@ -251,14 +278,17 @@ async fn check_callback_url(url: &str) -> Check {
     }
 }
 
-async fn check_running_hub(settings: &Settings) -> Check {
+async fn check_running_hub(settings: &Settings, require_hub: bool) -> Check {
     let host = if settings.bind.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
         settings.bind.ip().to_string()
     };
-    let url = format!("http://{host}:{}/healthz", settings.bind.port());
-    let client = awc::Client::builder().timeout(STEP_TIMEOUT).finish();
+    let (scheme, client) = match hub_client(&settings.tls) {
+        Ok(found) => found,
+        Err(detail) => return hub_not_answering(detail, require_hub),
+    };
+    let url = format!("{scheme}://{host}:{}/healthz", settings.bind.port());
     match client.get(&url).send().await {
         Ok(response) if response.status().is_success() => {
             Check::pass("hub running", format!("a hub answers at {}", settings.bind))
@@ -268,11 +298,52 @@ async fn check_running_hub(settings: &Settings) -> Check {
             format!("{url} answered HTTP {}", response.status().as_u16()),
             "something else listens on the hub's address: change OBS_HUB_BIND",
         ),
-        Err(error) => Check::fail(
-            "hub running",
+        Err(error) => hub_not_answering(
             format!("no hub answers at {} ({error})", settings.bind),
-            "start it with `obs-hub serve` (or `systemctl start obs-hub`)",
+            require_hub,
         ),
+    }
+}
+
+/// A client for the hub's own listener: over HTTPS it trusts exactly the hub's certificate (a
+/// self-signed one is in no trust store), so it needs the file; `serve` makes a self-signed one
+/// on first start.
+fn hub_client(tls: &TlsSettings) -> Result<(&'static str, awc::Client), String> {
+    let builder = awc::Client::builder().timeout(STEP_TIMEOUT);
+    let cert = match tls {
+        TlsSettings::Off => return Ok(("http", builder.finish())),
+        TlsSettings::Files { cert, .. } => cert.clone(),
+        TlsSettings::SelfSigned { dir, .. } => dir.join(crate::tls::SELF_SIGNED_CERT),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&cert).map_err(|error| {
+        format!(
+            "HTTPS is on but {} cannot be read ({error})",
+            cert.display()
+        )
+    })?;
+    for der in CertificateDer::pem_slice_iter(&pem).flatten() {
+        // A chain's intermediates are not anchors: ignoring the ones refused loses nothing.
+        let _ = roots.add(der);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| error.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = awc::Connector::new().rustls_0_23(Arc::new(config));
+    Ok(("https", builder.connector(connector).finish()))
+}
+
+/// No hub at the address: information before `serve` has run, a failure when one is required.
+fn hub_not_answering(detail: String, require_hub: bool) -> Check {
+    const START: &str = "start it with `obs-hub serve` (or `systemctl start obs-hub`)";
+    if require_hub {
+        Check::fail("hub running", detail, START)
+    } else {
+        Check::note("hub running", detail, START)
     }
 }
 
@@ -291,5 +362,17 @@ mod tests {
             Check::pass("hub running", "ok").to_string(),
             "✓ hub running: ok"
         );
+    }
+
+    #[test]
+    fn a_missing_hub_fails_only_when_required() {
+        let expected = hub_not_answering("no hub answers".into(), false);
+        assert!(expected.ok, "a hub not started yet is information");
+        assert_eq!(
+            expected.to_string(),
+            "– hub running: no hub answers\n    to: start it with `obs-hub serve` (or `systemctl \
+             start obs-hub`)"
+        );
+        assert!(!hub_not_answering("no hub answers".into(), true).ok);
     }
 }

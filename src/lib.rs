@@ -38,4 +38,5 @@ pub mod sources;
 pub mod status;
 pub mod studio;
 pub mod systemd;
+pub mod tls;
 pub mod webhooks;

@@ -40,15 +40,17 @@ fn main() -> ExitCode {
             };
             serve(settings)
         }
-        Command::Demo(args) => serve_demo(&args.bind, args.database),
+        Command::Demo(args) => serve_demo(&args.bind, args.database, !args.no_show),
         Command::Migrate(args) => migrate(&args),
-        Command::Doctor(args) => match Settings::load(args.config.as_deref(), args.overrides()) {
-            Ok(settings) => doctor(settings),
-            Err(error) => {
-                eprintln!("obs-hub: {error}");
-                ExitCode::from(EXIT_BAD_CONFIG)
+        Command::Doctor(args) => {
+            match Settings::load(args.serve.config.as_deref(), args.serve.overrides()) {
+                Ok(settings) => doctor(settings, args.require_hub),
+                Err(error) => {
+                    eprintln!("obs-hub: {error}");
+                    ExitCode::from(EXIT_BAD_CONFIG)
+                }
             }
-        },
+        }
     }
 }
 
@@ -64,12 +66,29 @@ async fn serve(settings: Settings) -> ExitCode {
     }
     let app = match Application::build(settings) {
         Ok(app) => app,
+        // A certificate that cannot be read is a setting to fix, like a bad value.
+        Err(error @ obs_hub::app::StartError::Tls(_)) => {
+            eprintln!("obs-hub: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
         Err(error) => {
             eprintln!("obs-hub: {error}");
             return ExitCode::FAILURE;
         }
     };
-    log::info!("obs-hub listening on http://{}:{}", bind.ip(), app.port());
+    match app.tls() {
+        Some(identity) => {
+            log::info!("obs-hub listening on https://{}:{}", bind.ip(), app.port());
+            // On stdout as well as the log: the user compares it with what the phone's browser
+            // shows before trusting the certificate.
+            println!(
+                "obs-hub: HTTPS certificate {} SHA-256 fingerprint {}",
+                identity.cert_path.display(),
+                identity.fingerprint
+            );
+        }
+        None => log::info!("obs-hub listening on http://{}:{}", bind.ip(), app.port()),
+    }
     obs_hub::systemd::notify_ready();
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,8 +100,8 @@ async fn serve(settings: Settings) -> ExitCode {
 }
 
 #[actix_web::main]
-async fn doctor(settings: Settings) -> ExitCode {
-    let checks = obs_hub::doctor::run(&settings).await;
+async fn doctor(settings: Settings, require_hub: bool) -> ExitCode {
+    let checks = obs_hub::doctor::run(&settings, require_hub).await;
     for check in &checks {
         println!("{check}");
     }
@@ -133,7 +152,7 @@ fn migrate(args: &MigrateArgs) -> ExitCode {
 }
 
 #[actix_web::main]
-async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>) -> ExitCode {
+async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>, show: bool) -> ExitCode {
     let (fake, mut settings) = match demo::start_simulation(bind).await {
         Ok(started) => started,
         Err(error) => {
@@ -151,13 +170,23 @@ async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>) -> ExitCod
             return ExitCode::FAILURE;
         }
     };
+    let show_text = if show {
+        "Scenes switch, a stream and a recording run on their own (--no-show: only when you act)."
+    } else {
+        "No scripted show (--no-show): the simulated OBS changes only when you act."
+    };
     println!(
         "obs-hub demo: SIMULATION. The hub is connected to a built-in simulated OBS Studio on \
-         port {}, not a real one.\nScenes switch, a stream and a recording run on their own.\n\
-         Try: curl http://{address}/api/stream-status/",
+         port {}, not a real one.\n{show_text}\nTry: curl http://{address}/api/stream-status/",
         fake.port()
     );
-    actix_web::rt::spawn(demo::run_show(fake));
+    // Without the show, the simulated OBS is kept here until the demo ends.
+    let _simulation = if show {
+        actix_web::rt::spawn(demo::run_show(fake));
+        None
+    } else {
+        Some(fake)
+    };
     let served = app.run_until_stopped().await;
     if temporary {
         demo::remove_database(&database);

@@ -97,6 +97,27 @@
     return data;
   }
 
+  // The QR code is made by the hub (GET /api/qr-code), from the address only: never the token.
+  $("qr-address").value = `${window.location.origin}/`;
+  $("qr-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const headers = {};
+    if (state.token) headers.authorization = `Bearer ${state.token}`;
+    try {
+      const response = await fetch(`/api/qr-code/?text=${encodeURIComponent($("qr-address").value)}`, { headers });
+      if (response.status === 401) askForToken();
+      if (!response.ok) {
+        const data = await response.json().catch(() => null);
+        throw new Error((data && data.message) || `The hub answered ${response.status}.`);
+      }
+      const image = $("qr-image");
+      image.src = `data:image/svg+xml,${encodeURIComponent(await response.text())}`;
+      image.hidden = false;
+    } catch (error) {
+      notify(error.message);
+    }
+  });
+
   function instancePath(name, route) {
     return `/api/instances/${encodeURIComponent(name)}/${route}/`;
   }
@@ -234,7 +255,11 @@
     const names = Object.keys(snapshot.instances);
     if (!state.selected || !snapshot.instances[state.selected]) {
       const fromHash = decodeURIComponent(window.location.hash.replace(/^#instance=/, ""));
-      state.selected = snapshot.instances[fromHash] ? fromHash : names.includes("default") ? "default" : names[0] || null;
+      // Open on a working instance when there is one: default if it is connected, else the first
+      // connected one, else default or the first.
+      const connected = names.filter((name) => snapshot.instances[name].connection.state === "connected");
+      const fallback = connected.includes("default") ? "default" : connected[0] || (names.includes("default") ? "default" : names[0] || null);
+      state.selected = snapshot.instances[fromHash] ? fromHash : fallback;
     }
     if (first) for (const name of names) loadStatsHistory(name);
     logEntry({ at: new Date().toISOString(), text: first ? "Connected to the hub" : "Resynchronised with the hub", tag: "page" });
@@ -333,7 +358,15 @@
   }
 
   // ---------------------------------------------------------------- words
-  const SOURCES = { obs_event: "OBS", poll: "poll", connection: "link", api: "hub API", page: "page" };
+  // Where a log line came from, in words (the hub's `source`, or this page's own notes).
+  const SOURCES = {
+    obs_event: "from OBS",
+    poll: "from OBS",
+    connection: "from the hub",
+    api: "from the hub",
+    callback: "from a callback",
+    page: "from this page",
+  };
 
   function describe(change) {
     switch (change.type) {
@@ -433,6 +466,20 @@
     renderOutputs(status);
     renderCharts();
     renderPickerStates();
+    if (!hubLive()) markUnknown();
+  }
+
+  // While the hub is lost nothing on the page is known to be true any more: the badges say
+  // so in grey rather than keep a green "connected" (issue 18 item 6).
+  function markUnknown() {
+    for (const id of ["conn-badge", "stream-badge", "record-badge"]) {
+      const badge = $(id);
+      badge.className = "badge unknown";
+      badge.textContent = "unknown";
+    }
+    const reason = $("conn-reason");
+    reason.textContent = "Unknown while the hub is lost: the figures below are the last known.";
+    reason.className = "reason problem";
   }
 
   function renderPicker() {
@@ -453,7 +500,8 @@
   function renderPickerStates() {
     for (const option of $("instance-select").options) {
       const status = state.snapshot.instances[option.value];
-      if (status) option.textContent = `${option.value} (${connectionWord(status.connection.state)})`;
+      const word = hubLive() ? connectionWord(status && status.connection.state) : "unknown";
+      if (status) option.textContent = `${option.value} (${word})`;
     }
   }
 
@@ -504,7 +552,8 @@
         reason = `${error.trim() || "Lost OBS."}${retryText || " Reconnecting…"}`;
         break;
       case "auth_failed":
-        reason = `OBS refused the password.${error} Check OBS_WEBSOCKET_PASSWORD or the config file. Retried slowly, because every failed login alerts the OBS machine.${retryText}`;
+        // The hub's message already names the fix: say it once.
+        reason = `${error.trim() || "OBS refused the password."} Retried slowly, because every failed login alerts the OBS machine.${retryText}`;
         break;
       case "incompatible":
         reason = `This OBS is too old for the hub.${error}${retryText}`;
@@ -675,7 +724,7 @@
     scheduleRender();
     try {
       const answer = await api("POST", instancePath(instance, route));
-      if (answer && answer.output_path) logEntry({ at: new Date().toISOString(), instance, text: `Recording saved: ${answer.output_path}`, tag: "hub API" });
+      if (answer && answer.output_path) logEntry({ at: new Date().toISOString(), instance, text: `Recording saved: ${answer.output_path}`, tag: "api" });
     } catch (error) {
       notify(`Could not ${route.replace("-", " ")}: ${error.message}`);
       pendingFor(instance)[kind] = null;
@@ -726,7 +775,8 @@
     const t = atMs / 1000;
     if (series.t.length && t <= series.t[series.t.length - 1]) return;
     const last = series.last;
-    const delta = (now, before) => (before === undefined || now < before ? 0 : now - before);
+    // No previous point (null before the first sample): 0, not OBS's lifetime counter.
+    const delta = (now, before) => (before === undefined || before === null || now < before ? 0 : now - before);
     series.t.push(t);
     series.kbps.push(status.stream.active ? status.stream.kbits_per_sec : null);
     series.fps.push(stats.active_fps);

@@ -263,6 +263,45 @@ async fn test_connection_reports_each_failure_kind() {
         unreachable.body
     );
 
+    assert!(
+        !unreachable.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("os error"),
+        "{:?}",
+        unreachable.body
+    );
+
+    // A web server on the port (not obs-websocket) answers 404 to the upgrade: that is not
+    // "unreachable", and the message says to check the port.
+    let web = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web_port = web.local_addr().unwrap().port();
+    let web_server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = web.accept().await.unwrap();
+        let mut request = [0u8; 2048];
+        let _ = socket.read(&mut request).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+    });
+    let not_obs = hub
+        .post(
+            "/api/test-connection/",
+            &format!(r#"{{"host": "127.0.0.1", "port": {web_port}}}"#),
+        )
+        .await;
+    web_server.await.unwrap();
+    assert_eq!(
+        not_obs.body["error"], "not_obs_websocket",
+        "{:?}",
+        not_obs.body
+    );
+    assert!(not_obs.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("WebSocket Server Settings"));
+
     let old = start_fake().await;
     old.set_versions("29.0.2", "5.1.0");
     let incompatible = hub
@@ -1110,4 +1149,99 @@ async fn a_raw_request_to_a_frozen_obs_is_a_504() {
     assert_eq!(reply.status, 504, "{:?}", reply.body);
     assert_eq!(reply.body["error"], "obs_timeout");
     fake.unfreeze();
+}
+
+/// Issue 18: `OBS_HUB_TLS=self-signed` serves HTTPS from a certificate generated in the state
+/// directory; a client that pins that certificate (and trusts nothing else) gets the status,
+/// a client that does not trust it gets no answer, and plain HTTP gets no answer either.
+#[actix_web::test]
+async fn https_with_a_self_signed_certificate_that_a_client_pins() {
+    use obs_hub::tls::{self_signed_names, TlsSettings, SELF_SIGNED_CERT};
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    use std::sync::Arc;
+
+    let fake = start_fake().await;
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_path_buf();
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.tls = TlsSettings::SelfSigned {
+            dir: state_dir,
+            names: self_signed_names(s.bind, &[]),
+        };
+    });
+    let port = hub.base.rsplit(':').next().unwrap().to_string();
+    let https = format!("https://127.0.0.1:{port}/api/stream-status/");
+
+    let pem = std::fs::read(state.path().join(SELF_SIGNED_CERT)).expect("the certificate is kept");
+    let client_with = |roots: rustls::RootCertStore| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
+            .timeout(Duration::from_secs(10))
+            .finish()
+    };
+    let mut pinned = rustls::RootCertStore::empty();
+    pinned
+        .add(CertificateDer::from_pem_slice(&pem).unwrap())
+        .unwrap();
+    let mut response = client_with(pinned)
+        .get(&https)
+        .send()
+        .await
+        .expect("the pinned certificate is accepted");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["instance"], "default", "{body}");
+
+    let stranger = client_with(rustls::RootCertStore::empty())
+        .get(&https)
+        .send()
+        .await;
+    assert!(
+        stranger.is_err(),
+        "a client that does not trust it gets no answer"
+    );
+    let plain = hub
+        .client
+        .get(format!("http://127.0.0.1:{port}/api/stream-status/"))
+        .send()
+        .await;
+    assert!(
+        plain.map_or(true, |response| !response.status().is_success()),
+        "plain HTTP is not served on an HTTPS listener"
+    );
+}
+
+/// Issue 18: the dashboard's QR code is made by the hub from an http(s) address; anything else
+/// is a JSON error naming `text`.
+#[actix_web::test]
+async fn the_qr_code_of_an_address_is_an_svg_and_other_text_is_refused() {
+    let (hub, _fake) = hub_with_fake().await;
+    let mut response = hub
+        .client
+        .get(format!(
+            "{}/api/qr-code/?text=https%3A%2F%2F127.0.0.1%3A8000%2F",
+            hub.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "image/svg+xml"
+    );
+    let svg = response.body().await.unwrap();
+    assert!(String::from_utf8_lossy(&svg).contains("<svg"));
+
+    for query in ["", "?text=javascript%3Aalert(1)", "?text=https://a&extra=1"] {
+        let refused = hub.get(&format!("/api/qr-code/{query}")).await;
+        assert_eq!(refused.status, 400, "{query}: {:?}", refused.body);
+        assert_eq!(refused.body["error"], "invalid_field", "{query}");
+    }
 }

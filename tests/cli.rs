@@ -17,6 +17,9 @@ fn obs_hub() -> Command {
         "OBS_HUB_CONFIG",
         "OBS_HUB_API_TOKEN",
         "OBS_HUB_DATABASE",
+        "OBS_HUB_TLS",
+        "OBS_HUB_TLS_CERT",
+        "OBS_HUB_TLS_KEY",
     ] {
         command.env_remove(key);
     }
@@ -43,6 +46,25 @@ fn a_bad_port_in_the_environment_is_one_line_naming_the_key() {
     assert!(text.contains("OBS_WEBSOCKET_PORT"), "{text}");
     assert!(text.contains("abc"), "{text}");
     assert!(!text.contains("sup3r-secret"));
+}
+
+/// Issue 18: HTTPS settings that cannot work stop start-up naming the key or the file, exit 2.
+#[test]
+fn bad_https_settings_name_the_key_or_the_file() {
+    let (code, text) = run(obs_hub()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("OBS_HUB_TLS_CERT", "cert.pem"));
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    assert!(text.contains("OBS_HUB_TLS_KEY"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = run(obs_hub()
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("OBS_HUB_TLS_CERT", dir.path().join("missing-cert.pem"))
+        .env("OBS_HUB_TLS_KEY", dir.path().join("missing-key.pem")));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("missing-cert.pem"), "{text}");
 }
 
 #[test]
@@ -129,6 +151,7 @@ fn serve_answers_and_never_logs_the_password() {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn serve_tells_systemd_it_is_ready_once_listening() {
     let dir = tempfile::tempdir().unwrap();
     let socket_path = dir.path().join("notify.sock");

@@ -238,3 +238,134 @@ async fn pages_of_other_sites_and_rebound_domains_change_nothing() {
     assert!(fake.is_streaming(), "OBS kept streaming");
     browser.quit().await;
 }
+
+/// A loopback relay between the browser and the hub, which the test can cut: the page then
+/// loses the hub as it would on a dropped Wi-Fi (the open WebSocket closes, reconnections are
+/// refused).
+struct Relay {
+    port: u16,
+    accepting: actix_web::rt::task::JoinHandle<()>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<actix_web::rt::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn to(target_port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let list = connections.clone();
+        let accepting = actix_web::rt::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let piping = actix_web::rt::spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                list.lock().unwrap().push(piping);
+            }
+        });
+        Self {
+            port,
+            accepting,
+            connections,
+        }
+    }
+
+    fn cut(&self) {
+        self.accepting.abort();
+        for piping in self.connections.lock().unwrap().drain(..) {
+            piping.abort();
+        }
+    }
+}
+
+/// Issue 18: the dashboard over HTTPS (the hub's self-signed certificate, trusted by its key for
+/// this run only), with its favicon and no console error; when the hub is lost, every badge turns
+/// a grey "unknown" instead of keeping a green "connected".
+#[actix_web::test]
+async fn the_dashboard_over_https_greys_out_a_lost_hub() {
+    use base64::Engine;
+    use obs_hub::tls::{self_signed_names, TlsSettings, SELF_SIGNED_KEY};
+    use sha2::{Digest, Sha256};
+
+    let Some((driver, chromium)) = find_browser("the_dashboard_over_https_greys_out_a_lost_hub")
+    else {
+        return;
+    };
+    let fake = common::start_fake().await;
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_path_buf();
+    let hub = common::spawn_hub_configured(
+        vec![common::instance("default", &fake, common::PASSWORD)],
+        |settings| {
+            settings.tls = TlsSettings::SelfSigned {
+                dir: state_dir,
+                names: self_signed_names(settings.bind, &[]),
+            };
+        },
+    );
+    let hub_port: u16 = hub.base.rsplit(':').next().unwrap().parse().unwrap();
+    // Chromium trusts a certificate by the SHA-256 of its public key (SPKI) for this run.
+    let key_pem = std::fs::read_to_string(state.path().join(SELF_SIGNED_KEY)).unwrap();
+    let key = rcgen::KeyPair::from_pem(&key_pem).unwrap();
+    let spki =
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(key.public_key_der()));
+    let relay = Relay::to(hub_port).await;
+    let browser = Browser::launch_with(
+        &driver,
+        &chromium,
+        &[format!("--ignore-certificate-errors-spki-list={spki}")],
+    )
+    .await;
+    browser
+        .goto(&format!("https://127.0.0.1:{}/", relay.port))
+        .await;
+
+    until("the page connected over HTTPS", || async {
+        let badge = browser.text("#conn-badge").await?;
+        badge.eq_ignore_ascii_case("connected").then_some(())
+    })
+    .await;
+    let page = browser
+        .run_async(
+            "const done = arguments[arguments.length - 1];
+             const icon = document.querySelector('link[rel=\"icon\"]');
+             if (!icon) return done({error: 'the page names no icon'});
+             fetch(icon.href).then((r) => done({protocol: location.protocol, status: r.status,
+                 type: r.headers.get('content-type')}), (e) => done({error: String(e)}));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(page["protocol"], "https:", "{page}");
+    assert_eq!(page["status"], 200, "the favicon loads: {page}");
+    assert_eq!(page["type"], "image/svg+xml", "{page}");
+    let errors = browser.severe_logs().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    relay.cut();
+    let badges = "const done = arguments[arguments.length - 1];
+        done(['conn-badge', 'stream-badge', 'record-badge'].map((id) => {
+            const badge = document.getElementById(id);
+            return badge.className + ' ' + badge.textContent;
+        }));";
+    until("every badge grey and unknown", || async {
+        let shown = browser.run_async(badges, json!([])).await;
+        let all_unknown = shown
+            .as_array()?
+            .iter()
+            .all(|badge| badge == "badge unknown unknown");
+        all_unknown.then_some(())
+    })
+    .await;
+    let reason = browser.text("#conn-reason").await.unwrap_or_default();
+    assert!(
+        reason.starts_with("Unknown while the hub is lost"),
+        "{reason}"
+    );
+    let lost = artifacts_dir().join("dashboard-hub-lost.png");
+    browser.screenshot(&lost).await;
+    println!("screenshot: {}", lost.display());
+    browser.quit().await;
+}

@@ -6,9 +6,14 @@ use common::{instance, spawn_hub, start_fake, PASSWORD};
 
 /// Runs `obs-hub doctor` with the given environment (off the async runtime: it blocks).
 async fn doctor(env: Vec<(&'static str, String)>) -> (i32, String) {
+    doctor_with(env, &[]).await
+}
+
+async fn doctor_with(env: Vec<(&'static str, String)>, flags: &[&str]) -> (i32, String) {
+    let flags: Vec<String> = flags.iter().map(|flag| flag.to_string()).collect();
     actix_web::rt::task::spawn_blocking(move || {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_obs-hub"));
-        command.arg("doctor");
+        command.arg("doctor").args(flags);
         for key in [
             "OBS_WEBSOCKET_HOST",
             "OBS_WEBSOCKET_PORT",
@@ -17,6 +22,10 @@ async fn doctor(env: Vec<(&'static str, String)>) -> (i32, String) {
             "OBS_HUB_BIND",
             "OBS_HUB_CONFIG",
             "OBS_HUB_API_TOKEN",
+            "OBS_HUB_DATABASE",
+            "OBS_HUB_TLS",
+            "OBS_HUB_TLS_CERT",
+            "OBS_HUB_TLS_KEY",
         ] {
             command.env_remove(key);
         }
@@ -106,5 +115,59 @@ async fn a_wrong_password_a_closed_port_and_an_old_obs_are_told_apart() {
         "{too_old}"
     );
     assert!(too_old.contains("update OBS Studio to 30.2"), "{too_old}");
-    assert!(too_old.contains("✗ hub running"), "{too_old}");
+    assert!(too_old.contains("– hub running"), "{too_old}");
+}
+
+/// Issue 18 item 5: doctor is the natural first step, before `serve`: a missing hub is reported,
+/// not failed, unless `--require-hub` asks for one.
+#[actix_web::test]
+async fn a_hub_not_started_yet_is_information_unless_required() {
+    let fake = start_fake().await;
+    let env = vec![
+        ("OBS_WEBSOCKET_PORT", fake.port().to_string()),
+        ("OBS_WEBSOCKET_PASSWORD", PASSWORD.to_string()),
+        ("OBS_HUB_BIND", format!("127.0.0.1:{}", free_port())),
+    ];
+    let (code, text) = doctor(env.clone()).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("✓ [default] events arrive"), "{text}");
+    assert!(text.contains("– hub running: no hub answers"), "{text}");
+    assert!(text.contains("start it with `obs-hub serve`"), "{text}");
+
+    let (code, text) = doctor_with(env, &["--require-hub"]).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("✗ hub running: no hub answers"), "{text}");
+}
+
+/// Issue 18: a hub serving HTTPS with its self-signed certificate is found by doctor, which
+/// trusts exactly that certificate (from the state directory beside the database).
+#[actix_web::test]
+async fn a_hub_serving_https_is_found() {
+    use obs_hub::tls::{self_signed_names, TlsSettings};
+    let fake = start_fake().await;
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_path_buf();
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.tls = TlsSettings::SelfSigned {
+            dir: state_dir,
+            names: self_signed_names(s.bind, &[]),
+        };
+    });
+    let bind = hub.base.trim_start_matches("http://").to_string();
+    let (code, text) = doctor_with(
+        vec![
+            ("OBS_WEBSOCKET_PORT", fake.port().to_string()),
+            ("OBS_WEBSOCKET_PASSWORD", PASSWORD.to_string()),
+            ("OBS_HUB_BIND", bind),
+            ("OBS_HUB_TLS", "self-signed".to_string()),
+            (
+                "OBS_HUB_DATABASE",
+                state.path().join("hub.db").display().to_string(),
+            ),
+        ],
+        &["--require-hub"],
+    )
+    .await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("✓ hub running"), "{text}");
 }

@@ -42,6 +42,7 @@ const ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8", false),
     asset!("app.js", "text/javascript; charset=utf-8", false),
     asset!("style.css", "text/css; charset=utf-8", false),
+    asset!("favicon.svg", "image/svg+xml", false),
     asset!(
         "vendor/uplot-1.6.32/uPlot.iife.min.js",
         "text/javascript; charset=utf-8",
@@ -157,6 +158,7 @@ mod tests {
                 "html" => "text/html",
                 "js" => "text/javascript",
                 "css" => "text/css",
+                "svg" => "image/svg+xml",
                 _ => "text/plain",
             };
             assert!(asset.content_type.starts_with(expected), "{}", asset.path);

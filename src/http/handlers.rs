@@ -155,9 +155,11 @@ pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnectionBody {
+    #[schema(example = "127.0.0.1")]
     host: Option<String>,
+    #[schema(example = 4455)]
     port: Option<u16>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "the password from OBS")]
     password: Option<Secret>,
 }
 
@@ -288,6 +290,7 @@ pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchSceneBody {
+    #[schema(example = "Live")]
     scene_name: String,
 }
 

@@ -16,6 +16,7 @@ pub mod live_feed;
 pub mod live_protocol;
 pub mod openapi;
 mod ops;
+mod qr;
 mod raw;
 pub mod site_guard;
 pub(crate) mod target;
@@ -80,6 +81,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
                 .service(web::scope("/webhooks").configure(webhooks::routes))
                 .service(get("/openapi.json", openapi::document))
+                .service(get("/qr-code", qr::qr_code))
                 .service(get("/instances", handlers::list_instances))
                 .service(web::scope("/instances/{instance}").configure(instance_routes))
                 .configure(instance_routes),

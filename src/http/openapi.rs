@@ -17,7 +17,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, raw, webhooks};
+use super::{callbacks, handlers, history, ops, qr, raw, webhooks};
 use crate::outputs::routes as outputs;
 use crate::sources::routes as sources;
 use crate::studio::routes as studio;
@@ -100,11 +100,16 @@ use crate::studio::routes as studio;
         studio::transitions,
         studio::set_transition,
         studio::tbar,
+        qr::qr_code,
+        live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
     tags(
         (name = "instance", description = "Also under /api/instances/{instance}/..."),
         (name = "hub", description = "The hub as a whole"),
+        (name = "dashboard", description = "Helpers of the dashboard page"),
+        (name = "live", description = "The live-update WebSocket (its messages are described \
+            in the operation; the README's \"Live updates (WebSocket)\" has examples)"),
         (name = "operations", description = "Open without a token"),
         (name = "webhooks", description = "Endpoints, delivery log, test messages, redeliveries"),
         (name = "callbacks", description = "Another hub's (or anyone's) notifications. With a \
@@ -113,6 +118,26 @@ use crate::studio::routes as studio;
     )
 )]
 pub struct ApiDoc;
+
+/// `/ws` in the document: OpenAPI cannot describe WebSocket messages, so the operation's
+/// description carries the protocol (src/http/live_protocol.rs is its implementation).
+#[utoipa::path(get, path = "/ws", tag = "live",
+    description = "Upgrade to a WebSocket that pushes every status change. Server to client, \
+JSON text frames with a `type`: first `snapshot` `{type, seq, running, since, instances: {name: \
+status}}` (the status as in GET /api/stream-status); then every change with `seq` above the \
+snapshot's, in order and without gaps, `{seq, instance, at, source, type: \"scene_changed\" | \
+\"streaming_changed\" | \"recording_changed\" | \"connection_changed\" | \"stats_updated\" | ...}`; \
+`error` `{type, error, message}` for a client message not understood. Client to server: \
+`{\"type\": \"resync\"}` asks for a fresh snapshot. A gap in `seq` means changes were missed: \
+resync. With an API token, send it as `Authorization: Bearer` or, from a browser (which cannot \
+set headers on a WebSocket), as `?token=`.",
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", body = crate::error::ErrorBody),
+        (status = 403, description = "A page of a site not allowed (Origin)", body = crate::error::ErrorBody),
+    ))]
+#[allow(dead_code)] // Documentation only: the route is `ws::live_socket`.
+fn live_socket() {}
 
 /// Adds `/api/instances/{instance}/<route>` for every operation tagged `instance`.
 struct PerInstanceRoutes;
@@ -310,6 +335,25 @@ mod tests {
         assert_eq!(per_instance["parameters"][0]["name"], "instance");
         assert!(per_instance["security"].is_array());
         assert!(paths["/healthz"]["get"]["security"].is_null());
+    }
+
+    /// Issue 18 item 8: the WebSocket is in the document, and Swagger's "Try it out" starts
+    /// from real-looking values rather than `"string"`.
+    #[test]
+    fn the_websocket_and_body_examples_are_documented() {
+        let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let socket = &document["paths"]["/ws"]["get"];
+        assert!(socket["description"].as_str().unwrap().contains("snapshot"));
+        assert!(socket["responses"]["101"].is_object());
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["SwitchSceneBody"]["properties"]["scene_name"]["example"],
+            "Live"
+        );
+        assert_eq!(
+            schemas["TestConnectionBody"]["properties"]["port"]["example"],
+            4455
+        );
     }
 
     #[test]

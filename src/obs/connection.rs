@@ -308,7 +308,7 @@ impl ObsConnection {
                 ConnectionState::Incompatible,
                 self.timing.auth_retry_interval,
             ),
-            FailureKind::Unreachable | FailureKind::Timeout => (
+            FailureKind::Unreachable | FailureKind::NotObsWebsocket | FailureKind::Timeout => (
                 ConnectionState::Reconnecting,
                 self.backoff.next_delay(&mut rand::thread_rng()),
             ),

@@ -64,7 +64,8 @@ pub struct SceneInfo {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StreamFigures {
     pub active: bool,
-    /// Last output state OBS reported: starting, started, stopping, stopped, reconnecting...
+    /// Last output state OBS reported: starting, started, stopping, stopped, reconnecting...;
+    /// "stopped" for an output that never ran, "" only before the first reading from OBS.
     pub state: String,
     pub reconnecting: bool,
     pub timecode: String,

@@ -341,6 +341,17 @@ fn apply_reading(
             None => status.record.active,
         };
 
+    // An output that never ran since OBS started has no state event yet: the reading says it is
+    // idle, so the state is "stopped" rather than an empty string (issue 18 item 3).
+    for (state, active) in [
+        (&mut status.stream.state, stream_active),
+        (&mut status.record.state, record_active),
+    ] {
+        if state.is_empty() {
+            *state = if active { "started" } else { "stopped" }.to_string();
+        }
+    }
+
     let new_stream = StreamFigures {
         active: stream_active,
         state: status.stream.state.clone(),
@@ -506,6 +517,22 @@ mod tests {
 
     fn fresh() -> InstanceStatus {
         InstanceStatus::new("default", "127.0.0.1", 4455, now())
+    }
+
+    #[test]
+    fn outputs_that_never_ran_read_stopped_not_empty() {
+        let mut status = fresh();
+        connected(&mut status);
+        apply(
+            &mut status,
+            ObsUpdate::Snapshot {
+                scenes: vec![scene("Main")],
+                reading: PollReading::default(),
+            },
+            now(),
+        );
+        assert_eq!(status.stream.state, "stopped");
+        assert_eq!(status.record.state, "stopped");
     }
 
     #[test]

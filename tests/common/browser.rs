@@ -120,6 +120,8 @@ impl Browser {
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": args},
+            // Keeps the page's console, for `severe_logs`.
+            "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let session = browser
             .call("POST", "/session", Some(capabilities))
@@ -220,6 +222,22 @@ impl Browser {
         self.call("POST", &format!("/element/{element}/click"), None)
             .await
             .unwrap_or_else(|| panic!("{css} could not be clicked"));
+    }
+
+    /// The console's errors (failed loads, uncaught exceptions) since the last call: chromedriver's
+    /// log endpoint, which hands each entry out once.
+    pub async fn severe_logs(&self) -> Vec<String> {
+        let entries = self
+            .call("POST", "/se/log", Some(json!({"type": "browser"})))
+            .await
+            .expect("chromedriver hands out the browser log");
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     pub async fn resize(&self, width: u32, height: u32) {

@@ -104,6 +104,7 @@ pub fn spawn_hub_configured(
         callback_secret: None,
         webhooks: Default::default(),
         http: Default::default(),
+        tls: Default::default(),
     };
     // Every test its own database file (an in-memory one would differ per pooled connection).
     let database_dir = tempfile::tempdir().expect("temp dir for the database");

@@ -1,0 +1,64 @@
+//! `GET /api/qr-code?text=...`: a QR code (SVG) of the dashboard's address, for a phone to open
+//! it. Generated here (no outside service sees the address). Only an http(s) address is encoded:
+//! the page never puts the API token in it (the phone's user types the token once).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use qrcode::{render::svg, EcLevel, QrCode};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// Longer than any dashboard address, short enough to stay a scannable code.
+const MAX_TEXT: usize = 512;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QrQuery {
+    text: String,
+}
+
+/// The SVG of `text`'s QR code, or why it is refused.
+pub fn qr_svg(text: &str) -> Result<String, String> {
+    if !(text.starts_with("https://") || text.starts_with("http://")) {
+        return Err("`text` must be the dashboard's http:// or https:// address".into());
+    }
+    if text.len() > MAX_TEXT {
+        return Err(format!("`text` is longer than {MAX_TEXT} characters"));
+    }
+    let code = QrCode::with_error_correction_level(text, EcLevel::M)
+        .map_err(|error| format!("`text` cannot be encoded: {error}"))?;
+    Ok(code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}
+
+#[utoipa::path(get, path = "/api/qr-code", tag = "dashboard",
+    params(("text" = String, Query, description = "the http(s) address to encode")),
+    responses(
+        (status = 200, description = "The QR code", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "`text` missing, not an http(s) address, or too long", body = crate::error::ErrorBody),
+    ))]
+pub async fn qr_code(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<QrQuery>::from_query(request.query_string())
+        .map_err(|error| ApiError::InvalidField(format!("the query string: {error}")))?;
+    let svg = qr_svg(&query.text).map_err(ApiError::InvalidField)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("cache-control", "no-store"))
+        .body(svg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_becomes_an_svg_and_anything_else_is_refused() {
+        let svg = qr_svg("https://192.168.1.20:8000/").unwrap();
+        assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+        assert!(qr_svg("javascript:alert(1)").is_err());
+        assert!(qr_svg(&format!("https://{}", "a".repeat(600))).is_err());
+    }
+}
