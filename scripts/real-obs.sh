@@ -273,6 +273,62 @@ free_display() {
   die "no free X display number in 99..199"
 }
 
+# A second scene collection, "hub e2e groups", in OBS's own file format: a scene holding a group
+# (source id "group") that holds a colour source. obs-websocket 5 has no request that makes a
+# group, so tests/real_obs/sources.rs switches to this collection to see a real one, and back.
+# OBS stores groups in their own "groups" array, loaded with the sources; each item names its
+# source. Fields left out take OBS's defaults (OBS 30.2 and 32.2 both load it). Not the current
+# collection: OBS starts on a fresh "Untitled", which the other tests expect.
+write_group_collection() { # scenes dir
+  mkdir -p "$1"
+  cat >"$1/hub_e2e_groups.json" <<'EOF'
+{
+  "name": "hub e2e groups",
+  "current_scene": "hub e2e group scene",
+  "current_program_scene": "hub e2e group scene",
+  "scene_order": [{ "name": "hub e2e group scene" }],
+  "sources": [
+    {
+      "id": "color_source_v3",
+      "versioned_id": "color_source_v3",
+      "name": "hub e2e group colour",
+      "settings": { "color": 4278255360, "width": 320, "height": 180 }
+    },
+    {
+      "id": "scene",
+      "versioned_id": "scene",
+      "name": "hub e2e group scene",
+      "settings": {
+        "id_counter": 1,
+        "custom_size": false,
+        "items": [
+          { "name": "hub e2e group", "id": 1, "visible": true, "locked": false, "align": 5,
+            "pos": { "x": 0.0, "y": 0.0 }, "scale": { "x": 1.0, "y": 1.0 } }
+        ]
+      }
+    }
+  ],
+  "groups": [
+    {
+      "id": "group",
+      "versioned_id": "group",
+      "name": "hub e2e group",
+      "settings": {
+        "id_counter": 1,
+        "custom_size": true,
+        "cx": 320,
+        "cy": 180,
+        "items": [
+          { "name": "hub e2e group colour", "id": 1, "visible": true, "locked": false, "align": 5,
+            "pos": { "x": 0.0, "y": 0.0 }, "scale": { "x": 1.0, "y": 1.0 } }
+        ]
+      }
+    }
+  ]
+}
+EOF
+}
+
 write_obs_config() {
   local home="$ROOT$OBS_HOME_IN_ROOT" cfg
   cfg="$home/.config/obs-studio"
@@ -322,6 +378,7 @@ RecSplitFileType=Manual
 RecSplitFile=true
 RecSplitFileType=Manual
 EOF
+  write_group_collection "$cfg/basic/scenes"
   # LastVersion: the root's own OBS version, as OBS encodes it (major << 24 | minor << 16 | patch).
   # An older one makes OBS treat the start as an upgrade: OBS 32.2 given 30.2.3 stayed in
   # start-up (OBSApp::AppInit) and never opened its WebSocket port.

@@ -1,8 +1,9 @@
 //! The sources capability against real OBS (30.2 and 32.2), through the hub: a scene made by the
-//! test with a colour source, a text source, a media source and a nested scene holding an item
-//! (obs-websocket 5 has no request that makes a group: groups are covered by the simulated OBS),
-//! a filter, hotkeys, a second profile and a second scene collection. What the hub does is read
-//! back from OBS through a separate obws client. Included by tests/real_obs_hub.rs.
+//! test with a colour source, a text source, a media source and a nested scene holding an item,
+//! a group holding an item (in a scene collection scripts/real-obs.sh writes before OBS starts:
+//! obs-websocket 5 has no request that makes a group), a filter, hotkeys, a second profile and a
+//! second scene collection. What the hub does is read back from OBS through a separate obws
+//! client. Included by tests/real_obs_hub.rs.
 
 use obws::requests::{
     filters::Create as CreateFilter,
@@ -320,4 +321,107 @@ async fn profiles_and_scene_collections_switch_and_status_reads_go_on() {
         })
         .await;
     assert!(items["hotkeys"].is_array());
+}
+
+/// The scene collection scripts/real-obs.sh writes before OBS starts: a scene holding a real
+/// group (obs-websocket 5 cannot make one) that holds a colour source.
+const GROUPS: &str = "hub e2e groups";
+const GROUP_SCENE: &str = "hub e2e group scene";
+const GROUP: &str = "hub e2e group";
+const GROUP_COLOUR: &str = "hub e2e group colour";
+
+/// Switches OBS to `name` through the hub and waits until OBS is there and the hub answers
+/// commands again (the outputs tests need the collection they started with back).
+async fn switch_collection(hub: &TestHub, obs: &obws::Client, name: &str) {
+    switch(hub, "/api/scene-collections/current", name).await;
+    e2e::wait_for("OBS on the collection", || async {
+        (obs.scene_collections().current().await.ok().as_deref() == Some(name)).then_some(())
+    })
+    .await;
+    hub.wait_for_path("/api/scene-collections", "the switch over", |body| {
+        body["current"] == name
+    })
+    .await;
+    hub.wait_for_path("/api/hotkeys", "commands answered again", |body| {
+        body["hotkeys"].is_array()
+    })
+    .await;
+}
+
+#[actix_web::test]
+#[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
+async fn a_group_holding_an_item_is_listed_shown_and_hidden_through_the_hub() {
+    let _serial = e2e::serial().await;
+    let obs = e2e::connect().await;
+    let hub = connected_hub(&e2e::password()).await;
+    switch_collection(&hub, &obs, GROUPS).await;
+
+    // The group is listed with its item as a child.
+    let items_path = format!("/api/scenes/{}/items", path(GROUP_SCENE));
+    let listed = hub
+        .wait_for_path(&items_path, "the group's scene listed", |body| {
+            body["items"].is_array()
+        })
+        .await;
+    let group = find(&listed["items"], GROUP);
+    assert_eq!(group["kind"], "group", "{listed:#}");
+    let child = find(&group["children"], GROUP_COLOUR);
+    assert_eq!(child["kind"], "color_source_v3", "{listed:#}");
+    assert_eq!(child["enabled"], true, "{listed:#}");
+    let group_id = item_id(&obs, GROUP_SCENE, GROUP).await;
+    let child_id = item_id(&obs, GROUP, GROUP_COLOUR).await;
+    assert_eq!(group["id"], group_id, "{listed:#}");
+    assert_eq!(child["id"], child_id, "{listed:#}");
+
+    // The item inside the group, hidden and shown through the hub (by name, then by id), read
+    // back from OBS.
+    let child_path = format!("/api/scenes/{}/items", path(GROUP));
+    for (item, action, shown) in [
+        (path(GROUP_COLOUR), "hide", false),
+        (child_id.to_string(), "show", true),
+        (path(GROUP_COLOUR), "toggle", false),
+    ] {
+        let reply = hub.post(&format!("{child_path}/{item}/{action}"), "").await;
+        assert_eq!(reply.status, 200, "{action}: {:?}", reply.body);
+        let in_obs = obs
+            .scene_items()
+            .enabled(SceneId::Name(GROUP), child_id)
+            .await
+            .unwrap();
+        assert_eq!(in_obs, shown, "{action} {item}");
+    }
+    hub.wait_for_path(&items_path, "the hidden child in the listing", |body| {
+        find(&find(&body["items"], GROUP)["children"], GROUP_COLOUR)["enabled"] == false
+    })
+    .await;
+
+    // The group itself, hidden and shown through the hub, read back from OBS.
+    for (action, shown) in [("hide", false), ("show", true)] {
+        let reply = hub
+            .post(&format!("{items_path}/{}/{action}", path(GROUP)), "")
+            .await;
+        assert_eq!(reply.status, 200, "{action}: {:?}", reply.body);
+        let in_obs = obs
+            .scene_items()
+            .enabled(SceneId::Name(GROUP_SCENE), group_id)
+            .await
+            .unwrap();
+        assert_eq!(in_obs, shown, "{action} the group");
+    }
+
+    // Shown in OBS: the hub's cache follows OBS's event for an item inside a group.
+    obs.scene_items()
+        .set_enabled(SetEnabled {
+            scene: SceneId::Name(GROUP),
+            item_id: child_id,
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    hub.wait_for_path(&items_path, "the child shown in OBS", |body| {
+        find(&find(&body["items"], GROUP)["children"], GROUP_COLOUR)["enabled"] == true
+    })
+    .await;
+
+    switch_collection(&hub, &obs, "Untitled").await;
 }
