@@ -102,3 +102,62 @@ impl Captures {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::pictures::capture::Format;
+
+    fn key(source: &str) -> Key {
+        (
+            "default".to_string(),
+            Screenshot {
+                source: source.to_string(),
+                format: Format::Jpeg,
+                width: None,
+                height: None,
+                quality: None,
+            },
+        )
+    }
+
+    #[actix_web::test]
+    async fn concurrent_requests_share_the_one_capture_in_flight() {
+        // Rate 1: a one-second window, far longer than this test's requests need.
+        let captures = Captures::new(1);
+        let asked = AtomicUsize::new(0);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let requests = (0..100).map(|_| {
+            captures.get(key("Scene"), || {
+                let mut released = released.clone();
+                let asked = &asked;
+                async move {
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    // Held until every request has been started below.
+                    let _ = released.wait_for(|open| *open).await;
+                    Ok(vec![1, 2, 3])
+                }
+            })
+        });
+        let all = futures_util::future::join_all(requests);
+        let opened = async {
+            release.send_replace(true);
+        };
+        let (answers, ()) = futures_util::join!(all, opened);
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            1,
+            "one capture for 100 viewers"
+        );
+        let first = answers[0].clone().expect("a picture");
+        assert!(answers.iter().all(|answer| answer.as_ref() == Ok(&first)));
+        // Another picture is captured on its own.
+        let other = captures
+            .get(key("Live"), || async { Ok(vec![9]) })
+            .await
+            .expect("a picture");
+        assert_ne!(other.etag, first.etag);
+    }
+}
