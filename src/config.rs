@@ -1243,6 +1243,25 @@ mod tests {
     }
 
     #[test]
+    fn the_picture_rate_has_a_default_and_is_checked() {
+        let defaults = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(defaults.pictures.max_captures_per_second, 2);
+        let tuned = resolve(
+            "[pictures]\nmax_captures_per_second = 5\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(tuned.pictures.max_captures_per_second, 5);
+        for text in [
+            "[pictures]\nmax_captures_per_second = 0\n",
+            "[pictures]\nmax_captures_per_second = 31\n",
+        ] {
+            let error = resolve(text, Overrides::default()).unwrap_err().to_string();
+            assert!(error.contains("max_captures_per_second"), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn webhooks_come_from_the_file_and_need_the_database() {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let text = format!(
