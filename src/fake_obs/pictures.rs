@@ -44,8 +44,8 @@ fn number_in(
         return Err(Outcome::error(
             status::REQUEST_FIELD_OUT_OF_RANGE,
             Some(format!(
-                "The field value of `{key}` is below the minimum of `{}`",
-                range.start()
+                "The field value of `{key}` is below the minimum of `{:.6}`",
+                *range.start() as f64
             )),
         ));
     }
@@ -53,8 +53,8 @@ fn number_in(
         return Err(Outcome::error(
             status::REQUEST_FIELD_OUT_OF_RANGE,
             Some(format!(
-                "The field value of `{key}` is above the maximum of `{}`",
-                range.end()
+                "The field value of `{key}` is above the maximum of `{:.6}`",
+                *range.end() as f64
             )),
         ));
     }
@@ -101,8 +101,13 @@ pub fn screenshot(state: &ObsState, data: Option<&Map<String, Value>>) -> Result
     let width = number_in(data, "imageWidth", SIDE)?;
     let height = number_in(data, "imageHeight", SIDE)?;
     number_in(data, "imageCompressionQuality", -1..=100)?;
-    let width = width.map_or(DEFAULT_SIZE.0, |w| w as u32);
-    let height = height.map_or(DEFAULT_SIZE.1, |h| h as u32);
+    // One side given: the other follows the 16:9 canvas, as OBS keeps the aspect ratio.
+    let (width, height) = match (width, height) {
+        (Some(w), Some(h)) => (w as u32, h as u32),
+        (Some(w), None) => (w as u32, (w as u32 * 9 / 16).max(1)),
+        (None, Some(h)) => ((h as u32 * 16 / 9).max(1), h as u32),
+        (None, None) => DEFAULT_SIZE,
+    };
     let shade = shade_of(name);
     let (mime, bytes) = match format {
         "jpg" | "jpeg" => ("jpeg", jpeg(width, height, shade)),
