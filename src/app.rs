@@ -103,6 +103,8 @@ impl Application {
         let workers = settings.http_workers;
         let unauthenticated =
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
+        let pictures =
+            crate::pictures::cache::Captures::new(settings.pictures.max_captures_per_second);
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
@@ -112,6 +114,7 @@ impl Application {
             persistence: persistence.clone(),
             status_json: http::views::StatusJsonCache::default(),
             unauthenticated,
+            pictures,
         });
         let server = HttpServer::new(move || {
             App::new()

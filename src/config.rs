@@ -199,6 +199,23 @@ pub struct Settings {
     pub http: HttpSettings,
     /// HTTPS on the hub's listener (off by default); see `crate::tls`.
     pub tls: TlsSettings,
+    /// Shared screenshots (`[pictures]`); see `crate::pictures`.
+    pub pictures: PicturesSettings,
+}
+
+/// How often the hub may ask OBS for one picture (`[pictures]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PicturesSettings {
+    /// Captures per second per (instance, picture, format, size), however many viewers ask.
+    pub max_captures_per_second: u32,
+}
+
+impl Default for PicturesSettings {
+    fn default() -> Self {
+        Self {
+            max_captures_per_second: 2,
+        }
+    }
 }
 
 /// Values from the command line or the environment (clap has already merged those two).
@@ -273,9 +290,17 @@ struct FileConfig {
     webhook_delivery: FileDelivery,
     #[serde(default)]
     http: FileHttp,
+    #[serde(default)]
+    pictures: FilePictures,
     tls: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePictures {
+    max_captures_per_second: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -497,6 +522,7 @@ impl Settings {
         )?;
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
         let http = resolve_http(&file.http).map_err(file_error)?;
+        let pictures = resolve_pictures(&file.pictures).map_err(file_error)?;
         // The self-signed certificate is state, kept beside the history database.
         let state_dir = database
             .path
@@ -527,6 +553,7 @@ impl Settings {
             webhooks,
             http,
             tls,
+            pictures,
         })
     }
 
@@ -794,6 +821,20 @@ fn resolve_websocket(file: &FileWebSocket) -> Result<WebSocketSettings, String> 
         );
     }
     Ok(websocket)
+}
+
+/// Captures per second per picture: 1 to 30 (OBS renders 30 or 60 frames a second; more
+/// captures than frames would only load it).
+fn resolve_pictures(file: &FilePictures) -> Result<PicturesSettings, String> {
+    match file.max_captures_per_second {
+        None => Ok(PicturesSettings::default()),
+        Some(rate @ 1..=30) => Ok(PicturesSettings {
+            max_captures_per_second: rate,
+        }),
+        Some(other) => Err(format!(
+            "[pictures] max_captures_per_second must be between 1 and 30 (it was {other})"
+        )),
+    }
 }
 
 fn resolve_http(file: &FileHttp) -> Result<HttpSettings, String> {
@@ -1198,6 +1239,25 @@ mod tests {
         ] {
             let error = resolve(text, Overrides::default()).unwrap_err().to_string();
             assert!(error.contains(mentions), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_picture_rate_has_a_default_and_is_checked() {
+        let defaults = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(defaults.pictures.max_captures_per_second, 2);
+        let tuned = resolve(
+            "[pictures]\nmax_captures_per_second = 5\n",
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(tuned.pictures.max_captures_per_second, 5);
+        for text in [
+            "[pictures]\nmax_captures_per_second = 0\n",
+            "[pictures]\nmax_captures_per_second = 31\n",
+        ] {
+            let error = resolve(text, Overrides::default()).unwrap_err().to_string();
+            assert!(error.contains("max_captures_per_second"), "{text}: {error}");
         }
     }
 

@@ -14,6 +14,7 @@
 //!   slice of status, command discipline, routes and stats history;
 //! - [`sources`]: the sources capability (scene items, inputs, media, filters, profiles, scene
 //!   collections, hotkeys): its slice of status, events, commands and routes;
+//! - [`pictures`]: program, preview and source pictures, one capture shared by every viewer;
 //! - [`studio`]: the studio-mode capability (preview, program, transitions, T-bar);
 //! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
 //!   the open-files limit raised at start;
@@ -33,6 +34,7 @@ pub mod obs;
 pub mod obs_protocol;
 pub mod open_files;
 pub mod outputs;
+pub mod pictures;
 pub mod shutdown;
 pub mod sources;
 pub mod status;

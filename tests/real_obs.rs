@@ -452,6 +452,39 @@ async fn raw_answers_of_the_simulated_obs_have_real_obs_shapes() {
             same(json!({"eventData": {"from": "obs-hub"}})),
         ),
         ("GetNothingAtAll", same(Value::Null)),
+        // Pictures (issue 13): a small capture of the program scene, and OBS's refusals.
+        (
+            "GetSourceScreenshot",
+            (
+                json!({"sourceName": real_scene, "imageFormat": "png", "imageWidth": 16}),
+                json!({"sourceName": fake_scene, "imageFormat": "png", "imageWidth": 16}),
+            ),
+        ),
+        (
+            "GetSourceScreenshot",
+            same(json!({"sourceName": "no source of this name", "imageFormat": "jpg"})),
+        ),
+        (
+            "GetSourceScreenshot",
+            (
+                json!({"sourceName": real_scene, "imageFormat": "gif2"}),
+                json!({"sourceName": fake_scene, "imageFormat": "gif2"}),
+            ),
+        ),
+        (
+            "GetSourceScreenshot",
+            (
+                json!({"sourceName": real_scene, "imageFormat": "jpg", "imageWidth": 7}),
+                json!({"sourceName": fake_scene, "imageFormat": "jpg", "imageWidth": 7}),
+            ),
+        ),
+        (
+            "GetSourceScreenshot",
+            (
+                json!({"sourceName": real_scene, "imageFormat": "jpg", "imageCompressionQuality": 101}),
+                json!({"sourceName": fake_scene, "imageFormat": "jpg", "imageCompressionQuality": 101}),
+            ),
+        ),
         // The sources capability's requests (reads, and refusals of unknown names).
         ("GetInputList", same(Value::Null)),
         ("GetProfileList", same(Value::Null)),

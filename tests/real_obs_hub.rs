@@ -10,6 +10,8 @@
 mod common;
 #[path = "real_obs/outputs.rs"]
 mod outputs;
+#[path = "real_obs/pictures.rs"]
+mod pictures;
 #[path = "real_obs/sources.rs"]
 mod sources;
 #[path = "real_obs/studio.rs"]

@@ -28,6 +28,7 @@
 //! and tasks.
 
 mod outputs;
+mod pictures;
 mod protocol;
 mod server;
 mod sources;

@@ -193,6 +193,11 @@ impl Sources {
             .find(|item| item.id == id)
     }
 
+    /// Whether an input of that name exists (a screenshot can show it).
+    pub(super) fn has_input(&self, name: &str) -> bool {
+        self.input(name).is_some()
+    }
+
     fn input(&self, name: &str) -> Option<&Input> {
         self.inputs.iter().find(|input| input.name == name)
     }

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::outputs::{self as side_outputs, SideOutputs};
+use super::pictures;
 use super::protocol::{intent, status, RPC_VERSION};
 use super::sources::{self, Sources};
 use super::studio::{self, Studio};
@@ -79,11 +80,12 @@ pub fn all_requests() -> impl Iterator<Item = &'static str> {
         .chain(side_outputs::REQUESTS)
         .chain(sources::REQUESTS)
         .chain(studio::REQUESTS)
+        .chain(pictures::REQUESTS)
         .copied()
 }
 
 /// What Qt reports on Debian for QImageWriter::supportedImageFormats().
-const SUPPORTED_IMAGE_FORMATS: &[&str] = &[
+pub(super) const SUPPORTED_IMAGE_FORMATS: &[&str] = &[
     "bmp", "cur", "icns", "ico", "jpeg", "jpg", "pbm", "pgm", "png", "ppm", "tif", "tiff", "wbmp",
     "webp", "xbm", "xpm",
 ];
@@ -551,6 +553,11 @@ impl ObsState {
 
     pub fn is_recording(&self) -> bool {
         self.record.is_active()
+    }
+
+    /// Whether a scene or an input has that name.
+    pub(super) fn has_source(&self, name: &str) -> bool {
+        self.position_by_name(name).is_some() || self.sources.has_input(name)
     }
 
     pub(super) fn position_by_name(&self, name: &str) -> Option<usize> {
@@ -1165,6 +1172,7 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
             .unwrap_or_else(|| Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None)))?,
         other if studio::REQUESTS.contains(&other) => studio::dispatch(state, other, data)
             .unwrap_or_else(|| Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None)))?,
+        "GetSourceScreenshot" => pictures::screenshot(state, data)?,
         _ => Outcome::error(
             status::UNKNOWN_REQUEST_TYPE,
             Some("Your request type is not valid.".into()),

@@ -59,6 +59,8 @@ pub struct AppState {
     pub status_json: views::StatusJsonCache,
     /// Callbacks being read before their signature can be checked (bounded).
     pub unauthenticated: body_guard::UnauthenticatedSlots,
+    /// The pictures' shared captures (see `pictures::cache`).
+    pub pictures: crate::pictures::cache::Captures,
 }
 
 /// Registers every route; used by the server and by tests.
@@ -110,7 +112,8 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(get("/record-sessions", history::record_sessions))
         .configure(crate::outputs::routes::routes)
         .configure(crate::sources::routes::routes)
-        .configure(crate::studio::routes::routes);
+        .configure(crate::studio::routes::routes)
+        .configure(crate::pictures::routes::routes);
 }
 
 pub(crate) fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory

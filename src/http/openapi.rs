@@ -19,6 +19,7 @@ use utoipa::{
 
 use super::{callbacks, handlers, history, ops, qr, raw, webhooks};
 use crate::outputs::routes as outputs;
+use crate::pictures::routes as pictures;
 use crate::sources::routes as sources;
 use crate::studio::routes as studio;
 
@@ -100,6 +101,9 @@ use crate::studio::routes as studio;
         studio::transitions,
         studio::set_transition,
         studio::tbar,
+        pictures::program,
+        pictures::preview,
+        pictures::source,
         qr::qr_code,
         live_socket,
     ),

@@ -5,6 +5,7 @@ use obws::{responses::StatusCode, Client};
 use serde::Serialize;
 
 use super::{failure::error_chain, reading};
+use crate::pictures::capture::Screenshot;
 use crate::{
     outputs::{
         commands::{OutputAnswer, OutputCommand},
@@ -28,6 +29,8 @@ pub enum ObsCommand {
     Source(SourceCommand),
     /// Studio mode, preview, takes, transitions (see `studio::commands`).
     Studio(StudioCommand),
+    /// A picture of a scene or an input (see `pictures::capture`).
+    Screenshot(Screenshot),
 }
 
 /// Sent to an `ObsConnection` (through the supervisor) to run one command.
@@ -48,6 +51,8 @@ pub enum CommandOutcome {
     },
     Source(SourceOutcome),
     Studio(StudioOutcome),
+    /// The image's bytes.
+    Picture(Vec<u8>),
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -101,6 +106,7 @@ impl ObsCommand {
             Self::SyncScenes => "GetSceneList",
             Self::Source(command) => command.request_name(),
             Self::Studio(command) => command.request_name(),
+            Self::Screenshot(_) => "GetSourceScreenshot",
         }
     }
 }
@@ -133,6 +139,9 @@ pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome,
         }
         ObsCommand::Studio(command) => {
             CommandOutcome::Studio(crate::studio::commands::send(client, command).await?)
+        }
+        ObsCommand::Screenshot(screenshot) => {
+            CommandOutcome::Picture(crate::pictures::capture::take(client, &screenshot).await?)
         }
     })
 }

@@ -105,6 +105,7 @@ pub fn spawn_hub_configured(
         webhooks: Default::default(),
         http: Default::default(),
         tls: Default::default(),
+        pictures: Default::default(),
     };
     // Every test its own database file (an in-memory one would differ per pooled connection).
     let database_dir = tempfile::tempdir().expect("temp dir for the database");
