@@ -3,6 +3,10 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
@@ -107,9 +111,26 @@ impl ShowYield {
     }
 }
 
+/// Whether the scripted show is paused: set by the dashboard's button (`POST /api/demo/show`),
+/// read by [`run_show`] before each step. Shared between the two, so cloning shares it.
+#[derive(Clone, Debug, Default)]
+pub struct ShowControl {
+    paused: Arc<AtomicBool>,
+}
+
+impl ShowControl {
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
+}
+
 /// Plays a little show on the simulated OBS, as a streamer would in OBS itself, pausing for a
-/// minute whenever the user acts.
-pub async fn run_show(fake: FakeObs) {
+/// minute whenever the user acts, and for as long as `control` says it is paused.
+pub async fn run_show(fake: FakeObs, control: ShowControl) {
     let scenes = fake.scene_names();
     let mut step = 0usize;
     let mut yielding = ShowYield::default();
@@ -119,7 +140,8 @@ pub async fn run_show(fake: FakeObs) {
             .iter()
             .map(|request| fake.request_count(request))
             .sum();
-        if !yielding.plays(user_requests) {
+        // Counted while paused too, so that resuming does not read old clicks as new ones.
+        if !yielding.plays(user_requests) || control.paused() {
             continue;
         }
         step += 1;

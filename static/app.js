@@ -919,7 +919,30 @@
   // ---------------------------------------------------------------- optional panels
   // Stored history and webhook health come from other parts of the hub; their panels appear
   // only where the hub answers their routes (not with persistence off, for instance).
+  // obs-hub demo: a button that pauses its scripted show, which would otherwise switch the scene
+  // the person just picked.
+  function showDemoButton(show) {
+    const button = $("demo-show");
+    button.hidden = !(show && show.available);
+    if (button.hidden) return;
+    button.setAttribute("aria-pressed", String(show.paused));
+    button.textContent = show.paused ? "Resume the demo show" : "Pause the demo show";
+  }
+  $("demo-show").addEventListener("click", async () => {
+    const paused = $("demo-show").getAttribute("aria-pressed") !== "true";
+    try {
+      showDemoButton(await api("POST", "/api/demo/show/", { paused }));
+    } catch (error) {
+      notify(error.message);
+    }
+  });
+
   async function loadOptionalPanels() {
+    try {
+      showDemoButton(await api("GET", "/api/demo/show/"));
+    } catch (_) {
+      showDemoButton(null);
+    }
     try {
       const body = await api("GET", "/api/events/?limit=50");
       const events = Array.isArray(body && body.events) ? body.events : [];

@@ -1245,3 +1245,37 @@ async fn the_qr_code_of_an_address_is_an_svg_and_other_text_is_refused() {
         assert_eq!(refused.body["error"], "invalid_field", "{query}");
     }
 }
+
+/// Issue 18 item 10: the dashboard's button pauses the demo's scripted show, through a route
+/// that only `obs-hub demo` (with its show) takes.
+#[actix_web::test]
+async fn the_demo_show_is_paused_and_resumed_through_the_hub_only_under_the_demo() {
+    let fake = start_fake().await;
+    let control = obs_hub::demo::ShowControl::default();
+    let demo = common::spawn_hub_with_show(
+        vec![instance("default", &fake, PASSWORD)],
+        |_| {},
+        Some(control.clone()),
+    );
+    let reply = demo.get("/api/demo/show/").await;
+    assert_eq!(reply.body, serde_json::json!({"available": true, "paused": false}));
+
+    let reply = demo.post("/api/demo/show/", r#"{"paused": true}"#).await;
+    assert_eq!((reply.status, &reply.body["paused"]), (200, &Value::Bool(true)));
+    assert!(control.paused(), "the show itself is paused");
+    assert_eq!(demo.get("/api/demo/show").await.body["paused"], true);
+
+    let reply = demo.post("/api/demo/show/", r#"{"paused": "no"}"#).await;
+    assert_eq!((reply.status, reply.body["error"].as_str()), (400, Some("invalid_field")));
+    assert!(control.paused(), "a bad body changes nothing");
+
+    let reply = demo.post("/api/demo/show/", r#"{"paused": false}"#).await;
+    assert_eq!(reply.status, 200);
+    assert!(!control.paused(), "resumed");
+
+    // Any other hub: no such route to POST, and the page is told there is no show.
+    let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
+    let reply = hub.post("/api/demo/show/", r#"{"paused": true}"#).await;
+    assert_eq!((reply.status, reply.body["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(hub.get("/api/demo/show/").await.body["available"], false);
+}

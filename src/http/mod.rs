@@ -10,6 +10,7 @@ pub(crate) mod body;
 pub mod body_guard;
 mod callbacks;
 mod dashboard;
+pub mod demo_show;
 mod handlers;
 mod history;
 pub mod live_feed;
@@ -82,6 +83,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .service(web::scope("/webhooks").configure(webhooks::routes))
                 .service(get("/openapi.json", openapi::document))
                 .service(get("/qr-code", qr::qr_code))
+                .service(
+                    resource("/demo/show", "GET, HEAD, POST")
+                        .route(get_or_head().to(demo_show::show_state))
+                        .route(web::post().to(demo_show::set_show)),
+                )
                 .service(get("/instances", handlers::list_instances))
                 .service(web::scope("/instances/{instance}").configure(instance_routes))
                 .configure(instance_routes),

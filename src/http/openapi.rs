@@ -101,6 +101,8 @@ use crate::studio::routes as studio;
         studio::set_transition,
         studio::tbar,
         qr::qr_code,
+        super::demo_show::show_state,
+        super::demo_show::set_show,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
