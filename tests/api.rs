@@ -1258,15 +1258,24 @@ async fn the_demo_show_is_paused_and_resumed_through_the_hub_only_under_the_demo
         Some(control.clone()),
     );
     let reply = demo.get("/api/demo/show/").await;
-    assert_eq!(reply.body, serde_json::json!({"available": true, "paused": false}));
+    assert_eq!(
+        reply.body,
+        serde_json::json!({"available": true, "paused": false})
+    );
 
     let reply = demo.post("/api/demo/show/", r#"{"paused": true}"#).await;
-    assert_eq!((reply.status, &reply.body["paused"]), (200, &Value::Bool(true)));
+    assert_eq!(
+        (reply.status, &reply.body["paused"]),
+        (200, &Value::Bool(true))
+    );
     assert!(control.paused(), "the show itself is paused");
     assert_eq!(demo.get("/api/demo/show").await.body["paused"], true);
 
     let reply = demo.post("/api/demo/show/", r#"{"paused": "no"}"#).await;
-    assert_eq!((reply.status, reply.body["error"].as_str()), (400, Some("invalid_field")));
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (400, Some("invalid_field"))
+    );
     assert!(control.paused(), "a bad body changes nothing");
 
     let reply = demo.post("/api/demo/show/", r#"{"paused": false}"#).await;
@@ -1276,6 +1285,9 @@ async fn the_demo_show_is_paused_and_resumed_through_the_hub_only_under_the_demo
     // Any other hub: no such route to POST, and the page is told there is no show.
     let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
     let reply = hub.post("/api/demo/show/", r#"{"paused": true}"#).await;
-    assert_eq!((reply.status, reply.body["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (404, Some("not_found"))
+    );
     assert_eq!(hub.get("/api/demo/show/").await.body["available"], false);
 }
