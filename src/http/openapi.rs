@@ -101,8 +101,11 @@ use crate::studio::routes as studio;
         studio::set_transition,
         studio::tbar,
         qr::qr_code,
+        qr::qr_code_of_body,
         super::demo_show::show_state,
         super::demo_show::set_show,
+        super::pairing::create_code,
+        super::pairing::exchange,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
@@ -222,7 +225,8 @@ impl Modify for BearerTokens {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/") {
+            // `/api/pair` is how a phone without the token gets it.
+            if !path.starts_with("/api/") || path == "/api/pair" {
                 continue;
             }
             for operation in operations_mut(item) {
