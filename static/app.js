@@ -176,7 +176,7 @@
     } catch (error) {
       notify(error.message);
     }
-  });
+  }
 
   function instancePath(name, route) {
     return `/api/instances/${encodeURIComponent(name)}/${route}/`;

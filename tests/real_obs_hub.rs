@@ -689,7 +689,9 @@ fn readme_serve_command() -> (String, Vec<String>) {
         .find(|line| line.contains("obs-hub serve"))
         .expect("the block serves the hub");
     let command = line.split('#').next().unwrap().trim();
-    let (assignment, rest) = command.split_once(' ').expect("VARIABLE=value obs-hub serve");
+    let (assignment, rest) = command
+        .split_once(' ')
+        .expect("VARIABLE=value obs-hub serve");
     let (variable, _) = assignment.split_once('=').expect("a variable set first");
     // The value is quoted with spaces ('the password from OBS'): the rest follows its quote.
     let after_value = rest.rsplit_once('\'').map_or(rest, |(_, after)| after);
@@ -713,7 +715,9 @@ async fn the_readme_first_section_reaches_a_connected_dashboard() {
         (variable.as_str(), arguments.as_slice()),
         ("OBS_WEBSOCKET_PASSWORD", ["serve".to_string()].as_slice())
     );
-    let Some((driver, chromium)) = find_browser("the_readme_first_section_reaches_a_connected_dashboard") else {
+    let Some((driver, chromium)) =
+        find_browser("the_readme_first_section_reaches_a_connected_dashboard")
+    else {
         return;
     };
     assert_eq!(
@@ -763,14 +767,32 @@ async fn the_readme_first_section_reaches_a_connected_dashboard() {
 
     let browser = Browser::launch(&driver, &chromium).await;
     browser.goto("http://127.0.0.1:8000/").await;
-    e2e::wait_for("the dashboard connected to OBS, with its scene", || async {
-        let badge = browser.text("#conn-badge").await?;
-        let scene = browser.text("#current-scene").await?;
-        (badge.eq_ignore_ascii_case("connected") && scene == current).then_some(())
-    })
-    .await;
+    let started = Instant::now();
+    loop {
+        let badge = browser.text("#conn-badge").await;
+        let scene = browser.text("#current-scene").await;
+        if badge
+            .as_deref()
+            .is_some_and(|b| b.eq_ignore_ascii_case("connected"))
+            && scene.as_deref() == Some(current.as_str())
+        {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let log = std::fs::read_to_string(directory.path().join("hub.log")).unwrap();
+            panic!(
+                "the dashboard did not show OBS connected with {current:?}: badge {badge:?}, \
+                 scene {scene:?}, console {:?}; hub log:\n{log}",
+                browser.severe_logs().await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(browser.severe_logs().await, Vec::<String>::new());
     browser.quit().await;
     let log = std::fs::read_to_string(directory.path().join("hub.log")).unwrap();
-    assert!(!log.contains(&e2e::password()), "the password never reaches the log");
+    assert!(
+        !log.contains(&e2e::password()),
+        "the password never reaches the log"
+    );
 }
