@@ -109,6 +109,13 @@ impl ShowYield {
         }
         true
     }
+
+    /// [`plays`](Self::plays), and never while the dashboard's button has paused the show.
+    /// The clicks are counted while paused too, so that resuming does not take them for new
+    /// ones and wait another minute.
+    pub fn plays_unless_paused(&mut self, user_requests: usize, paused: bool) -> bool {
+        self.plays(user_requests) && !paused
+    }
 }
 
 /// Whether the scripted show is paused: set by the dashboard's button (`POST /api/demo/show`),
@@ -140,8 +147,7 @@ pub async fn run_show(fake: FakeObs, control: ShowControl) {
             .iter()
             .map(|request| fake.request_count(request))
             .sum();
-        // Counted while paused too, so that resuming does not read old clicks as new ones.
-        if !yielding.plays(user_requests) || control.paused() {
+        if !yielding.plays_unless_paused(user_requests, control.paused()) {
             continue;
         }
         step += 1;
@@ -176,6 +182,14 @@ mod tests {
         }
         assert!(show.plays(1), "it resumes once the user has left it alone");
         assert!(!show.plays(3), "and pauses again at the next click");
+    }
+
+    #[test]
+    fn a_paused_show_does_not_play_and_resumes_without_waiting() {
+        let mut show = ShowYield::default();
+        assert!(!show.plays_unless_paused(0, true), "paused");
+        assert!(!show.plays_unless_paused(0, true), "still paused");
+        assert!(show.plays_unless_paused(0, false), "resumed at once");
     }
 
     #[actix_web::test]
