@@ -59,6 +59,15 @@ pub struct Application {
 impl Application {
     /// Must run inside an actix `System` (`#[actix_web::main]` / `#[actix_web::test]`).
     pub fn build(settings: Settings) -> Result<Self, StartError> {
+        Self::build_with_demo(settings, None)
+    }
+
+    /// [`build`](Self::build), with the demo's show control when `obs-hub demo` plays its show:
+    /// only then does `/api/demo/show` exist (404 otherwise).
+    pub fn build_with_demo(
+        settings: Settings,
+        show: Option<crate::demo::ShowControl>,
+    ) -> Result<Self, StartError> {
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
@@ -100,6 +109,8 @@ impl Application {
                 .recipient(),
         ));
         let stats_data = web::Data::new(stats_history);
+        let show_data = show.map(web::Data::new);
+        let pairings = web::Data::new(http::pairing::Pairings::default());
         let workers = settings.http_workers;
         let unauthenticated =
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
@@ -117,8 +128,13 @@ impl Application {
             pictures,
         });
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
+            let app = App::new();
+            let app = match &show_data {
+                Some(show) => app.app_data(show.clone()),
+                None => app,
+            };
+            app.app_data(state.clone())
+                .app_data(pairings.clone())
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))

@@ -3,6 +3,10 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
@@ -105,11 +109,35 @@ impl ShowYield {
         }
         true
     }
+
+    /// [`plays`](Self::plays), and never while the dashboard's button has paused the show.
+    /// The clicks are counted while paused too, so that resuming does not take them for new
+    /// ones and wait another minute.
+    pub fn plays_unless_paused(&mut self, user_requests: usize, paused: bool) -> bool {
+        self.plays(user_requests) && !paused
+    }
+}
+
+/// Whether the scripted show is paused: set by the dashboard's button (`POST /api/demo/show`),
+/// read by [`run_show`] before each step. Shared between the two, so cloning shares it.
+#[derive(Clone, Debug, Default)]
+pub struct ShowControl {
+    paused: Arc<AtomicBool>,
+}
+
+impl ShowControl {
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
 }
 
 /// Plays a little show on the simulated OBS, as a streamer would in OBS itself, pausing for a
-/// minute whenever the user acts.
-pub async fn run_show(fake: FakeObs) {
+/// minute whenever the user acts, and for as long as `control` says it is paused.
+pub async fn run_show(fake: FakeObs, control: ShowControl) {
     let scenes = fake.scene_names();
     let mut step = 0usize;
     let mut yielding = ShowYield::default();
@@ -119,7 +147,7 @@ pub async fn run_show(fake: FakeObs) {
             .iter()
             .map(|request| fake.request_count(request))
             .sum();
-        if !yielding.plays(user_requests) {
+        if !yielding.plays_unless_paused(user_requests, control.paused()) {
             continue;
         }
         step += 1;
@@ -154,6 +182,14 @@ mod tests {
         }
         assert!(show.plays(1), "it resumes once the user has left it alone");
         assert!(!show.plays(3), "and pauses again at the next click");
+    }
+
+    #[test]
+    fn a_paused_show_does_not_play_and_resumes_without_waiting() {
+        let mut show = ShowYield::default();
+        assert!(!show.plays_unless_paused(0, true), "paused");
+        assert!(!show.plays_unless_paused(0, true), "still paused");
+        assert!(show.plays_unless_paused(0, false), "resumed at once");
     }
 
     #[actix_web::test]

@@ -62,6 +62,12 @@ pub enum ApiError {
     /// `http::body_guard`).
     #[error("{0}")]
     TooManyUnauthenticated(String),
+    /// A pairing code that is wrong, used or expired (see `http::pairing`).
+    #[error("{0}")]
+    PairingCodeInvalid(String),
+    /// Too many wrong pairing codes lately: guessing is slowed down.
+    #[error("{0}")]
+    TooManyPairingAttempts(String),
     #[error("{message}")]
     UnknownInstance { name: String, message: String },
     #[error("{0}")]
@@ -124,6 +130,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::BodyTimeout { .. } => "body_timeout",
             Self::TooManyUnauthenticated(_) => "too_many_unauthenticated",
+            Self::PairingCodeInvalid(_) => "pairing_code_invalid",
+            Self::TooManyPairingAttempts(_) => "too_many_pairing_attempts",
             Self::UnknownInstance { .. } => "unknown_instance",
             Self::UnknownScene(_) => "unknown_scene",
             Self::RouteNotFound(_) => "not_found",
@@ -271,6 +279,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyUnauthenticated(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PairingCodeInvalid(_) => StatusCode::UNAUTHORIZED,
+            Self::TooManyPairingAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -308,6 +318,10 @@ impl ResponseError for ApiError {
         }
         if let Self::TooManyUnauthenticated(_) = self {
             response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        if let Self::TooManyPairingAttempts(_) = self {
+            let wait = crate::http::pairing::ATTEMPT_WINDOW.as_secs().to_string();
+            response.insert_header((actix_web::http::header::RETRY_AFTER, wait));
         }
         response.json(self.body())
     }

@@ -163,7 +163,9 @@ async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>, show: bool
     let address = settings.bind;
     let (database, temporary) = demo::database(database);
     settings.database.path = Some(database.clone());
-    let app = match Application::build(settings) {
+    // The show's pause button exists only when there is a show to pause.
+    let control = show.then(demo::ShowControl::default);
+    let app = match Application::build_with_demo(settings, control.clone()) {
         Ok(app) => app,
         Err(error) => {
             eprintln!("obs-hub: {error}");
@@ -181,11 +183,12 @@ async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>, show: bool
         fake.port()
     );
     // Without the show, the simulated OBS is kept here until the demo ends.
-    let _simulation = if show {
-        actix_web::rt::spawn(demo::run_show(fake));
-        None
-    } else {
-        Some(fake)
+    let _simulation = match control {
+        Some(control) => {
+            actix_web::rt::spawn(demo::run_show(fake, control));
+            None
+        }
+        None => Some(fake),
     };
     let served = app.run_until_stopped().await;
     if temporary {

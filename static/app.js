@@ -46,6 +46,7 @@
     const form = $("token-form");
     const wasHidden = form.hidden;
     form.hidden = false;
+    $("pair-form").hidden = false;
     $("token-error").textContent = state.token
       ? "The hub did not accept the token this browser had; please enter it again."
       : message || "";
@@ -62,10 +63,50 @@
       // private mode: the token lasts for this page only
     }
     $("token-form").hidden = true;
+    $("pair-form").hidden = true;
     $("token-input").value = "";
     reconnectNow();
     loadOptionalPanels();
   });
+
+  // ---------------------------------------------------------------- pairing
+  // A phone gets the token from a single-use code (POST /api/pair/), typed or carried by the QR
+  // code in the address's fragment (#pair=...), which the browser never sends to a server.
+  function keepToken(token) {
+    state.token = token;
+    state.needToken = false;
+    try {
+      localStorage.setItem(TOKEN_KEY, token);
+    } catch (_) {
+      // private mode: the token lasts for this page only
+    }
+    $("token-form").hidden = true;
+    $("pair-form").hidden = true;
+  }
+
+  async function pair(code) {
+    const body = await api("POST", "/api/pair/", { code });
+    keepToken(body.token);
+    reconnectNow();
+    loadOptionalPanels();
+  }
+
+  $("pair-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await pair($("pair-input").value.trim());
+      $("pair-input").value = "";
+    } catch (error) {
+      $("token-error").textContent = error.message;
+    }
+  });
+
+  const pairMatch = /^#pair=([A-Za-z0-9-]{4,16})$/.exec(window.location.hash);
+  if (pairMatch) {
+    // Out of the address at once, so the code stays in neither the history nor a bookmark.
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    pair(pairMatch[1]).catch((error) => notify(`Pairing failed: ${error.message}`));
+  }
 
   // ---------------------------------------------------------------- REST
   async function api(method, path, body) {
@@ -97,14 +138,33 @@
     return data;
   }
 
-  // The QR code is made by the hub (GET /api/qr-code), from the address only: never the token.
+  // The QR code is made by the hub (GET /api/qr-code), from the address only (and a pairing
+  // code's fragment): never the token.
   $("qr-address").value = `${window.location.origin}/`;
-  $("qr-form").addEventListener("submit", async (event) => {
+  $("qr-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const headers = {};
+    $("pair-code").hidden = true;
+    showQr($("qr-address").value);
+  });
+  $("pair-code-button").addEventListener("click", async () => {
+    try {
+      const body = await api("POST", "/api/pairing-code/");
+      const address = new URL($("qr-address").value);
+      address.hash = `pair=${body.code}`;
+      $("pair-code").textContent = `Pairing code ${body.code}, valid ${body.expires_in_s} s, once.`;
+      $("pair-code").hidden = false;
+      await showQr(address.toString());
+    } catch (error) {
+      notify(error.message);
+    }
+  });
+
+  async function showQr(text) {
+    // POSTed: an address with a pairing code stays out of request lines (logs, proxies).
+    const headers = { "content-type": "application/json" };
     if (state.token) headers.authorization = `Bearer ${state.token}`;
     try {
-      const response = await fetch(`/api/qr-code/?text=${encodeURIComponent($("qr-address").value)}`, { headers });
+      const response = await fetch("/api/qr-code/", { method: "POST", headers, body: JSON.stringify({ text }) });
       if (response.status === 401) askForToken();
       if (!response.ok) {
         const data = await response.json().catch(() => null);
@@ -116,7 +176,7 @@
     } catch (error) {
       notify(error.message);
     }
-  });
+  }
 
   function instancePath(name, route) {
     return `/api/instances/${encodeURIComponent(name)}/${route}/`;
@@ -919,7 +979,30 @@
   // ---------------------------------------------------------------- optional panels
   // Stored history and webhook health come from other parts of the hub; their panels appear
   // only where the hub answers their routes (not with persistence off, for instance).
+  // obs-hub demo: a button that pauses its scripted show, which would otherwise switch the scene
+  // the person just picked.
+  function showDemoButton(show) {
+    const button = $("demo-show");
+    button.hidden = !(show && show.available);
+    if (button.hidden) return;
+    button.setAttribute("aria-pressed", String(show.paused));
+    button.textContent = show.paused ? "Resume the demo show" : "Pause the demo show";
+  }
+  $("demo-show").addEventListener("click", async () => {
+    const paused = $("demo-show").getAttribute("aria-pressed") !== "true";
+    try {
+      showDemoButton(await api("POST", "/api/demo/show/", { paused }));
+    } catch (error) {
+      notify(error.message);
+    }
+  });
+
   async function loadOptionalPanels() {
+    try {
+      showDemoButton(await api("GET", "/api/demo/show/"));
+    } catch (_) {
+      showDemoButton(null);
+    }
     try {
       const body = await api("GET", "/api/events/?limit=50");
       const events = Array.isArray(body && body.events) ? body.events : [];

@@ -1245,3 +1245,114 @@ async fn the_qr_code_of_an_address_is_an_svg_and_other_text_is_refused() {
         assert_eq!(refused.body["error"], "invalid_field", "{query}");
     }
 }
+
+/// Issue 18 item 10: the dashboard's button pauses the demo's scripted show, through a route
+/// that only `obs-hub demo` (with its show) takes.
+#[actix_web::test]
+async fn the_demo_show_is_paused_and_resumed_through_the_hub_only_under_the_demo() {
+    let fake = start_fake().await;
+    let control = obs_hub::demo::ShowControl::default();
+    let demo = common::spawn_hub_with_show(
+        vec![instance("default", &fake, PASSWORD)],
+        |_| {},
+        Some(control.clone()),
+    );
+    let reply = demo.get("/api/demo/show/").await;
+    assert_eq!(
+        reply.body,
+        serde_json::json!({"available": true, "paused": false})
+    );
+
+    let reply = demo.post("/api/demo/show/", r#"{"paused": true}"#).await;
+    assert_eq!(
+        (reply.status, &reply.body["paused"]),
+        (200, &Value::Bool(true))
+    );
+    assert!(control.paused(), "the show itself is paused");
+    assert_eq!(demo.get("/api/demo/show").await.body["paused"], true);
+
+    let reply = demo.post("/api/demo/show/", r#"{"paused": "no"}"#).await;
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (400, Some("invalid_field"))
+    );
+    assert!(control.paused(), "a bad body changes nothing");
+
+    let reply = demo.post("/api/demo/show/", r#"{"paused": false}"#).await;
+    assert_eq!(reply.status, 200);
+    assert!(!control.paused(), "resumed");
+
+    // Any other hub: no such route to POST, and the page is told there is no show.
+    let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
+    let reply = hub.post("/api/demo/show/", r#"{"paused": true}"#).await;
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    assert_eq!(hub.get("/api/demo/show/").await.body["available"], false);
+}
+
+/// Issue 18, a phone in two steps: a token holder gets a pairing code, a phone without the
+/// token exchanges it once for the token; wrong codes are refused and then limited.
+#[actix_web::test]
+async fn a_pairing_code_gives_a_phone_the_token_once() {
+    const TOKEN: &str = "0123456789abcdef-pairing";
+    let fake = start_fake().await;
+    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+        s.api_tokens = vec![obs_hub::config::Secret::new(TOKEN)];
+    });
+    let json = [("content-type", "application/json")];
+    // Only a token holder makes codes.
+    let reply = send(&hub, "POST", "/api/pairing-code/", &json, "").await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    let bearer = format!("Bearer {TOKEN}");
+    let holder = [("authorization", bearer.as_str())];
+    let reply = send(&hub, "POST", "/api/pairing-code/", &holder, "").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let code = reply.body["code"].as_str().unwrap().to_string();
+    assert!(!code.contains(TOKEN), "the code is not the token");
+    // Its QR code is asked for with a body, out of the request line.
+    let holder_json = [("authorization", bearer.as_str()), json[0]];
+    let qr_body = format!(r#"{{"text": "https://127.0.0.1:8000/#pair={code}"}}"#);
+    let reply = send(&hub, "POST", "/api/qr-code/", &holder_json, &qr_body).await;
+    assert_eq!(reply.status, 200);
+
+    // The phone, without a token: the code gives the token, once.
+    let body = format!(r#"{{"code": "{code}"}}"#);
+    let reply = send(&hub, "POST", "/api/pair/", &json, &body).await;
+    assert_eq!(
+        (reply.status, reply.body["token"].as_str()),
+        (200, Some(TOKEN))
+    );
+    let reply = send(&hub, "POST", "/api/pair/", &json, &body).await;
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (401, Some("pairing_code_invalid"))
+    );
+    assert!(!reply.body.to_string().contains(TOKEN));
+
+    // Guessing: wrong codes are refused, then every exchange waits, the right code included.
+    let code = send(&hub, "POST", "/api/pairing-code/", &holder, "")
+        .await
+        .body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut statuses = Vec::new();
+    // The used code above was the window's first wrong one.
+    for _ in 1..obs_hub::http::pairing::MAX_WRONG_ATTEMPTS {
+        statuses.push(
+            send(&hub, "POST", "/api/pair/", &json, r#"{"code": "WRONG222"}"#)
+                .await
+                .status,
+        );
+    }
+    assert!(statuses.iter().all(|status| *status == 401), "{statuses:?}");
+    let body = format!(r#"{{"code": "{code}"}}"#);
+    let reply = send(&hub, "POST", "/api/pair/", &json, &body).await;
+    assert_eq!(
+        (reply.status, reply.body["error"].as_str()),
+        (429, Some("too_many_pairing_attempts"))
+    );
+    assert!(reply.body.get("token").is_none());
+}

@@ -672,3 +672,129 @@ async fn raw_requests_and_batches_through_the_hub_answer_what_obs_answers() {
     assert_eq!(results[1]["requestType"], "GetStats");
     assert_eq!(results[1]["requestStatus"]["code"], 100);
 }
+
+/// The README's "Run it" command, as written there: the environment variable it sets and the
+/// arguments after `obs-hub`.
+fn readme_serve_command() -> (String, Vec<String>) {
+    let readme = include_str!("../README.md");
+    let run_it = readme
+        .split("## Run it")
+        .nth(1)
+        .expect("README has a Run it section");
+    let block = run_it
+        .split("```sh")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("Run it starts with a sh block");
+    let line = block
+        .lines()
+        .find(|line| line.contains("obs-hub serve"))
+        .expect("the block serves the hub");
+    let command = line.split('#').next().unwrap().trim();
+    let (assignment, rest) = command
+        .split_once(' ')
+        .expect("VARIABLE=value obs-hub serve");
+    let (variable, _) = assignment.split_once('=').expect("a variable set first");
+    // The value is quoted with spaces ('the password from OBS'): the rest follows its quote.
+    let after_value = rest.rsplit_once('\'').map_or(rest, |(_, after)| after);
+    let mut words = after_value.split_whitespace();
+    assert_eq!(words.next(), Some("obs-hub"), "{line}");
+    (variable.to_string(), words.map(str::to_string).collect())
+}
+
+/// Issue 18: the README's first section followed literally reaches a working dashboard against
+/// real OBS with a password. The built binary runs as the README shows (`OBS_WEBSOCKET_PASSWORD=
+/// ... obs-hub serve`, default bind 127.0.0.1:8000, a fresh working directory, no other
+/// OBS_HUB_ setting), and headless Chromium opens http://127.0.0.1:8000/ and sees it connected
+/// to OBS, with OBS's current scene.
+#[actix_web::test]
+#[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
+async fn the_readme_first_section_reaches_a_connected_dashboard() {
+    use common::browser::{find_browser, Browser};
+    let _serial = e2e::serial().await;
+    let (variable, arguments) = readme_serve_command();
+    assert_eq!(
+        (variable.as_str(), arguments.as_slice()),
+        ("OBS_WEBSOCKET_PASSWORD", ["serve".to_string()].as_slice())
+    );
+    let Some((driver, chromium)) =
+        find_browser("the_readme_first_section_reaches_a_connected_dashboard")
+    else {
+        return;
+    };
+    assert_eq!(
+        (e2e::host().as_str(), e2e::port()),
+        ("127.0.0.1", 4455),
+        "the README's hub looks for OBS at its default address"
+    );
+    let obs = e2e::connect().await;
+    let current = obs.scenes().current_program_scene().await.unwrap().id.name;
+
+    let directory = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(directory.path().join("hub.log")).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_obs-hub"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OBS_HUB_") || name == "OBS_WEBSOCKET_PASSWORD" {
+            command.env_remove(name);
+        }
+    }
+    let hub = command
+        .args(&arguments)
+        .env(&variable, e2e::password())
+        .current_dir(directory.path())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("the built obs-hub starts");
+    // Stopped however the test ends (this test's own child, by its handle).
+    struct StopOnDrop(std::process::Child);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut hub = StopOnDrop(hub);
+
+    let client = awc::Client::default();
+    e2e::wait_for("the hub answering on 127.0.0.1:8000", || {
+        let client = client.clone();
+        async move {
+            let answer = client.get("http://127.0.0.1:8000/readyz").send().await;
+            answer.ok().filter(|reply| reply.status().is_success())
+        }
+    })
+    .await;
+    assert!(hub.0.try_wait().unwrap().is_none(), "the hub runs");
+
+    let browser = Browser::launch(&driver, &chromium).await;
+    browser.goto("http://127.0.0.1:8000/").await;
+    let started = Instant::now();
+    loop {
+        let badge = browser.text("#conn-badge").await;
+        let scene = browser.text("#current-scene").await;
+        if badge
+            .as_deref()
+            .is_some_and(|b| b.eq_ignore_ascii_case("connected"))
+            && scene.as_deref() == Some(current.as_str())
+        {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let log = std::fs::read_to_string(directory.path().join("hub.log")).unwrap();
+            panic!(
+                "the dashboard did not show OBS connected with {current:?}: badge {badge:?}, \
+                 scene {scene:?}, console {:?}; hub log:\n{log}",
+                browser.severe_logs().await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(browser.severe_logs().await, Vec::<String>::new());
+    browser.quit().await;
+    let log = std::fs::read_to_string(directory.path().join("hub.log")).unwrap();
+    assert!(
+        !log.contains(&e2e::password()),
+        "the password never reaches the log"
+    );
+}

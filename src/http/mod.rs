@@ -10,12 +10,14 @@ pub(crate) mod body;
 pub mod body_guard;
 mod callbacks;
 mod dashboard;
+pub mod demo_show;
 mod handlers;
 mod history;
 pub mod live_feed;
 pub mod live_protocol;
 pub mod openapi;
 mod ops;
+pub mod pairing;
 mod qr;
 mod raw;
 pub mod site_guard;
@@ -78,12 +80,24 @@ pub fn routes(config: &mut web::ServiceConfig) {
         // Before `/api`: callbacks are let in by their signature (or a token), see
         // `callbacks::admit`, so that another hub can post them.
         .service(web::scope("/api/callback").configure(callbacks::routes))
+        // Before `/api` too: the phone has no token yet (wrong codes are rate-limited).
+        .service(post("/api/pair", pairing::exchange))
         .service(
             web::scope("/api")
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
                 .service(web::scope("/webhooks").configure(webhooks::routes))
                 .service(get("/openapi.json", openapi::document))
-                .service(get("/qr-code", qr::qr_code))
+                .service(
+                    resource("/qr-code", "GET, HEAD, POST")
+                        .route(get_or_head().to(qr::qr_code))
+                        .route(web::post().to(qr::qr_code_of_body)),
+                )
+                .service(post("/pairing-code", pairing::create_code))
+                .service(
+                    resource("/demo/show", "GET, HEAD, POST")
+                        .route(get_or_head().to(demo_show::show_state))
+                        .route(web::post().to(demo_show::set_show)),
+                )
                 .service(get("/instances", handlers::list_instances))
                 .service(web::scope("/instances/{instance}").configure(instance_routes))
                 .configure(instance_routes),

@@ -105,6 +105,11 @@ use crate::studio::routes as studio;
         pictures::preview,
         pictures::source,
         qr::qr_code,
+        qr::qr_code_of_body,
+        super::demo_show::show_state,
+        super::demo_show::set_show,
+        super::pairing::create_code,
+        super::pairing::exchange,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
@@ -224,7 +229,8 @@ impl Modify for BearerTokens {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/") {
+            // `/api/pair` is how a phone without the token gets it.
+            if !path.starts_with("/api/") || path == "/api/pair" {
                 continue;
             }
             for operation in operations_mut(item) {
@@ -358,6 +364,36 @@ mod tests {
             schemas["TestConnectionBody"]["properties"]["port"]["example"],
             4455
         );
+        // The webhook and callback bodies: whole examples that the routes accept.
+        for schema in [
+            "CreateBody",
+            "PatchBody",
+            "Envelope",
+            "SceneFields",
+            "StreamingFields",
+            "ConnectionFields",
+            "ShowState",
+        ] {
+            let example = &schemas[schema]["example"];
+            assert!(example.is_object(), "{schema} has an example: {example}");
+        }
+    }
+
+    /// The examples are real bodies: each parses as its route's body.
+    #[test]
+    fn the_webhook_body_examples_parse_as_their_bodies() {
+        let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let example = |name: &str| schemas[name]["example"].clone();
+        serde_json::from_value::<super::webhooks::CreateBody>(example("CreateBody")).unwrap();
+        serde_json::from_value::<super::webhooks::PatchBody>(example("PatchBody")).unwrap();
+        use crate::webhooks::callbacks::{
+            ConnectionFields, Envelope, SceneFields, StreamingFields,
+        };
+        serde_json::from_value::<Envelope>(example("Envelope")).unwrap();
+        serde_json::from_value::<SceneFields>(example("SceneFields")).unwrap();
+        serde_json::from_value::<StreamingFields>(example("StreamingFields")).unwrap();
+        serde_json::from_value::<ConnectionFields>(example("ConnectionFields")).unwrap();
     }
 
     #[test]

@@ -43,7 +43,35 @@ pub fn qr_svg(text: &str) -> Result<String, String> {
 pub async fn qr_code(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = web::Query::<QrQuery>::from_query(request.query_string())
         .map_err(|error| ApiError::InvalidField(format!("the query string: {error}")))?;
-    let svg = qr_svg(&query.text).map_err(ApiError::InvalidField)?;
+    svg_answer(&query.text)
+}
+
+/// `POST /api/qr-code {"text": ...}`: the same, for an address that carries a pairing code,
+/// which must not sit in a request line (logs, proxies).
+#[utoipa::path(post, path = "/api/qr-code", tag = "dashboard",
+    request_body(content = QrBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The QR code", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "`text` missing, not an http(s) address, or too long", body = crate::error::ErrorBody),
+    ))]
+pub async fn qr_code_of_body(
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let QrBody { text } = super::body::json(&request, payload).await?;
+    svg_answer(&text)
+}
+
+/// The body of `POST /api/qr-code`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "https://192.168.1.20:8000/#pair=K7M3QX9P"}))]
+pub struct QrBody {
+    pub text: String,
+}
+
+fn svg_answer(text: &str) -> Result<HttpResponse, ApiError> {
+    let svg = qr_svg(text).map_err(ApiError::InvalidField)?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
         .insert_header(("cache-control", "no-store"))

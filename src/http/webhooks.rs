@@ -90,6 +90,11 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 /// `POST /api/webhooks/`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "url": "http://127.0.0.1:9000/obs-events",
+    "event_types": ["scene_changed", "streaming_changed"],
+    "instance": "default"
+}))]
 pub struct CreateBody {
     /// http:// or https:// URL the deliveries are posted to.
     url: String,
@@ -106,6 +111,7 @@ pub struct CreateBody {
 /// `PATCH /api/webhooks/{id}/`: the fields to change.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": false}))]
 pub struct PatchBody {
     url: Option<String>,
     #[schema(value_type = Option<String>)]

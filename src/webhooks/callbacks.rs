@@ -55,6 +55,11 @@ pub struct CallbackMessage {
 /// The Standard Webhooks envelope the dispatcher sends.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "type": "scene_changed",
+    "timestamp": "2026-01-31T20:15:00Z",
+    "data": {"instance": "default", "scene_name": "Live"}
+}))]
 pub struct Envelope {
     /// `scene_changed`, `streaming_changed`, `recording_changed`, `connection_changed`,
     /// `scene_list_changed` or `webhook.test`.
@@ -68,6 +73,7 @@ pub struct Envelope {
 
 /// `scene-change`: the seed's body (the envelope is accepted too).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"scene_name": "Live", "instance": "default"}))]
 pub struct SceneFields {
     scene_name: String,
     /// Default: the default instance.
@@ -76,6 +82,7 @@ pub struct SceneFields {
 
 /// `streaming-change`: the seed's body (the envelope is accepted too).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"is_streaming": true, "state": "started", "instance": "default"}))]
 pub struct StreamingFields {
     is_streaming: bool,
     /// OBS's output state (`started`, `stopping` ...); default from `is_streaming`.
@@ -93,6 +100,7 @@ struct RecordingFields {
 
 /// `connection-change`: the seed's body (the envelope is accepted too).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"connected": false, "state": "reconnecting", "error": "OBS closed the connection", "instance": "default"}))]
 pub struct ConnectionFields {
     connected: bool,
     /// Must agree with `connected`; default from it.

@@ -88,6 +88,16 @@ pub fn spawn_hub_configured(
     instances: Vec<InstanceConfig>,
     configure: impl FnOnce(&mut Settings),
 ) -> TestHub {
+    spawn_hub_with_show(instances, configure, None)
+}
+
+/// [`spawn_hub_configured`], as `obs-hub demo` builds it when `show` is given.
+#[allow(dead_code)] // Not every test binary starts a demo.
+pub fn spawn_hub_with_show(
+    instances: Vec<InstanceConfig>,
+    configure: impl FnOnce(&mut Settings),
+    show: Option<obs_hub::demo::ShowControl>,
+) -> TestHub {
     // RUST_LOG=obs_hub=info shows the hub's own log lines in a failing test's output.
     let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = Settings {
@@ -112,7 +122,7 @@ pub fn spawn_hub_configured(
     settings.database.path = Some(database_dir.path().join("hub.db"));
     configure(&mut settings);
     let database = settings.database.path.clone();
-    let app = Application::build(settings).expect("hub starts");
+    let app = Application::build_with_demo(settings, show).expect("hub starts");
     let hub = TestHub {
         base: format!("http://127.0.0.1:{}", app.port()),
         board: app.board(),
