@@ -112,7 +112,7 @@ use crate::studio::routes as studio;
         super::pairing::exchange,
         live_socket,
     ),
-    modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors),
+    modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors),
     tags(
         (name = "instance", description = "Also under /api/instances/{instance}/..."),
         (name = "hub", description = "The hub as a whole"),
@@ -248,26 +248,28 @@ impl Modify for BearerTokens {
 /// another site). Added here rather than on each handler, as the guard is not the handler's.
 struct SiteGuardErrors;
 
-impl Modify for SiteGuardErrors {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let error = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
+/// A documented error answer with the one error body.
+fn error_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
                     .build(),
             )
-        };
+            .build(),
+    )
+}
+
+impl Modify for SiteGuardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
             for operation in operations_mut(item) {
                 operation.responses.responses.insert(
                     "421".to_string(),
-                    error(
+                    error_answer(
                         "host_not_allowed: no API token is configured and the Host header is \
                          neither a loopback name nor in allowed_hosts",
                     ),
@@ -284,11 +286,37 @@ impl Modify for SiteGuardErrors {
             {
                 operation.responses.responses.insert(
                     "403".to_string(),
-                    error(
+                    error_answer(
                         "cross_site_request: sent by a page whose origin is neither the \
                          hub's own nor in allowed_origins",
                     ),
                 );
+            }
+        }
+    }
+}
+
+/// The refusals of every route that reads a body (`body` and `body_guard`), whatever the route:
+/// added here where a handler's own list does not already describe them.
+struct BodyErrors;
+
+impl Modify for BodyErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in
+                operations_mut(item).filter(|operation| operation.request_body.is_some())
+            {
+                for (status, description) in [
+                    ("408", "body_timeout: the body did not arrive within [http] body_timeout_ms (the connection is closed)"),
+                    ("413", "payload_too_large: the body is over the limit"),
+                    ("415", "unsupported_media_type: a body without Content-Type: application/json"),
+                ] {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error_answer(description));
+                }
             }
         }
     }
@@ -408,5 +436,27 @@ mod tests {
         assert!(paths["/api/stream-status"]["get"]["responses"]["403"].is_null());
         assert!(paths["/api/callback/scene-change"]["post"]["responses"]["415"].is_object());
         assert!(paths["/api/webhooks/{id}"]["patch"]["responses"]["415"].is_object());
+    }
+
+    #[test]
+    fn every_route_that_reads_a_body_documents_the_body_refusals() {
+        let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let paths = document["paths"].as_object().unwrap();
+        let mut checked = 0;
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                if operation["requestBody"].is_null() {
+                    continue;
+                }
+                checked += 1;
+                for status in ["408", "413", "415"] {
+                    assert!(
+                        operation["responses"][status].is_object(),
+                        "{method} {path} does not document {status}"
+                    );
+                }
+            }
+        }
+        assert!(checked > 40, "only {checked} routes read a body");
     }
 }

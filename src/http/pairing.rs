@@ -171,7 +171,11 @@ pub async fn create_code(
     request_body = PairBody,
     responses(
         (status = 200, description = "The token", body = PairedToken),
+        (status = 400, description = "No body, or a body without a string `code` (the message names the field)", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 401, description = "Wrong, used or expired code", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
         (status = 429, description = "Too many wrong codes lately (Retry-After)", body = crate::error::ErrorBody),
     ))]
 pub async fn exchange(
