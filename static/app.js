@@ -826,8 +826,13 @@
     return state.series[name];
   }
 
-  // One point per stats update. Dropped frames are counters in OBS; the chart shows how many
-  // were dropped since the previous point, which is what tells that it is happening now.
+  // Dropped frames are counters in OBS; the chart shows how many were dropped since the previous
+  // point, which is what tells that it is happening now. No previous point (undefined, or null
+  // before the first sample): 0, not OBS's lifetime counter. A counter that went back (OBS
+  // restarted): 0 as well.
+  const droppedSince = (now, before) => (before === undefined || before === null || now < before ? 0 : now - before);
+
+  // One point per stats update.
   function addSample(name, status, atMs) {
     const series = seriesFor(name);
     const stats = status.stats;
@@ -835,14 +840,12 @@
     const t = atMs / 1000;
     if (series.t.length && t <= series.t[series.t.length - 1]) return;
     const last = series.last;
-    // No previous point (null before the first sample): 0, not OBS's lifetime counter.
-    const delta = (now, before) => (before === undefined || before === null || now < before ? 0 : now - before);
     series.t.push(t);
     series.kbps.push(status.stream.active ? status.stream.kbits_per_sec : null);
     series.fps.push(stats.active_fps);
     series.cpu.push(stats.cpu_usage);
-    series.droppedNetwork.push(status.stream.active ? delta(status.stream.skipped_frames, last && last.network) : null);
-    series.droppedRender.push(delta(stats.render_skipped_frames, last && last.render));
+    series.droppedNetwork.push(status.stream.active ? droppedSince(status.stream.skipped_frames, last && last.network) : null);
+    series.droppedRender.push(droppedSince(stats.render_skipped_frames, last && last.render));
     series.last = { network: status.stream.skipped_frames, render: stats.render_skipped_frames };
     const oldest = t - WINDOW_S;
     while (series.t.length && series.t[0] < oldest) {
@@ -862,7 +865,6 @@
     const series = seriesFor(name);
     const firstLive = series.t.length ? series.t[0] : Infinity;
     const earlier = { t: [], kbps: [], fps: [], cpu: [], droppedNetwork: [], droppedRender: [] };
-    const delta = (now, before) => (before === undefined || now < before ? 0 : now - before);
     let last = null;
     for (const sample of history.samples || []) {
       const t = Date.parse(sample.at) / 1000;
@@ -871,8 +873,8 @@
       earlier.kbps.push(sample.stream_active ? sample.stream_kbits_per_sec : null);
       earlier.fps.push(sample.active_fps);
       earlier.cpu.push(sample.cpu_usage);
-      earlier.droppedNetwork.push(sample.stream_active ? delta(sample.stream_skipped_frames, last && last.network) : null);
-      earlier.droppedRender.push(delta(sample.render_skipped_frames, last && last.render));
+      earlier.droppedNetwork.push(sample.stream_active ? droppedSince(sample.stream_skipped_frames, last && last.network) : null);
+      earlier.droppedRender.push(droppedSince(sample.render_skipped_frames, last && last.render));
       last = { network: sample.stream_skipped_frames, render: sample.render_skipped_frames };
     }
     for (const key of Object.keys(earlier)) series[key] = earlier[key].concat(series[key]);

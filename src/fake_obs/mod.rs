@@ -39,7 +39,7 @@ pub use self::protocol::{close, intent};
 pub use self::state::OutputOptions;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -62,6 +62,9 @@ pub struct FakeObsConfig {
     pub websocket_version: String,
     /// Replay buffer, virtual camera, file splitting, chapter markers: all off by default.
     pub outputs: OutputOptions,
+    /// How long this OBS has been running when the fake starts: GetStats's lifetime counters
+    /// (frames rendered and skipped) start from there. Zero by default, a fresh launch.
+    pub uptime: Duration,
 }
 
 impl Default for FakeObsConfig {
@@ -78,6 +81,7 @@ impl Default for FakeObsConfig {
             obs_version: "30.2.3".into(),
             websocket_version: "5.5.2".into(),
             outputs: OutputOptions::default(),
+            uptime: Duration::ZERO,
         }
     }
 }
@@ -99,7 +103,9 @@ impl FakeObs {
             &config.scenes,
             &config.obs_version,
             &config.websocket_version,
-            Instant::now(),
+            Instant::now()
+                .checked_sub(config.uptime)
+                .unwrap_or_else(Instant::now),
         )
         .with_outputs(config.outputs);
         let shared = Arc::new(Shared::new(port, state, config.password));

@@ -141,10 +141,7 @@ impl Handler<StatusChanged> for LiveFeed {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        sync::{mpsc, Arc, Mutex},
-        time::Duration,
-    };
+    use std::sync::{mpsc, Arc, Mutex};
 
     use super::*;
     use crate::status::{LinkOrigin, ObsUpdate, Report, Source};
@@ -174,6 +171,16 @@ mod tests {
     #[rtype(result = "()")]
     struct Hold(mpsc::Receiver<()>);
 
+    /// Answered once the recorder has handled everything queued before it.
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Flush;
+
+    impl Handler<Flush> for Recorder {
+        type Result = ();
+        fn handle(&mut self, _: Flush, _: &mut Self::Context) {}
+    }
+
     impl Handler<Hold> for Recorder {
         type Result = ();
         fn handle(&mut self, Hold(release): Hold, _: &mut Self::Context) {
@@ -200,8 +207,12 @@ mod tests {
             .collect()
     }
 
-    async fn settle() {
-        actix_web::rt::time::sleep(Duration::from_millis(30)).await;
+    /// Returns once `report` has gone through the manager and the feed has handed on what it
+    /// made of it: a round trip through each (an actor handles its mailbox in order, and the
+    /// manager pushes to the feed while it handles the report).
+    async fn publish(manager: &Addr<StatusManager>, feed: &Addr<LiveFeed>, report: Report) {
+        manager.send(report).await.unwrap();
+        feed.send(CurrentSnapshot).await.unwrap();
     }
 
     #[actix_web::test]
@@ -227,17 +238,18 @@ mod tests {
         let (release, held) = mpsc::channel();
         frozen.do_send(Hold(held));
 
-        let snapshot = feed.send(Join(healthy.recipient())).await.unwrap();
+        let snapshot = feed.send(Join(healthy.clone().recipient())).await.unwrap();
         assert_eq!(snapshot.seq, 0);
         feed.send(Join(frozen.clone().recipient())).await.unwrap();
 
         // One change at a time, so the healthy session keeps up; the frozen one cannot.
         for n in 0..20 {
-            manager.do_send(scene(&format!("scene {n}")));
-            settle().await;
+            publish(&manager, &feed, scene(&format!("scene {n}"))).await;
+            healthy.send(Flush).await.unwrap();
         }
         release.send(()).unwrap();
-        settle().await;
+        // Waits for room in the frozen one's full mailbox, then for what was queued before it.
+        frozen.send(Flush).await.unwrap();
 
         let healthy_seen = healthy_seen.lock().unwrap();
         assert_eq!(seqs(&healthy_seen), (1..=20).collect::<Vec<_>>());
@@ -258,8 +270,7 @@ mod tests {
         let board = manager.board();
         let manager = manager.start();
         let feed = LiveFeed::new(manager.clone(), board).start();
-        manager.do_send(scene("Before"));
-        settle().await;
+        publish(&manager, &feed, scene("Before")).await;
 
         let seen = Arc::new(Mutex::new(Vec::new()));
         let session = Recorder {
@@ -267,7 +278,7 @@ mod tests {
             capacity: 16,
         }
         .start();
-        let snapshot = feed.send(Join(session.recipient())).await.unwrap();
+        let snapshot = feed.send(Join(session.clone().recipient())).await.unwrap();
         assert_eq!(snapshot.seq, 1);
         assert_eq!(
             snapshot
@@ -277,8 +288,8 @@ mod tests {
                 .as_deref(),
             Some("Before")
         );
-        manager.do_send(scene("After"));
-        settle().await;
+        publish(&manager, &feed, scene("After")).await;
+        session.send(Flush).await.unwrap();
         assert_eq!(seqs(&seen.lock().unwrap()), [2]);
         let current = feed.send(CurrentSnapshot).await.unwrap();
         assert_eq!(current.seq, 2);

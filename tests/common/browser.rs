@@ -2,9 +2,9 @@
 //! `chromium-driver`).
 
 use std::{
-    net::TcpListener,
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, ChildStdout, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -41,6 +41,29 @@ pub fn find_browser() -> (PathBuf, PathBuf) {
     }
 }
 
+/// The port from chromedriver's "ChromeDriver was started successfully on port N." line; the
+/// rest of its output is drained on a thread of its own, so that it never blocks on a full pipe.
+fn driver_port(stdout: ChildStdout) -> u16 {
+    let mut lines = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = lines
+            .read_line(&mut line)
+            .expect("reads chromedriver's output");
+        assert!(read > 0, "chromedriver ended without saying its port");
+        if let Some((_, port)) = line.split_once("started successfully on port ") {
+            let port = port
+                .trim()
+                .trim_end_matches('.')
+                .parse()
+                .expect("a port number");
+            std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+            return port;
+        }
+    }
+}
+
 /// W3C's key for an element reference in WebDriver answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -63,16 +86,17 @@ impl Browser {
 
     /// [`launch`](Self::launch) with extra Chromium flags (e.g. `--host-resolver-rules`).
     pub async fn launch_with(driver: &Path, chromium: &Path, extra_args: &[String]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        // Port 0: chromedriver binds a free port itself and says which.
+        let mut child = Command::new(driver)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
+        let stdout = child.stdout.take().expect("piped");
+        let port = actix_web::rt::task::spawn_blocking(move || driver_port(stdout))
+            .await
+            .expect("reads chromedriver's port");
         let profile = tempfile::tempdir().expect("a profile directory");
         let mut browser = Self {
             driver: child,
@@ -170,6 +194,21 @@ impl Browser {
             )
             .await?;
         found[ELEMENT].as_str().map(str::to_string)
+    }
+
+    /// Runs `script` in every page opened from now on, before the page's own scripts (DevTools'
+    /// `Page.addScriptToEvaluateOnNewDocument`, which chromedriver passes on).
+    pub async fn on_new_document(&self, script: &str) {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": {"source": script},
+            })),
+        )
+        .await
+        .expect("chromedriver runs the DevTools command");
     }
 
     /// Runs `script` in the current page as an async WebDriver script: it gets `args`, then the

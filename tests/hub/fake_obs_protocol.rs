@@ -306,9 +306,19 @@ async fn streaming_emits_state_changes_and_bytes_grow() {
         other => panic!("expected OutputRunning, got {other:?}"),
     }
 
+    // The figures grow as the stream goes on: asked again until they have (or a deadline).
     let first = client.streaming().status().await.expect("status");
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let second = client.streaming().status().await.expect("status");
+    let mut second = client.streaming().status().await.expect("status");
+    for _ in 0..400 {
+        if second.bytes > first.bytes
+            && second.duration > first.duration
+            && second.total_frames > first.total_frames
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        second = client.streaming().status().await.expect("status");
+    }
     assert!(first.active && second.active);
     assert!(
         second.bytes > first.bytes,

@@ -165,12 +165,16 @@ async fn stream_and_record_sessions_are_recorded_with_their_figures() {
     )
     .await;
     assert!(open["sessions"][0]["ended_at"].is_null());
-    // Let a few polls measure the bitrate.
+    // Let a few polls measure the bitrate, and the hub see the stream last over a second (the
+    // session's duration is the longest OBS reported).
     hub.wait_for("a bitrate", |s| {
         s["stream"]["kbits_per_sec"].as_f64() > Some(0.0)
     })
     .await;
-    actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+    hub.wait_for("a stream over a second long", |s| {
+        s["stream"]["duration_ms"].as_u64() > Some(1000)
+    })
+    .await;
     assert_eq!(hub.post("/api/stop-stream/", "").await.status, 200);
     let stopped = hub.post("/api/stop-record/", "").await;
     let output_path = stopped.body["output_path"]

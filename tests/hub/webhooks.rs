@@ -18,7 +18,7 @@ use common::{
 use obs_hub::{
     config::{Secret, Settings},
     fake_obs::FakeObs,
-    status::{Source, StatusChanged, Subscribe},
+    status::{Ping, Source, StatusChanged, Subscribe},
     webhooks::{
         dispatcher::{DeliverySettings, GetStats},
         outbox::RetrySchedule,
@@ -236,8 +236,13 @@ async fn a_receiver_that_was_down_gets_every_change_once_signed_and_in_the_log_a
         receiver.of_type("scene_changed").len() >= 3
     })
     .await;
-    // Give a duplicate a chance to show up before counting.
-    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    // Counted once the dispatcher has marked all three delivered: it retries only pending
+    // deliveries, so every copy its retries sent has reached the receiver by then.
+    eventually("the three marked delivered", || async {
+        let log = delivery_log(&hub, &endpoint).await;
+        log.len() == 3 && log.iter().all(|d| d["status"] == "delivered")
+    })
+    .await;
     let received = receiver.of_type("scene_changed");
     // Retries run side by side: arrival order is not promised (receivers order by
     // `timestamp`), completeness is.
@@ -761,7 +766,9 @@ async fn with_a_callback_secret_only_signed_fresh_callbacks_apply_and_replays_ap
     assert_eq!(replay.status, 200);
     assert_eq!(replay.body["applied"], false);
     assert_eq!(replay.body["duplicate"], true);
-    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    // The route hands an applied callback to the manager before it answers: once the manager
+    // has handled what was queued before this ping, a replay applied after all would show.
+    hub.app_manager.send(Ping).await.unwrap();
     assert_eq!(remote_scene().await, "Two");
 
     // Scripts may use the API token instead of a signature.
