@@ -173,7 +173,9 @@ mod tests {
 
     #[test]
     fn renders_prometheus_text_with_the_state_gauge() {
-        let metrics = metrics();
+        // A registry of its own: other tests of this binary drive instances through the
+        // process-wide one (one named "studio" among them) while this one reads.
+        let metrics = Metrics::new();
         metrics.set_connection_state("studio", ConnectionState::Connected);
         metrics.set_connection_state("studio", ConnectionState::Reconnecting);
         let text = metrics.render();

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{hub_with_fake, instance, spawn_hub_configured, start_fake, PASSWORD};
+use common::{hub_with_fake, instance, spawn_hub, spawn_hub_configured, start_fake, PASSWORD};
 use obs_hub::config::Secret;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
@@ -30,7 +30,14 @@ async fn health_and_readiness_answer() {
 
 #[actix_web::test]
 async fn metrics_are_prometheus_text_and_count_what_happened() {
-    let (hub, fake) = hub_with_fake().await;
+    // Its own instance name: the registry is the process's, shared by every hub of this binary,
+    // so what this hub counted is told apart by its label.
+    let fake = start_fake().await;
+    let hub = spawn_hub(vec![instance("metrics-ops", &fake, PASSWORD)]);
+    hub.wait_for("connected", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
     fake.switch_scene_from_obs("Live").await;
     hub.wait_for("scene seen", |s| s["current_scene"] == "Live")
         .await;
@@ -71,7 +78,16 @@ async fn metrics_are_prometheus_text_and_count_what_happened() {
     assert!(text.contains("obs_hub_obs_request_seconds_bucket{"));
     // Routes are labelled by pattern, never by raw path.
     assert!(text.contains(r#"route="/api/switch-scene""#), "{text}");
-    assert!(text.contains(r#"type="CurrentProgramSceneChanged""#));
+    assert!(
+        text.contains(
+            r#"obs_hub_obs_events_total{instance="metrics-ops",type="CurrentProgramSceneChanged"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"obs_hub_connection_state{instance="metrics-ops",state="connected"} 1"#),
+        "{text}"
+    );
 }
 
 #[actix_web::test]

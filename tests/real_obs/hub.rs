@@ -217,8 +217,11 @@ async fn streams_to_rtmp_and_records_through_the_hub() {
     assert_eq!(hub.post("/api/start-record/", "").await.status, 200);
     hub.wait_for("recording", |s| s["is_recording"] == true)
         .await;
-    // Let a little video reach the file.
-    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    // Some video in the file before it stops: awaited in OBS's own figures.
+    hub.wait_for("video written to the file", |s| {
+        s["record"]["bytes"].as_u64() > Some(0)
+    })
+    .await;
     let stopped = hub.post("/api/stop-record/", "").await;
     assert_eq!(stopped.status, 200, "{:?}", stopped.body);
     let path = stopped.body["output_path"].as_str().unwrap().to_string();
@@ -478,7 +481,12 @@ async fn the_history_shows_what_happened_in_obs() {
         s["is_streaming"] == true && s["stream"]["kbits_per_sec"].as_f64() > Some(0.0)
     })
     .await;
-    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    // The session below must last over 2 s: awaited in the duration OBS reports to the hub
+    // (the session's duration is the longest reported).
+    hub.wait_for("a stream over 3 s long", |s| {
+        s["stream"]["duration_ms"].as_u64() > Some(3000)
+    })
+    .await;
     assert_eq!(hub.post("/api/stop-stream/", "").await.status, 200);
     let sessions = hub
         .wait_for_path(
