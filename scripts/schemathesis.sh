@@ -33,10 +33,10 @@ curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$LOG"; echo "the
 
 # obs-manager/stop is left out: once the fuzzer has stopped the manager, every command answers
 # 503 "not connected" by design, which schemathesis counts as a server error. Stop and start are
-# covered by tests/connection.rs and tests/api.rs. scene-collections/current is left out for the
-# same reason: while OBS switches collections (a second or two in the simulated OBS, longer in
-# OBS itself) every command answers 503 `collection_changing` with Retry-After by design; the switch
-# is covered by tests/sources.rs and the real-OBS run.
+# covered by tests/hub/connection.rs and tests/hub/api.rs. scene-collections/current is left out
+# for the same reason: while OBS switches collections (a second or two in the simulated OBS, longer
+# in OBS itself) every command answers 503 `collection_changing` with Retry-After by design; the
+# switch is covered by tests/hub/sources.rs and the real-OBS run.
 set +e
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/openapi.json" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \

@@ -248,9 +248,8 @@ async fn test_connection_reports_each_failure_kind() {
     assert_eq!(wrong.body["ok"], false);
     assert_eq!(wrong.body["error"], "auth_failed");
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let closed = common::ClosedPort::new();
+    let closed_port = closed.port;
     let unreachable = hub
         .post(
             "/api/test-connection/",

@@ -217,11 +217,9 @@ async fn streams_to_rtmp_and_records_through_the_hub() {
     assert_eq!(hub.post("/api/start-record/", "").await.status, 200);
     hub.wait_for("recording", |s| s["is_recording"] == true)
         .await;
-    // Some video in the file before it stops: awaited in OBS's own figures.
-    hub.wait_for("video written to the file", |s| {
-        s["record"]["bytes"].as_u64() > Some(0)
-    })
-    .await;
+    // Let a little video reach the file: a duration this test needs, not a synchronisation
+    // (stopped as soon as the hub saw bytes counted, OBS 32.2's file was not found).
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
     let stopped = hub.post("/api/stop-record/", "").await;
     assert_eq!(stopped.status, 200, "{:?}", stopped.body);
     let path = stopped.body["output_path"].as_str().unwrap().to_string();

@@ -79,8 +79,12 @@ async fn preview_then_take_and_the_transition_change_in_real_obs() {
     let body = serde_json::json!({ "scene_name": names[1] }).to_string();
     let preview = put(&hub, "/api/preview-scene", &body).await;
     assert_eq!(preview.status, 200, "{:?}", preview.body);
-    let on_preview = obs.scenes().current_preview_scene().await.unwrap();
-    assert_eq!(on_preview.id.name, names[1]);
+    // OBS answers before its UI thread has applied the preview: awaited, as the duration above.
+    e2e::wait_for("the preview scene in OBS", || async {
+        let preview = obs.scenes().current_preview_scene().await.ok()?;
+        (preview.id.name == names[1]).then_some(())
+    })
+    .await;
 
     let take = hub.post("/api/transition", r#"{"duration_ms": 300}"#).await;
     assert_eq!(take.status, 200, "{:?}", take.body);
