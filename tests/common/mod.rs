@@ -1,5 +1,5 @@
 //! Per-test hub: its own simulated OBS instances, its own port, fast timings.
-#![allow(dead_code)] // each test file uses a different part of this
+#![allow(dead_code)] // each test crate uses a different part of this
 
 pub mod binary;
 pub mod browser;
