@@ -8,7 +8,7 @@
 use std::{
     io::{BufRead, BufReader, Read},
     process::{Child, Command, ExitStatus, Stdio},
-    sync::{Arc, Condvar, Mutex},
+    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
     thread::JoinHandle,
     time::{Duration, Instant},
 };
@@ -66,9 +66,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// The output so far. A test that failed while waiting on it leaves the lock poisoned; the
+    /// text is still whole, and the reader threads and the failure message still need it.
+    fn lock(&self) -> MutexGuard<'_, Output> {
+        self.output.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn wait_for_line<T>(&self, what: &str, find: impl Fn(&str) -> Option<T>) -> T {
         let started = Instant::now();
-        let mut output = self.output.lock().unwrap();
+        let mut output = self.lock();
         loop {
             if let Some(found) = output.text.lines().find_map(&find) {
                 return found;
@@ -84,7 +90,11 @@ impl Shared {
                     output.text
                 )
             });
-            output = self.grown.wait_timeout(output, left).unwrap().0;
+            output = self
+                .grown
+                .wait_timeout(output, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -123,12 +133,12 @@ impl HubProcess {
                 std::thread::spawn(move || {
                     for line in BufReader::new(stream).lines() {
                         let Ok(line) = line else { break };
-                        let mut output = shared.output.lock().unwrap();
+                        let mut output = shared.lock();
                         output.text.push_str(&line);
                         output.text.push('\n');
                         shared.grown.notify_all();
                     }
-                    shared.output.lock().unwrap().closed += 1;
+                    shared.lock().closed += 1;
                     shared.grown.notify_all();
                 })
             })
@@ -146,7 +156,7 @@ impl HubProcess {
 
     /// Everything the hub wrote so far.
     pub fn output(&self) -> String {
-        self.shared.output.lock().unwrap().text.clone()
+        self.shared.lock().text.clone()
     }
 
     /// Blocks until the output holds a line for which `find` gives `Some`, and returns that.
