@@ -104,6 +104,7 @@ use crate::studio::routes as studio;
         pictures::program,
         pictures::preview,
         pictures::source,
+        pictures::signed_url,
         qr::qr_code,
         qr::qr_code_of_body,
         super::demo_show::show_state,
