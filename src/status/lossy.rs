@@ -729,6 +729,48 @@ mod tests {
     }
 
     #[actix_web::test]
+    async fn a_watch_is_all_or_nothing_and_a_late_producer_hears_of_watched_topics() {
+        let hub = LossyHub::default().start();
+        let watcher = Inbox::new();
+        let watch = |topics: Vec<String>| Watch {
+            inbox: watcher.clone(),
+            instance: "default".into(),
+            topics,
+        };
+        let refused = hub
+            .send(watch(vec!["picture:program".into()]))
+            .await
+            .unwrap();
+        assert!(refused.is_err(), "no producer of `picture:` yet");
+
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let producer = Producer(told.clone()).start();
+        let register = || RegisterProducer {
+            family: "picture",
+            check: |_| Ok(()),
+            producer: producer.clone().recipient(),
+        };
+        hub.send(register()).await.unwrap();
+        hub.send(watch(vec!["picture:a".into()]))
+            .await
+            .unwrap()
+            .unwrap();
+        let too_many: Vec<String> = (0..MAX_TOPICS_PER_CLIENT)
+            .map(|n| format!("picture:{n}"))
+            .collect();
+        let refused = hub.send(watch(too_many)).await.unwrap().unwrap_err();
+        assert!(refused.contains("at most 32"), "{refused}");
+        // Registering again (a restarted producer) tells it what is watched now: only `a`.
+        hub.send(register()).await.unwrap();
+        producer.send(Barrier).await.unwrap();
+        let watched = WatchChanged {
+            key: key("picture:a"),
+            watched: true,
+        };
+        assert_eq!(*told.lock().unwrap(), [watched.clone(), watched]);
+    }
+
+    #[actix_web::test]
     async fn a_put_wakes_a_waiting_session_once() {
         let inbox = Inbox::new();
         inbox.put(key("a:x"), Arc::from("1"));
