@@ -538,6 +538,20 @@ mod tests {
     }
 
     #[test]
+    fn a_signed_urls_expiry_and_signature_are_left_to_the_auth_middleware() {
+        let signed = PictureQuery::parse(&pairs(&[
+            ("width", "320"),
+            ("exp", "1800000000"),
+            ("sig", "abc"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            signed,
+            PictureQuery::parse(&pairs(&[("width", "320")])).unwrap()
+        );
+    }
+
+    #[test]
     fn each_bad_parameter_is_named() {
         assert!(message(&[("format", "gif")]).contains("`format`"));
         assert!(message(&[("width", "7")]).contains("`width`"));
