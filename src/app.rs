@@ -15,7 +15,8 @@ use crate::{
     http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
     outputs::stats_history::{StatsHistory, StatsRecorder},
-    status::{StatusBoard, StatusManager, Subscribe},
+    pictures::notices::PictureNotices,
+    status::{lossy::LossyHub, StatusBoard, StatusManager, Subscribe},
     webhooks::Webhooks,
 };
 
@@ -54,6 +55,7 @@ pub struct Application {
     webhooks: Webhooks,
     /// The certificate served, when HTTPS is on.
     tls: Option<crate::tls::Identity>,
+    url_signer: Arc<http::signed_url::UrlSigner>,
 }
 
 impl Application {
@@ -116,6 +118,10 @@ impl Application {
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
         let pictures =
             crate::pictures::cache::Captures::new(settings.pictures.max_captures_per_second);
+        let lossy = LossyHub::default().start();
+        let url_signer = Arc::new(http::signed_url::UrlSigner::new(
+            crate::pictures::names::is_picture_path,
+        ));
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
@@ -126,7 +132,11 @@ impl Application {
             status_json: http::views::StatusJsonCache::default(),
             unauthenticated,
             pictures,
+            lossy: lossy.clone(),
+            url_signer: url_signer.clone(),
         });
+        // Lossy-channel producers, one per family of topics.
+        PictureNotices::new(state.clone(), lossy).start();
         let server = HttpServer::new(move || {
             let app = App::new();
             let app = match &show_data {
@@ -162,7 +172,13 @@ impl Application {
             persistence,
             webhooks,
             tls,
+            url_signer,
         })
+    }
+
+    /// The signer of picture URLs (tests mint URLs that have expired with it).
+    pub fn url_signer(&self) -> Arc<http::signed_url::UrlSigner> {
+        self.url_signer.clone()
     }
 
     /// The certificate served over HTTPS (None: plain HTTP).

@@ -20,6 +20,8 @@ mod fig_fanout;
 mod fig_footprint;
 #[path = "bench/fig_persistence.rs"]
 mod fig_persistence;
+#[path = "bench/fig_pictures.rs"]
+mod fig_pictures;
 #[path = "bench/fig_reconnect.rs"]
 mod fig_reconnect;
 #[path = "bench/fig_status.rs"]
@@ -184,6 +186,10 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
         if wanted(6) {
             announce(6, "persistence cost");
             figures.push(fig_persistence::figure(&bench).await);
+        }
+        if wanted(7) {
+            announce(7, "shared pictures");
+            figures.push(fig_pictures::figure(&bench).await);
         }
     });
     // Runtime tasks (fakes, clients) end here, before the report is written.

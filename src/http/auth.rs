@@ -1,4 +1,5 @@
-//! API tokens: `Authorization: Bearer <token>` on every `/api/` route when tokens are configured.
+//! API tokens: `Authorization: Bearer <token>` on every `/api/` route when tokens are configured
+//! (or, for a picture, a short-lived signed URL: see `signed_url`).
 
 use actix_web::{
     body::{EitherBody, MessageBody},
@@ -63,7 +64,9 @@ pub async fn require_token<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if let Some(state) = request.app_data::<web::Data<AppState>>() {
-        if let Err(refusal) = authorized(state, bearer_token(request.request()).as_deref()) {
+        if let Err(refusal) = authorized(state, bearer_token(request.request()).as_deref())
+            .or_else(|refusal| super::signed_url::admit(state, request.request(), refusal))
+        {
             return Ok(request.error_response(refusal).map_into_right_body());
         }
     }

@@ -8,9 +8,16 @@
 //! - a change: the status manager's [`ChangeEvent`] as is, `{"seq":..,"instance":..,"at":..,
 //!   "source":..,"type":"scene_changed",...}`, for every change with `seq` above the snapshot's,
 //!   in order and without gaps;
-//! - `error`: `{"type":"error","error":code,"message":..}` for a client message not understood.
+//! - `error`: `{"type":"error","error":code,"message":..}` for a client message not understood
+//!   (`invalid_message`) or a subscription refused (`invalid_subscription`);
+//! - `subscribed` / `unsubscribed`: `{"type":"subscribed","instance":..,"topics":[..]}`, the
+//!   answer to a (un)subscription, sent before any notice of those topics;
+//! - `notice`: `{"type":"notice","instance":..,"topic":..,"data":{..}}`, the lossy channel
+//!   ([`crate::status::lossy`]): no `seq`, only for subscribed topics, the newest value only.
 //!
-//! Client to server: `{"type":"resync"}`, asking for a fresh snapshot.
+//! Client to server: `{"type":"resync"}`, asking for a fresh snapshot;
+//! `{"type":"subscribe","instance":..,"topics":[..]}` and `{"type":"unsubscribe",..}` for
+//! notices.
 
 use std::{
     collections::BTreeMap,
@@ -76,12 +83,31 @@ fn to_json(value: &impl Serialize) -> String {
 pub enum ClientRequest {
     /// Send a fresh snapshot: the client saw a gap in `seq` or lost track.
     Resync,
+    /// Send notices of these topics of `instance` (all of them, or an error and none).
+    Subscribe {
+        instance: String,
+        topics: Vec<String>,
+    },
+    /// Stop sending notices of these topics.
+    Unsubscribe {
+        instance: String,
+        topics: Vec<String>,
+    },
+}
+
+/// The answer to a subscription (`subscribed`) or an unsubscription (`unsubscribed`).
+pub fn subscription_message(kind: &'static str, instance: &str, topics: &[String]) -> String {
+    json!({ "type": kind, "instance": instance, "topics": topics }).to_string()
 }
 
 /// Parses a client's text frame; the error says what was wrong, for an `error` message.
 pub fn parse_client_message(text: &str) -> Result<ClientRequest, String> {
     serde_json::from_str(text).map_err(|error| {
-        format!("not understood ({error}); the only message is {{\"type\":\"resync\"}}")
+        format!(
+            "not understood ({error}); send {{\"type\":\"resync\"}}, or \
+             {{\"type\":\"subscribe\",\"instance\":..,\"topics\":[..]}} and \
+             {{\"type\":\"unsubscribe\",..}} for notices"
+        )
     })
 }
 
@@ -219,11 +245,40 @@ mod tests {
     }
 
     #[test]
-    fn clients_may_only_ask_for_a_resync() {
+    fn clients_may_ask_for_a_resync_and_subscribe_to_notices() {
         for good in [r#"{"type":"resync"}"#, r#"{"type":"resync","last_seq":4}"#] {
             assert_eq!(parse_client_message(good), Ok(ClientRequest::Resync));
         }
-        for bad in [r#"{"type":"subscribe"}"#, "resync", ""] {
+        assert_eq!(
+            parse_client_message(
+                r#"{"type":"subscribe","instance":"default","topics":["picture:program"]}"#
+            ),
+            Ok(ClientRequest::Subscribe {
+                instance: "default".into(),
+                topics: vec!["picture:program".into()]
+            })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"unsubscribe","instance":"a","topics":[]}"#),
+            Ok(ClientRequest::Unsubscribe {
+                instance: "a".into(),
+                topics: vec![]
+            })
+        );
+        let answer: Value = serde_json::from_str(&subscription_message(
+            "subscribed",
+            "default",
+            &["picture:program".to_string()],
+        ))
+        .unwrap();
+        assert_eq!(answer["type"], "subscribed");
+        assert_eq!(answer["topics"][0], "picture:program");
+        for bad in [
+            r#"{"type":"subscribe"}"#,
+            r#"{"type":"subscribe","topics":["picture:program"]}"#,
+            "resync",
+            "",
+        ] {
             let error = parse_client_message(bad).unwrap_err();
             assert!(error.contains(r#"{"type":"resync"}"#), "{bad}: {error}");
         }

@@ -20,6 +20,7 @@ mod ops;
 pub mod pairing;
 mod qr;
 mod raw;
+pub mod signed_url;
 pub mod site_guard;
 pub(crate) mod target;
 pub mod views;
@@ -63,6 +64,10 @@ pub struct AppState {
     pub unauthenticated: body_guard::UnauthenticatedSlots,
     /// The pictures' shared captures (see `pictures::cache`).
     pub pictures: crate::pictures::cache::Captures,
+    /// The lossy channel: notices to the `/ws` clients that subscribed to their topics.
+    pub lossy: Addr<crate::status::lossy::LossyHub>,
+    /// Mints and checks the short-lived signed URLs of pictures.
+    pub url_signer: Arc<signed_url::UrlSigner>,
 }
 
 /// Registers every route; used by the server and by tests.

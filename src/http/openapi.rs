@@ -104,6 +104,7 @@ use crate::studio::routes as studio;
         pictures::program,
         pictures::preview,
         pictures::source,
+        pictures::signed_url,
         qr::qr_code,
         qr::qr_code_of_body,
         super::demo_show::show_state,
@@ -138,7 +139,10 @@ snapshot's, in order and without gaps, `{seq, instance, at, source, type: \"scen
 \"streaming_changed\" | \"recording_changed\" | \"connection_changed\" | \"stats_updated\" | ...}`; \
 `error` `{type, error, message}` for a client message not understood. Client to server: \
 `{\"type\": \"resync\"}` asks for a fresh snapshot. A gap in `seq` means changes were missed: \
-resync. With an API token, send it as `Authorization: Bearer` or, from a browser (which cannot \
+resync. Lossy notices, opt-in: `{\"type\": \"subscribe\", \"instance\": name, \"topics\": \
+[\"picture:program\"]}` (or `unsubscribe`) is answered `subscribed` (`unsubscribed`) or `error` \
+`invalid_subscription`; then `notice` `{type, instance, topic, data}` (no `seq`, newest value only) \
+whenever the topic's value changes, e.g. a picture's `{etag, url}` (a signed URL). With an API token, send it as `Authorization: Bearer` or, from a browser (which cannot \
 set headers on a WebSocket), as `?token=`.",
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),

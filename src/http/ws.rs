@@ -2,11 +2,13 @@
 //!
 //! This is the only file that uses actix-web-actors (deprecated upstream in favour of actix-ws).
 //! The session talks to the rest of the hub through messages only: [`Join`] and
-//! [`CurrentSnapshot`] to the [`LiveFeed`], [`LiveEvent`]s back. The protocol itself (message
+//! [`CurrentSnapshot`] to the [`LiveFeed`], [`LiveEvent`]s back; [`Watch`], [`Unwatch`] and
+//! [`Leave`] to the [`LossyHub`], whose notices it takes from its [`Inbox`] when woken (a stream
+//! beside its mailbox, so they never count in its backlog of numbered changes). The protocol itself (message
 //! shapes, which changes to forward, close reasons) is in `live_protocol`, and who may connect
 //! in `ws_access`, so swapping the transport means rewriting this shell only.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,10 +19,18 @@ use super::{
     live_protocol::{self, ClientRequest, SeqGate},
     ws_access, AppState,
 };
-use crate::{config::WebSocketSettings, error::ApiError, metrics::metrics, status::HubSnapshot};
+use crate::{
+    config::WebSocketSettings,
+    error::ApiError,
+    metrics::metrics,
+    status::{
+        lossy::{Inbox, Leave, LossyHub, Unwatch, Watch},
+        HubSnapshot, StatusBoard,
+    },
+};
 
-/// Largest frame a client may send. Clients only send `{"type":"resync"}`: anything big is a
-/// mistake or an attack, and the codec refuses it before buffering it.
+/// Largest frame a client may send. Clients only send a resync or a (un)subscription: anything
+/// big is a mistake or an attack, and the codec refuses it before buffering it.
 const MAX_CLIENT_FRAME: usize = 4096;
 
 /// Upgrades to a live session after the origin and token checks.
@@ -44,6 +54,9 @@ pub async fn live_socket(
         limits: state.settings.websocket.clone(),
         gate: SeqGate::after_snapshot(0),
         last_heard: Instant::now(),
+        lossy: state.lossy.clone(),
+        inbox: Inbox::new(),
+        board: state.board.clone(),
     };
     ws::WsResponseBuilder::new(session, &request, payload)
         .frame_size(MAX_CLIENT_FRAME)
@@ -57,7 +70,15 @@ struct LiveSession {
     gate: SeqGate,
     /// When the client last sent anything (a pong counts).
     last_heard: Instant,
+    lossy: Addr<LossyHub>,
+    /// This session's slots of notices (see `status::lossy`).
+    inbox: Arc<Inbox>,
+    /// To refuse a subscription to an instance that does not exist.
+    board: StatusBoard,
 }
+
+/// The inbox has notices waiting (an item of the session's wake-up stream).
+struct NoticesWaiting;
 
 impl LiveSession {
     /// Asks the feed for a snapshot and sends it. `wait` holds the mailbox meanwhile, so no
@@ -83,6 +104,62 @@ impl LiveSession {
                     ),
                 }),
         );
+    }
+
+    /// Subscribes to topics of an instance; answers `subscribed` (before any of their notices:
+    /// `wait` holds the session until the hub has answered) or an `invalid_subscription` error.
+    fn subscribe(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        instance: String,
+        topics: Vec<String>,
+    ) {
+        if self.board.current().instance(&instance).is_none() {
+            let message = format!("no OBS instance is named `{instance}`");
+            ctx.text(live_protocol::error_message(
+                "invalid_subscription",
+                &message,
+            ));
+            return;
+        }
+        let watch = self.lossy.send(Watch {
+            inbox: self.inbox.clone(),
+            instance: instance.clone(),
+            topics: topics.clone(),
+        });
+        ctx.wait(watch.into_actor(self).map(move |reply, _, ctx| {
+            let answer = match reply {
+                Ok(Ok(())) => live_protocol::subscription_message("subscribed", &instance, &topics),
+                Ok(Err(refusal)) => live_protocol::error_message("invalid_subscription", &refusal),
+                Err(_) => live_protocol::error_message(
+                    "invalid_subscription",
+                    "notices are not available (the hub is stopping)",
+                ),
+            };
+            ctx.text(answer);
+        }));
+    }
+
+    /// Unsubscribes; `unsubscribed` is sent once the hub has dropped the topics' unsent
+    /// notices, so none of them follows it.
+    fn unsubscribe(
+        &mut self,
+        ctx: &mut ws::WebsocketContext<Self>,
+        instance: String,
+        topics: Vec<String>,
+    ) {
+        let unwatch = self.lossy.send(Unwatch {
+            client: self.inbox.id(),
+            instance: instance.clone(),
+            topics: topics.clone(),
+        });
+        ctx.wait(unwatch.into_actor(self).map(move |_, _, ctx| {
+            ctx.text(live_protocol::subscription_message(
+                "unsubscribed",
+                &instance,
+                &topics,
+            ));
+        }));
     }
 
     fn heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
@@ -113,13 +190,32 @@ impl Actor for LiveSession {
         // The bounded backlog: the feed's try_send fails once this many changes wait here.
         ctx.set_mailbox_capacity(self.limits.max_backlog);
         self.heartbeat(ctx);
+        ctx.add_stream(futures_util::stream::unfold(
+            self.inbox.clone(),
+            |inbox| async move {
+                inbox.ready().await;
+                Some((NoticesWaiting, inbox))
+            },
+        ));
         let join = Join(ctx.address().recipient());
         self.fetch_snapshot(ctx, join);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics().websocket_clients.dec();
+        self.lossy.do_send(Leave(self.inbox.id()));
     }
+}
+
+impl StreamHandler<NoticesWaiting> for LiveSession {
+    fn handle(&mut self, _: NoticesWaiting, ctx: &mut Self::Context) {
+        for (_, notice) in self.inbox.take() {
+            ctx.text(&*notice);
+        }
+    }
+
+    /// The wake-up stream never ends by itself; the default would stop the session.
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 impl Handler<LiveEvent> for LiveSession {
@@ -170,6 +266,12 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for LiveSession {
         match frame {
             ws::Message::Text(text) => match live_protocol::parse_client_message(&text) {
                 Ok(ClientRequest::Resync) => self.fetch_snapshot(ctx, CurrentSnapshot),
+                Ok(ClientRequest::Subscribe { instance, topics }) => {
+                    self.subscribe(ctx, instance, topics)
+                }
+                Ok(ClientRequest::Unsubscribe { instance, topics }) => {
+                    self.unsubscribe(ctx, instance, topics)
+                }
                 Err(message) => ctx.text(live_protocol::error_message("invalid_message", &message)),
             },
             ws::Message::Binary(_) => ctx.text(live_protocol::error_message(

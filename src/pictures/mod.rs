@@ -8,12 +8,14 @@
 //!   for the one capture in flight;
 //! - [`routes`]: `GET screenshot/program`, `GET screenshot/preview`,
 //!   `GET sources/{source}/screenshot` with their query (format, width, height, quality),
-//!   ETag and Cache-Control.
-//!
-//! Not here yet: the lossy "picture updated" WebSocket notice and short-lived signed URLs for
-//! `<img>` (a picture needs read access like any status route).
+//!   ETag and Cache-Control; `POST pictures/urls`, a short-lived signed URL of a picture;
+//! - [`names`]: a picture's canonical path, which paths are pictures (all a signed URL may
+//!   open), the `picture:` topics of the lossy channel;
+//! - [`notices`]: "picture updated", the lossy notice to WebSocket clients that subscribed.
 
 pub mod cache;
 pub mod capture;
+pub mod names;
+pub mod notices;
 pub mod routes;
 pub mod window;

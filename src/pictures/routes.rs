@@ -17,15 +17,17 @@ use actix_web::{
     web, FromRequest, HttpRequest, HttpResponse,
 };
 use obws::responses::StatusCode as ObsStatus;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{
-    cache::Picture,
+    cache,
     capture::{Format, Screenshot, QUALITY_RANGE, SIDE_RANGE},
+    names::Picture,
 };
 use crate::{
     error::ApiError,
-    http::{get, target::Target, AppState},
+    http::{body, get, post, signed_url::MAX_AGE_SECS, target::Target, AppState},
     obs::{CommandError, CommandOutcome, ObsCommand, Route},
 };
 
@@ -36,7 +38,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(get("/screenshot/program", program))
         .service(get("/screenshot/preview", preview))
-        .service(get("/sources/{source}/screenshot", source));
+        .service(get("/sources/{source}/screenshot", source))
+        .service(post("/pictures/urls", signed_url));
 }
 
 /// A picture's query, checked: the typed extractor of the three routes.
@@ -81,6 +84,8 @@ impl PictureQuery {
                             .ok_or_else(|| out_of_range("quality", value, &QUALITY_RANGE))?,
                     )
                 }
+                // A signed URL's expiry and signature, checked by the auth middleware.
+                "exp" | "sig" => {}
                 other => {
                     return Err(ApiError::InvalidField(format!(
                         "unknown query parameter `{other}`: a picture takes `format`, `width`, \
@@ -136,14 +141,14 @@ impl FromRequest for PictureQuery {
 }
 
 /// The scene on program or preview, from the cache.
-fn scene_of(state: &AppState, target: &Target, preview: bool) -> Result<String, ApiError> {
+fn scene_of(state: &AppState, instance: &str, preview: bool) -> Result<String, ApiError> {
     let snapshot = state.board.current();
     let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+        .instance(instance)
+        .ok_or_else(|| ApiError::unknown_instance(instance, &[]))?;
     let not_connected = || {
         ApiError::from_command(
-            &target.name,
+            instance,
             CommandError::NotConnected {
                 state: status.connection.state,
                 reason: status.connection.last_error.clone(),
@@ -162,7 +167,7 @@ fn scene_of(state: &AppState, target: &Target, preview: bool) -> Result<String, 
         _ => Err(ApiError::StudioModeOff(format!(
             "OBS instance `{}` is not in studio mode, so it has no preview: enable it first \
              (PUT /api/studio-mode with {{\"enabled\": true}})",
-            target.name
+            instance
         ))),
     }
 }
@@ -186,25 +191,41 @@ async fn capture(
     }
 }
 
+/// The shared capture of `picture` (program and preview resolved to their scene first): what
+/// the routes answer and what notices announce.
+pub(crate) async fn picture_of(
+    state: &AppState,
+    instance: &str,
+    picture: &Picture,
+    query: PictureQuery,
+) -> Result<cache::Picture, ApiError> {
+    let source = match picture {
+        Picture::Program => scene_of(state, instance, false)?,
+        Picture::Preview => scene_of(state, instance, true)?,
+        Picture::Source(source) => source.clone(),
+    };
+    let screenshot = query.screenshot(source.clone());
+    let key = (instance.to_string(), screenshot.clone());
+    state
+        .pictures
+        .get(key, || capture(state, instance, screenshot))
+        .await
+        .map_err(|error| refusal(instance, &source, error))
+}
+
 async fn serve(
     state: &AppState,
     target: &Target,
     request: &HttpRequest,
-    screenshot: Screenshot,
+    picture: Picture,
+    query: PictureQuery,
 ) -> Answer {
-    let format = screenshot.format;
-    let source = screenshot.source.clone();
-    let key = (target.name.clone(), screenshot.clone());
-    let picture = state
-        .pictures
-        .get(key, || capture(state, &target.name, screenshot))
-        .await
-        .map_err(|error| refusal(&target.name, &source, error))?;
-    Ok(answer(request, &picture, format))
+    let picture = picture_of(state, &target.name, &picture, query).await?;
+    Ok(answer(request, &picture, query.format))
 }
 
 /// 200 with the image, or 304 when the client has these bytes already.
-fn answer(request: &HttpRequest, picture: &Picture, format: Format) -> HttpResponse {
+fn answer(request: &HttpRequest, picture: &cache::Picture, format: Format) -> HttpResponse {
     let matches = request
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -288,8 +309,7 @@ pub async fn program(
     query: PictureQuery,
     request: HttpRequest,
 ) -> Answer {
-    let scene = scene_of(&state, &target, false)?;
-    serve(&state, &target, &request, query.screenshot(scene)).await
+    serve(&state, &target, &request, Picture::Program, query).await
 }
 
 #[utoipa::path(
@@ -322,8 +342,7 @@ pub async fn preview(
     query: PictureQuery,
     request: HttpRequest,
 ) -> Answer {
-    let scene = scene_of(&state, &target, true)?;
-    serve(&state, &target, &request, query.screenshot(scene)).await
+    serve(&state, &target, &request, Picture::Preview, query).await
 }
 
 #[utoipa::path(
@@ -363,7 +382,119 @@ pub async fn source(
             "`source` must not be empty".to_string(),
         ));
     }
-    serve(&state, &target, &request, query.screenshot(source)).await
+    serve(&state, &target, &request, Picture::Source(source), query).await
+}
+
+/// Which picture a signed URL opens.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum PictureKind {
+    Program,
+    Preview,
+    Source,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PictureUrlBody {
+    pub picture: PictureKind,
+    /// The scene or input, when `picture` is `source`.
+    pub source: Option<String>,
+    /// `jpeg` (default) or `png`.
+    pub format: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub quality: Option<i32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PictureUrlAnswer {
+    pub instance: String,
+    /// Path and query, to use as is (relative to the hub's address), e.g. as an `<img src>`.
+    pub url: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl PictureUrlBody {
+    /// The picture and its query, checked as the picture routes check theirs.
+    fn picture(self) -> Result<(Picture, PictureQuery), ApiError> {
+        let picture = match (self.picture, self.source) {
+            (PictureKind::Program, None) => Picture::Program,
+            (PictureKind::Preview, None) => Picture::Preview,
+            (PictureKind::Source, Some(source)) if !source.trim().is_empty() => {
+                Picture::Source(source)
+            }
+            (PictureKind::Source, _) => {
+                return Err(ApiError::InvalidField(
+                    "`source` must name a scene or input when `picture` is `source`".to_string(),
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(ApiError::InvalidField(
+                    "`source` is only for `picture`: `source`".to_string(),
+                ))
+            }
+        };
+        let pairs: Vec<(String, String)> = [
+            ("format", self.format),
+            ("width", self.width.map(|width| width.to_string())),
+            ("height", self.height.map(|height| height.to_string())),
+            ("quality", self.quality.map(|quality| quality.to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_string(), value?)))
+        .collect();
+        Ok((picture, PictureQuery::parse(&pairs)?))
+    }
+}
+
+/// A signed URL of `picture` on `instance`, valid until `expires_at` (unix seconds).
+pub(crate) fn sign(
+    state: &AppState,
+    instance: &str,
+    picture: &Picture,
+    query: PictureQuery,
+    expires_at: i64,
+) -> String {
+    state
+        .url_signer
+        .sign(&picture.path(instance), &query.query_string(), expires_at)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/pictures/urls",
+    tag = "instance",
+    summary = "A short-lived signed URL of a picture, for an <img> that cannot send the API token",
+    description = "The URL opens that one picture (same size and format) without a token, for                    5 minutes or until the hub restarts; a bad or expired signature is a 401                    saying why. It opens no other route.",
+    request_body(content = PictureUrlBody, example = json!({"picture": "program", "width": 320})),
+    responses(
+        (status = 200, description = "The signed URL", body = PictureUrlAnswer,
+         example = json!({"instance": "default",
+                          "url": "/api/instances/default/screenshot/program?width=320&exp=1764500000&sig=3q2-7w",
+                          "expires_at": "2025-11-30T10:53:20Z"})),
+        (status = 400, description = "A bad field (invalid_field names it)", body = crate::error::ErrorBody,
+         example = json!({"error": "invalid_field", "message": "`source` must name a scene or input when `picture` is `source`"})),
+        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
+        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn signed_url(
+    state: web::Data<AppState>,
+    target: Target,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Answer {
+    let (picture, query) = body::json::<PictureUrlBody>(&request, payload)
+        .await?
+        .picture()?;
+    let expires_at = chrono::Utc::now().timestamp() + MAX_AGE_SECS;
+    let url = sign(&state, &target.name, &picture, query, expires_at);
+    Ok(HttpResponse::Ok().json(PictureUrlAnswer {
+        instance: target.name,
+        url,
+        expires_at: chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default(),
+    }))
 }
 
 #[cfg(test)]
@@ -404,6 +535,20 @@ mod tests {
         assert_eq!(query.format, Format::Png);
         assert_eq!(query.width, Some(320));
         assert_eq!(query.quality, Some(0));
+    }
+
+    #[test]
+    fn a_signed_urls_expiry_and_signature_are_left_to_the_auth_middleware() {
+        let signed = PictureQuery::parse(&pairs(&[
+            ("width", "320"),
+            ("exp", "1800000000"),
+            ("sig", "abc"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            signed,
+            PictureQuery::parse(&pairs(&[("width", "320")])).unwrap()
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The status manager: the singleton that holds the cached status of every OBS instance.
 
 pub mod board;
+pub mod lossy;
 pub mod manager;
 pub mod model;
 pub mod update;

@@ -69,6 +69,8 @@ pub struct TestHub {
     pub app_manager: actix::Addr<obs_hub::status::StatusManager>,
     /// Its webhook dispatcher (None without a database) and callback memory.
     pub webhooks: obs_hub::webhooks::Webhooks,
+    /// Signs picture URLs with this hub's key (tests mint expired ones).
+    pub url_signer: std::sync::Arc<obs_hub::http::signed_url::UrlSigner>,
     /// This hub's own history database (None if the test disabled persistence).
     pub database: Option<std::path::PathBuf>,
     /// Keeps the database's directory until the test ends.
@@ -132,6 +134,7 @@ pub fn spawn_hub_with_show(
             .finish(),
         app_manager: app.manager(),
         webhooks: app.webhooks(),
+        url_signer: app.url_signer(),
         database,
         _database_dir: database_dir,
     };
