@@ -66,7 +66,7 @@ impl Application {
     /// only then does `/api/demo/show` exist (404 otherwise).
     pub fn build_with_demo(
         settings: Settings,
-        show: Option<crate::demo::ShowControl>,
+        show: Option<crate::http::demo_show::ShowControl>,
     ) -> Result<Self, StartError> {
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };

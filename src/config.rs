@@ -7,7 +7,6 @@
 
 use std::{
     collections::HashSet,
-    fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
     time::Duration,
@@ -15,39 +14,13 @@ use std::{
 
 use serde::Deserialize;
 
+pub use crate::secret::Secret;
 use crate::tls::TlsSettings;
 pub use crate::webhooks::settings::WebhookSettings;
 use crate::webhooks::settings::{self as webhook_settings, FileDelivery, FileWebhook};
 
 /// Name of the instance built from the `OBS_WEBSOCKET_*` variables.
 pub const DEFAULT_INSTANCE: &str = "default";
-
-/// A value that must never be printed: OBS passwords, later tokens and webhook secrets.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The only way to read the value; grep for it to audit where secrets go.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
-    }
-}
 
 /// One OBS Studio instance the hub keeps a connection to.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -38,7 +38,7 @@ use super::{
     writer::{self, StoreError, StoreWriter},
 };
 use crate::{
-    obs::backoff::Backoff,
+    backoff::Backoff,
     status::{StatusChanged, Subscribe},
 };
 
