@@ -2,6 +2,7 @@
 
 use std::{
     net::{SocketAddr, TcpListener},
+    path::Path,
     sync::Arc,
     time::Duration,
 };
@@ -10,7 +11,7 @@ use actix::{Actor, Addr};
 use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 
 use crate::{
-    config::Settings,
+    config::{ConfigError, Overrides, Settings},
     db::{DbError, Persistence},
     http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
@@ -41,6 +42,28 @@ pub enum StartError {
     Database(#[from] DbError),
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// A `[[webhooks]]` table the webhooks module refuses (a setting to fix, like a bad value).
+    #[error("{0}")]
+    Webhooks(String),
+}
+
+/// [`Settings::load`], then the checks that need the layers above the settings (each
+/// `[[webhooks]]` table's URL, event types and instance), so that every mistake in the file
+/// stops start-up the same way: one line naming the key, exit 2.
+pub fn load_settings(
+    config_path: Option<&Path>,
+    overrides: Overrides,
+) -> Result<Settings, ConfigError> {
+    let settings = Settings::load(config_path, overrides)?;
+    crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(|message| {
+        ConfigError::File {
+            path: config_path
+                .map(|path| path.display().to_string())
+                .unwrap_or_default(),
+            message,
+        }
+    })?;
+    Ok(settings)
 }
 
 /// A built hub: actors started, port bound, not yet serving until awaited.
@@ -68,6 +91,8 @@ impl Application {
         settings: Settings,
         show: Option<crate::http::demo_show::ShowControl>,
     ) -> Result<Self, StartError> {
+        let declared = crate::webhooks::settings::declared_endpoints(&settings.webhooks)
+            .map_err(StartError::Webhooks)?;
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
@@ -93,7 +118,13 @@ impl Application {
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }
-        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager, listening);
+        let webhooks = Webhooks::start(
+            &settings,
+            declared,
+            persistence.pool().cloned(),
+            &manager,
+            listening,
+        );
         let webhooks_data = web::Data::new(webhooks.clone());
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),

@@ -51,3 +51,32 @@ pub mod studio;
 pub mod systemd;
 pub mod tls;
 pub mod webhooks;
+
+/// The layer order above, checked with the tests (and by `.ci/run`).
+#[cfg(test)]
+mod layers {
+    use std::process::Command;
+
+    #[test]
+    #[cfg_attr(
+        python3_missing,
+        ignore = "python3 was not found at build time; .ci/run runs scripts/check-layers.py"
+    )]
+    fn no_module_imports_from_a_layer_above_it_nor_in_a_cycle() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-layers.py");
+        // The checker's own self-test first: a checker that passes everything proves nothing.
+        for args in [&["--self-test"][..], &[]] {
+            let output = Command::new("python3")
+                .arg(script)
+                .args(args)
+                .output()
+                .expect("python3 runs");
+            assert!(
+                output.status.success(),
+                "check-layers.py {args:?} failed:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
