@@ -20,7 +20,8 @@ mod file;
 pub mod webhooks;
 
 use file::{
-    parse_file, FileConfig, FileDatabase, FileHttp, FilePictures, FileTiming, FileWebSocket,
+    parse_file, FileConfig, FileDatabase, FileHttp, FileInstance, FilePictures, FileTiming,
+    FileWebSocket,
 };
 
 /// Name of the instance built from the `OBS_WEBSOCKET_*` variables.
@@ -263,6 +264,7 @@ impl Settings {
     }
 
     /// Pure merge of `(path, toml text)` and overrides; unit-tested without touching the disk.
+    /// One function per section below; the order is the order in which mistakes are reported.
     pub fn resolve(file: Option<(&str, &str)>, overrides: Overrides) -> Result<Self, ConfigError> {
         let (path, file) = match file {
             Some((path, text)) => (path, parse_file(path, text)?),
@@ -273,104 +275,16 @@ impl Settings {
             message,
         };
 
-        let bind_text = overrides
-            .bind
-            .clone()
-            .or(file.bind)
-            .unwrap_or_else(|| "127.0.0.1:8000".to_string());
-        let bind = bind_text.parse::<SocketAddr>().map_err(|_| {
-            ConfigError::invalid(
-                "OBS_HUB_BIND",
-                format!("`{bind_text}` is not an address like 127.0.0.1:8000"),
-            )
-        })?;
-
-        let callback_base_url = overrides
-            .callback_base_url
-            .clone()
-            .or(file.callback_base_url)
-            .filter(|url| !url.trim().is_empty());
-        if let Some(url) = &callback_base_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::invalid(
-                    "OBS_CALLBACK_BASE_URL",
-                    format!("`{url}` must start with http:// or https://"),
-                ));
-            }
-        }
-
+        let bind = resolve_bind(overrides.bind.clone().or(file.bind))?;
+        let callback_base_url = resolve_callback_base_url(
+            overrides
+                .callback_base_url
+                .clone()
+                .or(file.callback_base_url),
+        )?;
         let timing = resolve_timing(&file.timing).map_err(file_error)?;
-
-        let mut instances = Vec::new();
-        let mut seen = HashSet::new();
-        for declared in file.obs {
-            validate_instance_name(&declared.name).map_err(file_error)?;
-            if !seen.insert(declared.name.clone()) {
-                return Err(file_error(format!(
-                    "[[obs]] name `{}` is declared twice",
-                    declared.name
-                )));
-            }
-            instances.push(InstanceConfig {
-                host: declared.host.unwrap_or_else(|| "127.0.0.1".to_string()),
-                port: declared.port.unwrap_or(4455),
-                password: declared.password,
-                name: declared.name,
-            });
-        }
-        if instances.iter().all(|i| i.name != DEFAULT_INSTANCE)
-            && (instances.is_empty() || overrides.names_an_instance())
-        {
-            instances.insert(
-                0,
-                InstanceConfig {
-                    name: DEFAULT_INSTANCE.to_string(),
-                    host: "127.0.0.1".to_string(),
-                    port: 4455,
-                    password: None,
-                },
-            );
-        }
-        if let Some(default) = instances.iter_mut().find(|i| i.name == DEFAULT_INSTANCE) {
-            if let Some(host) = &overrides.obs_host {
-                default.host = host.clone();
-            }
-            if let Some(port) = overrides.obs_port {
-                default.port = port;
-            }
-            if let Some(password) = &overrides.obs_password {
-                default.password = Some(password.clone());
-            }
-            // An empty OBS_WEBSOCKET_PASSWORD means "no authentication", as in OBS's own dialog.
-            if default
-                .password
-                .as_ref()
-                .is_some_and(|p| p.expose().is_empty())
-            {
-                default.password = None;
-            }
-        }
-        for instance in &instances {
-            if instance.host.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    format!("obs `{}` host", instance.name),
-                    "must not be empty",
-                ));
-            }
-            if instance.port == 0 {
-                return Err(ConfigError::invalid(
-                    format!("obs `{}` port", instance.name),
-                    "must be between 1 and 65535",
-                ));
-            }
-        }
-
-        let http_workers = match file.http_workers {
-            Some(0) => return Err(file_error("http_workers must be at least 1".to_string())),
-            Some(workers) => workers,
-            // Two cores serve thousands of cached reads a second; more threads only cost memory.
-            None => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
-        };
+        let instances = resolve_instances(file.obs, &overrides, file_error)?;
+        let http_workers = resolve_http_workers(file.http_workers).map_err(file_error)?;
         let api_tokens = resolve_tokens(overrides.api_tokens.clone().or(file.api_tokens))?;
         let database =
             resolve_database(&file.database, overrides.database.as_deref()).map_err(file_error)?;
@@ -380,24 +294,8 @@ impl Settings {
         .map_err(|message| ConfigError::invalid("OBS_HUB_CALLBACK_SECRET", message))?;
         let webhooks =
             webhooks::resolve(file.webhooks, &file.webhook_delivery).map_err(file_error)?;
-        if database.path.is_none()
-            && (callback_base_url.is_some() || !webhooks.endpoints.is_empty())
-        {
-            return Err(ConfigError::invalid(
-                "OBS_HUB_DATABASE",
-                "webhooks and OBS_CALLBACK_BASE_URL need the database (deliveries are stored \
-                 before they are sent): set a path instead of `none`",
-            ));
-        }
-        if api_tokens.is_empty() && !bind.ip().is_loopback() {
-            return Err(ConfigError::invalid(
-                "OBS_HUB_BIND",
-                format!(
-                    "{bind} is reachable from other machines and no API token is set: set \
-                     OBS_HUB_API_TOKEN (or api_tokens in the config file), or bind 127.0.0.1"
-                ),
-            ));
-        }
+        check_deliveries_have_a_database(&database, callback_base_url.as_deref(), &webhooks)?;
+        check_exposure(bind, &api_tokens)?;
         let allowed_origins = resolve_origins(
             overrides
                 .allowed_origins
@@ -415,18 +313,11 @@ impl Settings {
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
         let http = resolve_http(&file.http).map_err(file_error)?;
         let pictures = resolve_pictures(&file.pictures).map_err(file_error)?;
-        // The self-signed certificate is state, kept beside the history database.
-        let state_dir = database
-            .path
-            .as_deref()
-            .and_then(|path| path.parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
         let tls = TlsSettings::resolve(
             overrides.tls.as_deref().or(file.tls.as_deref()),
             overrides.tls_cert.clone().or(file.tls_cert),
             overrides.tls_key.clone().or(file.tls_key),
-            state_dir,
+            tls_state_dir(&database),
             crate::tls::self_signed_names(bind, &allowed_hosts),
         )
         .map_err(|(key, message)| ConfigError::invalid(key, message))?;
@@ -452,6 +343,153 @@ impl Settings {
     pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
         self.instances.iter().find(|i| i.name == name)
     }
+}
+
+/// `OBS_HUB_BIND` / `bind`, by default loopback port 8000.
+fn resolve_bind(bind: Option<String>) -> Result<SocketAddr, ConfigError> {
+    let bind_text = bind.unwrap_or_else(|| "127.0.0.1:8000".to_string());
+    bind_text.parse::<SocketAddr>().map_err(|_| {
+        ConfigError::invalid(
+            "OBS_HUB_BIND",
+            format!("`{bind_text}` is not an address like 127.0.0.1:8000"),
+        )
+    })
+}
+
+/// `OBS_CALLBACK_BASE_URL`: empty means none.
+fn resolve_callback_base_url(url: Option<String>) -> Result<Option<String>, ConfigError> {
+    let url = url.filter(|url| !url.trim().is_empty());
+    if let Some(url) = &url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                "OBS_CALLBACK_BASE_URL",
+                format!("`{url}` must start with http:// or https://"),
+            ));
+        }
+    }
+    Ok(url)
+}
+
+/// The file's `[[obs]]` tables, and the `default` instance the `OBS_WEBSOCKET_*` variables name
+/// (added when the file declares none, or when a variable is set).
+fn resolve_instances(
+    declared_instances: Vec<FileInstance>,
+    overrides: &Overrides,
+    file_error: impl Fn(String) -> ConfigError,
+) -> Result<Vec<InstanceConfig>, ConfigError> {
+    let mut instances = Vec::new();
+    let mut seen = HashSet::new();
+    for declared in declared_instances {
+        validate_instance_name(&declared.name).map_err(&file_error)?;
+        if !seen.insert(declared.name.clone()) {
+            return Err(file_error(format!(
+                "[[obs]] name `{}` is declared twice",
+                declared.name
+            )));
+        }
+        instances.push(InstanceConfig {
+            host: declared.host.unwrap_or_else(|| "127.0.0.1".to_string()),
+            port: declared.port.unwrap_or(4455),
+            password: declared.password,
+            name: declared.name,
+        });
+    }
+    if instances.iter().all(|i| i.name != DEFAULT_INSTANCE)
+        && (instances.is_empty() || overrides.names_an_instance())
+    {
+        instances.insert(
+            0,
+            InstanceConfig {
+                name: DEFAULT_INSTANCE.to_string(),
+                host: "127.0.0.1".to_string(),
+                port: 4455,
+                password: None,
+            },
+        );
+    }
+    if let Some(default) = instances.iter_mut().find(|i| i.name == DEFAULT_INSTANCE) {
+        if let Some(host) = &overrides.obs_host {
+            default.host = host.clone();
+        }
+        if let Some(port) = overrides.obs_port {
+            default.port = port;
+        }
+        if let Some(password) = &overrides.obs_password {
+            default.password = Some(password.clone());
+        }
+        // An empty OBS_WEBSOCKET_PASSWORD means "no authentication", as in OBS's own dialog.
+        if default
+            .password
+            .as_ref()
+            .is_some_and(|p| p.expose().is_empty())
+        {
+            default.password = None;
+        }
+    }
+    for instance in &instances {
+        if instance.host.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                format!("obs `{}` host", instance.name),
+                "must not be empty",
+            ));
+        }
+        if instance.port == 0 {
+            return Err(ConfigError::invalid(
+                format!("obs `{}` port", instance.name),
+                "must be between 1 and 65535",
+            ));
+        }
+    }
+    Ok(instances)
+}
+
+fn resolve_http_workers(workers: Option<usize>) -> Result<usize, String> {
+    match workers {
+        Some(0) => Err("http_workers must be at least 1".to_string()),
+        Some(workers) => Ok(workers),
+        // Two cores serve thousands of cached reads a second; more threads only cost memory.
+        None => Ok(std::thread::available_parallelism().map_or(2, |n| n.get().min(4))),
+    }
+}
+
+/// Deliveries are stored before they are sent: webhooks and callbacks need the database.
+fn check_deliveries_have_a_database(
+    database: &DatabaseSettings,
+    callback_base_url: Option<&str>,
+    webhooks: &WebhookSettings,
+) -> Result<(), ConfigError> {
+    if database.path.is_none() && (callback_base_url.is_some() || !webhooks.endpoints.is_empty()) {
+        return Err(ConfigError::invalid(
+            "OBS_HUB_DATABASE",
+            "webhooks and OBS_CALLBACK_BASE_URL need the database (deliveries are stored \
+             before they are sent): set a path instead of `none`",
+        ));
+    }
+    Ok(())
+}
+
+/// A hub reachable from other machines must ask for a token.
+fn check_exposure(bind: SocketAddr, api_tokens: &[Secret]) -> Result<(), ConfigError> {
+    if api_tokens.is_empty() && !bind.ip().is_loopback() {
+        return Err(ConfigError::invalid(
+            "OBS_HUB_BIND",
+            format!(
+                "{bind} is reachable from other machines and no API token is set: set \
+                 OBS_HUB_API_TOKEN (or api_tokens in the config file), or bind 127.0.0.1"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the self-signed certificate is kept: beside the history database (it is state too).
+fn tls_state_dir(database: &DatabaseSettings) -> PathBuf {
+    database
+        .path
+        .as_deref()
+        .and_then(|path| path.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Tokens are secrets people paste: trim them, drop empties, refuse ones too short to be secret.
