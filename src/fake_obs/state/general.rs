@@ -15,17 +15,12 @@ use crate::fake_obs::protocol::{intent, status, RPC_VERSION};
 
 pub(super) const REQUESTS: &[&str] = &["GetVersion", "GetStats", "BroadcastCustomEvent", "Sleep"];
 
-pub(super) fn dispatch(
-    state: &ObsState,
+/// Answers one of [`REQUESTS`] (see `super::CATEGORIES`).
+pub(super) fn answer(
+    state: &mut ObsState,
     request: &Request<'_>,
     now: Instant,
-) -> Option<Result<Outcome, Outcome>> {
-    REQUESTS
-        .contains(&request.request_type)
-        .then(|| handle(state, request, now))
-}
-
-fn handle(state: &ObsState, request: &Request<'_>, now: Instant) -> Result<Outcome, Outcome> {
+) -> Result<Outcome, Outcome> {
     let data = request.data;
     Ok(match request.request_type {
         "GetVersion" => Outcome::success(Some(state.version_json())),

@@ -50,12 +50,22 @@ pub struct OutputOptions {
     pub record_shares_stream_encoder: bool,
 }
 
+/// How a category answers one of its requests.
+type Answer = fn(&mut ObsState, &Request<'_>, Instant) -> Result<Outcome, Outcome>;
+
+/// The categories that answer against the whole state, with their requests, in the order
+/// GetVersion lists them (the others keep their own state: see [`handle`]).
+const CATEGORIES: [(&[&str], Answer); 3] = [
+    (general::REQUESTS, general::answer),
+    (scenes::REQUESTS, scenes::answer),
+    (stream_record::REQUESTS, stream_record::answer),
+];
+
 /// Every request this fake answers.
 pub fn all_requests() -> impl Iterator<Item = &'static str> {
-    general::REQUESTS
+    CATEGORIES
         .iter()
-        .chain(scenes::REQUESTS)
-        .chain(stream_record::REQUESTS)
+        .flat_map(|(requests, _)| requests.iter())
         .chain(side_outputs::REQUESTS)
         .chain(sources::REQUESTS)
         .chain(studio::REQUESTS)
@@ -147,6 +157,15 @@ impl Outcome {
     pub(super) fn with_events(mut self, events: Vec<ObsEvent>) -> Self {
         self.events = events;
         self
+    }
+
+    /// The types of the events, in order (what tests compare).
+    #[cfg(test)]
+    pub(super) fn event_types(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .map(|event| event.event_type.as_str())
+            .collect()
     }
 }
 
@@ -368,11 +387,11 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
             Some("Your request's `requestType` may not be empty.".into()),
         ));
     }
-    let answered = general::dispatch(state, &request, now)
-        .or_else(|| scenes::dispatch(state, request_type, data))
-        .or_else(|| stream_record::dispatch(state, request_type, data, now));
-    if let Some(answer) = answered {
-        return answer;
+    if let Some((_, answer)) = CATEGORIES
+        .iter()
+        .find(|(requests, _)| requests.contains(&request_type))
+    {
+        return answer(state, &request, now);
     }
     let unknown = || Err(Outcome::error(status::UNKNOWN_REQUEST_TYPE, None));
     match request_type {

@@ -1,10 +1,12 @@
 //! The Scenes category: the scene list (top of OBS's Scenes dock first), the program scene, and
 //! creating, removing and renaming scenes, with the events OBS emits for each.
 
+use std::time::Instant;
+
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{required_string, ObsEvent, ObsState, Outcome, Scene};
+use super::{required_string, ObsEvent, ObsState, Outcome, Request, Scene};
 use crate::fake_obs::protocol::{intent, status};
 
 pub(super) const REQUESTS: &[&str] = &[
@@ -16,22 +18,14 @@ pub(super) const REQUESTS: &[&str] = &[
     "SetSceneName",
 ];
 
-pub(super) fn dispatch(
+/// Answers one of [`REQUESTS`] (see `super::CATEGORIES`).
+pub(super) fn answer(
     state: &mut ObsState,
-    request_type: &str,
-    data: Option<&Map<String, Value>>,
-) -> Option<Result<Outcome, Outcome>> {
-    REQUESTS
-        .contains(&request_type)
-        .then(|| handle(state, request_type, data))
-}
-
-fn handle(
-    state: &mut ObsState,
-    request_type: &str,
-    data: Option<&Map<String, Value>>,
+    request: &Request<'_>,
+    _now: Instant,
 ) -> Result<Outcome, Outcome> {
-    Ok(match request_type {
+    let data = request.data;
+    Ok(match request.request_type {
         "GetSceneList" => {
             let program = state.program_scene();
             // Outside studio mode OBS reports null preview fields.

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
-use super::{general::drift, FollowUp, ObsEvent, ObsState, Outcome, FPS, RECORDING_DIRECTORY};
+use super::{
+    general::drift, FollowUp, ObsEvent, ObsState, Outcome, Request, FPS, RECORDING_DIRECTORY,
+};
 use crate::fake_obs::protocol::{intent, status};
 
 /// Stream output rate: 6000 kbit/s, a common Twitch/YouTube 1080p30 setting.
@@ -29,24 +31,14 @@ pub(super) const REQUESTS: &[&str] = &[
     "CreateRecordChapter",
 ];
 
-pub(super) fn dispatch(
+/// Answers one of [`REQUESTS`] (see `super::CATEGORIES`).
+pub(super) fn answer(
     state: &mut ObsState,
-    request_type: &str,
-    data: Option<&Map<String, Value>>,
-    now: Instant,
-) -> Option<Result<Outcome, Outcome>> {
-    REQUESTS
-        .contains(&request_type)
-        .then(|| handle(state, request_type, data, now))
-}
-
-fn handle(
-    state: &mut ObsState,
-    request_type: &str,
-    data: Option<&Map<String, Value>>,
+    request: &Request<'_>,
     now: Instant,
 ) -> Result<Outcome, Outcome> {
-    Ok(match request_type {
+    let data = request.data;
+    Ok(match request.request_type {
         "GetStreamStatus" => Outcome::success(Some(state.stream_status_json(now))),
         "StartStream" => state.request_stream_start()?,
         "StopStream" => begun(state.stop_stream(), status::OUTPUT_NOT_RUNNING, None)?,

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::stream_record::{output_bytes, timecode};
 use super::*;
-use crate::fake_obs::protocol::intent;
+use crate::{fake_obs::protocol::intent, obs_protocol::object};
 
 fn state(now: Instant) -> ObsState {
     let names: Vec<String> = ["Scene", "Live", "BRB"]
@@ -21,21 +21,6 @@ fn request<'a>(request_type: &'a str, data: Option<&'a Map<String, Value>>) -> R
         session_incoming: 3,
         session_outgoing: 4,
     }
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
-
-fn event_types(outcome: &Outcome) -> Vec<&str> {
-    outcome
-        .events
-        .iter()
-        .map(|e| e.event_type.as_str())
-        .collect()
 }
 
 #[test]
@@ -68,7 +53,7 @@ fn switching_scenes_by_name_and_uuid() {
         now,
     );
     assert_eq!(outcome.code, status::SUCCESS);
-    assert_eq!(event_types(&outcome), ["CurrentProgramSceneChanged"]);
+    assert_eq!(outcome.event_types(), ["CurrentProgramSceneChanged"]);
     assert_eq!(outcome.events[0].intent, intent::SCENES);
     assert_eq!(obs.program_scene().name, "Live");
 
@@ -109,7 +94,7 @@ fn create_rename_remove_emit_obs_events() {
     let mut obs = state(now);
     let create = object(json!({"sceneName": "Intro"}));
     let created = dispatch(&mut obs, request("CreateScene", Some(&create)), now);
-    assert_eq!(event_types(&created), ["SceneCreated", "SceneListChanged"]);
+    assert_eq!(created.event_types(), ["SceneCreated", "SceneListChanged"]);
     assert_eq!(obs.scene_names(), ["Scene", "Live", "BRB", "Intro"]);
     let again = dispatch(&mut obs, request("CreateScene", Some(&create)), now);
     assert_eq!(again.code, status::RESOURCE_ALREADY_EXISTS);
@@ -117,7 +102,7 @@ fn create_rename_remove_emit_obs_events() {
     let rename = object(json!({"sceneName": "Intro", "newSceneName": "Opening"}));
     let renamed = dispatch(&mut obs, request("SetSceneName", Some(&rename)), now);
     assert_eq!(
-        event_types(&renamed),
+        renamed.event_types(),
         ["SceneNameChanged", "SceneListChanged"]
     );
     assert_eq!(
@@ -129,7 +114,7 @@ fn create_rename_remove_emit_obs_events() {
     let remove = object(json!({"sceneName": "Scene"}));
     let removed = dispatch(&mut obs, request("RemoveScene", Some(&remove)), now);
     assert_eq!(
-        event_types(&removed),
+        removed.event_types(),
         [
             "SceneRemoved",
             "CurrentProgramSceneChanged",
@@ -381,7 +366,7 @@ fn record_pause_resume_split_and_chapter_follow_obs() {
         status::OUTPUT_NOT_PAUSED
     );
     let split = dispatch(&mut obs, request("SplitRecordFile", None), now);
-    assert_eq!(event_types(&split), ["RecordFileChanged"]);
+    assert_eq!(split.event_types(), ["RecordFileChanged"]);
     let chapter = dispatch(&mut obs, request("CreateRecordChapter", None), now);
     assert_eq!(chapter.code, status::REQUEST_PROCESSING_FAILED);
     assert_eq!(
