@@ -252,3 +252,28 @@ impl Application {
         served
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `[[webhooks]]` table the webhooks module refuses stops start-up like any bad setting:
+    /// one line naming the file, the table and the key.
+    #[test]
+    fn a_webhook_table_with_an_unknown_event_type_is_a_bad_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(
+            &path,
+            "[[webhooks]]\nurl = \"http://127.0.0.1:9/in\"\n\
+             secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevent_types = [\"scene\"]\n",
+        )
+        .unwrap();
+        let error = load_settings(Some(&path), Overrides::default()).unwrap_err();
+        let line = error.to_string();
+        assert!(matches!(error, ConfigError::File { .. }), "{error:?}");
+        assert!(line.contains("hub.toml"), "{line}");
+        assert!(line.contains("[[webhooks]] #1 event_types"), "{line}");
+        assert!(!line.contains("whsec_"), "{line}");
+    }
+}
