@@ -2,6 +2,7 @@
 
 use std::{
     net::{SocketAddr, TcpListener},
+    path::Path,
     sync::Arc,
     time::Duration,
 };
@@ -10,7 +11,7 @@ use actix::{Actor, Addr};
 use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 
 use crate::{
-    config::Settings,
+    config::{ConfigError, Overrides, Settings},
     db::{DbError, Persistence},
     http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
@@ -42,6 +43,28 @@ pub enum StartError {
     Database(#[from] DbError),
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// A `[[webhooks]]` table the webhooks module refuses (a setting to fix, like a bad value).
+    #[error("{0}")]
+    Webhooks(String),
+}
+
+/// [`Settings::load`], then the checks that need the layers above the settings (each
+/// `[[webhooks]]` table's URL, event types and instance), so that every mistake in the file
+/// stops start-up the same way: one line naming the key, exit 2.
+pub fn load_settings(
+    config_path: Option<&Path>,
+    overrides: Overrides,
+) -> Result<Settings, ConfigError> {
+    let settings = Settings::load(config_path, overrides)?;
+    crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(|message| {
+        ConfigError::File {
+            path: config_path
+                .map(|path| path.display().to_string())
+                .unwrap_or_default(),
+            message,
+        }
+    })?;
+    Ok(settings)
 }
 
 /// A built hub: actors started, port bound, not yet serving until awaited.
@@ -68,8 +91,10 @@ impl Application {
     /// only then does `/api/demo/show` exist (404 otherwise).
     pub fn build_with_demo(
         settings: Settings,
-        show: Option<crate::demo::ShowControl>,
+        show: Option<crate::http::demo_show::ShowControl>,
     ) -> Result<Self, StartError> {
+        let declared = crate::webhooks::settings::declared_endpoints(&settings.webhooks)
+            .map_err(StartError::Webhooks)?;
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
@@ -95,7 +120,13 @@ impl Application {
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }
-        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager, listening);
+        let webhooks = Webhooks::start(
+            &settings,
+            declared,
+            persistence.pool().cloned(),
+            &manager,
+            listening,
+        );
         let webhooks_data = web::Data::new(webhooks.clone());
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),
@@ -235,5 +266,30 @@ impl Application {
         self.webhooks.drain(DRAIN_ON_SHUTDOWN).await;
         self.persistence.drain(DRAIN_ON_SHUTDOWN).await;
         served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `[[webhooks]]` table the webhooks module refuses stops start-up like any bad setting:
+    /// one line naming the file, the table and the key.
+    #[test]
+    fn a_webhook_table_with_an_unknown_event_type_is_a_bad_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(
+            &path,
+            "[[webhooks]]\nurl = \"http://127.0.0.1:9/in\"\n\
+             secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevent_types = [\"scene\"]\n",
+        )
+        .unwrap();
+        let error = load_settings(Some(&path), Overrides::default()).unwrap_err();
+        let line = error.to_string();
+        assert!(matches!(error, ConfigError::File { .. }), "{error:?}");
+        assert!(line.contains("hub.toml"), "{line}");
+        assert!(line.contains("[[webhooks]] #1 event_types"), "{line}");
+        assert!(!line.contains("whsec_"), "{line}");
     }
 }

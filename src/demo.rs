@@ -3,10 +3,6 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
     time::Duration,
 };
 
@@ -14,6 +10,8 @@ use crate::{
     config::{InstanceConfig, Overrides, Secret, Settings},
     fake_obs::{FakeObs, FakeObsConfig, OutputOptions},
 };
+// The route that pauses the show owns its handle; the demo reads it.
+pub use crate::http::demo_show::ShowControl;
 
 const DEMO_PASSWORD: &str = "demo-password";
 
@@ -115,23 +113,6 @@ impl ShowYield {
     /// ones and wait another minute.
     pub fn plays_unless_paused(&mut self, user_requests: usize, paused: bool) -> bool {
         self.plays(user_requests) && !paused
-    }
-}
-
-/// Whether the scripted show is paused: set by the dashboard's button (`POST /api/demo/show`),
-/// read by [`run_show`] before each step. Shared between the two, so cloning shares it.
-#[derive(Clone, Debug, Default)]
-pub struct ShowControl {
-    paused: Arc<AtomicBool>,
-}
-
-impl ShowControl {
-    pub fn paused(&self) -> bool {
-        self.paused.load(Ordering::Relaxed)
-    }
-
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.store(paused, Ordering::Relaxed);
     }
 }
 

@@ -3,11 +3,10 @@
 //! some codes). Codes are part of the API: clients switch on them, so never rename one.
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
-use obws::responses::StatusCode as ObsStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{obs::CommandError, outputs::discipline::Refusal, status::ConnectionState};
+use crate::connection_state::ConnectionState;
 
 /// The JSON body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,9 +64,12 @@ pub enum ApiError {
     /// A pairing code that is wrong, used or expired (see `http::pairing`).
     #[error("{0}")]
     PairingCodeInvalid(String),
-    /// Too many wrong pairing codes lately: guessing is slowed down.
-    #[error("{0}")]
-    TooManyPairingAttempts(String),
+    /// Too many wrong pairing codes lately: guessing is slowed down for `retry_after_secs`.
+    #[error("{message}")]
+    TooManyPairingAttempts {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{message}")]
     UnknownInstance { name: String, message: String },
     #[error("{0}")]
@@ -131,7 +133,7 @@ impl ApiError {
             Self::BodyTimeout { .. } => "body_timeout",
             Self::TooManyUnauthenticated(_) => "too_many_unauthenticated",
             Self::PairingCodeInvalid(_) => "pairing_code_invalid",
-            Self::TooManyPairingAttempts(_) => "too_many_pairing_attempts",
+            Self::TooManyPairingAttempts { .. } => "too_many_pairing_attempts",
             Self::UnknownInstance { .. } => "unknown_instance",
             Self::UnknownScene(_) => "unknown_scene",
             Self::RouteNotFound(_) => "not_found",
@@ -149,68 +151,6 @@ impl ApiError {
             Self::Timeout(_) => "obs_timeout",
             Self::ObsRejected(_) => "obs_error",
             Self::PersistenceUnavailable(_) => "persistence_unavailable",
-        }
-    }
-
-    /// Maps a command failure for `instance`, with the command's own words for conflicts.
-    pub fn from_command(instance: &str, error: CommandError, conflict: &str) -> Self {
-        match error {
-            CommandError::NotConnected { state, reason } => Self::NotConnected {
-                instance: instance.to_string(),
-                state,
-                message: match reason {
-                    Some(reason) => format!(
-                        "OBS instance `{instance}` is not connected ({}): {reason}",
-                        state.as_str()
-                    ),
-                    None => format!(
-                        "OBS instance `{instance}` is not connected ({}); retry once it is",
-                        state.as_str()
-                    ),
-                },
-            },
-            CommandError::Timeout(ms) => Self::Timeout(format!(
-                "OBS instance `{instance}` did not answer within {ms} ms; it may be frozen or busy"
-            )),
-            CommandError::Rejected { code, message } => match code {
-                ObsStatus::OutputRunning | ObsStatus::OutputNotRunning => {
-                    Self::Conflict(conflict.to_string())
-                }
-                ObsStatus::ResourceNotFound => Self::UnknownScene(message),
-                ObsStatus::NotReady => Self::Unavailable(format!(
-                    "OBS instance `{instance}` is not ready yet ({message}); retry in a moment"
-                )),
-                _ => Self::ObsRejected(format!("OBS refused the request ({code:?}): {message}")),
-            },
-            CommandError::LinkFailed(reason) => Self::Unavailable(format!(
-                "the link to OBS instance `{instance}` failed during the request ({reason}); \
-                 the hub is reconnecting, retry in a moment"
-            )),
-            CommandError::UnknownInstance(name) => Self::unknown_instance(&name, &[]),
-            CommandError::Unavailable(name) => Self::Unavailable(format!(
-                "the connection to `{name}` is restarting; retry in a moment"
-            )),
-            CommandError::CollectionChanging => Self::CollectionChanging(format!(
-                "OBS instance `{instance}` is switching scene collections and refuses requests \
-                 until it is done; retry in a few seconds (status reads keep answering from the \
-                 cache meanwhile)"
-            )),
-            CommandError::NotAllowed(reason) => Self::InvalidField(reason),
-            CommandError::OutputRefused { output, refusal } => match refusal {
-                Refusal::NotRecording => Self::Conflict(format!(
-                    "OBS instance `{instance}` is not recording: there is nothing to pause or resume"
-                )),
-                Refusal::NoEffect => Self::OutputUnsupported(format!(
-                    "OBS instance `{instance}` accepted the request but its recording did not \
-                     pause or resume: OBS cannot pause a recording that shares the stream's \
-                     encoder (Simple output mode with Recording Quality \"Same as stream\"); \
-                     choose another recording quality"
-                )),
-                Refusal::QueueFull => Self::Unavailable(format!(
-                    "too many commands wait for the {} output of `{instance}`; retry in a moment",
-                    output.as_str()
-                )),
-            },
         }
     }
 
@@ -242,7 +182,7 @@ impl ApiError {
         )
     }
 
-    fn body(&self) -> ErrorBody {
+    pub(crate) fn body(&self) -> ErrorBody {
         let mut body = ErrorBody {
             error: self.code().to_string(),
             message: self.to_string(),
@@ -280,7 +220,7 @@ impl ResponseError for ApiError {
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyUnauthenticated(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PairingCodeInvalid(_) => StatusCode::UNAUTHORIZED,
-            Self::TooManyPairingAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyPairingAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -319,56 +259,13 @@ impl ResponseError for ApiError {
         if let Self::TooManyUnauthenticated(_) = self {
             response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
-        if let Self::TooManyPairingAttempts(_) = self {
-            let wait = crate::http::pairing::ATTEMPT_WINDOW.as_secs().to_string();
+        if let Self::TooManyPairingAttempts {
+            retry_after_secs, ..
+        } = self
+        {
+            let wait = retry_after_secs.to_string();
             response.insert_header((actix_web::http::header::RETRY_AFTER, wait));
         }
         response.json(self.body())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn obs_refusals_map_to_http_meanings() {
-        let conflict = ApiError::from_command(
-            "default",
-            CommandError::Rejected {
-                code: ObsStatus::OutputRunning,
-                message: "already active".into(),
-            },
-            "already streaming",
-        );
-        assert_eq!(conflict.status_code(), StatusCode::CONFLICT);
-        assert_eq!(conflict.to_string(), "already streaming");
-        let missing = ApiError::from_command(
-            "default",
-            CommandError::Rejected {
-                code: ObsStatus::ResourceNotFound,
-                message: "No source was found by the name of `Nope`.".into(),
-            },
-            "",
-        );
-        assert_eq!(missing.status_code(), StatusCode::NOT_FOUND);
-        assert_eq!(missing.code(), "unknown_scene");
-    }
-
-    #[test]
-    fn not_connected_carries_the_state() {
-        let error = ApiError::from_command(
-            "studio",
-            CommandError::NotConnected {
-                state: ConnectionState::AuthFailed,
-                reason: Some("OBS refused the password".into()),
-            },
-            "",
-        );
-        assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
-        let body = serde_json::to_value(error.body()).unwrap();
-        assert_eq!(body["connection_state"], "auth_failed");
-        assert_eq!(body["instance"], "studio");
-        assert!(body["message"].as_str().unwrap().contains("password"));
     }
 }

@@ -1,28 +1,36 @@
 //! obs-hub: keeps persistent connections to one or many OBS Studio instances, caches their
 //! status and serves it to REST clients and subscribers without anyone polling OBS.
 //!
-//! Where things live:
-//! - [`obs_protocol`]: the obs-websocket v5 message shapes (a leaf), shared by our client session
-//!   and the simulated OBS;
-//! - [`obs`]: one `ObsConnection` actor per OBS instance, and the supervisor that keeps them alive;
-//! - [`status`]: the `StatusManager` singleton holding the cached status of every instance;
-//! - [`http`]: the actix-web REST layer; [`error`]: its one error type;
-//! - [`db`]: persistence (history in SQLite: the recorder and DB writer actors, queries);
-//! - [`webhooks`]: signed webhooks from a durable outbox (the `WebhookDispatcher` actor), and
-//!   what the callback routes accept;
-//! - [`outputs`]: the outputs capability (stream, record, replay buffer, virtual camera): its
-//!   slice of status, command discipline, routes and stats history;
-//! - [`sources`]: the sources capability (scene items, inputs, media, filters, profiles, scene
-//!   collections, hotkeys): its slice of status, events, commands and routes;
-//! - [`pictures`]: program, preview and source pictures, one capture shared by every viewer;
-//! - [`studio`]: the studio-mode capability (preview, program, transitions, T-bar);
-//! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
-//!   the open-files limit raised at start;
-//! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
+//! Layers, low to high: a module imports only from its own layer or lower ones, and no two
+//! top-level modules import each other. `scripts/check-layers.py` reads the list below (run by
+//! `.ci/run` and by the `layers` test), so this text and the check cannot disagree.
+//! - L0 leaves, importing nothing of ours: [`obs_protocol`] (the obs-websocket v5 message
+//!   shapes, shared by our client session and the simulated OBS), [`secret`] (secrets that never
+//!   print, constant-time token comparison), [`backoff`], [`connection_state`] (named by the
+//!   status board, error bodies and metrics alike), [`shutdown`], [`open_files`] (the
+//!   open-files limit raised at start), [`systemd`], [`tls`]
+//! - L1 settings and plumbing: [`config`] (flags > env > TOML file > defaults), [`metrics`],
+//!   [`error`] (the one `ApiError`)
+//! - L2 the status core: [`status`] (the `StatusManager` singleton holding the cached status of
+//!   every instance, and the change stream)
+//! - L3 services: [`obs`] (one `ObsConnection` actor per OBS instance, and the supervisor that
+//!   keeps them alive), [`db`] (history in SQLite: the recorder and writer actors, queries),
+//!   [`webhooks`] (signed webhooks from a durable outbox, and what the callback routes accept)
+//! - L4 web plumbing: [`http`] (the actix-web REST layer, WebSocket feed, dashboard)
+//! - L5 capabilities, each with its slice of status, commands and routes: [`outputs`] (stream,
+//!   record, replay buffer, virtual camera), [`sources`] (scene items, inputs, media, filters,
+//!   profiles, scene collections, hotkeys), [`studio`] (studio mode, transitions, T-bar),
+//!   [`pictures`] (program, preview and source pictures, one capture shared by every viewer)
+//! - L6 the whole: [`app`] (start-up: builds and wires the actors), [`cli`] (the command line),
+//!   [`doctor`], [`demo`]
+//! - L7 test and demo support: [`fake_obs`] (a protocol-faithful simulated obs-websocket v5
+//!   server); no production module imports it, only tests and the demo (`demo` -> `fake_obs`)
 
 pub mod app;
+pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod connection_state;
 pub mod db;
 pub mod demo;
 pub mod doctor;
@@ -35,6 +43,7 @@ pub mod obs_protocol;
 pub mod open_files;
 pub mod outputs;
 pub mod pictures;
+pub mod secret;
 pub mod shutdown;
 pub mod sources;
 pub mod status;
@@ -42,3 +51,32 @@ pub mod studio;
 pub mod systemd;
 pub mod tls;
 pub mod webhooks;
+
+/// The layer order above, checked with the tests (and by `.ci/run`).
+#[cfg(test)]
+mod layers {
+    use std::process::Command;
+
+    #[test]
+    #[cfg_attr(
+        python3_missing,
+        ignore = "python3 was not found at build time; .ci/run runs scripts/check-layers.py"
+    )]
+    fn no_module_imports_from_a_layer_above_it_nor_in_a_cycle() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-layers.py");
+        // The checker's own self-test first: a checker that passes everything proves nothing.
+        for args in [&["--self-test"][..], &[]] {
+            let output = Command::new("python3")
+                .arg(script)
+                .args(args)
+                .output()
+                .expect("python3 runs");
+            assert!(
+                output.status.success(),
+                "check-layers.py {args:?} failed:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}

@@ -31,19 +31,21 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => {
-            let settings = match Settings::load(args.config.as_deref(), args.overrides()) {
-                Ok(settings) => settings,
-                Err(error) => {
-                    eprintln!("obs-hub: {error}");
-                    return ExitCode::from(EXIT_BAD_CONFIG);
-                }
-            };
+            let settings =
+                match obs_hub::app::load_settings(args.config.as_deref(), args.overrides()) {
+                    Ok(settings) => settings,
+                    Err(error) => {
+                        eprintln!("obs-hub: {error}");
+                        return ExitCode::from(EXIT_BAD_CONFIG);
+                    }
+                };
             serve(settings)
         }
         Command::Demo(args) => serve_demo(&args.bind, args.database, !args.no_show),
         Command::Migrate(args) => migrate(&args),
         Command::Doctor(args) => {
-            match Settings::load(args.serve.config.as_deref(), args.serve.overrides()) {
+            match obs_hub::app::load_settings(args.serve.config.as_deref(), args.serve.overrides())
+            {
                 Ok(settings) => doctor(settings, args.require_hub),
                 Err(error) => {
                     eprintln!("obs-hub: {error}");
@@ -67,7 +69,7 @@ async fn serve(settings: Settings) -> ExitCode {
     let app = match Application::build(settings) {
         Ok(app) => app,
         // A certificate that cannot be read is a setting to fix, like a bad value.
-        Err(error @ obs_hub::app::StartError::Tls(_)) => {
+        Err(error @ (obs_hub::app::StartError::Tls(_) | obs_hub::app::StartError::Webhooks(_))) => {
             eprintln!("obs-hub: {error}");
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
@@ -117,7 +119,7 @@ async fn doctor(settings: Settings, require_hub: bool) -> ExitCode {
 
 /// `obs-hub migrate`: creates or updates the history database, then exits.
 fn migrate(args: &MigrateArgs) -> ExitCode {
-    let settings = match Settings::load(args.config.as_deref(), args.overrides()) {
+    let settings = match obs_hub::app::load_settings(args.config.as_deref(), args.overrides()) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("obs-hub: {error}");

@@ -12,7 +12,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::status::ConnectionState;
+use crate::connection_state::ConnectionState;
 
 pub struct Metrics {
     registry: Registry,
@@ -29,16 +29,6 @@ pub struct Metrics {
     pub db_write_seconds: HistogramVec,
     pub db_write_errors: IntCounter,
 }
-
-const ALL_STATES: [ConnectionState; 7] = [
-    ConnectionState::Connecting,
-    ConnectionState::Connected,
-    ConnectionState::Reconnecting,
-    ConnectionState::AuthFailed,
-    ConnectionState::Incompatible,
-    ConnectionState::Stopped,
-    ConnectionState::Kicked,
-];
 
 /// The process-wide metrics.
 pub fn metrics() -> &'static Metrics {
@@ -150,7 +140,7 @@ impl Metrics {
     }
 
     pub fn set_connection_state(&self, instance: &str, state: ConnectionState) {
-        for candidate in ALL_STATES {
+        for candidate in ConnectionState::ALL {
             self.connection_state
                 .with_label_values(&[instance, candidate.as_str()])
                 .set(i64::from(candidate == state));

@@ -340,16 +340,19 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// A JSON object from a `json!` literal: the tests here and the simulated OBS's build messages
+/// with it.
+#[cfg(test)]
+pub(crate) fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            other => panic!("not an object: {other}"),
-        }
-    }
 
     #[test]
     fn identify_answers_the_challenge_of_the_hello() {

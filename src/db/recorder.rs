@@ -27,7 +27,7 @@ use super::{
     writer::{DbWriter, PruneEvents, WriteBatch},
 };
 use crate::{
-    obs::backoff::Backoff,
+    backoff::Backoff,
     status::{model::SceneInfo, StatusBoard, StatusChanged},
 };
 

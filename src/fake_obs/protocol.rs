@@ -240,13 +240,7 @@ pub fn check_session_parameters(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            other => panic!("not an object: {other}"),
-        }
-    }
+    use crate::obs_protocol::object;
 
     #[test]
     fn authentication_matches_a_vector_computed_elsewhere() {

@@ -364,6 +364,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::obs_protocol::object;
 
     fn state() -> ObsState {
         ObsState::new(
@@ -372,21 +373,6 @@ mod tests {
             "5.5.2",
             Instant::now(),
         )
-    }
-
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            other => panic!("not an object: {other}"),
-        }
-    }
-
-    fn types(outcome: &Outcome) -> Vec<&str> {
-        outcome
-            .events
-            .iter()
-            .map(|e| e.event_type.as_str())
-            .collect()
     }
 
     #[test]
@@ -402,7 +388,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            types(&enabled),
+            enabled.event_types(),
             ["StudioModeStateChanged", "CurrentPreviewSceneChanged"]
         );
         dispatch(&mut obs, "SetCurrentPreviewScene", Some(&preview))
@@ -412,7 +398,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            types(&taken),
+            taken.event_types(),
             [
                 "SceneTransitionStarted",
                 "CurrentProgramSceneChanged",
@@ -432,7 +418,7 @@ mod tests {
         let changed = dispatch(&mut obs, "SetCurrentSceneTransition", Some(&cut))
             .unwrap()
             .unwrap();
-        assert_eq!(types(&changed), ["CurrentSceneTransitionChanged"]);
+        assert_eq!(changed.event_types(), ["CurrentSceneTransitionChanged"]);
         let duration = object(json!({"transitionDuration": 500}));
         let fixed = dispatch(
             &mut obs,

@@ -3,12 +3,34 @@
 //! 404, as for a route it does not have. GET answers everywhere (`available: false` outside the
 //! demo), so that the page can ask without a failed request in the browser's console.
 
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::body;
-use crate::{demo::ShowControl, error::ApiError};
+use crate::error::ApiError;
+
+/// Whether the scripted show is paused: set by the dashboard's button (`POST /api/demo/show`),
+/// read by `demo::run_show` before each step. Shared between the two, so cloning shares it.
+#[derive(Clone, Debug, Default)]
+pub struct ShowControl {
+    paused: Arc<AtomicBool>,
+}
+
+impl ShowControl {
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
+}
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -96,10 +96,13 @@ impl Pairings {
             inner.wrong = 0;
         }
         if inner.wrong >= MAX_WRONG_ATTEMPTS {
-            return Err(ApiError::TooManyPairingAttempts(format!(
-                "too many wrong pairing codes; try again in {} s",
-                ATTEMPT_WINDOW.as_secs()
-            )));
+            return Err(ApiError::TooManyPairingAttempts {
+                message: format!(
+                    "too many wrong pairing codes; try again in {} s",
+                    ATTEMPT_WINDOW.as_secs()
+                ),
+                retry_after_secs: ATTEMPT_WINDOW.as_secs(),
+            });
         }
         match inner.codes.remove(&code) {
             Some(pending) if pending.expires > now => Ok(pending.token),
@@ -239,7 +242,7 @@ mod tests {
         }
         assert!(matches!(
             pairings.exchange(&code, now),
-            Err(ApiError::TooManyPairingAttempts(_))
+            Err(ApiError::TooManyPairingAttempts { .. })
         ));
         // The limit is per window; the code is still unused and still alive.
         let later = now + ATTEMPT_WINDOW;

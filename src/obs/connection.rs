@@ -19,7 +19,6 @@ use obws::{client::ConnectConfig, events::Event, Client};
 use serde_json::{Map, Value};
 
 use super::{
-    backoff::Backoff,
     commands::{self, CommandError, CommandOutcome, Execute, ObsCommand},
     events::{event_type, translate, EventAction},
     failure::{classify, error_chain, FailureKind, LinkFailure},
@@ -28,6 +27,7 @@ use super::{
     session::{RawSession, SessionClosed, SessionConfig, SessionError},
 };
 use crate::{
+    backoff::Backoff,
     config::{InstanceConfig, Timing},
     metrics::metrics,
     outputs::{

@@ -1,8 +1,8 @@
 //! The OBS side: one `ObsConnection` actor per instance (obws's link plus the hub's own
 //! `session`, which carries `raw` requests and batches and sees kicks), the supervisor that keeps them alive,
-//! and the plain functions they use (backoff, failure classification, event translation, reads).
+//! and the plain functions they use (failure classification, event translation, reads).
 
-pub mod backoff;
+mod api_error;
 pub mod commands;
 pub mod connection;
 pub mod events;

@@ -15,9 +15,8 @@ use utoipa::ToSchema;
 
 use super::{events::EventType, signing};
 use crate::{
-    config::Secret,
     error::ApiError,
-    http::auth::token_matches,
+    secret::{token_matches, Secret},
     status::{
         model::{name_problem, SceneInfo},
         update::{ConnectionReport, ObsUpdate},

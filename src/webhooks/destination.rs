@@ -23,24 +23,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 /// What the configuration allows beyond the public internet (`[webhook_delivery]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DestinationRules {
-    pub allow_loopback: bool,
-    pub allow_private: bool,
-    /// False keeps webhooks on this machine and its networks: `obs-hub demo` sets it, so that
-    /// trying the demo (or fuzzing it) never posts simulated events to a real system.
-    pub allow_public: bool,
-}
-
-impl Default for DestinationRules {
-    fn default() -> Self {
-        Self {
-            allow_loopback: true,
-            allow_private: false,
-            allow_public: true,
-        }
-    }
-}
+pub use crate::config::webhooks::DestinationRules;
 
 /// What an address is, as far as the policy cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,17 +28,19 @@ use tokio::sync::oneshot;
 
 use super::{
     connector::CheckedConnector,
-    destination::{is_local_address, DestinationPolicy, DestinationRules},
+    destination::{is_local_address, DestinationPolicy},
     endpoint::{self, DeclaredEndpoint, Endpoint, EndpointPatch, EndpointSource, NewEndpoint},
     events::{self, EventType},
-    outbox::{self, AttemptResult, DeliveryStatus, Outbox, PendingDelivery, Plan, RetrySchedule},
+    outbox::{self, AttemptResult, DeliveryStatus, Outbox, PendingDelivery, Plan},
     schedule::parse_retry_after,
     signing,
     store::{AttemptOutcome, NewDelivery, Restarted},
     writer::{self, StoreError, StoreWriter},
 };
+/// How deliveries are made (a setting, so it lives with the settings).
+pub use crate::config::webhooks::DeliverySettings;
 use crate::{
-    obs::backoff::Backoff,
+    backoff::Backoff,
     status::{StatusChanged, Subscribe},
 };
 
@@ -55,32 +57,6 @@ const PRUNE_CHUNK: i64 = 10_000;
 /// Response bytes read at most (so the connection can be reused; never kept); more is not
 /// waited for.
 const RESPONSE_READ_LIMIT: usize = 64 * 1024;
-
-/// How deliveries are made.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliverySettings {
-    pub schedule: RetrySchedule,
-    /// One attempt's limit, connection included.
-    pub timeout: Duration,
-    /// Attempts one endpoint may have under way at once.
-    pub concurrency: usize,
-    /// Where endpoints created through the API may point.
-    pub destinations: DestinationRules,
-    /// Endpoints that may be created through the API (declared ones do not count).
-    pub max_endpoints: usize,
-}
-
-impl Default for DeliverySettings {
-    fn default() -> Self {
-        Self {
-            schedule: RetrySchedule::default(),
-            timeout: Duration::from_secs(10),
-            concurrency: 4,
-            destinations: DestinationRules::default(),
-            max_endpoints: 100,
-        }
-    }
-}
 
 /// Failures of webhook API requests.
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,7 @@ use actix::Addr;
 use self::{
     callbacks::CallbackMemory,
     dispatcher::{Drain, WebhookDispatcher},
+    endpoint::DeclaredEndpoint,
     writer::Pool,
 };
 use crate::{config::Settings, status::StatusManager};
@@ -58,11 +59,13 @@ impl Webhooks {
     }
 
     /// Starts the dispatcher on the hub's database, subscribed to the status manager, with the
-    /// endpoints of the config file and of the callback base URL. Without a database there is
-    /// no outbox; the configuration refuses declared endpoints in that case. `listening` is where
-    /// the hub's HTTP server listens: endpoints made through the API may not point there.
+    /// endpoints of the config file (`declared`, from [`settings::declared_endpoints`]) and of
+    /// the callback base URL. Without a database there is no outbox; the configuration refuses
+    /// declared endpoints in that case. `listening` is where the hub's HTTP server listens:
+    /// endpoints made through the API may not point there.
     pub fn start(
         settings: &Settings,
+        mut declared: Vec<DeclaredEndpoint>,
         pool: Option<Pool>,
         manager: &Addr<StatusManager>,
         listening: SocketAddr,
@@ -70,7 +73,6 @@ impl Webhooks {
         let Some(pool) = pool else {
             return Self::without_outbox();
         };
-        let mut declared = settings.webhooks.endpoints.clone();
         if let Some(base) = &settings.callback_base_url {
             declared.extend(endpoint::callback_endpoints(
                 base,

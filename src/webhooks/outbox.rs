@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use super::schedule::{self, Verdict};
+/// The delays between attempts (a setting, so it lives with the settings).
+pub use crate::config::webhooks::RetrySchedule;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -33,20 +35,6 @@ impl DeliveryStatus {
             Self::Delivered => "delivered",
             Self::Failed => "failed",
             Self::EndpointDisabled => "endpoint_disabled",
-        }
-    }
-}
-
-/// The delays between attempts: [`schedule::RETRY_DELAYS`] unless configured otherwise.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetrySchedule {
-    pub delays: Vec<Duration>,
-}
-
-impl Default for RetrySchedule {
-    fn default() -> Self {
-        Self {
-            delays: schedule::RETRY_DELAYS.to_vec(),
         }
     }
 }

@@ -4,16 +4,9 @@ use std::time::Duration;
 
 use rand::Rng;
 
-/// Delay before attempt N+1 after attempt N failed (attempt 1 is immediate). After the last
-/// delay has been used, the delivery is given up: 7 attempts over about 1 h 42 min.
-pub const RETRY_DELAYS: [Duration; 6] = [
-    Duration::from_secs(5),
-    Duration::from_secs(30),
-    Duration::from_secs(2 * 60),
-    Duration::from_secs(10 * 60),
-    Duration::from_secs(30 * 60),
-    Duration::from_secs(60 * 60),
-];
+/// Delay before attempt N+1 after attempt N failed (a setting's default, so it lives with
+/// the settings).
+pub use crate::config::webhooks::RETRY_DELAYS;
 
 /// A `Retry-After` longer than this is not waited for: the schedule's own last step is as
 /// patient as the hub gets.

@@ -1,171 +1,76 @@
-//! The webhook part of the configuration: `[[webhooks]]` endpoints, `[webhook_delivery]` tuning
-//! and the callback secret. [`crate::config`] reads the file and calls [`resolve`].
-
-use std::time::Duration;
-
-use serde::Deserialize;
+//! The webhook endpoints the configuration declares, made into [`DeclaredEndpoint`]s when the
+//! hub is built. [`crate::config::webhooks`] holds the settings as plain data and checks what
+//! needs no webhook knowledge; here: each `[[webhooks]]` URL, event type names and instance
+//! filter. A mistake stops start-up like any bad setting (exit 2, one line naming the key).
 
 use super::{
-    destination::DestinationRules,
-    dispatcher::DeliverySettings,
     endpoint::{self, DeclaredEndpoint, EndpointSource},
     events::{EventType, Filter},
-    outbox::RetrySchedule,
 };
-use crate::config::Secret;
+use crate::config::webhooks::{DeclaredWebhook, WebhookSettings};
 
-/// Endpoints declared in the config file and how deliveries are made.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct WebhookSettings {
-    /// `[[webhooks]]` (the callback base URL's endpoints are added at start).
-    pub endpoints: Vec<DeclaredEndpoint>,
-    pub delivery: DeliverySettings,
-}
-
-/// One `[[webhooks]]` table.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileWebhook {
-    url: String,
-    secret: Option<Secret>,
-    event_types: Option<Vec<String>>,
-    instance: Option<String>,
-}
-
-/// `[webhook_delivery]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileDelivery {
-    retry_delays_ms: Option<Vec<u64>>,
-    timeout_ms: Option<u64>,
-    concurrency: Option<usize>,
-    allow_loopback: Option<bool>,
-    allow_private: Option<bool>,
-    allow_public: Option<bool>,
-    max_endpoints: Option<usize>,
-}
-
-/// Checks the file's webhook tables. Errors name the table and key, never a secret's value.
-pub fn resolve(
-    hooks: Vec<FileWebhook>,
-    delivery: &FileDelivery,
-) -> Result<WebhookSettings, String> {
+/// The `[[webhooks]]` endpoints, checked. Errors name the table and key, never a secret's value.
+pub fn declared_endpoints(settings: &WebhookSettings) -> Result<Vec<DeclaredEndpoint>, String> {
     let mut endpoints: Vec<DeclaredEndpoint> = Vec::new();
-    for (index, hook) in hooks.into_iter().enumerate() {
-        let at = format!("[[webhooks]] #{}", index + 1);
-        let url = endpoint::check_url(&hook.url).map_err(|error| format!("{at} url: {error}"))?;
-        if endpoints.iter().any(|e| e.url == url) {
-            return Err(format!("{at} url `{url}` is declared twice"));
-        }
-        let Some(secret) = hook.secret else {
+    for (index, hook) in settings.endpoints.iter().enumerate() {
+        let endpoint = declared_endpoint(&format!("[[webhooks]] #{}", index + 1), hook)?;
+        if endpoints.iter().any(|e| e.url == endpoint.url) {
             return Err(format!(
-                "{at} secret: required for `{url}` (`whsec_` + base64 of 32 random bytes, e.g. \
-                 `echo whsec_$(openssl rand -base64 32)`); the receiver verifies with it"
+                "[[webhooks]] #{} url `{}` is declared twice",
+                index + 1,
+                endpoint.url
             ));
-        };
-        endpoint::check_secret(&secret).map_err(|error| format!("{at} secret: {error}"))?;
-        let event_types = match &hook.event_types {
-            None => EventType::DEFAULT.to_vec(),
-            Some(names) => endpoint::check_event_types(names)
-                .map_err(|error| format!("{at} event_types: {error}"))?,
-        };
-        if let Some(instance) = &hook.instance {
-            endpoint::check_instance(instance)
-                .map_err(|error| format!("{at} instance: {error}"))?;
         }
-        endpoints.push(DeclaredEndpoint {
-            url,
-            secret: Some(secret),
-            filter: Filter {
-                event_types,
-                instance: hook.instance,
-            },
-            source: EndpointSource::Config,
-        });
+        endpoints.push(endpoint);
     }
-    let defaults = DeliverySettings::default();
-    let schedule = match &delivery.retry_delays_ms {
-        None => defaults.schedule,
-        Some(delays) if delays.contains(&0) => {
-            return Err(
-                "[webhook_delivery] retry_delays_ms: every delay must be greater than 0".into(),
-            )
-        }
-        Some(delays) => RetrySchedule {
-            delays: delays.iter().map(|ms| Duration::from_millis(*ms)).collect(),
-        },
-    };
-    let timeout = match delivery.timeout_ms {
-        None => defaults.timeout,
-        Some(0) => return Err("[webhook_delivery] timeout_ms must be greater than 0".into()),
-        Some(ms) => Duration::from_millis(ms),
-    };
-    let concurrency = match delivery.concurrency {
-        None => defaults.concurrency,
-        Some(0) => return Err("[webhook_delivery] concurrency must be at least 1".into()),
-        Some(n) => n,
-    };
-    let destinations = DestinationRules {
-        allow_loopback: delivery
-            .allow_loopback
-            .unwrap_or(defaults.destinations.allow_loopback),
-        allow_private: delivery
-            .allow_private
-            .unwrap_or(defaults.destinations.allow_private),
-        allow_public: delivery
-            .allow_public
-            .unwrap_or(defaults.destinations.allow_public),
-    };
-    let max_endpoints = match delivery.max_endpoints {
-        None => defaults.max_endpoints,
-        Some(0) => {
-            return Err(
-                "[webhook_delivery] max_endpoints must be at least 1 (to refuse every \
-                 endpoint, give the API a token nobody has)"
-                    .into(),
-            )
-        }
-        Some(n) => n,
-    };
-    Ok(WebhookSettings {
-        endpoints,
-        delivery: DeliverySettings {
-            schedule,
-            timeout,
-            concurrency,
-            destinations,
-            max_endpoints,
-        },
-    })
+    Ok(endpoints)
 }
 
-/// `OBS_HUB_CALLBACK_SECRET`: trimmed, empty = none, else a Standard Webhooks secret.
-pub fn resolve_callback_secret(secret: Option<Secret>) -> Result<Option<Secret>, String> {
-    let Some(secret) = secret
-        .map(|s| Secret::new(s.expose().trim()))
-        .filter(|s| !s.expose().is_empty())
-    else {
-        return Ok(None);
+fn declared_endpoint(at: &str, hook: &DeclaredWebhook) -> Result<DeclaredEndpoint, String> {
+    let url = endpoint::check_url(&hook.url).map_err(|error| format!("{at} url: {error}"))?;
+    let event_types = match &hook.event_types {
+        None => EventType::DEFAULT.to_vec(),
+        Some(names) => endpoint::check_event_types(names)
+            .map_err(|error| format!("{at} event_types: {error}"))?,
     };
-    endpoint::check_secret(&secret)?;
-    Ok(Some(secret))
+    if let Some(instance) = &hook.instance {
+        endpoint::check_instance(instance).map_err(|error| format!("{at} instance: {error}"))?;
+    }
+    Ok(DeclaredEndpoint {
+        url,
+        secret: Some(hook.secret.clone()),
+        filter: Filter {
+            event_types,
+            instance: hook.instance.clone(),
+        },
+        source: EndpointSource::Config,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
 
-    #[derive(Deserialize)]
-    struct File {
-        #[serde(default)]
-        webhooks: Vec<FileWebhook>,
-        #[serde(default)]
-        webhook_delivery: FileDelivery,
+    use super::*;
+    use crate::config::{
+        webhooks::{DeliverySettings, DestinationRules},
+        Overrides, Settings,
+    };
+
+    /// What the hub makes of a config file's webhook tables.
+    #[derive(Debug)]
+    struct Resolved {
+        endpoints: Vec<DeclaredEndpoint>,
+        delivery: DeliverySettings,
     }
 
-    fn resolve_text(text: &str) -> Result<WebhookSettings, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-        resolve(file.webhooks, &file.webhook_delivery)
+    fn resolve_text(text: &str) -> Result<Resolved, String> {
+        let settings = Settings::resolve(Some(("hub.toml", text)), Overrides::default())
+            .map_err(|e| e.to_string())?;
+        Ok(Resolved {
+            endpoints: declared_endpoints(&settings.webhooks)?,
+            delivery: settings.webhooks.delivery,
+        })
     }
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -248,15 +153,5 @@ mod tests {
              [[webhooks]]\nurl = \"http://x/\"\nsecret = \"{SECRET}\"\n"
         );
         assert!(resolve_text(&twice).unwrap_err().contains("twice"));
-    }
-
-    #[test]
-    fn the_callback_secret_is_checked() {
-        assert_eq!(resolve_callback_secret(None), Ok(None));
-        assert_eq!(resolve_callback_secret(Some(Secret::new("  "))), Ok(None));
-        assert!(resolve_callback_secret(Some(Secret::new(SECRET)))
-            .unwrap()
-            .is_some());
-        assert!(resolve_callback_secret(Some(Secret::new("short"))).is_err());
     }
 }

@@ -12,9 +12,9 @@ use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
+pub use crate::secret::WEBHOOK_SECRET_PREFIX as SECRET_PREFIX;
+use crate::secret::{webhook_key_bytes, Secret};
 
-pub const SECRET_PREFIX: &str = "whsec_";
 /// How far a callback's timestamp may be from now (replay protection).
 pub const TOLERANCE_SECONDS: i64 = 5 * 60;
 
@@ -41,18 +41,9 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// The key bytes of a secret. Secrets without the prefix are taken as base64 too, as the
-/// official libraries do.
+/// The key bytes of a secret (see [`webhook_key_bytes`]).
 pub fn key_bytes(secret: &Secret) -> Result<Vec<u8>, SignatureError> {
-    let encoded = secret
-        .expose()
-        .strip_prefix(SECRET_PREFIX)
-        .unwrap_or(secret.expose());
-    STANDARD
-        .decode(encoded)
-        .ok()
-        .filter(|key| !key.is_empty())
-        .ok_or(SignatureError::MalformedSecret)
+    webhook_key_bytes(secret).ok_or(SignatureError::MalformedSecret)
 }
 
 fn mac(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {

@@ -1243,7 +1243,7 @@ async fn with_loopback_refused_api_endpoints_fail_but_configured_ones_are_truste
     receiver.set_secret(secret.expose());
     let from_api = seed_api_endpoint(&database, &receiver.url(), &secret);
     let seeded = database.clone();
-    let declared = obs_hub::webhooks::endpoint::DeclaredEndpoint::receiver(
+    let declared = obs_hub::config::DeclaredWebhook::receiver(
         format!("http://localhost:{}/hooks", receiver.port),
         secret.clone(),
     );

@@ -79,20 +79,12 @@ fn cpu_percent(seconds: f64, window: Duration) -> f64 {
 
 async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     let workers = default_workers();
-    let body_file = bench.workspace.file("footprint-body", "json");
-    std::fs::write(&body_file, br#"{"idle":true}"#)
-        .map_err(|error| format!("cannot write {}: {error}", body_file.display()))?;
-    let bare = procs::start_self(
+    let bare = procs::start_bare_server(
         &bench.workspace,
-        "bare actix-web server",
-        "serve-bare-http",
-        &[
-            "--workers".to_string(),
-            workers.to_string(),
-            "--body".to_string(),
-            body_file.display().to_string(),
-        ],
-        Some("/api/stream-status/"),
+        "footprint-body",
+        br#"{"idle":true}"#,
+        workers,
+        "/api/stream-status/",
     )
     .await?;
     let one_fake = start_fakes(1).await?;

@@ -4,16 +4,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use obs_hub::{
-    config::Timing,
-    fake_obs::{FakeObs, FakeObsConfig},
-    obs::reading,
-};
+use obs_hub::{config::Timing, fake_obs::FakeObs, obs::reading};
 use serde_json::Value;
 
 use crate::{
+    fig_status,
     http::HttpClient,
-    procs::{self, HubSpec},
     report::{Figure, Row, Unit},
     stats::{paired_ratios, Spread},
     wait, Bench,
@@ -134,27 +130,8 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     let timing = Timing::default();
     let cap_ms = timing.backoff_max.as_secs_f64() * 1000.0;
     let target_ms = cap_ms + 100.0;
-    let fake = FakeObs::start(FakeObsConfig::default())
-        .await
-        .map_err(|error| format!("cannot start the simulated OBS: {error}"))?;
     // No timing in the config: the hub runs with the defaults, as a user would.
-    let hub = procs::start_hub(
-        &bench.workspace,
-        &HubSpec {
-            workers: None,
-            instances: vec![("default".to_string(), fake.port())],
-            extra_toml: String::new(),
-        },
-    )
-    .await?;
-    wait::until(
-        hub.port,
-        "/api/stream-status/",
-        "the hub connected to the simulated OBS",
-        Duration::from_secs(15),
-        wait::connected_and_fresh,
-    )
-    .await?;
+    let (hub, fake) = fig_status::hub_with_fake(bench, "", None).await?;
 
     // Outage lengths chosen to land on different backoff steps (250 ms doubling to the 5 s cap,
     // each delay drawn from the upper half of its step), the last ones in the capped regime.

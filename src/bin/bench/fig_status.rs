@@ -110,20 +110,12 @@ fn column(runs: &[WrkRun], value: fn(&WrkRun) -> f64) -> Vec<f64> {
 async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     let (hub, _fake) = hub_with_fake(bench, "", Some(bench.workers)).await?;
     let body = HttpClient::new(hub.port).get(PATH).await?.body;
-    let body_file = bench.workspace.file("stream-status", "json");
-    std::fs::write(&body_file, &body)
-        .map_err(|error| format!("cannot write {}: {error}", body_file.display()))?;
-    let bare = procs::start_self(
+    let bare = procs::start_bare_server(
         &bench.workspace,
-        "bare actix-web server",
-        "serve-bare-http",
-        &[
-            "--workers".to_string(),
-            bench.workers.to_string(),
-            "--body".to_string(),
-            body_file.display().to_string(),
-        ],
-        Some(PATH),
+        "stream-status",
+        &body,
+        bench.workers,
+        PATH,
     )
     .await?;
     let load = load(bench);

@@ -268,6 +268,33 @@ pub async fn start_self(
     Ok(process)
 }
 
+/// Starts the bare actix-web baseline (`serve-bare-http`) with `workers` threads, answering
+/// `body` (kept in the workspace as `name`.json), once `ready_path` answers.
+pub async fn start_bare_server(
+    workspace: &Workspace,
+    name: &str,
+    body: &[u8],
+    workers: usize,
+    ready_path: &str,
+) -> Result<Process, String> {
+    let body_file = workspace.file(name, "json");
+    std::fs::write(&body_file, body)
+        .map_err(|error| format!("cannot write {}: {error}", body_file.display()))?;
+    start_self(
+        workspace,
+        "bare actix-web server",
+        "serve-bare-http",
+        &[
+            "--workers".to_string(),
+            workers.to_string(),
+            "--body".to_string(),
+            body_file.display().to_string(),
+        ],
+        Some(ready_path),
+    )
+    .await
+}
+
 /// Resident memory of a process, from /proc/PID/status (VmRSS, in KiB).
 pub fn rss_kib(pid: u32) -> Result<f64, String> {
     let path = format!("/proc/{pid}/status");

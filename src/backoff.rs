@@ -1,4 +1,5 @@
-//! Reconnect delays: exponential, capped, with jitter.
+//! Retry delays (OBS reconnects, history writes, webhook deliveries): exponential, capped, with
+//! jitter. A leaf.
 
 use std::time::Duration;
 
