@@ -19,6 +19,7 @@ pub mod openapi;
 mod ops;
 pub mod pairing;
 mod qr;
+pub(crate) mod query;
 mod raw;
 pub mod site_guard;
 pub(crate) mod target;

@@ -12,7 +12,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::body;
+use super::{
+    body,
+    query::{Limit, Query},
+};
 use crate::{
     config::Secret,
     error::ApiError,
@@ -29,8 +32,6 @@ use crate::{
 
 type Answer = Result<HttpResponse, ApiError>;
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
 const CURSOR_PREFIX: &str = "deliveries:";
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -415,60 +416,42 @@ pub async fn redeliver(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> 
     }))
 }
 
-/// `?limit=` and `?cursor=` of the delivery log.
-#[derive(Debug, PartialEq)]
-struct Page {
-    limit: i64,
-    before: Option<i64>,
+/// The query string of the delivery log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// Page size, 1 to 500 (default 50)
+    #[param(minimum = 1, maximum = 500, value_type = Option<i64>)]
+    limit: Option<Limit>,
+    /// `next_cursor` of the previous page
+    #[param(value_type = Option<String>)]
+    cursor: Option<DeliveryCursor>,
 }
 
-fn parse_page(query: &str) -> Result<Page, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
-        .map_err(|error| ApiError::InvalidField(format!("the query string is malformed: {error}")))?
-        .into_inner();
-    let mut page = Page {
-        limit: DEFAULT_LIMIT,
-        before: None,
-    };
-    for (key, value) in pairs {
-        match key.as_str() {
-            "limit" => {
-                page.limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::InvalidField(format!(
-                            "`limit` must be a number from 1 to {MAX_LIMIT}, not `{value}`"
-                        ))
-                    })?
-            }
-            "cursor" => page.before = Some(decode_cursor(&value)?),
-            other => {
-                return Err(ApiError::InvalidField(format!(
-                    "unknown query parameter `{other}`; this route takes: limit, cursor"
-                )))
-            }
-        }
+/// A `next_cursor` of the delivery log: the last delivery's place in the outbox.
+#[derive(Debug, PartialEq)]
+struct DeliveryCursor(i64);
+
+impl<'de> Deserialize<'de> for DeliveryCursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        URL_SAFE_NO_PAD
+            .decode(&text)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
+            .map(Self)
+            .ok_or_else(|| {
+                serde::de::Error::custom(
+                    "must be a `next_cursor` this route gave out, passed back as is",
+                )
+            })
     }
-    Ok(page)
 }
 
 fn encode_cursor(seq: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
-        .ok_or_else(|| {
-            ApiError::InvalidField(
-                "`cursor` is not one this route gave out (pass `next_cursor` back as is)".into(),
-            )
-        })
 }
 
 fn utc(at: NaiveDateTime) -> DateTime<Utc> {
@@ -505,11 +488,7 @@ fn delivery_view(log: store::DeliveryLog) -> DeliveryView {
 
 #[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks",
     summary = "The delivery log: every delivery with its attempts, newest first",
-    params(
-        ("id" = String, Path, description = "Endpoint id (`ep_...`)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
-    ),
+    params(("id" = String, Path, description = "Endpoint id (`ep_...`)"), DeliveriesQuery),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
@@ -520,9 +499,10 @@ fn delivery_view(log: store::DeliveryLog) -> DeliveryView {
 pub async fn deliveries(
     webhooks: web::Data<Webhooks>,
     id: web::Path<String>,
-    request: HttpRequest,
+    Query(page): Query<DeliveriesQuery>,
 ) -> Answer {
-    let page = parse_page(request.query_string())?;
+    let limit = Limit::or_default(page.limit);
+    let before = page.cursor.map(|cursor| cursor.0);
     let endpoint_id = id.into_inner();
     // 404 for an unknown endpoint rather than an empty log.
     dispatcher(&webhooks)?
@@ -534,13 +514,13 @@ pub async fn deliveries(
     let read_id = endpoint_id.clone();
     let logs = web::block(move || {
         let mut conn = pool.get().map_err(|error| error.to_string())?;
-        store::deliveries_page(&mut conn, &read_id, page.before, page.limit + 1)
+        store::deliveries_page(&mut conn, &read_id, before, limit + 1)
             .map_err(|error| error.to_string())
     })
     .await
     .map_err(|_| not_answering())?
     .map_err(|error| ApiError::Unavailable(format!("reading the delivery log failed: {error}")))?;
-    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = logs.len() > limit;
     let logs: Vec<store::DeliveryLog> = logs.into_iter().take(limit).collect();
     let next_cursor = more
@@ -559,33 +539,23 @@ mod tests {
 
     #[test]
     fn pages_and_cursors() {
-        assert_eq!(
-            parse_page("").unwrap(),
-            Page {
-                limit: DEFAULT_LIMIT,
-                before: None
-            }
-        );
+        let page = |query: &str| super::super::query::parse::<DeliveriesQuery>(query);
+        let empty = page("").unwrap();
+        assert_eq!((empty.limit, empty.cursor), (None, None));
         let cursor = encode_cursor(42);
-        assert_eq!(
-            parse_page(&format!("limit=5&cursor={cursor}")).unwrap(),
-            Page {
-                limit: 5,
-                before: Some(42)
-            }
-        );
-        for bad in [
-            "limit=0",
-            "limit=501",
-            "limit=x",
-            "cursor=abc",
-            "status=failed",
+        let given = page(&format!("limit=5&cursor={cursor}")).unwrap();
+        assert_eq!(given.limit, Some(Limit(5)));
+        assert_eq!(given.cursor, Some(DeliveryCursor(42)));
+        for (bad, named) in [
+            ("limit=0", "`limit`"),
+            ("limit=501", "`limit`"),
+            ("limit=x", "`limit`"),
+            ("cursor=abc", "`cursor`"),
+            ("status=failed", "`status`"),
         ] {
-            assert_eq!(
-                parse_page(bad).unwrap_err().code(),
-                "invalid_field",
-                "{bad}"
-            );
+            let error = page(bad).unwrap_err();
+            assert_eq!(error.code(), "invalid_field", "{bad}");
+            assert!(error.to_string().contains(named), "{bad}: {error}");
         }
     }
 }
