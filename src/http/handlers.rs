@@ -5,14 +5,18 @@ use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{body, target::Target, views, AppState};
+use super::{
+    ask::{self, ask, ask_for},
+    body,
+    target::Target,
+    views, AppState,
+};
 use crate::{
     config::Secret,
     error::ApiError,
     obs::{
         probe::{probe, ProbeTarget},
-        CommandError, CommandOutcome, ObsCommand, Route, SetInstanceRunning, StartManager,
-        StopManager,
+        CommandError, CommandOutcome, ObsCommand, SetInstanceRunning, StartManager, StopManager,
     },
     outputs::{commands::OutputCommand, Output},
     status::model::name_problem,
@@ -57,28 +61,20 @@ pub async fn stop_manager(state: web::Data<AppState>, target: Target) -> Answer 
 }
 
 async fn set_running(state: &AppState, target: &Target, running: bool) -> Result<(), ApiError> {
+    let supervisor = &state.supervisor;
     if target.explicit {
-        state
-            .supervisor
-            .send(SetInstanceRunning {
-                instance: target.name.clone(),
-                running,
-            })
-            .await
-            .map_err(|_| hub_unavailable())?
-            .map_err(|error| ApiError::from_command(&target.name, error, ""))
+        let message = SetInstanceRunning {
+            instance: target.name.clone(),
+            running,
+        };
+        ask_for(supervisor, message, |error| {
+            ApiError::from_command(&target.name, error, "")
+        })
+        .await
     } else if running {
-        state
-            .supervisor
-            .send(StartManager)
-            .await
-            .map_err(|_| hub_unavailable())
+        ask(supervisor, StartManager).await
     } else {
-        state
-            .supervisor
-            .send(StopManager)
-            .await
-            .map_err(|_| hub_unavailable())
+        ask(supervisor, StopManager).await
     }
 }
 
@@ -213,14 +209,7 @@ async fn route(
     target: &Target,
     command: ObsCommand,
 ) -> Result<CommandOutcome, CommandError> {
-    state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command,
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())))
+    ask::route(&state.supervisor, &target.name, command).await
 }
 
 /// Answer of `POST /api/sync-scenes/`.

@@ -5,6 +5,7 @@
 //! `default`, or the only one), `/api/instances/{instance}/<route>` on a named one. Trailing
 //! slashes are optional (the seed's paths end in one).
 
+pub(crate) mod ask;
 pub mod auth;
 pub(crate) mod body;
 pub mod body_guard;

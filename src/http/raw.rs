@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{body, target::Target, AppState};
+use super::{ask::ask_for, body, target::Target, AppState};
 use crate::{
     error::ApiError,
     obs::{connection::RawCall, raw, RouteRaw},
@@ -32,19 +32,14 @@ pub struct BatchBody {
 }
 
 async fn route(state: &AppState, target: &Target, call: RawCall) -> Answer {
-    let answer = state
-        .supervisor
-        .send(RouteRaw {
-            instance: target.name.clone(),
-            call,
-        })
-        .await
-        .map_err(|_| {
-            ApiError::Unavailable(
-                "the hub's supervisor is not answering; retry in a moment".to_string(),
-            )
-        })?
-        .map_err(|error| ApiError::from_command(&target.name, error, ""))?;
+    let message = RouteRaw {
+        instance: target.name.clone(),
+        call,
+    };
+    let answer = ask_for(&state.supervisor, message, |error| {
+        ApiError::from_command(&target.name, error, "")
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
+    ask::{ask, ask_for},
     body,
     query::{Limit, Query},
 };
@@ -77,6 +78,16 @@ fn api_error(error: WebhookError) -> ApiError {
         WebhookError::TooMany(message) => ApiError::WebhookLimitReached(message),
         WebhookError::Store(error) => ApiError::Unavailable(format!("{error}; retry in a moment")),
     }
+}
+
+/// Asks the dispatcher; its refusals become their API errors.
+async fn ask_dispatcher<M, T>(webhooks: &Webhooks, message: M) -> Result<T, ApiError>
+where
+    WebhookDispatcher: actix::Handler<M>,
+    M: actix::Message<Result = Result<T, WebhookError>> + Send + 'static,
+    T: Send + 'static,
+{
+    ask_for(dispatcher(webhooks)?, message, api_error).await
 }
 
 fn not_answering() -> ApiError {
@@ -219,10 +230,7 @@ fn check_instance_filter(instance: Option<String>) -> Result<Option<String>, Api
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
 pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
-    let endpoints = dispatcher(&webhooks)?
-        .send(ListEndpoints)
-        .await
-        .map_err(|_| not_answering())?;
+    let endpoints = ask(dispatcher(&webhooks)?, ListEndpoints).await?;
     let webhooks: Vec<EndpointView> = endpoints.iter().map(EndpointView::from).collect();
     Ok(HttpResponse::Ok().json(EndpointList { webhooks }))
 }
@@ -268,11 +276,7 @@ pub async fn create(
         },
         enabled: body.enabled.unwrap_or(true),
     };
-    let created = dispatcher(&webhooks)?
-        .send(AddEndpoint(new))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    let created = ask_dispatcher(&webhooks, AddEndpoint(new)).await?;
     // The one time the secret is shown: the receiver needs it to verify signatures.
     Ok(HttpResponse::Created().json(CreatedEndpoint {
         endpoint: EndpointView::from(&created),
@@ -290,11 +294,7 @@ pub async fn create(
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
 pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    let endpoint = dispatcher(&webhooks)?
-        .send(GetEndpoint(id.into_inner()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    let endpoint = ask_dispatcher(&webhooks, GetEndpoint(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(EndpointView::from(&endpoint)))
 }
 
@@ -337,14 +337,14 @@ pub async fn update(
     if let Some(instance) = body.instance {
         patch.instance = Some(check_instance_filter(instance)?);
     }
-    let endpoint = dispatcher(&webhooks)?
-        .send(UpdateEndpoint {
+    let endpoint = ask_dispatcher(
+        &webhooks,
+        UpdateEndpoint {
             id: id.into_inner(),
             patch,
-        })
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(EndpointView::from(&endpoint)))
 }
 
@@ -358,11 +358,7 @@ pub async fn update(
         (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
     ))]
 pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    dispatcher(&webhooks)?
-        .send(RemoveEndpoint(id.into_inner()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    ask_dispatcher(&webhooks, RemoveEndpoint(id.into_inner())).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -378,11 +374,7 @@ pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Ans
     ))]
 pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let endpoint_id = id.into_inner();
-    let delivery_id = dispatcher(&webhooks)?
-        .send(SendTest(endpoint_id.clone()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    let delivery_id = ask_dispatcher(&webhooks, SendTest(endpoint_id.clone())).await?;
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Queued {
         delivery_id,
         endpoint_id,
@@ -403,11 +395,7 @@ pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> 
     ))]
 pub async fn redeliver(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let delivery_id = id.into_inner();
-    let endpoint_id = dispatcher(&webhooks)?
-        .send(Redeliver(delivery_id.clone()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    let endpoint_id = ask_dispatcher(&webhooks, Redeliver(delivery_id.clone())).await?;
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Queued {
         delivery_id,
         endpoint_id,
@@ -505,11 +493,7 @@ pub async fn deliveries(
     let before = page.cursor.map(|cursor| cursor.0);
     let endpoint_id = id.into_inner();
     // 404 for an unknown endpoint rather than an empty log.
-    dispatcher(&webhooks)?
-        .send(GetEndpoint(endpoint_id.clone()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    ask_dispatcher(&webhooks, GetEndpoint(endpoint_id.clone())).await?;
     let pool = webhooks.pool().cloned().ok_or_else(not_answering)?;
     let read_id = endpoint_id.clone();
     let logs = web::block(move || {

@@ -22,8 +22,8 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{body, get, post, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{ask::route, body, get, post, target::Target, AppState},
+    obs::{CommandError, CommandOutcome, ObsCommand},
     status::model::{RecordFigures, StreamFigures},
 };
 
@@ -65,14 +65,12 @@ fn output_in_path(request: &HttpRequest) -> Result<Output, ApiError> {
 }
 
 async fn run(state: &AppState, target: &Target, command: OutputCommand) -> Answer {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command: ObsCommand::Output(command.clone()),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())));
+    let outcome = route(
+        &state.supervisor,
+        &target.name,
+        ObsCommand::Output(command.clone()),
+    )
+    .await;
     match outcome {
         Ok(CommandOutcome::Output(answer)) => Ok(HttpResponse::Ok().json(OutputCommandAnswer {
             ok: true,

@@ -26,8 +26,8 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{get, query::Query, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{ask::route, get, query::Query, target::Target, AppState},
+    obs::{CommandError, CommandOutcome, ObsCommand},
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -150,14 +150,12 @@ async fn capture(
     instance: &str,
     screenshot: Screenshot,
 ) -> Result<Vec<u8>, CommandError> {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: instance.to_string(),
-            command: ObsCommand::Screenshot(screenshot),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(instance.to_string())))?;
+    let outcome = route(
+        &state.supervisor,
+        instance,
+        ObsCommand::Screenshot(screenshot),
+    )
+    .await?;
     match outcome {
         CommandOutcome::Picture(bytes) => Ok(bytes),
         _ => Err(CommandError::Unavailable(instance.to_string())),

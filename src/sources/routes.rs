@@ -30,8 +30,8 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{body, get, post, resource, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{ask::route, body, get, post, resource, target::Target, AppState},
+    obs::{CommandError, CommandOutcome, ObsCommand},
     status::InstanceStatus,
 };
 
@@ -113,14 +113,7 @@ async fn ask(
     command: SourceCommand,
     looked_for: &str,
 ) -> Result<SourceOutcome, ApiError> {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command: ObsCommand::Source(command),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())));
+    let outcome = route(&state.supervisor, &target.name, ObsCommand::Source(command)).await;
     match outcome {
         Ok(CommandOutcome::Source(outcome)) => Ok(outcome),
         Ok(_) => Err(ApiError::Unavailable(

@@ -19,8 +19,8 @@ use super::commands::{
 };
 use crate::{
     error::ApiError,
-    http::{body, get, get_and_put, post, put, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{ask::route, body, get, get_and_put, post, put, target::Target, AppState},
+    obs::{CommandError, CommandOutcome, ObsCommand},
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -51,14 +51,12 @@ async fn ask(
     target: &Target,
     command: StudioCommand,
 ) -> Result<StudioOutcome, ApiError> {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command: ObsCommand::Studio(command.clone()),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())));
+    let outcome = route(
+        &state.supervisor,
+        &target.name,
+        ObsCommand::Studio(command.clone()),
+    )
+    .await;
     match outcome {
         Ok(CommandOutcome::Studio(outcome)) => Ok(outcome),
         Ok(_) => Err(ApiError::Unavailable(
