@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{
     ask::{self, ask, ask_for},
     body,
+    responses::{CommandErrors, InstanceErrors},
     target::Target,
     views, AppState,
 };
@@ -35,8 +36,7 @@ fn hub_unavailable() -> ApiError {
     summary = "Connect every instance (or, per instance, that one); idempotent",
     responses(
         (status = 200, description = "The manager status after starting", body = views::ManagerStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn start_manager(state: web::Data<AppState>, target: Target) -> Answer {
@@ -51,8 +51,7 @@ pub async fn start_manager(state: web::Data<AppState>, target: Target) -> Answer
     summary = "Disconnect every instance (or, per instance, that one); idempotent",
     responses(
         (status = 200, description = "The manager status after stopping", body = views::ManagerStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn stop_manager(state: web::Data<AppState>, target: Target) -> Answer {
@@ -85,8 +84,7 @@ async fn set_running(state: &AppState, target: &Target, running: bool) -> Result
     summary = "Whether the manager runs, and every instance's connection",
     responses(
         (status = 200, description = "Manager status", body = views::ManagerStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn manager_status(state: web::Data<AppState>, target: Target) -> HttpResponse {
@@ -131,8 +129,7 @@ pub async fn list_instances(state: web::Data<AppState>) -> HttpResponse {
     summary = "Cached status of one instance (never asks OBS)",
     responses(
         (status = 200, description = "Status", body = views::StreamStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer {
@@ -168,11 +165,7 @@ pub struct TestConnectionBody {
     responses(
         (status = 200, description = "ok true with versions and round trip, or ok false with the failure", body = crate::obs::probe::ProbeReport),
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn test_connection(
@@ -233,10 +226,7 @@ pub struct SceneSyncAnswer {
     summary = "Re-read the scene list from OBS",
     responses(
         (status = 200, description = "The scene list", body = SceneSyncAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
@@ -292,14 +282,8 @@ pub struct SwitchSceneBody {
     responses(
         (status = 200, description = "Switched", body = views::SwitchSceneAnswer),
         (status = 400, description = "Malformed body, or scene_name missing, empty or with a control character", body = crate::error::ErrorBody),
-        (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody)
     )
 )]
 pub async fn switch_scene(
@@ -363,12 +347,8 @@ async fn output_command(
     summary = "Start streaming",
     responses(
         (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is already streaming", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer {
@@ -389,12 +369,8 @@ pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer 
     summary = "Stop streaming",
     responses(
         (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not streaming", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
@@ -415,12 +391,8 @@ pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
     summary = "Start recording",
     responses(
         (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is already recording", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer {
@@ -441,12 +413,8 @@ pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer 
     summary = "Stop recording (answers the file's path)",
     responses(
         (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not recording", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn stop_record(state: web::Data<AppState>, target: Target) -> Answer {

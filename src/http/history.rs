@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use super::{
     query::{Limit, Query},
+    responses::HistoryErrors,
     AppState,
 };
 use crate::{
@@ -280,24 +281,6 @@ pub struct EventView {
     seq: i64,
     /// The change, as subscribers and the live feed receive it.
     payload: Value,
-}
-
-/// The errors every history route can answer, for the OpenAPI document.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // a description for the document; never built
-pub enum HistoryErrors {
-    /// A query parameter is invalid (the message names it)
-    #[response(status = 400)]
-    BadParameter(crate::error::ErrorBody),
-    /// An API token is configured and was not given
-    #[response(status = 401)]
-    Unauthorized(crate::error::ErrorBody),
-    /// No such instance
-    #[response(status = 404)]
-    UnknownInstance(crate::error::ErrorBody),
-    /// The hub keeps no history, or the database is unavailable
-    #[response(status = 503)]
-    Unavailable(crate::error::ErrorBody),
 }
 
 /// A page of `GET /api/events/`, newest first.

@@ -22,6 +22,7 @@ pub mod pairing;
 mod qr;
 pub(crate) mod query;
 mod raw;
+pub(crate) mod responses;
 pub mod site_guard;
 pub(crate) mod target;
 pub mod views;

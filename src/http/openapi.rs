@@ -12,12 +12,12 @@ use utoipa::{
     openapi::{
         path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem},
         security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
-        ContentBuilder, Ref, RefOr, Required, ResponseBuilder,
+        Required,
     },
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, qr, raw, webhooks};
+use super::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
 use crate::sources::routes as sources;
@@ -247,21 +247,6 @@ impl Modify for BearerTokens {
 /// hub does not answer to without a token) and 403 on those that change something (a page of
 /// another site). Added here rather than on each handler, as the guard is not the handler's.
 struct SiteGuardErrors;
-
-/// A documented error answer with the one error body.
-fn error_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build(),
-    )
-}
 
 impl Modify for SiteGuardErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

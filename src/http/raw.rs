@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{ask::ask_for, body, target::Target, AppState};
+use super::{ask::ask_for, body, responses::InstanceErrors, target::Target, AppState};
 use crate::{
     error::ApiError,
     obs::{connection::RawCall, raw, RouteRaw},
@@ -58,13 +58,9 @@ async fn route(state: &AppState, target: &Target, call: RawCall) -> Answer {
     responses(
         (status = 200, description = "OBS's answer", body = Object),
         (status = 400, description = "Malformed request type or body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Not connected", body = crate::error::ErrorBody),
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn request(
@@ -99,13 +95,9 @@ pub async fn request(
     responses(
         (status = 200, description = "`results`: OBS's answer to each request run", body = Object),
         (status = 400, description = "Malformed body, too many requests, too long a sleep, or an output request", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Not connected", body = crate::error::ErrorBody),
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn batch(

@@ -16,6 +16,7 @@ use super::{
     ask::{ask, ask_for},
     body,
     query::{Limit, Query},
+    responses::WebhookAdminErrors,
 };
 use crate::{
     config::Secret,
@@ -226,8 +227,7 @@ fn check_instance_filter(instance: Option<String>) -> Result<Option<String>, Api
     summary = "Every webhook endpoint (from the API, the config file and the callback base URL)",
     responses(
         (status = 200, description = "The endpoints, without their secrets", body = EndpointList),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
     let endpoints = ask(dispatcher(&webhooks)?, ListEndpoints).await?;
@@ -241,12 +241,8 @@ pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
     responses(
         (status = 201, description = "The endpoint, with its secret", body = CreatedEndpoint),
         (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`: the message names the URL and why)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 409, description = "As many endpoints as `[webhook_delivery] max_endpoints` exist already (`webhook_limit_reached`)", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn create(
     webhooks: web::Data<Webhooks>,
@@ -289,9 +285,8 @@ pub async fn create(
     params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let endpoint = ask_dispatcher(&webhooks, GetEndpoint(id.into_inner())).await?;
@@ -305,13 +300,9 @@ pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answe
     responses(
         (status = 200, description = "The endpoint as changed", body = EndpointView),
         (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint comes from the configuration: only `enabled` can change", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn update(
     webhooks: web::Data<Webhooks>,
@@ -353,9 +344,8 @@ pub async fn update(
     params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     ask_dispatcher(&webhooks, RemoveEndpoint(id.into_inner())).await?;
@@ -367,10 +357,9 @@ pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Ans
     params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
     responses(
         (status = 202, description = "Stored, being sent", body = Queued),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint is disabled", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let endpoint_id = id.into_inner();
@@ -388,10 +377,9 @@ pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> 
     params(("id" = String, Path, description = "Delivery id (`msg_...`)")),
     responses(
         (status = 202, description = "Pending again", body = Queued),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such delivery", body = crate::error::ErrorBody),
         (status = 409, description = "Its endpoint is disabled", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn redeliver(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let delivery_id = id.into_inner();
@@ -480,9 +468,8 @@ fn delivery_view(log: store::DeliveryLog) -> DeliveryView {
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn deliveries(
     webhooks: web::Data<Webhooks>,

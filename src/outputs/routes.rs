@@ -22,7 +22,13 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{ask::route, body, get, post, target::Target, AppState},
+    http::{
+        ask::route,
+        body, get, post,
+        responses::{CommandErrors, InstanceErrors},
+        target::Target,
+        AppState,
+    },
     obs::{CommandError, CommandOutcome, ObsCommand},
     status::model::{RecordFigures, StreamFigures},
 };
@@ -161,12 +167,9 @@ macro_rules! output_route {
                 (status = 200, description = "The output's state after the command", body = OutputCommandAnswer,
                  example = json!({"ok": true, "instance": "default", "output": "stream", "action": "start",
                                   "active": true, "state": "starting", "sent_to_obs": true})),
-                (status = 404, description = "No such instance or output", body = crate::error::ErrorBody),
                 (status = 409, description = "Already in that state, or the output is not available (replay buffer not enabled, no virtual camera device)", body = crate::error::ErrorBody),
-                (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-                (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-                (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-                (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+                CommandErrors,
+                (status = 404, description = "No such instance or output", body = crate::error::ErrorBody)
             )
         )]
         pub async fn $name(
@@ -220,13 +223,9 @@ pub struct EnsureBody {
          example = json!({"ok": true, "instance": "default", "output": "record", "action": "ensure",
                           "active": true, "state": "started", "paused": false, "sent_to_obs": false})),
         (status = 400, description = "Malformed body or missing `active`", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or output", body = crate::error::ErrorBody),
         (status = 409, description = "The output is not available", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or output", body = crate::error::ErrorBody)
     )
 )]
 pub async fn ensure(
@@ -251,12 +250,8 @@ macro_rules! record_route {
                 (status = 200, description = "Done", body = OutputCommandAnswer,
                  example = json!({"ok": true, "instance": "default", "output": "record", "action": "pause",
                                   "active": true, "state": "started", "paused": true, "sent_to_obs": true})),
-                (status = 404, description = "No such instance", body = crate::error::ErrorBody),
                 (status = 409, description = "Not recording, already (not) paused, or unsupported by the recording settings (OBS's words in the message)", body = crate::error::ErrorBody),
-                (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-                (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-                (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-                (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+                CommandErrors
             )
         )]
         pub async fn $name(state: web::Data<AppState>, target: Target) -> Answer {
@@ -307,14 +302,9 @@ pub struct ChapterBody {
     responses(
         (status = 200, description = "Marked", body = OutputCommandAnswer),
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "Not recording, or the recording format has no chapters (output_unsupported)", body = crate::error::ErrorBody,
          example = json!({"error": "output_unsupported", "message": "OBS instance `default` could not add a chapter marker: only the Hybrid MP4 recording format supports them; OBS said: Verify that the output being used supports chapter markers."})),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn chapter(
@@ -344,12 +334,9 @@ pub async fn chapter(
          example = json!({"ok": true, "instance": "default", "output": "replay_buffer", "action": "save",
                           "active": true, "state": "started", "sent_to_obs": true,
                           "output_path": "/home/x/Replay 2026-11-30 04-00-00.mkv"})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "The replay buffer is not enabled in OBS (output_unavailable) or not running", body = crate::error::ErrorBody,
          example = json!({"error": "output_unavailable", "message": "OBS instance `default` has no replay buffer: enable it in OBS (Settings > Output > Replay Buffer) and restart OBS; OBS said: Replay buffer is not available."})),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        CommandErrors,
         (status = 504, description = "OBS did not report the saved file in time", body = crate::error::ErrorBody)
     )
 )]
@@ -376,8 +363,7 @@ pub struct OutputsView<'a> {
     summary = "Every output's state (from the cache; never asks OBS)",
     responses(
         (status = 200, description = "Outputs", body = OutputsView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn outputs(state: web::Data<AppState>, target: Target) -> Answer {
@@ -412,8 +398,7 @@ pub struct StatsHistoryView {
     summary = "The last 10 minutes of stats (bitrate, dropped frames, FPS, CPU...), oldest first",
     responses(
         (status = 200, description = "Samples", body = StatsHistoryView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn stats_history(history: web::Data<StatsHistory>, target: Target) -> HttpResponse {

@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{ask::route, get, query::Query, target::Target, AppState},
+    http::{ask::route, get, query::Query, responses::PictureErrors, target::Target, AppState},
     obs::{CommandError, CommandOutcome, ObsCommand},
 };
 
@@ -244,13 +244,7 @@ pub struct SourcePath {
         (status = 200, description = "The image; ETag and Cache-Control: private, no-cache",
          content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 304, description = "If-None-Match matched the current picture's ETag"),
-        (status = 400, description = "A bad query parameter (invalid_field names it)", body = crate::error::ErrorBody,
-         example = json!({"error": "invalid_field", "message": "`width` must be a whole number from 8 to 4096 (it was `5000`)"})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        PictureErrors
     )
 )]
 pub async fn program(
@@ -273,13 +267,8 @@ pub async fn program(
         (status = 200, description = "The image; ETag and Cache-Control: private, no-cache",
          content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 304, description = "If-None-Match matched the current picture's ETag"),
-        (status = 400, description = "A bad query parameter (invalid_field names it)", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not in studio mode (studio_mode_off)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        PictureErrors
     )
 )]
 pub async fn preview(
@@ -302,12 +291,8 @@ pub async fn preview(
         (status = 200, description = "The image; ETag and Cache-Control: private, no-cache",
          content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 304, description = "If-None-Match matched the current picture's ETag"),
-        (status = 400, description = "A bad query parameter (invalid_field names it)", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance, or no such scene or input (unknown_source)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        PictureErrors,
+        (status = 404, description = "No such instance, or no such scene or input (unknown_source)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn source(

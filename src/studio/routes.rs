@@ -19,7 +19,13 @@ use super::commands::{
 };
 use crate::{
     error::ApiError,
-    http::{ask::route, body, get, get_and_put, post, put, target::Target, AppState},
+    http::{
+        ask::route,
+        body, get, get_and_put, post, put,
+        responses::{CommandErrors, InstanceErrors},
+        target::Target,
+        AppState,
+    },
     obs::{CommandError, CommandOutcome, ObsCommand},
 };
 
@@ -155,8 +161,7 @@ pub struct StudioView<'a> {
          example = json!({"instance": "default", "connected": true, "stale": false, "program_scene": "Live",
                           "studio_mode": true, "preview_scene": "Break", "current_transition": "Fade",
                           "transition_duration_ms": 300, "transition_running": false})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn studio_mode(state: web::Data<AppState>, target: Target) -> Answer {
@@ -190,11 +195,8 @@ pub struct StudioModeBody {
          example = json!({"ok": true, "instance": "default", "action": "set-studio-mode", "studio_mode": true,
                           "preview_scene": "Live", "current_transition": "Fade", "transition_duration_ms": 300})),
         (status = 400, description = "Malformed body (`enabled` missing or not a boolean)", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 502, description = "OBS refused", body = crate::error::ErrorBody)
     )
 )]
 pub async fn set_studio_mode(
@@ -214,11 +216,8 @@ pub async fn set_studio_mode(
     summary = "Turn studio mode on if off, off if on; answers the new state",
     responses(
         (status = 200, description = "Studio mode as OBS reports it afterwards", body = StudioCommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 502, description = "OBS refused", body = crate::error::ErrorBody)
     )
 )]
 pub async fn toggle_studio_mode(state: web::Data<AppState>, target: Target) -> Answer {
@@ -242,13 +241,10 @@ pub struct PreviewBody {
          example = json!({"ok": true, "instance": "default", "action": "set-preview-scene", "studio_mode": true,
                           "preview_scene": "Break", "current_transition": "Fade", "transition_duration_ms": 300})),
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or scene (unknown_scene)", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not in studio mode (studio_mode_off)", body = crate::error::ErrorBody,
          example = json!({"error": "studio_mode_off", "message": "OBS instance `default` is not in studio mode: enable it first (PUT /api/studio-mode with {\"enabled\": true}); OBS said: Studio mode is not active."})),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or scene (unknown_scene)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn set_preview_scene(
@@ -284,12 +280,9 @@ pub struct TakeBody {
                           "preview_scene": "Live", "program_scene": "Break", "current_transition": "Fade",
                           "transition_duration_ms": 500})),
         (status = 400, description = "Malformed body, or `duration_ms` outside 50..20000", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not in studio mode (studio_mode_off)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn take(
@@ -329,11 +322,8 @@ pub async fn take(
          example = json!({"current_transition": "Fade", "transition_duration_ms": 300, "transitions": [
              {"name": "Cut", "kind": "cut_transition", "fixed": true, "configurable": false},
              {"name": "Fade", "kind": "fade_transition", "fixed": false, "configurable": true}]})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 502, description = "OBS refused", body = crate::error::ErrorBody)
     )
 )]
 pub async fn transitions(state: web::Data<AppState>, target: Target) -> Answer {
@@ -359,12 +349,9 @@ pub struct TransitionBody {
          example = json!({"ok": true, "instance": "default", "action": "set-transition", "studio_mode": false,
                           "preview_scene": null, "current_transition": "Fade", "transition_duration_ms": 750})),
         (status = 400, description = "Malformed body, or `duration_ms` outside 50..20000", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody),
         (status = 409, description = "OBS refused the duration (a fixed transition)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn set_transition(
@@ -402,12 +389,8 @@ pub struct TBarBody {
     responses(
         (status = 200, description = "Moved", body = StudioCommandAnswer),
         (status = 400, description = "Malformed body, or `position` outside 0.0..1.0", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "Not in studio mode (studio_mode_off), or the transition is fixed", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn tbar(
