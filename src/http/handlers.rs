@@ -1,13 +1,13 @@
 //! Route handlers: parse, route to the supervisor or read the board, shape the answer.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
     ask::{self, ask, ask_for},
-    body,
+    body::{Json, OptionalJson},
     responses::{CommandErrors, InstanceErrors},
     target::Target,
     views, AppState,
@@ -171,10 +171,8 @@ pub struct TestConnectionBody {
 pub async fn test_connection(
     state: web::Data<AppState>,
     target: Target,
-    http_request: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(request): OptionalJson<TestConnectionBody>,
 ) -> Answer {
-    let request: Option<TestConnectionBody> = body::optional_json(&http_request, payload).await?;
     let configured = state
         .settings
         .instance(&target.name)
@@ -289,10 +287,8 @@ pub struct SwitchSceneBody {
 pub async fn switch_scene(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(SwitchSceneBody { scene_name }): Json<SwitchSceneBody>,
 ) -> Answer {
-    let SwitchSceneBody { scene_name } = body::json(&request, payload).await?;
     if let Some(problem) = name_problem(&scene_name) {
         return Err(ApiError::InvalidField(format!("`scene_name` {problem}")));
     }

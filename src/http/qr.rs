@@ -2,11 +2,11 @@
 //! it. Generated here (no outside service sees the address). Only an http(s) address is encoded:
 //! the page never puts the API token in it (the phone's user types the token once).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use qrcode::{render::svg, EcLevel, QrCode};
 use serde::Deserialize;
 
-use super::query::Query;
+use super::{body::Json, query::Query};
 use crate::error::ApiError;
 
 /// Longer than any dashboard address, short enough to stay a scannable code.
@@ -48,10 +48,8 @@ pub async fn qr_code(Query(QrBody { text }): Query<QrBody>) -> Result<HttpRespon
         (status = 400, description = "`text` missing, not an http(s) address, or too long", body = crate::error::ErrorBody),
     ))]
 pub async fn qr_code_of_body(
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(QrBody { text }): Json<QrBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let QrBody { text } = super::body::json(&request, payload).await?;
     svg_answer(&text)
 }
 

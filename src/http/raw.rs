@@ -8,7 +8,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{ask::ask_for, body, responses::InstanceErrors, target::Target, AppState};
+use super::{
+    ask::ask_for,
+    body::{self, Json},
+    responses::InstanceErrors,
+    target::Target,
+    AppState,
+};
 use crate::{
     error::ApiError,
     obs::{connection::RawCall, raw, RouteRaw},
@@ -103,10 +109,8 @@ pub async fn request(
 pub async fn batch(
     state: web::Data<AppState>,
     target: Target,
-    http: HttpRequest,
-    payload: web::Payload,
+    Json(batch): Json<BatchBody>,
 ) -> Answer {
-    let batch: BatchBody = body::json(&http, payload).await?;
     let execution_type = match batch.execution_type.as_deref() {
         None => crate::obs_protocol::execution::SERIAL_REALTIME,
         Some(name) => raw::execution_type(name).ok_or_else(|| {

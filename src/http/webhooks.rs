@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::{
     ask::{ask, ask_for},
-    body,
+    body::Json,
     query::{Limit, Query},
     responses::WebhookAdminErrors,
 };
@@ -244,12 +244,7 @@ pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
         (status = 409, description = "As many endpoints as `[webhook_delivery] max_endpoints` exist already (`webhook_limit_reached`)", body = crate::error::ErrorBody),
         WebhookAdminErrors
     ))]
-pub async fn create(
-    webhooks: web::Data<Webhooks>,
-    request: HttpRequest,
-    payload: web::Payload,
-) -> Answer {
-    let body: CreateBody = body::json(&request, payload).await?;
+pub async fn create(webhooks: web::Data<Webhooks>, Json(body): Json<CreateBody>) -> Answer {
     let url = endpoint::check_url(&body.url).map_err(field("url"))?;
     let secret = match body.secret {
         Some(secret) => {
@@ -307,10 +302,8 @@ pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answe
 pub async fn update(
     webhooks: web::Data<Webhooks>,
     id: web::Path<String>,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(body): Json<PatchBody>,
 ) -> Answer {
-    let body: PatchBody = body::json(&request, payload).await?;
     let mut patch = EndpointPatch {
         enabled: body.enabled,
         ..EndpointPatch::default()

@@ -9,7 +9,9 @@
 //! Every command goes through the instance's connection and its command discipline, like the
 //! seed's `start-stream` and the rest: nothing here talks to OBS.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,7 +26,8 @@ use crate::{
     error::ApiError,
     http::{
         ask::route,
-        body, get, post,
+        body::{Json, OptionalJson},
+        get, post,
         responses::{CommandErrors, InstanceErrors},
         target::Target,
         AppState,
@@ -61,13 +64,21 @@ pub struct OutputCommandAnswer {
     pub answer: OutputAnswer,
 }
 
-fn output_in_path(request: &HttpRequest) -> Result<Output, ApiError> {
-    let name = request.match_info().get("output").unwrap_or_default();
-    Output::from_path(name).ok_or_else(|| {
-        ApiError::UnknownOutput(format!(
-            "no output named `{name}`; outputs: stream, record, replay-buffer, virtual-cam"
-        ))
-    })
+/// `{output}` of the path: one of the four outputs, or a 404 naming them.
+pub struct OutputInPath(Output);
+
+impl FromRequest for OutputInPath {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let name = request.match_info().get("output").unwrap_or_default();
+        ready(Output::from_path(name).map(OutputInPath).ok_or_else(|| {
+            ApiError::UnknownOutput(format!(
+                "no output named `{name}`; outputs: stream, record, replay-buffer, virtual-cam"
+            ))
+        }))
+    }
 }
 
 async fn run(state: &AppState, target: &Target, command: OutputCommand) -> Answer {
@@ -175,9 +186,8 @@ macro_rules! output_route {
         pub async fn $name(
             state: web::Data<AppState>,
             target: Target,
-            request: HttpRequest,
+            OutputInPath(output): OutputInPath,
         ) -> Answer {
-            let output = output_in_path(&request)?;
             let make: fn(Output) -> OutputCommand = $command;
             run(&state, &target, make(output)).await
         }
@@ -231,11 +241,9 @@ pub struct EnsureBody {
 pub async fn ensure(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    OutputInPath(output): OutputInPath,
+    Json(EnsureBody { active }): Json<EnsureBody>,
 ) -> Answer {
-    let output = output_in_path(&request)?;
-    let EnsureBody { active } = body::json(&request, payload).await?;
     run(&state, &target, OutputCommand::Ensure { output, active }).await
 }
 
@@ -310,12 +318,9 @@ pub struct ChapterBody {
 pub async fn chapter(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(body): OptionalJson<ChapterBody>,
 ) -> Answer {
-    let name = body::optional_json::<ChapterBody>(&request, payload)
-        .await?
-        .and_then(|body| body.name);
+    let name = body.and_then(|body| body.name);
     if name.as_deref().is_some_and(|name| name.trim().is_empty()) {
         return Err(ApiError::InvalidField(
             "`name` must not be empty (leave it out for an unnamed chapter)".into(),

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{ask::route, body, get, post, resource, target::Target, AppState},
+    http::{ask::route, body::Json, get, post, resource, target::Target, AppState},
     obs::{CommandError, CommandOutcome, ObsCommand},
     status::InstanceStatus,
 };
@@ -407,10 +407,9 @@ pub async fn set_text(
     state: web::Data<AppState>,
     target: Target,
     request: HttpRequest,
-    payload: web::Payload,
+    Json(TextBody { text }): Json<TextBody>,
 ) -> Answer {
     let input = path_part(&request, "input");
-    let TextBody { text } = body::json(&request, payload).await?;
     let info = find_input(&state, &target, &input).await?;
     // text_ft2_source (Linux, macOS) and text_gdiplus (Windows), whatever their version.
     if !info.kind.starts_with("text_") {
@@ -492,10 +491,9 @@ pub async fn patch_settings(
     state: web::Data<AppState>,
     target: Target,
     request: HttpRequest,
-    payload: web::Payload,
+    Json(settings): Json<Value>,
 ) -> Answer {
     let input = path_part(&request, "input");
-    let settings: Value = body::json(&request, payload).await?;
     if !settings.is_object() {
         return Err(ApiError::InvalidField(
             "the body must be a JSON object of settings to merge into the input's".to_string(),
@@ -629,10 +627,9 @@ pub async fn media_cursor(
     state: web::Data<AppState>,
     target: Target,
     request: HttpRequest,
-    payload: web::Payload,
+    Json(CursorBody { ms }): Json<CursorBody>,
 ) -> Answer {
     let input = path_part(&request, "input");
-    let CursorBody { ms } = body::json(&request, payload).await?;
     find_media_input(&state, &target, &input).await?;
     let command = SourceCommand::SetMediaCursor {
         input: input.clone(),
@@ -851,10 +848,8 @@ pub async fn profiles(state: web::Data<AppState>, target: Target) -> Answer {
 pub async fn set_profile(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(NameBody { name }): Json<NameBody>,
 ) -> Answer {
-    let NameBody { name } = body::json(&request, payload).await?;
     switch_to(&state, &target, name, true).await
 }
 
@@ -892,10 +887,8 @@ pub async fn collections(state: web::Data<AppState>, target: Target) -> Answer {
 pub async fn set_collection(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(NameBody { name }): Json<NameBody>,
 ) -> Answer {
-    let NameBody { name } = body::json(&request, payload).await?;
     switch_to(&state, &target, name, false).await
 }
 

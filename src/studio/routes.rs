@@ -9,7 +9,7 @@
 //! Reads come from the cache except `GET transitions`, which asks OBS for its list. Commands go
 //! through the instance's connection; nothing here talks to OBS.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +21,8 @@ use crate::{
     error::ApiError,
     http::{
         ask::route,
-        body, get, get_and_put, post, put,
+        body::{Json, OptionalJson},
+        get, get_and_put, post, put,
         responses::{CommandErrors, InstanceErrors},
         target::Target,
         AppState,
@@ -202,10 +203,8 @@ pub struct StudioModeBody {
 pub async fn set_studio_mode(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(StudioModeBody { enabled }): Json<StudioModeBody>,
 ) -> Answer {
-    let StudioModeBody { enabled } = body::json(&request, payload).await?;
     run(&state, &target, StudioCommand::SetStudioMode(enabled)).await
 }
 
@@ -250,10 +249,8 @@ pub struct PreviewBody {
 pub async fn set_preview_scene(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(PreviewBody { scene_name }): Json<PreviewBody>,
 ) -> Answer {
-    let PreviewBody { scene_name } = body::json(&request, payload).await?;
     non_empty("scene_name", &scene_name)?;
     run(&state, &target, StudioCommand::SetPreview(scene_name)).await
 }
@@ -288,15 +285,12 @@ pub struct TakeBody {
 pub async fn take(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(body): OptionalJson<TakeBody>,
 ) -> Answer {
     let TakeBody {
         transition,
         duration_ms,
-    } = body::optional_json(&request, payload)
-        .await?
-        .unwrap_or_default();
+    } = body.unwrap_or_default();
     if let Some(name) = &transition {
         non_empty("transition", name)?;
     }
@@ -357,10 +351,8 @@ pub struct TransitionBody {
 pub async fn set_transition(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(TransitionBody { name, duration_ms }): Json<TransitionBody>,
 ) -> Answer {
-    let TransitionBody { name, duration_ms } = body::json(&request, payload).await?;
     non_empty("name", &name)?;
     let duration_ms = duration(duration_ms)?;
     run(
@@ -396,10 +388,8 @@ pub struct TBarBody {
 pub async fn tbar(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(TBarBody { position, release }): Json<TBarBody>,
 ) -> Answer {
-    let TBarBody { position, release } = body::json(&request, payload).await?;
     if !(0.0..=1.0).contains(&position) {
         return Err(ApiError::InvalidField(format!(
             "`position` must be between 0.0 and 1.0 (it was {position})"
