@@ -55,6 +55,26 @@ where
     ask(actor, message).await?.map_err(refused)
 }
 
+/// [`route`] for a capability whose commands answer with one kind of outcome, which `unwrap`
+/// takes out (another kind is a bug of the connection: a 503 that says so); `refused` words a
+/// failure in the capability's terms.
+pub async fn command<T>(
+    supervisor: &Addr<ConnectionSupervisor>,
+    instance: &str,
+    command: ObsCommand,
+    unwrap: fn(CommandOutcome) -> Option<T>,
+    refused: impl FnOnce(CommandError) -> ApiError,
+) -> Result<T, ApiError> {
+    let outcome = route(supervisor, instance, command)
+        .await
+        .map_err(refused)?;
+    unwrap(outcome).ok_or_else(|| {
+        ApiError::Unavailable(
+            "the connection answered the command with another kind of answer; retry".to_string(),
+        )
+    })
+}
+
 /// Runs `command` on `instance`'s connection. A supervisor that does not answer is reported as
 /// the command's own failure (`Unavailable`), so each capability words it with the rest.
 pub async fn route(

@@ -133,13 +133,10 @@ pub async fn list_instances(state: web::Data<AppState>) -> HttpResponse {
     )
 )]
 pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer {
-    let snapshot = state.board.current();
-    let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+    let status = target.status(&state)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(state.status_json.render(status)))
+        .body(state.status_json.render(&status)))
 }
 
 /// Optional body of `POST /api/test-connection/`; missing fields come from the instance's

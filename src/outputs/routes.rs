@@ -25,7 +25,7 @@ use super::{
 use crate::{
     error::ApiError,
     http::{
-        ask::route,
+        ask,
         body::{Json, OptionalJson},
         get, post,
         responses::{CommandErrors, InstanceErrors},
@@ -82,23 +82,22 @@ impl FromRequest for OutputInPath {
 }
 
 async fn run(state: &AppState, target: &Target, command: OutputCommand) -> Answer {
-    let outcome = route(
+    let answer = ask::command(
         &state.supervisor,
         &target.name,
         ObsCommand::Output(command.clone()),
+        |outcome| match outcome {
+            CommandOutcome::Output(answer) => Some(answer),
+            _ => None,
+        },
+        |error| refusal(&target.name, &command, error),
     )
-    .await;
-    match outcome {
-        Ok(CommandOutcome::Output(answer)) => Ok(HttpResponse::Ok().json(OutputCommandAnswer {
-            ok: true,
-            instance: target.name.clone(),
-            answer,
-        })),
-        Ok(_) => Err(ApiError::Unavailable(
-            "the connection answered an output command with something else; retry".to_string(),
-        )),
-        Err(error) => Err(refusal(&target.name, &command, error)),
-    }
+    .await?;
+    Ok(HttpResponse::Ok().json(OutputCommandAnswer {
+        ok: true,
+        instance: target.name.clone(),
+        answer,
+    }))
 }
 
 /// OBS's refusals in words that say what to enable or why, with OBS's own words.
@@ -372,10 +371,7 @@ pub struct OutputsView<'a> {
     )
 )]
 pub async fn outputs(state: web::Data<AppState>, target: Target) -> Answer {
-    let snapshot = state.board.current();
-    let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+    let status = target.status(&state)?;
     Ok(HttpResponse::Ok().json(OutputsView {
         instance: &status.name,
         connected: status.is_connected(),

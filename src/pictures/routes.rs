@@ -115,10 +115,7 @@ fn quality<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i32>, D:
 
 /// The scene on program or preview, from the cache.
 fn scene_of(state: &AppState, target: &Target, preview: bool) -> Result<String, ApiError> {
-    let snapshot = state.board.current();
-    let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+    let status = target.status(state)?;
     let not_connected = || {
         ApiError::from_command(
             &target.name,

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{ask::route, body::Json, get, post, resource, target::Target, AppState},
+    http::{ask, body::Json, get, post, resource, target::Target, AppState},
     obs::{CommandError, CommandOutcome, ObsCommand},
     status::InstanceStatus,
 };
@@ -113,37 +113,31 @@ async fn ask(
     command: SourceCommand,
     looked_for: &str,
 ) -> Result<SourceOutcome, ApiError> {
-    let outcome = route(&state.supervisor, &target.name, ObsCommand::Source(command)).await;
-    match outcome {
-        Ok(CommandOutcome::Source(outcome)) => Ok(outcome),
-        Ok(_) => Err(ApiError::Unavailable(
-            "the connection answered a source command with something else; retry".to_string(),
-        )),
-        Err(CommandError::Rejected {
+    let refused = |error| match error {
+        CommandError::Rejected {
             code: ObsStatus::ResourceNotFound | ObsStatus::InvalidResourceType,
             message,
-        }) => Err(ApiError::UnknownSource(format!(
+        } => ApiError::UnknownSource(format!(
             "OBS instance `{}` has no {looked_for}; OBS said: {message}",
             target.name
-        ))),
-        Err(error) => Err(ApiError::from_command(&target.name, error, "")),
-    }
+        )),
+        error => ApiError::from_command(&target.name, error, ""),
+    };
+    ask::command(
+        &state.supervisor,
+        &target.name,
+        ObsCommand::Source(command),
+        |outcome| match outcome {
+            CommandOutcome::Source(outcome) => Some(outcome),
+            _ => None,
+        },
+        refused,
+    )
+    .await
 }
 
 fn unexpected() -> ApiError {
     ApiError::Unavailable("OBS answered with something unexpected; retry".to_string())
-}
-
-fn instance_status(
-    state: &AppState,
-    target: &Target,
-) -> Result<std::sync::Arc<InstanceStatus>, ApiError> {
-    state
-        .board
-        .current()
-        .instance(&target.name)
-        .cloned()
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))
 }
 
 /// The items of a scene or group: from the cache when OBS's events keep it, read otherwise.
@@ -153,7 +147,7 @@ async fn read_scene(
     target: &Target,
     scene: &str,
 ) -> Result<SourcesStatus, ApiError> {
-    let status = instance_status(state, target)?;
+    let status = target.status(state)?;
     let mut sources = status.sources.clone();
     if sources.scene_items.contains_key(scene) {
         return Ok(sources);

@@ -20,7 +20,7 @@ use super::commands::{
 use crate::{
     error::ApiError,
     http::{
-        ask::route,
+        ask,
         body::{Json, OptionalJson},
         get, get_and_put, post, put,
         responses::{CommandErrors, InstanceErrors},
@@ -58,19 +58,17 @@ async fn ask(
     target: &Target,
     command: StudioCommand,
 ) -> Result<StudioOutcome, ApiError> {
-    let outcome = route(
+    ask::command(
         &state.supervisor,
         &target.name,
         ObsCommand::Studio(command.clone()),
+        |outcome| match outcome {
+            CommandOutcome::Studio(outcome) => Some(outcome),
+            _ => None,
+        },
+        |error| refusal(&target.name, &command, error),
     )
-    .await;
-    match outcome {
-        Ok(CommandOutcome::Studio(outcome)) => Ok(outcome),
-        Ok(_) => Err(ApiError::Unavailable(
-            "the connection answered a studio command with something else; retry".to_string(),
-        )),
-        Err(error) => Err(refusal(&target.name, &command, error)),
-    }
+    .await
 }
 
 async fn run(state: &AppState, target: &Target, command: StudioCommand) -> Answer {
@@ -166,10 +164,7 @@ pub struct StudioView<'a> {
     )
 )]
 pub async fn studio_mode(state: web::Data<AppState>, target: Target) -> Answer {
-    let snapshot = state.board.current();
-    let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+    let status = target.status(&state)?;
     Ok(HttpResponse::Ok().json(StudioView {
         instance: &status.name,
         connected: status.is_connected(),
