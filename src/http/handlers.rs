@@ -333,90 +333,56 @@ async fn output_command(
     }))
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/start-stream",
-    tag = "instance",
-    summary = "Start streaming",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 409, description = "OBS is already streaming", body = crate::error::ErrorBody),
-        CommandErrors
-    )
-)]
-pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Start(Output::Stream)),
-        "start-stream",
-        "is already streaming",
-    )
-    .await
+/// The seed's four output routes: one output command each, answered in the seed's shape.
+macro_rules! seed_output_route {
+    ($name:ident, $action:literal, $summary:literal, $command:expr, $conflict:literal, $conflict_doc:literal) => {
+        #[utoipa::path(
+                    post,
+                    path = concat!("/api/", $action),
+                    tag = "instance",
+                    summary = $summary,
+                    responses(
+                        (status = 200, description = "Done", body = views::CommandAnswer),
+                        (status = 409, description = $conflict_doc, body = crate::error::ErrorBody),
+                        CommandErrors
+                    )
+                )]
+        pub async fn $name(state: web::Data<AppState>, target: Target) -> Answer {
+            let command = ObsCommand::Output($command);
+            output_command(&state, &target, command, $action, $conflict).await
+        }
+    };
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/stop-stream",
-    tag = "instance",
-    summary = "Stop streaming",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 409, description = "OBS is not streaming", body = crate::error::ErrorBody),
-        CommandErrors
-    )
-)]
-pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Stop(Output::Stream)),
-        "stop-stream",
-        "is not streaming",
-    )
-    .await
-}
-
-#[utoipa::path(
-    post,
-    path = "/api/start-record",
-    tag = "instance",
-    summary = "Start recording",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 409, description = "OBS is already recording", body = crate::error::ErrorBody),
-        CommandErrors
-    )
-)]
-pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Start(Output::Record)),
-        "start-record",
-        "is already recording",
-    )
-    .await
-}
-
-#[utoipa::path(
-    post,
-    path = "/api/stop-record",
-    tag = "instance",
-    summary = "Stop recording (answers the file's path)",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 409, description = "OBS is not recording", body = crate::error::ErrorBody),
-        CommandErrors
-    )
-)]
-pub async fn stop_record(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Stop(Output::Record)),
-        "stop-record",
-        "is not recording",
-    )
-    .await
-}
+seed_output_route!(
+    start_stream,
+    "start-stream",
+    "Start streaming",
+    OutputCommand::Start(Output::Stream),
+    "is already streaming",
+    "OBS is already streaming"
+);
+seed_output_route!(
+    stop_stream,
+    "stop-stream",
+    "Stop streaming",
+    OutputCommand::Stop(Output::Stream),
+    "is not streaming",
+    "OBS is not streaming"
+);
+seed_output_route!(
+    start_record,
+    "start-record",
+    "Start recording",
+    OutputCommand::Start(Output::Record),
+    "is already recording",
+    "OBS is already recording"
+);
+seed_output_route!(
+    stop_record,
+    "stop-record",
+    "Stop recording (answers the file's path)",
+    OutputCommand::Stop(Output::Record),
+    "is not recording",
+    "OBS is not recording"
+);

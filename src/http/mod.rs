@@ -139,11 +139,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    web::resource(path)
-        .route(web::post().to(handler))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "POST")
-        }))
+    resource(path, "POST").route(web::post().to(handler))
 }
 
 /// A resource answering 405 (naming `allowed`) to the methods its routes do not take, for paths
@@ -160,11 +156,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    web::resource(path)
-        .route(get_or_head().to(handler))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "GET, HEAD")
-        }))
+    resource(path, "GET, HEAD").route(get_or_head().to(handler))
 }
 
 pub(crate) fn put<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
@@ -173,11 +165,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    web::resource(path)
-        .route(web::put().to(handler))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "PUT")
-        }))
+    resource(path, "PUT").route(web::put().to(handler))
 }
 
 /// A resource read with GET and set with PUT.
@@ -194,12 +182,9 @@ where
     PArgs: FromRequest + 'static,
     P::Output: Responder + 'static,
 {
-    web::resource(path)
+    resource(path, "GET, HEAD, PUT")
         .route(get_or_head().to(read))
         .route(web::put().to(write))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "GET, HEAD, PUT")
-        }))
 }
 
 /// A route for GET that answers HEAD too, as HTTP asks: the same handler runs, and actix-http

@@ -193,15 +193,24 @@ fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
 }
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.post,
-        &mut item.put,
-        &mut item.patch,
-        &mut item.delete,
-    ]
-    .into_iter()
-    .flatten()
+    methods_mut(item, true)
+}
+
+/// The operations that change something (every method but GET).
+fn changing_operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    methods_mut(item, false)
+}
+
+fn methods_mut(item: &mut PathItem, with_get: bool) -> impl Iterator<Item = &mut Operation> {
+    let get = with_get.then_some(&mut item.get);
+    get.into_iter()
+        .chain([
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ])
+        .flatten()
 }
 
 fn instance_parameter() -> Parameter {
@@ -260,15 +269,7 @@ impl Modify for SiteGuardErrors {
                     ),
                 );
             }
-            for operation in [
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in changing_operations_mut(item) {
                 operation.responses.responses.insert(
                     "403".to_string(),
                     error_answer(

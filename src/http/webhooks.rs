@@ -5,7 +5,7 @@
 //! that created it, and never again.
 
 use actix::Addr;
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpResponse};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -39,22 +39,16 @@ const CURSOR_PREFIX: &str = "deliveries:";
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
-            web::resource("")
+            super::resource("", "GET, HEAD, POST")
                 .route(super::get_or_head().to(list))
-                .route(web::post().to(create))
-                .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, HEAD, POST")
-                })),
+                .route(web::post().to(create)),
         )
         .service(super::post("/deliveries/{delivery}/redeliver", redeliver))
         .service(
-            web::resource("/{id}")
+            super::resource("/{id}", "GET, HEAD, PATCH, DELETE")
                 .route(super::get_or_head().to(show))
                 .route(web::patch().to(update))
-                .route(web::delete().to(remove))
-                .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, HEAD, PATCH, DELETE")
-                })),
+                .route(web::delete().to(remove)),
         )
         .service(super::get("/{id}/deliveries", deliveries))
         .service(super::post("/{id}/test", send_test));
