@@ -140,27 +140,24 @@ where
     })
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+/// `FromRequest` for an extractor whose body `read` gives (with the request and payload).
+macro_rules! body_extractor {
+    ($extractor:ident, $read:ident) => {
+        impl<T: DeserializeOwned + 'static> FromRequest for $extractor<T> {
+            type Error = ApiError;
+            type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    fn from_request(request: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
-        extract(request, payload, |request, payload| async move {
-            json(&request, payload).await.map(Json)
-        })
-    }
+            fn from_request(request: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
+                extract(request, payload, |request, payload| async move {
+                    $read(&request, payload).await.map($extractor)
+                })
+            }
+        }
+    };
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(request: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
-        extract(request, payload, |request, payload| async move {
-            optional_json(&request, payload).await.map(OptionalJson)
-        })
-    }
-}
+body_extractor!(Json, json);
+body_extractor!(OptionalJson, optional_json);
 
 #[cfg(test)]
 mod tests {

@@ -233,6 +233,17 @@ fn requested_instance(
     Ok(Some(name.to_string()))
 }
 
+/// A page's parameters, checked, and the instance it is about.
+fn page_params(
+    request: &HttpRequest,
+    state: &AppState,
+    query: PageQuery,
+) -> Result<(HistoryParams, Option<String>), ApiError> {
+    let params = HistoryParams::try_from(query)?;
+    let instance = requested_instance(request, state, params.instance.as_deref())?;
+    Ok((params, instance))
+}
+
 fn instance_id(
     conn: &mut SqliteConnection,
     instance: Option<&str>,
@@ -306,8 +317,7 @@ pub async fn events(
     state: web::Data<AppState>,
     Query(query): Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = HistoryParams::try_from(query)?;
-    let instance = requested_instance(&request, &state, params.instance.as_deref())?;
+    let (params, instance) = page_params(&request, &state, query)?;
     let page = read(&state, move |conn| {
         let query = EventQuery {
             instance_id: instance_id(conn, instance.as_deref())?,
@@ -453,8 +463,7 @@ async fn sessions_page(
             "unknown query parameter `kind`: only /api/events takes it".into(),
         ));
     }
-    let params = HistoryParams::try_from(query)?;
-    let instance = requested_instance(&request, &state, params.instance.as_deref())?;
+    let (params, instance) = page_params(&request, &state, query)?;
     let (rows, next_cursor) = read(&state, move |conn| {
         let query = SessionQuery {
             output,
@@ -479,35 +488,37 @@ async fn sessions_page(
     }))
 }
 
-#[utoipa::path(get, path = "/api/stream-sessions", tag = "instance",
-    summary = "Streaming sessions, newest first, cursor-paginated",
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of sessions", body = SessionsPage),
-        HistoryErrors
-    ))]
-pub async fn stream_sessions(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    Query(query): Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
-    sessions_page(request, state, query, Output::Stream).await
+/// The two sessions routes, one output's sessions each.
+macro_rules! sessions_route {
+    ($name:ident, $path:literal, $summary:literal, $output:expr) => {
+        #[utoipa::path(get, path = $path, tag = "instance", summary = $summary,
+                    params(PageQuery),
+                    responses(
+                        (status = 200, description = "A page of sessions", body = SessionsPage),
+                        HistoryErrors
+                    ))]
+        pub async fn $name(
+            request: HttpRequest,
+            state: web::Data<AppState>,
+            Query(query): Query<PageQuery>,
+        ) -> Result<HttpResponse, ApiError> {
+            sessions_page(request, state, query, $output).await
+        }
+    };
 }
 
-#[utoipa::path(get, path = "/api/record-sessions", tag = "instance",
-    summary = "Recording sessions (with their files), newest first, cursor-paginated",
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of sessions", body = SessionsPage),
-        HistoryErrors
-    ))]
-pub async fn record_sessions(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    Query(query): Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
-    sessions_page(request, state, query, Output::Record).await
-}
+sessions_route!(
+    stream_sessions,
+    "/api/stream-sessions",
+    "Streaming sessions, newest first, cursor-paginated",
+    Output::Stream
+);
+sessions_route!(
+    record_sessions,
+    "/api/record-sessions",
+    "Recording sessions (with their files), newest first, cursor-paginated",
+    Output::Record
+);
 
 #[cfg(test)]
 mod tests {

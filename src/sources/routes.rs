@@ -802,10 +802,14 @@ async fn switch_to(state: &AppState, target: &Target, name: String, profiles: bo
     };
     ask(state, target, command, what).await?;
     list.current = name;
-    Ok(HttpResponse::Ok().json(NamedListView {
+    Ok(list_answer(target, list))
+}
+
+fn list_answer(target: &Target, list: NamedList) -> HttpResponse {
+    HttpResponse::Ok().json(NamedListView {
         instance: target.name.clone(),
         list,
-    }))
+    })
 }
 
 #[utoipa::path(
@@ -821,10 +825,7 @@ async fn switch_to(state: &AppState, target: &Target, name: String, profiles: bo
 )]
 pub async fn profiles(state: web::Data<AppState>, target: Target) -> Answer {
     let list = read_list(&state, &target, true).await?;
-    Ok(HttpResponse::Ok().json(NamedListView {
-        instance: target.name,
-        list,
-    }))
+    Ok(list_answer(&target, list))
 }
 
 #[utoipa::path(
@@ -860,10 +861,7 @@ pub async fn set_profile(
 )]
 pub async fn collections(state: web::Data<AppState>, target: Target) -> Answer {
     let list = read_list(&state, &target, false).await?;
-    Ok(HttpResponse::Ok().json(NamedListView {
-        instance: target.name,
-        list,
-    }))
+    Ok(list_answer(&target, list))
 }
 
 #[utoipa::path(
