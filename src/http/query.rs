@@ -118,6 +118,25 @@ mod tests {
         }
     }
 
+    /// The extractor answers our JSON error, not actix's plain-text 400.
+    #[actix_web::test]
+    async fn the_extractor_answers_an_api_error_naming_the_parameter() {
+        let request =
+            actix_web::test::TestRequest::with_uri("/x?width=8&width=9").to_http_request();
+        let error = match Query::<Page>::extract(&request).await {
+            Err(error) => error,
+            Ok(_) => panic!("a repeated parameter was accepted"),
+        };
+        let response = actix_web::ResponseError::error_response(&error);
+        assert_eq!(response.status(), actix_web::http::StatusCode::BAD_REQUEST);
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "invalid_field");
+        assert_eq!(body["message"], "`width` is given more than once");
+    }
+
     #[test]
     fn good_values_and_defaults() {
         let page = parse::<Page>("limit=500&width=8").unwrap();

@@ -97,6 +97,14 @@ pub enum SourceErrors {
     Timeout(crate::error::ErrorBody),
 }
 
+/// `{input}` of the routes of one input.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct InputPath {
+    /// Input name
+    input: String,
+}
+
 fn path_part(request: &HttpRequest, name: &str) -> String {
     request
         .match_info()
@@ -389,7 +397,7 @@ pub struct InputSettingsView {
     path = "/api/inputs/{input}/text",
     tag = "instance",
     summary = "Change a text source's text",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     request_body(content = TextBody, content_type = "application/json", example = json!({"text": "Back in 5 minutes"})),
     responses(
         (status = 200, description = "The input's settings, read back from OBS", body = InputSettingsView,
@@ -400,10 +408,10 @@ pub struct InputSettingsView {
 pub async fn set_text(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
+    path: web::Path<InputPath>,
     Json(TextBody { text }): Json<TextBody>,
 ) -> Answer {
-    let input = path_part(&request, "input");
+    let input = path.into_inner().input;
     let info = find_input(&state, &target, &input).await?;
     // text_ft2_source (Linux, macOS) and text_gdiplus (Windows), whatever their version.
     if !info.kind.starts_with("text_") {
@@ -454,7 +462,7 @@ async fn read_settings(state: &AppState, target: &Target, input: &str) -> Answer
     path = "/api/inputs/{input}/settings",
     tag = "instance",
     summary = "An input's settings, as OBS holds them",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     responses(
         (status = 200, description = "Settings", body = InputSettingsView,
          example = json!({"instance": "default", "input": "Background", "kind": "color_source_v3", "settings": {"color": 4278190335_u64}})),
@@ -464,9 +472,9 @@ async fn read_settings(state: &AppState, target: &Target, input: &str) -> Answer
 pub async fn input_settings(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
+    path: web::Path<InputPath>,
 ) -> Answer {
-    read_settings(&state, &target, &path_part(&request, "input")).await
+    read_settings(&state, &target, &path.input).await
 }
 
 #[utoipa::path(
@@ -474,7 +482,7 @@ pub async fn input_settings(
     path = "/api/inputs/{input}/settings",
     tag = "instance",
     summary = "Merge a JSON object into an input's settings (settings can name files: admin-only once token scopes exist)",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     request_body(content = Object, content_type = "application/json", example = json!({"color": 4278255360_u64})),
     responses(
         (status = 200, description = "The settings after the merge, read back from OBS", body = InputSettingsView),
@@ -484,10 +492,10 @@ pub async fn input_settings(
 pub async fn patch_settings(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
+    path: web::Path<InputPath>,
     Json(settings): Json<Value>,
 ) -> Answer {
-    let input = path_part(&request, "input");
+    let input = path.into_inner().input;
     if !settings.is_object() {
         return Err(ApiError::InvalidField(
             "the body must be a JSON object of settings to merge into the input's".to_string(),
@@ -544,7 +552,7 @@ async fn read_media(state: &AppState, target: &Target, input: &str) -> Answer {
     path = "/api/inputs/{input}/media",
     tag = "instance",
     summary = "A media input's state, cursor and duration",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     responses(
         (status = 200, description = "Playback", body = MediaView,
          example = json!({"instance": "default", "input": "Intro clip", "state": "playing", "cursor_ms": 1200, "duration_ms": 5000})),
@@ -554,9 +562,9 @@ async fn read_media(state: &AppState, target: &Target, input: &str) -> Answer {
 pub async fn media_status(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
+    path: web::Path<InputPath>,
 ) -> Answer {
-    let input = path_part(&request, "input");
+    let input = path.into_inner().input;
     find_media_input(&state, &target, &input).await?;
     read_media(&state, &target, &input).await
 }
@@ -567,7 +575,7 @@ pub async fn media_status(
     tag = "instance",
     summary = "Play, pause, stop or restart a media input; answers its playback after",
     params(
-        ("input" = String, Path, description = "Input name"),
+        InputPath,
         ("action" = String, Path, description = "play, pause, stop or restart")
     ),
     responses(
@@ -579,9 +587,10 @@ pub async fn media_status(
 pub async fn media_action(
     state: web::Data<AppState>,
     target: Target,
+    path: web::Path<InputPath>,
     request: HttpRequest,
 ) -> Answer {
-    let input = path_part(&request, "input");
+    let input = path.into_inner().input;
     let name = path_part(&request, "action");
     let action = Media::from_path(&name).ok_or_else(|| {
         ApiError::RouteNotFound(format!(
@@ -610,7 +619,7 @@ pub struct CursorBody {
     path = "/api/inputs/{input}/media/cursor",
     tag = "instance",
     summary = "Move a media input's cursor",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     request_body(content = CursorBody, content_type = "application/json", example = json!({"ms": 1500})),
     responses(
         (status = 200, description = "Playback after the move", body = MediaView),
@@ -620,10 +629,10 @@ pub struct CursorBody {
 pub async fn media_cursor(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
+    path: web::Path<InputPath>,
     Json(CursorBody { ms }): Json<CursorBody>,
 ) -> Answer {
-    let input = path_part(&request, "input");
+    let input = path.into_inner().input;
     find_media_input(&state, &target, &input).await?;
     let command = SourceCommand::SetMediaCursor {
         input: input.clone(),
