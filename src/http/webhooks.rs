@@ -89,6 +89,14 @@ fn not_answering() -> ApiError {
     ApiError::Unavailable("the webhook dispatcher is not answering; retry in a moment".into())
 }
 
+/// `{id}` of the routes of one endpoint.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EndpointId {
+    /// Endpoint id (`ep_...`)
+    id: String,
+}
+
 /// `"instance": null` (clear) apart from no `instance` at all (keep).
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(deserializer).map(Some)
@@ -271,20 +279,20 @@ pub async fn create(webhooks: web::Data<Webhooks>, Json(body): Json<CreateBody>)
 
 #[utoipa::path(get, path = "/api/webhooks/{id}", tag = "webhooks",
     summary = "One endpoint, without its secret",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         WebhookAdminErrors
     ))]
-pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    let endpoint = ask_dispatcher(&webhooks, GetEndpoint(id.into_inner())).await?;
+pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<EndpointId>) -> Answer {
+    let endpoint = ask_dispatcher(&webhooks, GetEndpoint(id.into_inner().id)).await?;
     Ok(HttpResponse::Ok().json(EndpointView::from(&endpoint)))
 }
 
 #[utoipa::path(patch, path = "/api/webhooks/{id}", tag = "webhooks",
     summary = "Change an endpoint (declared ones: only `enabled`)",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     request_body = PatchBody,
     responses(
         (status = 200, description = "The endpoint as changed", body = EndpointView),
@@ -295,7 +303,7 @@ pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answe
     ))]
 pub async fn update(
     webhooks: web::Data<Webhooks>,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     Json(body): Json<PatchBody>,
 ) -> Answer {
     let mut patch = EndpointPatch {
@@ -318,7 +326,7 @@ pub async fn update(
     let endpoint = ask_dispatcher(
         &webhooks,
         UpdateEndpoint {
-            id: id.into_inner(),
+            id: id.into_inner().id,
             patch,
         },
     )
@@ -328,28 +336,28 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks",
     summary = "Delete an endpoint with its delivery log",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         WebhookAdminErrors
     ))]
-pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    ask_dispatcher(&webhooks, RemoveEndpoint(id.into_inner())).await?;
+pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<EndpointId>) -> Answer {
+    ask_dispatcher(&webhooks, RemoveEndpoint(id.into_inner().id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/api/webhooks/{id}/test", tag = "webhooks",
     summary = "Send a `webhook.test` message through the outbox",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     responses(
         (status = 202, description = "Stored, being sent", body = Queued),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint is disabled", body = crate::error::ErrorBody),
         WebhookAdminErrors
     ))]
-pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    let endpoint_id = id.into_inner();
+pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<EndpointId>) -> Answer {
+    let endpoint_id = id.into_inner().id;
     let delivery_id = ask_dispatcher(&webhooks, SendTest(endpoint_id.clone())).await?;
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Queued {
         delivery_id,
@@ -451,7 +459,7 @@ fn delivery_view(log: store::DeliveryLog) -> DeliveryView {
 
 #[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks",
     summary = "The delivery log: every delivery with its attempts, newest first",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)"), DeliveriesQuery),
+    params(EndpointId, DeliveriesQuery),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
@@ -460,12 +468,12 @@ fn delivery_view(log: store::DeliveryLog) -> DeliveryView {
     ))]
 pub async fn deliveries(
     webhooks: web::Data<Webhooks>,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     Query(page): Query<DeliveriesQuery>,
 ) -> Answer {
     let limit = Limit::or_default(page.limit);
     let before = page.cursor.map(|cursor| cursor.0);
-    let endpoint_id = id.into_inner();
+    let endpoint_id = id.into_inner().id;
     // 404 for an unknown endpoint rather than an empty log.
     ask_dispatcher(&webhooks, GetEndpoint(endpoint_id.clone())).await?;
     let pool = webhooks.pool().cloned().ok_or_else(not_answering)?;
