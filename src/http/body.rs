@@ -5,8 +5,12 @@
 //! the types a web page can send without a CORS preflight (`text/plain`, forms) are never JSON
 //! here, which keeps the browser's preflight in the way of cross-site requests. An empty body
 //! needs no type, so bodiless POSTs (`curl -X POST .../start-stream/`) keep working.
+//!
+//! Handlers take a body as an extractor, [`Json`] (required) or [`OptionalJson`] (empty means
+//! the defaults); routes that need the raw bytes (callbacks: signatures) read them with [`read`].
 
-use actix_web::{http::header, web, HttpRequest};
+use actix_web::{dev, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -110,6 +114,50 @@ pub async fn optional_json<T: DeserializeOwned>(
     check_type_of(request, &bytes)?;
     parse(&bytes).map(Some)
 }
+
+/// A required JSON body, as an extractor (see [`json`]).
+pub struct Json<T>(pub T);
+
+/// An optional JSON body, as an extractor (see [`optional_json`]).
+pub struct OptionalJson<T>(pub Option<T>);
+
+/// Reads the body with `read` once the handler's earlier extractors have passed.
+fn extract<T: 'static, F>(
+    request: &HttpRequest,
+    payload: &mut dev::Payload,
+    read: impl FnOnce(HttpRequest, web::Payload) -> F + 'static,
+) -> LocalBoxFuture<'static, Result<T, ApiError>>
+where
+    F: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let request = request.clone();
+    let payload = web::Payload::from_request(&request, payload);
+    Box::pin(async move {
+        let payload = payload.await.map_err(|error| {
+            ApiError::InvalidJson(format!("the request body could not be read: {error}"))
+        })?;
+        read(request, payload).await
+    })
+}
+
+/// `FromRequest` for an extractor whose body `read` gives (with the request and payload).
+macro_rules! body_extractor {
+    ($extractor:ident, $read:ident) => {
+        impl<T: DeserializeOwned + 'static> FromRequest for $extractor<T> {
+            type Error = ApiError;
+            type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+            fn from_request(request: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
+                extract(request, payload, |request, payload| async move {
+                    $read(&request, payload).await.map($extractor)
+                })
+            }
+        }
+    };
+}
+
+body_extractor!(Json, json);
+body_extractor!(OptionalJson, optional_json);
 
 #[cfg(test)]
 mod tests {

@@ -1,18 +1,23 @@
 //! Route handlers: parse, route to the supervisor or read the board, shape the answer.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{body, target::Target, views, AppState};
+use super::{
+    ask::{self, ask, ask_for},
+    body::{Json, OptionalJson},
+    responses::{CommandErrors, InstanceErrors},
+    target::Target,
+    views, AppState,
+};
 use crate::{
     config::Secret,
     error::ApiError,
     obs::{
         probe::{probe, ProbeTarget},
-        CommandError, CommandOutcome, ObsCommand, Route, SetInstanceRunning, StartManager,
-        StopManager,
+        CommandError, CommandOutcome, ObsCommand, SetInstanceRunning, StartManager, StopManager,
     },
     outputs::{commands::OutputCommand, Output},
     status::model::name_problem,
@@ -31,8 +36,7 @@ fn hub_unavailable() -> ApiError {
     summary = "Connect every instance (or, per instance, that one); idempotent",
     responses(
         (status = 200, description = "The manager status after starting", body = views::ManagerStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn start_manager(state: web::Data<AppState>, target: Target) -> Answer {
@@ -47,8 +51,7 @@ pub async fn start_manager(state: web::Data<AppState>, target: Target) -> Answer
     summary = "Disconnect every instance (or, per instance, that one); idempotent",
     responses(
         (status = 200, description = "The manager status after stopping", body = views::ManagerStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn stop_manager(state: web::Data<AppState>, target: Target) -> Answer {
@@ -57,28 +60,20 @@ pub async fn stop_manager(state: web::Data<AppState>, target: Target) -> Answer 
 }
 
 async fn set_running(state: &AppState, target: &Target, running: bool) -> Result<(), ApiError> {
+    let supervisor = &state.supervisor;
     if target.explicit {
-        state
-            .supervisor
-            .send(SetInstanceRunning {
-                instance: target.name.clone(),
-                running,
-            })
-            .await
-            .map_err(|_| hub_unavailable())?
-            .map_err(|error| ApiError::from_command(&target.name, error, ""))
+        let message = SetInstanceRunning {
+            instance: target.name.clone(),
+            running,
+        };
+        ask_for(supervisor, message, |error| {
+            ApiError::from_command(&target.name, error, "")
+        })
+        .await
     } else if running {
-        state
-            .supervisor
-            .send(StartManager)
-            .await
-            .map_err(|_| hub_unavailable())
+        ask(supervisor, StartManager).await
     } else {
-        state
-            .supervisor
-            .send(StopManager)
-            .await
-            .map_err(|_| hub_unavailable())
+        ask(supervisor, StopManager).await
     }
 }
 
@@ -89,8 +84,7 @@ async fn set_running(state: &AppState, target: &Target, running: bool) -> Result
     summary = "Whether the manager runs, and every instance's connection",
     responses(
         (status = 200, description = "Manager status", body = views::ManagerStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn manager_status(state: web::Data<AppState>, target: Target) -> HttpResponse {
@@ -135,18 +129,14 @@ pub async fn list_instances(state: web::Data<AppState>) -> HttpResponse {
     summary = "Cached status of one instance (never asks OBS)",
     responses(
         (status = 200, description = "Status", body = views::StreamStatusView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn stream_status(state: web::Data<AppState>, target: Target) -> Answer {
-    let snapshot = state.board.current();
-    let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+    let status = target.status(&state)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(state.status_json.render(status)))
+        .body(state.status_json.render(&status)))
 }
 
 /// Optional body of `POST /api/test-connection/`; missing fields come from the instance's
@@ -172,20 +162,14 @@ pub struct TestConnectionBody {
     responses(
         (status = 200, description = "ok true with versions and round trip, or ok false with the failure", body = crate::obs::probe::ProbeReport),
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn test_connection(
     state: web::Data<AppState>,
     target: Target,
-    http_request: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(request): OptionalJson<TestConnectionBody>,
 ) -> Answer {
-    let request: Option<TestConnectionBody> = body::optional_json(&http_request, payload).await?;
     let configured = state
         .settings
         .instance(&target.name)
@@ -213,14 +197,7 @@ async fn route(
     target: &Target,
     command: ObsCommand,
 ) -> Result<CommandOutcome, CommandError> {
-    state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command,
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())))
+    ask::route(&state.supervisor, &target.name, command).await
 }
 
 /// Answer of `POST /api/sync-scenes/`.
@@ -244,10 +221,7 @@ pub struct SceneSyncAnswer {
     summary = "Re-read the scene list from OBS",
     responses(
         (status = 200, description = "The scene list", body = SceneSyncAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
@@ -303,23 +277,15 @@ pub struct SwitchSceneBody {
     responses(
         (status = 200, description = "Switched", body = views::SwitchSceneAnswer),
         (status = 400, description = "Malformed body, or scene_name missing, empty or with a control character", body = crate::error::ErrorBody),
-        (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such scene or instance", body = crate::error::ErrorBody)
     )
 )]
 pub async fn switch_scene(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(SwitchSceneBody { scene_name }): Json<SwitchSceneBody>,
 ) -> Answer {
-    let SwitchSceneBody { scene_name } = body::json(&request, payload).await?;
     if let Some(problem) = name_problem(&scene_name) {
         return Err(ApiError::InvalidField(format!("`scene_name` {problem}")));
     }
@@ -367,106 +333,56 @@ async fn output_command(
     }))
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/start-stream",
-    tag = "instance",
-    summary = "Start streaming",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 409, description = "OBS is already streaming", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
-    )
-)]
-pub async fn start_stream(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Start(Output::Stream)),
-        "start-stream",
-        "is already streaming",
-    )
-    .await
+/// The seed's four output routes: one output command each, answered in the seed's shape.
+macro_rules! seed_output_route {
+    ($name:ident, $action:literal, $summary:literal, $command:expr, $conflict:literal, $conflict_doc:literal) => {
+        #[utoipa::path(
+                    post,
+                    path = concat!("/api/", $action),
+                    tag = "instance",
+                    summary = $summary,
+                    responses(
+                        (status = 200, description = "Done", body = views::CommandAnswer),
+                        (status = 409, description = $conflict_doc, body = crate::error::ErrorBody),
+                        CommandErrors
+                    )
+                )]
+        pub async fn $name(state: web::Data<AppState>, target: Target) -> Answer {
+            let command = ObsCommand::Output($command);
+            output_command(&state, &target, command, $action, $conflict).await
+        }
+    };
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/stop-stream",
-    tag = "instance",
-    summary = "Stop streaming",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 409, description = "OBS is not streaming", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
-    )
-)]
-pub async fn stop_stream(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Stop(Output::Stream)),
-        "stop-stream",
-        "is not streaming",
-    )
-    .await
-}
-
-#[utoipa::path(
-    post,
-    path = "/api/start-record",
-    tag = "instance",
-    summary = "Start recording",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 409, description = "OBS is already recording", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
-    )
-)]
-pub async fn start_record(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Start(Output::Record)),
-        "start-record",
-        "is already recording",
-    )
-    .await
-}
-
-#[utoipa::path(
-    post,
-    path = "/api/stop-record",
-    tag = "instance",
-    summary = "Stop recording (answers the file's path)",
-    responses(
-        (status = 200, description = "Done", body = views::CommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 409, description = "OBS is not recording", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
-    )
-)]
-pub async fn stop_record(state: web::Data<AppState>, target: Target) -> Answer {
-    output_command(
-        &state,
-        &target,
-        ObsCommand::Output(OutputCommand::Stop(Output::Record)),
-        "stop-record",
-        "is not recording",
-    )
-    .await
-}
+seed_output_route!(
+    start_stream,
+    "start-stream",
+    "Start streaming",
+    OutputCommand::Start(Output::Stream),
+    "is already streaming",
+    "OBS is already streaming"
+);
+seed_output_route!(
+    stop_stream,
+    "stop-stream",
+    "Stop streaming",
+    OutputCommand::Stop(Output::Stream),
+    "is not streaming",
+    "OBS is not streaming"
+);
+seed_output_route!(
+    start_record,
+    "start-record",
+    "Start recording",
+    OutputCommand::Start(Output::Record),
+    "is already recording",
+    "OBS is already recording"
+);
+seed_output_route!(
+    stop_record,
+    "stop-record",
+    "Stop recording (answers the file's path)",
+    OutputCommand::Stop(Output::Record),
+    "is not recording",
+    "OBS is not recording"
+);

@@ -8,17 +8,19 @@
 //! Reads run on actix's blocking threads through the pool; in WAL mode they never wait for
 //! the writer, and nothing here touches the status path.
 
-use std::collections::HashMap;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use diesel::SqliteConnection;
-use serde::Serialize;
+use serde::{de, Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::{
+    query::{Limit, Query},
+    responses::HistoryErrors,
+    AppState,
+};
 use crate::{
     config::NO_DATABASE,
     db::{
@@ -33,9 +35,111 @@ use crate::{
     error::ApiError,
 };
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 500;
 const CURSOR_PREFIX: &str = "obs-hub:";
+
+/// The query string of the paged history routes. `kind` is taken by `/api/events` only, which
+/// documents it itself; the sessions routes refuse it.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Only this instance (plain route only)
+    #[param(value_type = Option<String>)]
+    instance: Option<InstanceFilter>,
+    /// RFC 3339 time, inclusive
+    #[param(value_type = Option<DateTime<Utc>>)]
+    since: Option<Time>,
+    /// RFC 3339 time, exclusive
+    #[param(value_type = Option<DateTime<Utc>>)]
+    until: Option<Time>,
+    /// Page size, 1 to 500 (default 50)
+    #[param(minimum = 1, maximum = 500, value_type = Option<i64>)]
+    limit: Option<Limit>,
+    /// `next_cursor` of the previous page
+    #[param(value_type = Option<String>)]
+    cursor: Option<Cursor>,
+    #[param(ignore)]
+    kind: Option<Kinds>,
+}
+
+/// The query string of `/api/scenes`: the instance only.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ScenesQuery {
+    /// Only this instance (plain route only)
+    #[param(value_type = Option<String>)]
+    instance: Option<InstanceFilter>,
+}
+
+/// An `instance` filter: a name, not empty.
+#[derive(Debug)]
+struct InstanceFilter(String);
+
+impl<'de> Deserialize<'de> for InstanceFilter {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if name.is_empty() {
+            return Err(de::Error::custom("must not be empty"));
+        }
+        Ok(Self(name))
+    }
+}
+
+/// `kind`: recorded kinds, comma-separated.
+#[derive(Debug)]
+struct Kinds(Vec<String>);
+
+impl<'de> Deserialize<'de> for Kinds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut kinds = Vec::new();
+        for kind in text.split(',').map(str::trim) {
+            if !RECORDED_KINDS.contains(&kind) {
+                return Err(de::Error::custom(format!(
+                    "`{kind}` is not a recorded kind; one of (or several, comma-separated): {}",
+                    RECORDED_KINDS.join(", ")
+                )));
+            }
+            kinds.push(kind.to_string());
+        }
+        Ok(Self(kinds))
+    }
+}
+
+/// `since` and `until`: an RFC 3339 time.
+#[derive(Debug)]
+struct Time(NaiveDateTime);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        // An unencoded `+01:00` arrives as ` 01:00`: take it as meant.
+        let value = text.trim_end().replace(' ', "+");
+        DateTime::parse_from_rfc3339(&value)
+            .map(|time| Self(time.with_timezone(&Utc).naive_utc()))
+            .map_err(|_| {
+                de::Error::custom(format!(
+                    "must be an RFC 3339 time such as 2026-11-23T20:00:00Z, not `{value}`"
+                ))
+            })
+    }
+}
+
+/// `cursor`: a `next_cursor` this hub gave out.
+#[derive(Debug)]
+struct Cursor(i64);
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        decode_cursor(&text).map(Self).ok_or_else(|| {
+            de::Error::custom(format!(
+                "must be a `next_cursor` this hub gave out, passed back as it was (not `{text}`)"
+            ))
+        })
+    }
+}
 
 /// Query parameters of a history route, validated.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -48,94 +152,28 @@ pub struct HistoryParams {
     pub before_id: Option<i64>,
 }
 
-/// Parses a query string, refusing parameters the route does not take: a typo must not
-/// silently widen the answer.
-pub fn parse_params(query: &str, allowed: &[&str]) -> Result<HistoryParams, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
-        .map_err(|error| ApiError::InvalidField(format!("the query string is malformed: {error}")))?
-        .into_inner();
-    let mut given: HashMap<&str, &str> = HashMap::new();
-    for (key, value) in &pairs {
-        if !allowed.contains(&key.as_str()) {
-            return Err(ApiError::InvalidField(format!(
-                "unknown query parameter `{key}`; this route takes: {}",
-                allowed.join(", ")
-            )));
-        }
-        if given.insert(key, value).is_some() {
-            return Err(ApiError::InvalidField(format!(
-                "`{key}` is given more than once"
-            )));
-        }
-    }
-    let mut params = HistoryParams {
-        limit: DEFAULT_LIMIT,
-        ..HistoryParams::default()
-    };
-    if let Some(instance) = given.get("instance") {
-        if instance.is_empty() {
-            return Err(ApiError::InvalidField(
-                "`instance` must not be empty".into(),
-            ));
-        }
-        params.instance = Some(instance.to_string());
-    }
-    if let Some(kinds) = given.get("kind") {
-        for kind in kinds.split(',').map(str::trim) {
-            if !RECORDED_KINDS.contains(&kind) {
-                return Err(ApiError::InvalidField(format!(
-                    "`kind`: `{kind}` is not a recorded kind; one of (or several, comma-separated): {}",
-                    RECORDED_KINDS.join(", ")
-                )));
-            }
-            params.kinds.push(kind.to_string());
-        }
-    }
-    params.since = given
-        .get("since")
-        .map(|v| parse_time("since", v))
-        .transpose()?;
-    params.until = given
-        .get("until")
-        .map(|v| parse_time("until", v))
-        .transpose()?;
-    if let (Some(since), Some(until)) = (params.since, params.until) {
-        if since > until {
-            return Err(ApiError::InvalidField(
-                "`since` must not be later than `until`".into(),
-            ));
-        }
-    }
-    if let Some(limit) = given.get("limit") {
-        params.limit = match limit.parse::<i64>() {
-            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
-            _ => {
-                return Err(ApiError::InvalidField(format!(
-                    "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{limit}`"
-                )))
-            }
-        };
-    }
-    if let Some(cursor) = given.get("cursor") {
-        params.before_id = Some(decode_cursor(cursor).ok_or_else(|| {
-            ApiError::InvalidField(format!(
-                "`cursor` `{cursor}` is not one this hub gave out; pass a `next_cursor` back as it was"
-            ))
-        })?);
-    }
-    Ok(params)
-}
+impl TryFrom<PageQuery> for HistoryParams {
+    type Error = ApiError;
 
-fn parse_time(name: &str, value: &str) -> Result<NaiveDateTime, ApiError> {
-    // An unencoded `+01:00` arrives as ` 01:00`: take it as meant.
-    let value = value.trim_end().replace(' ', "+");
-    DateTime::parse_from_rfc3339(&value)
-        .map(|time| time.with_timezone(&Utc).naive_utc())
-        .map_err(|_| {
-            ApiError::InvalidField(format!(
-                "`{name}` must be an RFC 3339 time such as 2026-11-23T20:00:00Z, not `{value}`"
-            ))
-        })
+    /// What no single parameter can say: the time range is the right way round.
+    fn try_from(query: PageQuery) -> Result<Self, ApiError> {
+        let params = HistoryParams {
+            instance: query.instance.map(|instance| instance.0),
+            kinds: query.kind.map(|kinds| kinds.0).unwrap_or_default(),
+            since: query.since.map(|time| time.0),
+            until: query.until.map(|time| time.0),
+            limit: Limit::or_default(query.limit),
+            before_id: query.cursor.map(|cursor| cursor.0),
+        };
+        if let (Some(since), Some(until)) = (params.since, params.until) {
+            if since > until {
+                return Err(ApiError::InvalidField(
+                    "`since` must not be later than `until`".into(),
+                ));
+            }
+        }
+        Ok(params)
+    }
 }
 
 pub fn encode_cursor(id: i64) -> String {
@@ -170,10 +208,10 @@ fn utc(time: NaiveDateTime) -> DateTime<Utc> {
 fn requested_instance(
     request: &HttpRequest,
     state: &AppState,
-    params: &HistoryParams,
+    asked: Option<&str>,
 ) -> Result<Option<String>, ApiError> {
     let Some(name) = request.match_info().get("instance") else {
-        return Ok(params.instance.clone());
+        return Ok(asked.map(str::to_string));
     };
     // Configured instances, and the callback-only ones another hub told us about.
     let known_to_hub =
@@ -187,17 +225,23 @@ fn requested_instance(
             .collect();
         return Err(ApiError::unknown_instance(name, &known));
     }
-    if params
-        .instance
-        .as_deref()
-        .is_some_and(|other| other != name)
-    {
+    if let Some(other) = asked.filter(|other| *other != name) {
         return Err(ApiError::InvalidField(format!(
-            "`instance` says `{}` but the path names `{name}`",
-            params.instance.as_deref().unwrap_or_default()
+            "`instance` says `{other}` but the path names `{name}`"
         )));
     }
     Ok(Some(name.to_string()))
+}
+
+/// A page's parameters, checked, and the instance it is about.
+fn page_params(
+    request: &HttpRequest,
+    state: &AppState,
+    query: PageQuery,
+) -> Result<(HistoryParams, Option<String>), ApiError> {
+    let params = HistoryParams::try_from(query)?;
+    let instance = requested_instance(request, state, params.instance.as_deref())?;
+    Ok((params, instance))
 }
 
 fn instance_id(
@@ -250,43 +294,6 @@ pub struct EventView {
     payload: Value,
 }
 
-/// The query string of the paged history routes, as the OpenAPI document describes it (the
-/// routes themselves parse it with [`parse_params`], which names a bad parameter).
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // a description for the document; never built
-pub struct PageQuery {
-    /// Only this instance (plain route only)
-    instance: Option<String>,
-    /// RFC 3339 time, inclusive
-    since: Option<DateTime<Utc>>,
-    /// RFC 3339 time, exclusive
-    until: Option<DateTime<Utc>>,
-    /// Page size, 1 to 500 (default 50)
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page
-    cursor: Option<String>,
-}
-
-/// The errors every history route can answer, for the OpenAPI document.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // a description for the document; never built
-pub enum HistoryErrors {
-    /// A query parameter is invalid (the message names it)
-    #[response(status = 400)]
-    BadParameter(crate::error::ErrorBody),
-    /// An API token is configured and was not given
-    #[response(status = 401)]
-    Unauthorized(crate::error::ErrorBody),
-    /// No such instance
-    #[response(status = 404)]
-    UnknownInstance(crate::error::ErrorBody),
-    /// The hub keeps no history, or the database is unavailable
-    #[response(status = 503)]
-    Unavailable(crate::error::ErrorBody),
-}
-
 /// A page of `GET /api/events/`, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct EventsPage {
@@ -308,12 +315,9 @@ pub struct EventsPage {
 pub async fn events(
     request: HttpRequest,
     state: web::Data<AppState>,
+    Query(query): Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = parse_params(
-        request.query_string(),
-        &["instance", "kind", "since", "until", "limit", "cursor"],
-    )?;
-    let instance = requested_instance(&request, &state, &params)?;
+    let (params, instance) = page_params(&request, &state, query)?;
     let page = read(&state, move |conn| {
         let query = EventQuery {
             instance_id: instance_id(conn, instance.as_deref())?,
@@ -368,7 +372,7 @@ pub struct ScenesList {
 
 #[utoipa::path(get, path = "/api/scenes", tag = "instance",
     summary = "Scenes as the database knows them, removed ones flagged",
-    params(("instance" = Option<String>, Query, description = "Only this instance (plain route only)")),
+    params(ScenesQuery),
     responses(
         (status = 200, description = "Scenes", body = ScenesList),
         HistoryErrors
@@ -376,9 +380,10 @@ pub struct ScenesList {
 pub async fn scenes(
     request: HttpRequest,
     state: web::Data<AppState>,
+    Query(query): Query<ScenesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = parse_params(request.query_string(), &["instance"])?;
-    let instance = requested_instance(&request, &state, &params)?;
+    let asked = query.instance.map(|instance| instance.0);
+    let instance = requested_instance(&request, &state, asked.as_deref())?;
     let rows = read(&state, move |conn| {
         let id = instance_id(conn, instance.as_deref())?;
         scenes::list(conn, id).map_err(database_error)
@@ -450,13 +455,15 @@ pub struct SessionsPage {
 async fn sessions_page(
     request: HttpRequest,
     state: web::Data<AppState>,
+    query: PageQuery,
     output: Output,
 ) -> Result<HttpResponse, ApiError> {
-    let params = parse_params(
-        request.query_string(),
-        &["instance", "since", "until", "limit", "cursor"],
-    )?;
-    let instance = requested_instance(&request, &state, &params)?;
+    if query.kind.is_some() {
+        return Err(ApiError::InvalidField(
+            "unknown query parameter `kind`: only /api/events takes it".into(),
+        ));
+    }
+    let (params, instance) = page_params(&request, &state, query)?;
     let (rows, next_cursor) = read(&state, move |conn| {
         let query = SessionQuery {
             output,
@@ -481,42 +488,48 @@ async fn sessions_page(
     }))
 }
 
-#[utoipa::path(get, path = "/api/stream-sessions", tag = "instance",
-    summary = "Streaming sessions, newest first, cursor-paginated",
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of sessions", body = SessionsPage),
-        HistoryErrors
-    ))]
-pub async fn stream_sessions(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    sessions_page(request, state, Output::Stream).await
+/// The two sessions routes, one output's sessions each.
+macro_rules! sessions_route {
+    ($name:ident, $path:literal, $summary:literal, $output:expr) => {
+        #[utoipa::path(get, path = $path, tag = "instance", summary = $summary,
+                    params(PageQuery),
+                    responses(
+                        (status = 200, description = "A page of sessions", body = SessionsPage),
+                        HistoryErrors
+                    ))]
+        pub async fn $name(
+            request: HttpRequest,
+            state: web::Data<AppState>,
+            Query(query): Query<PageQuery>,
+        ) -> Result<HttpResponse, ApiError> {
+            sessions_page(request, state, query, $output).await
+        }
+    };
 }
 
-#[utoipa::path(get, path = "/api/record-sessions", tag = "instance",
-    summary = "Recording sessions (with their files), newest first, cursor-paginated",
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of sessions", body = SessionsPage),
-        HistoryErrors
-    ))]
-pub async fn record_sessions(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    sessions_page(request, state, Output::Record).await
-}
+sessions_route!(
+    stream_sessions,
+    "/api/stream-sessions",
+    "Streaming sessions, newest first, cursor-paginated",
+    Output::Stream
+);
+sessions_route!(
+    record_sessions,
+    "/api/record-sessions",
+    "Recording sessions (with their files), newest first, cursor-paginated",
+    Output::Record
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const EVENT_PARAMS: [&str; 6] = ["instance", "kind", "since", "until", "limit", "cursor"];
+    fn params(query: &str) -> Result<HistoryParams, ApiError> {
+        HistoryParams::try_from(super::super::query::parse::<PageQuery>(query)?)
+    }
 
     fn bad(query: &str) -> String {
-        match parse_params(query, &EVENT_PARAMS) {
+        match params(query) {
             Err(ApiError::InvalidField(message)) => message,
             other => panic!("{query}: {other:?}"),
         }
@@ -524,20 +537,24 @@ mod tests {
 
     #[test]
     fn defaults_and_good_values() {
-        let params = parse_params("", &EVENT_PARAMS).unwrap();
-        assert_eq!(params.limit, DEFAULT_LIMIT);
-        let params = parse_params(
+        let defaults = params("").unwrap();
+        assert_eq!(defaults.limit, Limit::DEFAULT);
+        let given = params(
             "instance=studio&kind=scene_changed,streaming_changed&since=2026-11-23T20:00:00Z&until=2026-11-23T21:00:00%2B01:00&limit=500",
-            &EVENT_PARAMS,
         )
         .unwrap();
-        assert_eq!(params.instance.as_deref(), Some("studio"));
-        assert_eq!(params.kinds, ["scene_changed", "streaming_changed"]);
-        assert_eq!(params.limit, 500);
-        assert_eq!(params.since, params.until, "21:00+01:00 is 20:00Z");
+        assert_eq!(given.instance.as_deref(), Some("studio"));
+        assert_eq!(given.kinds, ["scene_changed", "streaming_changed"]);
+        assert_eq!(given.limit, 500);
+        assert_eq!(given.since, given.until, "21:00+01:00 is 20:00Z");
+        let cursor = encode_cursor(42);
+        assert_eq!(
+            params(&format!("cursor={cursor}")).unwrap().before_id,
+            Some(42)
+        );
         // An unencoded '+' (a space once decoded) is taken as meant.
-        let loose = parse_params("since=2026-11-23T21:00:00+01:00", &EVENT_PARAMS).unwrap();
-        assert_eq!(loose.since, params.since);
+        let loose = params("since=2026-11-23T21:00:00+01:00").unwrap();
+        assert_eq!(loose.since, given.since);
     }
 
     #[test]

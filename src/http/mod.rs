@@ -5,6 +5,7 @@
 //! `default`, or the only one), `/api/instances/{instance}/<route>` on a named one. Trailing
 //! slashes are optional (the seed's paths end in one).
 
+pub(crate) mod ask;
 pub mod auth;
 pub(crate) mod body;
 pub mod body_guard;
@@ -19,7 +20,9 @@ pub mod openapi;
 mod ops;
 pub mod pairing;
 mod qr;
+pub(crate) mod query;
 mod raw;
+pub(crate) mod responses;
 pub mod signed_url;
 pub mod site_guard;
 pub(crate) mod target;
@@ -141,11 +144,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    web::resource(path)
-        .route(web::post().to(handler))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "POST")
-        }))
+    resource(path, "POST").route(web::post().to(handler))
 }
 
 /// A resource answering 405 (naming `allowed`) to the methods its routes do not take, for paths
@@ -162,11 +161,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    web::resource(path)
-        .route(get_or_head().to(handler))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "GET, HEAD")
-        }))
+    resource(path, "GET, HEAD").route(get_or_head().to(handler))
 }
 
 pub(crate) fn put<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
@@ -175,11 +170,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    web::resource(path)
-        .route(web::put().to(handler))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "PUT")
-        }))
+    resource(path, "PUT").route(web::put().to(handler))
 }
 
 /// A resource read with GET and set with PUT.
@@ -196,12 +187,9 @@ where
     PArgs: FromRequest + 'static,
     P::Output: Responder + 'static,
 {
-    web::resource(path)
+    resource(path, "GET, HEAD, PUT")
         .route(get_or_head().to(read))
         .route(web::put().to(write))
-        .default_service(web::to(|request: HttpRequest| {
-            method_not_allowed(request, "GET, HEAD, PUT")
-        }))
 }
 
 /// A route for GET that answers HEAD too, as HTTP asks: the same handler runs, and actix-http

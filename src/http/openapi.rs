@@ -12,12 +12,12 @@ use utoipa::{
     openapi::{
         path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem},
         security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
-        ContentBuilder, Ref, RefOr, Required, ResponseBuilder,
+        Required,
     },
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, qr, raw, webhooks};
+use super::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
 use crate::sources::routes as sources;
@@ -197,15 +197,24 @@ fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
 }
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.post,
-        &mut item.put,
-        &mut item.patch,
-        &mut item.delete,
-    ]
-    .into_iter()
-    .flatten()
+    methods_mut(item, true)
+}
+
+/// The operations that change something (every method but GET).
+fn changing_operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    methods_mut(item, false)
+}
+
+fn methods_mut(item: &mut PathItem, with_get: bool) -> impl Iterator<Item = &mut Operation> {
+    let get = with_get.then_some(&mut item.get);
+    get.into_iter()
+        .chain([
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ])
+        .flatten()
 }
 
 fn instance_parameter() -> Parameter {
@@ -252,21 +261,6 @@ impl Modify for BearerTokens {
 /// another site). Added here rather than on each handler, as the guard is not the handler's.
 struct SiteGuardErrors;
 
-/// A documented error answer with the one error body.
-fn error_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build(),
-    )
-}
-
 impl Modify for SiteGuardErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
@@ -279,15 +273,7 @@ impl Modify for SiteGuardErrors {
                     ),
                 );
             }
-            for operation in [
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in changing_operations_mut(item) {
                 operation.responses.responses.insert(
                     "403".to_string(),
                     error_answer(

@@ -16,7 +16,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{auth, body, AppState};
+use super::{auth, body::Json, AppState};
 use crate::{config::Secret, error::ApiError};
 
 /// How long a code can be exchanged.
@@ -183,10 +183,8 @@ pub async fn create_code(
     ))]
 pub async fn exchange(
     pairings: web::Data<Pairings>,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(PairBody { code }): Json<PairBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let PairBody { code } = body::json(&request, payload).await?;
     let token = pairings.exchange(&code, Instant::now())?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))

@@ -2,20 +2,15 @@
 //! it. Generated here (no outside service sees the address). Only an http(s) address is encoded:
 //! the page never puts the API token in it (the phone's user types the token once).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use qrcode::{render::svg, EcLevel, QrCode};
 use serde::Deserialize;
 
+use super::{body::Json, query::Query};
 use crate::error::ApiError;
 
 /// Longer than any dashboard address, short enough to stay a scannable code.
 const MAX_TEXT: usize = 512;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QrQuery {
-    text: String,
-}
 
 /// The SVG of `text`'s QR code, or why it is refused.
 pub fn qr_svg(text: &str) -> Result<String, String> {
@@ -40,10 +35,8 @@ pub fn qr_svg(text: &str) -> Result<String, String> {
         (status = 200, description = "The QR code", content_type = "image/svg+xml", body = String),
         (status = 400, description = "`text` missing, not an http(s) address, or too long", body = crate::error::ErrorBody),
     ))]
-pub async fn qr_code(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let query = web::Query::<QrQuery>::from_query(request.query_string())
-        .map_err(|error| ApiError::InvalidField(format!("the query string: {error}")))?;
-    svg_answer(&query.text)
+pub async fn qr_code(Query(QrBody { text }): Query<QrBody>) -> Result<HttpResponse, ApiError> {
+    svg_answer(&text)
 }
 
 /// `POST /api/qr-code {"text": ...}`: the same, for an address that carries a pairing code,
@@ -55,13 +48,12 @@ pub async fn qr_code(request: HttpRequest) -> Result<HttpResponse, ApiError> {
         (status = 400, description = "`text` missing, not an http(s) address, or too long", body = crate::error::ErrorBody),
     ))]
 pub async fn qr_code_of_body(
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(QrBody { text }): Json<QrBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let QrBody { text } = super::body::json(&request, payload).await?;
     svg_answer(&text)
 }
 
+// Also the query string of `GET /api/qr-code` (kept out of the doc comment, the schema's text).
 /// The body of `POST /api/qr-code`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

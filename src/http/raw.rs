@@ -8,7 +8,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{body, target::Target, AppState};
+use super::{
+    ask::ask_for,
+    body::{self, Json},
+    responses::InstanceErrors,
+    target::Target,
+    AppState,
+};
 use crate::{
     error::ApiError,
     obs::{connection::RawCall, raw, RouteRaw},
@@ -32,19 +38,14 @@ pub struct BatchBody {
 }
 
 async fn route(state: &AppState, target: &Target, call: RawCall) -> Answer {
-    let answer = state
-        .supervisor
-        .send(RouteRaw {
-            instance: target.name.clone(),
-            call,
-        })
-        .await
-        .map_err(|_| {
-            ApiError::Unavailable(
-                "the hub's supervisor is not answering; retry in a moment".to_string(),
-            )
-        })?
-        .map_err(|error| ApiError::from_command(&target.name, error, ""))?;
+    let message = RouteRaw {
+        instance: target.name.clone(),
+        call,
+    };
+    let answer = ask_for(&state.supervisor, message, |error| {
+        ApiError::from_command(&target.name, error, "")
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -63,13 +64,9 @@ async fn route(state: &AppState, target: &Target, call: RawCall) -> Answer {
     responses(
         (status = 200, description = "OBS's answer", body = Object),
         (status = 400, description = "Malformed request type or body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Not connected", body = crate::error::ErrorBody),
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn request(
@@ -104,22 +101,16 @@ pub async fn request(
     responses(
         (status = 200, description = "`results`: OBS's answer to each request run", body = Object),
         (status = 400, description = "Malformed body, too many requests, too long a sleep, or an output request", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
         (status = 503, description = "Not connected", body = crate::error::ErrorBody),
         (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn batch(
     state: web::Data<AppState>,
     target: Target,
-    http: HttpRequest,
-    payload: web::Payload,
+    Json(batch): Json<BatchBody>,
 ) -> Answer {
-    let batch: BatchBody = body::json(&http, payload).await?;
     let execution_type = match batch.execution_type.as_deref() {
         None => crate::obs_protocol::execution::SERIAL_REALTIME,
         Some(name) => raw::execution_type(name).ok_or_else(|| {

@@ -1,16 +1,31 @@
 //! Which instance a request is about: `{instance}` from the path, or the default one.
 
-use std::future::{ready, Ready};
+use std::{
+    future::{ready, Ready},
+    sync::Arc,
+};
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 
 use super::AppState;
-use crate::{config::DEFAULT_INSTANCE, error::ApiError};
+use crate::{config::DEFAULT_INSTANCE, error::ApiError, status::InstanceStatus};
 
 pub struct Target {
     pub name: String,
     /// True when the path named the instance (`/api/instances/{instance}/...`).
     pub explicit: bool,
+}
+
+impl Target {
+    /// The instance's cached status (a reference-counted snapshot: never waits on OBS).
+    pub fn status(&self, state: &AppState) -> Result<Arc<InstanceStatus>, ApiError> {
+        state
+            .board
+            .current()
+            .instance(&self.name)
+            .cloned()
+            .ok_or_else(|| ApiError::unknown_instance(&self.name, &[]))
+    }
 }
 
 impl FromRequest for Target {

@@ -5,14 +5,19 @@
 //! that created it, and never again.
 
 use actix::Addr;
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpResponse};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::body;
+use super::{
+    ask::{ask, ask_for},
+    body::Json,
+    query::{Limit, Query},
+    responses::WebhookAdminErrors,
+};
 use crate::{
     config::Secret,
     error::ApiError,
@@ -29,29 +34,21 @@ use crate::{
 
 type Answer = Result<HttpResponse, ApiError>;
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
 const CURSOR_PREFIX: &str = "deliveries:";
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
-            web::resource("")
+            super::resource("", "GET, HEAD, POST")
                 .route(super::get_or_head().to(list))
-                .route(web::post().to(create))
-                .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, HEAD, POST")
-                })),
+                .route(web::post().to(create)),
         )
         .service(super::post("/deliveries/{delivery}/redeliver", redeliver))
         .service(
-            web::resource("/{id}")
+            super::resource("/{id}", "GET, HEAD, PATCH, DELETE")
                 .route(super::get_or_head().to(show))
                 .route(web::patch().to(update))
-                .route(web::delete().to(remove))
-                .default_service(web::to(|request: HttpRequest| {
-                    super::method_not_allowed(request, "GET, HEAD, PATCH, DELETE")
-                })),
+                .route(web::delete().to(remove)),
         )
         .service(super::get("/{id}/deliveries", deliveries))
         .service(super::post("/{id}/test", send_test));
@@ -78,8 +75,26 @@ fn api_error(error: WebhookError) -> ApiError {
     }
 }
 
+/// Asks the dispatcher; its refusals become their API errors.
+async fn ask_dispatcher<M, T>(webhooks: &Webhooks, message: M) -> Result<T, ApiError>
+where
+    WebhookDispatcher: actix::Handler<M>,
+    M: actix::Message<Result = Result<T, WebhookError>> + Send + 'static,
+    T: Send + 'static,
+{
+    ask_for(dispatcher(webhooks)?, message, api_error).await
+}
+
 fn not_answering() -> ApiError {
     ApiError::Unavailable("the webhook dispatcher is not answering; retry in a moment".into())
+}
+
+/// `{id}` of the routes of one endpoint.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EndpointId {
+    /// Endpoint id (`ep_...`)
+    id: String,
 }
 
 /// `"instance": null` (clear) apart from no `instance` at all (keep).
@@ -214,14 +229,10 @@ fn check_instance_filter(instance: Option<String>) -> Result<Option<String>, Api
     summary = "Every webhook endpoint (from the API, the config file and the callback base URL)",
     responses(
         (status = 200, description = "The endpoints, without their secrets", body = EndpointList),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
-    let endpoints = dispatcher(&webhooks)?
-        .send(ListEndpoints)
-        .await
-        .map_err(|_| not_answering())?;
+    let endpoints = ask(dispatcher(&webhooks)?, ListEndpoints).await?;
     let webhooks: Vec<EndpointView> = endpoints.iter().map(EndpointView::from).collect();
     Ok(HttpResponse::Ok().json(EndpointList { webhooks }))
 }
@@ -232,19 +243,10 @@ pub async fn list(webhooks: web::Data<Webhooks>) -> Answer {
     responses(
         (status = 201, description = "The endpoint, with its secret", body = CreatedEndpoint),
         (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`: the message names the URL and why)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 409, description = "As many endpoints as `[webhook_delivery] max_endpoints` exist already (`webhook_limit_reached`)", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
-pub async fn create(
-    webhooks: web::Data<Webhooks>,
-    request: HttpRequest,
-    payload: web::Payload,
-) -> Answer {
-    let body: CreateBody = body::json(&request, payload).await?;
+pub async fn create(webhooks: web::Data<Webhooks>, Json(body): Json<CreateBody>) -> Answer {
     let url = endpoint::check_url(&body.url).map_err(field("url"))?;
     let secret = match body.secret {
         Some(secret) => {
@@ -267,11 +269,7 @@ pub async fn create(
         },
         enabled: body.enabled.unwrap_or(true),
     };
-    let created = dispatcher(&webhooks)?
-        .send(AddEndpoint(new))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    let created = ask_dispatcher(&webhooks, AddEndpoint(new)).await?;
     // The one time the secret is shown: the receiver needs it to verify signatures.
     Ok(HttpResponse::Created().json(CreatedEndpoint {
         endpoint: EndpointView::from(&created),
@@ -281,44 +279,33 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/webhooks/{id}", tag = "webhooks",
     summary = "One endpoint, without its secret",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
-pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    let endpoint = dispatcher(&webhooks)?
-        .send(GetEndpoint(id.into_inner()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+pub async fn show(webhooks: web::Data<Webhooks>, id: web::Path<EndpointId>) -> Answer {
+    let endpoint = ask_dispatcher(&webhooks, GetEndpoint(id.into_inner().id)).await?;
     Ok(HttpResponse::Ok().json(EndpointView::from(&endpoint)))
 }
 
 #[utoipa::path(patch, path = "/api/webhooks/{id}", tag = "webhooks",
     summary = "Change an endpoint (declared ones: only `enabled`)",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     request_body = PatchBody,
     responses(
         (status = 200, description = "The endpoint as changed", body = EndpointView),
         (status = 400, description = "A field is invalid (the message names it), or the URL points where webhooks may not go (`destination_not_allowed`)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint comes from the configuration: only `enabled` can change", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 415, description = "A body without `Content-Type: application/json`", body = crate::error::ErrorBody),
-        (status = 408, description = "The body did not arrive within `[http] body_timeout_ms` (the connection is closed)", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn update(
     webhooks: web::Data<Webhooks>,
-    id: web::Path<String>,
-    request: HttpRequest,
-    payload: web::Payload,
+    id: web::Path<EndpointId>,
+    Json(body): Json<PatchBody>,
 ) -> Answer {
-    let body: PatchBody = body::json(&request, payload).await?;
     let mut patch = EndpointPatch {
         enabled: body.enabled,
         ..EndpointPatch::default()
@@ -336,52 +323,42 @@ pub async fn update(
     if let Some(instance) = body.instance {
         patch.instance = Some(check_instance_filter(instance)?);
     }
-    let endpoint = dispatcher(&webhooks)?
-        .send(UpdateEndpoint {
-            id: id.into_inner(),
+    let endpoint = ask_dispatcher(
+        &webhooks,
+        UpdateEndpoint {
+            id: id.into_inner().id,
             patch,
-        })
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(EndpointView::from(&endpoint)))
 }
 
 #[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks",
     summary = "Delete an endpoint with its delivery log",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
-pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    dispatcher(&webhooks)?
-        .send(RemoveEndpoint(id.into_inner()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+pub async fn remove(webhooks: web::Data<Webhooks>, id: web::Path<EndpointId>) -> Answer {
+    ask_dispatcher(&webhooks, RemoveEndpoint(id.into_inner().id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/api/webhooks/{id}/test", tag = "webhooks",
     summary = "Send a `webhook.test` message through the outbox",
-    params(("id" = String, Path, description = "Endpoint id (`ep_...`)")),
+    params(EndpointId),
     responses(
         (status = 202, description = "Stored, being sent", body = Queued),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
         (status = 409, description = "The endpoint is disabled", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
-pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
-    let endpoint_id = id.into_inner();
-    let delivery_id = dispatcher(&webhooks)?
-        .send(SendTest(endpoint_id.clone()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<EndpointId>) -> Answer {
+    let endpoint_id = id.into_inner().id;
+    let delivery_id = ask_dispatcher(&webhooks, SendTest(endpoint_id.clone())).await?;
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Queued {
         delivery_id,
         endpoint_id,
@@ -395,18 +372,13 @@ pub async fn send_test(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> 
     params(("id" = String, Path, description = "Delivery id (`msg_...`)")),
     responses(
         (status = 202, description = "Pending again", body = Queued),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such delivery", body = crate::error::ErrorBody),
         (status = 409, description = "Its endpoint is disabled", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn redeliver(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> Answer {
     let delivery_id = id.into_inner();
-    let endpoint_id = dispatcher(&webhooks)?
-        .send(Redeliver(delivery_id.clone()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    let endpoint_id = ask_dispatcher(&webhooks, Redeliver(delivery_id.clone())).await?;
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Queued {
         delivery_id,
         endpoint_id,
@@ -415,60 +387,42 @@ pub async fn redeliver(webhooks: web::Data<Webhooks>, id: web::Path<String>) -> 
     }))
 }
 
-/// `?limit=` and `?cursor=` of the delivery log.
-#[derive(Debug, PartialEq)]
-struct Page {
-    limit: i64,
-    before: Option<i64>,
+/// The query string of the delivery log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// Page size, 1 to 500 (default 50)
+    #[param(minimum = 1, maximum = 500, value_type = Option<i64>)]
+    limit: Option<Limit>,
+    /// `next_cursor` of the previous page
+    #[param(value_type = Option<String>)]
+    cursor: Option<DeliveryCursor>,
 }
 
-fn parse_page(query: &str) -> Result<Page, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
-        .map_err(|error| ApiError::InvalidField(format!("the query string is malformed: {error}")))?
-        .into_inner();
-    let mut page = Page {
-        limit: DEFAULT_LIMIT,
-        before: None,
-    };
-    for (key, value) in pairs {
-        match key.as_str() {
-            "limit" => {
-                page.limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::InvalidField(format!(
-                            "`limit` must be a number from 1 to {MAX_LIMIT}, not `{value}`"
-                        ))
-                    })?
-            }
-            "cursor" => page.before = Some(decode_cursor(&value)?),
-            other => {
-                return Err(ApiError::InvalidField(format!(
-                    "unknown query parameter `{other}`; this route takes: limit, cursor"
-                )))
-            }
-        }
+/// A `next_cursor` of the delivery log: the last delivery's place in the outbox.
+#[derive(Debug, PartialEq)]
+struct DeliveryCursor(i64);
+
+impl<'de> Deserialize<'de> for DeliveryCursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        URL_SAFE_NO_PAD
+            .decode(&text)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
+            .map(Self)
+            .ok_or_else(|| {
+                serde::de::Error::custom(
+                    "must be a `next_cursor` this route gave out, passed back as is",
+                )
+            })
     }
-    Ok(page)
 }
 
 fn encode_cursor(seq: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
-        .ok_or_else(|| {
-            ApiError::InvalidField(
-                "`cursor` is not one this route gave out (pass `next_cursor` back as is)".into(),
-            )
-        })
 }
 
 fn utc(at: NaiveDateTime) -> DateTime<Utc> {
@@ -505,42 +459,34 @@ fn delivery_view(log: store::DeliveryLog) -> DeliveryView {
 
 #[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks",
     summary = "The delivery log: every delivery with its attempts, newest first",
-    params(
-        ("id" = String, Path, description = "Endpoint id (`ep_...`)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size, 1 to 500 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
-    ),
+    params(EndpointId, DeliveriesQuery),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         (status = 400, description = "A query parameter is invalid (the message names it)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
         (status = 404, description = "No such endpoint", body = crate::error::ErrorBody),
-        (status = 503, description = "Webhooks are off (no database) or the dispatcher is unavailable", body = crate::error::ErrorBody)
+        WebhookAdminErrors
     ))]
 pub async fn deliveries(
     webhooks: web::Data<Webhooks>,
-    id: web::Path<String>,
-    request: HttpRequest,
+    id: web::Path<EndpointId>,
+    Query(page): Query<DeliveriesQuery>,
 ) -> Answer {
-    let page = parse_page(request.query_string())?;
-    let endpoint_id = id.into_inner();
+    let limit = Limit::or_default(page.limit);
+    let before = page.cursor.map(|cursor| cursor.0);
+    let endpoint_id = id.into_inner().id;
     // 404 for an unknown endpoint rather than an empty log.
-    dispatcher(&webhooks)?
-        .send(GetEndpoint(endpoint_id.clone()))
-        .await
-        .map_err(|_| not_answering())?
-        .map_err(api_error)?;
+    ask_dispatcher(&webhooks, GetEndpoint(endpoint_id.clone())).await?;
     let pool = webhooks.pool().cloned().ok_or_else(not_answering)?;
     let read_id = endpoint_id.clone();
     let logs = web::block(move || {
         let mut conn = pool.get().map_err(|error| error.to_string())?;
-        store::deliveries_page(&mut conn, &read_id, page.before, page.limit + 1)
+        store::deliveries_page(&mut conn, &read_id, before, limit + 1)
             .map_err(|error| error.to_string())
     })
     .await
     .map_err(|_| not_answering())?
     .map_err(|error| ApiError::Unavailable(format!("reading the delivery log failed: {error}")))?;
-    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = logs.len() > limit;
     let logs: Vec<store::DeliveryLog> = logs.into_iter().take(limit).collect();
     let next_cursor = more
@@ -559,33 +505,23 @@ mod tests {
 
     #[test]
     fn pages_and_cursors() {
-        assert_eq!(
-            parse_page("").unwrap(),
-            Page {
-                limit: DEFAULT_LIMIT,
-                before: None
-            }
-        );
+        let page = |query: &str| super::super::query::parse::<DeliveriesQuery>(query);
+        let empty = page("").unwrap();
+        assert_eq!((empty.limit, empty.cursor), (None, None));
         let cursor = encode_cursor(42);
-        assert_eq!(
-            parse_page(&format!("limit=5&cursor={cursor}")).unwrap(),
-            Page {
-                limit: 5,
-                before: Some(42)
-            }
-        );
-        for bad in [
-            "limit=0",
-            "limit=501",
-            "limit=x",
-            "cursor=abc",
-            "status=failed",
+        let given = page(&format!("limit=5&cursor={cursor}")).unwrap();
+        assert_eq!(given.limit, Some(Limit(5)));
+        assert_eq!(given.cursor, Some(DeliveryCursor(42)));
+        for (bad, named) in [
+            ("limit=0", "`limit`"),
+            ("limit=501", "`limit`"),
+            ("limit=x", "`limit`"),
+            ("cursor=abc", "`cursor`"),
+            ("status=failed", "`status`"),
         ] {
-            assert_eq!(
-                parse_page(bad).unwrap_err().code(),
-                "invalid_field",
-                "{bad}"
-            );
+            let error = page(bad).unwrap_err();
+            assert_eq!(error.code(), "invalid_field", "{bad}");
+            assert!(error.to_string().contains(named), "{bad}: {error}");
         }
     }
 }

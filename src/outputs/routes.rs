@@ -9,7 +9,9 @@
 //! Every command goes through the instance's connection and its command discipline, like the
 //! seed's `start-stream` and the rest: nothing here talks to OBS.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,8 +24,15 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{body, get, post, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{
+        ask,
+        body::{Json, OptionalJson},
+        get, post,
+        responses::{CommandErrors, InstanceErrors},
+        target::Target,
+        AppState,
+    },
+    obs::{CommandError, CommandOutcome, ObsCommand},
     status::model::{RecordFigures, StreamFigures},
 };
 
@@ -55,35 +64,40 @@ pub struct OutputCommandAnswer {
     pub answer: OutputAnswer,
 }
 
-fn output_in_path(request: &HttpRequest) -> Result<Output, ApiError> {
-    let name = request.match_info().get("output").unwrap_or_default();
-    Output::from_path(name).ok_or_else(|| {
-        ApiError::UnknownOutput(format!(
-            "no output named `{name}`; outputs: stream, record, replay-buffer, virtual-cam"
-        ))
-    })
+/// `{output}` of the path: one of the four outputs, or a 404 naming them.
+pub struct OutputInPath(Output);
+
+impl FromRequest for OutputInPath {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let name = request.match_info().get("output").unwrap_or_default();
+        ready(Output::from_path(name).map(OutputInPath).ok_or_else(|| {
+            ApiError::UnknownOutput(format!(
+                "no output named `{name}`; outputs: stream, record, replay-buffer, virtual-cam"
+            ))
+        }))
+    }
 }
 
 async fn run(state: &AppState, target: &Target, command: OutputCommand) -> Answer {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command: ObsCommand::Output(command.clone()),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())));
-    match outcome {
-        Ok(CommandOutcome::Output(answer)) => Ok(HttpResponse::Ok().json(OutputCommandAnswer {
-            ok: true,
-            instance: target.name.clone(),
-            answer,
-        })),
-        Ok(_) => Err(ApiError::Unavailable(
-            "the connection answered an output command with something else; retry".to_string(),
-        )),
-        Err(error) => Err(refusal(&target.name, &command, error)),
-    }
+    let answer = ask::command(
+        &state.supervisor,
+        &target.name,
+        ObsCommand::Output(command.clone()),
+        |outcome| match outcome {
+            CommandOutcome::Output(answer) => Some(answer),
+            _ => None,
+        },
+        |error| refusal(&target.name, &command, error),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(OutputCommandAnswer {
+        ok: true,
+        instance: target.name.clone(),
+        answer,
+    }))
 }
 
 /// OBS's refusals in words that say what to enable or why, with OBS's own words.
@@ -163,20 +177,16 @@ macro_rules! output_route {
                 (status = 200, description = "The output's state after the command", body = OutputCommandAnswer,
                  example = json!({"ok": true, "instance": "default", "output": "stream", "action": "start",
                                   "active": true, "state": "starting", "sent_to_obs": true})),
-                (status = 404, description = "No such instance or output", body = crate::error::ErrorBody),
                 (status = 409, description = "Already in that state, or the output is not available (replay buffer not enabled, no virtual camera device)", body = crate::error::ErrorBody),
-                (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-                (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-                (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-                (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+                CommandErrors,
+                (status = 404, description = "No such instance or output", body = crate::error::ErrorBody)
             )
         )]
         pub async fn $name(
             state: web::Data<AppState>,
             target: Target,
-            request: HttpRequest,
+            OutputInPath(output): OutputInPath,
         ) -> Answer {
-            let output = output_in_path(&request)?;
             let make: fn(Output) -> OutputCommand = $command;
             run(&state, &target, make(output)).await
         }
@@ -222,23 +232,17 @@ pub struct EnsureBody {
          example = json!({"ok": true, "instance": "default", "output": "record", "action": "ensure",
                           "active": true, "state": "started", "paused": false, "sent_to_obs": false})),
         (status = 400, description = "Malformed body or missing `active`", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or output", body = crate::error::ErrorBody),
         (status = 409, description = "The output is not available", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or output", body = crate::error::ErrorBody)
     )
 )]
 pub async fn ensure(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    OutputInPath(output): OutputInPath,
+    Json(EnsureBody { active }): Json<EnsureBody>,
 ) -> Answer {
-    let output = output_in_path(&request)?;
-    let EnsureBody { active } = body::json(&request, payload).await?;
     run(&state, &target, OutputCommand::Ensure { output, active }).await
 }
 
@@ -253,12 +257,8 @@ macro_rules! record_route {
                 (status = 200, description = "Done", body = OutputCommandAnswer,
                  example = json!({"ok": true, "instance": "default", "output": "record", "action": "pause",
                                   "active": true, "state": "started", "paused": true, "sent_to_obs": true})),
-                (status = 404, description = "No such instance", body = crate::error::ErrorBody),
                 (status = 409, description = "Not recording, already (not) paused, or unsupported by the recording settings (OBS's words in the message)", body = crate::error::ErrorBody),
-                (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-                (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-                (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-                (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+                CommandErrors
             )
         )]
         pub async fn $name(state: web::Data<AppState>, target: Target) -> Answer {
@@ -309,25 +309,17 @@ pub struct ChapterBody {
     responses(
         (status = 200, description = "Marked", body = OutputCommandAnswer),
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "Not recording, or the recording format has no chapters (output_unsupported)", body = crate::error::ErrorBody,
          example = json!({"error": "output_unsupported", "message": "OBS instance `default` could not add a chapter marker: only the Hybrid MP4 recording format supports them; OBS said: Verify that the output being used supports chapter markers."})),
-        (status = 413, description = "Body over 64 KiB", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn chapter(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(body): OptionalJson<ChapterBody>,
 ) -> Answer {
-    let name = body::optional_json::<ChapterBody>(&request, payload)
-        .await?
-        .and_then(|body| body.name);
+    let name = body.and_then(|body| body.name);
     if name.as_deref().is_some_and(|name| name.trim().is_empty()) {
         return Err(ApiError::InvalidField(
             "`name` must not be empty (leave it out for an unnamed chapter)".into(),
@@ -346,12 +338,9 @@ pub async fn chapter(
          example = json!({"ok": true, "instance": "default", "output": "replay_buffer", "action": "save",
                           "active": true, "state": "started", "sent_to_obs": true,
                           "output_path": "/home/x/Replay 2026-11-30 04-00-00.mkv"})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "The replay buffer is not enabled in OBS (output_unavailable) or not running", body = crate::error::ErrorBody,
          example = json!({"error": "output_unavailable", "message": "OBS instance `default` has no replay buffer: enable it in OBS (Settings > Output > Replay Buffer) and restart OBS; OBS said: Replay buffer is not available."})),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
+        CommandErrors,
         (status = 504, description = "OBS did not report the saved file in time", body = crate::error::ErrorBody)
     )
 )]
@@ -378,15 +367,11 @@ pub struct OutputsView<'a> {
     summary = "Every output's state (from the cache; never asks OBS)",
     responses(
         (status = 200, description = "Outputs", body = OutputsView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn outputs(state: web::Data<AppState>, target: Target) -> Answer {
-    let snapshot = state.board.current();
-    let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+    let status = target.status(&state)?;
     Ok(HttpResponse::Ok().json(OutputsView {
         instance: &status.name,
         connected: status.is_connected(),
@@ -414,8 +399,7 @@ pub struct StatsHistoryView {
     summary = "The last 10 minutes of stats (bitrate, dropped frames, FPS, CPU...), oldest first",
     responses(
         (status = 200, description = "Samples", body = StatsHistoryView),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn stats_history(history: web::Data<StatsHistory>, target: Target) -> HttpResponse {

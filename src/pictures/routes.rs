@@ -5,19 +5,20 @@
 //! - `GET sources/{source}/screenshot`: one scene or input.
 //!
 //! Query: `format` (`jpeg`, the default, or `png`), `width` and `height` (8..=4096), `quality`
-//! (0..=100); anything else is a 400 naming it. Answers carry an ETag (a request whose
-//! `If-None-Match` matches gets 304) and `Cache-Control: private, no-cache`, so a browser
-//! revalidates instead of showing a stale picture. Program and preview are resolved to their
-//! scene from the cache first: a scene switch starts a new picture at once, and a viewer of the
-//! program and one of that scene by name share one capture.
+//! (0..=100); anything else is a 400 naming it (see `http::query`). Answers carry an ETag (a
+//! request whose `If-None-Match` matches gets 304) and `Cache-Control: private, no-cache`, so a
+//! browser revalidates instead of showing a stale picture. Program and preview are resolved to
+//! their scene from the cache first: a scene switch starts a new picture at once, and a viewer of
+//! the program and one of that scene by name share one capture.
+
+use std::ops::RangeInclusive;
 
 use actix_web::{
-    dev::Payload,
     http::header::{self, HeaderValue},
-    web, FromRequest, HttpRequest, HttpResponse,
+    web, HttpRequest, HttpResponse,
 };
 use obws::responses::StatusCode as ObsStatus;
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::{
@@ -27,8 +28,11 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{body, get, post, signed_url::MAX_AGE_SECS, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{
+        ask::route, body, get, post, query::Query, responses::PictureErrors,
+        signed_url::MAX_AGE_SECS, target::Target, AppState,
+    },
+    obs::{CommandError, CommandOutcome, ObsCommand},
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -42,59 +46,60 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(post("/pictures/urls", signed_url));
 }
 
-/// A picture's query, checked: the typed extractor of the three routes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A picture's query string, the same on the three routes (read by [`Query`], which names a
+/// bad or unknown parameter in its 400).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PictureQuery {
+    /// `jpeg` (default) or `png`
+    #[serde(default = "jpeg", deserialize_with = "format")]
+    #[param(value_type = Option<String>)]
     pub format: Format,
+    /// 8 to 4096; OBS keeps the aspect ratio
+    #[serde(default, deserialize_with = "side")]
     pub width: Option<u32>,
+    /// 8 to 4096; OBS keeps the aspect ratio
+    #[serde(default, deserialize_with = "side")]
     pub height: Option<u32>,
+    /// 0 to 100; OBS's default when absent
+    #[serde(default, deserialize_with = "quality")]
     pub quality: Option<i32>,
+    /// A signed URL's expiry, checked by the auth middleware (`http::signed_url`), not here.
+    #[serde(default, rename = "exp")]
+    #[param(ignore)]
+    pub signed_expiry: SignedUrlPart,
+    /// A signed URL's signature, checked by the auth middleware, not here.
+    #[serde(default, rename = "sig")]
+    #[param(ignore)]
+    pub signature: SignedUrlPart,
+}
+
+/// `exp` or `sig` of a signed picture URL: the auth middleware checks them
+/// (`http::signed_url`); to the picture they are nothing, so any two are equal.
+#[derive(Clone, Copy, Debug, Default, Eq)]
+pub struct SignedUrlPart;
+
+impl PartialEq for SignedUrlPart {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedUrlPart {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::IgnoredAny::deserialize(deserializer).map(|_| SignedUrlPart)
+    }
 }
 
 impl PictureQuery {
-    /// Checks the query's pairs; the error names the first bad parameter.
+    /// Checks a picture's query given as pairs (a notice topic's, a signed URL's); the error
+    /// names the first bad parameter, as the routes' extractor does.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
-        let mut query = Self {
-            format: Format::Jpeg,
-            width: None,
-            height: None,
-            quality: None,
-        };
-        for (key, value) in pairs {
-            match key.as_str() {
-                "format" => {
-                    query.format = match value.to_ascii_lowercase().as_str() {
-                        "jpeg" | "jpg" => Format::Jpeg,
-                        "png" => Format::Png,
-                        _ => {
-                            return Err(ApiError::InvalidField(format!(
-                                "`format` must be `jpeg` or `png` (it was `{value}`)"
-                            )))
-                        }
-                    }
-                }
-                "width" => query.width = Some(side("width", value)?),
-                "height" => query.height = Some(side("height", value)?),
-                "quality" => {
-                    query.quality = Some(
-                        value
-                            .parse::<i32>()
-                            .ok()
-                            .filter(|quality| QUALITY_RANGE.contains(quality))
-                            .ok_or_else(|| out_of_range("quality", value, &QUALITY_RANGE))?,
-                    )
-                }
-                // A signed URL's expiry and signature, checked by the auth middleware.
-                "exp" | "sig" => {}
-                other => {
-                    return Err(ApiError::InvalidField(format!(
-                        "unknown query parameter `{other}`: a picture takes `format`, `width`, \
-                         `height` and `quality`"
-                    )))
-                }
-            }
-        }
-        Ok(query)
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        crate::http::query::parse(&query)
     }
 
     fn screenshot(self, source: String) -> Screenshot {
@@ -108,36 +113,44 @@ impl PictureQuery {
     }
 }
 
-fn out_of_range<T: std::fmt::Display>(
-    field: &str,
-    value: &str,
-    range: &std::ops::RangeInclusive<T>,
-) -> ApiError {
-    ApiError::InvalidField(format!(
-        "`{field}` must be a whole number from {} to {} (it was `{value}`)",
-        range.start(),
-        range.end()
-    ))
+fn jpeg() -> Format {
+    Format::Jpeg
 }
 
-fn side(field: &str, value: &str) -> Result<u32, ApiError> {
-    value
-        .parse::<u32>()
-        .ok()
-        .filter(|side| SIDE_RANGE.contains(side))
-        .ok_or_else(|| out_of_range(field, value, &SIDE_RANGE))
-}
-
-impl FromRequest for PictureQuery {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let pairs = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
-            .map(web::Query::into_inner)
-            .map_err(|error| ApiError::InvalidField(format!("unreadable query string: {error}")));
-        std::future::ready(pairs.and_then(|pairs| Self::parse(&pairs)))
+fn format<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Format, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    match value.to_ascii_lowercase().as_str() {
+        "jpeg" | "jpg" => Ok(Format::Jpeg),
+        "png" => Ok(Format::Png),
+        _ => Err(de::Error::custom(format!(
+            "must be `jpeg` or `png` (it was `{value}`)"
+        ))),
     }
+}
+
+/// A whole number in `range`, or an error that reads on from the parameter's name.
+fn in_range<'de, D, T>(deserializer: D, range: &RangeInclusive<T>) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let value = String::deserialize(deserializer)?;
+    match value.parse::<T>() {
+        Ok(number) if range.contains(&number) => Ok(Some(number)),
+        _ => Err(de::Error::custom(format!(
+            "must be a whole number from {} to {} (it was `{value}`)",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+fn side<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    in_range(deserializer, &SIDE_RANGE)
+}
+
+fn quality<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i32>, D::Error> {
+    in_range(deserializer, &QUALITY_RANGE)
 }
 
 /// The scene on program or preview, from the cache.
@@ -177,14 +190,12 @@ async fn capture(
     instance: &str,
     screenshot: Screenshot,
 ) -> Result<Vec<u8>, CommandError> {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: instance.to_string(),
-            command: ObsCommand::Screenshot(screenshot),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(instance.to_string())))?;
+    let outcome = route(
+        &state.supervisor,
+        instance,
+        ObsCommand::Screenshot(screenshot),
+    )
+    .await?;
     match outcome {
         CommandOutcome::Picture(bytes) => Ok(bytes),
         _ => Err(CommandError::Unavailable(instance.to_string())),
@@ -284,29 +295,18 @@ pub struct SourcePath {
     path = "/api/screenshot/program",
     tag = "instance",
     summary = "A picture of what is on air (program), captured at most N times a second for all viewers",
-    params(
-        ("format" = Option<String>, Query, description = "`jpeg` (default) or `png`"),
-        ("width" = Option<u32>, Query, description = "8 to 4096; OBS keeps the aspect ratio"),
-        ("height" = Option<u32>, Query, description = "8 to 4096; OBS keeps the aspect ratio"),
-        ("quality" = Option<i32>, Query, description = "0 to 100; OBS's default when absent")
-    ),
+    params(PictureQuery),
     responses(
         (status = 200, description = "The image; ETag and Cache-Control: private, no-cache",
          content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 304, description = "If-None-Match matched the current picture's ETag"),
-        (status = 400, description = "A bad query parameter (invalid_field names it)", body = crate::error::ErrorBody,
-         example = json!({"error": "invalid_field", "message": "`width` must be a whole number from 8 to 4096 (it was `5000`)"})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        PictureErrors
     )
 )]
 pub async fn program(
     state: web::Data<AppState>,
     target: Target,
-    query: PictureQuery,
+    Query(query): Query<PictureQuery>,
     request: HttpRequest,
 ) -> Answer {
     serve(&state, &target, &request, Picture::Program, query).await
@@ -317,29 +317,19 @@ pub async fn program(
     path = "/api/screenshot/preview",
     tag = "instance",
     summary = "A picture of what is on preview (studio mode), shared like the program picture",
-    params(
-        ("format" = Option<String>, Query, description = "`jpeg` (default) or `png`"),
-        ("width" = Option<u32>, Query, description = "8 to 4096"),
-        ("height" = Option<u32>, Query, description = "8 to 4096"),
-        ("quality" = Option<i32>, Query, description = "0 to 100")
-    ),
+    params(PictureQuery),
     responses(
         (status = 200, description = "The image; ETag and Cache-Control: private, no-cache",
          content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 304, description = "If-None-Match matched the current picture's ETag"),
-        (status = 400, description = "A bad query parameter (invalid_field names it)", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not in studio mode (studio_mode_off)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        PictureErrors
     )
 )]
 pub async fn preview(
     state: web::Data<AppState>,
     target: Target,
-    query: PictureQuery,
+    Query(query): Query<PictureQuery>,
     request: HttpRequest,
 ) -> Answer {
     serve(&state, &target, &request, Picture::Preview, query).await
@@ -350,30 +340,20 @@ pub async fn preview(
     path = "/api/sources/{source}/screenshot",
     tag = "instance",
     summary = "A picture of one scene or input, shared like the program picture",
-    params(
-        ("source" = String, Path, description = "A scene or an input, by name"),
-        ("format" = Option<String>, Query, description = "`jpeg` (default) or `png`"),
-        ("width" = Option<u32>, Query, description = "8 to 4096"),
-        ("height" = Option<u32>, Query, description = "8 to 4096"),
-        ("quality" = Option<i32>, Query, description = "0 to 100")
-    ),
+    params(("source" = String, Path, description = "A scene or an input, by name"), PictureQuery),
     responses(
         (status = 200, description = "The image; ETag and Cache-Control: private, no-cache",
          content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 304, description = "If-None-Match matched the current picture's ETag"),
-        (status = 400, description = "A bad query parameter (invalid_field names it)", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance, or no such scene or input (unknown_source)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        PictureErrors,
+        (status = 404, description = "No such instance, or no such scene or input (unknown_source)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn source(
     state: web::Data<AppState>,
     target: Target,
     path: web::Path<SourcePath>,
-    query: PictureQuery,
+    Query(query): Query<PictureQuery>,
     request: HttpRequest,
 ) -> Answer {
     let source = path.into_inner().source;
@@ -501,15 +481,12 @@ pub async fn signed_url(
 mod tests {
     use super::*;
 
-    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
-        query
-            .iter()
-            .map(|(key, value)| (key.to_string(), value.to_string()))
-            .collect()
+    fn parse(query: &str) -> Result<PictureQuery, ApiError> {
+        crate::http::query::parse(query)
     }
 
-    fn message(query: &[(&str, &str)]) -> String {
-        match PictureQuery::parse(&pairs(query)) {
+    fn message(query: &str) -> String {
+        match parse(query) {
             Err(ApiError::InvalidField(message)) => message,
             other => panic!("expected invalid_field for {query:?}, got {other:?}"),
         }
@@ -518,20 +495,17 @@ mod tests {
     #[test]
     fn the_defaults_are_jpeg_at_obs_size_and_quality() {
         assert_eq!(
-            PictureQuery::parse(&[]).unwrap(),
+            parse("").unwrap(),
             PictureQuery {
                 format: Format::Jpeg,
                 width: None,
                 height: None,
-                quality: None
+                quality: None,
+                signed_expiry: SignedUrlPart,
+                signature: SignedUrlPart,
             }
         );
-        let query = PictureQuery::parse(&pairs(&[
-            ("format", "png"),
-            ("width", "320"),
-            ("quality", "0"),
-        ]))
-        .unwrap();
+        let query = parse("format=PNG&width=320&quality=0").unwrap();
         assert_eq!(query.format, Format::Png);
         assert_eq!(query.width, Some(320));
         assert_eq!(query.quality, Some(0));
@@ -539,26 +513,33 @@ mod tests {
 
     #[test]
     fn a_signed_urls_expiry_and_signature_are_left_to_the_auth_middleware() {
-        let signed = PictureQuery::parse(&pairs(&[
-            ("width", "320"),
-            ("exp", "1800000000"),
-            ("sig", "abc"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            signed,
-            PictureQuery::parse(&pairs(&[("width", "320")])).unwrap()
-        );
+        let signed = parse("width=320&exp=1800000000&sig=abc").unwrap();
+        assert_eq!(signed, parse("width=320").unwrap());
     }
 
     #[test]
     fn each_bad_parameter_is_named() {
-        assert!(message(&[("format", "gif")]).contains("`format`"));
-        assert!(message(&[("width", "7")]).contains("`width`"));
-        assert!(message(&[("height", "4097")]).contains("`height`"));
-        assert!(message(&[("height", "-1")]).contains("`height`"));
-        assert!(message(&[("quality", "101")]).contains("`quality`"));
-        assert!(message(&[("quality", "high")]).contains("`quality`"));
-        assert!(message(&[("size", "1")]).contains("`size`"));
+        for (query, named) in [
+            (
+                "format=gif",
+                "`format` must be `jpeg` or `png` (it was `gif`)",
+            ),
+            (
+                "width=7",
+                "`width` must be a whole number from 8 to 4096 (it was `7`)",
+            ),
+            ("height=4097", "`height`"),
+            ("height=-1", "`height`"),
+            (
+                "quality=101",
+                "`quality` must be a whole number from 0 to 100",
+            ),
+            ("quality=high", "`quality`"),
+            ("size=1", "`size`"),
+            ("width=8&width=9", "`width`"),
+        ] {
+            let message = message(query);
+            assert!(message.contains(named), "{query}: {message}");
+        }
     }
 }

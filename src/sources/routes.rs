@@ -30,8 +30,8 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{body, get, post, resource, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{ask, body::Json, get, post, resource, target::Target, AppState},
+    obs::{CommandError, CommandOutcome, ObsCommand},
     status::InstanceStatus,
 };
 
@@ -97,6 +97,14 @@ pub enum SourceErrors {
     Timeout(crate::error::ErrorBody),
 }
 
+/// `{input}` of the routes of one input.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct InputPath {
+    /// Input name
+    input: String,
+}
+
 fn path_part(request: &HttpRequest, name: &str) -> String {
     request
         .match_info()
@@ -113,44 +121,31 @@ async fn ask(
     command: SourceCommand,
     looked_for: &str,
 ) -> Result<SourceOutcome, ApiError> {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command: ObsCommand::Source(command),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())));
-    match outcome {
-        Ok(CommandOutcome::Source(outcome)) => Ok(outcome),
-        Ok(_) => Err(ApiError::Unavailable(
-            "the connection answered a source command with something else; retry".to_string(),
-        )),
-        Err(CommandError::Rejected {
+    let refused = |error| match error {
+        CommandError::Rejected {
             code: ObsStatus::ResourceNotFound | ObsStatus::InvalidResourceType,
             message,
-        }) => Err(ApiError::UnknownSource(format!(
+        } => ApiError::UnknownSource(format!(
             "OBS instance `{}` has no {looked_for}; OBS said: {message}",
             target.name
-        ))),
-        Err(error) => Err(ApiError::from_command(&target.name, error, "")),
-    }
+        )),
+        error => ApiError::from_command(&target.name, error, ""),
+    };
+    ask::command(
+        &state.supervisor,
+        &target.name,
+        ObsCommand::Source(command),
+        |outcome| match outcome {
+            CommandOutcome::Source(outcome) => Some(outcome),
+            _ => None,
+        },
+        refused,
+    )
+    .await
 }
 
 fn unexpected() -> ApiError {
     ApiError::Unavailable("OBS answered with something unexpected; retry".to_string())
-}
-
-fn instance_status(
-    state: &AppState,
-    target: &Target,
-) -> Result<std::sync::Arc<InstanceStatus>, ApiError> {
-    state
-        .board
-        .current()
-        .instance(&target.name)
-        .cloned()
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))
 }
 
 /// The items of a scene or group: from the cache when OBS's events keep it, read otherwise.
@@ -160,7 +155,7 @@ async fn read_scene(
     target: &Target,
     scene: &str,
 ) -> Result<SourcesStatus, ApiError> {
-    let status = instance_status(state, target)?;
+    let status = target.status(state)?;
     let mut sources = status.sources.clone();
     if sources.scene_items.contains_key(scene) {
         return Ok(sources);
@@ -402,7 +397,7 @@ pub struct InputSettingsView {
     path = "/api/inputs/{input}/text",
     tag = "instance",
     summary = "Change a text source's text",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     request_body(content = TextBody, content_type = "application/json", example = json!({"text": "Back in 5 minutes"})),
     responses(
         (status = 200, description = "The input's settings, read back from OBS", body = InputSettingsView,
@@ -413,11 +408,10 @@ pub struct InputSettingsView {
 pub async fn set_text(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    path: web::Path<InputPath>,
+    Json(TextBody { text }): Json<TextBody>,
 ) -> Answer {
-    let input = path_part(&request, "input");
-    let TextBody { text } = body::json(&request, payload).await?;
+    let input = path.into_inner().input;
     let info = find_input(&state, &target, &input).await?;
     // text_ft2_source (Linux, macOS) and text_gdiplus (Windows), whatever their version.
     if !info.kind.starts_with("text_") {
@@ -468,7 +462,7 @@ async fn read_settings(state: &AppState, target: &Target, input: &str) -> Answer
     path = "/api/inputs/{input}/settings",
     tag = "instance",
     summary = "An input's settings, as OBS holds them",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     responses(
         (status = 200, description = "Settings", body = InputSettingsView,
          example = json!({"instance": "default", "input": "Background", "kind": "color_source_v3", "settings": {"color": 4278190335_u64}})),
@@ -478,9 +472,9 @@ async fn read_settings(state: &AppState, target: &Target, input: &str) -> Answer
 pub async fn input_settings(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
+    path: web::Path<InputPath>,
 ) -> Answer {
-    read_settings(&state, &target, &path_part(&request, "input")).await
+    read_settings(&state, &target, &path.input).await
 }
 
 #[utoipa::path(
@@ -488,7 +482,7 @@ pub async fn input_settings(
     path = "/api/inputs/{input}/settings",
     tag = "instance",
     summary = "Merge a JSON object into an input's settings (settings can name files: admin-only once token scopes exist)",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     request_body(content = Object, content_type = "application/json", example = json!({"color": 4278255360_u64})),
     responses(
         (status = 200, description = "The settings after the merge, read back from OBS", body = InputSettingsView),
@@ -498,11 +492,10 @@ pub async fn input_settings(
 pub async fn patch_settings(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    path: web::Path<InputPath>,
+    Json(settings): Json<Value>,
 ) -> Answer {
-    let input = path_part(&request, "input");
-    let settings: Value = body::json(&request, payload).await?;
+    let input = path.into_inner().input;
     if !settings.is_object() {
         return Err(ApiError::InvalidField(
             "the body must be a JSON object of settings to merge into the input's".to_string(),
@@ -559,7 +552,7 @@ async fn read_media(state: &AppState, target: &Target, input: &str) -> Answer {
     path = "/api/inputs/{input}/media",
     tag = "instance",
     summary = "A media input's state, cursor and duration",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     responses(
         (status = 200, description = "Playback", body = MediaView,
          example = json!({"instance": "default", "input": "Intro clip", "state": "playing", "cursor_ms": 1200, "duration_ms": 5000})),
@@ -569,9 +562,9 @@ async fn read_media(state: &AppState, target: &Target, input: &str) -> Answer {
 pub async fn media_status(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
+    path: web::Path<InputPath>,
 ) -> Answer {
-    let input = path_part(&request, "input");
+    let input = path.into_inner().input;
     find_media_input(&state, &target, &input).await?;
     read_media(&state, &target, &input).await
 }
@@ -582,7 +575,7 @@ pub async fn media_status(
     tag = "instance",
     summary = "Play, pause, stop or restart a media input; answers its playback after",
     params(
-        ("input" = String, Path, description = "Input name"),
+        InputPath,
         ("action" = String, Path, description = "play, pause, stop or restart")
     ),
     responses(
@@ -594,9 +587,10 @@ pub async fn media_status(
 pub async fn media_action(
     state: web::Data<AppState>,
     target: Target,
+    path: web::Path<InputPath>,
     request: HttpRequest,
 ) -> Answer {
-    let input = path_part(&request, "input");
+    let input = path.into_inner().input;
     let name = path_part(&request, "action");
     let action = Media::from_path(&name).ok_or_else(|| {
         ApiError::RouteNotFound(format!(
@@ -625,7 +619,7 @@ pub struct CursorBody {
     path = "/api/inputs/{input}/media/cursor",
     tag = "instance",
     summary = "Move a media input's cursor",
-    params(("input" = String, Path, description = "Input name")),
+    params(InputPath),
     request_body(content = CursorBody, content_type = "application/json", example = json!({"ms": 1500})),
     responses(
         (status = 200, description = "Playback after the move", body = MediaView),
@@ -635,11 +629,10 @@ pub struct CursorBody {
 pub async fn media_cursor(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    path: web::Path<InputPath>,
+    Json(CursorBody { ms }): Json<CursorBody>,
 ) -> Answer {
-    let input = path_part(&request, "input");
-    let CursorBody { ms } = body::json(&request, payload).await?;
+    let input = path.into_inner().input;
     find_media_input(&state, &target, &input).await?;
     let command = SourceCommand::SetMediaCursor {
         input: input.clone(),
@@ -818,10 +811,14 @@ async fn switch_to(state: &AppState, target: &Target, name: String, profiles: bo
     };
     ask(state, target, command, what).await?;
     list.current = name;
-    Ok(HttpResponse::Ok().json(NamedListView {
+    Ok(list_answer(target, list))
+}
+
+fn list_answer(target: &Target, list: NamedList) -> HttpResponse {
+    HttpResponse::Ok().json(NamedListView {
         instance: target.name.clone(),
         list,
-    }))
+    })
 }
 
 #[utoipa::path(
@@ -837,10 +834,7 @@ async fn switch_to(state: &AppState, target: &Target, name: String, profiles: bo
 )]
 pub async fn profiles(state: web::Data<AppState>, target: Target) -> Answer {
     let list = read_list(&state, &target, true).await?;
-    Ok(HttpResponse::Ok().json(NamedListView {
-        instance: target.name,
-        list,
-    }))
+    Ok(list_answer(&target, list))
 }
 
 #[utoipa::path(
@@ -858,10 +852,8 @@ pub async fn profiles(state: web::Data<AppState>, target: Target) -> Answer {
 pub async fn set_profile(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(NameBody { name }): Json<NameBody>,
 ) -> Answer {
-    let NameBody { name } = body::json(&request, payload).await?;
     switch_to(&state, &target, name, true).await
 }
 
@@ -878,10 +870,7 @@ pub async fn set_profile(
 )]
 pub async fn collections(state: web::Data<AppState>, target: Target) -> Answer {
     let list = read_list(&state, &target, false).await?;
-    Ok(HttpResponse::Ok().json(NamedListView {
-        instance: target.name,
-        list,
-    }))
+    Ok(list_answer(&target, list))
 }
 
 #[utoipa::path(
@@ -899,10 +888,8 @@ pub async fn collections(state: web::Data<AppState>, target: Target) -> Answer {
 pub async fn set_collection(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(NameBody { name }): Json<NameBody>,
 ) -> Answer {
-    let NameBody { name } = body::json(&request, payload).await?;
     switch_to(&state, &target, name, false).await
 }
 

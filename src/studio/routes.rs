@@ -9,7 +9,7 @@
 //! Reads come from the cache except `GET transitions`, which asks OBS for its list. Commands go
 //! through the instance's connection; nothing here talks to OBS.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,8 +19,15 @@ use super::commands::{
 };
 use crate::{
     error::ApiError,
-    http::{body, get, get_and_put, post, put, target::Target, AppState},
-    obs::{CommandError, CommandOutcome, ObsCommand, Route},
+    http::{
+        ask,
+        body::{Json, OptionalJson},
+        get, get_and_put, post, put,
+        responses::{CommandErrors, InstanceErrors},
+        target::Target,
+        AppState,
+    },
+    obs::{CommandError, CommandOutcome, ObsCommand},
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -51,21 +58,17 @@ async fn ask(
     target: &Target,
     command: StudioCommand,
 ) -> Result<StudioOutcome, ApiError> {
-    let outcome = state
-        .supervisor
-        .send(Route {
-            instance: target.name.clone(),
-            command: ObsCommand::Studio(command.clone()),
-        })
-        .await
-        .unwrap_or_else(|_| Err(CommandError::Unavailable(target.name.clone())));
-    match outcome {
-        Ok(CommandOutcome::Studio(outcome)) => Ok(outcome),
-        Ok(_) => Err(ApiError::Unavailable(
-            "the connection answered a studio command with something else; retry".to_string(),
-        )),
-        Err(error) => Err(refusal(&target.name, &command, error)),
-    }
+    ask::command(
+        &state.supervisor,
+        &target.name,
+        ObsCommand::Studio(command.clone()),
+        |outcome| match outcome {
+            CommandOutcome::Studio(outcome) => Some(outcome),
+            _ => None,
+        },
+        |error| refusal(&target.name, &command, error),
+    )
+    .await
 }
 
 async fn run(state: &AppState, target: &Target, command: StudioCommand) -> Answer {
@@ -157,15 +160,11 @@ pub struct StudioView<'a> {
          example = json!({"instance": "default", "connected": true, "stale": false, "program_scene": "Live",
                           "studio_mode": true, "preview_scene": "Break", "current_transition": "Fade",
                           "transition_duration_ms": 300, "transition_running": false})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
+        InstanceErrors
     )
 )]
 pub async fn studio_mode(state: web::Data<AppState>, target: Target) -> Answer {
-    let snapshot = state.board.current();
-    let status = snapshot
-        .instance(&target.name)
-        .ok_or_else(|| ApiError::unknown_instance(&target.name, &[]))?;
+    let status = target.status(&state)?;
     Ok(HttpResponse::Ok().json(StudioView {
         instance: &status.name,
         connected: status.is_connected(),
@@ -192,20 +191,15 @@ pub struct StudioModeBody {
          example = json!({"ok": true, "instance": "default", "action": "set-studio-mode", "studio_mode": true,
                           "preview_scene": "Live", "current_transition": "Fade", "transition_duration_ms": 300})),
         (status = 400, description = "Malformed body (`enabled` missing or not a boolean)", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 502, description = "OBS refused", body = crate::error::ErrorBody)
     )
 )]
 pub async fn set_studio_mode(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(StudioModeBody { enabled }): Json<StudioModeBody>,
 ) -> Answer {
-    let StudioModeBody { enabled } = body::json(&request, payload).await?;
     run(&state, &target, StudioCommand::SetStudioMode(enabled)).await
 }
 
@@ -216,11 +210,8 @@ pub async fn set_studio_mode(
     summary = "Turn studio mode on if off, off if on; answers the new state",
     responses(
         (status = 200, description = "Studio mode as OBS reports it afterwards", body = StudioCommandAnswer),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 502, description = "OBS refused", body = crate::error::ErrorBody)
     )
 )]
 pub async fn toggle_studio_mode(state: web::Data<AppState>, target: Target) -> Answer {
@@ -244,22 +235,17 @@ pub struct PreviewBody {
          example = json!({"ok": true, "instance": "default", "action": "set-preview-scene", "studio_mode": true,
                           "preview_scene": "Break", "current_transition": "Fade", "transition_duration_ms": 300})),
         (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or scene (unknown_scene)", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not in studio mode (studio_mode_off)", body = crate::error::ErrorBody,
          example = json!({"error": "studio_mode_off", "message": "OBS instance `default` is not in studio mode: enable it first (PUT /api/studio-mode with {\"enabled\": true}); OBS said: Studio mode is not active."})),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or scene (unknown_scene)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn set_preview_scene(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(PreviewBody { scene_name }): Json<PreviewBody>,
 ) -> Answer {
-    let PreviewBody { scene_name } = body::json(&request, payload).await?;
     non_empty("scene_name", &scene_name)?;
     run(&state, &target, StudioCommand::SetPreview(scene_name)).await
 }
@@ -286,26 +272,20 @@ pub struct TakeBody {
                           "preview_scene": "Live", "program_scene": "Break", "current_transition": "Fade",
                           "transition_duration_ms": 500})),
         (status = 400, description = "Malformed body, or `duration_ms` outside 50..20000", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody),
         (status = 409, description = "OBS is not in studio mode (studio_mode_off)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn take(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(body): OptionalJson<TakeBody>,
 ) -> Answer {
     let TakeBody {
         transition,
         duration_ms,
-    } = body::optional_json(&request, payload)
-        .await?
-        .unwrap_or_default();
+    } = body.unwrap_or_default();
     if let Some(name) = &transition {
         non_empty("transition", name)?;
     }
@@ -331,11 +311,8 @@ pub async fn take(
          example = json!({"current_transition": "Fade", "transition_duration_ms": 300, "transitions": [
              {"name": "Cut", "kind": "cut_transition", "fixed": true, "configurable": false},
              {"name": "Fade", "kind": "fade_transition", "fixed": false, "configurable": true}]})),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 502, description = "OBS refused", body = crate::error::ErrorBody)
     )
 )]
 pub async fn transitions(state: web::Data<AppState>, target: Target) -> Answer {
@@ -361,21 +338,16 @@ pub struct TransitionBody {
          example = json!({"ok": true, "instance": "default", "action": "set-transition", "studio_mode": false,
                           "preview_scene": null, "current_transition": "Fade", "transition_duration_ms": 750})),
         (status = 400, description = "Malformed body, or `duration_ms` outside 50..20000", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody),
         (status = 409, description = "OBS refused the duration (a fixed transition)", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors,
+        (status = 404, description = "No such instance or transition (unknown_transition)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn set_transition(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(TransitionBody { name, duration_ms }): Json<TransitionBody>,
 ) -> Answer {
-    let TransitionBody { name, duration_ms } = body::json(&request, payload).await?;
     non_empty("name", &name)?;
     let duration_ms = duration(duration_ms)?;
     run(
@@ -404,21 +376,15 @@ pub struct TBarBody {
     responses(
         (status = 200, description = "Moved", body = StudioCommandAnswer),
         (status = 400, description = "Malformed body, or `position` outside 0.0..1.0", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance", body = crate::error::ErrorBody),
         (status = 409, description = "Not in studio mode (studio_mode_off), or the transition is fixed", body = crate::error::ErrorBody),
-        (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody),
-        (status = 502, description = "OBS refused for another reason", body = crate::error::ErrorBody),
-        (status = 503, description = "OBS is not connected", body = crate::error::ErrorBody),
-        (status = 504, description = "OBS did not answer in time", body = crate::error::ErrorBody)
+        CommandErrors
     )
 )]
 pub async fn tbar(
     state: web::Data<AppState>,
     target: Target,
-    request: HttpRequest,
-    payload: web::Payload,
+    Json(TBarBody { position, release }): Json<TBarBody>,
 ) -> Answer {
-    let TBarBody { position, release } = body::json(&request, payload).await?;
     if !(0.0..=1.0).contains(&position) {
         return Err(ApiError::InvalidField(format!(
             "`position` must be between 0.0 and 1.0 (it was {position})"
