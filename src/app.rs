@@ -88,8 +88,7 @@ impl Application {
         let board = manager_actor.board();
         let manager = manager_actor.start();
         // Subscribed before the connections start, so the history misses nothing.
-        let persistence =
-            Persistence::start(&settings.database, &settings.instances, board.clone())?;
+        let persistence = Persistence::start(&settings.database, &settings.instances)?;
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }

@@ -1,9 +1,11 @@
 //! Persistence: the hub's history in SQLite (diesel + r2d2), kept by two actors that the rest
 //! of the hub only reaches by messages.
 //!
+//! - [`write_behind`]: the one write-behind component (queue, batching, retry with backoff,
+//!   drain on shutdown, pruning), used by the history recorder and the webhook outbox.
 //! - [`recorder::Recorder`] subscribes to the status manager's changes, turns them into write
 //!   operations ([`recording`]) and hands them over in batches, retrying when the database fails.
-//! - [`writer::DbWriter`] owns the writes, on its own thread.
+//! - [`writer::HistoryStore`] does the writes, on the recorder's writer thread.
 //! - History requests read through the [`pool::Pool`] on actix's blocking threads; in WAL mode
 //!   they never wait for the writer.
 //!
@@ -21,6 +23,7 @@ pub mod schema;
 pub mod sessions;
 pub mod sigbus;
 pub mod source;
+pub mod write_behind;
 pub mod writer;
 
 use std::time::Duration;
@@ -32,13 +35,11 @@ use self::{
     health::{PersistenceHealth, PersistenceReport},
     pool::{ConnectionOptions, Pool},
     queries::InstanceIds,
-    recorder::{Drain, Recorder},
-    writer::DbWriter,
+    recorder::Recorder,
+    write_behind::{Drain, Writer},
+    writer::HistoryStore,
 };
-use crate::{
-    config::{DatabaseSettings, InstanceConfig},
-    status::StatusBoard,
-};
+use crate::config::{DatabaseSettings, InstanceConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -92,7 +93,6 @@ impl Persistence {
     pub fn start(
         settings: &DatabaseSettings,
         instances: &[InstanceConfig],
-        board: StatusBoard,
     ) -> Result<Self, DbError> {
         let Some(path) = &settings.path else {
             return Ok(Self::disabled());
@@ -110,11 +110,9 @@ impl Persistence {
         })?;
         sigbus::name_database_on_sigbus(path);
         log::info!("persistence: history kept in {}", path.display());
-        // One writer thread: SQLite takes one writer at a time anyway.
-        let writer_pool = pool.clone();
-        let writer = SyncArbiter::start(1, move || DbWriter::new(writer_pool.clone(), ids.clone()));
+        let writer = Writer::start(HistoryStore::new(pool.clone(), ids));
         let health = PersistenceHealth::new(true);
-        let recorder = Recorder::new(writer, board, health.clone(), settings.retention);
+        let recorder = Recorder::new(writer, health.clone(), settings.retention);
         // Its own thread: buffering a burst never delays the status manager or HTTP workers.
         let recorder = Recorder::start_in_arbiter(&Arbiter::new().handle(), |_| recorder);
         Ok(Self {
