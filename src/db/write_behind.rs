@@ -107,8 +107,7 @@ impl<T> Queue<T> {
     /// one waits for its retry time, or when nothing waits. The batch counts as under way until
     /// [`Queue::written`] or [`Queue::failed`].
     pub fn next_batch(&mut self, now: Instant) -> Option<Vec<T>> {
-        if self.in_flight || self.retry_at.is_some_and(|at| now < at) || self.pending.is_empty()
-        {
+        if self.in_flight || self.retry_at.is_some_and(|at| now < at) || self.pending.is_empty() {
             return None;
         }
         let take = self.pending.len().min(self.max_batch);
@@ -260,12 +259,16 @@ where
                             act.written(batch, written, ctx);
                         }
                         Ok(Err(error)) => {
-                            let failed = act.queue().failed(batch, Instant::now(), &mut rand::thread_rng());
+                            let failed =
+                                act.queue()
+                                    .failed(batch, Instant::now(), &mut rand::thread_rng());
                             act.failed(Some(&error), failed);
                             ctx.run_later(failed.retry_in, |act, ctx| act.flush(ctx));
                         }
                         Err(_) => {
-                            let failed = act.queue().failed(batch, Instant::now(), &mut rand::thread_rng());
+                            let failed =
+                                act.queue()
+                                    .failed(batch, Instant::now(), &mut rand::thread_rng());
                             act.failed(None, failed);
                             ctx.run_later(failed.retry_in, |act, ctx| act.flush(ctx));
                         }
@@ -419,9 +422,175 @@ mod tests {
         assert_eq!(queue.len(), 2);
     }
 
-    #[test]
-    fn pruning_goes_on_while_chunks_come_back_full() {
-        assert!(is_full_chunk(PRUNE_CHUNK as usize));
-        assert!(!is_full_chunk(PRUNE_CHUNK as usize - 1));
+    /// The database side of the shell tests: fails the first `failures` writes, keeps what it
+    /// is given, and holds `rows` old rows to prune.
+    #[derive(Clone, Default)]
+    struct Table(Arc<std::sync::Mutex<TableState>>);
+
+    #[derive(Default)]
+    struct TableState {
+        failures: usize,
+        written: Vec<u32>,
+        rows: usize,
+    }
+
+    impl Table {
+        fn with<R>(&self, f: impl FnOnce(&mut TableState) -> R) -> R {
+            f(&mut self.0.lock().expect("not poisoned"))
+        }
+    }
+
+    struct Shell {
+        writer: Addr<Writer<Table>>,
+        queue: Queue<u32>,
+        first_failures: usize,
+        pruned: Option<oneshot::Sender<usize>>,
+    }
+
+    impl Actor for Shell {
+        type Context = Context<Self>;
+    }
+
+    impl Persisting for Shell {
+        type Store = Table;
+
+        fn writer(&self) -> &Addr<Writer<Table>> {
+            &self.writer
+        }
+    }
+
+    impl WriteBehind<u32> for Shell {
+        type Written = ();
+        type Error = String;
+
+        fn queue(&mut self) -> &mut Queue<u32> {
+            &mut self.queue
+        }
+
+        fn write(store: &mut Table, batch: &[u32]) -> Result<(), String> {
+            store.with(|table| {
+                if table.failures > 0 {
+                    table.failures -= 1;
+                    return Err("disk full".into());
+                }
+                table.written.extend_from_slice(batch);
+                Ok(())
+            })
+        }
+
+        fn written(&mut self, _: Vec<u32>, _: (), _: &mut Context<Self>) {}
+
+        fn failed(&mut self, _: Option<&String>, failed: Failed) {
+            self.first_failures += usize::from(failed.first);
+        }
+    }
+
+    impl Pruning for Shell {
+        type Error = String;
+
+        fn prune_before(&self) -> Option<DateTime<Utc>> {
+            Some(Utc::now())
+        }
+
+        fn prune_chunk(store: &mut Table, _: DateTime<Utc>, chunk: i64) -> Result<usize, String> {
+            Ok(store.with(|table| {
+                let deleted = table.rows.min(chunk as usize);
+                table.rows -= deleted;
+                deleted
+            }))
+        }
+
+        fn pruned(&mut self, _: DateTime<Utc>, result: Result<usize, Option<String>>) {
+            if let (Some(sender), Ok(deleted)) = (self.pruned.take(), result) {
+                let _ = sender.send(deleted);
+            }
+        }
+    }
+
+    struct Push(Vec<u32>);
+
+    impl Message for Push {
+        type Result = ();
+    }
+
+    impl Handler<Push> for Shell {
+        type Result = ();
+
+        fn handle(&mut self, Push(items): Push, ctx: &mut Context<Self>) {
+            self.queue.push(items);
+            self.flush(ctx);
+        }
+    }
+
+    impl Handler<Drain> for Shell {
+        type Result = ResponseFuture<()>;
+
+        fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) -> Self::Result {
+            let drained = self.drain(ctx);
+            Box::pin(async move {
+                let _ = drained.await;
+            })
+        }
+    }
+
+    struct FirstFailures;
+
+    impl Message for FirstFailures {
+        type Result = usize;
+    }
+
+    impl Handler<FirstFailures> for Shell {
+        type Result = usize;
+
+        fn handle(&mut self, _: FirstFailures, _: &mut Context<Self>) -> usize {
+            self.first_failures
+        }
+    }
+
+    #[actix_web::test]
+    async fn what_was_pushed_is_written_in_order_through_failures_before_drain_answers() {
+        let table = Table::default();
+        table.with(|state| state.failures = 3);
+        let shell = Shell {
+            writer: Writer::start(table.clone()),
+            queue: Queue::new(4),
+            first_failures: 0,
+            pruned: None,
+        }
+        .start();
+        for chunk in (0..20).collect::<Vec<u32>>().chunks(3) {
+            shell.do_send(Push(chunk.to_vec()));
+        }
+        shell.send(Drain).await.expect("drained");
+        assert_eq!(
+            table.with(|state| state.written.clone()),
+            (0..20).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            shell.send(FirstFailures).await.expect("asked"),
+            1,
+            "one warning"
+        );
+    }
+
+    #[actix_web::test]
+    async fn pruning_goes_on_chunk_after_chunk_while_chunks_come_back_full() {
+        let table = Table::default();
+        let rows = 2 * PRUNE_CHUNK as usize + 5;
+        table.with(|state| state.rows = rows);
+        let (sender, pruned) = oneshot::channel();
+        let writer = Writer::start(table.clone());
+        Shell::create(move |ctx| {
+            let mut shell = Shell {
+                writer,
+                queue: Queue::new(1),
+                first_failures: 0,
+                pruned: Some(sender),
+            };
+            shell.start_pruning(ctx);
+            shell
+        });
+        assert_eq!(pruned.await.expect("pruned"), rows);
+        assert_eq!(table.with(|state| state.rows), 0);
     }
 }

@@ -37,6 +37,10 @@ impl HistoryStore {
     /// Deletes up to `chunk` events that happened before `before`; answers how many went.
     pub fn prune(&mut self, before: DateTime<Utc>, chunk: i64) -> Result<usize, DbError> {
         let mut conn = self.pool.get()?;
-        Ok(queries::events::prune(&mut conn, before.naive_utc(), chunk)?)
+        Ok(queries::events::prune(
+            &mut conn,
+            before.naive_utc(),
+            chunk,
+        )?)
     }
 }
