@@ -115,6 +115,11 @@ impl Application {
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
         let pictures =
             crate::pictures::cache::Captures::new(settings.pictures.max_captures_per_second);
+        let tokens = http::tokens::Tokens::load(&settings.api_tokens, persistence.pool().cloned());
+        let rate_limits = Arc::new(http::rate_limit::RateLimits::new(
+            settings.http.commands_per_second,
+            settings.http.command_burst,
+        ));
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
@@ -125,6 +130,8 @@ impl Application {
             status_json: http::views::StatusJsonCache::default(),
             unauthenticated,
             pictures,
+            tokens,
+            rate_limits,
         });
         let server = HttpServer::new(move || {
             let app = App::new();

@@ -158,6 +158,11 @@ pub struct HttpSettings {
     /// Callback bodies read at once whose signature cannot be checked before the body is in
     /// (a callback secret is configured and no valid token was given); past it, 503 at once.
     pub max_unauthenticated: usize,
+    /// Commands (state-changing requests) per second each managed API token may send; 0: no
+    /// limit. Reads are never limited (they are answered from the cache).
+    pub commands_per_second: u32,
+    /// Commands a managed token may send at once before `commands_per_second` applies.
+    pub command_burst: u32,
 }
 
 impl Default for HttpSettings {
@@ -166,6 +171,8 @@ impl Default for HttpSettings {
             body_timeout: Duration::from_secs(5),
             callback_body_limit: 8 * 1024,
             max_unauthenticated: 64,
+            commands_per_second: 20,
+            command_burst: 40,
         }
     }
 }
@@ -309,6 +316,8 @@ struct FileHttp {
     body_timeout_ms: Option<u64>,
     callback_body_limit_bytes: Option<usize>,
     max_unauthenticated: Option<usize>,
+    commands_per_second: Option<u32>,
+    command_burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -860,6 +869,15 @@ fn resolve_http(file: &FileHttp) -> Result<HttpSettings, String> {
             file.max_unauthenticated,
             defaults.max_unauthenticated,
         )?,
+        // 0 turns the limit off.
+        commands_per_second: file
+            .commands_per_second
+            .unwrap_or(defaults.commands_per_second),
+        command_burst: match file.command_burst {
+            None => defaults.command_burst,
+            Some(0) => return Err("[http] command_burst must be at least 1".to_string()),
+            Some(burst) => burst,
+        },
     })
 }
 
@@ -1216,7 +1234,7 @@ mod tests {
         assert_eq!(defaults.http, HttpSettings::default());
         let tuned = resolve(
             "[http]\nbody_timeout_ms = 750\ncallback_body_limit_bytes = 2048\n\
-             max_unauthenticated = 3\n",
+             max_unauthenticated = 3\ncommands_per_second = 0\ncommand_burst = 5\n",
             Overrides::default(),
         )
         .unwrap();
@@ -1226,11 +1244,14 @@ mod tests {
                 body_timeout: Duration::from_millis(750),
                 callback_body_limit: 2048,
                 max_unauthenticated: 3,
+                commands_per_second: 0,
+                command_burst: 5,
             }
         );
         for (text, mentions) in [
             ("[http]\nbody_timeout_ms = 0\n", "body_timeout_ms"),
             ("[http]\nmax_unauthenticated = 0\n", "max_unauthenticated"),
+            ("[http]\ncommand_burst = 0\n", "command_burst"),
             (
                 "[http]\ncallback_body_limit_bytes = 0\n",
                 "callback_body_limit_bytes",

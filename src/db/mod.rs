@@ -13,6 +13,7 @@
 //! [`queries`] (plain functions over a connection); the rules are plain functions too:
 //! [`sessions`] (stream/record sessions), [`scene_sync`] (added/removed/renamed scenes).
 
+pub mod audit;
 pub mod health;
 pub mod pool;
 pub mod queries;
@@ -75,6 +76,8 @@ fn register_instances(pool: &Pool, instances: &[InstanceConfig]) -> Result<Insta
 pub struct Persistence {
     pool: Option<Pool>,
     recorder: Option<Addr<Recorder>>,
+    /// The audit trail's writer (issue 19).
+    audit: Option<Addr<audit::AuditRecorder>>,
     health: PersistenceHealth,
 }
 
@@ -83,6 +86,7 @@ impl Persistence {
         Self {
             pool: None,
             recorder: None,
+            audit: None,
             health: PersistenceHealth::new(false),
         }
     }
@@ -115,9 +119,11 @@ impl Persistence {
         let recorder = Recorder::new(writer, health.clone(), settings.retention);
         // Its own thread: buffering a burst never delays the status manager or HTTP workers.
         let recorder = Recorder::start_in_arbiter(&Arbiter::new().handle(), |_| recorder);
+        let audit = audit::AuditRecorder::start(pool.clone(), settings.retention);
         Ok(Self {
             pool: Some(pool),
             recorder: Some(recorder),
+            audit: Some(audit),
             health,
         })
     }
@@ -131,12 +137,22 @@ impl Persistence {
         self.recorder.as_ref()
     }
 
+    /// The audit trail; None when persistence is disabled.
+    pub fn audit(&self) -> Option<&Addr<audit::AuditRecorder>> {
+        self.audit.as_ref()
+    }
+
     pub fn report(&self) -> PersistenceReport {
         self.health.report()
     }
 
     /// Waits (at most `limit`) until every accepted event is written: called at shutdown.
     pub async fn drain(&self, limit: Duration) {
+        if let Some(audit) = &self.audit {
+            if tokio::time::timeout(limit, audit.send(Drain)).await.is_err() {
+                log::warn!("audit: some entries could not be written before shutdown");
+            }
+        }
         let Some(recorder) = &self.recorder else {
             return;
         };

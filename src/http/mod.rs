@@ -5,6 +5,7 @@
 //! `default`, or the only one), `/api/instances/{instance}/<route>` on a named one. Trailing
 //! slashes are optional (the seed's paths end in one).
 
+pub mod audit;
 pub mod auth;
 pub(crate) mod body;
 pub mod body_guard;
@@ -20,8 +21,11 @@ mod ops;
 pub mod pairing;
 mod qr;
 mod raw;
+pub mod rate_limit;
+pub mod scopes;
 pub mod site_guard;
 pub(crate) mod target;
+pub mod tokens;
 pub mod views;
 mod webhooks;
 mod ws;
@@ -63,6 +67,10 @@ pub struct AppState {
     pub unauthenticated: body_guard::UnauthenticatedSlots,
     /// The pictures' shared captures (see `pictures::cache`).
     pub pictures: crate::pictures::cache::Captures,
+    /// Every API token and what it may do (see `tokens`).
+    pub tokens: tokens::Tokens,
+    /// The command rate limit of each managed token.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 /// Registers every route; used by the server and by tests.
@@ -87,6 +95,17 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
                 .service(web::scope("/webhooks").configure(webhooks::routes))
                 .service(get("/openapi.json", openapi::document))
+                .service(get("/tokens/self", tokens::show_self))
+                .service(
+                    resource("/tokens", "GET, HEAD, POST")
+                        .route(get_or_head().to(tokens::list))
+                        .route(web::post().to(tokens::create)),
+                )
+                .service(
+                    resource("/tokens/{id}", "DELETE")
+                        .route(web::delete().to(tokens::remove)),
+                )
+                .service(get("/audit", audit::entries))
                 .service(
                     resource("/qr-code", "GET, HEAD, POST")
                         .route(get_or_head().to(qr::qr_code))
