@@ -116,9 +116,13 @@ pub fn authorized(
             None if path == "/ws" => scopes::WEBSOCKET,
             None => scopes::required(method, path),
         };
-        let instance = request_instance(state, api.as_ref(), required);
-        let route = format!("{method} {path}");
-        tokens::permit(grant, &route, required, instance.as_deref(), now)?;
+        // Only an instance-limited token needs to know which instance (it costs a lookup).
+        let instance = grant
+            .instances
+            .as_ref()
+            .and_then(|_| request_instance(state, api.as_ref(), required));
+        let route = || format!("{method} {path}");
+        tokens::permit(grant, route, required, instance.as_deref(), now)?;
         state.tokens.touch(grant, now);
     }
     Ok(caller)

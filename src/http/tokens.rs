@@ -82,13 +82,13 @@ impl Grant {
         }
     }
 
-    fn from_row(row: TokenRow) -> Option<(String, Self)> {
+    fn from_row(row: TokenRow) -> Option<([u8; 32], Self)> {
         let list = |text: Option<String>| -> Option<Vec<String>> {
             text.and_then(|text| serde_json::from_str(&text).ok())
         };
         let last_used = row.last_used_at.map_or(0, |at| utc(at).timestamp());
         Some((
-            row.secret_hash,
+            from_hex(&row.secret_hash)?,
             Self {
                 id: Some(row.id),
                 name: row.name,
@@ -144,7 +144,7 @@ fn utc(time: NaiveDateTime) -> DateTime<Utc> {
 /// request acts on: its path's, or the default one; None when it cannot be told).
 pub fn permit(
     grant: &Grant,
-    route: &str,
+    route: impl Fn() -> String,
     required: Required,
     instance: Option<&str>,
     now: DateTime<Utc>,
@@ -158,7 +158,8 @@ pub fn permit(
     }
     if grant.scope < required.scope {
         return Err(ApiError::ScopeRequired(format!(
-            "{route} needs the `{}` scope; the token `{}` has `{}`",
+            "{} needs the `{}` scope; the token `{}` has `{}`",
+            route(),
             required.scope, grant.name, grant.scope
         )));
     }
@@ -167,7 +168,8 @@ pub fn permit(
     {
         if !allowed.iter().any(|c| c == capability) {
             return Err(ApiError::CapabilityNotAllowed(format!(
-                "{route} is a `{capability}` command; the token `{}` may only use: {}",
+                "{} is a `{capability}` command; the token `{}` may only use: {}",
+                route(),
                 grant.name,
                 allowed.join(", ")
             )));
@@ -177,7 +179,8 @@ pub fn permit(
         let permitted = instance.is_some_and(|name| allowed.iter().any(|a| a == name));
         if !permitted {
             return Err(ApiError::InstanceNotAllowed(format!(
-                "{route} acts on the instance `{}`; the token `{}` may only act on: {}",
+                "{} acts on the instance `{}`; the token `{}` may only act on: {}",
+                route(),
                 instance.unwrap_or("(none)"),
                 grant.name,
                 allowed.join(", ")
@@ -195,12 +198,24 @@ fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+fn from_hex(text: &str) -> Option<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * index..2 * index + 2], 16).ok()?;
+    }
+    Some(bytes)
+}
+
 /// Every token the hub accepts (cheap to clone).
 #[derive(Clone)]
 pub struct Tokens {
-    configured: Arc<Vec<(Secret, Arc<Grant>)>>,
-    /// Managed tokens by the hex SHA-256 of their secret.
-    managed: Arc<RwLock<HashMap<String, Arc<Grant>>>>,
+    /// The configured tokens' SHA-256, hashed once at start.
+    configured: Arc<Vec<([u8; 32], Arc<Grant>)>>,
+    /// Managed tokens by the SHA-256 of their secret.
+    managed: Arc<RwLock<HashMap<[u8; 32], Arc<Grant>>>>,
     pool: Option<Pool>,
 }
 
@@ -211,7 +226,10 @@ impl Tokens {
         let configured = configured
             .iter()
             .enumerate()
-            .map(|(index, secret)| (secret.clone(), Arc::new(Grant::configured(index))))
+            .map(|(index, secret)| {
+                let digest: [u8; 32] = Sha256::digest(secret.expose().as_bytes()).into();
+                (digest, Arc::new(Grant::configured(index)))
+            })
             .collect();
         let mut managed = HashMap::new();
         if let Some(pool) = &pool {
@@ -245,12 +263,9 @@ impl Tokens {
         // Configured tokens may be short and guessable: compared in constant time, every one.
         let presented_hash = Sha256::digest(presented.as_bytes());
         let mut found = None;
-        for (secret, grant) in self.configured.iter() {
-            let equal: bool = subtle::ConstantTimeEq::ct_eq(
-                Sha256::digest(secret.expose().as_bytes()).as_slice(),
-                presented_hash.as_slice(),
-            )
-            .into();
+        for (digest, grant) in self.configured.iter() {
+            let equal: bool =
+                subtle::ConstantTimeEq::ct_eq(digest.as_slice(), presented_hash.as_slice()).into();
             if equal && found.is_none() {
                 found = Some(Arc::clone(grant));
             }
@@ -259,7 +274,8 @@ impl Tokens {
             return found;
         }
         let managed = self.managed.read().ok()?;
-        managed.get(&to_hex(&presented_hash)).cloned()
+        let key: [u8; 32] = presented_hash.into();
+        managed.get(&key).cloned()
     }
 
     /// Notes that `grant` was used; writes `last_used_at` now and then, off the request path.
@@ -307,7 +323,7 @@ impl Tokens {
                 .is_ok_and(|m| m.values().any(|g| g.name == name))
     }
 
-    fn insert(&self, hash: String, grant: Grant) {
+    fn insert(&self, hash: [u8; 32], grant: Grant) {
         if let Ok(mut managed) = self.managed.write() {
             managed.insert(hash, Arc::new(grant));
         }
@@ -319,7 +335,7 @@ impl Tokens {
         let hash = managed
             .iter()
             .find(|(_, g)| g.id == Some(id))
-            .map(|(hash, _)| hash.clone())?;
+            .map(|(hash, _)| *hash)?;
         managed.remove(&hash).map(|grant| grant.name.clone())
     }
 }
@@ -682,7 +698,13 @@ mod tests {
     }
 
     fn check(grant: &Grant, method: &str, rest: &str, instance: &str) -> Result<(), &'static str> {
-        permit(grant, rest, required(method, rest), Some(instance), Utc::now())
+        permit(
+            grant,
+            || rest.to_string(),
+            required(method, rest),
+            Some(instance),
+            Utc::now(),
+        )
             .map_err(|error| error.code())
     }
 
@@ -696,7 +718,7 @@ mod tests {
         );
         let error = permit(
             &read,
-            "POST /api/switch-scene",
+            || "POST /api/switch-scene".to_string(),
             required("POST", "/switch-scene"),
             Some("default"),
             Utc::now(),
@@ -738,7 +760,7 @@ mod tests {
         assert_eq!(
             permit(
                 &main_only,
-                "x",
+                String::new,
                 required("GET", "/stream-status"),
                 None,
                 Utc::now()
