@@ -290,9 +290,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized(_) | Self::TokenExpired(_) => StatusCode::UNAUTHORIZED,
-            Self::ScopeRequired(_) | Self::CapabilityNotAllowed(_) | Self::InstanceNotAllowed(_) => {
-                StatusCode::FORBIDDEN
-            }
+            Self::ScopeRequired(_)
+            | Self::CapabilityNotAllowed(_)
+            | Self::InstanceNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed(_) | Self::CrossSiteRequest(_) => StatusCode::FORBIDDEN,
             Self::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,

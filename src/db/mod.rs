@@ -149,7 +149,10 @@ impl Persistence {
     /// Waits (at most `limit`) until every accepted event is written: called at shutdown.
     pub async fn drain(&self, limit: Duration) {
         if let Some(audit) = &self.audit {
-            if tokio::time::timeout(limit, audit.send(Drain)).await.is_err() {
+            if tokio::time::timeout(limit, audit.send(Drain))
+                .await
+                .is_err()
+            {
                 log::warn!("audit: some entries could not be written before shutdown");
             }
         }

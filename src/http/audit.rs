@@ -212,7 +212,11 @@ fn parse_audit_query(query: &str) -> Result<(HistoryParams, Option<String>), Api
         let pairs = web::Query::<Vec<(String, String)>>::from_query(part)
             .map_err(|error| ApiError::InvalidField(format!("`actor`: {error}")))?
             .into_inner();
-        let value = pairs.into_iter().next().map(|(_, value)| value).unwrap_or_default();
+        let value = pairs
+            .into_iter()
+            .next()
+            .map(|(_, value)| value)
+            .unwrap_or_default();
         if value.is_empty() {
             return Err(ApiError::InvalidField("`actor` must not be empty".into()));
         }
@@ -376,8 +380,7 @@ mod tests {
 
     #[test]
     fn the_audit_query_takes_the_history_filters_and_an_actor() {
-        let (params, actor) =
-            parse_audit_query("actor=token:deck&instance=main&limit=5").unwrap();
+        let (params, actor) = parse_audit_query("actor=token:deck&instance=main&limit=5").unwrap();
         assert_eq!(actor.as_deref(), Some("token:deck"));
         assert_eq!(params.instance.as_deref(), Some("main"));
         assert_eq!(params.limit, 5);

@@ -179,7 +179,12 @@ pub async fn require_token<B: MessageBody + 'static>(
             if changes && !matches!(refusal, ApiError::Unauthorized(_)) {
                 let caller = identify(&state, presented.as_deref()).unwrap_or(Caller::Anonymous);
                 let entry = Entry::new(&state, &request, &caller, started);
-                entry.record(&state, None, refusal.status_code().as_u16(), Some(refusal.code()));
+                entry.record(
+                    &state,
+                    None,
+                    refusal.status_code().as_u16(),
+                    Some(refusal.code()),
+                );
             }
             return Ok(request.error_response(refusal).map_into_right_body());
         }
@@ -253,9 +258,11 @@ impl Entry {
         let path = request.path().to_string();
         let api = scopes::split_path(&path);
         let method = request.method().as_str().to_string();
-        let required = api.as_ref().map_or(scopes::required(&method, &path), |api| {
-            scopes::required(&method, api.rest)
-        });
+        let required = api
+            .as_ref()
+            .map_or(scopes::required(&method, &path), |api| {
+                scopes::required(&method, api.rest)
+            });
         let instance = request_instance(state, api.as_ref(), required);
         Self {
             actor: caller.actor(),

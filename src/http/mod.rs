@@ -20,8 +20,8 @@ pub mod openapi;
 mod ops;
 pub mod pairing;
 mod qr;
-mod raw;
 pub mod rate_limit;
+mod raw;
 pub mod scopes;
 pub mod site_guard;
 pub(crate) mod target;
@@ -101,10 +101,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
                         .route(get_or_head().to(tokens::list))
                         .route(web::post().to(tokens::create)),
                 )
-                .service(
-                    resource("/tokens/{id}", "DELETE")
-                        .route(web::delete().to(tokens::remove)),
-                )
+                .service(resource("/tokens/{id}", "DELETE").route(web::delete().to(tokens::remove)))
                 .service(get("/audit", audit::entries))
                 .service(
                     resource("/qr-code", "GET, HEAD, POST")

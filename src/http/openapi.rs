@@ -559,7 +559,10 @@ mod tests {
             for (method, operation) in item.as_object().unwrap() {
                 let method = method.to_uppercase();
                 let required = super::super::scopes::lookup(&method, api.rest);
-                assert!(required.is_some(), "{method} {path} is not in the scope table");
+                assert!(
+                    required.is_some(),
+                    "{method} {path} is not in the scope table"
+                );
                 let scope = operation["x-obs-hub-scope"].as_str();
                 assert_eq!(scope, required.map(|r| r.scope.name()), "{method} {path}");
                 assert!(operation["responses"]["403"].is_object(), "{method} {path}");
@@ -571,7 +574,10 @@ mod tests {
         assert_eq!(switch["x-obs-hub-scope"], "control");
         assert_eq!(switch["x-obs-hub-capability"], "scenes");
         assert_eq!(paths["/api/webhooks"]["post"]["x-obs-hub-scope"], "admin");
-        assert_eq!(paths["/api/stream-status"]["get"]["x-obs-hub-scope"], "read");
+        assert_eq!(
+            paths["/api/stream-status"]["get"]["x-obs-hub-scope"],
+            "read"
+        );
         assert!(paths["/api/stream-status"]["get"]["responses"]["429"].is_null());
         assert!(switch["responses"]["429"].is_object());
     }

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A token's power. Ordered: each includes the ones before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Read,
@@ -292,13 +294,22 @@ mod tests {
         assert_eq!(required("GET", "/stream-status").scope, Scope::Read);
         assert_eq!(required("HEAD", "/stream-status").scope, Scope::Read);
         assert_eq!(required("POST", "/switch-scene"), control("scenes"));
-        assert_eq!(required("POST", "/outputs/stream/start"), control("outputs"));
+        assert_eq!(
+            required("POST", "/outputs/stream/start"),
+            control("outputs")
+        );
         assert_eq!(
             required("POST", "/outputs/record/toggle-pause"),
             control("outputs")
         );
-        assert_eq!(required("POST", "/obs/requests/GetVersion").scope, Scope::Admin);
-        assert_eq!(required("GET", "/webhooks/3/deliveries").scope, Scope::Admin);
+        assert_eq!(
+            required("POST", "/obs/requests/GetVersion").scope,
+            Scope::Admin
+        );
+        assert_eq!(
+            required("GET", "/webhooks/3/deliveries").scope,
+            Scope::Admin
+        );
         assert!(!required("GET", "/webhooks").on_instance);
         // Not listed: admin, whatever the method.
         assert_eq!(lookup("POST", "/stream-status"), None);

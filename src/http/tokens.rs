@@ -153,14 +153,19 @@ pub fn permit(
         return Err(ApiError::TokenExpired(format!(
             "the API token `{}` expired at {}",
             grant.name,
-            grant.expires_at.map(|at| at.to_rfc3339()).unwrap_or_default()
+            grant
+                .expires_at
+                .map(|at| at.to_rfc3339())
+                .unwrap_or_default()
         )));
     }
     if grant.scope < required.scope {
         return Err(ApiError::ScopeRequired(format!(
             "{} needs the `{}` scope; the token `{}` has `{}`",
             route(),
-            required.scope, grant.name, grant.scope
+            required.scope,
+            grant.name,
+            grant.scope
         )));
     }
     if let (Scope::Control, Some(capability), Some(allowed)) =
@@ -233,9 +238,11 @@ impl Tokens {
             .collect();
         let mut managed = HashMap::new();
         if let Some(pool) = &pool {
-            match pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-                queries::tokens::all(&mut conn).map_err(|e| e.to_string())
-            }) {
+            match pool
+                .get()
+                .map_err(|e| e.to_string())
+                .and_then(|mut conn| queries::tokens::all(&mut conn).map_err(|e| e.to_string()))
+            {
                 Ok(rows) => {
                     for (hash, grant) in rows.into_iter().filter_map(Grant::from_row) {
                         managed.insert(hash, Arc::new(grant));
@@ -472,7 +479,9 @@ fn validate(
 }
 
 fn database_error(error: impl std::fmt::Display) -> ApiError {
-    ApiError::PersistenceUnavailable(format!("the token store cannot be used right now ({error})"))
+    ApiError::PersistenceUnavailable(format!(
+        "the token store cannot be used right now ({error})"
+    ))
 }
 
 fn pool(state: &AppState) -> Result<Pool, ApiError> {
@@ -647,7 +656,9 @@ pub async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i32 = id.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
-        ApiError::InvalidField(format!("`id` must be a token id (a positive number), not `{id}`"))
+        ApiError::InvalidField(format!(
+            "`id` must be a token id (a positive number), not `{id}`"
+        ))
     })?;
     let query = web::Query::<DeleteQuery>::from_query(request.query_string())
         .map_err(|error| ApiError::InvalidField(format!("the query string: {error}")))?;
@@ -705,7 +716,7 @@ mod tests {
             Some(instance),
             Utc::now(),
         )
-            .map_err(|error| error.code())
+        .map_err(|error| error.code())
     }
 
     #[test]
@@ -744,7 +755,10 @@ mod tests {
             check(&grant(Scope::Control), "POST", "/webhooks", "default"),
             Err("scope_required")
         );
-        assert_eq!(check(&grant(Scope::Admin), "POST", "/webhooks", "x"), Ok(()));
+        assert_eq!(
+            check(&grant(Scope::Admin), "POST", "/webhooks", "x"),
+            Ok(())
+        );
     }
 
     #[test]

@@ -77,10 +77,7 @@ async fn make_token(hub: &TestHub, body: Value) -> (i64, String) {
     let made = call(hub, "POST", "/api/tokens/", ADMIN, &body.to_string()).await;
     assert_eq!(made.status, 201, "{:?}", made.body);
     let secret = made.body["token"].as_str().expect("the secret, once");
-    (
-        made.body["id"].as_i64().expect("an id"),
-        secret.to_string(),
-    )
+    (made.body["id"].as_i64().expect("an id"), secret.to_string())
 }
 
 async fn one_fake() -> (FakeObs, TestHub) {
@@ -119,7 +116,10 @@ async fn a_read_token_reads_and_gets_403_naming_the_scope_on_a_command() {
     // The WebSocket is read: a read token may open it.
     let socket = hub
         .client
-        .ws(format!("{}/ws?token={read}", hub.base.replace("http", "ws")))
+        .ws(format!(
+            "{}/ws?token={read}",
+            hub.base.replace("http", "ws")
+        ))
         .connect()
         .await;
     assert!(socket.is_ok(), "read token opens /ws");
@@ -252,7 +252,10 @@ async fn an_expired_token_gets_401() {
     assert_eq!(expired.status, 401, "{:?}", expired.body);
     assert_eq!(expired.body["error"], "token_expired");
     let fresh = call(&hub, "GET", "/api/stream-status/", "ohk_fresh", "").await;
-    assert_eq!(fresh.status, 200, "the unexpired one loaded from the database works");
+    assert_eq!(
+        fresh.status, 200,
+        "the unexpired one loaded from the database works"
+    );
     let unknown = call(&hub, "GET", "/api/stream-status/", "ohk_never-made", "").await;
     assert_eq!(unknown.status, 401);
     assert_eq!(unknown.body["error"], "unauthorized");
@@ -330,11 +333,20 @@ async fn a_token_cannot_revoke_itself_by_accident_and_revocation_is_immediate() 
     let path = format!("/api/tokens/{own_id}");
     let refused = call(&hub, "DELETE", &path, &own, "").await;
     assert_eq!(refused.status, 409, "{:?}", refused.body);
-    assert!(refused.body["message"].as_str().unwrap().contains("self=true"));
-    assert_eq!(call(&hub, "GET", "/api/tokens/", &own, "").await.status, 200);
+    assert!(refused.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("self=true"));
+    assert_eq!(
+        call(&hub, "GET", "/api/tokens/", &own, "").await.status,
+        200
+    );
     let confirmed = call(&hub, "DELETE", &format!("{path}?self=true"), &own, "").await;
     assert_eq!(confirmed.status, 204);
-    assert_eq!(call(&hub, "GET", "/api/tokens/", &own, "").await.status, 401);
+    assert_eq!(
+        call(&hub, "GET", "/api/tokens/", &own, "").await.status,
+        401
+    );
     let missing = call(&hub, "DELETE", &path, ADMIN, "").await;
     assert_eq!(missing.status, 404);
 }
@@ -474,8 +486,8 @@ async fn the_audit_lists_the_commands_with_their_token_names_and_no_secret() {
     // No secret of this test in the audit, nor in the database file itself.
     let audit_text = page.body.to_string();
     let database = std::fs::read(hub.database.as_ref().unwrap()).unwrap_or_default();
-    let wal = std::fs::read(hub.database.as_ref().unwrap().with_extension("db-wal"))
-        .unwrap_or_default();
+    let wal =
+        std::fs::read(hub.database.as_ref().unwrap().with_extension("db-wal")).unwrap_or_default();
     for secret in [
         ADMIN,
         deck.as_str(),
