@@ -73,3 +73,108 @@ pub fn prune(conn: &mut SqliteConnection, before: NaiveDateTime, chunk: i64) -> 
     )
     .execute(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+    use crate::db::{
+        queries::{tests::test_db, tokens},
+        source::token::TokenForm,
+    };
+
+    fn entry(actor: &str, instance: &str, at: NaiveDateTime) -> AuditForm {
+        AuditForm {
+            happened_at: at,
+            actor: actor.into(),
+            remote: Some("127.0.0.1".into()),
+            method: "POST".into(),
+            route: "/api/switch-scene".into(),
+            instance: Some(instance.into()),
+            request: Some(r#"{"scene_name":"Live"}"#.into()),
+            status: 200,
+            error: None,
+            duration_ms: 3,
+        }
+    }
+
+    /// schema.rs is written by hand: the row structs read every column back.
+    #[test]
+    fn tokens_and_entries_read_back_page_and_prune() {
+        let (_dir, mut conn) = test_db();
+        let now = Utc::now().naive_utc();
+        let form = TokenForm {
+            name: "deck".into(),
+            secret_hash: "ab".repeat(32),
+            scope: "control".into(),
+            instances: Some(r#"["main"]"#.into()),
+            capabilities: Some(r#"["scenes"]"#.into()),
+            created_at: now,
+            expires_at: None,
+        };
+        let row = tokens::insert(&mut conn, &form).unwrap();
+        assert_eq!(row.name, "deck");
+        tokens::touch(&mut conn, row.id, now).unwrap();
+        assert_eq!(tokens::all(&mut conn).unwrap()[0].last_used_at, Some(now));
+        assert!(tokens::insert(&mut conn, &form).is_err(), "names are unique");
+        assert!(tokens::delete(&mut conn, row.id).unwrap());
+        assert!(!tokens::delete(&mut conn, row.id).unwrap());
+
+        let old = now - Duration::days(40);
+        insert(
+            &mut conn,
+            &[
+                entry("token:deck", "main", old),
+                entry("token:deck", "main", now),
+                entry("token:ops", "backup", now),
+            ],
+        )
+        .unwrap();
+        let all = page(
+            &mut conn,
+            &AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(all[0].id > all[1].id, "newest first");
+        let deck = page(
+            &mut conn,
+            &AuditQuery {
+                actor: Some("token:deck".into()),
+                since: Some(now - Duration::days(1)),
+                limit: 10,
+                ..AuditQuery::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(deck.len(), 1);
+        let older = page(
+            &mut conn,
+            &AuditQuery {
+                before_id: Some(all[0].id),
+                instance: Some("main".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(older.len(), 2);
+        assert_eq!(prune(&mut conn, now - Duration::days(30), 100).unwrap(), 1);
+        assert_eq!(
+            page(
+                &mut conn,
+                &AuditQuery {
+                    limit: 10,
+                    ..AuditQuery::default()
+                }
+            )
+            .unwrap()
+            .len(),
+            2
+        );
+    }
+}
