@@ -106,6 +106,7 @@ pub fn authorized(
     presented: Option<&str>,
     method: &str,
     path: &str,
+    query: &str,
 ) -> Result<Caller, ApiError> {
     let caller = identify(state, presented)?;
     if let Caller::Token(grant) = &caller {
@@ -120,7 +121,7 @@ pub fn authorized(
         let instance = grant
             .instances
             .as_ref()
-            .and_then(|_| request_instance(state, api.as_ref(), required));
+            .and_then(|_| request_instance(state, api.as_ref(), required, query));
         let route = || format!("{method} {path}");
         tokens::permit(grant, route, required, instance.as_deref(), now)?;
         state.tokens.touch(grant, now);
@@ -134,12 +135,20 @@ fn request_instance(
     state: &AppState,
     api: Option<&scopes::ApiPath<'_>>,
     required: scopes::Required,
+    query: &str,
 ) -> Option<String> {
     if let Some(name) = api.and_then(|api| api.instance) {
         return Some(name.to_string());
     }
     if !required.on_instance {
         return None;
+    }
+    if required.instance_in_query {
+        return web::Query::<Vec<(String, String)>>::from_query(query)
+            .ok()?
+            .into_inner()
+            .into_iter()
+            .find_map(|(key, value)| (key == "instance").then_some(value));
     }
     let names: Vec<String> = state
         .settings
@@ -171,7 +180,8 @@ pub async fn require_token<B: MessageBody + 'static>(
     let path = request.path().to_string();
     let presented = bearer_token(request.request());
     let changes = changes_state(&method);
-    let caller = match authorized(&state, presented.as_deref(), method.as_str(), &path) {
+    let query = request.query_string().to_string();
+    let caller = match authorized(&state, presented.as_deref(), method.as_str(), &path, &query) {
         Ok(caller) => caller,
         Err(refusal) => {
             // A refused command by a known token is worth recording (who tried to stop the
@@ -263,7 +273,7 @@ impl Entry {
             .map_or(scopes::required(&method, &path), |api| {
                 scopes::required(&method, api.rest)
             });
-        let instance = request_instance(state, api.as_ref(), required);
+        let instance = request_instance(state, api.as_ref(), required, request.query_string());
         Self {
             actor: caller.actor(),
             remote: request.peer_addr().map(|address| address.ip().to_string()),

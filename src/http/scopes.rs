@@ -66,6 +66,10 @@ pub struct Required {
     /// Whether the route acts on one instance (the path's, or the default one): an instance
     /// allow-list applies to it.
     pub on_instance: bool,
+    /// The plain history routes cover every instance unless `?instance=` names one: for them,
+    /// the instance is the query's (none given: every instance, which a narrowed token may
+    /// not read).
+    pub instance_in_query: bool,
 }
 
 const fn read() -> Required {
@@ -73,22 +77,30 @@ const fn read() -> Required {
         scope: Scope::Read,
         capability: None,
         on_instance: true,
+        instance_in_query: false,
     }
 }
 
 const fn control(capability: &'static str) -> Required {
     Required {
-        scope: Scope::Control,
         capability: Some(capability),
-        on_instance: true,
+        scope: Scope::Control,
+        ..read()
     }
 }
 
 const fn admin() -> Required {
     Required {
         scope: Scope::Admin,
-        capability: None,
-        on_instance: true,
+        ..read()
+    }
+}
+
+/// A history read: see [`Required::instance_in_query`].
+const fn history() -> Required {
+    Required {
+        instance_in_query: true,
+        ..read()
     }
 }
 
@@ -140,10 +152,10 @@ const TABLE: &[(&str, &str, Required)] = &[
     ("POST", "/obs/requests/*", admin()),
     ("POST", "/obs/batch", admin()),
     // History.
-    ("GET", "/events", read()),
-    ("GET", "/scenes", read()),
-    ("GET", "/stream-sessions", read()),
-    ("GET", "/record-sessions", read()),
+    ("GET", "/events", history()),
+    ("GET", "/scenes", history()),
+    ("GET", "/stream-sessions", history()),
+    ("GET", "/record-sessions", history()),
     // Scenes and preview.
     ("POST", "/switch-scene", control("scenes")),
     ("POST", "/sync-scenes", control("scenes")),

@@ -183,10 +183,15 @@ pub fn permit(
     if let (true, Some(allowed)) = (required.on_instance, &grant.instances) {
         let permitted = instance.is_some_and(|name| allowed.iter().any(|a| a == name));
         if !permitted {
+            let acts_on = match instance {
+                Some(name) => format!("acts on the instance `{name}`"),
+                None => "names no instance (use /api/instances/{name}/...; the history routes \
+                         take ?instance=)"
+                    .to_string(),
+            };
             return Err(ApiError::InstanceNotAllowed(format!(
-                "{} acts on the instance `{}`; the token `{}` may only act on: {}",
+                "{} {acts_on}; the token `{}` may only act on: {}",
                 route(),
-                instance.unwrap_or("(none)"),
                 grant.name,
                 allowed.join(", ")
             )));

@@ -197,6 +197,14 @@ async fn an_instance_limited_token_gets_403_on_another_instance() {
     )
     .await;
     assert_eq!(read.status, 403, "reads of another instance too");
+    // The plain history routes cover every instance unless `?instance=` narrows them.
+    let all = call(&hub, "GET", "/api/events/", &token, "").await;
+    assert_eq!(all.status, 403, "{:?}", all.body);
+    assert_eq!(all.body["error"], "instance_not_allowed");
+    let mine = call(&hub, "GET", "/api/events/?instance=main", &token, "").await;
+    assert_eq!(mine.status, 200, "{:?}", mine.body);
+    let theirs = call(&hub, "GET", "/api/events/?instance=backup", &token, "").await;
+    assert_eq!(theirs.status, 403);
 }
 
 #[actix_web::test]

@@ -117,7 +117,10 @@ mod tests {
         assert_eq!(row.name, "deck");
         tokens::touch(&mut conn, row.id, now).unwrap();
         assert_eq!(tokens::all(&mut conn).unwrap()[0].last_used_at, Some(now));
-        assert!(tokens::insert(&mut conn, &form).is_err(), "names are unique");
+        assert!(
+            tokens::insert(&mut conn, &form).is_err(),
+            "names are unique"
+        );
         assert!(tokens::delete(&mut conn, row.id).unwrap());
         assert!(!tokens::delete(&mut conn, row.id).unwrap());
 
