@@ -99,8 +99,19 @@ pub fn identify(state: &AppState, presented: Option<&str>) -> Result<Caller, Api
     }
 }
 
-/// Whether a request may proceed: always when no token is configured. `route` is the request's
-/// path (the scope table is looked up by it), `method` its method.
+/// What a request needs ([`scopes`]), and its path split into instance and route.
+fn requirement<'a>(method: &str, path: &'a str) -> (Option<scopes::ApiPath<'a>>, scopes::Required) {
+    let api = scopes::split_path(path);
+    let required = match &api {
+        Some(api) => scopes::required(method, api.rest),
+        None if path == "/ws" => scopes::WEBSOCKET,
+        None => scopes::required(method, path),
+    };
+    (api, required)
+}
+
+/// Whether a request (`method` on `path`, with its query string) may proceed: always when no
+/// token is configured; otherwise the token's grant must allow the route's scope.
 pub fn authorized(
     state: &AppState,
     presented: Option<&str>,
@@ -111,12 +122,7 @@ pub fn authorized(
     let caller = identify(state, presented)?;
     if let Caller::Token(grant) = &caller {
         let now = Utc::now();
-        let api = scopes::split_path(path);
-        let required = match &api {
-            Some(api) => scopes::required(method, api.rest),
-            None if path == "/ws" => scopes::WEBSOCKET,
-            None => scopes::required(method, path),
-        };
+        let (api, required) = requirement(method, path);
         // Only an instance-limited token needs to know which instance (it costs a lookup).
         let instance = grant
             .instances
