@@ -92,6 +92,38 @@ pub fn describe_body(bytes: &[u8]) -> Option<String> {
     })
 }
 
+/// An audit entry for what a rule did (issue 20): recorded under `rule:<name>`, with no remote
+/// address, its request redacted like a client's. Send it as `db::audit::Record`.
+pub fn rule_action(
+    rule: &str,
+    method: &str,
+    route: &str,
+    instance: Option<&str>,
+    request: Option<&Value>,
+    outcome: Result<u16, &ApiError>,
+    duration_ms: i64,
+) -> crate::db::source::audit::AuditForm {
+    let (status, error) = match outcome {
+        Ok(status) => (status, None),
+        Err(error) => (
+            actix_web::ResponseError::status_code(error).as_u16(),
+            Some(error.code().to_string()),
+        ),
+    };
+    crate::db::source::audit::AuditForm {
+        happened_at: Utc::now().naive_utc(),
+        actor: format!("rule:{rule}"),
+        remote: None,
+        method: method.to_string(),
+        route: route.to_string(),
+        instance: instance.map(str::to_string),
+        request: request.map(|body| redact(body).to_string()),
+        status: i32::from(status),
+        error,
+        duration_ms,
+    }
+}
+
 /// A request body that keeps a copy (up to the body limit) of what its handler read, for the
 /// audit entry. Reading is unchanged: limits, the body timeout and errors pass through.
 pub struct Tee {
@@ -376,6 +408,38 @@ mod tests {
         let garbled = describe_body(b"password=hunter2").unwrap();
         assert!(!garbled.contains("hunter2"));
         assert!(garbled.contains("not JSON"));
+    }
+
+    #[test]
+    fn a_rules_action_is_recorded_under_its_name_redacted() {
+        let body = json!({"streamServiceSettings": {"key": "sk-1"}});
+        let entry = rule_action(
+            "end-of-show",
+            "POST",
+            "/api/stop-stream",
+            Some("main"),
+            Some(&body),
+            Err(&ApiError::Conflict("not streaming".into())),
+            4,
+        );
+        assert_eq!(entry.actor, "rule:end-of-show");
+        assert_eq!(entry.status, 409);
+        assert_eq!(entry.error.as_deref(), Some("conflict"));
+        assert!(!entry.request.unwrap().contains("sk-1"));
+        let view = AuditView::from(AuditRow {
+            id: 1,
+            happened_at: entry.happened_at,
+            actor: entry.actor,
+            remote: None,
+            method: entry.method,
+            route: entry.route,
+            instance: entry.instance,
+            request: None,
+            status: entry.status,
+            error: entry.error,
+            duration_ms: 4,
+        });
+        assert_eq!(view.token, None, "a rule is not a token");
     }
 
     #[test]
