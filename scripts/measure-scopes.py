@@ -9,7 +9,7 @@ difference measured is the token's lookup, scope check, rate check, and the audi
 token. Phases alternate between the hubs (A B A B ...) so that drift on a shared machine hits
 both; each phase sends REQUESTS requests on one keep-alive connection. Reported per hub and
 route: requests per second (client included) and the hub's CPU per request (from /proc), as
-medians over the rounds, and their ratios.
+medians over the rounds, and the median of the per-round ratios.
 
     python3 scripts/measure-scopes.py <obs-hub binary> [requests] [rounds]
 """
@@ -111,9 +111,12 @@ def main():
                               statistics.median(c for _, c in runs))
                 print(f"  {label:<26} {name:<22} {rows[name][0]:8.0f} req/s  "
                       f"hub CPU {rows[name][1]:7.1f} us/request")
-            base, scoped = rows["no token"], rows["scoped token + audit"]
-            print(f"  {label:<26} ratio scoped/no token: throughput {scoped[0] / base[0]:.3f}, "
-                  f"CPU per request {scoped[1] / base[1]:.3f}")
+            # Each round's scoped phase against the open phase that ran just before it.
+            pairs = list(zip(results[("no token", route)], results[("scoped token + audit", route)]))
+            throughput = statistics.median(s[0] / b[0] for b, s in pairs)
+            cpu = statistics.median(s[1] / b[1] for b, s in pairs if b[1] > 0)
+            print(f"  {label:<26} ratio scoped/no token (median of rounds): "
+                  f"throughput {throughput:.3f}, CPU per request {cpu:.3f}")
     finally:
         for process in (open_hub, scoped_hub):
             process.terminate()
