@@ -115,8 +115,7 @@ impl Application {
         let board = manager_actor.board();
         let manager = manager_actor.start();
         // Subscribed before the connections start, so the history misses nothing.
-        let persistence =
-            Persistence::start(&settings.database, &settings.instances, board.clone())?;
+        let persistence = Persistence::start(&settings.database, &settings.instances)?;
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }
@@ -153,6 +152,11 @@ impl Application {
         let url_signer = Arc::new(http::signed_url::UrlSigner::new(
             crate::pictures::names::is_picture_path,
         ));
+        let tokens = http::tokens::Tokens::load(&settings.api_tokens, persistence.pool().cloned());
+        let rate_limits = Arc::new(http::rate_limit::RateLimits::new(
+            settings.http.commands_per_second,
+            settings.http.command_burst,
+        ));
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
@@ -165,6 +169,8 @@ impl Application {
             pictures,
             lossy: lossy.clone(),
             url_signer: url_signer.clone(),
+            tokens,
+            rate_limits,
         });
         // Lossy-channel producers, one per family of topics.
         PictureNotices::new(state.clone(), lossy).start();

@@ -189,4 +189,12 @@ pub struct DemoArgs {
     /// changes only when you act, from the dashboard or the API.
     #[arg(long)]
     pub no_show: bool,
+    /// An admin API token (at least 16 characters) the demo asks for, to try scoped tokens
+    /// (`POST /api/tokens/`). Deliberately not read from OBS_HUB_API_TOKEN. Default: none.
+    #[arg(long, value_name = "TOKEN")]
+    pub api_token: Option<String>,
+    /// Commands per second each managed token may send ([http] commands_per_second; 0: no
+    /// limit).
+    #[arg(long, value_name = "N")]
+    pub commands_per_second: Option<u32>,
 }

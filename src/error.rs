@@ -27,6 +27,21 @@ pub struct ErrorBody {
 pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
+    /// A managed token past its expiry (see `http::tokens`).
+    #[error("{0}")]
+    TokenExpired(String),
+    /// The token's scopes do not include the one the route needs (see `http::scopes`).
+    #[error("{0}")]
+    ScopeRequired(String),
+    /// A `control` token narrowed to other capabilities (e.g. scenes only).
+    #[error("{0}")]
+    CapabilityNotAllowed(String),
+    /// A token narrowed to other instances.
+    #[error("{0}")]
+    InstanceNotAllowed(String),
+    /// The token sent more commands than `[http] commands_per_second` lets through.
+    #[error("{message}")]
+    RateLimited { retry_after_s: u64, message: String },
     #[error("{0}")]
     OriginNotAllowed(String),
     /// A state-changing request from a page of another site (see `http::site_guard`).
@@ -120,6 +135,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized(_) => "unauthorized",
+            Self::TokenExpired(_) => "token_expired",
+            Self::ScopeRequired(_) => "scope_required",
+            Self::CapabilityNotAllowed(_) => "capability_not_allowed",
+            Self::InstanceNotAllowed(_) => "instance_not_allowed",
+            Self::RateLimited { .. } => "rate_limited",
             Self::OriginNotAllowed(_) => "origin_not_allowed",
             Self::CrossSiteRequest(_) => "cross_site_request",
             Self::HostNotAllowed(_) => "host_not_allowed",
@@ -176,6 +196,7 @@ impl ApiError {
         matches!(
             self,
             Self::Unauthorized(_)
+                | Self::TokenExpired(_)
                 | Self::PayloadTooLarge { .. }
                 | Self::BodyTimeout { .. }
                 | Self::TooManyUnauthenticated(_)
@@ -208,7 +229,11 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::TokenExpired(_) => StatusCode::UNAUTHORIZED,
+            Self::ScopeRequired(_)
+            | Self::CapabilityNotAllowed(_)
+            | Self::InstanceNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::OriginNotAllowed(_) | Self::CrossSiteRequest(_) => StatusCode::FORBIDDEN,
             Self::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -243,7 +268,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if let Self::Unauthorized(_) = self {
+        if let Self::Unauthorized(_) | Self::TokenExpired(_) = self {
             response.insert_header((
                 actix_web::http::header::WWW_AUTHENTICATE,
                 r#"Bearer realm="obs-hub""#,
@@ -258,6 +283,12 @@ impl ResponseError for ApiError {
         }
         if let Self::TooManyUnauthenticated(_) = self {
             response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        if let Self::RateLimited { retry_after_s, .. } = self {
+            response.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                retry_after_s.to_string(),
+            ));
         }
         if let Self::TooManyPairingAttempts {
             retry_after_secs, ..

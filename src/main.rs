@@ -41,7 +41,7 @@ fn main() -> ExitCode {
                 };
             serve(settings)
         }
-        Command::Demo(args) => serve_demo(&args.bind, args.database, !args.no_show),
+        Command::Demo(args) => serve_demo(args),
         Command::Migrate(args) => migrate(&args),
         Command::Doctor(args) => {
             match obs_hub::app::load_settings(args.serve.config.as_deref(), args.serve.overrides())
@@ -154,16 +154,27 @@ fn migrate(args: &MigrateArgs) -> ExitCode {
 }
 
 #[actix_web::main]
-async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>, show: bool) -> ExitCode {
-    let (fake, mut settings) = match demo::start_simulation(bind).await {
+async fn serve_demo(args: obs_hub::cli::DemoArgs) -> ExitCode {
+    let show = !args.no_show;
+    let (fake, mut settings) = match demo::start_simulation(&args.bind).await {
         Ok(started) => started,
         Err(error) => {
             eprintln!("obs-hub: {error}");
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    let (database, temporary) = demo::database(database);
+    let (database, temporary) = demo::database(args.database);
     settings.database.path = Some(database.clone());
+    if let Some(token) = args.api_token {
+        if token.trim().len() < 16 {
+            eprintln!("obs-hub: --api-token must be at least 16 characters");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+        settings.api_tokens = vec![obs_hub::config::Secret::new(token.trim())];
+    }
+    if let Some(rate) = args.commands_per_second {
+        settings.http.commands_per_second = rate;
+    }
     let bind_ip = settings.bind.ip();
     // The show's pause button exists only when there is a show to pause.
     let control = show.then(demo::ShowControl::default);

@@ -24,6 +24,7 @@
     attempt: 0,
     retryAt: 0,
     token: readToken(),
+    may: null, // GET /api/tokens/self: what this browser's token may do (null: not known)
   };
 
   // ---------------------------------------------------------------- API token
@@ -67,7 +68,72 @@
     $("token-input").value = "";
     reconnectNow();
     loadOptionalPanels();
+    loadPermissions();
   });
+
+  // ---------------------------------------------------------------- what the token may do
+  // The hub says (GET /api/tokens/self, issue 19); controls the token may not use are dimmed
+  // and say why when clicked or hovered, rather than failing with 403. Until the hub has
+  // answered (or on a hub without the route) nothing is held back: the hub decides anyway.
+  async function loadPermissions() {
+    try {
+      state.may = await api("GET", "/api/tokens/self/");
+    } catch (_) {
+      state.may = null;
+    }
+    const status = selectedStatus();
+    if (status) {
+      renderScenes(status);
+      renderOutputs(status);
+      renderConnection(status);
+    }
+  }
+
+  // Why this browser's token may not do something (null: it may, or it is not known).
+  function refusal(scope, capability, instance) {
+    const may = state.may;
+    if (!may || !Array.isArray(may.scopes)) return null;
+    const who = may.token ? `The token “${may.token.name}”` : "This browser";
+    if (!may.scopes.includes(scope)) {
+      const has = may.scopes[may.scopes.length - 1] || "no";
+      return `${who} has the ${has} scope; this needs the ${scope} scope.`;
+    }
+    if (capability && scope === "control" && !(may.capabilities || []).includes(capability)) {
+      return `${who} may not use ${capability} commands (only: ${(may.capabilities || []).join(", ") || "none"}).`;
+    }
+    if (instance && Array.isArray(may.instances) && !may.instances.includes(instance)) {
+      return `${who} may not act on the instance ${instance} (only: ${may.instances.join(", ")}).`;
+    }
+    return null;
+  }
+
+  // Marks a control the token may not use: still clickable, so that a click says why.
+  function holdBack(button, reason) {
+    if (reason) {
+      button.dataset.refusal = reason;
+      button.title = reason;
+      button.setAttribute("aria-disabled", "true");
+      button.disabled = false;
+    } else if (button.dataset.refusal) {
+      delete button.dataset.refusal;
+      button.removeAttribute("title");
+      button.removeAttribute("aria-disabled");
+    }
+    button.classList.toggle("refused", Boolean(reason));
+  }
+
+  // One listener, before the controls' own: a held-back control explains itself instead.
+  document.addEventListener(
+    "click",
+    (event) => {
+      const held = event.target instanceof Element && event.target.closest("[data-refusal]");
+      if (!held) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      notify(held.dataset.refusal);
+    },
+    true,
+  );
 
   // ---------------------------------------------------------------- pairing
   // A phone gets the token from a single-use code (POST /api/pair/), typed or carried by the QR
@@ -82,6 +148,7 @@
     }
     $("token-form").hidden = true;
     $("pair-form").hidden = true;
+    loadPermissions();
   }
 
   async function pair(code) {
@@ -631,6 +698,7 @@
     reasonElement.textContent = reason;
     reasonElement.className = connection.state === "connected" ? "reason" : "reason problem";
     $("conn-start").hidden = connection.state !== "stopped" && connection.state !== "kicked";
+    holdBack($("conn-start"), refusal("admin", null, status.name));
 
     const facts = [];
     if (connection.obs_version) facts.push(["OBS", `${connection.obs_version} (obs-websocket ${connection.websocket_version || "?"})`]);
@@ -665,6 +733,7 @@
     const pending = pendingFor(status.name);
     const connected = status.connection.state === "connected" && hubLive();
     const names = status.scenes.map((scene) => scene.name);
+    const sceneRefusal = refusal("control", "scenes", status.name);
     // Rebuilt only when the list changes, so keyboard focus stays on the button it was on.
     if (grid.dataset.names !== JSON.stringify(names)) {
       grid.dataset.names = JSON.stringify(names);
@@ -685,8 +754,11 @@
       button.setAttribute("aria-pressed", String(name === status.current_scene));
       button.classList.toggle("pending", pending.scene === name);
       button.disabled = !connected;
+      holdBack(button, sceneRefusal);
     }
-    $("scenes-hint").textContent = !hubLive()
+    $("scenes-hint").textContent = sceneRefusal
+      ? sceneRefusal
+      : !hubLive()
       ? "Scenes can be switched once the hub is back."
       : connected
         ? names.length
@@ -727,6 +799,7 @@
       ? `${fmt(stream.kbits_per_sec, 0)} kbit/s · dropped ${stream.skipped_frames} (${fmt(dropped, 1)} %) · ${bytes(stream.bytes)}`
       : "";
     setOutputButton($("stream-button"), streamState, connected, "streaming");
+    holdBack($("stream-button"), refusal("control", "outputs", status.name));
 
     const record = status.record;
     const recordState = pending.record || record.state || (record.active ? "started" : "stopped");
@@ -738,6 +811,7 @@
         ? `Last recording: ${record.output_path}`
         : "";
     setOutputButton($("record-button"), recordState, connected, "recording");
+    holdBack($("record-button"), refusal("control", "outputs", status.name));
   }
 
   function setOutputBadge(badge, outputState, reconnecting, activeWord) {
@@ -989,6 +1063,7 @@
     if (button.hidden) return;
     button.setAttribute("aria-pressed", String(show.paused));
     button.textContent = show.paused ? "Resume the demo show" : "Pause the demo show";
+    holdBack(button, refusal("control", "demo"));
   }
   $("demo-show").addEventListener("click", async () => {
     const paused = $("demo-show").getAttribute("aria-pressed") !== "true";
@@ -1076,5 +1151,6 @@
     rebuildCharts();
     connect();
     loadOptionalPanels();
+    loadPermissions();
   });
 })();

@@ -458,3 +458,67 @@ async fn the_dashboard_over_https_greys_out_a_lost_hub() {
     println!("screenshot: {}", lost.display());
     browser.quit().await;
 }
+
+/// Issue 19: the dashboard asks what its token may do. With a scenes-only token the scene
+/// buttons work, and the stream button is held back: a click says why (the capability) and
+/// OBS does not start streaming.
+#[actix_web::test]
+#[ignore = "needs Chromium: cargo test --test dashboard_browser -- --ignored"]
+async fn the_dashboard_holds_back_what_its_token_may_not_do() {
+    const ADMIN: &str = "browser-admin-token-0123456789";
+    let (driver, chromium) = find_browser();
+    let fake = common::start_fake().await;
+    let hub = common::spawn_hub_configured(
+        vec![common::instance("default", &fake, common::PASSWORD)],
+        |settings| settings.api_tokens = vec![obs_hub::config::Secret::new(ADMIN)],
+    );
+    let mut made = hub
+        .client
+        .post(format!("{}/api/tokens/", hub.base))
+        .insert_header(("authorization", format!("Bearer {ADMIN}")))
+        .send_json(&json!({"name": "deck", "scopes": ["control"], "capabilities": ["scenes"]}))
+        .await
+        .expect("the hub answers");
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.expect("the new token");
+    let token = made["token"].as_str().expect("its secret").to_string();
+
+    let browser = Browser::launch(&driver, &chromium).await;
+    browser.goto(&format!("{}/", hub.base)).await;
+    browser
+        .run_async(
+            "localStorage.setItem('obs-hub-token', arguments[0]); arguments[1](true);",
+            json!([token]),
+        )
+        .await;
+    browser.goto(&format!("{}/", hub.base)).await;
+    until("the stream button held back", || async {
+        browser
+            .exists("#stream-button.refused[data-refusal]")
+            .await
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !browser.exists("#scene-grid button.refused").await,
+        "scene buttons are the token's to use"
+    );
+    browser.click("#stream-button").await;
+    let notice = until("the reason shown", || async {
+        browser
+            .text("#notice-text")
+            .await
+            .filter(|text| text.contains("outputs"))
+    })
+    .await;
+    assert!(notice.contains("deck"), "{notice}");
+    assert!(!fake.is_streaming(), "the click did not start the stream");
+    browser
+        .click("#scene-grid button[data-scene=\"BRB\"]")
+        .await;
+    until("OBS switched by the scenes-only token", || async {
+        (fake.current_scene() == "BRB").then_some(())
+    })
+    .await;
+    browser.quit().await;
+}

@@ -51,6 +51,8 @@ pub(super) struct FileHttp {
     pub(super) body_timeout_ms: Option<u64>,
     pub(super) callback_body_limit_bytes: Option<usize>,
     pub(super) max_unauthenticated: Option<usize>,
+    pub(super) commands_per_second: Option<u32>,
+    pub(super) command_burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

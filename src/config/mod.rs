@@ -136,6 +136,11 @@ pub struct HttpSettings {
     /// Callback bodies read at once whose signature cannot be checked before the body is in
     /// (a callback secret is configured and no valid token was given); past it, 503 at once.
     pub max_unauthenticated: usize,
+    /// Commands (state-changing requests) per second each managed API token may send; 0: no
+    /// limit. Reads are never limited (they are answered from the cache).
+    pub commands_per_second: u32,
+    /// Commands a managed token may send at once before `commands_per_second` applies.
+    pub command_burst: u32,
 }
 
 impl Default for HttpSettings {
@@ -144,6 +149,8 @@ impl Default for HttpSettings {
             body_timeout: Duration::from_secs(5),
             callback_body_limit: 8 * 1024,
             max_unauthenticated: 64,
+            commands_per_second: 20,
+            command_burst: 40,
         }
     }
 }
@@ -773,6 +780,15 @@ fn resolve_http(file: &FileHttp) -> Result<HttpSettings, String> {
             file.max_unauthenticated,
             defaults.max_unauthenticated,
         )?,
+        // 0 turns the limit off.
+        commands_per_second: file
+            .commands_per_second
+            .unwrap_or(defaults.commands_per_second),
+        command_burst: match file.command_burst {
+            None => defaults.command_burst,
+            Some(0) => return Err("[http] command_burst must be at least 1".to_string()),
+            Some(burst) => burst,
+        },
     })
 }
 

@@ -335,7 +335,7 @@ fn http_limits_have_defaults_and_are_checked() {
     assert_eq!(defaults.http, HttpSettings::default());
     let tuned = resolve(
         "[http]\nbody_timeout_ms = 750\ncallback_body_limit_bytes = 2048\n\
-         max_unauthenticated = 3\n",
+         max_unauthenticated = 3\ncommands_per_second = 0\ncommand_burst = 5\n",
         Overrides::default(),
     )
     .unwrap();
@@ -345,11 +345,14 @@ fn http_limits_have_defaults_and_are_checked() {
             body_timeout: Duration::from_millis(750),
             callback_body_limit: 2048,
             max_unauthenticated: 3,
+                commands_per_second: 0,
+                command_burst: 5,
         }
     );
     for (text, mentions) in [
         ("[http]\nbody_timeout_ms = 0\n", "body_timeout_ms"),
         ("[http]\nmax_unauthenticated = 0\n", "max_unauthenticated"),
+        ("[http]\ncommand_burst = 0\n", "command_burst"),
         (
             "[http]\ncallback_body_limit_bytes = 0\n",
             "callback_body_limit_bytes",

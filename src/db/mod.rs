@@ -1,9 +1,11 @@
 //! Persistence: the hub's history in SQLite (diesel + r2d2), kept by two actors that the rest
 //! of the hub only reaches by messages.
 //!
+//! - [`write_behind`]: the one write-behind component (queue, batching, retry with backoff,
+//!   drain on shutdown, pruning), used by the history recorder and the webhook outbox.
 //! - [`recorder::Recorder`] subscribes to the status manager's changes, turns them into write
 //!   operations ([`recording`]) and hands them over in batches, retrying when the database fails.
-//! - [`writer::DbWriter`] owns the writes, on its own thread.
+//! - [`writer::HistoryStore`] does the writes, on the recorder's writer thread.
 //! - History requests read through the [`pool::Pool`] on actix's blocking threads; in WAL mode
 //!   they never wait for the writer.
 //!
@@ -11,6 +13,7 @@
 //! [`queries`] (plain functions over a connection); the rules are plain functions too:
 //! [`sessions`] (stream/record sessions), [`scene_sync`] (added/removed/renamed scenes).
 
+pub mod audit;
 pub mod health;
 pub mod pool;
 pub mod queries;
@@ -21,6 +24,7 @@ pub mod schema;
 pub mod sessions;
 pub mod sigbus;
 pub mod source;
+pub mod write_behind;
 pub mod writer;
 
 use std::time::Duration;
@@ -32,13 +36,11 @@ use self::{
     health::{PersistenceHealth, PersistenceReport},
     pool::{ConnectionOptions, Pool},
     queries::InstanceIds,
-    recorder::{Drain, Recorder},
-    writer::DbWriter,
+    recorder::Recorder,
+    write_behind::{Drain, Writer},
+    writer::HistoryStore,
 };
-use crate::{
-    config::{DatabaseSettings, InstanceConfig},
-    status::StatusBoard,
-};
+use crate::config::{DatabaseSettings, InstanceConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -74,6 +76,8 @@ fn register_instances(pool: &Pool, instances: &[InstanceConfig]) -> Result<Insta
 pub struct Persistence {
     pool: Option<Pool>,
     recorder: Option<Addr<Recorder>>,
+    /// The audit trail's writer (issue 19).
+    audit: Option<Addr<audit::AuditRecorder>>,
     health: PersistenceHealth,
 }
 
@@ -82,6 +86,7 @@ impl Persistence {
         Self {
             pool: None,
             recorder: None,
+            audit: None,
             health: PersistenceHealth::new(false),
         }
     }
@@ -92,7 +97,6 @@ impl Persistence {
     pub fn start(
         settings: &DatabaseSettings,
         instances: &[InstanceConfig],
-        board: StatusBoard,
     ) -> Result<Self, DbError> {
         let Some(path) = &settings.path else {
             return Ok(Self::disabled());
@@ -110,16 +114,16 @@ impl Persistence {
         })?;
         sigbus::name_database_on_sigbus(path);
         log::info!("persistence: history kept in {}", path.display());
-        // One writer thread: SQLite takes one writer at a time anyway.
-        let writer_pool = pool.clone();
-        let writer = SyncArbiter::start(1, move || DbWriter::new(writer_pool.clone(), ids.clone()));
+        let writer = Writer::start(HistoryStore::new(pool.clone(), ids));
         let health = PersistenceHealth::new(true);
-        let recorder = Recorder::new(writer, board, health.clone(), settings.retention);
+        let recorder = Recorder::new(writer, health.clone(), settings.retention);
         // Its own thread: buffering a burst never delays the status manager or HTTP workers.
         let recorder = Recorder::start_in_arbiter(&Arbiter::new().handle(), |_| recorder);
+        let audit = audit::AuditRecorder::start(pool.clone(), settings.retention);
         Ok(Self {
             pool: Some(pool),
             recorder: Some(recorder),
+            audit: Some(audit),
             health,
         })
     }
@@ -133,12 +137,25 @@ impl Persistence {
         self.recorder.as_ref()
     }
 
+    /// The audit trail; None when persistence is disabled.
+    pub fn audit(&self) -> Option<&Addr<audit::AuditRecorder>> {
+        self.audit.as_ref()
+    }
+
     pub fn report(&self) -> PersistenceReport {
         self.health.report()
     }
 
     /// Waits (at most `limit`) until every accepted event is written: called at shutdown.
     pub async fn drain(&self, limit: Duration) {
+        if let Some(audit) = &self.audit {
+            if tokio::time::timeout(limit, audit.send(Drain))
+                .await
+                .is_err()
+            {
+                log::warn!("audit: some entries could not be written before shutdown");
+            }
+        }
         let Some(recorder) = &self.recorder else {
             return;
         };

@@ -4,9 +4,9 @@
 //! - Every change but `stats_updated` becomes an event row. Stats change with every poll of
 //!   every instance; they feed the session figures instead of filling the history.
 //! - Stream/record state changes and polled figures become session observations.
-//! - The scenes table follows OBS from the hub's cached list (which has the uuids that
-//!   `scene_list_changed` lacks): after a scene list change, and once after every
-//!   (re)connection when the full state has been read again.
+//! - The scenes table follows every `scene_list_changed`, which carries the whole list with its
+//!   uuids. The hub's cached list starts empty, so the first full read after start-up is a
+//!   change too; a reconnection that finds the list as it was changes nothing to write.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use super::{
     sessions::{Observation, OutputFigures},
     source::session::Output,
 };
-use crate::status::{model::SceneInfo, ChangeEvent, InstanceStatus};
+use crate::status::{model::SceneInfo, ChangeEvent};
 use crate::status::{update::Source, Change};
 
 /// Kinds of change kept in the events table (`Change::kind()` names).
@@ -60,39 +60,8 @@ const PEAK_WINDOW_MS: u64 = 1_000;
 /// What the recorder remembers of one instance between changes.
 #[derive(Clone, Debug, Default)]
 pub struct InstanceTracker {
-    /// A scene sync is owed once the cached status includes change number `.0`.
-    scene_sync_due: Option<u64>,
     stream_window: BitrateWindow,
     record_window: BitrateWindow,
-}
-
-impl InstanceTracker {
-    pub fn scene_sync_due(&self) -> bool {
-        self.scene_sync_due.is_some()
-    }
-
-    /// The scene sync owed, if the cached status can give it now. Only a list read from a live
-    /// OBS is the truth: before the state is read again after a (re)connection the cache holds
-    /// the old list (or none at all at start-up); and the change that made the sync due must be
-    /// in the cache already (the recorder runs on its own thread, so it may get a change before
-    /// the snapshot that holds it is published). Otherwise the sync stays owed: the recorder
-    /// asks again on its next tick.
-    pub fn due_scene_sync(
-        &mut self,
-        instance: &str,
-        live: Option<Arc<InstanceStatus>>,
-        at: DateTime<Utc>,
-    ) -> Option<WriteOp> {
-        let due_at = self.scene_sync_due?;
-        let status = live
-            .filter(|s| s.is_connected() && !s.stale && s.seq >= due_at && !s.scenes.is_empty())?;
-        self.scene_sync_due = None;
-        Some(WriteOp::SyncScenes {
-            instance: instance.to_string(),
-            scenes: status.scenes.clone(),
-            at,
-        })
-    }
 }
 
 /// Measures an output's bitrate over windows of at least [`PEAK_WINDOW_MS`] of OBS's own
@@ -125,18 +94,20 @@ impl BitrateWindow {
     }
 }
 
-/// The write operations for one change. `live` reads the instance's current cached status
-/// (only called when the scene list is needed).
-pub fn ops_for(
-    event: &Arc<ChangeEvent>,
-    tracker: &mut InstanceTracker,
-    live: impl FnOnce() -> Option<Arc<InstanceStatus>>,
-) -> Vec<WriteOp> {
+/// The write operations for one change.
+pub fn ops_for(event: &Arc<ChangeEvent>, tracker: &mut InstanceTracker) -> Vec<WriteOp> {
     let mut ops = Vec::new();
     let instance = || event.instance.clone();
     let at = event.at;
     if RECORDED_KINDS.contains(&event.change.kind()) {
         ops.push(WriteOp::Event(Arc::clone(event)));
+    }
+    if let Change::SceneListChanged { scene_details, .. } = &event.change {
+        ops.push(WriteOp::SyncScenes {
+            instance: instance(),
+            scenes: scene_details.clone(),
+            at,
+        });
     }
     let mut output = |output: Output, observation: Observation| {
         ops.push(WriteOp::Output {
@@ -147,10 +118,6 @@ pub fn ops_for(
         })
     };
     match &event.change {
-        Change::ConnectionChanged {
-            connected: true, ..
-        }
-        | Change::SceneListChanged { .. } => tracker.scene_sync_due = Some(event.seq),
         Change::StreamingChanged {
             is_streaming,
             state,
@@ -212,13 +179,11 @@ pub fn ops_for(
             );
         }
         Change::SceneChanged { .. }
+        | Change::SceneListChanged { .. }
         | Change::ConnectionChanged { .. }
         | Change::OutputChanged(_)
         | Change::SourceChanged(_) => {}
         Change::StudioChanged(_) => {}
-    }
-    if tracker.scene_sync_due() {
-        ops.extend(tracker.due_scene_sync(&event.instance, live(), at));
     }
     ops
 }
@@ -257,18 +222,6 @@ mod tests {
         })
     }
 
-    fn live(stale: bool) -> Option<Arc<InstanceStatus>> {
-        let mut status = InstanceStatus::new("default", "127.0.0.1", 4455, Utc::now());
-        status.connection.state = ConnectionState::Connected;
-        status.stale = stale;
-        status.seq = 1;
-        status.scenes = vec![SceneInfo {
-            name: "A".into(),
-            uuid: Some("1".into()),
-        }];
-        Some(Arc::new(status))
-    }
-
     fn kinds(ops: &[WriteOp]) -> Vec<&'static str> {
         ops.iter()
             .map(|op| match op {
@@ -292,7 +245,7 @@ mod tests {
             },
             record: RecordFigures::default(),
         });
-        let ops = ops_for(&stats, &mut tracker, || None);
+        let ops = ops_for(&stats, &mut tracker);
         assert_eq!(kinds(&ops), ["output", "output"]);
         let WriteOp::Output {
             output: Output::Stream,
@@ -305,65 +258,36 @@ mod tests {
         assert!(figures.active && figures.settled);
     }
 
+    /// The change itself carries the list with its uuids: nothing is read from the board, and
+    /// nothing is owed for later.
     #[test]
-    fn scenes_sync_after_a_reconnection_once_the_state_is_read_again() {
+    fn a_scene_list_change_syncs_the_scenes_it_carries() {
         let mut tracker = InstanceTracker::default();
         let connected = event(Change::ConnectionChanged {
             state: ConnectionState::Connected,
             connected: true,
             error: None,
         });
-        // The cache still holds the list from before the reconnection: no sync yet.
-        assert_eq!(
-            kinds(&ops_for(&connected, &mut tracker, || live(true))),
-            ["event"]
-        );
+        assert_eq!(kinds(&ops_for(&connected, &mut tracker)), ["event"]);
+        let details = vec![SceneInfo {
+            name: "A".into(),
+            uuid: Some("1".into()),
+        }];
+        let list = event(Change::SceneListChanged {
+            scenes: vec!["A".into()],
+            scene_details: details.clone(),
+        });
+        let ops = ops_for(&list, &mut tracker);
+        assert_eq!(kinds(&ops), ["event", "sync"]);
+        let WriteOp::SyncScenes { scenes, .. } = &ops[1] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!(scenes, &details);
         let scene = event(Change::SceneChanged {
             scene: "A".into(),
             previous: None,
         });
-        assert_eq!(
-            kinds(&ops_for(&scene, &mut tracker, || live(false))),
-            ["event", "sync"]
-        );
-        // Done until the next list change or reconnection.
-        assert_eq!(
-            kinds(&ops_for(&scene, &mut tracker, || live(false))),
-            ["event"]
-        );
-        let list = event(Change::SceneListChanged {
-            scenes: vec!["A".into()],
-        });
-        assert_eq!(
-            kinds(&ops_for(&list, &mut tracker, || live(false))),
-            ["event", "sync"]
-        );
-    }
-
-    #[test]
-    fn a_scene_sync_waits_until_the_cache_holds_the_change() {
-        let mut tracker = InstanceTracker::default();
-        let list = Arc::new(ChangeEvent {
-            seq: 2,
-            ..(*event(Change::SceneListChanged {
-                scenes: vec!["A".into()],
-            }))
-            .clone()
-        });
-        // The cache is still at change 1: the sync is owed, not done from the old list.
-        assert_eq!(
-            kinds(&ops_for(&list, &mut tracker, || live(false))),
-            ["event"]
-        );
-        assert!(tracker.scene_sync_due());
-        let newer = live(false).map(|status| {
-            let mut status = (*status).clone();
-            status.seq = 2;
-            Arc::new(status)
-        });
-        let op = tracker.due_scene_sync("default", newer, Utc::now());
-        assert!(matches!(op, Some(WriteOp::SyncScenes { .. })));
-        assert!(!tracker.scene_sync_due());
+        assert_eq!(kinds(&ops_for(&scene, &mut tracker)), ["event"]);
     }
 
     #[test]
@@ -397,7 +321,7 @@ mod tests {
             Some(WriteOp::Output { observation, .. }) => Some(observation),
             _ => None,
         };
-        let ops = |e| ops_for(&e, &mut InstanceTracker::default(), || None);
+        let ops = |e| ops_for(&e, &mut InstanceTracker::default());
         assert_eq!(
             observation(ops(state(true, "started"))),
             Some(Observation::Started)
@@ -414,7 +338,7 @@ mod tests {
             output_path: Some("/a.mkv".into()),
         });
         assert_eq!(
-            observation(ops_for(&recorded, &mut tracker, || None)),
+            observation(ops_for(&recorded, &mut tracker)),
             Some(Observation::Stopped {
                 output_path: Some("/a.mkv".into())
             })

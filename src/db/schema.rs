@@ -55,6 +55,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> Integer,
+        name -> Text,
+        secret_hash -> Text,
+        scope -> Text,
+        instances -> Nullable<Text>,
+        capabilities -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_entries (id) {
+        id -> BigInt,
+        happened_at -> Timestamp,
+        actor -> Text,
+        remote -> Nullable<Text>,
+        method -> Text,
+        route -> Text,
+        instance -> Nullable<Text>,
+        request -> Nullable<Text>,
+        status -> Integer,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(scenes -> instances (instance_id));
 diesel::joinable!(events -> instances (instance_id));
 diesel::joinable!(output_sessions -> instances (instance_id));

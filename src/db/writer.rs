@@ -1,8 +1,5 @@
-//! `DbWriter`: the one owner of database writes, on its own thread (a `SyncArbiter`), so that
-//! SQLite's blocking calls (fsync, waiting for a lock) never run on an async thread. It does
-//! what it is told, once; the recorder decides what to write and retries.
-
-use std::sync::Arc;
+//! `HistoryStore`: the history's side of its [`Writer`](super::write_behind::Writer) thread. It
+//! does what it is told, once; the recorder decides what to write and retries.
 
 use super::{
     pool::Pool,
@@ -10,62 +7,40 @@ use super::{
     recording::WriteOp,
     DbError,
 };
-use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-/// Writes a batch in one transaction; answers how many events it stored.
-#[derive(Message)]
-#[rtype(result = "Result<usize, DbError>")]
-pub struct WriteBatch(pub Arc<Vec<WriteOp>>);
-
-/// Deletes up to `chunk` events that happened before `before`; answers how many went.
-#[derive(Message)]
-#[rtype(result = "Result<usize, DbError>")]
-pub struct PruneEvents {
-    pub before: DateTime<Utc>,
-    pub chunk: i64,
-}
-
-pub struct DbWriter {
+/// The pool and the instance ids learnt so far (cached: every event names its instance).
+#[derive(Clone)]
+pub struct HistoryStore {
     pool: Pool,
     instance_ids: InstanceIds,
 }
 
-impl DbWriter {
+impl HistoryStore {
     pub fn new(pool: Pool, instance_ids: InstanceIds) -> Self {
         Self { pool, instance_ids }
     }
-}
 
-impl Actor for DbWriter {
-    type Context = SyncContext<Self>;
-}
-
-impl Handler<WriteBatch> for DbWriter {
-    type Result = Result<usize, DbError>;
-
-    fn handle(&mut self, WriteBatch(ops): WriteBatch, _: &mut Self::Context) -> Self::Result {
+    /// Writes a batch in one transaction; answers how many events it stored.
+    pub fn write_batch(&mut self, ops: &[WriteOp]) -> Result<usize, DbError> {
         let mut conn = self.pool.get()?;
         // Ids learnt inside a transaction that rolls back must not be remembered.
         let mut ids = self.instance_ids.clone();
         // IMMEDIATE takes the write lock up front: waiting for it honours busy_timeout, where a
         // deferred transaction could fail to upgrade its read lock halfway through the batch.
         let written =
-            conn.immediate_transaction(|conn| queries::apply_batch(conn, &ops, &mut ids))?;
+            conn.immediate_transaction(|conn| queries::apply_batch(conn, ops, &mut ids))?;
         self.instance_ids = ids;
         Ok(written)
     }
-}
 
-impl Handler<PruneEvents> for DbWriter {
-    type Result = Result<usize, DbError>;
-
-    fn handle(&mut self, prune: PruneEvents, _: &mut Self::Context) -> Self::Result {
+    /// Deletes up to `chunk` events that happened before `before`; answers how many went.
+    pub fn prune(&mut self, before: DateTime<Utc>, chunk: i64) -> Result<usize, DbError> {
         let mut conn = self.pool.get()?;
         Ok(queries::events::prune(
             &mut conn,
-            prune.before.naive_utc(),
-            prune.chunk,
+            before.naive_utc(),
+            chunk,
         )?)
     }
 }

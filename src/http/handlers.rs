@@ -242,14 +242,9 @@ pub async fn sync_scenes(state: web::Data<AppState>, target: Target) -> Answer {
     else {
         return Err(hub_unavailable());
     };
+    // The re-read list reached the status manager on its way here: if it differs from what the
+    // hub knew, its `scene_list_changed` has the scenes table follow (written once, there).
     let diff = crate::db::scene_sync::diff(&known, &scenes);
-    // Forced: the scenes table is rewritten from this list even if nothing changed.
-    if let Some(recorder) = state.persistence.recorder() {
-        recorder.do_send(crate::db::recorder::SyncScenes {
-            instance: target.name.clone(),
-            scenes: scenes.clone(),
-        });
-    }
     Ok(HttpResponse::Ok().json(SceneSyncAnswer {
         instance: target.name,
         scenes: scenes.iter().map(|s| s.name.clone()).collect(),

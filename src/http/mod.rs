@@ -6,6 +6,7 @@
 //! slashes are optional (the seed's paths end in one).
 
 pub(crate) mod ask;
+pub mod audit;
 pub mod auth;
 pub(crate) mod body;
 pub mod body_guard;
@@ -21,11 +22,14 @@ mod ops;
 pub mod pairing;
 mod qr;
 pub(crate) mod query;
+pub mod rate_limit;
 mod raw;
 pub(crate) mod responses;
+pub mod scopes;
 pub mod signed_url;
 pub mod site_guard;
 pub(crate) mod target;
+pub mod tokens;
 pub mod views;
 mod webhooks;
 mod ws;
@@ -71,6 +75,10 @@ pub struct AppState {
     pub lossy: Addr<crate::status::lossy::LossyHub>,
     /// Mints and checks the short-lived signed URLs of pictures.
     pub url_signer: Arc<signed_url::UrlSigner>,
+    /// Every API token and what it may do (see `tokens`).
+    pub tokens: tokens::Tokens,
+    /// The command rate limit of each managed token.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 /// Registers every route; used by the server and by tests.
@@ -95,6 +103,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
                 .service(web::scope("/webhooks").configure(webhooks::routes))
                 .service(get("/openapi.json", openapi::document))
+                .service(get("/tokens/self", tokens::show_self))
+                .service(
+                    resource("/tokens", "GET, HEAD, POST")
+                        .route(get_or_head().to(tokens::list))
+                        .route(web::post().to(tokens::create)),
+                )
+                .service(resource("/tokens/{id}", "DELETE").route(web::delete().to(tokens::remove)))
+                .service(get("/audit", audit::entries))
                 .service(
                     resource("/qr-code", "GET, HEAD, POST")
                         .route(get_or_head().to(qr::qr_code))

@@ -111,9 +111,14 @@ use crate::studio::routes as studio;
         super::demo_show::set_show,
         super::pairing::create_code,
         super::pairing::exchange,
+        super::tokens::create,
+        super::tokens::list,
+        super::tokens::show_self,
+        super::tokens::remove,
+        super::audit::entries,
         live_socket,
     ),
-    modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors),
+    modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors, &Scopes),
     tags(
         (name = "instance", description = "Also under /api/instances/{instance}/..."),
         (name = "hub", description = "The hub as a whole"),
@@ -122,6 +127,9 @@ use crate::studio::routes as studio;
             in the operation; the README's \"Live updates (WebSocket)\" has examples)"),
         (name = "operations", description = "Open without a token"),
         (name = "webhooks", description = "Endpoints, delivery log, test messages, redeliveries"),
+        (name = "tokens", description = "Scoped API tokens and the audit trail. Every /api/ \
+            operation states the scope it needs in `x-obs-hub-scope` (read < control < admin) \
+            and, within control, its capability in `x-obs-hub-capability`"),
         (name = "callbacks", description = "Another hub's (or anyone's) notifications. With a \
             callback secret configured: a Standard Webhooks signature (webhook-id, \
             webhook-timestamp, webhook-signature) or an API token"),
@@ -312,6 +320,75 @@ impl Modify for BodyErrors {
     }
 }
 
+/// Each operation's scope from the one table (`scopes`), as `x-obs-hub-scope` and
+/// `x-obs-hub-capability`, with the 403 a token without it gets and, on commands, the 429 of
+/// the rate limit. Operations outside the token's reach (`/api/pair`, callbacks, operations
+/// routes) get none.
+struct Scopes;
+
+impl Modify for Scopes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let Some(api) = super::scopes::split_path(path) else {
+                continue;
+            };
+            if path == "/api/pair" || path.starts_with("/api/callback") {
+                continue;
+            }
+            for (method, operation) in [
+                ("GET", &mut item.get),
+                ("POST", &mut item.post),
+                ("PUT", &mut item.put),
+                ("PATCH", &mut item.patch),
+                ("DELETE", &mut item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                let required = super::scopes::required(method, api.rest);
+                let extensions = operation.extensions.get_or_insert_with(Default::default);
+                extensions.insert(
+                    "x-obs-hub-scope".to_string(),
+                    serde_json::Value::from(required.scope.name()),
+                );
+                let mut needs = format!("the `{}` scope", required.scope);
+                if let Some(capability) = required.capability {
+                    extensions.insert(
+                        "x-obs-hub-capability".to_string(),
+                        serde_json::Value::from(capability),
+                    );
+                    needs.push_str(&format!(" (capability `{capability}`)"));
+                }
+                let mut refusal = format!(
+                    "scope_required, capability_not_allowed, instance_not_allowed: the token \
+                     lacks {needs} or the instance"
+                );
+                if method != "GET" {
+                    refusal.push_str("; cross_site_request: sent by a page of another site");
+                }
+                operation
+                    .responses
+                    .responses
+                    .insert("403".to_string(), error_answer(&refusal));
+                operation
+                    .responses
+                    .responses
+                    .entry("401".to_string())
+                    .or_insert_with(|| {
+                        error_answer("unauthorized, token_expired: no valid API token")
+                    });
+                if method != "GET" {
+                    operation.responses.responses.insert(
+                        "429".to_string(),
+                        error_answer(
+                            "rate_limited: the token sent more commands than [http] \
+                             commands_per_second allows (Retry-After)",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     ApiDoc::openapi()
         .to_json()
@@ -423,7 +500,12 @@ mod tests {
             assert!(switch[status].is_object(), "switch-scene {status}");
         }
         assert!(paths["/api/stream-status"]["get"]["responses"]["421"].is_object());
-        assert!(paths["/api/stream-status"]["get"]["responses"]["403"].is_null());
+        // A read answers 403 only for a token without the scope (issue 19), never as cross-site.
+        let read_refusal = paths["/api/stream-status"]["get"]["responses"]["403"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(read_refusal.contains("scope_required"));
+        assert!(!read_refusal.contains("cross_site_request"));
         assert!(paths["/api/callback/scene-change"]["post"]["responses"]["415"].is_object());
         assert!(paths["/api/webhooks/{id}"]["patch"]["responses"]["415"].is_object());
     }
@@ -448,5 +530,45 @@ mod tests {
             }
         }
         assert!(checked > 40, "only {checked} routes read a body");
+    }
+
+    /// Issue 19: every /api/ operation the token middleware guards is in the scope table (none
+    /// falls back to admin unlisted), and the document states its scope and the 403.
+    #[test]
+    fn every_operation_is_in_the_scope_table_and_documents_its_scope() {
+        let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let paths = document["paths"].as_object().unwrap();
+        let mut checked = 0;
+        for (path, item) in paths {
+            let Some(api) = super::super::scopes::split_path(path) else {
+                continue;
+            };
+            if path == "/api/pair" || path.starts_with("/api/callback") {
+                continue;
+            }
+            for (method, operation) in item.as_object().unwrap() {
+                let method = method.to_uppercase();
+                let required = super::super::scopes::lookup(&method, api.rest);
+                assert!(
+                    required.is_some(),
+                    "{method} {path} is not in the scope table"
+                );
+                let scope = operation["x-obs-hub-scope"].as_str();
+                assert_eq!(scope, required.map(|r| r.scope.name()), "{method} {path}");
+                assert!(operation["responses"]["403"].is_object(), "{method} {path}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 120, "only {checked} operations");
+        let switch = &paths["/api/instances/{instance}/switch-scene"]["post"];
+        assert_eq!(switch["x-obs-hub-scope"], "control");
+        assert_eq!(switch["x-obs-hub-capability"], "scenes");
+        assert_eq!(paths["/api/webhooks"]["post"]["x-obs-hub-scope"], "admin");
+        assert_eq!(
+            paths["/api/stream-status"]["get"]["x-obs-hub-scope"],
+            "read"
+        );
+        assert!(paths["/api/stream-status"]["get"]["responses"]["429"].is_null());
+        assert!(switch["responses"]["429"].is_object());
     }
 }

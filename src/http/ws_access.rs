@@ -30,7 +30,7 @@ pub fn admit(request: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
         .and_then(|value| value.to_str().ok());
     check_origin(origin, host, &state.settings.allowed_origins)
         .map_err(ApiError::OriginNotAllowed)?;
-    auth::authorized(state, socket_token(request).as_deref())
+    auth::authorized(state, socket_token(request).as_deref(), "GET", "/ws", "").map(|_| ())
 }
 
 #[derive(Deserialize)]

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn only_stats_changes_make_samples() {
         let mut event = stats_event(Utc::now(), 1.0);
-        event.change = Change::SceneListChanged { scenes: vec![] };
+        event.change = Change::SceneListChanged {
+            scenes: vec![],
+            scene_details: vec![],
+        };
         assert!(sample_of(&event).is_none());
     }
 }

@@ -138,7 +138,12 @@ pub enum Change {
         error: Option<String>,
     },
     SceneListChanged {
+        /// The names, in OBS's order.
         scenes: Vec<String>,
+        /// The same scenes with their uuids, so that no consumer (the scenes table) has to
+        /// read the status board behind the change. Absent from history rows written before.
+        #[serde(default)]
+        scene_details: Vec<SceneInfo>,
     },
     StatsUpdated {
         stats: Option<ObsStats>,
@@ -457,6 +462,7 @@ fn set_scene_list(status: &mut InstanceStatus, scenes: Vec<SceneInfo>, changes: 
 fn scene_list_change(status: &InstanceStatus) -> Change {
     Change::SceneListChanged {
         scenes: status.scene_names(),
+        scene_details: status.scenes.clone(),
     }
 }
 

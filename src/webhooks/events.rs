@@ -179,7 +179,10 @@ pub fn data_for(event: &ChangeEvent) -> Value {
             connected,
             error,
         } => json!({ "connected": connected, "state": state, "error": error }),
-        Change::SceneListChanged { scenes } => json!({ "scenes": scenes }),
+        Change::SceneListChanged {
+            scenes,
+            scene_details,
+        } => json!({ "scenes": scenes, "scene_details": scene_details }),
         Change::StatsUpdated {
             stats,
             stream,
@@ -275,8 +278,13 @@ mod tests {
         assert_eq!(recording["output_path"], "/rec/a.mkv");
         let list = data_for(&event(Change::SceneListChanged {
             scenes: vec!["A".into(), "B".into()],
+            scene_details: vec![crate::status::model::SceneInfo {
+                name: "A".into(),
+                uuid: Some("u-a".into()),
+            }],
         }));
         assert_eq!(list["scenes"], json!(["A", "B"]));
+        assert_eq!(list["scene_details"], json!([{"name": "A", "uuid": "u-a"}]));
         assert_eq!(list["instance"], "studio");
     }
 
@@ -309,7 +317,10 @@ mod tests {
 
     #[test]
     fn the_kind_names_are_the_status_managers() {
-        let change = Change::SceneListChanged { scenes: vec![] };
+        let change = Change::SceneListChanged {
+            scenes: vec![],
+            scene_details: vec![],
+        };
         assert_eq!(EventType::of(&change).as_str(), change.kind());
     }
 }

@@ -20,6 +20,7 @@ mod ops;
 mod outputs;
 mod persistence;
 mod pictures;
+mod scopes;
 mod sources;
 mod studio;
 mod subscribers;

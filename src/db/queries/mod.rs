@@ -1,10 +1,12 @@
 //! Queries: plain functions over a `&mut SqliteConnection`, one file per table, and
 //! [`apply_batch`], which writes one batch of the recorder's operations.
 
+pub mod audit;
 pub mod events;
 pub mod instances;
 pub mod scenes;
 pub mod sessions;
+pub mod tokens;
 
 use std::collections::HashMap;
 
