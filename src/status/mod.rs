@@ -1,8 +1,17 @@
-//! The status manager: the singleton that holds the cached status of every OBS instance.
+//! The status core: the `StatusManager` singleton that holds the cached status of every OBS
+//! instance, the board its readers read, and the change stream it numbers and pushes.
+//!
+//! An instance's status is made of every capability's slice, so each slice (plain data and the
+//! pure rules that apply what OBS reports to it, with their tests) lives here too: [`outputs`],
+//! [`sources`], [`studio`]; scenes, stream and record are in [`model`] and [`update`]. Nothing
+//! here names a capability module: capabilities sit above and import this.
 
 pub mod board;
 pub mod manager;
 pub mod model;
+pub mod outputs;
+pub mod sources;
+pub mod studio;
 pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::model::{
     ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
 };
-use crate::outputs::status::{self as outputs, OutputChange, OutputUpdate, SideReading};
-use crate::sources::status::{self as sources, SourceChange, SourceUpdate};
-use crate::studio::status::{self as studio, StudioReading, StudioStatus, StudioUpdate};
+use super::outputs::{self, OutputChange, OutputUpdate, SideReading};
+use super::sources::{self, SourceChange, SourceUpdate};
+use super::studio::{self, StudioReading, StudioStatus, StudioUpdate};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

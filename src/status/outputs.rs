@@ -1,13 +1,62 @@
-//! The outputs' slice of an instance's status (replay buffer and virtual camera) and the pure
-//! rules that apply what OBS reports to it. Stream and record figures predate this module and
-//! stay in `status::model`; their rules are in `status::update`.
-//!
-//! This file names nothing above it, so the status core can hold the slice.
+//! The outputs capability's slice of an instance's status (replay buffer and virtual camera),
+//! the names of OBS's four outputs, and the pure rules that apply what OBS reports to the slice.
+//! Stream and record figures predate this module and stay in `status::model`; their rules are in
+//! `status::update`. The capability itself (events, commands, routes) is `crate::outputs`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Output;
+/// One of OBS's four frontend outputs.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    Stream,
+    Record,
+    ReplayBuffer,
+    VirtualCam,
+}
+
+impl Output {
+    pub const ALL: [Output; 4] = [
+        Self::Stream,
+        Self::Record,
+        Self::ReplayBuffer,
+        Self::VirtualCam,
+    ];
+
+    /// The name in JSON bodies and change events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stream => "stream",
+            Self::Record => "record",
+            Self::ReplayBuffer => "replay_buffer",
+            Self::VirtualCam => "virtual_cam",
+        }
+    }
+
+    /// The name in URLs (`/api/outputs/{output}/...`).
+    pub fn path_name(self) -> &'static str {
+        match self {
+            Self::Stream => "stream",
+            Self::Record => "record",
+            Self::ReplayBuffer => "replay-buffer",
+            Self::VirtualCam => "virtual-cam",
+        }
+    }
+
+    pub fn from_path(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|output| output.path_name() == name)
+    }
+
+    /// Its position in per-output tables (the command discipline's lanes).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// The replay buffer or the virtual camera, as last reported by OBS.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -1,7 +1,8 @@
 //! Studio mode's slice of an instance's status (preview scene, transition) and the pure rules
 //! that apply what OBS reports to it.
 //!
-//! This file names nothing above it, so the status core can hold the slice.
+//! It lives in the status core because an instance's status is made of every capability's slice;
+//! the capability itself (events, commands, routes) is `crate::studio`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
