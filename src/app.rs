@@ -11,7 +11,7 @@ use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 
 use crate::{
     config::Settings,
-    db::{DbError, Persistence},
+    db::{recording::HistoryHooks, DbError, Persistence},
     http::{self, live_feed::LiveFeed, AppState},
     obs::ConnectionSupervisor,
     outputs::stats_history::{StatsHistory, StatsRecorder},
@@ -41,6 +41,13 @@ pub enum StartError {
     Database(#[from] DbError),
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+}
+
+/// What each capability writes to the history beyond event rows: one line per capability.
+fn history_hooks() -> HistoryHooks {
+    HistoryHooks::default()
+        .with(crate::outputs::history::hook)
+        .with(crate::scenes::history::hook)
 }
 
 /// A built hub: actors started, port bound, not yet serving until awaited.
@@ -88,8 +95,12 @@ impl Application {
         let board = manager_actor.board();
         let manager = manager_actor.start();
         // Subscribed before the connections start, so the history misses nothing.
-        let persistence =
-            Persistence::start(&settings.database, &settings.instances, board.clone())?;
+        let persistence = Persistence::start(
+            &settings.database,
+            &settings.instances,
+            board.clone(),
+            history_hooks(),
+        )?;
         if let Some(recorder) = persistence.recorder() {
             manager.do_send(Subscribe(recorder.clone().recipient()));
         }

@@ -35,6 +35,7 @@ pub mod obs_protocol;
 pub mod open_files;
 pub mod outputs;
 pub mod pictures;
+pub mod scenes;
 pub mod shutdown;
 pub mod sources;
 pub mod status;

@@ -93,6 +93,7 @@ impl Persistence {
         settings: &DatabaseSettings,
         instances: &[InstanceConfig],
         board: StatusBoard,
+        hooks: recording::HistoryHooks,
     ) -> Result<Self, DbError> {
         let Some(path) = &settings.path else {
             return Ok(Self::disabled());
@@ -114,7 +115,7 @@ impl Persistence {
         let writer_pool = pool.clone();
         let writer = SyncArbiter::start(1, move || DbWriter::new(writer_pool.clone(), ids.clone()));
         let health = PersistenceHealth::new(true);
-        let recorder = Recorder::new(writer, board, health.clone(), settings.retention);
+        let recorder = Recorder::new(writer, board, health.clone(), settings.retention, hooks);
         // Its own thread: buffering a burst never delays the status manager or HTTP workers.
         let recorder = Recorder::start_in_arbiter(&Arbiter::new().handle(), |_| recorder);
         Ok(Self {

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use super::{
     health::{PersistenceHealth, Transition},
-    recording::{self, InstanceTracker, WriteOp},
+    recording::{self, HistoryHooks, InstanceTracker, WriteOp},
     writer::{DbWriter, PruneEvents, WriteBatch},
 };
 use crate::{
@@ -71,6 +71,8 @@ pub struct Recorder {
     in_flight: bool,
     retry_not_before: Option<Instant>,
     backoff: Backoff,
+    /// What each capability writes beyond event rows (registered in `app`).
+    hooks: HistoryHooks,
     trackers: HashMap<String, InstanceTracker>,
     drain_waiters: Vec<oneshot::Sender<()>>,
     dropping: bool,
@@ -83,6 +85,7 @@ impl Recorder {
         board: StatusBoard,
         health: PersistenceHealth,
         retention: Duration,
+        hooks: HistoryHooks,
     ) -> Self {
         Self {
             writer,
@@ -95,6 +98,7 @@ impl Recorder {
             in_flight: false,
             retry_not_before: None,
             backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
+            hooks,
             trackers: HashMap::new(),
             drain_waiters: Vec::new(),
             dropping: false,
@@ -221,10 +225,10 @@ impl Recorder {
             let now = Utc::now();
             self.trackers
                 .iter_mut()
-                .filter(|(_, tracker)| tracker.scene_sync_due())
-                .filter_map(|(instance, tracker)| {
+                .filter(|(_, tracker)| tracker.owes_writes())
+                .flat_map(|(instance, tracker)| {
                     let live = board.current().instance(instance).cloned();
-                    tracker.due_scene_sync(instance, live, now)
+                    tracker.owed_writes(instance, live, now)
                 })
                 .collect()
         };
@@ -289,7 +293,7 @@ impl Handler<StatusChanged> for Recorder {
     fn handle(&mut self, StatusChanged(event): StatusChanged, ctx: &mut Self::Context) {
         if !self.trackers.contains_key(&event.instance) {
             self.trackers
-                .insert(event.instance.clone(), InstanceTracker::default());
+                .insert(event.instance.clone(), InstanceTracker::new(&self.hooks));
         }
         let board = &self.board;
         let Some(tracker) = self.trackers.get_mut(&event.instance) else {

@@ -16,12 +16,8 @@ use crate::{
     error::ApiError,
     status::{update, AddCallbackInstance, LinkOrigin, Report, Source},
     webhooks::{
-        callbacks::{
-            self, CallbackHeaders, CallbackRoute, ConnectionFields, Envelope, Precheck,
-            SceneFields, StreamingFields,
-        },
+        callbacks::{self, CallbackHeaders, CallbackRoute, Envelope, Precheck},
         endpoint::check_instance,
-        events::EventType,
         Webhooks,
     },
 };
@@ -99,7 +95,7 @@ pub async fn any_change(
 
 #[utoipa::path(post, path = "/api/callback/scene-change", tag = "callbacks",
     summary = "A scene change of an instance (seed body or envelope)",
-    request_body = SceneFields,
+    request_body = crate::status::scenes::SceneFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors
@@ -110,13 +106,13 @@ pub async fn scene_change(
     state: web::Data<AppState>,
     webhooks: web::Data<Webhooks>,
 ) -> Answer {
-    let route = CallbackRoute::Only(EventType::SceneChanged);
+    let route = CallbackRoute::flat("scene-change");
     receive(route, request, payload, state, webhooks).await
 }
 
 #[utoipa::path(post, path = "/api/callback/streaming-change", tag = "callbacks",
     summary = "A streaming change of an instance (seed body or envelope)",
-    request_body = StreamingFields,
+    request_body = crate::status::outputs::StreamingFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors
@@ -127,13 +123,13 @@ pub async fn streaming_change(
     state: web::Data<AppState>,
     webhooks: web::Data<Webhooks>,
 ) -> Answer {
-    let route = CallbackRoute::Only(EventType::StreamingChanged);
+    let route = CallbackRoute::flat("streaming-change");
     receive(route, request, payload, state, webhooks).await
 }
 
 #[utoipa::path(post, path = "/api/callback/connection-change", tag = "callbacks",
     summary = "A connection change of an instance known from callbacks (seed body or envelope)",
-    request_body = ConnectionFields,
+    request_body = crate::status::kinds::ConnectionFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors
@@ -144,7 +140,7 @@ pub async fn connection_change(
     state: web::Data<AppState>,
     webhooks: web::Data<Webhooks>,
 ) -> Answer {
-    let route = CallbackRoute::Only(EventType::ConnectionChanged);
+    let route = CallbackRoute::flat("connection-change");
     receive(route, request, payload, state, webhooks).await
 }
 

@@ -27,7 +27,6 @@ use crate::{
             instances, scenes,
             sessions::{self, SessionQuery},
         },
-        recording::RECORDED_KINDS,
         source::session::{Output, OutputSession},
     },
     error::ApiError,
@@ -82,10 +81,11 @@ pub fn parse_params(query: &str, allowed: &[&str]) -> Result<HistoryParams, ApiE
     }
     if let Some(kinds) = given.get("kind") {
         for kind in kinds.split(',').map(str::trim) {
-            if !RECORDED_KINDS.contains(&kind) {
+            let recorded = crate::status::kinds::recorded_names();
+            if !recorded.contains(&kind) {
                 return Err(ApiError::InvalidField(format!(
                     "`kind`: `{kind}` is not a recorded kind; one of (or several, comma-separated): {}",
-                    RECORDED_KINDS.join(", ")
+                    recorded.join(", ")
                 )));
             }
             params.kinds.push(kind.to_string());

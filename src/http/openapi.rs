@@ -415,9 +415,10 @@ mod tests {
         let example = |name: &str| schemas[name]["example"].clone();
         serde_json::from_value::<super::webhooks::CreateBody>(example("CreateBody")).unwrap();
         serde_json::from_value::<super::webhooks::PatchBody>(example("PatchBody")).unwrap();
-        use crate::webhooks::callbacks::{
-            ConnectionFields, Envelope, SceneFields, StreamingFields,
+        use crate::status::{
+            kinds::ConnectionFields, outputs::StreamingFields, scenes::SceneFields,
         };
+        use crate::webhooks::callbacks::Envelope;
         serde_json::from_value::<Envelope>(example("Envelope")).unwrap();
         serde_json::from_value::<SceneFields>(example("SceneFields")).unwrap();
         serde_json::from_value::<StreamingFields>(example("StreamingFields")).unwrap();

@@ -255,7 +255,7 @@ pub async fn create(
     };
     let event_types = match body.event_types {
         Some(kinds) => check_event_types(kinds)?,
-        None => EventType::DEFAULT.to_vec(),
+        None => EventType::defaults(),
     };
     let instance = check_instance_filter(body.instance)?;
     let new = NewEndpoint {

@@ -10,6 +10,8 @@
 //!   never lets two racing start/stop requests reach OBS (the connection actor drives it);
 //! - [`commands`]: the commands and how one is sent to OBS;
 //! - [`routes`]: the REST routes (`/api/outputs/...`, `/api/stats/history`);
+//! - [`history`]: what the history keeps of outputs beyond event rows (stream and record
+//!   sessions), a hook that `app` registers;
 //! - [`stats_history`]: the last ten minutes of figures per instance, in memory.
 //!
 //! Changes reach history, the WebSocket and webhooks as the generic `output_changed` change (and
@@ -18,6 +20,7 @@
 pub mod commands;
 pub mod discipline;
 pub mod events;
+pub mod history;
 pub mod routes;
 pub mod stats_history;
 

@@ -3,13 +3,17 @@
 //!
 //! An instance's status is made of every capability's slice, so each slice (plain data and the
 //! pure rules that apply what OBS reports to it, with their tests) lives here too: [`outputs`],
-//! [`sources`], [`studio`]; scenes, stream and record are in [`model`] and [`update`]. Nothing
+//! [`sources`], [`studio`], [`scenes`] (whose status, with stream and record, predates the seam and
+//! is in [`model`] and [`update`]). [`kinds`] describes every kind of change, so that history,
+//! webhooks and the WebSocket carry them without code for any one kind. Nothing
 //! here names a capability module: capabilities sit above and import this.
 
 pub mod board;
+pub mod kinds;
 pub mod manager;
 pub mod model;
 pub mod outputs;
+pub mod scenes;
 pub mod sources;
 pub mod studio;
 pub mod update;

@@ -65,7 +65,7 @@ pub fn resolve(
         };
         endpoint::check_secret(&secret).map_err(|error| format!("{at} secret: {error}"))?;
         let event_types = match &hook.event_types {
-            None => EventType::DEFAULT.to_vec(),
+            None => EventType::defaults(),
             Some(names) => endpoint::check_event_types(names)
                 .map_err(|error| format!("{at} event_types: {error}"))?,
         };
@@ -195,7 +195,10 @@ mod tests {
         assert!(defaults.destinations.allow_public);
         assert_eq!(defaults.max_endpoints, 100);
         assert_eq!(settings.endpoints.len(), 2);
-        assert_eq!(settings.endpoints[0].filter.event_types, EventType::DEFAULT);
+        assert_eq!(
+            settings.endpoints[0].filter.event_types,
+            EventType::defaults()
+        );
         assert_eq!(
             settings.endpoints[1].filter.instance.as_deref(),
             Some("booth")
