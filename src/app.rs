@@ -94,31 +94,39 @@ impl Application {
         let manager_actor = StatusManager::new(&instances);
         let board = manager_actor.board();
         let manager = manager_actor.start();
-        // Subscribed before the connections start, so the history misses nothing.
         let persistence = Persistence::start(
             &settings.database,
             &settings.instances,
             board.clone(),
             history_hooks(),
         )?;
-        if let Some(recorder) = persistence.recorder() {
-            manager.do_send(Subscribe(recorder.clone().recipient()));
-        }
-        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), &manager, listening);
+        let webhooks = Webhooks::start(&settings, persistence.pool().cloned(), listening);
         let webhooks_data = web::Data::new(webhooks.clone());
+        let live = LiveFeed::new(board.clone()).start();
+        let stats_history = StatsHistory::default();
+        let stats_recorder = StatsRecorder::new(stats_history.clone()).start();
+        // Every subscriber of the change stream, wired here and only here, before the
+        // connections start and before the server takes a request: the history, the webhooks
+        // and the WebSocket miss no change, from the very first.
+        let subscribers = [
+            persistence
+                .recorder()
+                .map(|recorder| recorder.clone().recipient()),
+            webhooks
+                .dispatcher()
+                .map(|dispatcher| dispatcher.clone().recipient()),
+            Some(live.clone().recipient()),
+            Some(stats_recorder.recipient()),
+        ];
+        for subscriber in subscribers.into_iter().flatten() {
+            manager.do_send(Subscribe(subscriber));
+        }
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),
             settings.timing.clone(),
             manager.clone(),
         )
         .start();
-        let live = LiveFeed::new(manager.clone(), board.clone()).start();
-        let stats_history = StatsHistory::default();
-        manager.do_send(Subscribe(
-            StatsRecorder::new(stats_history.clone())
-                .start()
-                .recipient(),
-        ));
         let stats_data = web::Data::new(stats_history);
         let show_data = show.map(web::Data::new);
         let pairings = web::Data::new(http::pairing::Pairings::default());

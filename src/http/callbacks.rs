@@ -2,8 +2,9 @@
 //!
 //! Outside the API-token middleware: a callback is let in by its Standard Webhooks signature
 //! when a callback secret is configured (or by an API token), see
-//! [`callbacks::admit`](crate::webhooks::callbacks::admit). What it says is sent to the status
-//! manager as a `Report` from `Source::Callback`, so it reaches the history and every
+//! [`callbacks::admit`](crate::webhooks::callbacks::admit). What it says goes to the status
+//! manager as an `ApplyCallback`: the manager alone decides whether it changes the instance
+//! (this route reports the decision), and what it changes reaches the history and every
 //! subscriber like any other change.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,7 +15,7 @@ use utoipa::ToSchema;
 use super::{auth::bearer_token, body, target::default_instance, AppState};
 use crate::{
     error::ApiError,
-    status::{update, AddCallbackInstance, LinkOrigin, Report, Source},
+    status::ApplyCallback,
     webhooks::{
         callbacks::{self, CallbackHeaders, CallbackRoute, Envelope, Precheck},
         endpoint::check_instance,
@@ -249,22 +250,19 @@ async fn receive(
             ));
         }
     }
-    if let Some(status) = &status {
-        if let Some(reason) = update::callback_overruled(linked, status, &update) {
-            return Ok(answer(false, Some(reason)));
-        }
-    }
-    if status.is_none() {
-        state.manager.do_send(AddCallbackInstance(instance.clone()));
-    }
-    // Sent while the memory is held: callbacks reach the manager in the order they were
-    // accepted, whichever HTTP worker took them.
-    state.manager.do_send(Report {
+    // Queued while the memory is held: callbacks reach the manager in the order they were
+    // accepted, whichever HTTP worker took them. The manager alone decides whether the
+    // callback changes the instance; this route reports its decision.
+    let decision = state.manager.send(ApplyCallback {
         instance: instance.clone(),
-        origin: LinkOrigin(0),
-        source: Source::Callback,
         update,
     });
     drop(memory);
-    Ok(answer(true, None))
+    let decision = decision.await.map_err(|_| {
+        ApiError::Unavailable("the status manager is not running; retry in a moment".to_string())
+    })?;
+    Ok(match decision {
+        Ok(()) => answer(true, None),
+        Err(reason) => answer(false, Some(reason)),
+    })
 }

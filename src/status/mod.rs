@@ -20,8 +20,8 @@ pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
-    AddCallbackInstance, ChangeEvent, LinkOrigin, Ping, Report, SetRunning, StatusChanged,
-    StatusManager, Subscribe,
+    ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, Ping, Report, SetRunning,
+    StatusChanged, StatusManager, Subscribe,
 };
 pub use model::{ConnectionState, InstanceStatus};
 pub use update::{Change, ObsUpdate, Source};

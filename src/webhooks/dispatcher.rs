@@ -37,10 +37,7 @@ use super::{
     store::{AttemptOutcome, NewDelivery, Restarted},
     writer::{self, StoreError, StoreWriter},
 };
-use crate::{
-    obs::backoff::Backoff,
-    status::{StatusChanged, Subscribe},
-};
+use crate::{obs::backoff::Backoff, status::StatusChanged};
 
 /// How often due retries are started and buffered outcomes written.
 const TICK: Duration = Duration::from_millis(50);
@@ -215,19 +212,6 @@ impl WebhookDispatcher {
         Self::start_in_arbiter(&Arbiter::new().handle(), move |_| {
             Self::new(store, declared, settings, policy)
         })
-    }
-
-    /// `start`, subscribed to `manager`.
-    pub fn start_subscribed(
-        pool: writer::Pool,
-        declared: Vec<DeclaredEndpoint>,
-        settings: DeliverySettings,
-        listening: Option<SocketAddr>,
-        manager: &Addr<crate::status::StatusManager>,
-    ) -> Addr<Self> {
-        let dispatcher = Self::start(pool, declared, settings, listening);
-        manager.do_send(Subscribe(dispatcher.clone().recipient()));
-        dispatcher
     }
 
     /// Must be called on the thread the actor will run on (awc clients are per thread).

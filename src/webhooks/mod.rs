@@ -37,7 +37,7 @@ use self::{
     dispatcher::{Drain, WebhookDispatcher},
     writer::Pool,
 };
-use crate::{config::Settings, status::StatusManager};
+use crate::config::Settings;
 
 /// What the rest of the hub holds of webhooks (cheap to clone).
 #[derive(Clone)]
@@ -57,16 +57,11 @@ impl Webhooks {
         }
     }
 
-    /// Starts the dispatcher on the hub's database, subscribed to the status manager, with the
-    /// endpoints of the config file and of the callback base URL. Without a database there is
+    /// Starts the dispatcher on the hub's database (`app` subscribes it to the status manager),
+    /// with the endpoints of the config file and of the callback base URL. Without a database there is
     /// no outbox; the configuration refuses declared endpoints in that case. `listening` is where
     /// the hub's HTTP server listens: endpoints made through the API may not point there.
-    pub fn start(
-        settings: &Settings,
-        pool: Option<Pool>,
-        manager: &Addr<StatusManager>,
-        listening: SocketAddr,
-    ) -> Self {
+    pub fn start(settings: &Settings, pool: Option<Pool>, listening: SocketAddr) -> Self {
         let Some(pool) = pool else {
             return Self::without_outbox();
         };
@@ -83,12 +78,11 @@ impl Webhooks {
                 );
             }
         }
-        let dispatcher = WebhookDispatcher::start_subscribed(
+        let dispatcher = WebhookDispatcher::start(
             pool.clone(),
             declared,
             settings.webhooks.delivery.clone(),
             Some(listening),
-            manager,
         );
         Self {
             dispatcher: Some(dispatcher),
