@@ -13,7 +13,7 @@ use crate::{
     config::Settings,
     db::{recording::HistoryHooks, DbError, Persistence},
     http::{self, live_feed::LiveFeed, AppState},
-    obs::ConnectionSupervisor,
+    obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
     status::{StatusBoard, StatusManager, Subscribe},
     webhooks::Webhooks,
@@ -41,6 +41,24 @@ pub enum StartError {
     Database(#[from] DbError),
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+}
+
+/// The capabilities' REST routes: one line per capability.
+const CAPABILITY_ROUTES: [http::CapabilityRoutes; 4] = [
+    crate::outputs::routes::routes,
+    crate::sources::routes::routes,
+    crate::studio::routes::routes,
+    crate::pictures::routes::routes,
+];
+
+/// How OBS events reach the capabilities: one line per capability (the connection translates
+/// scenes, stream and record state itself).
+fn translators() -> Translators {
+    Translators::new(vec![
+        crate::outputs::events::TRANSLATOR,
+        crate::sources::events::TRANSLATOR,
+        crate::studio::events::TRANSLATOR,
+    ])
 }
 
 /// What each capability writes to the history beyond event rows: one line per capability.
@@ -125,6 +143,7 @@ impl Application {
             settings.instances.clone(),
             settings.timing.clone(),
             manager.clone(),
+            translators(),
         )
         .start();
         let stats_data = web::Data::new(stats_history);
@@ -160,7 +179,7 @@ impl Application {
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
-                .configure(http::routes)
+                .configure(|config| http::routes(config, &CAPABILITY_ROUTES))
         })
         .workers(workers)
         // Our own signal handling (crate::shutdown): actix-server's would stop the System.

@@ -65,8 +65,12 @@ pub struct AppState {
     pub pictures: crate::pictures::cache::Captures,
 }
 
-/// Registers every route; used by the server and by tests.
-pub fn routes(config: &mut web::ServiceConfig) {
+/// Mounts one capability's per-instance routes (`outputs::routes::routes` ...).
+pub type CapabilityRoutes = fn(&mut web::ServiceConfig);
+
+/// Registers every route: the hub's own, and the capabilities' that `app` hands in (each under
+/// `/api` and `/api/instances/{instance}`, behind the token check).
+pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [CapabilityRoutes]) {
     config
         .service(get("/healthz", ops::healthz))
         .service(get("/readyz", ops::readyz))
@@ -99,13 +103,16 @@ pub fn routes(config: &mut web::ServiceConfig) {
                         .route(web::post().to(demo_show::set_show)),
                 )
                 .service(get("/instances", handlers::list_instances))
-                .service(web::scope("/instances/{instance}").configure(instance_routes))
-                .configure(instance_routes),
+                .service(
+                    web::scope("/instances/{instance}")
+                        .configure(|config| instance_routes(config, capabilities)),
+                )
+                .configure(|config| instance_routes(config, capabilities)),
         )
         .default_service(web::to(not_found));
 }
 
-fn instance_routes(config: &mut web::ServiceConfig) {
+fn instance_routes(config: &mut web::ServiceConfig, capabilities: &[CapabilityRoutes]) {
     config
         .service(post("/obs-manager/start", handlers::start_manager))
         .service(post("/obs-manager/stop", handlers::stop_manager))
@@ -123,11 +130,10 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(get("/events", history::events))
         .service(get("/scenes", history::scenes))
         .service(get("/stream-sessions", history::stream_sessions))
-        .service(get("/record-sessions", history::record_sessions))
-        .configure(crate::outputs::routes::routes)
-        .configure(crate::sources::routes::routes)
-        .configure(crate::studio::routes::routes)
-        .configure(crate::pictures::routes::routes);
+        .service(get("/record-sessions", history::record_sessions));
+    for mount in capabilities {
+        config.configure(mount);
+    }
 }
 
 pub(crate) fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory
