@@ -149,6 +149,7 @@ impl Application {
         let stats_data = web::Data::new(stats_history);
         let show_data = show.map(web::Data::new);
         let pairings = web::Data::new(http::pairing::Pairings::default());
+        let api_document = web::Data::new(http::docs::ApiDocument(crate::openapi::document()));
         let workers = settings.http_workers;
         let unauthenticated =
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
@@ -173,6 +174,7 @@ impl Application {
             };
             app.app_data(state.clone())
                 .app_data(pairings.clone())
+                .app_data(api_document.clone())
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod obs;
 pub mod obs_protocol;
 pub mod open_files;
+pub mod openapi;
 pub mod outputs;
 pub mod pictures;
 pub mod scenes;

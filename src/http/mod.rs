@@ -8,22 +8,22 @@
 pub mod auth;
 pub(crate) mod body;
 pub mod body_guard;
-mod callbacks;
+pub(crate) mod callbacks;
 mod dashboard;
 pub mod demo_show;
-mod handlers;
-mod history;
+pub mod docs;
+pub(crate) mod handlers;
+pub(crate) mod history;
 pub mod live_feed;
 pub mod live_protocol;
-pub mod openapi;
-mod ops;
+pub(crate) mod ops;
 pub mod pairing;
-mod qr;
-mod raw;
+pub(crate) mod qr;
+pub(crate) mod raw;
 pub mod site_guard;
 pub(crate) mod target;
 pub mod views;
-mod webhooks;
+pub(crate) mod webhooks;
 mod ws;
 pub mod ws_access;
 
@@ -75,9 +75,9 @@ pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [Capabilit
         .service(get("/healthz", ops::healthz))
         .service(get("/readyz", ops::readyz))
         .service(get("/metrics", ops::prometheus))
-        .service(get("/docs", openapi::reference_page))
-        .service(get("/docs/swagger-ui-bundle.js", openapi::swagger_script))
-        .service(get("/docs/swagger-ui.css", openapi::swagger_styles))
+        .service(get("/docs", docs::reference_page))
+        .service(get("/docs/swagger-ui-bundle.js", docs::swagger_script))
+        .service(get("/docs/swagger-ui.css", docs::swagger_styles))
         .service(get("/", dashboard::index))
         .service(get("/static/{path:.*}", dashboard::static_file))
         .service(get("/ws", ws::live_socket))
@@ -90,7 +90,7 @@ pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [Capabilit
             web::scope("/api")
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
                 .service(web::scope("/webhooks").configure(webhooks::routes))
-                .service(get("/openapi.json", openapi::document))
+                .service(get("/openapi.json", docs::document))
                 .service(
                     resource("/qr-code", "GET, HEAD, POST")
                         .route(get_or_head().to(qr::qr_code))

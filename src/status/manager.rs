@@ -308,9 +308,8 @@ impl Handler<ApplyCallback> for StatusManager {
                 self.instances.insert(name.clone(), Arc::new(status));
             }
         }
+        // Publishes the board even when nothing changed, so a new instance is on it.
         self.apply(&name, Source::Callback, callback.update);
-        // A new instance is on the board even when the callback changed nothing in it.
-        self.publish();
         Ok(())
     }
 }
@@ -340,5 +339,69 @@ impl Handler<SetRunning> for StatusManager {
         self.running = running;
         self.since = Utc::now();
         self.publish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{model::ConnectionState, update::ConnectionReport};
+
+    fn connected() -> ObsUpdate {
+        ObsUpdate::Connection(ConnectionReport {
+            state: ConnectionState::Connected,
+            error: None,
+            attempts: 0,
+            next_attempt_at: None,
+            versions: None,
+        })
+    }
+
+    #[actix_web::test]
+    async fn the_manager_decides_whether_a_callback_changes_an_instance() {
+        let manager = StatusManager::new(&[("studio", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let scene = |instance: &str, name: &str| ApplyCallback {
+            instance: instance.into(),
+            update: ObsUpdate::ProgramScene(name.into()),
+        };
+        let current = |instance: &str| {
+            board
+                .current()
+                .instance(instance)
+                .and_then(|status| status.current_scene.clone())
+        };
+        // Its own link is down: the callback fills the cache in.
+        assert_eq!(manager.send(scene("studio", "Live")).await.unwrap(), Ok(()));
+        assert_eq!(current("studio").as_deref(), Some("Live"));
+        // Its own link is up: OBS's word wins, and the answer says so.
+        manager
+            .send(Report {
+                instance: "studio".into(),
+                origin: LinkOrigin::new(1, 1),
+                source: Source::Connection,
+                update: connected(),
+            })
+            .await
+            .unwrap();
+        let refused = manager.send(scene("studio", "BRB")).await.unwrap();
+        assert!(refused.is_err_and(|reason| reason.contains("connected")));
+        assert_eq!(current("studio").as_deref(), Some("Live"));
+        // Nor may a callback say what the link's state is.
+        assert!(manager
+            .send(ApplyCallback {
+                instance: "studio".into(),
+                update: connected(),
+            })
+            .await
+            .unwrap()
+            .is_err());
+        // An instance no link feeds is made known by its first callback and follows them.
+        assert_eq!(
+            manager.send(scene("remote", "Intro")).await.unwrap(),
+            Ok(())
+        );
+        assert_eq!(current("remote").as_deref(), Some("Intro"));
     }
 }

@@ -1,5 +1,6 @@
-//! The OpenAPI 3 document (`GET /api/openapi.json`), generated from the handlers' annotations,
-//! and the API reference page (`GET /docs`, Swagger UI vendored under static/vendor/).
+//! The OpenAPI 3 document (`GET /api/openapi.json`), generated from the annotations of the
+//! hub's own routes (`http`) and of every capability's. It sits above both, next to `app`,
+//! which hands it to `http::docs` to serve.
 //!
 //! Handlers are annotated once, with their `/api/...` path; routes tagged `instance` also exist
 //! under `/api/instances/{instance}/...`, and [`PerInstanceRoutes`] writes those copies into the
@@ -7,7 +8,6 @@
 
 use std::sync::LazyLock;
 
-use actix_web::HttpResponse;
 use utoipa::{
     openapi::{
         path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem},
@@ -17,7 +17,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, qr, raw, webhooks};
+use crate::http::{callbacks, handlers, history, ops, qr, raw, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
 use crate::sources::routes as sources;
@@ -106,10 +106,10 @@ use crate::studio::routes as studio;
         pictures::source,
         qr::qr_code,
         qr::qr_code_of_body,
-        super::demo_show::show_state,
-        super::demo_show::set_show,
-        super::pairing::create_code,
-        super::pairing::exchange,
+        crate::http::demo_show::show_state,
+        crate::http::demo_show::set_show,
+        crate::http::pairing::create_code,
+        crate::http::pairing::exchange,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors),
@@ -328,32 +328,9 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_else(|_| "{}".to_string())
 });
 
-/// `GET /api/openapi.json`.
-pub async fn document() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(DOCUMENT.as_str())
-}
-
-/// `GET /docs`: Swagger UI over the document, with no network access needed (vendored).
-pub async fn reference_page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("../../static/docs/index.html"))
-}
-
-pub async fn swagger_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header(("cache-control", "public, max-age=86400"))
-        .body(&include_bytes!("../../static/vendor/swagger-ui/swagger-ui-bundle.js")[..])
-}
-
-pub async fn swagger_styles() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("cache-control", "public, max-age=86400"))
-        .body(&include_bytes!("../../static/vendor/swagger-ui/swagger-ui.css")[..])
+/// The document, as `GET /api/openapi.json` serves it (`app` hands it to the route).
+pub fn document() -> &'static str {
+    DOCUMENT.as_str()
 }
 
 #[cfg(test)]
@@ -413,8 +390,8 @@ mod tests {
         let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
         let schemas = &document["components"]["schemas"];
         let example = |name: &str| schemas[name]["example"].clone();
-        serde_json::from_value::<super::webhooks::CreateBody>(example("CreateBody")).unwrap();
-        serde_json::from_value::<super::webhooks::PatchBody>(example("PatchBody")).unwrap();
+        serde_json::from_value::<crate::http::webhooks::CreateBody>(example("CreateBody")).unwrap();
+        serde_json::from_value::<crate::http::webhooks::PatchBody>(example("PatchBody")).unwrap();
         use crate::status::{
             kinds::ConnectionFields, outputs::StreamingFields, scenes::SceneFields,
         };
