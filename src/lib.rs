@@ -15,8 +15,10 @@
 //! - [`sources`]: the sources capability (scene items, inputs, media, filters, profiles, scene
 //!   collections, hotkeys): its slice of status, events, commands and routes;
 //! - [`pictures`]: program, preview and source pictures, one capture shared by every viewer;
+//! - [`scenes`]: the scenes capability (so far: what the history keeps of scenes);
 //! - [`studio`]: the studio-mode capability (preview, program, transitions, T-bar);
-//! - [`app`]: start-up; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
+//! - [`app`]: start-up (wires every subscriber, registers each capability); [`openapi`]: the
+//!   OpenAPI document, above every route; [`config`] and [`cli`]: settings and the command line; [`open_files`]:
 //!   the open-files limit raised at start;
 //! - [`fake_obs`]: a protocol-faithful simulated obs-websocket v5 server (tests and `obs-hub demo`).
 
