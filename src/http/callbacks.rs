@@ -229,35 +229,36 @@ async fn receive(
         }
     }
 
-    let mut memory = webhooks.callback_memory();
-    let now = Utc::now();
-    if let Some(id) = headers.webhook_id {
-        if !memory.first_sight(id, now) {
-            return Ok(HttpResponse::Ok().json(CallbackAnswer {
-                ok: true,
-                applied: false,
-                instance,
-                reason: Some("this webhook-id was received already".to_string()),
-                duplicate: Some(true),
-            }));
+    let decision = {
+        let mut memory = webhooks.callback_memory();
+        let now = Utc::now();
+        if let Some(id) = headers.webhook_id {
+            if !memory.first_sight(id, now) {
+                return Ok(HttpResponse::Ok().json(CallbackAnswer {
+                    ok: true,
+                    applied: false,
+                    instance,
+                    reason: Some("this webhook-id was received already".to_string()),
+                    duplicate: Some(true),
+                }));
+            }
         }
-    }
-    if let Some(at) = message.occurred_at {
-        if !memory.is_newest(&instance, kind, at) {
-            return Ok(answer(
-                false,
-                Some("a newer change of this kind was applied already"),
-            ));
+        if let Some(at) = message.occurred_at {
+            if !memory.is_newest(&instance, kind, at) {
+                return Ok(answer(
+                    false,
+                    Some("a newer change of this kind was applied already"),
+                ));
+            }
         }
-    }
-    // Queued while the memory is held: callbacks reach the manager in the order they were
-    // accepted, whichever HTTP worker took them. The manager alone decides whether the
-    // callback changes the instance; this route reports its decision.
-    let decision = state.manager.send(ApplyCallback {
-        instance: instance.clone(),
-        update,
-    });
-    drop(memory);
+        // Queued while the memory is held: callbacks reach the manager in the order they were
+        // accepted, whichever HTTP worker took them. The manager alone decides whether the
+        // callback changes the instance; this route reports its decision.
+        state.manager.send(ApplyCallback {
+            instance: instance.clone(),
+            update,
+        })
+    };
     let decision = decision.await.map_err(|_| {
         ApiError::Unavailable("the status manager is not running; retry in a moment".to_string())
     })?;

@@ -35,6 +35,9 @@ pub struct ChangeKind {
     pub callback: Option<CallbackRule>,
 }
 
+/// What a callback says: the instance it names (None: the default one) and the update.
+pub type CallbackReading = (Option<String>, ObsUpdate);
+
 /// How a callback body of one kind becomes an update.
 #[derive(Debug)]
 pub struct CallbackRule {
@@ -45,7 +48,7 @@ pub struct CallbackRule {
     pub route: Option<&'static str>,
     /// Reads the body: the instance named (None: the default one) and the update. `prefix`
     /// is where the fields sit (`data.` in an envelope), for error messages naming the field.
-    pub read: fn(Value, &str) -> Result<(Option<String>, ObsUpdate), String>,
+    pub read: fn(Value, &str) -> Result<CallbackReading, String>,
 }
 
 /// Every kind of numbered change.
@@ -121,7 +124,7 @@ pub struct ConnectionFields {
     instance: Option<String>,
 }
 
-fn read_connection(data: Value, prefix: &str) -> Result<(Option<String>, ObsUpdate), String> {
+fn read_connection(data: Value, prefix: &str) -> Result<CallbackReading, String> {
     let fields: ConnectionFields = read_fields(data, prefix)?;
     let state = match fields.state {
         Some(state) if (state == ConnectionState::Connected) != fields.connected => {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::{
-    kinds::{read_fields, CallbackRule, ChangeKind},
+    kinds::{read_fields, CallbackReading, CallbackRule, ChangeKind},
     update::{Change, ObsUpdate},
 };
 
@@ -301,7 +301,7 @@ struct RecordingFields {
     instance: Option<String>,
 }
 
-fn read_streaming(data: Value, prefix: &str) -> Result<(Option<String>, ObsUpdate), String> {
+fn read_streaming(data: Value, prefix: &str) -> Result<CallbackReading, String> {
     let fields: StreamingFields = read_fields(data, prefix)?;
     let state = output_state(fields.state, fields.is_streaming);
     Ok((
@@ -313,7 +313,7 @@ fn read_streaming(data: Value, prefix: &str) -> Result<(Option<String>, ObsUpdat
     ))
 }
 
-fn read_recording(data: Value, prefix: &str) -> Result<(Option<String>, ObsUpdate), String> {
+fn read_recording(data: Value, prefix: &str) -> Result<CallbackReading, String> {
     let fields: RecordingFields = read_fields(data, prefix)?;
     let state = output_state(fields.state, fields.is_recording);
     Ok((

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::{
-    kinds::{read_fields, CallbackRule, ChangeKind},
+    kinds::{read_fields, CallbackReading, CallbackRule, ChangeKind},
     model::{name_problem, SceneInfo},
     update::{Change, ObsUpdate},
 };
@@ -64,7 +64,7 @@ struct SceneListFields {
     instance: Option<String>,
 }
 
-fn read_scene(data: Value, prefix: &str) -> Result<(Option<String>, ObsUpdate), String> {
+fn read_scene(data: Value, prefix: &str) -> Result<CallbackReading, String> {
     let fields: SceneFields = read_fields(data, prefix)?;
     if let Some(problem) = name_problem(&fields.scene_name) {
         return Err(format!("`{prefix}scene_name` {problem}"));
@@ -72,7 +72,7 @@ fn read_scene(data: Value, prefix: &str) -> Result<(Option<String>, ObsUpdate), 
     Ok((fields.instance, ObsUpdate::ProgramScene(fields.scene_name)))
 }
 
-fn read_scene_list(data: Value, prefix: &str) -> Result<(Option<String>, ObsUpdate), String> {
+fn read_scene_list(data: Value, prefix: &str) -> Result<CallbackReading, String> {
     let fields: SceneListFields = read_fields(data, prefix)?;
     for (index, name) in fields.scenes.iter().enumerate() {
         if let Some(problem) = name_problem(name) {

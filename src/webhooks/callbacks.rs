@@ -19,7 +19,7 @@ use crate::{
     error::ApiError,
     http::auth::token_matches,
     status::{
-        kinds::{read_fields, CallbackRule},
+        kinds::{read_fields, CallbackReading, CallbackRule},
         update::ObsUpdate,
     },
 };
@@ -171,11 +171,7 @@ fn callback_rule(kind: EventType) -> Result<&'static CallbackRule, ApiError> {
 }
 
 /// The update a callback of `kind` asks for, read by the kind's own rule.
-fn update_from(
-    kind: EventType,
-    data: Value,
-    prefix: &str,
-) -> Result<(Option<String>, ObsUpdate), ApiError> {
+fn update_from(kind: EventType, data: Value, prefix: &str) -> Result<CallbackReading, ApiError> {
     (callback_rule(kind)?.read)(data, prefix).map_err(ApiError::InvalidField)
 }
 
