@@ -153,8 +153,10 @@ impl Application {
         let workers = settings.http_workers;
         let unauthenticated =
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
-        let pictures =
-            crate::pictures::cache::Captures::new(settings.pictures.max_captures_per_second);
+        // The pictures' shared captures, for the pictures' routes.
+        let captures = web::Data::new(crate::pictures::cache::Captures::new(
+            settings.pictures.max_captures_per_second,
+        ));
         let state = web::Data::new(AppState {
             board: board.clone(),
             manager: manager.clone(),
@@ -164,7 +166,6 @@ impl Application {
             persistence: persistence.clone(),
             status_json: http::views::StatusJsonCache::default(),
             unauthenticated,
-            pictures,
         });
         let server = HttpServer::new(move || {
             let app = App::new();
@@ -175,6 +176,7 @@ impl Application {
             app.app_data(state.clone())
                 .app_data(pairings.clone())
                 .app_data(api_document.clone())
+                .app_data(captures.clone())
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))

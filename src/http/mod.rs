@@ -61,8 +61,6 @@ pub struct AppState {
     pub status_json: views::StatusJsonCache,
     /// Callbacks being read before their signature can be checked (bounded).
     pub unauthenticated: body_guard::UnauthenticatedSlots,
-    /// The pictures' shared captures (see `pictures::cache`).
-    pub pictures: crate::pictures::cache::Captures,
 }
 
 /// Mounts one capability's per-instance routes (`outputs::routes::routes` ...).

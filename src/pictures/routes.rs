@@ -20,7 +20,7 @@ use obws::responses::StatusCode as ObsStatus;
 use serde::Deserialize;
 
 use super::{
-    cache::Picture,
+    cache::{Captures, Picture},
     capture::{Format, Screenshot, QUALITY_RANGE, SIDE_RANGE},
 };
 use crate::{
@@ -188,6 +188,7 @@ async fn capture(
 
 async fn serve(
     state: &AppState,
+    captures: &Captures,
     target: &Target,
     request: &HttpRequest,
     screenshot: Screenshot,
@@ -195,8 +196,7 @@ async fn serve(
     let format = screenshot.format;
     let source = screenshot.source.clone();
     let key = (target.name.clone(), screenshot.clone());
-    let picture = state
-        .pictures
+    let picture = captures
         .get(key, || capture(state, &target.name, screenshot))
         .await
         .map_err(|error| refusal(&target.name, &source, error))?;
@@ -284,12 +284,20 @@ pub struct SourcePath {
 )]
 pub async fn program(
     state: web::Data<AppState>,
+    captures: web::Data<Captures>,
     target: Target,
     query: PictureQuery,
     request: HttpRequest,
 ) -> Answer {
     let scene = scene_of(&state, &target, false)?;
-    serve(&state, &target, &request, query.screenshot(scene)).await
+    serve(
+        &state,
+        &captures,
+        &target,
+        &request,
+        query.screenshot(scene),
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -318,12 +326,20 @@ pub async fn program(
 )]
 pub async fn preview(
     state: web::Data<AppState>,
+    captures: web::Data<Captures>,
     target: Target,
     query: PictureQuery,
     request: HttpRequest,
 ) -> Answer {
     let scene = scene_of(&state, &target, true)?;
-    serve(&state, &target, &request, query.screenshot(scene)).await
+    serve(
+        &state,
+        &captures,
+        &target,
+        &request,
+        query.screenshot(scene),
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -352,6 +368,7 @@ pub async fn preview(
 )]
 pub async fn source(
     state: web::Data<AppState>,
+    captures: web::Data<Captures>,
     target: Target,
     path: web::Path<SourcePath>,
     query: PictureQuery,
@@ -363,7 +380,14 @@ pub async fn source(
             "`source` must not be empty".to_string(),
         ));
     }
-    serve(&state, &target, &request, query.screenshot(source)).await
+    serve(
+        &state,
+        &captures,
+        &target,
+        &request,
+        query.screenshot(source),
+    )
+    .await
 }
 
 #[cfg(test)]
