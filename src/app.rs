@@ -12,9 +12,9 @@ use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 
 use crate::{
     config::{ConfigError, Overrides, Settings},
-    db::{DbError, Persistence},
+    db::{recording::HistoryHooks, DbError, Persistence},
     http::{self, live_feed::LiveFeed, AppState},
-    obs::ConnectionSupervisor,
+    obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
     pictures::notices::PictureNotices,
     status::{lossy::LossyHub, StatusBoard, StatusManager, Subscribe},
@@ -67,6 +67,31 @@ pub fn load_settings(
     Ok(settings)
 }
 
+/// The capabilities' REST routes: one line per capability.
+const CAPABILITY_ROUTES: [http::CapabilityRoutes; 4] = [
+    crate::outputs::routes::routes,
+    crate::sources::routes::routes,
+    crate::studio::routes::routes,
+    crate::pictures::routes::routes,
+];
+
+/// How OBS events reach the capabilities: one line per capability (the connection translates
+/// scenes, stream and record state itself).
+fn translators() -> Translators {
+    Translators::new(vec![
+        crate::outputs::events::TRANSLATOR,
+        crate::sources::events::TRANSLATOR,
+        crate::studio::events::TRANSLATOR,
+    ])
+}
+
+/// What each capability writes to the history beyond event rows: one line per capability.
+fn history_hooks() -> HistoryHooks {
+    HistoryHooks::default()
+        .with(crate::outputs::history::hook)
+        .with(crate::scenes::history::hook)
+}
+
 /// A built hub: actors started, port bound, not yet serving until awaited.
 pub struct Application {
     port: u16,
@@ -114,40 +139,47 @@ impl Application {
         let manager_actor = StatusManager::new(&instances);
         let board = manager_actor.board();
         let manager = manager_actor.start();
-        // Subscribed before the connections start, so the history misses nothing.
-        let persistence = Persistence::start(&settings.database, &settings.instances)?;
-        if let Some(recorder) = persistence.recorder() {
-            manager.do_send(Subscribe(recorder.clone().recipient()));
-        }
-        let webhooks = Webhooks::start(
-            &settings,
-            declared,
-            persistence.pool().cloned(),
-            &manager,
-            listening,
-        );
+        let persistence =
+            Persistence::start(&settings.database, &settings.instances, history_hooks())?;
+        let webhooks = Webhooks::start(&settings, declared, persistence.pool().cloned(), listening);
         let webhooks_data = web::Data::new(webhooks.clone());
+        let live = LiveFeed::new(board.clone()).start();
+        let stats_history = StatsHistory::default();
+        let stats_recorder = StatsRecorder::new(stats_history.clone()).start();
+        // Every subscriber of the change stream, wired here and only here, before the
+        // connections start and before the server takes a request: the history, the webhooks
+        // and the WebSocket miss no change, from the very first.
+        let subscribers = [
+            persistence
+                .recorder()
+                .map(|recorder| recorder.clone().recipient()),
+            webhooks
+                .dispatcher()
+                .map(|dispatcher| dispatcher.clone().recipient()),
+            Some(live.clone().recipient()),
+            Some(stats_recorder.recipient()),
+        ];
+        for subscriber in subscribers.into_iter().flatten() {
+            manager.do_send(Subscribe(subscriber));
+        }
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),
             settings.timing.clone(),
             manager.clone(),
+            translators(),
         )
         .start();
-        let live = LiveFeed::new(manager.clone(), board.clone()).start();
-        let stats_history = StatsHistory::default();
-        manager.do_send(Subscribe(
-            StatsRecorder::new(stats_history.clone())
-                .start()
-                .recipient(),
-        ));
         let stats_data = web::Data::new(stats_history);
         let show_data = show.map(web::Data::new);
         let pairings = web::Data::new(http::pairing::Pairings::default());
+        let api_document = web::Data::new(http::docs::ApiDocument(crate::openapi::document()));
         let workers = settings.http_workers;
         let unauthenticated =
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);
-        let pictures =
-            crate::pictures::cache::Captures::new(settings.pictures.max_captures_per_second);
+        // The pictures' shared captures, for the pictures' routes and notices.
+        let captures = web::Data::new(crate::pictures::cache::Captures::new(
+            settings.pictures.max_captures_per_second,
+        ));
         let lossy = LossyHub::default().start();
         let url_signer = Arc::new(http::signed_url::UrlSigner::new(
             crate::pictures::names::is_picture_path,
@@ -166,14 +198,13 @@ impl Application {
             persistence: persistence.clone(),
             status_json: http::views::StatusJsonCache::default(),
             unauthenticated,
-            pictures,
             lossy: lossy.clone(),
             url_signer: url_signer.clone(),
             tokens,
             rate_limits,
         });
         // Lossy-channel producers, one per family of topics.
-        PictureNotices::new(state.clone(), lossy).start();
+        PictureNotices::new(state.clone(), captures.clone(), lossy).start();
         let server = HttpServer::new(move || {
             let app = App::new();
             let app = match &show_data {
@@ -182,13 +213,15 @@ impl Application {
             };
             app.app_data(state.clone())
                 .app_data(pairings.clone())
+                .app_data(api_document.clone())
+                .app_data(captures.clone())
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
-                .configure(http::routes)
+                .configure(|config| http::routes(config, &CAPABILITY_ROUTES))
         })
         .workers(workers)
         // Our own signal handling (crate::shutdown): actix-server's would stop the System.

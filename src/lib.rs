@@ -17,12 +17,14 @@
 //!   keeps them alive), [`db`] (history in SQLite: the recorder and writer actors, queries),
 //!   [`webhooks`] (signed webhooks from a durable outbox, and what the callback routes accept)
 //! - L4 web plumbing: [`http`] (the actix-web REST layer, WebSocket feed, dashboard)
-//! - L5 capabilities, each with its slice of status, commands and routes: [`outputs`] (stream,
-//!   record, replay buffer, virtual camera), [`sources`] (scene items, inputs, media, filters,
-//!   profiles, scene collections, hotkeys), [`studio`] (studio mode, transitions, T-bar),
-//!   [`pictures`] (program, preview and source pictures, one capture shared by every viewer)
-//! - L6 the whole: [`app`] (start-up: builds and wires the actors), [`cli`] (the command line),
-//!   [`doctor`], [`demo`]
+//! - L5 capabilities, each with its OBS-event translator, commands, routes and history hook:
+//!   [`scenes`] (the scenes table), [`outputs`] (stream, record, replay buffer, virtual camera),
+//!   [`sources`] (scene items, inputs, media, filters, profiles, scene collections, hotkeys),
+//!   [`studio`] (studio mode, transitions, T-bar), [`pictures`] (program, preview and source
+//!   pictures, one capture shared by every viewer); their slices of status live in `status`
+//! - L6 the whole: [`app`] (start-up: builds the actors, wires every subscriber, registers
+//!   each capability in one line), [`openapi`] (the document, above every route), [`cli`] (the
+//!   command line), [`doctor`], [`demo`]
 //! - L7 test and demo support: [`fake_obs`] (a protocol-faithful simulated obs-websocket v5
 //!   server); no production module imports it, only tests and the demo (`demo` -> `fake_obs`)
 
@@ -41,8 +43,10 @@ pub mod metrics;
 pub mod obs;
 pub mod obs_protocol;
 pub mod open_files;
+pub mod openapi;
 pub mod outputs;
 pub mod pictures;
+pub mod scenes;
 pub mod secret;
 pub mod shutdown;
 pub mod sources;

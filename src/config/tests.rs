@@ -345,8 +345,8 @@ fn http_limits_have_defaults_and_are_checked() {
             body_timeout: Duration::from_millis(750),
             callback_body_limit: 2048,
             max_unauthenticated: 3,
-                commands_per_second: 0,
-                command_burst: 5,
+            commands_per_second: 0,
+            command_burst: 5,
         }
     );
     for (text, mentions) in [

@@ -97,6 +97,7 @@ impl Persistence {
     pub fn start(
         settings: &DatabaseSettings,
         instances: &[InstanceConfig],
+        hooks: recording::HistoryHooks,
     ) -> Result<Self, DbError> {
         let Some(path) = &settings.path else {
             return Ok(Self::disabled());
@@ -116,7 +117,7 @@ impl Persistence {
         log::info!("persistence: history kept in {}", path.display());
         let writer = Writer::start(HistoryStore::new(pool.clone(), ids));
         let health = PersistenceHealth::new(true);
-        let recorder = Recorder::new(writer, health.clone(), settings.retention);
+        let recorder = Recorder::new(writer, health.clone(), settings.retention, hooks);
         // Its own thread: buffering a burst never delays the status manager or HTTP workers.
         let recorder = Recorder::start_in_arbiter(&Arbiter::new().handle(), |_| recorder);
         let audit = audit::AuditRecorder::start(pool.clone(), settings.retention);

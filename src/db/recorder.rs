@@ -16,7 +16,7 @@ use chrono::Utc;
 
 use super::{
     health::{PersistenceHealth, Transition},
-    recording::{self, InstanceTracker, WriteOp},
+    recording::{self, HistoryHooks, InstanceTracker, WriteOp},
     write_behind::{Drain, Failed, Persisting, Pruning, Queue, WriteBehind, Writer},
     writer::HistoryStore,
     DbError,
@@ -36,6 +36,8 @@ pub struct Recorder {
     queue: Queue<WriteOp>,
     /// Events accepted and not committed yet: queued, being written or waiting for a retry.
     unwritten_events: u64,
+    /// What each capability writes beyond event rows (registered in `app`).
+    hooks: HistoryHooks,
     trackers: HashMap<String, InstanceTracker>,
     dropping: bool,
 }
@@ -45,6 +47,7 @@ impl Recorder {
         writer: Addr<Writer<HistoryStore>>,
         health: PersistenceHealth,
         retention: Duration,
+        hooks: HistoryHooks,
     ) -> Self {
         Self {
             writer,
@@ -52,6 +55,7 @@ impl Recorder {
             retention: chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX),
             queue: Queue::new(MAX_BATCH_OPS),
             unwritten_events: 0,
+            hooks,
             trackers: HashMap::new(),
             dropping: false,
         }
@@ -186,7 +190,11 @@ impl Handler<StatusChanged> for Recorder {
     type Result = ();
 
     fn handle(&mut self, StatusChanged(event): StatusChanged, ctx: &mut Self::Context) {
-        let tracker = self.trackers.entry(event.instance.clone()).or_default();
+        let hooks = &self.hooks;
+        let tracker = self
+            .trackers
+            .entry(event.instance.clone())
+            .or_insert_with(|| InstanceTracker::new(hooks));
         let ops = recording::ops_for(&event, tracker);
         self.accept(ops, ctx);
     }

@@ -2,8 +2,9 @@
 //!
 //! Outside the API-token middleware: a callback is let in by its Standard Webhooks signature
 //! when a callback secret is configured (or by an API token), see
-//! [`callbacks::admit`](crate::webhooks::callbacks::admit). What it says is sent to the status
-//! manager as a `Report` from `Source::Callback`, so it reaches the history and every
+//! [`callbacks::admit`](crate::webhooks::callbacks::admit). What it says goes to the status
+//! manager as an `ApplyCallback`: the manager alone decides whether it changes the instance
+//! (this route reports the decision), and what it changes reaches the history and every
 //! subscriber like any other change.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,14 +15,10 @@ use utoipa::ToSchema;
 use super::{auth::bearer_token, body, target::default_instance, AppState};
 use crate::{
     error::ApiError,
-    status::{update, AddCallbackInstance, LinkOrigin, Report, Source},
+    status::ApplyCallback,
     webhooks::{
-        callbacks::{
-            self, CallbackHeaders, CallbackRoute, ConnectionFields, Envelope, Precheck,
-            SceneFields, StreamingFields,
-        },
+        callbacks::{self, CallbackHeaders, CallbackRoute, Envelope, Precheck},
         endpoint::check_instance,
-        events::EventType,
         Webhooks,
     },
 };
@@ -99,7 +96,7 @@ pub async fn any_change(
 
 #[utoipa::path(post, path = "/api/callback/scene-change", tag = "callbacks",
     summary = "A scene change of an instance (seed body or envelope)",
-    request_body = SceneFields,
+    request_body = crate::status::scenes::SceneFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors
@@ -110,13 +107,13 @@ pub async fn scene_change(
     state: web::Data<AppState>,
     webhooks: web::Data<Webhooks>,
 ) -> Answer {
-    let route = CallbackRoute::Only(EventType::SceneChanged);
+    let route = CallbackRoute::flat("scene-change");
     receive(route, request, payload, state, webhooks).await
 }
 
 #[utoipa::path(post, path = "/api/callback/streaming-change", tag = "callbacks",
     summary = "A streaming change of an instance (seed body or envelope)",
-    request_body = StreamingFields,
+    request_body = crate::status::outputs::StreamingFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors
@@ -127,13 +124,13 @@ pub async fn streaming_change(
     state: web::Data<AppState>,
     webhooks: web::Data<Webhooks>,
 ) -> Answer {
-    let route = CallbackRoute::Only(EventType::StreamingChanged);
+    let route = CallbackRoute::flat("streaming-change");
     receive(route, request, payload, state, webhooks).await
 }
 
 #[utoipa::path(post, path = "/api/callback/connection-change", tag = "callbacks",
     summary = "A connection change of an instance known from callbacks (seed body or envelope)",
-    request_body = ConnectionFields,
+    request_body = crate::status::kinds::ConnectionFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors
@@ -144,7 +141,7 @@ pub async fn connection_change(
     state: web::Data<AppState>,
     webhooks: web::Data<Webhooks>,
 ) -> Answer {
-    let route = CallbackRoute::Only(EventType::ConnectionChanged);
+    let route = CallbackRoute::flat("connection-change");
     receive(route, request, payload, state, webhooks).await
 }
 
@@ -232,43 +229,41 @@ async fn receive(
         }
     }
 
-    let mut memory = webhooks.callback_memory();
-    let now = Utc::now();
-    if let Some(id) = headers.webhook_id {
-        if !memory.first_sight(id, now) {
-            return Ok(HttpResponse::Ok().json(CallbackAnswer {
-                ok: true,
-                applied: false,
-                instance,
-                reason: Some("this webhook-id was received already".to_string()),
-                duplicate: Some(true),
-            }));
+    let decision = {
+        let mut memory = webhooks.callback_memory();
+        let now = Utc::now();
+        if let Some(id) = headers.webhook_id {
+            if !memory.first_sight(id, now) {
+                return Ok(HttpResponse::Ok().json(CallbackAnswer {
+                    ok: true,
+                    applied: false,
+                    instance,
+                    reason: Some("this webhook-id was received already".to_string()),
+                    duplicate: Some(true),
+                }));
+            }
         }
-    }
-    if let Some(at) = message.occurred_at {
-        if !memory.is_newest(&instance, kind, at) {
-            return Ok(answer(
-                false,
-                Some("a newer change of this kind was applied already"),
-            ));
+        if let Some(at) = message.occurred_at {
+            if !memory.is_newest(&instance, kind, at) {
+                return Ok(answer(
+                    false,
+                    Some("a newer change of this kind was applied already"),
+                ));
+            }
         }
-    }
-    if let Some(status) = &status {
-        if let Some(reason) = update::callback_overruled(linked, status, &update) {
-            return Ok(answer(false, Some(reason)));
-        }
-    }
-    if status.is_none() {
-        state.manager.do_send(AddCallbackInstance(instance.clone()));
-    }
-    // Sent while the memory is held: callbacks reach the manager in the order they were
-    // accepted, whichever HTTP worker took them.
-    state.manager.do_send(Report {
-        instance: instance.clone(),
-        origin: LinkOrigin(0),
-        source: Source::Callback,
-        update,
-    });
-    drop(memory);
-    Ok(answer(true, None))
+        // Queued while the memory is held: callbacks reach the manager in the order they were
+        // accepted, whichever HTTP worker took them. The manager alone decides whether the
+        // callback changes the instance; this route reports its decision.
+        state.manager.send(ApplyCallback {
+            instance: instance.clone(),
+            update,
+        })
+    };
+    let decision = decision.await.map_err(|_| {
+        ApiError::Unavailable("the status manager is not running; retry in a moment".to_string())
+    })?;
+    Ok(match decision {
+        Ok(()) => answer(true, None),
+        Err(reason) => answer(false, Some(reason)),
+    })
 }

@@ -29,7 +29,6 @@ use crate::{
             instances, scenes,
             sessions::{self, SessionQuery},
         },
-        recording::RECORDED_KINDS,
         source::session::{Output, OutputSession},
     },
     error::ApiError,
@@ -95,10 +94,10 @@ impl<'de> Deserialize<'de> for Kinds {
         let text = String::deserialize(deserializer)?;
         let mut kinds = Vec::new();
         for kind in text.split(',').map(str::trim) {
-            if !RECORDED_KINDS.contains(&kind) {
+            if !crate::status::kinds::recorded_names().contains(&kind) {
                 return Err(de::Error::custom(format!(
                     "`{kind}` is not a recorded kind; one of (or several, comma-separated): {}",
-                    RECORDED_KINDS.join(", ")
+                    crate::status::kinds::recorded_names().join(", ")
                 )));
             }
             kinds.push(kind.to_string());

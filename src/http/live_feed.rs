@@ -21,7 +21,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::live_protocol::change_message;
-use crate::status::{HubSnapshot, StatusBoard, StatusChanged, StatusManager, Subscribe};
+use crate::status::{HubSnapshot, StatusBoard, StatusChanged};
 
 /// What the feed sends a session.
 #[derive(Message, Clone, Debug)]
@@ -48,15 +48,16 @@ pub struct Join(pub Recipient<LiveEvent>);
 pub struct CurrentSnapshot;
 
 pub struct LiveFeed {
-    manager: Addr<StatusManager>,
     board: StatusBoard,
     sessions: Vec<Recipient<LiveEvent>>,
 }
 
 impl LiveFeed {
-    pub fn new(manager: Addr<StatusManager>, board: StatusBoard) -> Self {
+    /// `app` subscribes it to the status manager before any connection or route can make a
+    /// change, so it forwards every change there is: a session's snapshot-then-changes can
+    /// leave none out.
+    pub fn new(board: StatusBoard) -> Self {
         Self {
-            manager,
             board,
             sessions: Vec::new(),
         }
@@ -69,15 +70,6 @@ impl Actor for LiveFeed {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Roomy, as the manager's: changes arrive in bursts and must never be refused here.
         ctx.set_mailbox_capacity(4096);
-        // `wait` holds every Join until the manager has registered the feed: a session that
-        // joined earlier could miss changes made between its snapshot and the subscription.
-        let subscribe = self.manager.send(Subscribe(ctx.address().recipient()));
-        ctx.wait(subscribe.into_actor(self).map(|result, _, ctx| {
-            if result.is_err() {
-                log::error!("live feed: the status manager is gone; live updates are off");
-                ctx.stop();
-            }
-        }));
         // actix-web's graceful shutdown waits (30 s) for open connections to end, and a
         // WebSocket never ends by itself: on SIGINT/SIGTERM the sessions are closed at once,
         // so shutdown is prompt and browsers go and reconnect to the next hub process.
@@ -145,6 +137,7 @@ mod tests {
 
     use super::*;
     use crate::status::{LinkOrigin, ObsUpdate, Report, Source};
+    use crate::status::{StatusManager, Subscribe};
 
     /// A stand-in session that records what it gets. `Hold` blocks its thread until released,
     /// as a session is frozen while its socket takes nothing.
@@ -220,7 +213,11 @@ mod tests {
         let manager = StatusManager::new(&[("default", "127.0.0.1", 4455)]);
         let board = manager.board();
         let manager = manager.start();
-        let feed = LiveFeed::new(manager.clone(), board).start();
+        let feed = LiveFeed::new(board).start();
+        manager
+            .send(Subscribe(feed.clone().recipient()))
+            .await
+            .unwrap();
 
         let healthy_seen = Arc::new(Mutex::new(Vec::new()));
         let healthy = Recorder {
@@ -269,7 +266,11 @@ mod tests {
         let manager = StatusManager::new(&[("default", "127.0.0.1", 4455)]);
         let board = manager.board();
         let manager = manager.start();
-        let feed = LiveFeed::new(manager.clone(), board).start();
+        let feed = LiveFeed::new(board).start();
+        manager
+            .send(Subscribe(feed.clone().recipient()))
+            .await
+            .unwrap();
         publish(&manager, &feed, scene("Before")).await;
 
         let seen = Arc::new(Mutex::new(Vec::new()));

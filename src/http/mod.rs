@@ -10,20 +10,20 @@ pub mod audit;
 pub mod auth;
 pub(crate) mod body;
 pub mod body_guard;
-mod callbacks;
+pub(crate) mod callbacks;
 mod dashboard;
 pub mod demo_show;
-mod handlers;
-mod history;
+pub mod docs;
+pub(crate) mod handlers;
+pub(crate) mod history;
 pub mod live_feed;
 pub mod live_protocol;
-pub mod openapi;
-mod ops;
+pub(crate) mod ops;
 pub mod pairing;
-mod qr;
+pub(crate) mod qr;
 pub(crate) mod query;
 pub mod rate_limit;
-mod raw;
+pub(crate) mod raw;
 pub(crate) mod responses;
 pub mod scopes;
 pub mod signed_url;
@@ -31,7 +31,7 @@ pub mod site_guard;
 pub(crate) mod target;
 pub mod tokens;
 pub mod views;
-mod webhooks;
+pub(crate) mod webhooks;
 mod ws;
 pub mod ws_access;
 
@@ -69,8 +69,6 @@ pub struct AppState {
     pub status_json: views::StatusJsonCache,
     /// Callbacks being read before their signature can be checked (bounded).
     pub unauthenticated: body_guard::UnauthenticatedSlots,
-    /// The pictures' shared captures (see `pictures::cache`).
-    pub pictures: crate::pictures::cache::Captures,
     /// The lossy channel: notices to the `/ws` clients that subscribed to their topics.
     pub lossy: Addr<crate::status::lossy::LossyHub>,
     /// Mints and checks the short-lived signed URLs of pictures.
@@ -81,15 +79,19 @@ pub struct AppState {
     pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
-/// Registers every route; used by the server and by tests.
-pub fn routes(config: &mut web::ServiceConfig) {
+/// Mounts one capability's per-instance routes (`outputs::routes::routes` ...).
+pub type CapabilityRoutes = fn(&mut web::ServiceConfig);
+
+/// Registers every route: the hub's own, and the capabilities' that `app` hands in (each under
+/// `/api` and `/api/instances/{instance}`, behind the token check).
+pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [CapabilityRoutes]) {
     config
         .service(get("/healthz", ops::healthz))
         .service(get("/readyz", ops::readyz))
         .service(get("/metrics", ops::prometheus))
-        .service(get("/docs", openapi::reference_page))
-        .service(get("/docs/swagger-ui-bundle.js", openapi::swagger_script))
-        .service(get("/docs/swagger-ui.css", openapi::swagger_styles))
+        .service(get("/docs", docs::reference_page))
+        .service(get("/docs/swagger-ui-bundle.js", docs::swagger_script))
+        .service(get("/docs/swagger-ui.css", docs::swagger_styles))
         .service(get("/", dashboard::index))
         .service(get("/static/{path:.*}", dashboard::static_file))
         .service(get("/ws", ws::live_socket))
@@ -102,7 +104,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::scope("/api")
                 .wrap(actix_web::middleware::from_fn(auth::require_token))
                 .service(web::scope("/webhooks").configure(webhooks::routes))
-                .service(get("/openapi.json", openapi::document))
+                .service(get("/openapi.json", docs::document))
                 .service(get("/tokens/self", tokens::show_self))
                 .service(
                     resource("/tokens", "GET, HEAD, POST")
@@ -123,13 +125,16 @@ pub fn routes(config: &mut web::ServiceConfig) {
                         .route(web::post().to(demo_show::set_show)),
                 )
                 .service(get("/instances", handlers::list_instances))
-                .service(web::scope("/instances/{instance}").configure(instance_routes))
-                .configure(instance_routes),
+                .service(
+                    web::scope("/instances/{instance}")
+                        .configure(|config| instance_routes(config, capabilities)),
+                )
+                .configure(|config| instance_routes(config, capabilities)),
         )
         .default_service(web::to(not_found));
 }
 
-fn instance_routes(config: &mut web::ServiceConfig) {
+fn instance_routes(config: &mut web::ServiceConfig, capabilities: &[CapabilityRoutes]) {
     config
         .service(post("/obs-manager/start", handlers::start_manager))
         .service(post("/obs-manager/stop", handlers::stop_manager))
@@ -147,11 +152,10 @@ fn instance_routes(config: &mut web::ServiceConfig) {
         .service(get("/events", history::events))
         .service(get("/scenes", history::scenes))
         .service(get("/stream-sessions", history::stream_sessions))
-        .service(get("/record-sessions", history::record_sessions))
-        .configure(crate::outputs::routes::routes)
-        .configure(crate::sources::routes::routes)
-        .configure(crate::studio::routes::routes)
-        .configure(crate::pictures::routes::routes);
+        .service(get("/record-sessions", history::record_sessions));
+    for mount in capabilities {
+        config.configure(mount);
+    }
 }
 
 pub(crate) fn post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory

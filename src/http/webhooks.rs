@@ -257,7 +257,7 @@ pub async fn create(webhooks: web::Data<Webhooks>, Json(body): Json<CreateBody>)
     };
     let event_types = match body.event_types {
         Some(kinds) => check_event_types(kinds)?,
-        None => EventType::DEFAULT.to_vec(),
+        None => EventType::defaults(),
     };
     let instance = check_instance_filter(body.instance)?;
     let new = NewEndpoint {

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::{
     commands::{self, CommandError, CommandOutcome, Execute, ObsCommand},
-    events::{event_type, translate, EventAction},
+    events::{event_type, translate, EventAction, Translators},
     failure::{classify, error_chain, FailureKind, LinkFailure},
     raw::{self, CheckedBatch},
     reading,
@@ -123,6 +123,8 @@ pub struct ObsConnection {
     config: InstanceConfig,
     timing: Timing,
     manager: Recipient<Report>,
+    /// The capabilities' event translators (registered in `app`).
+    translators: Translators,
     /// Which incarnation of this instance's actor we are (the supervisor counts restarts).
     generation: u32,
     links_opened: u32,
@@ -147,6 +149,7 @@ impl ObsConnection {
         config: InstanceConfig,
         timing: Timing,
         manager: Recipient<Report>,
+        translators: Translators,
         generation: u32,
     ) -> Self {
         let backoff = Backoff::new(timing.backoff_min, timing.backoff_max);
@@ -154,6 +157,7 @@ impl ObsConnection {
             config,
             timing,
             manager,
+            translators,
             generation,
             links_opened: 0,
             link: Link::Down,
@@ -853,9 +857,12 @@ impl StreamHandler<LinkEvent> for ObsConnection {
         }
         metrics()
             .obs_events
-            .with_label_values(&[self.config.name.as_str(), event_type(&event)])
+            .with_label_values(&[
+                self.config.name.as_str(),
+                event_type(&event, &self.translators),
+            ])
             .inc();
-        match translate(event) {
+        match translate(event, &self.translators) {
             EventAction::Update(update) => {
                 self.learn(&update, ctx);
                 let reread = crate::studio::events::needs_reread(&update);

@@ -1,8 +1,40 @@
-//! What each obs-websocket event means for the hub.
+//! What each obs-websocket event means for the hub: the connection's own events (scenes,
+//! stream and record state, scene collection switches, OBS exiting) here, and every other
+//! capability's through the [`Translator`] it provides and `app` registers.
+
+use std::sync::Arc;
 
 use obws::events::{Event, OutputState};
 
 use crate::status::{model::SceneInfo, update::ObsUpdate};
+
+/// How a capability turns the OBS events it owns into status updates.
+#[derive(Clone, Copy, Debug)]
+pub struct Translator {
+    /// The update an event means for the capability; None for events it does not own.
+    pub translate: fn(&Event) -> Option<ObsUpdate>,
+    /// The protocol name of the events it owns (a bounded label for metrics).
+    pub event_type: fn(&Event) -> Option<&'static str>,
+}
+
+/// The capabilities' translators, in the order they are asked (the first that knows an event
+/// wins). `app` registers them, one line per capability.
+#[derive(Clone, Debug, Default)]
+pub struct Translators(Arc<[Translator]>);
+
+impl Translators {
+    pub fn new(translators: Vec<Translator>) -> Self {
+        Self(translators.into())
+    }
+
+    fn update(&self, event: &Event) -> Option<ObsUpdate> {
+        self.0.iter().find_map(|t| (t.translate)(event))
+    }
+
+    fn event_type(&self, event: &Event) -> Option<&'static str> {
+        self.0.iter().find_map(|t| (t.event_type)(event))
+    }
+}
 
 /// What the connection actor should do with an event. (Lives for one match arm: its size does
 /// not matter, so `Update` is not boxed.)
@@ -24,7 +56,7 @@ pub enum EventAction {
     Ignore,
 }
 
-pub fn translate(event: Event) -> EventAction {
+pub fn translate(event: Event, translators: &Translators) -> EventAction {
     match event {
         Event::CurrentProgramSceneChanged { id } => {
             EventAction::Update(ObsUpdate::ProgramScene(id.name))
@@ -67,16 +99,14 @@ pub fn translate(event: Event) -> EventAction {
         Event::ExitStarted => EventAction::ObsExiting,
         Event::ServerStopping | Event::ServerStopped => EventAction::LinkClosed,
         // Each capability translates its own events; the first that knows one wins.
-        other => crate::outputs::events::translate(&other)
-            .map(ObsUpdate::Output)
-            .or_else(|| crate::sources::events::translate(&other).map(ObsUpdate::Source))
-            .or_else(|| crate::studio::events::translate(&other).map(ObsUpdate::Studio))
+        other => translators
+            .update(&other)
             .map_or(EventAction::Ignore, EventAction::Update),
     }
 }
 
 /// The protocol name of the events the hub reacts to (a bounded label for metrics).
-pub fn event_type(event: &Event) -> &'static str {
+pub fn event_type(event: &Event, translators: &Translators) -> &'static str {
     match event {
         Event::CurrentProgramSceneChanged { .. } => "CurrentProgramSceneChanged",
         Event::SceneCreated { .. } => "SceneCreated",
@@ -90,10 +120,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ExitStarted => "ExitStarted",
         Event::ServerStopping => "ServerStopping",
         Event::ServerStopped => "ServerStopped",
-        other => crate::outputs::events::event_type(other)
-            .or_else(|| crate::sources::events::event_type(other))
-            .or_else(|| crate::studio::events::event_type(other))
-            .unwrap_or("other"),
+        other => translators.event_type(other).unwrap_or("other"),
     }
 }
 
@@ -126,7 +153,7 @@ mod tests {
             "eventData": {"sceneName": "Live", "sceneUuid": "9c3f3a7e-8b8e-4a49-9d0c-6a1b8f6c2d11"}
         }));
         assert_eq!(
-            translate(scene),
+            translate(scene, &Translators::default()),
             EventAction::Update(ObsUpdate::ProgramScene("Live".into()))
         );
         let stream = event(serde_json::json!({
@@ -134,7 +161,7 @@ mod tests {
             "eventData": {"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED"}
         }));
         assert_eq!(
-            translate(stream),
+            translate(stream, &Translators::default()),
             EventAction::Update(ObsUpdate::StreamState {
                 active: true,
                 state: "started".into()
@@ -146,7 +173,7 @@ mod tests {
                           "outputPath": "/home/x/a.mkv"}
         }));
         assert_eq!(
-            translate(record),
+            translate(record, &Translators::default()),
             EventAction::Update(ObsUpdate::RecordState {
                 active: false,
                 state: "stopped".into(),
@@ -156,21 +183,62 @@ mod tests {
     }
 
     #[test]
+    fn other_events_go_to_the_registered_translators() {
+        let studio_mode = event(serde_json::json!({
+            "eventType": "StudioModeStateChanged",
+            "eventData": {"studioModeEnabled": true}
+        }));
+        // Nobody registered for it: ignored, labelled "other".
+        assert_eq!(
+            translate(studio_mode.clone(), &Translators::default()),
+            EventAction::Ignore
+        );
+        assert_eq!(event_type(&studio_mode, &Translators::default()), "other");
+        let claims_it = Translators::new(vec![Translator {
+            translate: |event| {
+                matches!(event, Event::StudioModeStateChanged { .. })
+                    .then(|| ObsUpdate::ProgramScene("claimed".into()))
+            },
+            event_type: |event| {
+                matches!(event, Event::StudioModeStateChanged { .. })
+                    .then_some("StudioModeStateChanged")
+            },
+        }]);
+        assert_eq!(
+            translate(studio_mode.clone(), &claims_it),
+            EventAction::Update(ObsUpdate::ProgramScene("claimed".into()))
+        );
+        assert_eq!(
+            event_type(&studio_mode, &claims_it),
+            "StudioModeStateChanged"
+        );
+    }
+
+    #[test]
     fn lifecycle_events_become_actions() {
-        assert_eq!(translate(Event::ExitStarted), EventAction::ObsExiting);
-        assert_eq!(translate(Event::ServerStopped), EventAction::LinkClosed);
+        assert_eq!(
+            translate(Event::ExitStarted, &Translators::default()),
+            EventAction::ObsExiting
+        );
+        assert_eq!(
+            translate(Event::ServerStopped, &Translators::default()),
+            EventAction::LinkClosed
+        );
         let changing = event(serde_json::json!({
             "eventType": "CurrentSceneCollectionChanging",
             "eventData": {"sceneCollectionName": "Show"}
         }));
         assert_eq!(
-            translate(changing),
+            translate(changing, &Translators::default()),
             EventAction::PausePolling("Show".into())
         );
         let list = event(serde_json::json!({
             "eventType": "SceneListChanged",
             "eventData": {"scenes": [{"sceneName": "A", "sceneIndex": 0}]}
         }));
-        assert_eq!(translate(list), EventAction::ResyncScenes);
+        assert_eq!(
+            translate(list, &Translators::default()),
+            EventAction::ResyncScenes
+        );
     }
 }

@@ -15,6 +15,7 @@ pub mod supervisor;
 
 pub use commands::{CommandError, CommandOutcome, ObsCommand};
 pub use connection::ObsConnection;
+pub use events::{Translator, Translators};
 pub use supervisor::{
     ConnectionSupervisor, Route, RouteRaw, SetInstanceRunning, StartManager, StopManager,
 };

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::{
     commands::{CommandError, CommandOutcome, Execute, ObsCommand},
     connection::{Disconnect, ExecuteRaw, ObsConnection, RawCall, Resume},
+    events::Translators,
     raw::{self, OutputRequest},
 };
 use crate::{
@@ -62,6 +63,7 @@ pub struct ConnectionSupervisor {
     instances: BTreeMap<String, InstanceConfig>,
     timing: Timing,
     manager: Addr<StatusManager>,
+    translators: Translators,
     connections: BTreeMap<String, Addr<ObsConnection>>,
     generations: BTreeMap<String, u32>,
 }
@@ -71,6 +73,7 @@ impl ConnectionSupervisor {
         instances: Vec<InstanceConfig>,
         timing: Timing,
         manager: Addr<StatusManager>,
+        translators: Translators,
     ) -> Self {
         Self {
             instances: instances
@@ -79,6 +82,7 @@ impl ConnectionSupervisor {
                 .collect(),
             timing,
             manager,
+            translators,
             connections: BTreeMap::new(),
             generations: BTreeMap::new(),
         }
@@ -99,6 +103,7 @@ impl ConnectionSupervisor {
             config.clone(),
             self.timing.clone(),
             self.manager.clone().recipient(),
+            self.translators.clone(),
             *generation,
         )
         .start();
@@ -357,6 +362,7 @@ mod tests {
             vec![instance("studio", &studio), instance("booth", &booth)],
             fast_timing(),
             manager,
+            Translators::default(),
         )
         .start();
         let both_connected = |board: &StatusBoard| {

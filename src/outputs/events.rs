@@ -8,6 +8,12 @@ use super::{
 };
 use crate::obs::events::output_state_name;
 
+/// What `app` registers so that the connection hands this capability its events.
+pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
+    translate: |event| translate(event).map(crate::status::update::ObsUpdate::Output),
+    event_type,
+};
+
 /// The outputs' events (stream and record state stay with `obs::events`); None for others.
 pub fn translate(event: &Event) -> Option<OutputUpdate> {
     Some(match event {

@@ -27,6 +27,7 @@ use actix_web::web;
 use serde_json::json;
 
 use super::{
+    cache::Captures,
     names::{self, Picture},
     routes::{picture_of, sign, PictureQuery},
     window::period,
@@ -73,14 +74,21 @@ struct Watched {
 /// The producer of the `picture` family.
 pub struct PictureNotices {
     state: web::Data<AppState>,
+    /// The same shared captures the picture routes serve from.
+    captures: web::Data<Captures>,
     hub: Addr<LossyHub>,
     watched: HashMap<TopicKey, Watched>,
 }
 
 impl PictureNotices {
-    pub fn new(state: web::Data<AppState>, hub: Addr<LossyHub>) -> Self {
+    pub fn new(
+        state: web::Data<AppState>,
+        captures: web::Data<Captures>,
+        hub: Addr<LossyHub>,
+    ) -> Self {
         Self {
             state,
+            captures,
             hub,
             watched: HashMap::new(),
         }
@@ -95,9 +103,10 @@ impl PictureNotices {
         }
         watched.busy = true;
         let (picture, query) = (watched.picture.clone(), watched.query);
-        let state = self.state.clone();
+        let (state, captures) = (self.state.clone(), self.captures.clone());
         let instance = key.instance.clone();
-        let capture = async move { picture_of(&state, &instance, &picture, query).await };
+        let capture =
+            async move { picture_of(&state, &captures, &instance, &picture, query).await };
         ctx.spawn(capture.into_actor(self).map(move |result, producer, _| {
             producer.captured(key, result.map(|picture| picture.etag))
         }));

@@ -22,7 +22,7 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    cache,
+    cache::{self, Captures},
     capture::{Format, Screenshot, QUALITY_RANGE, SIDE_RANGE},
     names::Picture,
 };
@@ -206,6 +206,7 @@ async fn capture(
 /// the routes answer and what notices announce.
 pub(crate) async fn picture_of(
     state: &AppState,
+    captures: &Captures,
     instance: &str,
     picture: &Picture,
     query: PictureQuery,
@@ -217,8 +218,7 @@ pub(crate) async fn picture_of(
     };
     let screenshot = query.screenshot(source.clone());
     let key = (instance.to_string(), screenshot.clone());
-    state
-        .pictures
+    captures
         .get(key, || capture(state, instance, screenshot))
         .await
         .map_err(|error| refusal(instance, &source, error))
@@ -226,12 +226,13 @@ pub(crate) async fn picture_of(
 
 async fn serve(
     state: &AppState,
+    captures: &Captures,
     target: &Target,
     request: &HttpRequest,
     picture: Picture,
     query: PictureQuery,
 ) -> Answer {
-    let picture = picture_of(state, &target.name, &picture, query).await?;
+    let picture = picture_of(state, captures, &target.name, &picture, query).await?;
     Ok(answer(request, &picture, query.format))
 }
 
@@ -305,11 +306,20 @@ pub struct SourcePath {
 )]
 pub async fn program(
     state: web::Data<AppState>,
+    captures: web::Data<Captures>,
     target: Target,
     Query(query): Query<PictureQuery>,
     request: HttpRequest,
 ) -> Answer {
-    serve(&state, &target, &request, Picture::Program, query).await
+    serve(
+        &state,
+        &captures,
+        &target,
+        &request,
+        Picture::Program,
+        query,
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -328,11 +338,20 @@ pub async fn program(
 )]
 pub async fn preview(
     state: web::Data<AppState>,
+    captures: web::Data<Captures>,
     target: Target,
     Query(query): Query<PictureQuery>,
     request: HttpRequest,
 ) -> Answer {
-    serve(&state, &target, &request, Picture::Preview, query).await
+    serve(
+        &state,
+        &captures,
+        &target,
+        &request,
+        Picture::Preview,
+        query,
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -351,6 +370,7 @@ pub async fn preview(
 )]
 pub async fn source(
     state: web::Data<AppState>,
+    captures: web::Data<Captures>,
     target: Target,
     path: web::Path<SourcePath>,
     Query(query): Query<PictureQuery>,
@@ -362,7 +382,15 @@ pub async fn source(
             "`source` must not be empty".to_string(),
         ));
     }
-    serve(&state, &target, &request, Picture::Source(source), query).await
+    serve(
+        &state,
+        &captures,
+        &target,
+        &request,
+        Picture::Source(source),
+        query,
+    )
+    .await
 }
 
 /// Which picture a signed URL opens.

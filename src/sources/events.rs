@@ -6,6 +6,12 @@ use obws::{common::MediaAction, events::Event, responses::media_inputs::MediaSta
 
 use super::status::SourceUpdate;
 
+/// What `app` registers so that the connection hands this capability its events.
+pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
+    translate: |event| translate(event).map(crate::status::update::ObsUpdate::Source),
+    event_type,
+};
+
 /// The sources' events; None for others.
 pub fn translate(event: &Event) -> Option<SourceUpdate> {
     Some(match event {

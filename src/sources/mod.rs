@@ -2,7 +2,8 @@
 //! profiles, scene collections and hotkeys.
 //!
 //! Everything about OBS's sources lives here, in the shape every capability follows:
-//! - [`status`]: this capability's slice of an instance's status (scene items per scene or group,
+//! - [`status`] (the file `status/sources.rs`, in the status core, which holds every
+//!   capability's slice): this capability's slice of an instance's status (scene items per scene or group,
 //!   media playback, profile and scene collection, whether a collection switch is under way) and
 //!   the pure rules that apply what OBS reports to it;
 //! - [`events`]: which OBS events concern sources, as updates for those rules;
@@ -17,4 +18,5 @@
 pub mod commands;
 pub mod events;
 pub mod routes;
-pub mod status;
+
+pub use crate::status::sources as status;

@@ -43,7 +43,11 @@
 //! system.run().unwrap();
 //! ```
 
-use std::{collections::BTreeMap, ops::Deref, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    ops::Deref,
+    sync::Arc,
+};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -67,7 +71,7 @@ impl LinkOrigin {
     }
 }
 
-/// Something learnt about one instance, sent by its connection actor (or the API layer).
+/// Something learnt about one instance, sent by its connection actor.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct Report {
@@ -115,8 +119,23 @@ pub struct Ping;
 #[rtype(result = "()")]
 pub struct SetRunning(pub bool);
 
+/// A callback: another hub's word about an instance. The manager alone decides whether it
+/// changes the instance ([`update::callback_overruled`]); the answer says why not, if not. An
+/// instance no link of this hub feeds is made known by its first callback (hub chaining).
+#[derive(Message, Debug)]
+#[rtype(result = "CallbackDecision")]
+pub struct ApplyCallback {
+    pub instance: String,
+    pub update: ObsUpdate,
+}
+
+/// Applied (`Ok`), or the reason it was not.
+pub type CallbackDecision = Result<(), &'static str>;
+
 pub struct StatusManager {
     instances: BTreeMap<String, Arc<InstanceStatus>>,
+    /// The instances this hub has a link of its own to (configured here).
+    linked: BTreeSet<String>,
     latest_origin: BTreeMap<String, LinkOrigin>,
     seq: u64,
     running: bool,
@@ -145,6 +164,7 @@ impl StatusManager {
             instances: instances.clone(),
         });
         Self {
+            linked: instances.keys().cloned().collect(),
             instances,
             latest_origin: BTreeMap::new(),
             seq: 0,
@@ -193,6 +213,28 @@ impl StatusManager {
             .collect()
     }
 
+    /// Applies an update that passed its checks: numbers the changes, publishes, pushes.
+    fn apply(&mut self, instance: &str, source: Source, update: ObsUpdate) {
+        let Some(status) = self.instances.get_mut(instance) else {
+            return;
+        };
+        let now = Utc::now();
+        let status = Arc::make_mut(status);
+        if source == Source::ObsEvent {
+            status.last_event_at = Some(now);
+        }
+        let changes = update::apply(status, update, now);
+        if !changes.is_empty() {
+            status.seq = self.seq + changes.len() as u64;
+        }
+        let events = self.number(instance, source, changes, now);
+        // Published before pushed: a subscriber that reads the board on receiving change `seq`
+        // finds it at least that new. The WebSocket's snapshot-then-changes handshake relies on
+        // this to leave no change out between the two.
+        self.publish();
+        self.notify(events);
+    }
+
     fn notify(&mut self, events: Vec<StatusChanged>) {
         if events.is_empty() {
             return;
@@ -231,63 +273,44 @@ impl Handler<Report> for StatusManager {
     type Result = ();
 
     fn handle(&mut self, report: Report, _: &mut Self::Context) {
-        let Some(status) = self.instances.get_mut(&report.instance) else {
+        if !self.instances.contains_key(&report.instance) {
             log::debug!("report for unknown instance {} ignored", report.instance);
             return;
-        };
-        if report.source == Source::Callback {
-            // Callbacks come from no link: they neither pass nor move the origin check. Checked
-            // here as well as by the callback route, so a link that came up meanwhile still wins.
-            let linked = self.latest_origin.contains_key(&report.instance);
-            if update::callback_overruled(linked, status, &report.update).is_some() {
-                return;
-            }
-        } else {
-            let latest = self
-                .latest_origin
-                .entry(report.instance.clone())
-                .or_insert(report.origin);
-            if report.origin < *latest {
-                return;
-            }
-            *latest = report.origin;
         }
-
-        let now = Utc::now();
-        let status = Arc::make_mut(status);
-        if report.source == Source::ObsEvent {
-            status.last_event_at = Some(now);
+        let latest = self
+            .latest_origin
+            .entry(report.instance.clone())
+            .or_insert(report.origin);
+        if report.origin < *latest {
+            return;
         }
-        let changes = update::apply(status, report.update, now);
-        if !changes.is_empty() {
-            status.seq = self.seq + changes.len() as u64;
-        }
-        let events = self.number(&report.instance, report.source, changes, now);
-        // Published before pushed: a subscriber that reads the board on receiving change `seq`
-        // finds it at least that new. The WebSocket's snapshot-then-changes handshake relies on
-        // this to leave no change out between the two.
-        self.publish();
-        self.notify(events);
+        *latest = report.origin;
+        self.apply(&report.instance, report.source, report.update);
     }
 }
 
-/// Makes an instance known that no link of this hub feeds: one another hub reports about
-/// through callbacks (hub chaining). Nothing happens when the name is known already.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AddCallbackInstance(pub String);
+impl Handler<ApplyCallback> for StatusManager {
+    type Result = CallbackDecision;
 
-impl Handler<AddCallbackInstance> for StatusManager {
-    type Result = ();
-
-    fn handle(&mut self, AddCallbackInstance(name): AddCallbackInstance, _: &mut Self::Context) {
-        if self.instances.contains_key(&name) {
-            return;
+    /// Callbacks come from no link: they neither pass nor move the origin check.
+    fn handle(&mut self, callback: ApplyCallback, _: &mut Self::Context) -> CallbackDecision {
+        let name = callback.instance;
+        let linked = self.linked.contains(&name);
+        match self.instances.get(&name) {
+            Some(status) => {
+                update::callback_overruled(linked, status, &callback.update).map_or(Ok(()), Err)?
+            }
+            None => {
+                log::info!(
+                    "instance `{name}` added: it is known from callbacks only (no link of its own)"
+                );
+                let status = InstanceStatus::new(&name, "", 0, Utc::now());
+                self.instances.insert(name.clone(), Arc::new(status));
+            }
         }
-        log::info!("instance `{name}` added: it is known from callbacks only (no link of its own)");
-        let status = InstanceStatus::new(&name, "", 0, Utc::now());
-        self.instances.insert(name, Arc::new(status));
-        self.publish();
+        // Publishes the board even when nothing changed, so a new instance is on it.
+        self.apply(&name, Source::Callback, callback.update);
+        Ok(())
     }
 }
 
@@ -316,5 +339,69 @@ impl Handler<SetRunning> for StatusManager {
         self.running = running;
         self.since = Utc::now();
         self.publish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{model::ConnectionState, update::ConnectionReport};
+
+    fn connected() -> ObsUpdate {
+        ObsUpdate::Connection(ConnectionReport {
+            state: ConnectionState::Connected,
+            error: None,
+            attempts: 0,
+            next_attempt_at: None,
+            versions: None,
+        })
+    }
+
+    #[actix_web::test]
+    async fn the_manager_decides_whether_a_callback_changes_an_instance() {
+        let manager = StatusManager::new(&[("studio", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let scene = |instance: &str, name: &str| ApplyCallback {
+            instance: instance.into(),
+            update: ObsUpdate::ProgramScene(name.into()),
+        };
+        let current = |instance: &str| {
+            board
+                .current()
+                .instance(instance)
+                .and_then(|status| status.current_scene.clone())
+        };
+        // Its own link is down: the callback fills the cache in.
+        assert_eq!(manager.send(scene("studio", "Live")).await.unwrap(), Ok(()));
+        assert_eq!(current("studio").as_deref(), Some("Live"));
+        // Its own link is up: OBS's word wins, and the answer says so.
+        manager
+            .send(Report {
+                instance: "studio".into(),
+                origin: LinkOrigin::new(1, 1),
+                source: Source::Connection,
+                update: connected(),
+            })
+            .await
+            .unwrap();
+        let refused = manager.send(scene("studio", "BRB")).await.unwrap();
+        assert!(refused.is_err_and(|reason| reason.contains("connected")));
+        assert_eq!(current("studio").as_deref(), Some("Live"));
+        // Nor may a callback say what the link's state is.
+        assert!(manager
+            .send(ApplyCallback {
+                instance: "studio".into(),
+                update: connected(),
+            })
+            .await
+            .unwrap()
+            .is_err());
+        // An instance no link feeds is made known by its first callback and follows them.
+        assert_eq!(
+            manager.send(scene("remote", "Intro")).await.unwrap(),
+            Ok(())
+        );
+        assert_eq!(current("remote").as_deref(), Some("Intro"));
     }
 }

@@ -113,13 +113,13 @@ pub struct InstanceStatus {
     pub record: RecordFigures,
     /// Replay buffer and virtual camera (the outputs capability's slice).
     #[serde(default)]
-    pub outputs: crate::outputs::status::OutputsStatus,
+    pub outputs: super::outputs::OutputsStatus,
     /// Scene items, media inputs, profile and scene collection (the sources capability's slice).
     #[serde(default)]
-    pub sources: crate::sources::status::SourcesStatus,
+    pub sources: super::sources::SourcesStatus,
     /// Studio mode, preview scene, transition (the studio capability's slice).
     #[serde(default)]
-    pub studio: crate::studio::status::StudioStatus,
+    pub studio: super::studio::StudioStatus,
     pub stats: Option<ObsStats>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_poll_at: Option<DateTime<Utc>>,

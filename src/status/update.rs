@@ -7,12 +7,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::kinds::{self, ChangeKind};
 use super::model::{
     ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
 };
-use crate::outputs::status::{self as outputs, OutputChange, OutputUpdate, SideReading};
-use crate::sources::status::{self as sources, SourceChange, SourceUpdate};
-use crate::studio::status::{self as studio, StudioReading, StudioStatus, StudioUpdate};
+use super::outputs::{self, OutputChange, OutputUpdate, SideReading};
+use super::scenes;
+use super::sources::{self, SourceChange, SourceUpdate};
+use super::studio::{self, StudioReading, StudioStatus, StudioUpdate};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,19 +161,24 @@ pub enum Change {
 }
 
 impl Change {
+    /// The descriptor of this change's kind (see `status::kinds`).
+    pub fn descriptor(&self) -> &'static ChangeKind {
+        match self {
+            Self::SceneChanged { .. } => &scenes::SCENE_CHANGED,
+            Self::StreamingChanged { .. } => &outputs::STREAMING_CHANGED,
+            Self::RecordingChanged { .. } => &outputs::RECORDING_CHANGED,
+            Self::ConnectionChanged { .. } => &kinds::CONNECTION_CHANGED,
+            Self::SceneListChanged { .. } => &scenes::SCENE_LIST_CHANGED,
+            Self::StatsUpdated { .. } => &outputs::STATS_UPDATED,
+            Self::OutputChanged(_) => &outputs::OUTPUT_CHANGED,
+            Self::SourceChanged(_) => &sources::SOURCE_CHANGED,
+            Self::StudioChanged(_) => &studio::STUDIO_CHANGED,
+        }
+    }
+
     /// Stable name of the change kind (event history, webhook types, filters).
     pub fn kind(&self) -> &'static str {
-        match self {
-            Self::SceneChanged { .. } => "scene_changed",
-            Self::StreamingChanged { .. } => "streaming_changed",
-            Self::RecordingChanged { .. } => "recording_changed",
-            Self::ConnectionChanged { .. } => "connection_changed",
-            Self::SceneListChanged { .. } => "scene_list_changed",
-            Self::StatsUpdated { .. } => "stats_updated",
-            Self::OutputChanged(_) => "output_changed",
-            Self::SourceChanged(_) => "source_changed",
-            Self::StudioChanged(_) => "studio_changed",
-        }
+        self.descriptor().name
     }
 }
 

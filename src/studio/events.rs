@@ -5,6 +5,12 @@ use obws::{events::Event, responses::StatusCode, Client};
 use super::status::{StudioReading, StudioUpdate};
 use crate::status::update::ObsUpdate;
 
+/// What `app` registers so that the connection hands this capability its events.
+pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
+    translate: |event| translate(event).map(crate::status::update::ObsUpdate::Studio),
+    event_type,
+};
+
 /// The studio slice's events; None for others.
 pub fn translate(event: &Event) -> Option<StudioUpdate> {
     Some(match event {

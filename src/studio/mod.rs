@@ -1,7 +1,8 @@
 //! The studio-mode capability: preview and program, takes with a transition, the T-bar.
 //!
 //! It follows the outputs capability's shape:
-//! - [`status`]: this capability's slice of an instance's status and the pure rules that apply
+//! - [`status`] (the file `status/studio.rs`, in the status core, which holds every
+//!   capability's slice): this capability's slice of an instance's status and the pure rules that apply
 //!   what OBS reports to it;
 //! - [`events`]: which OBS events and reads concern studio mode and transitions;
 //! - [`commands`]: the commands and how one is sent to OBS;
@@ -14,4 +15,5 @@
 pub mod commands;
 pub mod events;
 pub mod routes;
-pub mod status;
+
+pub use crate::status::studio as status;

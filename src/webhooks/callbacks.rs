@@ -18,9 +18,8 @@ use crate::{
     error::ApiError,
     secret::{token_matches, Secret},
     status::{
-        model::{name_problem, SceneInfo},
-        update::{ConnectionReport, ObsUpdate},
-        ConnectionState,
+        kinds::{read_fields, CallbackReading, CallbackRule},
+        update::ObsUpdate,
     },
 };
 
@@ -38,6 +37,16 @@ pub enum CallbackRoute {
     /// `/api/callback/`: any envelope the dispatcher sends (so a hub can be a plain webhook
     /// endpoint of another, with every event type).
     Any,
+}
+
+impl CallbackRoute {
+    /// The seed's flat route `/api/callback/{path}/`: the kind whose callback rule names `path`
+    /// (every such path is mounted; the test below checks they all resolve).
+    pub fn flat(path: &str) -> Self {
+        super::endpoint::callback_routes()
+            .find(|(route, _)| *route == path)
+            .map_or(Self::Any, |(_, kind)| Self::Only(kind))
+    }
 }
 
 /// A callback, understood.
@@ -68,66 +77,6 @@ pub struct Envelope {
     timestamp: DateTime<Utc>,
     /// The fields of the flat body of that type, and more (`seq`, `source` ...).
     data: Value,
-}
-
-/// `scene-change`: the seed's body (the envelope is accepted too).
-#[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"scene_name": "Live", "instance": "default"}))]
-pub struct SceneFields {
-    scene_name: String,
-    /// Default: the default instance.
-    instance: Option<String>,
-}
-
-/// `streaming-change`: the seed's body (the envelope is accepted too).
-#[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"is_streaming": true, "state": "started", "instance": "default"}))]
-pub struct StreamingFields {
-    is_streaming: bool,
-    /// OBS's output state (`started`, `stopping` ...); default from `is_streaming`.
-    state: Option<String>,
-    instance: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RecordingFields {
-    is_recording: bool,
-    state: Option<String>,
-    output_path: Option<String>,
-    instance: Option<String>,
-}
-
-/// `connection-change`: the seed's body (the envelope is accepted too).
-#[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"connected": false, "state": "reconnecting", "error": "OBS closed the connection", "instance": "default"}))]
-pub struct ConnectionFields {
-    connected: bool,
-    /// Must agree with `connected`; default from it.
-    state: Option<ConnectionState>,
-    error: Option<String>,
-    instance: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SceneListFields {
-    scenes: Vec<String>,
-    instance: Option<String>,
-}
-
-/// The fields a flat body may have, per kind (envelope `data` may carry more: `seq`, `source`,
-/// `previous_scene` ... and whatever a newer hub adds).
-fn flat_fields(kind: EventType) -> &'static [&'static str] {
-    match kind {
-        EventType::SceneChanged => &["scene_name", "instance"],
-        EventType::StreamingChanged => &["is_streaming", "state", "instance"],
-        EventType::RecordingChanged => &["is_recording", "state", "output_path", "instance"],
-        EventType::ConnectionChanged => &["connected", "state", "error", "instance"],
-        EventType::SceneListChanged => &["scenes", "instance"],
-        EventType::StatsUpdated
-        | EventType::OutputChanged
-        | EventType::SourceChanged
-        | EventType::StudioChanged => &[],
-    }
 }
 
 /// Parses a callback body for `route`. Errors name the field, as everywhere in the API.
@@ -170,7 +119,7 @@ pub fn parse(route: CallbackRoute, body: &[u8]) -> Result<CallbackMessage, ApiEr
                 .to_string(),
         ));
     };
-    let allowed = flat_fields(kind);
+    let allowed = callback_rule(kind)?.fields;
     if let Some(unknown) = fields.keys().find(|key| !allowed.contains(&key.as_str())) {
         return Err(ApiError::InvalidField(format!(
             "unknown field `{unknown}`; this route takes: {}",
@@ -188,139 +137,45 @@ pub fn parse(route: CallbackRoute, body: &[u8]) -> Result<CallbackMessage, ApiEr
 fn envelope_kind(route: CallbackRoute, name: &str) -> Result<EventType, ApiError> {
     let accepted = |kind: EventType| match route {
         CallbackRoute::Only(only) => kind == only,
-        CallbackRoute::Any => !matches!(
-            kind,
-            EventType::StatsUpdated
-                | EventType::OutputChanged
-                | EventType::SourceChanged
-                | EventType::StudioChanged
-        ),
+        CallbackRoute::Any => kind.descriptor().callback.is_some(),
     };
-    match name.parse::<EventType>() {
-        Ok(kind) if accepted(kind) => Ok(kind),
+    match EventType::named(name) {
+        Some(kind) if accepted(kind) => Ok(kind),
         _ => Err(ApiError::InvalidField(match route {
             CallbackRoute::Only(only) => format!(
                 "`type`: this route takes `{only}` (or `webhook.test`), not `{name}`; \
                  POST /api/callback/ takes every type"
             ),
             CallbackRoute::Any => format!(
-                "`type`: `{name}` is not accepted; known: scene_changed, streaming_changed, \
-                 recording_changed, connection_changed, scene_list_changed, webhook.test"
+                "`type`: `{name}` is not accepted; known: {}, {}",
+                callback_kinds().join(", "),
+                super::events::TEST_EVENT_TYPE
             ),
         })),
     }
 }
 
-fn update_from(
-    kind: EventType,
-    data: Value,
-    prefix: &str,
-) -> Result<(Option<String>, ObsUpdate), ApiError> {
-    Ok(match kind {
-        EventType::SceneChanged => {
-            let fields: SceneFields = deserialize(data, prefix)?;
-            if let Some(problem) = name_problem(&fields.scene_name) {
-                return Err(ApiError::InvalidField(format!(
-                    "`{prefix}scene_name` {problem}"
-                )));
-            }
-            (fields.instance, ObsUpdate::ProgramScene(fields.scene_name))
-        }
-        EventType::StreamingChanged => {
-            let fields: StreamingFields = deserialize(data, prefix)?;
-            let state = output_state(fields.state, fields.is_streaming);
-            (
-                fields.instance,
-                ObsUpdate::StreamState {
-                    active: fields.is_streaming,
-                    state,
-                },
-            )
-        }
-        EventType::RecordingChanged => {
-            let fields: RecordingFields = deserialize(data, prefix)?;
-            let state = output_state(fields.state, fields.is_recording);
-            (
-                fields.instance,
-                ObsUpdate::RecordState {
-                    active: fields.is_recording,
-                    state,
-                    output_path: fields.output_path,
-                },
-            )
-        }
-        EventType::ConnectionChanged => {
-            let fields: ConnectionFields = deserialize(data, prefix)?;
-            let state = match fields.state {
-                Some(state) if (state == ConnectionState::Connected) != fields.connected => {
-                    return Err(ApiError::InvalidField(format!(
-                        "`{prefix}state`: `{}` contradicts `connected: {}`",
-                        state.as_str(),
-                        fields.connected
-                    )))
-                }
-                Some(state) => state,
-                None if fields.connected => ConnectionState::Connected,
-                None => ConnectionState::Reconnecting,
-            };
-            (
-                fields.instance,
-                ObsUpdate::Connection(ConnectionReport {
-                    state,
-                    error: fields.error,
-                    attempts: 0,
-                    next_attempt_at: None,
-                    versions: None,
-                }),
-            )
-        }
-        EventType::SceneListChanged => {
-            let fields: SceneListFields = deserialize(data, prefix)?;
-            for (index, name) in fields.scenes.iter().enumerate() {
-                if let Some(problem) = name_problem(name) {
-                    return Err(ApiError::InvalidField(format!(
-                        "`{prefix}scenes[{index}]` {problem}"
-                    )));
-                }
-            }
-            let scenes = fields
-                .scenes
-                .into_iter()
-                .map(|name| SceneInfo { name, uuid: None })
-                .collect();
-            (fields.instance, ObsUpdate::SceneList(scenes))
-        }
-        EventType::StatsUpdated
-        | EventType::OutputChanged
-        | EventType::SourceChanged
-        | EventType::StudioChanged => {
-            return Err(ApiError::InvalidField(format!(
-                "`type`: {kind} is not accepted as a callback"
-            )))
-        }
+/// The names of the kinds callbacks may carry, in the descriptors' order.
+pub fn callback_kinds() -> Vec<&'static str> {
+    EventType::all()
+        .filter(|kind| kind.descriptor().callback.is_some())
+        .map(EventType::as_str)
+        .collect()
+}
+
+fn callback_rule(kind: EventType) -> Result<&'static CallbackRule, ApiError> {
+    kind.descriptor().callback.as_ref().ok_or_else(|| {
+        ApiError::InvalidField(format!("`type`: {kind} is not accepted as a callback"))
     })
 }
 
-/// OBS's output states; without one, what `active` implies.
-fn output_state(state: Option<String>, active: bool) -> String {
-    state
-        .filter(|state| !state.trim().is_empty())
-        .unwrap_or_else(|| if active { "started" } else { "stopped" }.to_string())
+/// The update a callback of `kind` asks for, read by the kind's own rule.
+fn update_from(kind: EventType, data: Value, prefix: &str) -> Result<CallbackReading, ApiError> {
+    (callback_rule(kind)?.read)(data, prefix).map_err(ApiError::InvalidField)
 }
 
 fn deserialize<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if path == "." {
-            ApiError::InvalidField(format!(
-                "invalid {}: {inner}",
-                if prefix.is_empty() { "body" } else { "`data`" }
-            ))
-        } else {
-            ApiError::InvalidField(format!("`{prefix}{path}`: {inner}"))
-        }
-    })
+    read_fields(value, prefix).map_err(ApiError::InvalidField)
 }
 
 /// How a callback was let in.
@@ -496,9 +351,14 @@ impl CallbackMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::ConnectionState;
+
+    fn kind(name: &str) -> EventType {
+        EventType::named(name).unwrap()
+    }
 
     fn scene_route() -> CallbackRoute {
-        CallbackRoute::Only(EventType::SceneChanged)
+        CallbackRoute::Only(kind("scene_changed"))
     }
 
     #[test]
@@ -508,12 +368,12 @@ mod tests {
         assert_eq!(
             message.update,
             Some((
-                EventType::SceneChanged,
+                kind("scene_changed"),
                 ObsUpdate::ProgramScene("Live".into())
             ))
         );
         let streaming = parse(
-            CallbackRoute::Only(EventType::StreamingChanged),
+            CallbackRoute::Only(kind("streaming_changed")),
             br#"{"is_streaming": true, "instance": "booth"}"#,
         )
         .unwrap();
@@ -526,7 +386,7 @@ mod tests {
             }
         );
         let connection = parse(
-            CallbackRoute::Only(EventType::ConnectionChanged),
+            CallbackRoute::Only(kind("connection_changed")),
             br#"{"connected": false, "error": "refused"}"#,
         )
         .unwrap();
@@ -556,12 +416,11 @@ mod tests {
                          "output_path": "/r.mkv"}}"#,
         )
         .unwrap();
+        let (any_kind, any_update) = any.update.unwrap();
+        assert_eq!(any_kind, kind("recording_changed"));
         assert!(matches!(
-            any.update,
-            Some((
-                EventType::RecordingChanged,
-                ObsUpdate::RecordState { active: false, .. }
-            ))
+            any_update,
+            ObsUpdate::RecordState { active: false, .. }
         ));
         let test = parse(
             scene_route(),
@@ -587,10 +446,10 @@ mod tests {
         };
         let sent = super::super::events::message_for(&event);
         let received = parse(CallbackRoute::Any, sent.body.as_bytes()).unwrap();
-        let Some((EventType::ConnectionChanged, ObsUpdate::Connection(report))) = received.update
-        else {
+        let Some((received_kind, ObsUpdate::Connection(report))) = received.update else {
             panic!("a connection change");
         };
+        assert_eq!(received_kind, kind("connection_changed"));
         assert_eq!(report.state, ConnectionState::AuthFailed);
         assert_eq!(received.instance.as_deref(), Some("studio"));
     }
@@ -624,7 +483,7 @@ mod tests {
                 "data.scene_name",
             ),
             (
-                CallbackRoute::Only(EventType::ConnectionChanged),
+                CallbackRoute::Only(kind("connection_changed")),
                 br#"{"connected": true, "state": "reconnecting"}"#,
                 "invalid_field",
                 "contradicts",
@@ -787,10 +646,10 @@ mod tests {
         let t0 = Utc::now();
         let t1 = t0 + chrono::Duration::seconds(1);
         let mut memory = CallbackMemory::default();
-        assert!(memory.is_newest("studio", EventType::SceneChanged, t1));
-        assert!(!memory.is_newest("studio", EventType::SceneChanged, t0));
-        assert!(memory.is_newest("studio", EventType::StreamingChanged, t0));
-        assert!(memory.is_newest("booth", EventType::SceneChanged, t0));
-        assert!(memory.is_newest("studio", EventType::SceneChanged, t1));
+        assert!(memory.is_newest("studio", kind("scene_changed"), t1));
+        assert!(!memory.is_newest("studio", kind("scene_changed"), t0));
+        assert!(memory.is_newest("studio", kind("streaming_changed"), t0));
+        assert!(memory.is_newest("booth", kind("scene_changed"), t0));
+        assert!(memory.is_newest("studio", kind("scene_changed"), t1));
     }
 }

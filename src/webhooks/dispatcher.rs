@@ -39,10 +39,7 @@ use super::{
 };
 /// How deliveries are made (a setting, so it lives with the settings).
 pub use crate::config::webhooks::DeliverySettings;
-use crate::{
-    backoff::Backoff,
-    status::{StatusChanged, Subscribe},
-};
+use crate::{backoff::Backoff, status::StatusChanged};
 
 /// How often due retries are started and buffered outcomes written.
 const TICK: Duration = Duration::from_millis(50);
@@ -191,19 +188,6 @@ impl WebhookDispatcher {
         Self::start_in_arbiter(&Arbiter::new().handle(), move |_| {
             Self::new(store, declared, settings, policy)
         })
-    }
-
-    /// `start`, subscribed to `manager`.
-    pub fn start_subscribed(
-        pool: writer::Pool,
-        declared: Vec<DeclaredEndpoint>,
-        settings: DeliverySettings,
-        listening: Option<SocketAddr>,
-        manager: &Addr<crate::status::StatusManager>,
-    ) -> Addr<Self> {
-        let dispatcher = Self::start(pool, declared, settings, listening);
-        manager.do_send(Subscribe(dispatcher.clone().recipient()));
-        dispatcher
     }
 
     /// Must be called on the thread the actor will run on (awc clients are per thread).

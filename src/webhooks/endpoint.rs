@@ -128,7 +128,7 @@ impl DeclaredEndpoint {
             url: url.into(),
             secret: Some(secret),
             filter: Filter {
-                event_types: EventType::DEFAULT.to_vec(),
+                event_types: EventType::defaults(),
                 instance: None,
             },
             source: EndpointSource::Config,
@@ -282,24 +282,25 @@ pub fn check_instance(name: &str) -> Result<(), String> {
     }
 }
 
-/// The seed's callback routes, and the change each one is told about.
-pub const CALLBACK_ROUTES: [(&str, EventType); 3] = [
-    ("scene-change", EventType::SceneChanged),
-    ("streaming-change", EventType::StreamingChanged),
-    ("connection-change", EventType::ConnectionChanged),
-];
+/// The seed's callback routes, and the change each one is told about (the kinds whose callback
+/// rule names a flat route).
+pub fn callback_routes() -> impl Iterator<Item = (&'static str, EventType)> {
+    EventType::all().filter_map(|kind| {
+        let route = kind.descriptor().callback.as_ref()?.route?;
+        Some((route, kind))
+    })
+}
 
 /// `OBS_CALLBACK_BASE_URL` as endpoints: `{base}/api/callback/scene-change/` for scene changes,
 /// and so on, for every instance.
 pub fn callback_endpoints(base: &str, secret: Option<&Secret>) -> Vec<DeclaredEndpoint> {
     let base = base.trim().trim_end_matches('/');
-    CALLBACK_ROUTES
-        .iter()
+    callback_routes()
         .map(|(route, kind)| DeclaredEndpoint {
             url: format!("{base}/api/callback/{route}/"),
             secret: secret.cloned(),
             filter: Filter {
-                event_types: vec![*kind],
+                event_types: vec![kind],
                 instance: None,
             },
             source: EndpointSource::Callback,
@@ -311,6 +312,10 @@ pub fn callback_endpoints(base: &str, secret: Option<&Secret>) -> Vec<DeclaredEn
 mod tests {
     use super::*;
     use crate::webhooks::signing;
+
+    fn kind(name: &str) -> EventType {
+        EventType::named(name).unwrap()
+    }
 
     #[test]
     fn urls_must_be_http_with_a_host() {
@@ -338,7 +343,7 @@ mod tests {
         let kinds = check_event_types(&["streaming_changed".into(), "scene_changed".into()]);
         assert_eq!(
             kinds,
-            Ok(vec![EventType::SceneChanged, EventType::StreamingChanged])
+            Ok(vec![kind("scene_changed"), kind("streaming_changed")])
         );
         assert!(check_event_types(&[]).is_err());
         let error = check_event_types(&["scene_change".into()]).unwrap_err();
@@ -357,10 +362,7 @@ mod tests {
                 "http://hub-b:8000/api/callback/connection-change/",
             ]
         );
-        assert_eq!(
-            declared[1].filter.event_types,
-            [EventType::StreamingChanged]
-        );
+        assert_eq!(declared[1].filter.event_types, [kind("streaming_changed")]);
         assert!(declared
             .iter()
             .all(|d| d.source == EndpointSource::Callback));
@@ -372,7 +374,7 @@ mod tests {
         let patched = apply_patch(
             &endpoint,
             EndpointPatch {
-                event_types: Some(vec![EventType::StatsUpdated]),
+                event_types: Some(vec![kind("stats_updated")]),
                 instance: Some(Some("booth".into())),
                 enabled: Some(false),
                 ..EndpointPatch::default()
@@ -380,7 +382,7 @@ mod tests {
             Utc::now(),
         )
         .unwrap();
-        assert_eq!(patched.filter.event_types, [EventType::StatsUpdated]);
+        assert_eq!(patched.filter.event_types, [kind("stats_updated")]);
         assert_eq!(patched.filter.instance.as_deref(), Some("booth"));
         assert!(!patched.enabled && patched.disabled_reason.is_some());
         assert_eq!(patched.secret, endpoint.secret, "the secret is kept");
@@ -421,7 +423,7 @@ mod tests {
             url: "http://x/".into(),
             secret: Some(signing::generate_secret()),
             filter: Filter {
-                event_types: vec![EventType::SceneChanged],
+                event_types: vec![kind("scene_changed")],
                 instance: None,
             },
             enabled: true,
@@ -440,7 +442,7 @@ mod tests {
             url: "http://x/".into(),
             secret: Some(secret.clone()),
             filter: Filter {
-                event_types: vec![EventType::SceneChanged],
+                event_types: vec![kind("scene_changed")],
                 instance: None,
             },
             enabled: true,

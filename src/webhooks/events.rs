@@ -4,95 +4,137 @@
 //! The body is built once per change and stored as sent; every endpoint that gets the change
 //! gets the same bytes (and its own signature over them).
 
-use std::{fmt, str::FromStr};
+use std::{
+    cmp::Ordering,
+    fmt,
+    hash::{Hash, Hasher},
+    str::FromStr,
+    sync::LazyLock,
+};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
-use utoipa::ToSchema;
+use utoipa::{
+    openapi::{schema::Type, ObjectBuilder, RefOr, Schema},
+    PartialSchema, ToSchema,
+};
 
-use crate::status::{Change, ChangeEvent};
+use crate::status::{
+    kinds::{self, ChangeKind},
+    Change, ChangeEvent,
+};
 
-/// The kinds of change an endpoint can ask for (the names of [`Change::kind`]).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EventType {
-    SceneChanged,
-    StreamingChanged,
-    RecordingChanged,
-    ConnectionChanged,
-    SceneListChanged,
-    /// Every poll that moved a figure (several a minute per instance while streaming): sent
-    /// only to endpoints that list it explicitly.
-    StatsUpdated,
-    /// Replay buffer and virtual camera states, replays saved, recordings split. Newer than
-    /// the endpoints that exist: sent only to endpoints that list it explicitly.
-    OutputChanged,
-    /// Scene items shown, hidden or locked, media states, filters, profile and scene
-    /// collection switches. Sent only to endpoints that list it explicitly.
-    SourceChanged,
-    /// Studio mode, preview scene, transition. Newer than the endpoints that exist: sent only
-    /// to endpoints that list it explicitly.
-    StudioChanged,
-}
+/// The kinds of change an endpoint can ask for (the names of [`Change::kind`]): one per
+/// descriptor in `status::kinds`, so this file names no kind itself.
+#[derive(Clone, Copy)]
+pub struct EventType(&'static ChangeKind);
+
+/// Every kind's name, in the descriptors' order (serde's "expected one of" lists them).
+static NAMES: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| kinds::ALL.iter().map(|kind| kind.name).collect());
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
-        Self::SceneChanged,
-        Self::StreamingChanged,
-        Self::RecordingChanged,
-        Self::ConnectionChanged,
-        Self::SceneListChanged,
-        Self::StatsUpdated,
-        Self::OutputChanged,
-        Self::SourceChanged,
-        Self::StudioChanged,
-    ];
+    /// Every kind, in the descriptors' order.
+    pub fn all() -> impl Iterator<Item = EventType> {
+        kinds::ALL.iter().map(|kind| EventType(kind))
+    }
 
-    /// What an endpoint gets when it names no event types: every change but the stats.
-    pub const DEFAULT: [EventType; 5] = [
-        Self::SceneChanged,
-        Self::StreamingChanged,
-        Self::RecordingChanged,
-        Self::ConnectionChanged,
-        Self::SceneListChanged,
-    ];
+    /// What an endpoint gets when it names no event types (the descriptors' webhook default:
+    /// every change but the stats and the kinds newer than the endpoints that exist).
+    pub fn defaults() -> Vec<EventType> {
+        Self::all().filter(|kind| kind.0.webhook_default).collect()
+    }
+
+    /// The kind named `name`, if there is one.
+    pub fn named(name: &str) -> Option<Self> {
+        kinds::named(name).map(Self)
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SceneChanged => "scene_changed",
-            Self::StreamingChanged => "streaming_changed",
-            Self::RecordingChanged => "recording_changed",
-            Self::ConnectionChanged => "connection_changed",
-            Self::SceneListChanged => "scene_list_changed",
-            Self::StatsUpdated => "stats_updated",
-            Self::OutputChanged => "output_changed",
-            Self::SourceChanged => "source_changed",
-            Self::StudioChanged => "studio_changed",
-        }
+        self.0.name
+    }
+
+    pub fn descriptor(self) -> &'static ChangeKind {
+        self.0
     }
 
     pub fn of(change: &Change) -> Self {
-        match change {
-            Change::SceneChanged { .. } => Self::SceneChanged,
-            Change::StreamingChanged { .. } => Self::StreamingChanged,
-            Change::RecordingChanged { .. } => Self::RecordingChanged,
-            Change::ConnectionChanged { .. } => Self::ConnectionChanged,
-            Change::SceneListChanged { .. } => Self::SceneListChanged,
-            Change::StatsUpdated { .. } => Self::StatsUpdated,
-            Change::OutputChanged(_) => Self::OutputChanged,
-            Change::SourceChanged(_) => Self::SourceChanged,
-            Change::StudioChanged(_) => Self::StudioChanged,
-        }
+        Self(change.descriptor())
     }
 
     /// The names, for error messages.
     pub fn names() -> String {
-        Self::ALL.map(Self::as_str).join(", ")
+        NAMES.join(", ")
+    }
+
+    fn position(self) -> usize {
+        NAMES
+            .iter()
+            .position(|name| *name == self.0.name)
+            .unwrap_or(usize::MAX)
     }
 }
+
+impl PartialEq for EventType {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for EventType {}
+
+impl Hash for EventType {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
+    }
+}
+
+impl PartialOrd for EventType {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// In the descriptors' order (how endpoints list their types).
+impl Ord for EventType {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.position().cmp(&other.position())
+    }
+}
+
+impl fmt::Debug for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::named(&name).ok_or_else(|| de::Error::unknown_variant(&name, &NAMES))
+    }
+}
+
+impl PartialSchema for EventType {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "The kinds of change an endpoint can ask for (the names of [`Change::kind`]).",
+            ))
+            .enum_values(Some(NAMES.iter().copied()))
+            .into()
+    }
+}
+
+impl ToSchema for EventType {}
 
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -104,9 +146,7 @@ impl FromStr for EventType {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+        Self::named(text)
             .ok_or_else(|| format!("unknown event type `{text}`; known: {}", Self::names()))
     }
 }
@@ -152,46 +192,11 @@ fn envelope(event_type: &str, at: DateTime<Utc>, data: Value) -> OutgoingMessage
     }
 }
 
-/// `data` carries the instance, the change and where it came from, in the field names the
-/// callback endpoints accept (`scene_name`, `is_streaming`, `connected`), so one hub's
-/// webhooks can feed another hub's callbacks.
+/// `data` carries the instance, the change (its kind's payload: in the field names the callback
+/// endpoints accept, so one hub's webhooks can feed another hub's callbacks) and where it came
+/// from.
 pub fn data_for(event: &ChangeEvent) -> Value {
-    let mut data = match &event.change {
-        Change::SceneChanged { scene, previous } => json!({
-            "scene_name": scene,
-            "previous_scene": previous,
-        }),
-        Change::StreamingChanged {
-            is_streaming,
-            state,
-        } => json!({ "is_streaming": is_streaming, "state": state }),
-        Change::RecordingChanged {
-            is_recording,
-            state,
-            output_path,
-        } => json!({
-            "is_recording": is_recording,
-            "state": state,
-            "output_path": output_path,
-        }),
-        Change::ConnectionChanged {
-            state,
-            connected,
-            error,
-        } => json!({ "connected": connected, "state": state, "error": error }),
-        Change::SceneListChanged {
-            scenes,
-            scene_details,
-        } => json!({ "scenes": scenes, "scene_details": scene_details }),
-        Change::StatsUpdated {
-            stats,
-            stream,
-            record,
-        } => json!({ "stats": stats, "stream": stream, "record": record }),
-        Change::OutputChanged(change) => json!(change),
-        Change::SourceChanged(change) => json!(change),
-        Change::StudioChanged(studio) => json!(studio),
-    };
+    let mut data = (event.change.descriptor().payload)(&event.change);
     if let Value::Object(fields) = &mut data {
         fields.insert("instance".into(), json!(event.instance));
         fields.insert("seq".into(), json!(event.seq));
@@ -217,6 +222,10 @@ impl Filter {
 mod tests {
     use super::*;
     use crate::status::{update::Source, ConnectionState};
+
+    fn kind(name: &str) -> EventType {
+        EventType::named(name).unwrap()
+    }
 
     fn event(change: Change) -> ChangeEvent {
         ChangeEvent {
@@ -291,28 +300,67 @@ mod tests {
     #[test]
     fn filters_match_types_and_instances() {
         let all_instances = Filter {
-            event_types: EventType::DEFAULT.to_vec(),
+            event_types: EventType::defaults(),
             instance: None,
         };
-        assert!(all_instances.matches(EventType::SceneChanged, "a"));
-        assert!(!all_instances.matches(EventType::StatsUpdated, "a"));
+        assert!(all_instances.matches(kind("scene_changed"), "a"));
+        assert!(!all_instances.matches(kind("stats_updated"), "a"));
         let one = Filter {
-            event_types: vec![EventType::StreamingChanged],
+            event_types: vec![kind("streaming_changed")],
             instance: Some("booth".into()),
         };
-        assert!(one.matches(EventType::StreamingChanged, "booth"));
-        assert!(!one.matches(EventType::StreamingChanged, "studio"));
-        assert!(!one.matches(EventType::SceneChanged, "booth"));
+        assert!(one.matches(kind("streaming_changed"), "booth"));
+        assert!(!one.matches(kind("streaming_changed"), "studio"));
+        assert!(!one.matches(kind("scene_changed"), "booth"));
     }
 
     #[test]
     fn type_names_round_trip_and_unknown_ones_are_named() {
-        for kind in EventType::ALL {
+        for kind in EventType::all() {
             assert_eq!(kind.as_str().parse::<EventType>(), Ok(kind));
             assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+            assert_eq!(
+                serde_json::from_value::<EventType>(json!(kind.as_str())).unwrap(),
+                kind
+            );
         }
         let error = "scene_change".parse::<EventType>().unwrap_err();
         assert!(error.contains("scene_change") && error.contains("scene_changed"));
+    }
+
+    #[test]
+    fn endpoints_that_name_no_types_get_the_five_older_kinds() {
+        let names: Vec<_> = EventType::defaults()
+            .into_iter()
+            .map(EventType::as_str)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "scene_changed",
+                "streaming_changed",
+                "recording_changed",
+                "connection_changed",
+                "scene_list_changed"
+            ]
+        );
+        let routes: Vec<_> = super::super::endpoint::callback_routes()
+            .map(|(route, kind)| (route, kind.as_str()))
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("scene-change", "scene_changed"),
+                ("streaming-change", "streaming_changed"),
+                ("connection-change", "connection_changed")
+            ]
+        );
+        for (route, kind) in super::super::endpoint::callback_routes() {
+            assert_eq!(
+                super::super::callbacks::CallbackRoute::flat(route),
+                super::super::callbacks::CallbackRoute::Only(kind)
+            );
+        }
     }
 
     #[test]

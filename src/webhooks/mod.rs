@@ -38,7 +38,7 @@ use self::{
     endpoint::DeclaredEndpoint,
     writer::Pool,
 };
-use crate::{config::Settings, status::StatusManager};
+use crate::config::Settings;
 
 /// What the rest of the hub holds of webhooks (cheap to clone).
 #[derive(Clone)]
@@ -58,16 +58,15 @@ impl Webhooks {
         }
     }
 
-    /// Starts the dispatcher on the hub's database, subscribed to the status manager, with the
-    /// endpoints of the config file (`declared`, from [`settings::declared_endpoints`]) and of
-    /// the callback base URL. Without a database there is no outbox; the configuration refuses
-    /// declared endpoints in that case. `listening` is where the hub's HTTP server listens:
-    /// endpoints made through the API may not point there.
+    /// Starts the dispatcher on the hub's database (`app` subscribes it to the status manager),
+    /// with the endpoints of the config file (`declared`, from [`settings::declared_endpoints`])
+    /// and of the callback base URL. Without a database there is no outbox; the configuration
+    /// refuses declared endpoints in that case. `listening` is where the hub's HTTP server
+    /// listens: endpoints made through the API may not point there.
     pub fn start(
         settings: &Settings,
         mut declared: Vec<DeclaredEndpoint>,
         pool: Option<Pool>,
-        manager: &Addr<StatusManager>,
         listening: SocketAddr,
     ) -> Self {
         let Some(pool) = pool else {
@@ -85,12 +84,11 @@ impl Webhooks {
                 );
             }
         }
-        let dispatcher = WebhookDispatcher::start_subscribed(
+        let dispatcher = WebhookDispatcher::start(
             pool.clone(),
             declared,
             settings.webhooks.delivery.clone(),
             Some(listening),
-            manager,
         );
         Self {
             dispatcher: Some(dispatcher),

@@ -29,7 +29,7 @@ pub fn declared_endpoints(settings: &WebhookSettings) -> Result<Vec<DeclaredEndp
 fn declared_endpoint(at: &str, hook: &DeclaredWebhook) -> Result<DeclaredEndpoint, String> {
     let url = endpoint::check_url(&hook.url).map_err(|error| format!("{at} url: {error}"))?;
     let event_types = match &hook.event_types {
-        None => EventType::DEFAULT.to_vec(),
+        None => EventType::defaults(),
         Some(names) => endpoint::check_event_types(names)
             .map_err(|error| format!("{at} event_types: {error}"))?,
     };
@@ -100,7 +100,10 @@ mod tests {
         assert!(defaults.destinations.allow_public);
         assert_eq!(defaults.max_endpoints, 100);
         assert_eq!(settings.endpoints.len(), 2);
-        assert_eq!(settings.endpoints[0].filter.event_types, EventType::DEFAULT);
+        assert_eq!(
+            settings.endpoints[0].filter.event_types,
+            EventType::defaults()
+        );
         assert_eq!(
             settings.endpoints[1].filter.instance.as_deref(),
             Some("booth")

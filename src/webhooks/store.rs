@@ -590,7 +590,7 @@ pub(crate) mod tests {
             url: url.into(),
             secret: Some(super::super::signing::generate_secret()),
             filter: Filter {
-                event_types: EventType::DEFAULT.to_vec(),
+                event_types: EventType::defaults(),
                 instance: None,
             },
             enabled: true,

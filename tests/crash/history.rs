@@ -376,7 +376,7 @@ fn watch_live(http_port: u16, live: Arc<AtomicUsize>) -> std::thread::JoinHandle
                     live.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                if !obs_hub::db::recording::RECORDED_KINDS.contains(&kind) {
+                if !obs_hub::status::kinds::recorded_names().contains(&kind) {
                     continue;
                 }
                 seen.push(Seen {

@@ -1020,7 +1020,7 @@ fn seed_api_endpoint(database: &std::path::Path, url: &str, secret: &Secret) -> 
         url: url.to_string(),
         secret: Some(secret.clone()),
         filter: Filter {
-            event_types: vec![EventType::SceneChanged],
+            event_types: vec![EventType::named("scene_changed").unwrap()],
             instance: None,
         },
         enabled: true,

@@ -1,5 +1,6 @@
-//! The OpenAPI 3 document (`GET /api/openapi.json`), generated from the handlers' annotations,
-//! and the API reference page (`GET /docs`, Swagger UI vendored under static/vendor/).
+//! The OpenAPI 3 document (`GET /api/openapi.json`), generated from the annotations of the
+//! hub's own routes (`http`) and of every capability's. It sits above both, next to `app`,
+//! which hands it to `http::docs` to serve.
 //!
 //! Handlers are annotated once, with their `/api/...` path; routes tagged `instance` also exist
 //! under `/api/instances/{instance}/...`, and [`PerInstanceRoutes`] writes those copies into the
@@ -7,7 +8,6 @@
 
 use std::sync::LazyLock;
 
-use actix_web::HttpResponse;
 use utoipa::{
     openapi::{
         path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem},
@@ -17,7 +17,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
+use crate::http::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
 use crate::sources::routes as sources;
@@ -107,15 +107,15 @@ use crate::studio::routes as studio;
         pictures::signed_url,
         qr::qr_code,
         qr::qr_code_of_body,
-        super::demo_show::show_state,
-        super::demo_show::set_show,
-        super::pairing::create_code,
-        super::pairing::exchange,
-        super::tokens::create,
-        super::tokens::list,
-        super::tokens::show_self,
-        super::tokens::remove,
-        super::audit::entries,
+        crate::http::demo_show::show_state,
+        crate::http::demo_show::set_show,
+        crate::http::pairing::create_code,
+        crate::http::pairing::exchange,
+        crate::http::tokens::create,
+        crate::http::tokens::list,
+        crate::http::tokens::show_self,
+        crate::http::tokens::remove,
+        crate::http::audit::entries,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors, &Scopes),
@@ -329,7 +329,7 @@ struct Scopes;
 impl Modify for Scopes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let Some(api) = super::scopes::split_path(path) else {
+            let Some(api) = crate::http::scopes::split_path(path) else {
                 continue;
             };
             if path == "/api/pair" || path.starts_with("/api/callback") {
@@ -343,7 +343,7 @@ impl Modify for Scopes {
                 ("DELETE", &mut item.delete),
             ] {
                 let Some(operation) = operation else { continue };
-                let required = super::scopes::required(method, api.rest);
+                let required = crate::http::scopes::required(method, api.rest);
                 let extensions = operation.extensions.get_or_insert_with(Default::default);
                 extensions.insert(
                     "x-obs-hub-scope".to_string(),
@@ -395,32 +395,9 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_else(|_| "{}".to_string())
 });
 
-/// `GET /api/openapi.json`.
-pub async fn document() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(DOCUMENT.as_str())
-}
-
-/// `GET /docs`: Swagger UI over the document, with no network access needed (vendored).
-pub async fn reference_page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("../../static/docs/index.html"))
-}
-
-pub async fn swagger_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header(("cache-control", "public, max-age=86400"))
-        .body(&include_bytes!("../../static/vendor/swagger-ui/swagger-ui-bundle.js")[..])
-}
-
-pub async fn swagger_styles() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("cache-control", "public, max-age=86400"))
-        .body(&include_bytes!("../../static/vendor/swagger-ui/swagger-ui.css")[..])
+/// The document, as `GET /api/openapi.json` serves it (`app` hands it to the route).
+pub fn document() -> &'static str {
+    DOCUMENT.as_str()
 }
 
 #[cfg(test)]
@@ -480,11 +457,12 @@ mod tests {
         let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
         let schemas = &document["components"]["schemas"];
         let example = |name: &str| schemas[name]["example"].clone();
-        serde_json::from_value::<super::webhooks::CreateBody>(example("CreateBody")).unwrap();
-        serde_json::from_value::<super::webhooks::PatchBody>(example("PatchBody")).unwrap();
-        use crate::webhooks::callbacks::{
-            ConnectionFields, Envelope, SceneFields, StreamingFields,
+        serde_json::from_value::<crate::http::webhooks::CreateBody>(example("CreateBody")).unwrap();
+        serde_json::from_value::<crate::http::webhooks::PatchBody>(example("PatchBody")).unwrap();
+        use crate::status::{
+            kinds::ConnectionFields, outputs::StreamingFields, scenes::SceneFields,
         };
+        use crate::webhooks::callbacks::Envelope;
         serde_json::from_value::<Envelope>(example("Envelope")).unwrap();
         serde_json::from_value::<SceneFields>(example("SceneFields")).unwrap();
         serde_json::from_value::<StreamingFields>(example("StreamingFields")).unwrap();
@@ -540,7 +518,7 @@ mod tests {
         let paths = document["paths"].as_object().unwrap();
         let mut checked = 0;
         for (path, item) in paths {
-            let Some(api) = super::super::scopes::split_path(path) else {
+            let Some(api) = crate::http::scopes::split_path(path) else {
                 continue;
             };
             if path == "/api/pair" || path.starts_with("/api/callback") {
@@ -548,7 +526,7 @@ mod tests {
             }
             for (method, operation) in item.as_object().unwrap() {
                 let method = method.to_uppercase();
-                let required = super::super::scopes::lookup(&method, api.rest);
+                let required = crate::http::scopes::lookup(&method, api.rest);
                 assert!(
                     required.is_some(),
                     "{method} {path} is not in the scope table"

@@ -1,13 +1,68 @@
-//! The outputs' slice of an instance's status (replay buffer and virtual camera) and the pure
-//! rules that apply what OBS reports to it. Stream and record figures predate this module and
-//! stay in `status::model`; their rules are in `status::update`.
-//!
-//! This file names nothing above it, so the status core can hold the slice.
+//! The outputs capability's slice of an instance's status (replay buffer and virtual camera),
+//! the names of OBS's four outputs, and the pure rules that apply what OBS reports to the slice.
+//! Stream and record figures predate this module and stay in `status::model`; their rules are in
+//! `status::update`. The capability itself (events, commands, routes) is `crate::outputs`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::Output;
+use super::{
+    kinds::{read_fields, CallbackReading, CallbackRule, ChangeKind},
+    update::{Change, ObsUpdate},
+};
+
+/// One of OBS's four frontend outputs.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    Stream,
+    Record,
+    ReplayBuffer,
+    VirtualCam,
+}
+
+impl Output {
+    pub const ALL: [Output; 4] = [
+        Self::Stream,
+        Self::Record,
+        Self::ReplayBuffer,
+        Self::VirtualCam,
+    ];
+
+    /// The name in JSON bodies and change events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stream => "stream",
+            Self::Record => "record",
+            Self::ReplayBuffer => "replay_buffer",
+            Self::VirtualCam => "virtual_cam",
+        }
+    }
+
+    /// The name in URLs (`/api/outputs/{output}/...`).
+    pub fn path_name(self) -> &'static str {
+        match self {
+            Self::Stream => "stream",
+            Self::Record => "record",
+            Self::ReplayBuffer => "replay-buffer",
+            Self::VirtualCam => "virtual-cam",
+        }
+    }
+
+    pub fn from_path(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|output| output.path_name() == name)
+    }
+
+    /// Its position in per-output tables (the command discipline's lanes).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// The replay buffer or the virtual camera, as last reported by OBS.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -153,6 +208,129 @@ pub fn apply_reading(outputs: &mut OutputsStatus, reading: &SideReading) -> Vec<
         });
     }
     changes
+}
+
+/// The stream output started, stopped, or is on its way.
+pub static STREAMING_CHANGED: ChangeKind = ChangeKind {
+    name: "streaming_changed",
+    recorded: true,
+    webhook_default: true,
+    payload: |change| match change {
+        Change::StreamingChanged {
+            is_streaming,
+            state,
+        } => json!({ "is_streaming": is_streaming, "state": state }),
+        _ => Value::Null,
+    },
+    callback: Some(CallbackRule {
+        fields: &["is_streaming", "state", "instance"],
+        route: Some("streaming-change"),
+        read: read_streaming,
+    }),
+};
+
+/// The record output started, stopped, paused or resumed.
+pub static RECORDING_CHANGED: ChangeKind = ChangeKind {
+    name: "recording_changed",
+    recorded: true,
+    webhook_default: true,
+    payload: |change| match change {
+        Change::RecordingChanged {
+            is_recording,
+            state,
+            output_path,
+        } => json!({
+            "is_recording": is_recording,
+            "state": state,
+            "output_path": output_path,
+        }),
+        _ => Value::Null,
+    },
+    callback: Some(CallbackRule {
+        fields: &["is_recording", "state", "output_path", "instance"],
+        route: None,
+        read: read_recording,
+    }),
+};
+
+/// Every poll that moved a figure (several a minute per instance while streaming): not kept
+/// as events (the figures feed the sessions), sent only to endpoints that list it.
+pub static STATS_UPDATED: ChangeKind = ChangeKind {
+    name: "stats_updated",
+    recorded: false,
+    webhook_default: false,
+    payload: |change| match change {
+        Change::StatsUpdated {
+            stats,
+            stream,
+            record,
+        } => json!({ "stats": stats, "stream": stream, "record": record }),
+        _ => Value::Null,
+    },
+    callback: None,
+};
+
+/// Replay buffer and virtual camera states, replays saved, recordings split. Newer than the
+/// endpoints that exist: sent only to endpoints that list it.
+pub static OUTPUT_CHANGED: ChangeKind = ChangeKind {
+    name: "output_changed",
+    recorded: true,
+    webhook_default: false,
+    payload: |change| match change {
+        Change::OutputChanged(change) => json!(change),
+        _ => Value::Null,
+    },
+    callback: None,
+};
+
+/// `streaming-change`: the seed's body (the envelope is accepted too).
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"is_streaming": true, "state": "started", "instance": "default"}))]
+pub struct StreamingFields {
+    is_streaming: bool,
+    /// OBS's output state (`started`, `stopping` ...); default from `is_streaming`.
+    state: Option<String>,
+    instance: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RecordingFields {
+    is_recording: bool,
+    state: Option<String>,
+    output_path: Option<String>,
+    instance: Option<String>,
+}
+
+fn read_streaming(data: Value, prefix: &str) -> Result<CallbackReading, String> {
+    let fields: StreamingFields = read_fields(data, prefix)?;
+    let state = output_state(fields.state, fields.is_streaming);
+    Ok((
+        fields.instance,
+        ObsUpdate::StreamState {
+            active: fields.is_streaming,
+            state,
+        },
+    ))
+}
+
+fn read_recording(data: Value, prefix: &str) -> Result<CallbackReading, String> {
+    let fields: RecordingFields = read_fields(data, prefix)?;
+    let state = output_state(fields.state, fields.is_recording);
+    Ok((
+        fields.instance,
+        ObsUpdate::RecordState {
+            active: fields.is_recording,
+            state,
+            output_path: fields.output_path,
+        },
+    ))
+}
+
+/// OBS's output states; without one, what `active` implies.
+fn output_state(state: Option<String>, active: bool) -> String {
+    state
+        .filter(|state| !state.trim().is_empty())
+        .unwrap_or_else(|| if active { "started" } else { "stopped" }.to_string())
 }
 
 #[cfg(test)]

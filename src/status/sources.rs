@@ -1,12 +1,15 @@
 //! The sources' slice of an instance's status (scene items, media inputs, profile and scene
 //! collection) and the pure rules that apply what OBS reports to it.
 //!
-//! This file names nothing above it, so the status core can hold the slice.
+//! It lives in the status core because an instance's status is made of every capability's slice;
+//! the capability itself (events, commands, routes) is `crate::sources`.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use super::{kinds::ChangeKind, update::Change};
 
 /// How deep groups and nested scenes are followed (OBS forbids cycles; this bounds a bad read).
 pub const MAX_NESTING: usize = 4;
@@ -322,6 +325,19 @@ pub fn is_known_group(sources: &SourcesStatus, name: &str) -> bool {
         .flatten()
         .any(|item| item.kind == "group" && item.source_name == name)
 }
+
+/// Scene items shown, hidden or locked, media states, filters, profile and scene collection
+/// switches. Sent only to webhook endpoints that list it.
+pub static SOURCE_CHANGED: ChangeKind = ChangeKind {
+    name: "source_changed",
+    recorded: true,
+    webhook_default: false,
+    payload: |change| match change {
+        Change::SourceChanged(change) => serde_json::json!(change),
+        _ => serde_json::Value::Null,
+    },
+    callback: None,
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,10 +1,13 @@
 //! Studio mode's slice of an instance's status (preview scene, transition) and the pure rules
 //! that apply what OBS reports to it.
 //!
-//! This file names nothing above it, so the status core can hold the slice.
+//! It lives in the status core because an instance's status is made of every capability's slice;
+//! the capability itself (events, commands, routes) is `crate::studio`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use super::{kinds::ChangeKind, update::Change};
 
 /// Studio mode and transitions, as last reported by OBS.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -96,6 +99,19 @@ pub fn rename_scene(studio: &mut StudioStatus, old: &str, new: &str) -> Option<S
     studio.preview_scene = Some(new.to_string());
     Some(studio.clone())
 }
+
+/// Studio mode, preview scene, transition. Newer than the webhook endpoints that exist: sent
+/// only to endpoints that list it.
+pub static STUDIO_CHANGED: ChangeKind = ChangeKind {
+    name: "studio_changed",
+    recorded: true,
+    webhook_default: false,
+    payload: |change| match change {
+        Change::StudioChanged(change) => serde_json::json!(change),
+        _ => serde_json::Value::Null,
+    },
+    callback: None,
+};
 
 #[cfg(test)]
 mod tests {

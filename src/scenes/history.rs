@@ -1,0 +1,96 @@
+//! What the history keeps of scenes beyond event rows: the scenes table follows every
+//! `scene_list_changed`, which carries the whole list with its uuids. The hub's cached list
+//! starts empty, so the first full read after start-up is a change too; a reconnection that
+//! finds the list as it was changes nothing, so there is nothing to write.
+
+use crate::{
+    db::recording::{HistoryHook, WriteOp},
+    status::{Change, ChangeEvent},
+};
+
+/// The hook `app` registers for the scenes capability.
+pub fn hook() -> Box<dyn HistoryHook> {
+    Box::new(SceneSync)
+}
+
+/// One instance's scene sync: it needs nothing but the change.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SceneSync;
+
+impl HistoryHook for SceneSync {
+    fn ops(&mut self, event: &ChangeEvent) -> Vec<WriteOp> {
+        match &event.change {
+            Change::SceneListChanged { scene_details, .. } => vec![WriteOp::SyncScenes {
+                instance: event.instance.clone(),
+                scenes: scene_details.clone(),
+                at: event.at,
+            }],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        db::recording::{ops_for, HistoryHooks, InstanceTracker},
+        status::{model::SceneInfo, update::Source, ConnectionState},
+    };
+
+    fn event(change: Change) -> Arc<ChangeEvent> {
+        Arc::new(ChangeEvent {
+            seq: 1,
+            instance: "default".into(),
+            at: Utc::now(),
+            source: Source::ObsEvent,
+            change,
+        })
+    }
+
+    fn kinds(ops: &[WriteOp]) -> Vec<&'static str> {
+        ops.iter()
+            .map(|op| match op {
+                WriteOp::Event(_) => "event",
+                WriteOp::SyncScenes { .. } => "sync",
+                WriteOp::Output { .. } => "output",
+            })
+            .collect()
+    }
+
+    /// The change itself carries the list with its uuids: nothing is read from the board, and
+    /// nothing is owed for later.
+    #[test]
+    fn a_scene_list_change_syncs_the_scenes_it_carries() {
+        let mut tracker = InstanceTracker::new(&HistoryHooks::default().with(hook));
+        let connected = event(Change::ConnectionChanged {
+            state: ConnectionState::Connected,
+            connected: true,
+            error: None,
+        });
+        assert_eq!(kinds(&ops_for(&connected, &mut tracker)), ["event"]);
+        let details = vec![SceneInfo {
+            name: "A".into(),
+            uuid: Some("1".into()),
+        }];
+        let list = event(Change::SceneListChanged {
+            scenes: vec!["A".into()],
+            scene_details: details.clone(),
+        });
+        let ops = ops_for(&list, &mut tracker);
+        assert_eq!(kinds(&ops), ["event", "sync"]);
+        let WriteOp::SyncScenes { scenes, .. } = &ops[1] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!(scenes, &details);
+        let scene = event(Change::SceneChanged {
+            scene: "A".into(),
+            previous: None,
+        });
+        assert_eq!(kinds(&ops_for(&scene, &mut tracker)), ["event"]);
+    }
+}

@@ -1,0 +1,13 @@
+//! The scenes capability: the program scene and the scene list.
+//!
+//! It follows the shape every capability follows:
+//! - its slice of status (current scene, scene list) predates the seam and sits in
+//!   `status::model` and `status::update`; its change kinds (`scene_changed`,
+//!   `scene_list_changed`) and their callback rules are described in `status::scenes`;
+//! - [`history`]: what the history keeps of it beyond event rows (the scenes table), a hook that
+//!   `app` registers;
+//! - its commands (switch scene, sync scenes) and routes (`/api/switch-scene/`,
+//!   `/api/sync-scenes/`, `/api/scenes/`) still sit in `obs::commands` and `http::handlers`:
+//!   moving them here is what remains of this capability's move.
+
+pub mod history;
