@@ -1,7 +1,8 @@
 //! Webhooks out (signed, durable, retried) and callbacks in.
 //!
 //! - [`dispatcher::WebhookDispatcher`]: the actor that turns status changes into deliveries and
-//!   sends them, on its own thread; [`writer::StoreWriter`] does its database writes on another.
+//!   sends them, on its own thread; its database writes run on a [`db::write_behind`](crate::db::write_behind)
+//!   writer thread ([`writer::WebhookStore`]).
 //! - Plain logic: [`events`] (event types, message bodies), [`endpoint`] (endpoints and the
 //!   checks on them), [`destination`] (where API endpoints may point; [`connector`] applies it
 //!   to every connection), [`outbox`] (per-endpoint queues, what happens after an attempt),
@@ -32,11 +33,8 @@ use std::{
 
 use actix::Addr;
 
-use self::{
-    callbacks::CallbackMemory,
-    dispatcher::{Drain, WebhookDispatcher},
-    writer::Pool,
-};
+use self::{callbacks::CallbackMemory, dispatcher::WebhookDispatcher};
+use crate::db::{pool::Pool, write_behind::Drain};
 use crate::{config::Settings, status::StatusManager};
 
 /// What the rest of the hub holds of webhooks (cheap to clone).
