@@ -13,7 +13,7 @@ use diesel::{
     Connection, QueryResult, SqliteConnection,
 };
 
-use crate::db::pool::Pool;
+use crate::db::{backend, pool::Pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,14 +49,13 @@ impl WebhookStore {
         Self { pool }
     }
 
-    /// One IMMEDIATE transaction: the write lock is taken up front, so waiting for it honours
-    /// busy_timeout instead of failing halfway through a batch.
+    /// One write transaction.
     pub fn transaction<T>(
         &self,
         work: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.pool.get()?;
-        Ok(conn.immediate_transaction(work)?)
+        Ok(backend::write_transaction(&mut conn, work)?)
     }
 
     /// A batch through [`write_batch`].
@@ -85,7 +84,7 @@ fn refuses_the_row(error: &QueryError) -> bool {
     )
 }
 
-/// Writes `rows` with `write` in one IMMEDIATE transaction. When the database refuses a row for
+/// Writes `rows` with `write` in one write transaction. When the database refuses a row for
 /// good, the batch is written again row by row (each in a savepoint of one transaction), leaving
 /// out the refused rows, which are answered. Any other failure fails the batch as a whole.
 pub fn write_batch<T, R>(
@@ -93,12 +92,12 @@ pub fn write_batch<T, R>(
     rows: &[T],
     write: impl Fn(&mut SqliteConnection, &[T]) -> QueryResult<R>,
 ) -> QueryResult<Refused> {
-    match conn.immediate_transaction(|conn| write(conn, rows)) {
+    match backend::write_transaction(conn, |conn| write(conn, rows)) {
         Ok(_) => return Ok(Vec::new()),
         Err(error) if !refuses_the_row(&error) => return Err(error),
         Err(_) => {}
     }
-    conn.immediate_transaction(|conn| {
+    backend::write_transaction(conn, |conn| {
         let mut refused = Vec::new();
         for (index, row) in rows.iter().enumerate() {
             // Nested: a savepoint, so a refused row leaves nothing half-written behind.

@@ -5,6 +5,7 @@ pub mod events;
 pub mod instances;
 pub mod scenes;
 pub mod sessions;
+pub mod webhooks;
 
 use std::collections::HashMap;
 

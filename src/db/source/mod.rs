@@ -4,3 +4,4 @@ pub mod event;
 pub mod instance;
 pub mod scene;
 pub mod session;
+pub mod webhook;

@@ -12,6 +12,7 @@ use crate::{
         destination::is_local_address,
         endpoint::{self, Endpoint, EndpointPatch, EndpointSource, NewEndpoint},
         events,
+        outbox::PendingDelivery,
         store::{self, NewDelivery, Restarted},
         writer::StoreError,
     },
@@ -285,7 +286,7 @@ impl Handler<SendTest> for WebhookDispatcher {
                     }
                     act.stats.stored += 1;
                     let id = delivery.id.to_string();
-                    act.outbox.push(delivery.into_pending());
+                    act.outbox.push(PendingDelivery::from(delivery));
                     act.start_due(ctx);
                     act.publish_depth();
                     Ok(id)

@@ -250,7 +250,7 @@ impl WriteBehind<NewDelivery> for WebhookDispatcher {
             // the store.
             let stored = !refused.iter().any(|(at, _)| *at == index);
             if stored && self.is_active(&delivery.endpoint_id) {
-                self.outbox.push(delivery.into_pending());
+                self.outbox.push(PendingDelivery::from(delivery));
             }
         }
         self.start_due(ctx);
