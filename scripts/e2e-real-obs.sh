@@ -2,8 +2,8 @@
 # The whole end-to-end run against real OBS Studio, once per version: OBS 30.2 (Debian trixie root)
 # then OBS 32.2 (Debian sid root), one OBS at a time. Builds the tests and both roots first (so no
 # OBS sits idle eating CPU meanwhile), then for each version: start OBS + nginx-rtmp
-# (scripts/real-obs.sh start), run the #[ignore]d tests of tests/real_obs.rs (OBS itself) and
-# tests/real_obs_hub.rs (the hub against it) with OBS_E2E=1 and --ignored, stop everything. Stops
+# (scripts/real-obs.sh start), run the #[ignore]d tests of tests/real_obs/ (OBS itself, and the
+# hub against it) with OBS_E2E=1 and --ignored, stop everything. Stops
 # everything again (trap) whatever happened. Fails if any pass fails. Needs root (chroot, mount).
 #
 # Extra arguments go to the test binaries, e.g.  bash scripts/e2e-real-obs.sh streams_to
@@ -55,15 +55,15 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-section "build tests/real_obs.rs and tests/real_obs_hub.rs"
-cargo test --test real_obs --test real_obs_hub --no-run
+section "build tests/real_obs/ (OBS itself and the hub against it)"
+cargo test --test real_obs --no-run
 
 for suite in "${SUITES[@]}"; do
   section "OBS root for $suite (built once, then cached)"
   bash scripts/obs-root.sh "$suite"
 done
 
-# The crash reproduction (tests/real_obs/crash.rs) kills OBS on purpose: only on request.
+# The crash reproduction (tests/real_obs/obs/crash.rs) kills OBS on purpose: only on request.
 SKIP_CRASH=(--skip crash_reproduction)
 [ "${OBS_E2E_CRASH:-}" != 1 ] || SKIP_CRASH=()
 
@@ -76,9 +76,9 @@ for suite in "${SUITES[@]}"; do
   eval "$(bash "$CTL" env)"
   export OBS_E2E_HOST OBS_E2E_PORT OBS_E2E_PASSWORD OBS_E2E_RTMP_PORT OBS_E2E_CTL OBS_E2E_ROOT \
     OBS_E2E_SUITE OBS_E2E_OBS_VERSION
-  section "OBS $OBS_E2E_OBS_VERSION ($suite): cargo test --test real_obs --test real_obs_hub -- --ignored (OBS_E2E=1, ws://$OBS_E2E_HOST:$OBS_E2E_PORT)"
+  section "OBS $OBS_E2E_OBS_VERSION ($suite): cargo test --test real_obs -- --ignored (OBS_E2E=1, ws://$OBS_E2E_HOST:$OBS_E2E_PORT)"
   set +e
-  OBS_E2E=1 RUST_LOG=${RUST_LOG:-obs_hub=info} cargo test --test real_obs --test real_obs_hub \
+  OBS_E2E=1 RUST_LOG=${RUST_LOG:-obs_hub=info} cargo test --test real_obs \
     -- --ignored --test-threads=1 --nocapture "${SKIP_CRASH[@]}" "$@"
   status=$?
   set -e

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Control a real, headless OBS Studio (30.2 from a Debian trixie root, or 32.2 from a Debian sid
 # root, both cached by scripts/obs-root.sh, run through chroot + Xvfb) plus a local nginx-rtmp
-# stream target, for the end-to-end tests in tests/real_obs*.rs. Needs root (chroot, mount).
+# stream target, for the end-to-end tests in tests/real_obs/. Needs root (chroot, mount).
 #
 # Usage: scripts/real-obs.sh start|stop|status|start-obs|stop-obs|kill-obs|restart-obs|env
 #   start        ensure the root and host packages, start nginx-rtmp (127.0.0.1:1935), start OBS
@@ -275,7 +275,7 @@ free_display() {
 
 # A second scene collection, "hub e2e groups", in OBS's own file format: a scene holding a group
 # (source id "group") that holds a colour source. obs-websocket 5 has no request that makes a
-# group, so tests/real_obs/sources.rs switches to this collection to see a real one, and back.
+# group, so tests/real_obs/hub/sources.rs switches to this collection to see a real one, and back.
 # OBS stores groups in their own "groups" array, loaded with the sources; each item names its
 # source. Fields left out take OBS's defaults (OBS 30.2 and 32.2 both load it). Not the current
 # collection: OBS starts on a fresh "Untitled", which the other tests expect.

@@ -160,9 +160,9 @@ async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>, show: bool
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    let address = settings.bind;
     let (database, temporary) = demo::database(database);
     settings.database.path = Some(database.clone());
+    let bind_ip = settings.bind.ip();
     // The show's pause button exists only when there is a show to pause.
     let control = show.then(demo::ShowControl::default);
     let app = match Application::build_with_demo(settings, control.clone()) {
@@ -172,6 +172,9 @@ async fn serve_demo(bind: &str, database: Option<std::path::PathBuf>, show: bool
             return ExitCode::FAILURE;
         }
     };
+    // The port bound, not the one asked for (`--bind 127.0.0.1:0` picks a free one).
+    let address = std::net::SocketAddr::new(bind_ip, app.port());
+    log::info!("obs-hub listening on http://{address}");
     let show_text = if show {
         "Scenes switch, a stream and a recording run on their own (--no-show: only when you act)."
     } else {

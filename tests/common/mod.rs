@@ -1,6 +1,7 @@
 //! Per-test hub: its own simulated OBS instances, its own port, fast timings.
 #![allow(dead_code)] // each test file uses a different part of this
 
+pub mod binary;
 pub mod browser;
 pub mod e2e;
 pub mod receiver;
@@ -239,4 +240,31 @@ where
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("gave up waiting for {what}");
+}
+
+/// A loopback port held by this test and refusing connections: bound, not listening, so no other
+/// test or program gets it while the test runs, and a client that connects is refused at once
+/// (a closed port, OBS not started, a receiver that is down). [`ClosedPort::listen`] opens it.
+pub struct ClosedPort {
+    socket: tokio::net::TcpSocket,
+    pub port: u16,
+}
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind(([127, 0, 0, 1], 0).into())
+            .expect("binds a loopback port");
+        let port = socket.local_addr().expect("its address").port();
+        Self { socket, port }
+    }
+
+    /// Starts listening on the held port (inside a runtime: a Tokio listener is made on the way).
+    pub fn listen(self) -> std::net::TcpListener {
+        self.socket
+            .listen(1024)
+            .and_then(|listener| listener.into_std())
+            .expect("listens on the held port")
+    }
 }

@@ -8,6 +8,8 @@ use std::{
 
 use actix_web::{dev::ServerHandle, web, App, HttpRequest, HttpResponse, HttpServer};
 use obs_hub::{config::Secret, webhooks::signing};
+
+use super::ClosedPort;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -38,9 +40,13 @@ pub struct Receiver {
     server: Arc<Mutex<Option<ServerHandle>>>,
     /// Open (true) lets requests through; closed, they wait until it opens.
     gate: Arc<watch::Sender<bool>>,
+    /// The port, held and refusing connections until [`Receiver::start`] listens on it.
+    held: Arc<Mutex<Option<ClosedPort>>>,
 }
 
-/// A port nothing listens on yet (for a receiver that starts "later").
+/// A port nothing listens on, found by binding and closing a listener: only for a hub that must
+/// know its own port before it starts (endpoints stored in its database name it), since the hub
+/// binds its address itself. Anything else holds its port: [`super::ClosedPort`], [`Receiver`].
 pub fn reserve_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -96,13 +102,15 @@ async fn receive(
 }
 
 impl Receiver {
-    /// A receiver not started yet, on `port`.
-    pub fn on_port(port: u16) -> Self {
+    /// A receiver not started yet: its port refuses connections (a receiver that is down).
+    pub fn new() -> Self {
+        let held = ClosedPort::new();
         Self {
-            port,
+            port: held.port,
             state: Arc::default(),
             server: Arc::default(),
             gate: Arc::new(watch::channel(true).0),
+            held: Arc::new(Mutex::new(Some(held))),
         }
     }
 
@@ -145,9 +153,13 @@ impl Receiver {
                 .app_data(gate.clone())
                 .route("/hooks", web::post().to(receive))
         })
-        .workers(1)
-        .bind(("127.0.0.1", self.port))
-        .expect("the receiver binds its port")
+        .workers(1);
+        let server = match self.held.lock().unwrap().take() {
+            Some(held) => server.listen(held.listen()),
+            // Started again after a stop: its port was ours until then.
+            None => server.bind(("127.0.0.1", self.port)),
+        }
+        .expect("the receiver listens on its port")
         .run();
         *self.server.lock().unwrap() = Some(server.handle());
         actix_web::rt::spawn(server);

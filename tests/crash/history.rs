@@ -4,11 +4,11 @@
 //! still be there, unchanged, and of the changes a WebSocket client was shown, only the newest
 //! (those of the README's bound) may be missing.
 
-mod common;
+use crate::common;
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
@@ -16,7 +16,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{start_fake, PASSWORD};
+use common::{
+    binary::{obs_hub, HubProcess},
+    start_fake, PASSWORD,
+};
 use diesel::{
     connection::SimpleConnection, dsl::count_star, prelude::*, sql_query, sql_types::Text,
     QueryableByName,
@@ -27,67 +30,36 @@ use obs_hub::{
 };
 use serde_json::json;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+/// The hub process on a database, with the port it listens on (from its own listener).
+struct Hub {
+    process: HubProcess,
+    port: u16,
 }
 
-/// The hub process, SIGKILLed when dropped so that a failing test leaves nothing running.
-struct Hub(Child);
-
-impl Hub {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+async fn start_hub(obs_port: u16, database: &Path) -> Hub {
+    start_hub_configured(obs_port, database, None).await
 }
 
-impl Drop for Hub {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn start_hub(obs_port: u16, http_port: u16, database: &Path) -> Hub {
-    start_hub_configured(obs_port, http_port, database, None)
-}
-
-fn start_hub_configured(
-    obs_port: u16,
-    http_port: u16,
-    database: &Path,
-    config: Option<&Path>,
-) -> Hub {
-    let mut command = hub_command(obs_port, http_port, database);
-    command.stderr(Stdio::inherit());
+async fn start_hub_configured(obs_port: u16, database: &Path, config: Option<&Path>) -> Hub {
+    let mut command = hub_command(obs_port, database);
     if let Some(config) = config {
         command.env("OBS_HUB_CONFIG", config);
     }
-    command.spawn().map(Hub).expect("obs-hub starts")
+    let process = HubProcess::spawn(&mut command);
+    let port = process.port().await;
+    Hub { process, port }
 }
 
-fn hub_command(obs_port: u16, http_port: u16, database: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_obs-hub"));
-    for key in [
-        "OBS_WEBSOCKET_HOST",
-        "OBS_CALLBACK_BASE_URL",
-        "OBS_HUB_CONFIG",
-        "OBS_HUB_API_TOKEN",
-        "OBS_HUB_ALLOWED_ORIGINS",
-    ] {
-        command.env_remove(key);
-    }
+fn hub_command(obs_port: u16, database: &Path) -> Command {
+    let mut command = obs_hub();
     command
         .arg("serve")
-        .env("OBS_HUB_BIND", format!("127.0.0.1:{http_port}"))
+        .env("OBS_HUB_BIND", "127.0.0.1:0")
         .env("OBS_WEBSOCKET_PORT", obs_port.to_string())
         .env("OBS_WEBSOCKET_PASSWORD", PASSWORD)
         .env("OBS_HUB_DATABASE", database)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+        // Warnings, and the line that says where it listens.
+        .env("RUST_LOG", "warn,obs_hub=info");
     command
 }
 
@@ -198,9 +170,8 @@ async fn a_hub_killed_mid_stream_keeps_every_committed_event_and_a_sound_databas
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(5))
         .finish();
-    let http_port = free_port();
-    let mut hub = start_hub(fake.port(), http_port, &database);
-    wait_connected(&client, http_port).await;
+    let mut hub = start_hub(fake.port(), &database).await;
+    wait_connected(&client, hub.port).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
@@ -219,7 +190,7 @@ async fn a_hub_killed_mid_stream_keeps_every_committed_event_and_a_sound_databas
         }
     }
     let before = committed(&mut reader, None);
-    hub.kill();
+    hub.process.kill();
     stop.store(true, Ordering::Relaxed);
     let _ = flooding.await;
     let elapsed = started.elapsed();
@@ -255,8 +226,8 @@ async fn a_hub_killed_mid_stream_keeps_every_committed_event_and_a_sound_databas
     drop(conn);
 
     // The hub starts again on the same database and goes on recording a new flood.
-    let mut again = start_hub(fake.port(), http_port, &database);
-    wait_connected(&client, http_port).await;
+    let mut again = start_hub(fake.port(), &database).await;
+    wait_connected(&client, again.port).await;
     let stop = Arc::new(AtomicBool::new(false));
     let flooding = flood(fake.clone(), Arc::clone(&stop), Arc::clone(&sent));
     let mut reader = open(&database);
@@ -276,7 +247,10 @@ async fn a_hub_killed_mid_stream_keeps_every_committed_event_and_a_sound_databas
     let _ = flooding.await;
     assert!(grown, "the restarted hub records new events");
     let history = client
-        .get(format!("http://127.0.0.1:{http_port}/api/events/?limit=5"))
+        .get(format!(
+            "http://127.0.0.1:{}/api/events/?limit=5",
+            again.port
+        ))
         .send()
         .await
         .expect("history answers")
@@ -284,7 +258,7 @@ async fn a_hub_killed_mid_stream_keeps_every_committed_event_and_a_sound_databas
         .await
         .expect("JSON");
     assert_eq!(history["events"].as_array().map(Vec::len), Some(5));
-    again.kill();
+    again.process.kill();
     drop(reader);
 
     let mut conn = open(&database);
@@ -304,9 +278,8 @@ async fn a_hub_stopped_with_sigterm_has_written_every_change_it_showed() {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(5))
         .finish();
-    let http_port = free_port();
-    let mut hub = start_hub(fake.port(), http_port, &database);
-    wait_connected(&client, http_port).await;
+    let mut hub = start_hub(fake.port(), &database).await;
+    wait_connected(&client, hub.port).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
@@ -323,7 +296,7 @@ async fn a_hub_stopped_with_sigterm_has_written_every_change_it_showed() {
     }
     .to_string();
     assert!(fake.switch_scene_from_obs(&last_scene).await);
-    let url = format!("http://127.0.0.1:{http_port}/api/stream-status/");
+    let url = format!("http://127.0.0.1:{}/api/stream-status/", hub.port);
     let mut seen = false;
     for _ in 0..400 {
         if let Ok(mut response) = client.get(&url).send().await {
@@ -339,11 +312,11 @@ async fn a_hub_stopped_with_sigterm_has_written_every_change_it_showed() {
     assert!(seen, "the hub never showed {last_scene}");
     // ...and the hub is asked to stop at once, while that change may still be buffered.
     let terminated = Command::new("kill")
-        .args(["-TERM", &hub.0.id().to_string()])
+        .args(["-TERM", &hub.process.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(terminated.success());
-    let exit = hub.0.wait().expect("the hub exits");
+    let exit = hub.process.wait();
     assert!(exit.success(), "{exit:?}");
 
     let mut conn = open(&database);
@@ -438,12 +411,11 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(5))
         .finish();
-    let http_port = free_port();
-    let mut hub = start_hub_configured(fake.port(), http_port, &database, Some(&config));
-    wait_connected(&client, http_port).await;
+    let mut hub = start_hub_configured(fake.port(), &database, Some(&config)).await;
+    wait_connected(&client, hub.port).await;
 
     let received = Arc::new(AtomicUsize::new(0));
-    let watcher = watch_live(http_port, Arc::clone(&received));
+    let watcher = watch_live(hub.port, Arc::clone(&received));
     let mut waited = 0;
     while received.load(Ordering::Relaxed) == 0 {
         assert!(waited < 400, "no snapshot on the WebSocket");
@@ -457,7 +429,7 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
     while received.load(Ordering::Relaxed) < 5_000 && started.elapsed() < Duration::from_secs(30) {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
-    hub.kill();
+    hub.process.kill();
     let killed_at = chrono::Utc::now();
     stop.store(true, Ordering::Relaxed);
     let _ = flooding.await;
@@ -515,20 +487,14 @@ async fn a_hub_killed_under_load_loses_no_more_than_the_readme_says() {
 #[cfg(unix)]
 #[actix_web::test]
 async fn a_shared_memory_file_truncated_under_the_hub_is_named_not_a_bare_bus_error() {
-    use std::io::Read;
     let fake = start_fake().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("shm.db");
-    let http_port = free_port();
-    let mut command = hub_command(fake.port(), http_port, &database);
-    let mut hub = Hub(command
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("obs-hub starts"));
+    let mut hub = start_hub(fake.port(), &database).await;
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(5))
         .finish();
-    wait_connected(&client, http_port).await;
+    wait_connected(&client, hub.port).await;
     let shm = dir.path().join("shm.db-shm");
     std::fs::OpenOptions::new()
         .write(true)
@@ -537,12 +503,12 @@ async fn a_shared_memory_file_truncated_under_the_hub_is_named_not_a_bare_bus_er
         .expect("truncates the -shm file");
     // The next database access: a history read (the recorder's next write would do too).
     let _ = client
-        .get(format!("http://127.0.0.1:{http_port}/api/events/"))
+        .get(format!("http://127.0.0.1:{}/api/events/", hub.port))
         .send()
         .await;
     let mut exit = None;
     for round in 0..200 {
-        exit = hub.0.try_wait().expect("waits");
+        exit = hub.process.try_wait();
         if exit.is_some() {
             break;
         }
@@ -551,13 +517,7 @@ async fn a_shared_memory_file_truncated_under_the_hub_is_named_not_a_bare_bus_er
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
     let exit = exit.expect("the hub stops once its -shm file is gone");
-    let mut stderr = String::new();
-    hub.0
-        .stderr
-        .take()
-        .expect("piped")
-        .read_to_string(&mut stderr)
-        .expect("reads stderr");
+    let stderr = hub.process.output();
     assert_eq!(
         exit.code(),
         Some(obs_hub::db::sigbus::EXIT_CODE),

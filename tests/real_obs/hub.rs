@@ -4,17 +4,13 @@
 //! what it says against what OBS itself reports through a separate obws client.
 //!
 //! `#[ignore]`d, so a plain `cargo test` lists them as ignored; run with `--ignored` they fail
-//! unless `OBS_E2E=1` and OBS answers (see tests/real_obs.rs). Tests share one OBS and take
+//! unless `OBS_E2E=1` and OBS answers (see tests/real_obs/obs.rs). Tests share one OBS and take
 //! `e2e::serial()`.
 
-mod common;
-#[path = "real_obs/outputs.rs"]
+use crate::common;
 mod outputs;
-#[path = "real_obs/pictures.rs"]
 mod pictures;
-#[path = "real_obs/sources.rs"]
 mod sources;
-#[path = "real_obs/studio.rs"]
 mod studio;
 
 use std::time::{Duration, Instant};
@@ -354,13 +350,13 @@ async fn two_chained_hubs_a_switch_in_real_obs_behind_a_shows_in_b() {
 
     let secret = obs_hub::webhooks::signing::generate_secret();
     // Hub B watches; its own instance points at a port nothing listens on.
-    let dead_port = common::receiver::reserve_port();
+    let dead = common::ClosedPort::new();
     let secret_b = secret.clone();
     let hub_b = common::spawn_hub_configured(
         vec![InstanceConfig {
             name: "local".into(),
             host: "127.0.0.1".into(),
-            port: dead_port,
+            port: dead.port,
             password: None,
         }],
         move |settings| settings.callback_secret = Some(secret_b),
@@ -528,8 +524,7 @@ async fn the_history_shows_what_happened_in_obs() {
 #[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
 async fn the_dashboard_follows_scene_switches_and_stream_starts_made_in_obs() {
     let _serial = e2e::serial().await;
-    let (driver, chromium) = common::browser::find_browser("the_dashboard_follows_real_obs")
-        .expect("the real-OBS run needs chromium and chromium-driver");
+    let (driver, chromium) = common::browser::find_browser();
     let obs = e2e::connect().await;
     let scene = unique("E2E Dashboard");
     obs.scenes().create(&scene).await.unwrap();
@@ -676,7 +671,7 @@ async fn raw_requests_and_batches_through_the_hub_answer_what_obs_answers() {
 /// The README's "Run it" command, as written there: the environment variable it sets and the
 /// arguments after `obs-hub`.
 fn readme_serve_command() -> (String, Vec<String>) {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let run_it = readme
         .split("## Run it")
         .nth(1)
@@ -717,11 +712,7 @@ async fn the_readme_first_section_reaches_a_connected_dashboard() {
         (variable.as_str(), arguments.as_slice()),
         ("OBS_WEBSOCKET_PASSWORD", ["serve".to_string()].as_slice())
     );
-    let Some((driver, chromium)) =
-        find_browser("the_readme_first_section_reaches_a_connected_dashboard")
-    else {
-        return;
-    };
+    let (driver, chromium) = find_browser();
     assert_eq!(
         (e2e::host().as_str(), e2e::port()),
         ("127.0.0.1", 4455),
@@ -731,30 +722,15 @@ async fn the_readme_first_section_reaches_a_connected_dashboard() {
     let current = obs.scenes().current_program_scene().await.unwrap().id.name;
 
     let directory = tempfile::tempdir().unwrap();
-    let log = std::fs::File::create(directory.path().join("hub.log")).unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_obs-hub"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("OBS_HUB_") || name == "OBS_WEBSOCKET_PASSWORD" {
-            command.env_remove(name);
-        }
-    }
-    let hub = command
-        .args(&arguments)
-        .env(&variable, e2e::password())
-        .current_dir(directory.path())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("the built obs-hub starts");
-    // Stopped however the test ends (this test's own child, by its handle).
-    struct StopOnDrop(std::process::Child);
-    impl Drop for StopOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut hub = StopOnDrop(hub);
+    // The README's environment: this one variable and nothing else of ours.
+    let mut hub = common::binary::HubProcess::spawn(
+        common::binary::obs_hub()
+            .env_remove("OBS_HUB_DATABASE")
+            .args(&arguments)
+            .env(&variable, e2e::password())
+            .current_dir(directory.path()),
+    );
+    assert_eq!(hub.port().await, 8000, "the README's address");
 
     let client = awc::Client::default();
     e2e::wait_for("the hub answering on 127.0.0.1:8000", || {
@@ -765,7 +741,7 @@ async fn the_readme_first_section_reaches_a_connected_dashboard() {
         }
     })
     .await;
-    assert!(hub.0.try_wait().unwrap().is_none(), "the hub runs");
+    assert!(hub.try_wait().is_none(), "the hub runs");
 
     let browser = Browser::launch(&driver, &chromium).await;
     browser.goto("http://127.0.0.1:8000/").await;
@@ -781,7 +757,7 @@ async fn the_readme_first_section_reaches_a_connected_dashboard() {
             break;
         }
         if started.elapsed() > Duration::from_secs(30) {
-            let log = std::fs::read_to_string(directory.path().join("hub.log")).unwrap();
+            let log = hub.output();
             panic!(
                 "the dashboard did not show OBS connected with {current:?}: badge {badge:?}, \
                  scene {scene:?}, console {:?}; hub log:\n{log}",
@@ -792,7 +768,8 @@ async fn the_readme_first_section_reaches_a_connected_dashboard() {
     }
     assert_eq!(browser.severe_logs().await, Vec::<String>::new());
     browser.quit().await;
-    let log = std::fs::read_to_string(directory.path().join("hub.log")).unwrap();
+    hub.kill();
+    let log = hub.output();
     assert!(
         !log.contains(&e2e::password()),
         "the password never reaches the log"

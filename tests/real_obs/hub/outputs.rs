@@ -2,7 +2,7 @@
 //! requests that crashed OBS 32.2.2 (OBS must be alive afterwards), the replay buffer (enabled
 //! in the profile's basic.ini by scripts/real-obs.sh before OBS starts), recording pause, resume,
 //! split and chapter where OBS supports them, and the virtual camera's refusal (no device here).
-//! Included by tests/real_obs_hub.rs.
+//! A module of `hub` (tests/real_obs/hub.rs).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The live-update WebSocket (`/ws`) against the simulated OBS: snapshot then gap-free changes,
 //! resync, heartbeat, the bounded backlog of a slow client, and who may connect.
 
-mod common;
+use crate::common;
 
 use std::{
     cell::RefCell,

@@ -1,7 +1,7 @@
 //! The connection machinery: reconnects, dead-link detection, refused logins, old OBS, kicks,
 //! and the manager's start/stop.
 
-mod common;
+use crate::common;
 
 use common::{eventually, hub_with_fake, instance, spawn_hub, start_fake, PASSWORD};
 

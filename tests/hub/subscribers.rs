@@ -1,6 +1,6 @@
 //! The subscriber API (the Rust form of the seed's register_scene_callback), end to end.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,6 +1,6 @@
 //! Operations: health, readiness, Prometheus metrics, API tokens.
 
-mod common;
+use crate::common;
 
 use common::{hub_with_fake, instance, spawn_hub_configured, start_fake, PASSWORD};
 use obs_hub::config::Secret;

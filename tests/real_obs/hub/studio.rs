@@ -2,7 +2,7 @@
 //! take puts the scene on program; the transition and its duration change in OBS; and after
 //! scene switches every 100 ms (faster than the transition, which makes OBS 32.2 skip
 //! CurrentProgramSceneChanged for the interrupted ones) the hub agrees with OBS without the poll.
-//! Included by tests/real_obs_hub.rs.
+//! A module of `hub` (tests/real_obs/hub.rs).
 
 use std::time::Duration;
 

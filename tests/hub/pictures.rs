@@ -1,7 +1,7 @@
 //! The pictures capability against the simulated OBS: one capture shared by 1 or 100 viewers,
 //! the program picture after a scene switch, bad parameters named, ETag and 304.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

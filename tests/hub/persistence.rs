@@ -2,7 +2,7 @@
 //! table follows OBS, sessions are recorded and recovered, and a failing database degrades
 //! persistence without touching live status. Each test has its own database file.
 
-mod common;
+use crate::common;
 
 use std::{path::Path, time::Duration};
 

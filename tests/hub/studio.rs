@@ -2,7 +2,7 @@
 //! their durations, the T-bar, clear refusals outside studio mode, and the program scene right
 //! after an interrupted transition without waiting for the poll.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

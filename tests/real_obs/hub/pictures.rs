@@ -1,6 +1,6 @@
 //! The pictures capability against real OBS (30.2 and 32.2), through the hub: the program
 //! picture before and after a scene switch differs (two scenes made by the test, each filled by a
-//! colour source of its own colour). Included by tests/real_obs_hub.rs.
+//! colour source of its own colour). A module of `hub` (tests/real_obs/hub.rs).
 
 use obws::requests::inputs::Create as CreateInput;
 use serde_json::json;

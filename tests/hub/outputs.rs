@@ -2,7 +2,7 @@
 //! overlapping StartStreams, whatever the entry point), every output route, OBS's refusals in
 //! words, and the stats history.
 
-mod common;
+use crate::common;
 
 use common::{eventually, instance, spawn_hub, start_fake_with, TestHub, PASSWORD};
 use obs_hub::fake_obs::{FakeObs, OutputOptions};

@@ -1,7 +1,7 @@
 //! Webhooks out (signed, stored, retried) and callbacks in, against the simulated OBS and a
 //! receiver that verifies every signature.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{Arc, Mutex},
@@ -118,7 +118,7 @@ fn scene_names(received: &[common::receiver::Received]) -> Vec<String> {
 #[actix_web::test]
 async fn endpoints_are_managed_through_the_api_and_secrets_shown_once() {
     let (hub, _fake) = hub_with(|_| {}).await;
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     let id = add_endpoint(&hub, &receiver, &["scene_changed", "streaming_changed"]).await;
 
     let list = hub.get("/api/webhooks/").await;
@@ -214,7 +214,7 @@ async fn endpoints_are_managed_through_the_api_and_secrets_shown_once() {
 async fn a_receiver_that_was_down_gets_every_change_once_signed_and_in_the_log_as_retried() {
     let (hub, fake) = hub_with(|_| {}).await;
     // Down: nothing listens on its port yet.
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
 
     for scene in ["Live", "BRB", "Ending"] {
@@ -328,7 +328,7 @@ async fn a_slow_endpoint_does_not_delay_the_others() {
         .await;
     assert_eq!(created.status, 201);
     let slow = created.body["id"].as_str().unwrap().to_string();
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     receiver.start();
     add_endpoint(&hub, &receiver, &["scene_changed"]).await;
 
@@ -353,7 +353,7 @@ async fn a_slow_endpoint_does_not_delay_the_others() {
 #[actix_web::test]
 async fn gone_disables_the_endpoint_and_test_messages_and_redeliveries_go_through_the_outbox() {
     let (hub, fake) = hub_with(|_| {}).await;
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     receiver.start();
     let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
 
@@ -851,7 +851,7 @@ async fn two_chained_hubs_a_scene_switch_behind_a_shows_in_b() {
 async fn https_endpoints_are_spoken_to_over_tls() {
     let (hub, fake) = hub_with(|_| {}).await;
     // A plain-HTTP receiver behind an https URL: the TLS handshake must be tried (and fail).
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     receiver.start();
     let url = format!("https://127.0.0.1:{}/hooks", receiver.port);
     let created = hub
@@ -912,11 +912,11 @@ async fn deleting_an_endpoint_with_deliveries_in_flight_leaves_the_others_delive
 ) {
     let (hub, fake) = hub_with(|_| {}).await;
     // X answers nothing until released: its attempts stay under way.
-    let slow = Receiver::on_port(reserve_port());
+    let slow = Receiver::new();
     slow.hold();
     slow.start();
     let x = add_endpoint(&hub, &slow, &["scene_changed"]).await;
-    let steady = Receiver::on_port(reserve_port());
+    let steady = Receiver::new();
     steady.start();
     let y = add_endpoint(&hub, &steady, &["scene_changed"]).await;
 
@@ -1036,7 +1036,9 @@ async fn webhook_count(hub: &TestHub) -> usize {
 async fn endpoints_to_refused_destinations_are_not_created_and_their_number_is_capped() {
     let (hub, _fake) = hub_with(|settings| settings.webhooks.delivery.max_endpoints = 2).await;
     let port = hub.base.rsplit(':').next().unwrap().to_string();
-    let other = reserve_port();
+    // Loopback is allowed by default (local receivers), on another port than the hub's.
+    let receiver = Receiver::new();
+    let other = receiver.port;
     for (url, why) in [
         // The self-loop: the hub's own test route.
         (
@@ -1066,8 +1068,6 @@ async fn endpoints_to_refused_destinations_are_not_created_and_their_number_is_c
         assert_eq!(webhook_count(&hub).await, 0, "{url}: nothing created");
     }
 
-    // Loopback is allowed by default (local receivers), on another port than the hub's.
-    let receiver = Receiver::on_port(other);
     let first = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
     let moved = request(
         &hub,
@@ -1134,7 +1134,7 @@ async fn stored_endpoints_to_refused_destinations_fail_at_delivery_with_the_reas
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("hub.db");
     let hub_port = reserve_port();
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     receiver.start();
     let secret = signing::generate_secret();
     receiver.set_secret(secret.expose());
@@ -1230,7 +1230,7 @@ async fn with_loopback_refused_api_endpoints_fail_but_configured_ones_are_truste
     let fake = start_fake().await;
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("hub.db");
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     receiver.start();
     let secret = signing::generate_secret();
     receiver.set_secret(secret.expose());

@@ -3,7 +3,7 @@
 //! a group holding an item (in a scene collection scripts/real-obs.sh writes before OBS starts:
 //! obs-websocket 5 has no request that makes a group), a filter, hotkeys, a second profile and a
 //! second scene collection. What the hub does is read back from OBS through a separate obws
-//! client. Included by tests/real_obs_hub.rs.
+//! client. A module of `hub` (tests/real_obs/hub.rs).
 
 use obws::requests::{
     filters::Create as CreateFilter,

@@ -29,8 +29,7 @@
 //! in, default /var/cache/obs-hub/trixie-root; paths reported by OBS are inside it),
 //! `OBS_E2E_OBS_VERSION` (the root's obs-studio package version: OBS must report it).
 
-mod common;
-#[path = "real_obs/crash.rs"]
+use crate::common;
 mod crash;
 
 use common::e2e;

@@ -1,39 +1,14 @@
 //! The binary: configuration errors, secrets kept out of output, `serve` and `demo` answering.
 
 use std::{
-    io::Read,
     process::{Command, Stdio},
     time::Duration,
 };
 
-fn obs_hub() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_obs-hub"));
-    for key in [
-        "OBS_WEBSOCKET_HOST",
-        "OBS_WEBSOCKET_PORT",
-        "OBS_WEBSOCKET_PASSWORD",
-        "OBS_CALLBACK_BASE_URL",
-        "OBS_HUB_BIND",
-        "OBS_HUB_CONFIG",
-        "OBS_HUB_API_TOKEN",
-        "OBS_HUB_DATABASE",
-        "OBS_HUB_TLS",
-        "OBS_HUB_TLS_CERT",
-        "OBS_HUB_TLS_KEY",
-    ] {
-        command.env_remove(key);
-    }
-    // No history file left in the source tree by tests that are not about it.
-    command.env("OBS_HUB_DATABASE", "none");
-    command
-}
-
-fn run(command: &mut Command) -> (i32, String) {
-    let output = command.output().expect("obs-hub runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code().unwrap_or(-1), text)
-}
+use crate::common::{
+    binary::{obs_hub, run, HubProcess},
+    ClosedPort,
+};
 
 #[test]
 fn a_bad_port_in_the_environment_is_one_line_naming_the_key() {
@@ -111,37 +86,25 @@ fn config_file_problems_name_the_key() {
 
 #[test]
 fn serve_answers_and_never_logs_the_password() {
-    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = obs_hub()
-        .arg("serve")
-        .env("OBS_HUB_DATABASE", dir.path().join("hub.db"))
-        .env("OBS_HUB_BIND", format!("127.0.0.1:{port}"))
-        .env("OBS_WEBSOCKET_PORT", free_port().to_string())
-        .env("OBS_WEBSOCKET_PASSWORD", "sup3r-secret")
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let body = wait_for_http(port, "/api/obs-manager/status/");
+    let obs = ClosedPort::new();
+    let mut hub = HubProcess::spawn(
+        obs_hub()
+            .arg("serve")
+            .env("OBS_HUB_DATABASE", dir.path().join("hub.db"))
+            .env("OBS_HUB_BIND", "127.0.0.1:0")
+            .env("OBS_WEBSOCKET_PORT", obs.port.to_string())
+            .env("OBS_WEBSOCKET_PASSWORD", "sup3r-secret")
+            .env("RUST_LOG", "trace"),
+    );
+    let body = wait_for_http(hub.wait_for_port(), "/api/obs-manager/status/");
     assert!(body.contains("\"running\":true"), "{body}");
-    std::thread::sleep(Duration::from_millis(500));
-    let _ = child.kill();
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    let _ = child.wait();
+    // The unreachable OBS is logged: awaited, then everything logged up to then is read.
+    hub.wait_for_line("the unreachable OBS in the log", |line| {
+        line.contains("reconnecting").then_some(())
+    });
+    hub.kill();
+    let logs = hub.output();
     assert!(
         logs.contains("reconnecting"),
         "the unreachable OBS is logged: {logs}"
@@ -159,22 +122,19 @@ fn serve_tells_systemd_it_is_ready_once_listening() {
     socket
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let port = free_port();
-    let mut child = obs_hub()
-        .arg("serve")
-        .env("OBS_HUB_BIND", format!("127.0.0.1:{port}"))
-        .env("OBS_WEBSOCKET_PORT", free_port().to_string())
-        .env("NOTIFY_SOCKET", &socket_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let obs = ClosedPort::new();
+    let mut hub = HubProcess::spawn(
+        obs_hub()
+            .arg("serve")
+            .env("OBS_HUB_BIND", "127.0.0.1:0")
+            .env("OBS_WEBSOCKET_PORT", obs.port.to_string())
+            .env("NOTIFY_SOCKET", &socket_path),
+    );
     let mut buffer = [0u8; 64];
     let received = socket.recv(&mut buffer);
     // Ready means listening: the API must answer right away.
-    let answered = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-    let _ = child.kill();
-    let _ = child.wait();
+    let answered = std::net::TcpStream::connect(("127.0.0.1", hub.wait_for_port())).is_ok();
+    hub.kill();
     let length = received.expect("READY=1 arrives");
     assert_eq!(&buffer[..length], b"READY=1\n");
     assert!(answered);
@@ -182,16 +142,14 @@ fn serve_tells_systemd_it_is_ready_once_listening() {
 
 #[test]
 fn demo_says_it_is_a_simulation_and_shows_status() {
-    let port = free_port();
     let demo_dir = tempfile::tempdir().unwrap();
-    let mut child = obs_hub()
-        .args(["demo", "--bind", &format!("127.0.0.1:{port}")])
-        .arg("--database")
-        .arg(demo_dir.path().join("demo.db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut demo = HubProcess::spawn(
+        obs_hub()
+            .args(["demo", "--bind", "127.0.0.1:0"])
+            .arg("--database")
+            .arg(demo_dir.path().join("demo.db")),
+    );
+    let port = demo.wait_for_port();
     let mut status = String::new();
     for _ in 0..200 {
         status = wait_for_http(port, "/api/stream-status/");
@@ -200,36 +158,30 @@ fn demo_says_it_is_a_simulation_and_shows_status() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = child.kill();
-    let mut banner = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut banner)
-        .unwrap();
-    let _ = child.wait();
+    demo.kill();
+    let banner = demo.output();
     assert!(banner.contains("SIMULATION"), "{banner}");
+    assert!(
+        banner.contains(&format!("curl http://127.0.0.1:{port}/")),
+        "the banner names the port it listens on: {banner}"
+    );
     assert!(status.contains("\"connected\":true"), "{status}");
 }
 
 #[test]
 fn a_fresh_serve_creates_its_database_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = obs_hub()
-        .env_remove("OBS_HUB_DATABASE")
-        .current_dir(dir.path())
-        .arg("serve")
-        .env("OBS_HUB_BIND", format!("127.0.0.1:{port}"))
-        .env("OBS_WEBSOCKET_PORT", free_port().to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let status = wait_for_http(port, "/api/obs-manager/status/");
-    let _ = child.kill();
-    let _ = child.wait();
+    let obs = ClosedPort::new();
+    let mut hub = HubProcess::spawn(
+        obs_hub()
+            .env_remove("OBS_HUB_DATABASE")
+            .current_dir(dir.path())
+            .arg("serve")
+            .env("OBS_HUB_BIND", "127.0.0.1:0")
+            .env("OBS_WEBSOCKET_PORT", obs.port.to_string()),
+    );
+    let status = wait_for_http(hub.wait_for_port(), "/api/obs-manager/status/");
+    hub.kill();
     assert!(
         status.contains(r#""persistence":{"state":"ok""#),
         "{status}"
@@ -310,17 +262,9 @@ fn an_unwritable_shared_memory_file_stops_start_up_with_one_line_naming_it() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Minimal HTTP/1.0 GET, retried until the server answers.
 fn wait_for_http(port: u16, path: &str) -> String {
-    use std::io::Write;
+    use std::io::{Read, Write};
     for _ in 0..200 {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");

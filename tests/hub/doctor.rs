@@ -1,8 +1,11 @@
 //! `obs-hub doctor` tells a wrong password from a closed port from an old OBS, in words.
 
-mod common;
+use crate::common;
 
-use common::{instance, spawn_hub, start_fake, PASSWORD};
+use common::{
+    binary::{obs_hub, run},
+    instance, spawn_hub, start_fake, ClosedPort, PASSWORD,
+};
 
 /// Runs `obs-hub doctor` with the given environment (off the async runtime: it blocks).
 async fn doctor(env: Vec<(&'static str, String)>) -> (i32, String) {
@@ -11,40 +14,16 @@ async fn doctor(env: Vec<(&'static str, String)>) -> (i32, String) {
 
 async fn doctor_with(env: Vec<(&'static str, String)>, flags: &[&str]) -> (i32, String) {
     let flags: Vec<String> = flags.iter().map(|flag| flag.to_string()).collect();
-    actix_web::rt::task::spawn_blocking(move || {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_obs-hub"));
-        command.arg("doctor").args(flags);
-        for key in [
-            "OBS_WEBSOCKET_HOST",
-            "OBS_WEBSOCKET_PORT",
-            "OBS_WEBSOCKET_PASSWORD",
-            "OBS_CALLBACK_BASE_URL",
-            "OBS_HUB_BIND",
-            "OBS_HUB_CONFIG",
-            "OBS_HUB_API_TOKEN",
-            "OBS_HUB_DATABASE",
-            "OBS_HUB_TLS",
-            "OBS_HUB_TLS_CERT",
-            "OBS_HUB_TLS_KEY",
-        ] {
-            command.env_remove(key);
-        }
-        command.envs(env);
-        let output = command.output().expect("doctor runs");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        (output.status.code().unwrap_or(-1), text)
-    })
-    .await
-    .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    // No OBS_HUB_DATABASE=none: a callback URL needs the database (doctor does not open it).
+    let mut command = obs_hub();
+    command
+        .env_remove("OBS_HUB_DATABASE")
+        .arg("doctor")
+        .args(flags)
+        .envs(env);
+    actix_web::rt::task::spawn_blocking(move || run(&mut command))
+        .await
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[actix_web::test]
@@ -76,10 +55,11 @@ async fn everything_right_passes() {
 #[actix_web::test]
 async fn a_wrong_password_a_closed_port_and_an_old_obs_are_told_apart() {
     let fake = start_fake().await;
+    let no_hub = ClosedPort::new();
     let (code, wrong) = doctor(vec![
         ("OBS_WEBSOCKET_PORT", fake.port().to_string()),
         ("OBS_WEBSOCKET_PASSWORD", "not-it".to_string()),
-        ("OBS_HUB_BIND", format!("127.0.0.1:{}", free_port())),
+        ("OBS_HUB_BIND", format!("127.0.0.1:{}", no_hub.port)),
     ])
     .await;
     assert_eq!(code, 1, "{wrong}");
@@ -90,7 +70,8 @@ async fn a_wrong_password_a_closed_port_and_an_old_obs_are_told_apart() {
     assert!(wrong.contains("Show Connect Info"), "{wrong}");
     assert!(!wrong.contains("not-it"));
 
-    let (code, closed) = doctor(vec![("OBS_WEBSOCKET_PORT", free_port().to_string())]).await;
+    let no_obs = ClosedPort::new();
+    let (code, closed) = doctor(vec![("OBS_WEBSOCKET_PORT", no_obs.port.to_string())]).await;
     assert_eq!(code, 1);
     assert!(
         closed.contains("✗ [default] OBS reachable: nothing answers"),
@@ -123,10 +104,11 @@ async fn a_wrong_password_a_closed_port_and_an_old_obs_are_told_apart() {
 #[actix_web::test]
 async fn a_hub_not_started_yet_is_information_unless_required() {
     let fake = start_fake().await;
+    let no_hub = ClosedPort::new();
     let env = vec![
         ("OBS_WEBSOCKET_PORT", fake.port().to_string()),
         ("OBS_WEBSOCKET_PASSWORD", PASSWORD.to_string()),
-        ("OBS_HUB_BIND", format!("127.0.0.1:{}", free_port())),
+        ("OBS_HUB_BIND", format!("127.0.0.1:{}", no_hub.port)),
     ];
     let (code, text) = doctor(env.clone()).await;
     assert_eq!(code, 0, "{text}");

@@ -3,7 +3,7 @@
 //! scene collections (commands refused with a retry hint during a switch while status reads go
 //! on) and hotkeys; every unknown name answered before anything reaches OBS.
 
-mod common;
+use crate::common;
 
 use common::{eventually, hub_with_fake};
 use serde_json::{json, Value};

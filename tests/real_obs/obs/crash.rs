@@ -8,7 +8,7 @@
 //! OBS_E2E_CRASH=1 OBS_E2E_SUITES=sid bash scripts/e2e-real-obs.sh crash_reproduction
 //! ```
 //!
-//! Included by tests/real_obs.rs.
+//! A module of `obs` (tests/real_obs/obs.rs).
 
 use std::time::Duration;
 

@@ -2,47 +2,32 @@
 //! is down, is killed, and delivers them (same ids, signed) after it starts again on the same
 //! database.
 
-mod common;
+use crate::common;
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use common::{
+    binary::{obs_hub, HubProcess},
     eventually,
-    receiver::{reserve_port, Receiver},
+    receiver::Receiver,
     start_fake, PASSWORD,
 };
 use obs_hub::webhooks::signing;
 use serde_json::Value;
 
-fn start_hub(config: &Path) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_obs-hub"));
-    for key in [
-        "OBS_WEBSOCKET_HOST",
-        "OBS_WEBSOCKET_PORT",
-        "OBS_WEBSOCKET_PASSWORD",
-        "OBS_CALLBACK_BASE_URL",
-        "OBS_HUB_BIND",
-        "OBS_HUB_API_TOKEN",
-        "OBS_HUB_ALLOWED_ORIGINS",
-        "OBS_HUB_DATABASE",
-        "OBS_HUB_CALLBACK_SECRET",
-    ] {
-        command.env_remove(key);
-    }
-    command
-        .arg("serve")
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("obs-hub starts")
+/// The hub on the configuration `config` (which binds port 0), and the base URL it listens on.
+async fn start_hub(config: &Path) -> (HubProcess, String) {
+    let hub = HubProcess::spawn(
+        obs_hub()
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env_remove("OBS_HUB_DATABASE")
+            // Warnings, and the line that says where it listens.
+            .env("RUST_LOG", "warn,obs_hub=info"),
+    );
+    let base = format!("http://127.0.0.1:{}", hub.port().await);
+    (hub, base)
 }
 
 async fn get(client: &awc::Client, url: &str) -> Option<Value> {
@@ -51,28 +36,18 @@ async fn get(client: &awc::Client, url: &str) -> Option<Value> {
     serde_json::from_slice(&body).ok()
 }
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[actix_web::test]
 async fn pending_deliveries_survive_sigkill_and_are_delivered_after_restart() {
     let fake = start_fake().await;
     let dir = tempfile::tempdir().unwrap();
-    let http_port = reserve_port();
-    let receiver = Receiver::on_port(reserve_port());
+    let receiver = Receiver::new();
     let secret = signing::generate_secret();
     receiver.set_secret(secret.expose());
     let config = dir.path().join("hub.toml");
     std::fs::write(
         &config,
         format!(
-            "bind = \"127.0.0.1:{http_port}\"\n\
+            "bind = \"127.0.0.1:0\"\n\
              [[obs]]\nname = \"default\"\nport = {obs}\npassword = \"{PASSWORD}\"\n\
              [database]\npath = \"{db}\"\n\
              [[webhooks]]\nurl = \"{url}\"\nsecret = \"{secret}\"\nevent_types = [\"scene_changed\"]\n\
@@ -88,9 +63,8 @@ async fn pending_deliveries_survive_sigkill_and_are_delivered_after_restart() {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(5))
         .finish();
-    let base = format!("http://127.0.0.1:{http_port}");
 
-    let mut hub = KillOnDrop(start_hub(&config));
+    let (mut hub, base) = start_hub(&config).await;
     eventually("the hub connected to OBS", || async {
         get(&client, &format!("{base}/api/stream-status/"))
             .await
@@ -135,11 +109,11 @@ async fn pending_deliveries_survive_sigkill_and_are_delivered_after_restart() {
     assert!(pending.len() >= 3);
 
     // SIGKILL: no shutdown, no flush.
-    hub.0.kill().unwrap();
-    hub.0.wait().unwrap();
+    hub.kill();
 
     receiver.start();
-    let _restarted = KillOnDrop(start_hub(&config));
+    let (_restarted, base) = start_hub(&config).await;
+    let log_url = format!("{base}/api/webhooks/{endpoint}/deliveries/");
     eventually("every delivery pending at the kill arrived", || async {
         let ids: Vec<String> = receiver.received().into_iter().map(|r| r.id).collect();
         pending.iter().all(|id| ids.contains(id))

@@ -1,6 +1,6 @@
 //! Every REST route and every error code, against the simulated OBS.
 
-mod common;
+use crate::common;
 
 use common::{hub_with_fake, instance, spawn_hub, start_fake, PASSWORD};
 use std::time::Duration;
