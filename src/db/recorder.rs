@@ -57,27 +57,27 @@ impl Recorder {
         }
     }
 
-    fn accept(&mut self, ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
-        let mut kept = Vec::with_capacity(ops.len());
-        for op in ops {
-            if op.is_event() {
-                if self.unwritten_events >= MAX_PENDING_EVENTS {
-                    self.health.update(|report| report.dropped_events += 1);
-                    if !self.dropping {
-                        self.dropping = true;
-                        log::error!(
-                            "persistence: {MAX_PENDING_EVENTS} events wait for the database; \
-                             new events are dropped until it accepts writes again"
-                        );
-                    }
-                    continue;
-                }
-                self.unwritten_events += 1;
-            }
+    fn accept(&mut self, mut ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
+        ops.retain(|op| {
             // Scene syncs and session changes are few and small: always kept.
-            kept.push(op);
-        }
-        self.queue.push(kept);
+            if !op.is_event() {
+                return true;
+            }
+            if self.unwritten_events >= MAX_PENDING_EVENTS {
+                self.health.update(|report| report.dropped_events += 1);
+                if !self.dropping {
+                    self.dropping = true;
+                    log::error!(
+                        "persistence: {MAX_PENDING_EVENTS} events wait for the database; new \
+                         events are dropped until it accepts writes again"
+                    );
+                }
+                return false;
+            }
+            self.unwritten_events += 1;
+            true
+        });
+        self.queue.push(ops);
         let unwritten = self.unwritten_events;
         self.health
             .update(|report| report.pending_events = unwritten);
@@ -186,7 +186,14 @@ impl Handler<StatusChanged> for Recorder {
     type Result = ();
 
     fn handle(&mut self, StatusChanged(event): StatusChanged, ctx: &mut Self::Context) {
-        let tracker = self.trackers.entry(event.instance.clone()).or_default();
+        // Looked up before inserting: no instance name cloned per change.
+        if !self.trackers.contains_key(&event.instance) {
+            self.trackers
+                .insert(event.instance.clone(), InstanceTracker::default());
+        }
+        let Some(tracker) = self.trackers.get_mut(&event.instance) else {
+            return;
+        };
         let ops = recording::ops_for(&event, tracker);
         self.accept(ops, ctx);
     }

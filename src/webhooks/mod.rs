@@ -7,8 +7,8 @@
 //!   checks on them), [`destination`] (where API endpoints may point; [`connector`] applies it
 //!   to every connection), [`outbox`] (per-endpoint queues, what happens after an attempt),
 //!   [`schedule`] (retry delays, response verdicts), [`signing`] (Standard Webhooks),
-//!   [`callbacks`] (what `/api/callback/...` accepts and who may call it), [`store`] (the tables
-//!   and queries), [`settings`] (the configuration's part).
+//!   [`callbacks`] (what `/api/callback/...` accepts and who may call it), [`store`] (endpoints and
+//!   pending deliveries to and from their rows under `db`), [`settings`] (the configuration's part).
 //!
 //! The HTTP routes are in `http::webhooks` and `http::callbacks`.
 

@@ -135,6 +135,9 @@ pub fn restart_delivery(
     })
 }
 
+/// Brings the declared endpoints (config file, callback base URL) in line with `declared`:
+/// same source and URL = same endpoint (its id, log and pending deliveries are kept); new ones
+/// are added; ones no longer declared are disabled (their log stays until deleted).
 pub fn sync_declared(
     conn: &mut SqliteConnection,
     declared: &[DeclaredEndpoint],
@@ -192,8 +195,6 @@ pub fn sync_declared(
     }
     Ok(())
 }
-
-/// Stores new deliveries (the caller wraps the batch in one transaction).
 
 #[cfg(test)]
 pub(crate) mod tests {

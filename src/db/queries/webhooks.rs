@@ -80,9 +80,7 @@ fn end_pending(conn: &mut SqliteConnection, endpoint_id: &str) -> QueryResult<us
     .execute(conn)
 }
 
-/// Brings the declared endpoints (config file, callback base URL) in line with `declared`:
-/// same source and URL = same endpoint (its id, log and pending deliveries are kept); new ones
-/// are added; ones no longer declared are disabled (their log stays until deleted).
+/// Stores new deliveries (the caller wraps the batch in one transaction).
 pub fn insert_deliveries(
     conn: &mut SqliteConnection,
     deliveries: &[NewDelivery],
@@ -220,7 +218,6 @@ pub fn deliveries_page(
         .collect())
 }
 
-/// What a redelivery request found.
 /// Makes a delivery pending again, due now, at the start of a new round of the schedule, unless
 /// its endpoint is disabled.
 pub fn restart_delivery(
