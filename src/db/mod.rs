@@ -9,11 +9,13 @@
 //! - History requests read through the [`pool::Pool`] on actix's blocking threads; in WAL mode
 //!   they never wait for the writer.
 //!
-//! Layout as in Lemmy: [`schema`] (the tables), [`source`] (row structs and insert forms),
-//! [`queries`] (plain functions over a connection); the rules are plain functions too:
+//! Layout as in Lemmy: [`schema`] (every table: history and the webhook outbox), [`source`] (row
+//! structs and insert forms), [`queries`] (plain functions over a connection), [`backend`] (all
+//! that is particular to SQLite), one [`pool::Pool`]; the rules are plain functions too:
 //! [`sessions`] (stream/record sessions), [`scene_sync`] (added/removed/renamed scenes).
 
 pub mod audit;
+pub mod backend;
 pub mod health;
 pub mod pool;
 pub mod queries;

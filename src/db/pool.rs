@@ -9,15 +9,12 @@ use std::{
 };
 
 use diesel::{
-    connection::SimpleConnection,
     r2d2::{ConnectionManager, CustomizeConnection},
-    sql_query,
-    sql_types::Text,
-    Connection, QueryableByName, RunQueryDsl, SqliteConnection,
+    Connection, SqliteConnection,
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use super::DbError;
+use super::{backend, DbError};
 
 pub type Pool = r2d2::Pool<ConnectionManager<SqliteConnection>>;
 
@@ -37,12 +34,7 @@ pub struct ConnectionOptions {
 
 impl ConnectionOptions {
     fn apply(&self, conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
-        // synchronous=NORMAL is safe in WAL mode: a commit survives the process being killed;
-        // only an OS crash or power loss can lose the last transactions, never corrupt the file.
-        conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            self.busy_timeout.as_millis()
-        ))
+        backend::configure(conn, self.busy_timeout)
     }
 }
 
@@ -108,10 +100,7 @@ fn establish(
     options
         .apply(&mut conn)
         .map_err(|error| open_error(error.to_string()))?;
-    // WAL lives in the file itself, so once at start is enough: readers (history requests)
-    // then never block the writer, nor it them.
-    let mode = journal_mode(&mut conn, "PRAGMA journal_mode = WAL")
-        .map_err(|error| open_error(error.to_string()))?;
+    let mode = backend::enable_wal(&mut conn).map_err(|error| open_error(error.to_string()))?;
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!(
             "database {}: journal mode is {mode}, not wal (a filesystem without shared memory?); \
@@ -147,18 +136,6 @@ fn check_wal_files(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct JournalMode {
-    #[diesel(sql_type = Text)]
-    journal_mode: String,
-}
-
-fn journal_mode(conn: &mut SqliteConnection, pragma: &str) -> diesel::QueryResult<String> {
-    sql_query(pragma)
-        .get_result::<JournalMode>(conn)
-        .map(|row| row.journal_mode)
-}
-
 fn run_migrations(path: &Path, conn: &mut SqliteConnection) -> Result<Vec<String>, DbError> {
     conn.run_pending_migrations(MIGRATIONS)
         .map(|versions| versions.iter().map(ToString::to_string).collect())
@@ -172,6 +149,7 @@ fn run_migrations(path: &Path, conn: &mut SqliteConnection) -> Result<Vec<String
 mod tests {
     use diesel::migration::MigrationSource;
     use diesel::sqlite::Sqlite;
+    use diesel::{sql_query, sql_types::Text, QueryableByName, RunQueryDsl};
 
     use super::*;
 
@@ -216,10 +194,7 @@ mod tests {
                 "{table} in {created:?}"
             );
         }
-        assert_eq!(
-            journal_mode(&mut conn, "PRAGMA journal_mode").unwrap(),
-            "wal"
-        );
+        assert_eq!(backend::journal_mode_in_force(&mut conn).unwrap(), "wal");
     }
 
     /// Each migration is applied over the schema of the ones before it, reverted, and applied

@@ -61,27 +61,27 @@ impl Recorder {
         }
     }
 
-    fn accept(&mut self, ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
-        let mut kept = Vec::with_capacity(ops.len());
-        for op in ops {
-            if op.is_event() {
-                if self.unwritten_events >= MAX_PENDING_EVENTS {
-                    self.health.update(|report| report.dropped_events += 1);
-                    if !self.dropping {
-                        self.dropping = true;
-                        log::error!(
-                            "persistence: {MAX_PENDING_EVENTS} events wait for the database; \
-                             new events are dropped until it accepts writes again"
-                        );
-                    }
-                    continue;
-                }
-                self.unwritten_events += 1;
-            }
+    fn accept(&mut self, mut ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
+        ops.retain(|op| {
             // Scene syncs and session changes are few and small: always kept.
-            kept.push(op);
-        }
-        self.queue.push(kept);
+            if !op.is_event() {
+                return true;
+            }
+            if self.unwritten_events >= MAX_PENDING_EVENTS {
+                self.health.update(|report| report.dropped_events += 1);
+                if !self.dropping {
+                    self.dropping = true;
+                    log::error!(
+                        "persistence: {MAX_PENDING_EVENTS} events wait for the database; new \
+                         events are dropped until it accepts writes again"
+                    );
+                }
+                return false;
+            }
+            self.unwritten_events += 1;
+            true
+        });
+        self.queue.push(ops);
         let unwritten = self.unwritten_events;
         self.health
             .update(|report| report.pending_events = unwritten);

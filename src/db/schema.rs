@@ -1,5 +1,17 @@
-// The tables of migrations/ as diesel sees them (what `diesel print-schema` would write, kept by
-// hand; `queries::tests` select every column of every table, so a drift fails the tests).
+// Every table of migrations/ as diesel sees them (what `diesel print-schema` would write, kept by
+// hand; `queries::tests` and `webhooks::store`'s tests select every column of every table, so a
+// drift fails the tests): history (instances, scenes, events, output_sessions) and the webhook
+// outbox (webhook_endpoints, webhook_deliveries, webhook_attempts).
+//
+// Column types are kept to those diesel maps on both SQLite and PostgreSQL (Integer, BigInt,
+// Double, Bool, Text, Timestamp, Nullable), so a PostgreSQL backend can use this file as it is.
+// Avoided, and why:
+// - Timestamptz, Jsonb/Json, Uuid, Array: PostgreSQL only. Times are UTC `Timestamp`s (the hub
+//   writes `naive_utc()`), JSON payloads and the endpoints' event type lists are `Text`, ids are
+//   `Text` (`ep_...`, `msg_...`).
+// - Unsigned<..>, TinyInt, SmallInt: MySQL only / not mapped the same way by SQLite's dynamic
+//   types; counts and sizes are BigInt, small numbers Integer.
+// - Binary (bytea vs BLOB) works on both but is not needed: secrets are stored as their text.
 
 diesel::table! {
     instances (id) {
@@ -85,8 +97,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        secret -> Nullable<Text>,
+        event_types -> Text,
+        instance -> Nullable<Text>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        source -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (seq) {
+        seq -> BigInt,
+        id -> Text,
+        endpoint_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        round_start -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> Text,
+        n -> Integer,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(scenes -> instances (instance_id));
 diesel::joinable!(events -> instances (instance_id));
 diesel::joinable!(output_sessions -> instances (instance_id));
 
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+
 diesel::allow_tables_to_appear_in_same_query!(instances, scenes, events, output_sessions);
+diesel::allow_tables_to_appear_in_same_query!(
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts
+);

@@ -232,6 +232,9 @@ where
     /// The batch was written.
     fn written(&mut self, batch: Vec<T>, written: Self::Written, ctx: &mut Context<Self>);
 
+    /// A batch was written after a run of failures (called before [`WriteBehind::written`]).
+    fn recovered(&mut self) {}
+
     /// The batch failed (it is back in the queue, retried after `failed.retry_in`). `error` is
     /// None when the writer thread stopped.
     fn failed(&mut self, error: Option<&Self::Error>, failed: Failed);
@@ -254,7 +257,9 @@ where
                     let batch = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
                     match result {
                         Ok(Ok(written)) => {
-                            act.queue().written();
+                            if act.queue().written() {
+                                act.recovered();
+                            }
                             act.written(batch, written, ctx);
                         }
                         Ok(Err(error)) => {

@@ -2,6 +2,7 @@
 //! does what it is told, once; the recorder decides what to write and retries.
 
 use super::{
+    backend,
     pool::Pool,
     queries::{self, InstanceIds},
     recording::WriteOp,
@@ -26,10 +27,9 @@ impl HistoryStore {
         let mut conn = self.pool.get()?;
         // Ids learnt inside a transaction that rolls back must not be remembered.
         let mut ids = self.instance_ids.clone();
-        // IMMEDIATE takes the write lock up front: waiting for it honours busy_timeout, where a
-        // deferred transaction could fail to upgrade its read lock halfway through the batch.
-        let written =
-            conn.immediate_transaction(|conn| queries::apply_batch(conn, ops, &mut ids))?;
+        let written = backend::write_transaction(&mut conn, |conn| {
+            queries::apply_batch(conn, ops, &mut ids)
+        })?;
         self.instance_ids = ids;
         Ok(written)
     }

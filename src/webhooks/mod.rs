@@ -1,13 +1,14 @@
 //! Webhooks out (signed, durable, retried) and callbacks in.
 //!
 //! - [`dispatcher::WebhookDispatcher`]: the actor that turns status changes into deliveries and
-//!   sends them, on its own thread; [`writer::StoreWriter`] does its database writes on another.
+//!   sends them, on its own thread; its database writes run on a [`db::write_behind`](crate::db::write_behind)
+//!   writer thread ([`writer::WebhookStore`]).
 //! - Plain logic: [`events`] (event types, message bodies), [`endpoint`] (endpoints and the
 //!   checks on them), [`destination`] (where API endpoints may point; [`connector`] applies it
 //!   to every connection), [`outbox`] (per-endpoint queues, what happens after an attempt),
 //!   [`schedule`] (retry delays, response verdicts), [`signing`] (Standard Webhooks),
-//!   [`callbacks`] (what `/api/callback/...` accepts and who may call it), [`store`] (the tables
-//!   and queries), [`settings`] (the configuration's part).
+//!   [`callbacks`] (what `/api/callback/...` accepts and who may call it), [`store`] (endpoints and
+//!   pending deliveries to and from their rows under `db`), [`settings`] (the configuration's part).
 //!
 //! The HTTP routes are in `http::webhooks` and `http::callbacks`.
 
@@ -32,13 +33,9 @@ use std::{
 
 use actix::Addr;
 
-use self::{
-    callbacks::CallbackMemory,
-    dispatcher::{Drain, WebhookDispatcher},
-    endpoint::DeclaredEndpoint,
-    writer::Pool,
-};
+use self::{callbacks::CallbackMemory, dispatcher::WebhookDispatcher, endpoint::DeclaredEndpoint};
 use crate::config::Settings;
+use crate::db::{pool::Pool, write_behind::Drain};
 
 /// What the rest of the hub holds of webhooks (cheap to clone).
 #[derive(Clone)]

@@ -17,27 +17,9 @@ use rand::Rng;
 use super::schedule::{self, Verdict};
 /// The delays between attempts (a setting, so it lives with the settings).
 pub use crate::config::webhooks::RetrySchedule;
+use crate::db::source::webhook::NewDelivery;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    Pending,
-    Delivered,
-    /// Given up after the last retry.
-    Failed,
-    /// Its endpoint was disabled (410 Gone, the API, or removed from the configuration).
-    EndpointDisabled,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-            Self::EndpointDisabled => "endpoint_disabled",
-        }
-    }
-}
+pub use crate::db::source::webhook::DeliveryStatus;
 
 /// A stored delivery that still has to reach its endpoint.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +34,21 @@ pub struct PendingDelivery {
     /// Attempts made before the current round of the schedule (a redelivery starts a new one).
     pub round_start: u32,
     pub due: DateTime<Utc>,
+}
+
+impl From<NewDelivery> for PendingDelivery {
+    /// A delivery just stored: never tried, due at once.
+    fn from(new: NewDelivery) -> Self {
+        Self {
+            id: new.id,
+            endpoint_id: new.endpoint_id,
+            event_type: new.event_type,
+            body: new.body,
+            attempts: 0,
+            round_start: 0,
+            due: new.created_at,
+        }
+    }
 }
 
 /// How one attempt went, as the sender saw it.

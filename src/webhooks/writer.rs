@@ -1,29 +1,19 @@
-//! `StoreWriter`: the webhook tables' writes, on a thread of their own (a `SyncArbiter`), so that
-//! SQLite's blocking calls never run on the dispatcher's thread, the status manager's or an HTTP
-//! worker's. One message = one transaction.
+//! `WebhookStore`: the webhook tables' side of the dispatcher's
+//! [`Writer`](crate::db::write_behind::Writer) thread, so that SQLite's blocking calls never run
+//! on the dispatcher's thread, the status manager's or an HTTP worker's. One job = one
+//! transaction.
 //!
 //! Batches (new deliveries, attempt outcomes) go through [`write_batch`]: a row the database
 //! refuses for good (a constraint) is left out and reported, and the rest is written. Only
 //! passing failures (a lock, a full disk) fail the whole batch, which the dispatcher retries.
 
-use std::sync::Arc;
-
-use actix::prelude::*;
-use chrono::{DateTime, Utc};
+use actix::MailboxError;
 use diesel::{
-    r2d2::ConnectionManager,
     result::{DatabaseErrorKind, Error as QueryError},
     Connection, QueryResult, SqliteConnection,
 };
 
-use super::{
-    endpoint::{DeclaredEndpoint, Endpoint},
-    outbox::PendingDelivery,
-    store::{self, AttemptOutcome, NewDelivery, Restarted},
-};
-
-/// The database pool (the same type as the persistence layer's).
-pub type Pool = r2d2::Pool<ConnectionManager<SqliteConnection>>;
+use crate::db::{backend, pool::Pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -43,72 +33,39 @@ impl From<MailboxError> for StoreError {
     }
 }
 
-type StoreResult<T> = Result<T, StoreError>;
-
-/// Brings the declared endpoints in line, then answers every endpoint and every pending
-/// delivery of an enabled one (start-up).
-#[derive(Message)]
-#[rtype(result = "StoreResult<(Vec<Endpoint>, Vec<PendingDelivery>)>")]
-pub struct Load {
-    pub declared: Vec<DeclaredEndpoint>,
-}
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The rows of a batch the database refused for good: their index in the batch, and why.
 pub type Refused = Vec<(usize, String)>;
 
-#[derive(Message)]
-#[rtype(result = "StoreResult<Refused>")]
-pub struct InsertDeliveries(pub Arc<Vec<NewDelivery>>);
-
-#[derive(Message)]
-#[rtype(result = "StoreResult<Refused>")]
-pub struct RecordOutcomes(pub Arc<Vec<AttemptOutcome>>);
-
-#[derive(Message)]
-#[rtype(result = "StoreResult<()>")]
-pub struct CreateEndpoint(pub Endpoint);
-
-/// Writes an endpoint (and ends its pending deliveries when it is disabled).
-#[derive(Message)]
-#[rtype(result = "StoreResult<()>")]
-pub struct SaveEndpoint(pub Endpoint);
-
-#[derive(Message)]
-#[rtype(result = "StoreResult<bool>")]
-pub struct DeleteEndpoint(pub String);
-
-#[derive(Message)]
-#[rtype(result = "StoreResult<Restarted>")]
-pub struct RestartDelivery {
-    pub id: String,
-    pub now: DateTime<Utc>,
-}
-
-/// Deletes up to `chunk` finished deliveries older than `before`.
-#[derive(Message)]
-#[rtype(result = "StoreResult<usize>")]
-pub struct PruneDeliveries {
-    pub before: DateTime<Utc>,
-    pub chunk: i64,
-}
-
-pub struct StoreWriter {
+/// What the dispatcher's writer thread holds.
+#[derive(Clone)]
+pub struct WebhookStore {
     pool: Pool,
 }
 
-impl StoreWriter {
+impl WebhookStore {
     pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 
-    /// One IMMEDIATE transaction: the write lock is taken up front, so waiting for it honours
-    /// busy_timeout instead of failing halfway through a batch.
-    fn write<T>(
+    /// One write transaction.
+    pub fn transaction<T>(
         &self,
-        work: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<T>,
+        work: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
     ) -> StoreResult<T> {
         let mut conn = self.pool.get()?;
-        Ok(conn.immediate_transaction(work)?)
+        Ok(backend::write_transaction(&mut conn, work)?)
+    }
+
+    /// A batch through [`write_batch`].
+    pub fn write_rows<T, R>(
+        &self,
+        rows: &[T],
+        write: impl Fn(&mut SqliteConnection, &[T]) -> QueryResult<R>,
+    ) -> StoreResult<Refused> {
+        let mut conn = self.pool.get()?;
+        Ok(write_batch(&mut conn, rows, write)?)
     }
 }
 
@@ -127,7 +84,7 @@ fn refuses_the_row(error: &QueryError) -> bool {
     )
 }
 
-/// Writes `rows` with `write` in one IMMEDIATE transaction. When the database refuses a row for
+/// Writes `rows` with `write` in one write transaction. When the database refuses a row for
 /// good, the batch is written again row by row (each in a savepoint of one transaction), leaving
 /// out the refused rows, which are answered. Any other failure fails the batch as a whole.
 pub fn write_batch<T, R>(
@@ -135,12 +92,12 @@ pub fn write_batch<T, R>(
     rows: &[T],
     write: impl Fn(&mut SqliteConnection, &[T]) -> QueryResult<R>,
 ) -> QueryResult<Refused> {
-    match conn.immediate_transaction(|conn| write(conn, rows)) {
+    match backend::write_transaction(conn, |conn| write(conn, rows)) {
         Ok(_) => return Ok(Vec::new()),
         Err(error) if !refuses_the_row(&error) => return Err(error),
         Err(_) => {}
     }
-    conn.immediate_transaction(|conn| {
+    backend::write_transaction(conn, |conn| {
         let mut refused = Vec::new();
         for (index, row) in rows.iter().enumerate() {
             // Nested: a savepoint, so a refused row leaves nothing half-written behind.
@@ -154,106 +111,11 @@ pub fn write_batch<T, R>(
     })
 }
 
-impl Actor for StoreWriter {
-    type Context = SyncContext<Self>;
-}
-
-impl Handler<Load> for StoreWriter {
-    type Result = StoreResult<(Vec<Endpoint>, Vec<PendingDelivery>)>;
-
-    fn handle(&mut self, load: Load, _: &mut Self::Context) -> Self::Result {
-        self.write(|conn| {
-            store::sync_declared(conn, &load.declared, Utc::now())?;
-            Ok((
-                store::all_endpoints(conn)?,
-                store::pending_deliveries(conn)?,
-            ))
-        })
-    }
-}
-
-impl Handler<InsertDeliveries> for StoreWriter {
-    type Result = StoreResult<Refused>;
-
-    fn handle(
-        &mut self,
-        InsertDeliveries(batch): InsertDeliveries,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        let mut conn = self.pool.get()?;
-        Ok(write_batch(&mut conn, &batch, store::insert_deliveries)?)
-    }
-}
-
-impl Handler<RecordOutcomes> for StoreWriter {
-    type Result = StoreResult<Refused>;
-
-    fn handle(
-        &mut self,
-        RecordOutcomes(batch): RecordOutcomes,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        let mut conn = self.pool.get()?;
-        Ok(write_batch(&mut conn, &batch, store::record_outcomes)?)
-    }
-}
-
-impl Handler<CreateEndpoint> for StoreWriter {
-    type Result = StoreResult<()>;
-
-    fn handle(
-        &mut self,
-        CreateEndpoint(endpoint): CreateEndpoint,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        self.write(|conn| store::insert_endpoint(conn, &endpoint))
-    }
-}
-
-impl Handler<SaveEndpoint> for StoreWriter {
-    type Result = StoreResult<()>;
-
-    fn handle(
-        &mut self,
-        SaveEndpoint(endpoint): SaveEndpoint,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        self.write(|conn| store::save_endpoint(conn, &endpoint))
-    }
-}
-
-impl Handler<DeleteEndpoint> for StoreWriter {
-    type Result = StoreResult<bool>;
-
-    fn handle(
-        &mut self,
-        DeleteEndpoint(id): DeleteEndpoint,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        self.write(|conn| store::delete_endpoint(conn, &id))
-    }
-}
-
-impl Handler<RestartDelivery> for StoreWriter {
-    type Result = StoreResult<Restarted>;
-
-    fn handle(&mut self, restart: RestartDelivery, _: &mut Self::Context) -> Self::Result {
-        self.write(|conn| store::restart_delivery(conn, &restart.id, restart.now))
-    }
-}
-
-impl Handler<PruneDeliveries> for StoreWriter {
-    type Result = StoreResult<usize>;
-
-    fn handle(&mut self, prune: PruneDeliveries, _: &mut Self::Context) -> Self::Result {
-        self.write(|conn| store::prune_finished(conn, prune.before, prune.chunk))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhooks::store::tests::test_db;
+    use crate::webhooks::store::{self, tests::test_db, NewDelivery};
+    use chrono::Utc;
     use diesel::RunQueryDsl;
 
     fn delivery(id: &str, endpoint_id: &str) -> NewDelivery {

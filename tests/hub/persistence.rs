@@ -380,6 +380,44 @@ async fn sync_scenes_says_what_it_added_removed_and_renamed() {
     );
 }
 
+/// The scenes table follows `scene_list_changed`, which carries the scenes with their uuids:
+/// a forced re-read that finds nothing new writes nothing more (it used to rewrite the table
+/// from the route as well as through the change).
+#[actix_web::test]
+async fn a_sync_that_changes_nothing_leaves_the_scenes_table_alone() {
+    let (hub, fake) = hub_with_fake().await;
+    let before = wait_for_history(&hub, "/api/scenes/", "the scenes written", |body| {
+        scene_row(body, "Live").is_some()
+    })
+    .await;
+    let changes = hub.get("/api/events/?kind=scene_list_changed").await.body;
+    let details = &list(&changes, "events")[0]["payload"]["scene_details"];
+    let live = details
+        .as_array()
+        .and_then(|scenes| scenes.iter().find(|scene| scene["name"] == "Live"))
+        .unwrap_or_else(|| panic!("no Live in the change's scene_details: {changes:#}"));
+    assert_eq!(
+        live["uuid"],
+        scene_row(&before, "Live").expect("a row")["uuid"]
+    );
+    assert!(live["uuid"].is_string());
+
+    let synced = hub.post("/api/sync-scenes/", "").await;
+    assert_eq!(synced.status, 200);
+    assert_eq!(synced.body["added"], json!([]));
+    // A barrier: a change accepted after the sync is written after anything the sync queued.
+    fake.switch_scene_from_obs("BRB").await;
+    wait_for_history(
+        &hub,
+        "/api/events/?kind=scene_changed",
+        "the switch",
+        |body| body["events"][0]["payload"]["scene"] == "BRB",
+    )
+    .await;
+    let after = hub.get("/api/scenes/").await.body;
+    assert_eq!(after["scenes"], before["scenes"], "no row rewritten");
+}
+
 #[actix_web::test]
 async fn bad_history_parameters_get_a_400_naming_them() {
     let (hub, _fake) = hub_with_fake().await;

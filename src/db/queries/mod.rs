@@ -7,6 +7,7 @@ pub mod instances;
 pub mod scenes;
 pub mod sessions;
 pub mod tokens;
+pub mod webhooks;
 
 use std::collections::HashMap;
 

@@ -6,3 +6,4 @@ pub mod instance;
 pub mod scene;
 pub mod session;
 pub mod token;
+pub mod webhook;

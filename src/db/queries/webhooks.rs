@@ -1,0 +1,271 @@
+//! The webhook outbox's queries: plain functions over a connection, on the rows of
+//! [`source::webhook`](crate::db::source::webhook). Writes run on the dispatcher's writer thread
+//! (the caller wraps a batch in one transaction); the delivery log's reads on actix's blocking
+//! threads.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::{
+    schema::{webhook_attempts, webhook_deliveries, webhook_endpoints},
+    source::webhook::{
+        AttemptOutcome, AttemptRow, DeliveryLog, DeliveryRow, DeliveryStatus, EndpointRow,
+        NewDelivery, NewDeliveryRow, Restarted,
+    },
+};
+
+/// Rows per INSERT statement: well under SQLite's limit of bound variables.
+const INSERT_CHUNK: usize = 1_000;
+
+pub fn all_endpoints(conn: &mut SqliteConnection) -> QueryResult<Vec<EndpointRow>> {
+    webhook_endpoints::table
+        .order((webhook_endpoints::created_at, webhook_endpoints::id))
+        .select(EndpointRow::as_select())
+        .load(conn)
+}
+
+pub fn find_endpoint(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<EndpointRow>> {
+    webhook_endpoints::table
+        .find(id)
+        .select(EndpointRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_endpoint(conn: &mut SqliteConnection, endpoint: &EndpointRow) -> QueryResult<()> {
+    diesel::insert_into(webhook_endpoints::table)
+        .values(endpoint)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Writes every field of `endpoint`; when it is (now) disabled, its pending deliveries end as
+/// `endpoint_disabled`.
+pub fn save_endpoint(conn: &mut SqliteConnection, endpoint: &EndpointRow) -> QueryResult<()> {
+    diesel::update(webhook_endpoints::table.find(&endpoint.id))
+        .set(endpoint)
+        .execute(conn)?;
+    if !endpoint.enabled {
+        end_pending(conn, &endpoint.id)?;
+    }
+    Ok(())
+}
+
+/// Deletes an endpoint with its deliveries and their attempts; false when there was none.
+pub fn delete_endpoint(conn: &mut SqliteConnection, id: &str) -> QueryResult<bool> {
+    // Deleted by hand as well as by ON DELETE CASCADE: the cascade needs foreign_keys=ON on the
+    // connection, which a pool customiser sets but a bare connection would not.
+    let deliveries = webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(id))
+        .select(webhook_deliveries::id);
+    diesel::delete(
+        webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)),
+    )
+    .execute(conn)?;
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
+        .execute(conn)?;
+    Ok(diesel::delete(webhook_endpoints::table.find(id)).execute(conn)? > 0)
+}
+
+fn end_pending(conn: &mut SqliteConnection, endpoint_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+    )
+    .set((
+        webhook_deliveries::status.eq(DeliveryStatus::EndpointDisabled.as_str()),
+        webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+}
+
+/// Stores new deliveries (the caller wraps the batch in one transaction).
+pub fn insert_deliveries(
+    conn: &mut SqliteConnection,
+    deliveries: &[NewDelivery],
+) -> QueryResult<()> {
+    for chunk in deliveries.chunks(INSERT_CHUNK) {
+        let rows: Vec<NewDeliveryRow<'_>> = chunk
+            .iter()
+            .map(|d| NewDeliveryRow {
+                id: &d.id,
+                endpoint_id: &d.endpoint_id,
+                event_type: &d.event_type,
+                payload: &d.body,
+                status: DeliveryStatus::Pending.as_str(),
+                attempts: 0,
+                round_start: 0,
+                next_attempt_at: d.created_at.naive_utc(),
+                created_at: d.created_at.naive_utc(),
+            })
+            .collect();
+        diesel::insert_into(webhook_deliveries::table)
+            .values(&rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Records attempts and what they made of their deliveries (the caller wraps the batch in one
+/// transaction). An outcome whose delivery is gone (its endpoint was deleted while the attempt
+/// was under way) is skipped: there is nothing left to record it against. Answers how many were.
+pub fn record_outcomes(
+    conn: &mut SqliteConnection,
+    outcomes: &[AttemptOutcome],
+) -> QueryResult<usize> {
+    let mut rows: Vec<AttemptRow> = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        let delivered_at =
+            (outcome.new_status == DeliveryStatus::Delivered).then(|| outcome.at.naive_utc());
+        let updated = diesel::update(
+            webhook_deliveries::table.filter(webhook_deliveries::id.eq(&*outcome.delivery_id)),
+        )
+        .set((
+            webhook_deliveries::status.eq(outcome.new_status.as_str()),
+            webhook_deliveries::attempts.eq(i32::try_from(outcome.n).unwrap_or(i32::MAX)),
+            webhook_deliveries::next_attempt_at
+                .eq(outcome.next_attempt_at.map(|at| at.naive_utc())),
+            webhook_deliveries::delivered_at.eq(delivered_at),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            continue;
+        }
+        rows.push(AttemptRow {
+            id: 0,
+            delivery_id: outcome.delivery_id.to_string(),
+            n: i32::try_from(outcome.n).unwrap_or(i32::MAX),
+            attempted_at: outcome.at.naive_utc(),
+            status_code: outcome.status_code.map(i32::from),
+            latency_ms: i64::try_from(outcome.latency_ms).unwrap_or(i64::MAX),
+            error: outcome.error.clone(),
+        });
+        if let Some((endpoint_id, reason)) = &outcome.disable_endpoint {
+            diesel::update(webhook_endpoints::table.find(&**endpoint_id))
+                .set((
+                    webhook_endpoints::enabled.eq(false),
+                    webhook_endpoints::disabled_reason.eq(reason),
+                    webhook_endpoints::updated_at.eq(outcome.at.naive_utc()),
+                ))
+                .execute(conn)?;
+            end_pending(conn, endpoint_id)?;
+        }
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        diesel::insert_into(webhook_attempts::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(outcomes.len() - rows.len())
+}
+
+/// Every pending delivery of an enabled endpoint, oldest first: what a restart resumes.
+pub fn pending_deliveries(conn: &mut SqliteConnection) -> QueryResult<Vec<DeliveryRow>> {
+    webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_endpoints::enabled.eq(true))
+        .order(webhook_deliveries::seq)
+        .select(DeliveryRow::as_select())
+        .load(conn)
+}
+
+pub fn find_delivery(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<DeliveryRow>> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(id))
+        .select(DeliveryRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// An endpoint's deliveries, newest first, `limit` of them with `seq` below `before`.
+pub fn deliveries_page(
+    conn: &mut SqliteConnection,
+    endpoint_id: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<DeliveryLog>> {
+    let deliveries: Vec<DeliveryRow> = webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .filter(webhook_deliveries::seq.lt(before.unwrap_or(i64::MAX)))
+        .order(webhook_deliveries::seq.desc())
+        .limit(limit)
+        .select(DeliveryRow::as_select())
+        .load(conn)?;
+    let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+    let mut attempts: Vec<AttemptRow> = webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq_any(&ids))
+        .order((
+            webhook_attempts::delivery_id,
+            webhook_attempts::n,
+            webhook_attempts::id,
+        ))
+        .select(AttemptRow::as_select())
+        .load(conn)?;
+    Ok(deliveries
+        .into_iter()
+        .map(|delivery| {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut attempts)
+                .into_iter()
+                .partition(|a| a.delivery_id == delivery.id);
+            attempts = rest;
+            DeliveryLog {
+                delivery,
+                attempts: mine,
+            }
+        })
+        .collect())
+}
+
+/// Makes a delivery pending again, due now, at the start of a new round of the schedule, unless
+/// its endpoint is disabled.
+pub fn restart_delivery(
+    conn: &mut SqliteConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Restarted<DeliveryRow>> {
+    let Some(row) = find_delivery(conn, id)? else {
+        return Ok(Restarted::NotFound);
+    };
+    let enabled: bool = webhook_endpoints::table
+        .find(&row.endpoint_id)
+        .select(webhook_endpoints::enabled)
+        .first(conn)?;
+    if !enabled {
+        return Ok(Restarted::EndpointDisabled(row.endpoint_id));
+    }
+    diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq(id)))
+        .set((
+            webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+            webhook_deliveries::round_start.eq(row.attempts),
+            webhook_deliveries::next_attempt_at.eq(Some(now.naive_utc())),
+        ))
+        .execute(conn)?;
+    Ok(Restarted::Pending(DeliveryRow {
+        status: DeliveryStatus::Pending.as_str().to_string(),
+        round_start: row.attempts,
+        next_attempt_at: Some(now.naive_utc()),
+        ..row
+    }))
+}
+
+/// Deletes up to `chunk` finished deliveries (not pending) created before `before`, with their
+/// attempts; returns how many went.
+pub fn prune_finished(
+    conn: &mut SqliteConnection,
+    before: DateTime<Utc>,
+    chunk: i64,
+) -> QueryResult<usize> {
+    let old: Vec<String> = webhook_deliveries::table
+        .filter(webhook_deliveries::created_at.lt(before.naive_utc()))
+        .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending.as_str()))
+        .order(webhook_deliveries::seq)
+        .limit(chunk)
+        .select(webhook_deliveries::id)
+        .load(conn)?;
+    diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(&old)))
+        .execute(conn)?;
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&old)))
+        .execute(conn)
+}
