@@ -83,7 +83,7 @@ async fn set_running(state: &AppState, target: &Target, running: bool) -> Result
     get,
     path = "/api/obs-manager/status",
     tag = "instance",
-    summary = "Whether the manager runs, and every instance's connection",
+    summary = "Whether the manager runs, and every instance's connection (those the token may see)",
     responses(
         (status = 200, description = "Manager status", body = views::ManagerStatusView),
         InstanceErrors

@@ -16,7 +16,8 @@
 //!
 //! Every change is serialised once here and shared by all sessions. A session of an
 //! instance-limited token gets only its instances' changes: the feed skips the others before
-//! they reach its backlog (a session that sees every instance costs no check).
+//! they reach its backlog (for a session that sees every instance that is one enum test, no
+//! name comparison).
 
 use std::sync::Arc;
 
