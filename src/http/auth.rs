@@ -60,6 +60,13 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may see `instance`: an instance-limited token sees only its own.
+    pub fn sees(&self, instance: &str) -> bool {
+        self.grant()
+            .and_then(|grant| grant.instances.as_ref())
+            .is_none_or(|names| names.iter().any(|name| name == instance))
+    }
+
     /// As the audit trail names it.
     pub fn actor(&self) -> String {
         match self {

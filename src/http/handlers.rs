@@ -1,12 +1,13 @@
 //! Route handlers: parse, route to the supervisor or read the board, shape the answer.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use obws::responses::StatusCode as ObsStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
     ask::{self, ask, ask_for},
+    auth::Caller,
     body::{Json, OptionalJson},
     responses::{CommandErrors, InstanceErrors},
     target::Target,
@@ -41,7 +42,8 @@ fn hub_unavailable() -> ApiError {
 )]
 pub async fn start_manager(state: web::Data<AppState>, target: Target) -> Answer {
     set_running(&state, &target, true).await?;
-    Ok(manager_status_response(&state, &target))
+    // Admin only, and admin tokens are not limited to instances.
+    Ok(manager_status_response(&state, &target, &Caller::Anonymous))
 }
 
 #[utoipa::path(
@@ -56,7 +58,7 @@ pub async fn start_manager(state: web::Data<AppState>, target: Target) -> Answer
 )]
 pub async fn stop_manager(state: web::Data<AppState>, target: Target) -> Answer {
     set_running(&state, &target, false).await?;
-    Ok(manager_status_response(&state, &target))
+    Ok(manager_status_response(&state, &target, &Caller::Anonymous))
 }
 
 async fn set_running(state: &AppState, target: &Target, running: bool) -> Result<(), ApiError> {
@@ -81,22 +83,33 @@ async fn set_running(state: &AppState, target: &Target, running: bool) -> Result
     get,
     path = "/api/obs-manager/status",
     tag = "instance",
-    summary = "Whether the manager runs, and every instance's connection",
+    summary = "Whether the manager runs, and every instance's connection (those the token may see)",
     responses(
         (status = 200, description = "Manager status", body = views::ManagerStatusView),
         InstanceErrors
     )
 )]
-pub async fn manager_status(state: web::Data<AppState>, target: Target) -> HttpResponse {
-    manager_status_response(&state, &target)
+pub async fn manager_status(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    target: Target,
+) -> HttpResponse {
+    manager_status_response(&state, &target, &Caller::of(&request))
 }
 
-fn manager_status_response(state: &AppState, target: &Target) -> HttpResponse {
+/// Every instance the caller sees, or the path's one.
+fn manager_status_response(state: &AppState, target: &Target, caller: &Caller) -> HttpResponse {
     let snapshot = state.board.current();
-    let only = target.explicit.then_some(target.name.as_str());
+    let shown = |name: &str| {
+        if target.explicit {
+            name == target.name
+        } else {
+            caller.sees(name)
+        }
+    };
     HttpResponse::Ok().json(views::ManagerStatusView::new(
         &snapshot,
-        only,
+        shown,
         state.persistence.report(),
     ))
 }
@@ -105,18 +118,20 @@ fn manager_status_response(state: &AppState, target: &Target) -> HttpResponse {
     get,
     path = "/api/instances",
     tag = "hub",
-    summary = "Every configured instance with its state",
+    summary = "Every configured instance with its state (those the token may see)",
     responses(
         (status = 200, description = "Instances", body = views::InstanceList),
         (status = 401, description = "An API token is configured and was not given", body = crate::error::ErrorBody)
     )
 )]
-pub async fn list_instances(state: web::Data<AppState>) -> HttpResponse {
+pub async fn list_instances(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.board.current();
+    let caller = Caller::of(&request);
     HttpResponse::Ok().json(views::InstanceList {
         instances: snapshot
             .instances
             .values()
+            .filter(|status| caller.sees(&status.name))
             .map(|status| views::InstanceView::new(status))
             .collect(),
     })

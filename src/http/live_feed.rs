@@ -14,13 +14,16 @@
 //! reconnects and starts from a fresh snapshot. What one stuck browser costs the hub is so
 //! bounded by `max_backlog` changes plus the socket buffers.
 //!
-//! Every change is serialised once here and shared by all sessions.
+//! Every change is serialised once here and shared by all sessions. A session of an
+//! instance-limited token gets only its instances' changes: the feed skips the others before
+//! they reach its backlog (for a session that sees every instance that is one enum test, no
+//! name comparison).
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::live_protocol::change_message;
+use super::live_protocol::{change_message, InstanceFilter};
 use crate::status::{HubSnapshot, StatusBoard, StatusChanged};
 
 /// What the feed sends a session.
@@ -35,11 +38,12 @@ pub enum LiveEvent {
     ShuttingDown,
 }
 
-/// Adds a session; answers the snapshot to send first. Every change newer than that snapshot
-/// reaches the session (see [`LiveFeed`]'s handler for why).
+/// Adds a session, which sees the instances of its filter; answers the snapshot to send first.
+/// Every change newer than that snapshot (of those instances) reaches the session (see
+/// [`LiveFeed`]'s handler for why).
 #[derive(Message)]
 #[rtype(result = "Arc<HubSnapshot>")]
-pub struct Join(pub Recipient<LiveEvent>);
+pub struct Join(pub Recipient<LiveEvent>, pub InstanceFilter);
 
 /// The current snapshot, for a session whose client asked to resync. The session stays joined,
 /// so changes newer than it keep coming.
@@ -49,7 +53,7 @@ pub struct CurrentSnapshot;
 
 pub struct LiveFeed {
     board: StatusBoard,
-    sessions: Vec<Recipient<LiveEvent>>,
+    sessions: Vec<(Recipient<LiveEvent>, InstanceFilter)>,
 }
 
 impl LiveFeed {
@@ -77,7 +81,7 @@ impl Actor for LiveFeed {
             crate::shutdown::stop_requested()
                 .into_actor(self)
                 .map(|(), feed, _| {
-                    for session in feed.sessions.drain(..) {
+                    for (session, _) in feed.sessions.drain(..) {
                         session.do_send(LiveEvent::ShuttingDown);
                     }
                 }),
@@ -92,9 +96,9 @@ impl Handler<Join> for LiveFeed {
     /// (the manager publishes before it pushes), and every change the feed handles from now on
     /// goes to the new session: between them, nothing is left out. Changes that are in both
     /// are dropped by the session's `SeqGate`.
-    fn handle(&mut self, Join(session): Join, _: &mut Self::Context) -> Self::Result {
-        self.sessions.retain(|session| session.connected());
-        self.sessions.push(session);
+    fn handle(&mut self, Join(session, filter): Join, _: &mut Self::Context) -> Self::Result {
+        self.sessions.retain(|(session, _)| session.connected());
+        self.sessions.push((session, filter));
         self.board.current()
     }
 }
@@ -118,8 +122,11 @@ impl Handler<StatusChanged> for LiveFeed {
             seq: change.seq,
             json: Arc::from(change_message(&change)),
         };
-        self.sessions
-            .retain(|session| match session.try_send(event.clone()) {
+        self.sessions.retain(|(session, filter)| {
+            if !filter.allows(&change.instance) {
+                return true;
+            }
+            match session.try_send(event.clone()) {
                 Ok(()) => true,
                 Err(SendError::Full(_)) => {
                     // Bypasses the full mailbox on purpose: one message, the last it gets.
@@ -127,7 +134,8 @@ impl Handler<StatusChanged> for LiveFeed {
                     false
                 }
                 Err(SendError::Closed(_)) => false,
-            });
+            }
+        });
     }
 }
 
@@ -235,9 +243,14 @@ mod tests {
         let (release, held) = mpsc::channel();
         frozen.do_send(Hold(held));
 
-        let snapshot = feed.send(Join(healthy.clone().recipient())).await.unwrap();
+        let snapshot = feed
+            .send(Join(healthy.clone().recipient(), InstanceFilter::Every))
+            .await
+            .unwrap();
         assert_eq!(snapshot.seq, 0);
-        feed.send(Join(frozen.clone().recipient())).await.unwrap();
+        feed.send(Join(frozen.clone().recipient(), InstanceFilter::Every))
+            .await
+            .unwrap();
 
         // One change at a time, so the healthy session keeps up; the frozen one cannot.
         for n in 0..20 {
@@ -279,7 +292,10 @@ mod tests {
             capacity: 16,
         }
         .start();
-        let snapshot = feed.send(Join(session.clone().recipient())).await.unwrap();
+        let snapshot = feed
+            .send(Join(session.clone().recipient(), InstanceFilter::Every))
+            .await
+            .unwrap();
         assert_eq!(snapshot.seq, 1);
         assert_eq!(
             snapshot

@@ -44,17 +44,92 @@ struct SnapshotMessage<'a> {
 
 /// The `snapshot` message: everything the hub knows, frozen at `snapshot.seq`.
 pub fn snapshot_message(snapshot: &HubSnapshot) -> String {
+    limited_snapshot_message(snapshot, &InstanceFilter::Every, snapshot.seq)
+}
+
+/// The `snapshot` message of a session that sees only `filter`'s instances, numbered `seq` in
+/// its own count (see [`InstanceFilter`]).
+pub fn limited_snapshot_message(
+    snapshot: &HubSnapshot,
+    filter: &InstanceFilter,
+    seq: u64,
+) -> String {
     to_json(&SnapshotMessage {
         r#type: "snapshot",
-        seq: snapshot.seq,
+        seq,
         running: snapshot.running,
         since: snapshot.since,
         instances: snapshot
             .instances
             .iter()
+            .filter(|(name, _)| filter.allows(name))
             .map(|(name, status)| (name.as_str(), &**status))
             .collect(),
     })
+}
+
+/// Which instances a session sees, decided once when it connects, from its token's instance
+/// allow-list.
+///
+/// A limited session gets only its instances' changes, so the hub-wide `seq` would have gaps
+/// (the other instances' changes), and a gap means resync to a client: it would resync after
+/// nearly every change. So a limited session numbers what it sends in its own count instead,
+/// gap-free from its first snapshot ([`renumbered`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum InstanceFilter {
+    #[default]
+    Every,
+    Only(std::sync::Arc<[String]>),
+}
+
+impl InstanceFilter {
+    /// From a token's allow-list (None: every instance).
+    pub fn from_allow_list(instances: Option<&[String]>) -> Self {
+        instances.map_or(InstanceFilter::Every, |names| {
+            InstanceFilter::Only(names.into())
+        })
+    }
+
+    pub fn allows(&self, instance: &str) -> bool {
+        match self {
+            InstanceFilter::Every => true,
+            InstanceFilter::Only(names) => names.iter().any(|name| name == instance),
+        }
+    }
+
+    /// Why a subscription to `instance` is refused, if it is.
+    pub fn refusal(&self, instance: &str) -> Option<String> {
+        match self {
+            InstanceFilter::Only(names) if !self.allows(instance) => Some(format!(
+                "this token may not see the instance `{instance}` (it is limited to: {})",
+                names.join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A change message with its `seq` replaced by `seq` (a limited session's own count). The
+/// encoding starts with `{"seq":N,` (the field comes first in [`ChangeEvent`]), so this is a
+/// splice; anything else is re-encoded.
+pub fn renumbered(json: &str, seq: u64) -> String {
+    let after_seq = json
+        .strip_prefix("{\"seq\":")
+        .and_then(|rest| {
+            rest.find(|c: char| !c.is_ascii_digit())
+                .map(|end| &rest[end..])
+        })
+        .filter(|rest| rest.starts_with(','));
+    match after_seq {
+        Some(rest) => format!("{{\"seq\":{seq}{rest}"),
+        None => match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(mut value) => {
+                value["seq"] = seq.into();
+                value.to_string()
+            }
+            Err(_) => json.to_string(),
+        },
+    }
 }
 
 /// One change, as subscribers see it (`type` is the change kind, e.g. `scene_changed`).
@@ -242,6 +317,59 @@ mod tests {
         assert_eq!(message["instance"], "default");
         assert_eq!(message["source"], "obs_event");
         assert_eq!(message["scene"], "BRB");
+    }
+
+    #[test]
+    fn a_limited_snapshot_has_only_its_instances_and_its_own_seq() {
+        let now = Utc::now();
+        let snapshot = HubSnapshot {
+            running: true,
+            since: now,
+            seq: 41,
+            instances: ["booth", "studio"]
+                .map(|name| {
+                    let status = InstanceStatus::new(name, "h", 1, now);
+                    (name.to_string(), Arc::new(status))
+                })
+                .into(),
+        };
+        let filter = InstanceFilter::from_allow_list(Some(&["studio".to_string()]));
+        let message: Value =
+            serde_json::from_str(&limited_snapshot_message(&snapshot, &filter, 3)).unwrap();
+        assert_eq!(message["seq"], 3);
+        let names: Vec<&String> = message["instances"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["studio"]);
+        assert!(InstanceFilter::from_allow_list(None).allows("booth"));
+        assert_eq!(InstanceFilter::Every.refusal("booth"), None);
+        let refusal = filter.refusal("booth").unwrap();
+        assert!(
+            refusal.contains("`booth`") && refusal.contains("studio"),
+            "{refusal}"
+        );
+        assert_eq!(filter.refusal("studio"), None);
+    }
+
+    #[test]
+    fn a_change_is_renumbered_for_a_limited_session() {
+        let event = ChangeEvent {
+            seq: 1234,
+            instance: "studio".into(),
+            at: Utc::now(),
+            source: Source::ObsEvent,
+            change: Change::SceneChanged {
+                scene: "BRB".into(),
+                previous: None,
+            },
+        };
+        let original: Value = serde_json::from_str(&change_message(&event)).unwrap();
+        let mut expected = original.clone();
+        expected["seq"] = 5.into();
+        let spliced: Value = serde_json::from_str(&renumbered(&change_message(&event), 5)).unwrap();
+        assert_eq!(spliced, expected);
+        // Any other field order is re-encoded.
+        let reordered: Value =
+            serde_json::from_str(&renumbered(r#"{"instance":"a","seq":9}"#, 2)).unwrap();
+        assert_eq!(reordered, serde_json::json!({"instance": "a", "seq": 2}));
     }
 
     #[test]

@@ -112,7 +112,8 @@ const fn hub(required: Required) -> Required {
     }
 }
 
-/// The live-update WebSocket (`/ws`): read, about the hub (it carries every instance).
+/// The live-update WebSocket (`/ws`): read, about the hub (an instance-limited token may open
+/// it, and its session sees only its instances: `live_protocol::InstanceFilter`).
 pub const WEBSOCKET: Required = hub(read());
 
 /// `(method, path after /api with `*` for one segment, what it needs)`. GET stands for HEAD too.

@@ -111,7 +111,7 @@ impl<'a> ManagerStatusView<'a> {
     /// The whole hub, or only `instance` when one is named.
     pub fn new(
         snapshot: &'a HubSnapshot,
-        instance: Option<&str>,
+        shown: impl Fn(&str) -> bool,
         persistence: PersistenceReport,
     ) -> Self {
         Self {
@@ -121,7 +121,7 @@ impl<'a> ManagerStatusView<'a> {
             instances: snapshot
                 .instances
                 .values()
-                .filter(|status| instance.is_none_or(|name| status.name == name))
+                .filter(|status| shown(&status.name))
                 .map(|status| InstanceView::new(status))
                 .collect(),
             persistence,

@@ -6,7 +6,8 @@
 //! [`Leave`] to the [`LossyHub`], whose notices it takes from its [`Inbox`] when woken (a stream
 //! beside its mailbox, so they never count in its backlog of numbered changes). The protocol itself (message
 //! shapes, which changes to forward, close reasons) is in `live_protocol`, and who may connect
-//! in `ws_access`, so swapping the transport means rewriting this shell only.
+//! in `ws_access`, so swapping the transport means rewriting this shell only. A session of an
+//! instance-limited token sees only its instances (`live_protocol::InstanceFilter`).
 
 use std::{sync::Arc, time::Instant};
 
@@ -16,7 +17,7 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason};
 
 use super::{
     live_feed::{CurrentSnapshot, Join, LiveEvent, LiveFeed},
-    live_protocol::{self, ClientRequest, SeqGate},
+    live_protocol::{self, ClientRequest, InstanceFilter, SeqGate},
     ws_access, AppState,
 };
 use crate::{
@@ -39,7 +40,10 @@ pub async fn live_socket(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    ws_access::admit(&request, &state)?;
+    let caller = ws_access::admit(&request, &state)?;
+    let filter = InstanceFilter::from_allow_list(
+        caller.grant().and_then(|grant| grant.instances.as_deref()),
+    );
     let not_a_websocket = |error: &dyn std::fmt::Display| {
         ApiError::WebSocketRequired(format!(
             "/ws is the live-update WebSocket ({error}); open it with a WebSocket client, \
@@ -57,6 +61,8 @@ pub async fn live_socket(
         lossy: state.lossy.clone(),
         inbox: Inbox::new(),
         board: state.board.clone(),
+        own_seq: matches!(filter, InstanceFilter::Only(_)).then_some(0),
+        filter,
     };
     ws::WsResponseBuilder::new(session, &request, payload)
         .frame_size(MAX_CLIENT_FRAME)
@@ -75,6 +81,11 @@ struct LiveSession {
     inbox: Arc<Inbox>,
     /// To refuse a subscription to an instance that does not exist.
     board: StatusBoard,
+    /// The instances this session sees (its token's allow-list).
+    filter: InstanceFilter,
+    /// A limited session's own count of the changes it sent (see [`InstanceFilter`]); None
+    /// when it sees every instance and sends the hub's `seq` as is.
+    own_seq: Option<u64>,
 }
 
 /// The inbox has notices waiting (an item of the session's wake-up stream).
@@ -95,7 +106,14 @@ impl LiveSession {
                 .map(|reply, session, ctx| match reply {
                     Ok(snapshot) => {
                         session.gate.snapshot_sent(snapshot.seq);
-                        ctx.text(live_protocol::snapshot_message(&snapshot));
+                        ctx.text(match session.own_seq {
+                            None => live_protocol::snapshot_message(&snapshot),
+                            Some(seq) => live_protocol::limited_snapshot_message(
+                                &snapshot,
+                                &session.filter,
+                                seq,
+                            ),
+                        });
                     }
                     Err(_) => close(
                         ctx,
@@ -114,8 +132,11 @@ impl LiveSession {
         instance: String,
         topics: Vec<String>,
     ) {
-        if self.board.current().instance(&instance).is_none() {
-            let message = format!("no OBS instance is named `{instance}`");
+        let refusal = self.filter.refusal(&instance).or_else(|| {
+            let known = self.board.current().instance(&instance).is_some();
+            (!known).then(|| format!("no OBS instance is named `{instance}`"))
+        });
+        if let Some(message) = refusal {
             ctx.text(live_protocol::error_message(
                 "invalid_subscription",
                 &message,
@@ -197,7 +218,7 @@ impl Actor for LiveSession {
                 Some((NoticesWaiting, inbox))
             },
         ));
-        let join = Join(ctx.address().recipient());
+        let join = Join(ctx.address().recipient(), self.filter.clone());
         self.fetch_snapshot(ctx, join);
     }
 
@@ -225,7 +246,13 @@ impl Handler<LiveEvent> for LiveSession {
         match event {
             LiveEvent::Change { seq, json } => {
                 if self.gate.admit(seq) {
-                    ctx.text(&*json);
+                    match &mut self.own_seq {
+                        None => ctx.text(&*json),
+                        Some(own) => {
+                            *own += 1;
+                            ctx.text(live_protocol::renumbered(&json, *own));
+                        }
+                    }
                 }
             }
             LiveEvent::Overflowed => {

@@ -18,8 +18,8 @@ use super::{auth, site_guard::same_origin, AppState};
 use crate::{config::normalize_origin, error::ApiError};
 
 /// Checks a WebSocket upgrade request before it is accepted: origin first (a foreign page gets
-/// 403 whatever it presents), then the API token (401).
-pub fn admit(request: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+/// 403 whatever it presents), then the API token (401). Answers who connects.
+pub fn admit(request: &HttpRequest, state: &AppState) -> Result<auth::Caller, ApiError> {
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -30,7 +30,7 @@ pub fn admit(request: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
         .and_then(|value| value.to_str().ok());
     check_origin(origin, host, &state.settings.allowed_origins)
         .map_err(ApiError::OriginNotAllowed)?;
-    auth::authorized(state, socket_token(request).as_deref(), "GET", "/ws", "").map(|_| ())
+    auth::authorized(state, socket_token(request).as_deref(), "GET", "/ws", "")
 }
 
 #[derive(Deserialize)]

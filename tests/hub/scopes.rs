@@ -517,3 +517,193 @@ async fn the_audit_lists_the_commands_with_their_token_names_and_no_secret() {
     }
     drop(fake);
 }
+
+/// awc's client socket, named by what the tests use of it.
+trait Socket:
+    futures_util::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+    + futures_util::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+    + Unpin
+{
+}
+impl<S> Socket for S where
+    S: futures_util::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+        + futures_util::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+        + Unpin
+{
+}
+
+async fn open_socket(hub: &TestHub, token: &str) -> impl Socket {
+    let url = format!("{}/ws?token={token}", hub.base.replacen("http", "ws", 1));
+    let (_, socket) = hub.client.ws(url).connect().await.expect("/ws opens");
+    socket
+}
+
+/// The next JSON text frame (pings aside), within a generous deadline.
+async fn next_message(socket: &mut impl Socket) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let frame = actix_web::rt::time::timeout(std::time::Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a valid frame");
+        match frame {
+            awc::ws::Frame::Text(text) => return serde_json::from_slice(&text).expect("JSON"),
+            awc::ws::Frame::Ping(_) | awc::ws::Frame::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn send(socket: &mut impl Socket, message: Value) {
+    use futures_util::SinkExt;
+    let text = awc::ws::Message::Text(message.to_string().into());
+    socket.send(text).await.expect("sent");
+}
+
+/// Reads changes until `instance`'s scene is `scene`; answers every change read, checking that
+/// their seqs follow `seq` one by one (and leaving `seq` at the last).
+async fn changes_until_scene(
+    socket: &mut impl Socket,
+    seq: &mut u64,
+    instance: &str,
+    scene: &str,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let change = next_message(socket).await;
+        assert_eq!(change["seq"], *seq + 1, "gap-free: {change}");
+        *seq += 1;
+        let done = change["instance"] == instance
+            && change["type"] == "scene_changed"
+            && change["scene"] == scene;
+        seen.push(change);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn instance_names(snapshot: &Value) -> Vec<String> {
+    let instances = snapshot["instances"].as_object().expect("instances");
+    instances.keys().cloned().collect()
+}
+
+/// A hub with `default` and `backup`, and a read token limited to `default`.
+async fn two_instances_and_a_limited_token() -> (FakeObs, FakeObs, TestHub, String) {
+    let main = start_fake().await;
+    let backup = start_fake().await;
+    let hub = hub_for(vec![
+        instance("default", &main, PASSWORD),
+        instance("backup", &backup, PASSWORD),
+    ])
+    .await;
+    let (_, token) = make_token(
+        &hub,
+        json!({"name": "default-only", "scopes": ["read"], "instances": ["default"]}),
+    )
+    .await;
+    (main, backup, hub, token)
+}
+
+#[actix_web::test]
+async fn an_instance_limited_websocket_never_sees_another_instance() {
+    let (_main, _backup, hub, limited) = two_instances_and_a_limited_token().await;
+    let mut mine = open_socket(&hub, &limited).await;
+    let mut every = open_socket(&hub, ADMIN).await;
+    let snapshot = next_message(&mut mine).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(instance_names(&snapshot), ["default"]);
+    let mut my_seq = snapshot["seq"].as_u64().unwrap();
+    let snapshot = next_message(&mut every).await;
+    assert_eq!(instance_names(&snapshot), ["backup", "default"]);
+    let mut every_seq = snapshot["seq"].as_u64().unwrap();
+
+    // A change of backup, known to the hub before one of default: the latter is the barrier.
+    let switch = |name: &str| format!("/api/instances/{name}/switch-scene/");
+    let brb = r#"{"scene_name": "BRB"}"#;
+    assert_eq!(
+        call(&hub, "POST", &switch("backup"), ADMIN, brb)
+            .await
+            .status,
+        200
+    );
+    common::eventually("backup on BRB", || async {
+        let board = hub.board.current();
+        board.instance("backup").unwrap().current_scene.as_deref() == Some("BRB")
+    })
+    .await;
+    assert_eq!(
+        call(&hub, "POST", &switch("default"), ADMIN, brb)
+            .await
+            .status,
+        200
+    );
+
+    let seen = changes_until_scene(&mut every, &mut every_seq, "default", "BRB").await;
+    assert!(
+        seen.iter()
+            .any(|c| c["instance"] == "backup" && c["scene"] == "BRB"),
+        "the unrestricted socket sees backup: {seen:?}"
+    );
+    // Numbered in the session's own count, so that no gap makes the client resync.
+    let seen = changes_until_scene(&mut mine, &mut my_seq, "default", "BRB").await;
+    assert!(
+        seen.iter().all(|c| c["instance"] == "default"),
+        "the limited socket sees only default: {seen:?}"
+    );
+
+    send(&mut mine, json!({"type": "resync"})).await;
+    let resynced = loop {
+        let message = next_message(&mut mine).await;
+        if message["type"] == "snapshot" {
+            break message;
+        }
+        assert_eq!(message["instance"], "default", "{message}");
+    };
+    assert_eq!(instance_names(&resynced), ["default"]);
+}
+
+#[actix_web::test]
+async fn an_instance_limited_websocket_may_not_subscribe_to_another_instance() {
+    let (_main, _backup, hub, limited) = two_instances_and_a_limited_token().await;
+    let mut socket = open_socket(&hub, &limited).await;
+    assert_eq!(next_message(&mut socket).await["type"], "snapshot");
+    let subscribe = |instance: &str| json!({"type": "subscribe", "instance": instance, "topics": ["picture:program"]});
+    for (instance, expected) in [("backup", "error"), ("default", "subscribed")] {
+        send(&mut socket, subscribe(instance)).await;
+        let answer = loop {
+            let message = next_message(&mut socket).await;
+            if message["type"] == "subscribed" || message["type"] == "error" {
+                break message;
+            }
+        };
+        assert_eq!(answer["type"], expected, "{instance}: {answer}");
+        if expected == "error" {
+            assert_eq!(answer["error"], "invalid_subscription");
+            let message = answer["message"].as_str().unwrap();
+            assert!(message.contains("`backup`"), "{message}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn an_instance_limited_token_lists_only_its_instances() {
+    let (_main, _backup, hub, limited) = two_instances_and_a_limited_token().await;
+    let names = |body: &Value| -> Vec<String> {
+        let list = body["instances"].as_array().expect("instances");
+        let mut names: Vec<String> = list
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    for path in ["/api/instances/", "/api/obs-manager/status/"] {
+        let mine = call(&hub, "GET", path, &limited, "").await;
+        assert_eq!(mine.status, 200, "{path}: {:?}", mine.body);
+        assert_eq!(names(&mine.body), ["default"], "{path}");
+        let every = call(&hub, "GET", path, ADMIN, "").await;
+        assert_eq!(names(&every.body), ["backup", "default"], "{path}");
+    }
+}
