@@ -142,6 +142,11 @@ pub struct ObsConnection {
     /// The command discipline: one lane per output (see `outputs::discipline`).
     outputs: Lanes<Waiter>,
     waiters_made: u64,
+    /// Bumped by every output action sent and every output state OBS reports. A poll answered
+    /// after a bump may have been read before it (under load a poll's answer can come after the
+    /// events of a start it preceded), so its outputs would roll the state back to "stopped"
+    /// and a following stop would not be sent: such a poll is dropped; the next one reads afresh.
+    output_moves: u64,
 }
 
 impl ObsConnection {
@@ -171,6 +176,7 @@ impl ObsConnection {
             collection_changing: false,
             outputs: Lanes::default(),
             waiters_made: 0,
+            output_moves: 0,
         }
     }
 
@@ -429,11 +435,15 @@ impl ObsConnection {
         }
         self.poll_in_flight = true;
         let limit = self.timing.request_timeout;
+        let moves = self.output_moves;
         ctx.spawn(
             async move { tokio::time::timeout(limit, reading::read_poll(&client)).await }
                 .into_actor(self)
                 .map(move |result, act, ctx| {
                     act.poll_in_flight = false;
+                    if moves != act.output_moves {
+                        return;
+                    }
                     // A failed poll says nothing certain about the link; the heartbeat decides.
                     if let (true, Ok(Ok(reading))) = (act.is_current(link), result) {
                         let update = ObsUpdate::Poll(reading);
@@ -568,6 +578,9 @@ impl ObsConnection {
             self.pump(Output::ReplayBuffer, ctx);
             return;
         }
+        if is_output_state(update) {
+            self.output_moves += 1;
+        }
         for output in self.outputs.observe(update) {
             self.pump(output, ctx);
         }
@@ -656,6 +669,7 @@ impl ObsConnection {
             return;
         };
         let epoch = self.outputs.get(output).epoch();
+        self.output_moves += 1;
         let limit = self.timing.request_timeout + action.confirmation_time();
         let latency = metrics()
             .obs_request_seconds
@@ -1079,4 +1093,14 @@ impl Handler<Crash> for ObsConnection {
     fn handle(&mut self, _: Crash, _: &mut Self::Context) {
         panic!("deliberate panic in ObsConnection (supervision test)");
     }
+}
+
+/// An output's state as OBS reports it in an event (a poll's reading is not one).
+fn is_output_state(update: &ObsUpdate) -> bool {
+    matches!(
+        update,
+        ObsUpdate::StreamState { .. }
+            | ObsUpdate::RecordState { .. }
+            | ObsUpdate::Output(OutputUpdate::State { .. })
+    )
 }
