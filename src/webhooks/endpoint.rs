@@ -308,10 +308,29 @@ pub fn callback_endpoints(base: &str, secret: Option<&Secret>) -> Vec<DeclaredEn
         .collect()
 }
 
+/// An enabled endpoint made through the API, with a fresh secret and the given event types:
+/// the fixture the webhook tests start from.
+#[cfg(test)]
+pub(crate) fn api_endpoint(url: &str, event_types: Vec<EventType>) -> Endpoint {
+    Endpoint {
+        id: new_endpoint_id(),
+        url: url.into(),
+        secret: Some(super::signing::generate_secret()),
+        filter: Filter {
+            event_types,
+            instance: None,
+        },
+        enabled: true,
+        disabled_reason: None,
+        source: EndpointSource::Api,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhooks::signing;
 
     fn kind(name: &str) -> EventType {
         EventType::named(name).unwrap()
@@ -418,39 +437,16 @@ mod tests {
     }
 
     fn sample() -> Endpoint {
-        Endpoint {
-            id: new_endpoint_id(),
-            url: "http://x/".into(),
-            secret: Some(signing::generate_secret()),
-            filter: Filter {
-                event_types: vec![kind("scene_changed")],
-                instance: None,
-            },
-            enabled: true,
-            disabled_reason: None,
-            source: EndpointSource::Api,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
+        api_endpoint("http://x/", vec![kind("scene_changed")])
     }
 
     #[test]
     fn debug_never_shows_the_secret() {
-        let secret = signing::generate_secret();
-        let endpoint = Endpoint {
-            id: new_endpoint_id(),
-            url: "http://x/".into(),
-            secret: Some(secret.clone()),
-            filter: Filter {
-                event_types: vec![kind("scene_changed")],
-                instance: None,
-            },
-            enabled: true,
-            disabled_reason: None,
-            source: EndpointSource::Api,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        };
+        let endpoint = sample();
+        let secret = endpoint
+            .secret
+            .clone()
+            .expect("sample endpoints are signed");
         assert!(!format!("{endpoint:?}").contains(secret.expose()));
         let view = serde_json::to_string(&EndpointView::from(&endpoint)).unwrap();
         assert!(!view.contains(secret.expose()));
