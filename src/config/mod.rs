@@ -350,6 +350,11 @@ impl Settings {
     pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
         self.instances.iter().find(|i| i.name == name)
     }
+
+    /// The configured instances' names, in configuration order (for error messages).
+    pub fn instance_names(&self) -> Vec<String> {
+        self.instances.iter().map(|i| i.name.clone()).collect()
+    }
 }
 
 /// `OBS_HUB_BIND` / `bind`, by default loopback port 8000.

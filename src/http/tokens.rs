@@ -463,12 +463,7 @@ fn validate(
             .iter()
             .find(|name| state.settings.instance(name).is_none())
         {
-            let known: Vec<String> = state
-                .settings
-                .instances
-                .iter()
-                .map(|i| i.name.clone())
-                .collect();
+            let known = state.settings.instance_names();
             return Err(ApiError::InvalidField(format!(
                 "`instances`: `{unknown}` is not configured; configured: {}",
                 known.join(", ")
