@@ -96,7 +96,8 @@ pub fn source_name(source: Source) -> &'static str {
     }
 }
 
-/// Fixtures the history tests of every capability share.
+/// What the history tests of every capability share: fixtures, and the recording API they
+/// drive (so that `use test_support::*` is all a hook's tests import from here).
 #[cfg(test)]
 pub mod test_support {
     use std::sync::Arc;
@@ -104,6 +105,7 @@ pub mod test_support {
     use chrono::Utc;
 
     use super::WriteOp;
+    pub use super::{ops_for, HistoryHooks, InstanceTracker};
     use crate::status::{update::Source, Change, ChangeEvent};
 
     /// A change as OBS reported it on the `default` instance, numbered 1, now.

@@ -141,14 +141,8 @@ fn is_settled(state: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        db::recording::{
-            ops_for,
-            test_support::{obs_event, op_kinds},
-            HistoryHooks, InstanceTracker,
-        },
-        status::model::{RecordFigures, StreamFigures},
-    };
+    use crate::db::recording::test_support::*;
+    use crate::status::model::{RecordFigures, StreamFigures};
 
     fn new_tracker() -> InstanceTracker {
         InstanceTracker::new(&HistoryHooks::default().with(hook))

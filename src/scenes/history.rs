@@ -33,14 +33,8 @@ impl HistoryHook for SceneSync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        db::recording::{
-            ops_for,
-            test_support::{obs_event, op_kinds},
-            HistoryHooks, InstanceTracker,
-        },
-        status::{model::SceneInfo, ConnectionState},
-    };
+    use crate::db::recording::test_support::*;
+    use crate::status::{model::SceneInfo, ConnectionState};
 
     /// The change itself carries the list with its uuids: nothing is read from the board, and
     /// nothing is owed for later.

@@ -331,6 +331,18 @@ pub(crate) mod tests {
         crate::db::sessions::figures_with_frames(active, duration_ms, bytes, 1, 100)
     }
 
+    /// The ten latest sessions of one output, on every instance.
+    fn latest_ten(output: Output) -> sessions::SessionQuery {
+        sessions::SessionQuery {
+            output,
+            instance_id: None,
+            since: None,
+            until: None,
+            before_id: None,
+            limit: 10,
+        }
+    }
+
     #[test]
     fn a_stream_session_from_start_to_stop() {
         let (_dir, mut conn) = test_db();
@@ -364,18 +376,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(sessions::open(&mut conn, id, stream).unwrap().is_none());
-        let page = sessions::page(
-            &mut conn,
-            &sessions::SessionQuery {
-                output: stream,
-                instance_id: None,
-                since: None,
-                until: None,
-                before_id: None,
-                limit: 10,
-            },
-        )
-        .unwrap();
+        let page = sessions::page(&mut conn, &latest_ten(stream)).unwrap();
         let (session, name) = &page[0];
         assert_eq!(name, "default");
         assert_eq!(session.bytes, 3_500_000);
@@ -385,18 +386,7 @@ pub(crate) mod tests {
         assert_eq!(session.end_reason.as_deref(), Some(END_STOPPED));
         assert_eq!(session.skipped_frames, Some(1));
         // Records are kept apart.
-        let records = sessions::page(
-            &mut conn,
-            &sessions::SessionQuery {
-                output: Output::Record,
-                instance_id: None,
-                since: None,
-                until: None,
-                before_id: None,
-                limit: 10,
-            },
-        )
-        .unwrap();
+        let records = sessions::page(&mut conn, &latest_ten(Output::Record)).unwrap();
         assert!(records.is_empty());
     }
 
