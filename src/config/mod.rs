@@ -797,14 +797,19 @@ fn resolve_http(file: &FileHttp) -> Result<HttpSettings, String> {
     })
 }
 
-/// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words.
-fn validate_instance_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
+/// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words:
+/// 1-64 ASCII letters, digits, '-' or '_'. The one rule for configured names and for the names
+/// webhook filters and callbacks give.
+pub fn is_instance_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_instance_name(name: &str) -> Result<(), String> {
+    if is_instance_name(name) {
         Ok(())
     } else {
         Err(format!(

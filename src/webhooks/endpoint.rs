@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::events::{EventType, Filter};
-use crate::config::split_authority;
+use crate::config::{is_instance_name, split_authority};
 /// A secret someone gave: Standard Webhooks form, long enough (the error never repeats it).
 pub use crate::secret::check_webhook_secret as check_secret;
 use crate::secret::Secret;
@@ -270,12 +270,7 @@ pub fn check_event_types(names: &[String]) -> Result<Vec<EventType>, String> {
 
 /// Instance filters use the instance-name rules of the config file.
 pub fn check_instance(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
+    if is_instance_name(name) {
         Ok(())
     } else {
         Err(format!("`{name}` must be 1-64 letters, digits, '-' or '_'"))
