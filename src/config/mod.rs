@@ -350,6 +350,11 @@ impl Settings {
     pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
         self.instances.iter().find(|i| i.name == name)
     }
+
+    /// The configured instances' names, in configuration order (for error messages).
+    pub fn instance_names(&self) -> Vec<String> {
+        self.instances.iter().map(|i| i.name.clone()).collect()
+    }
 }
 
 /// `OBS_HUB_BIND` / `bind`, by default loopback port 8000.
@@ -792,14 +797,19 @@ fn resolve_http(file: &FileHttp) -> Result<HttpSettings, String> {
     })
 }
 
-/// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words.
-fn validate_instance_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
+/// Instance names appear in URLs (`/api/instances/{name}/`), so they are kept to URL-safe words:
+/// 1-64 ASCII letters, digits, '-' or '_'. The one rule for configured names and for the names
+/// webhook filters and callbacks give.
+pub fn is_instance_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_instance_name(name: &str) -> Result<(), String> {
+    if is_instance_name(name) {
         Ok(())
     } else {
         Err(format!(

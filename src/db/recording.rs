@@ -96,6 +96,41 @@ pub fn source_name(source: Source) -> &'static str {
     }
 }
 
+/// What the history tests of every capability share: fixtures, and the recording API they
+/// drive (so that `use test_support::*` is all a hook's tests import from here).
+#[cfg(test)]
+pub mod test_support {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+
+    use super::WriteOp;
+    pub use super::{ops_for, HistoryHooks, InstanceTracker};
+    use crate::status::{update::Source, Change, ChangeEvent};
+
+    /// A change as OBS reported it on the `default` instance, numbered 1, now.
+    pub fn obs_event(change: Change) -> Arc<ChangeEvent> {
+        Arc::new(ChangeEvent {
+            seq: 1,
+            instance: "default".into(),
+            at: Utc::now(),
+            source: Source::ObsEvent,
+            change,
+        })
+    }
+
+    /// What kind each write operation is, in order.
+    pub fn op_kinds(ops: &[WriteOp]) -> Vec<&'static str> {
+        ops.iter()
+            .map(|op| match op {
+                WriteOp::Event(_) => "event",
+                WriteOp::SyncScenes { .. } => "sync",
+                WriteOp::Output { .. } => "output",
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,15 +138,7 @@ mod tests {
 
     #[test]
     fn recorded_kinds_become_event_rows_and_others_do_not() {
-        let event = |change| {
-            Arc::new(ChangeEvent {
-                seq: 1,
-                instance: "default".into(),
-                at: Utc::now(),
-                source: Source::ObsEvent,
-                change,
-            })
-        };
+        let event = test_support::obs_event;
         let mut tracker = InstanceTracker::new(&HistoryHooks::default());
         let scene = event(Change::SceneChanged {
             scene: "A".into(),

@@ -162,6 +162,27 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// Settled figures of an output as a poll reports them, the bitrate following from bytes over
+/// time: what the session tests here and in `db::queries` feed in.
+#[cfg(test)]
+pub(crate) fn figures_with_frames(
+    active: bool,
+    duration_ms: u64,
+    bytes: u64,
+    skipped_frames: u32,
+    total_frames: u32,
+) -> Observation {
+    Observation::Figures(OutputFigures {
+        active,
+        settled: true,
+        duration_ms,
+        bytes,
+        skipped_frames: Some(skipped_frames),
+        total_frames: Some(total_frames),
+        kbits_per_sec: Some(bytes as f64 * 8.0 / duration_ms.max(1) as f64),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, NaiveDate};
@@ -194,15 +215,7 @@ mod tests {
     }
 
     fn figures(active: bool, duration_ms: u64, bytes: u64) -> Observation {
-        Observation::Figures(OutputFigures {
-            active,
-            settled: true,
-            duration_ms,
-            bytes,
-            skipped_frames: Some(3),
-            total_frames: Some(300),
-            kbits_per_sec: Some(bytes as f64 * 8.0 / duration_ms.max(1) as f64),
-        })
+        figures_with_frames(active, duration_ms, bytes, 3, 300)
     }
 
     #[test]

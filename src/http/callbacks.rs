@@ -183,12 +183,7 @@ async fn receive(
     body::check_type_of(&request, &body)?;
     let message = callbacks::parse(route, &body)?;
 
-    let configured: Vec<String> = state
-        .settings
-        .instances
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
+    let configured = state.settings.instance_names();
     let instance = match &message.instance {
         Some(name) => {
             check_instance(name).map_err(|e| ApiError::InvalidField(format!("`instance`: {e}")))?;

@@ -216,12 +216,7 @@ fn requested_instance(
     let known_to_hub =
         state.settings.instance(name).is_some() || state.board.current().instance(name).is_some();
     if !known_to_hub {
-        let known: Vec<String> = state
-            .settings
-            .instances
-            .iter()
-            .map(|i| i.name.clone())
-            .collect();
+        let known = state.settings.instance_names();
         return Err(ApiError::unknown_instance(name, &known));
     }
     if let Some(other) = asked.filter(|other| *other != name) {

@@ -216,8 +216,8 @@ mod tests {
         feed.send(CurrentSnapshot).await.unwrap();
     }
 
-    #[actix_web::test]
-    async fn a_frozen_session_is_cut_off_after_its_backlog_and_others_get_everything() {
+    /// A status manager for one `default` instance and a live feed subscribed to it.
+    async fn subscribed_feed() -> (Addr<StatusManager>, Addr<LiveFeed>) {
         let manager = StatusManager::new(&[("default", "127.0.0.1", 4455)]);
         let board = manager.board();
         let manager = manager.start();
@@ -226,6 +226,12 @@ mod tests {
             .send(Subscribe(feed.clone().recipient()))
             .await
             .unwrap();
+        (manager, feed)
+    }
+
+    #[actix_web::test]
+    async fn a_frozen_session_is_cut_off_after_its_backlog_and_others_get_everything() {
+        let (manager, feed) = subscribed_feed().await;
 
         let healthy_seen = Arc::new(Mutex::new(Vec::new()));
         let healthy = Recorder {
@@ -276,14 +282,7 @@ mod tests {
 
     #[actix_web::test]
     async fn a_joining_session_gets_every_change_after_its_snapshot() {
-        let manager = StatusManager::new(&[("default", "127.0.0.1", 4455)]);
-        let board = manager.board();
-        let manager = manager.start();
-        let feed = LiveFeed::new(board).start();
-        manager
-            .send(Subscribe(feed.clone().recipient()))
-            .await
-            .unwrap();
+        let (manager, feed) = subscribed_feed().await;
         publish(&manager, &feed, scene("Before")).await;
 
         let seen = Arc::new(Mutex::new(Vec::new()));

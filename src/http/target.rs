@@ -44,12 +44,7 @@ fn resolve(request: &HttpRequest) -> Result<Target, ApiError> {
     // Every REST call passes here: the names are only collected for an error message.
     let configured = &state.settings.instances;
     let is_configured = |name: &str| configured.iter().any(|i| i.name == name);
-    let names = || {
-        configured
-            .iter()
-            .map(|i| i.name.clone())
-            .collect::<Vec<_>>()
-    };
+    let names = || state.settings.instance_names();
     if let Some(name) = request.match_info().get("instance") {
         // Configured instances, and those known from callbacks only (hub chaining).
         let known = is_configured(name) || state.board.current().instance(name).is_some();

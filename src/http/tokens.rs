@@ -68,11 +68,13 @@ pub struct Grant {
 }
 
 impl Grant {
-    fn configured(index: usize) -> Self {
+    /// A grant of `scope` over every instance and capability, never expiring, never used, not
+    /// stored (no id).
+    fn unlimited(name: String, scope: Scope) -> Self {
         Self {
             id: None,
-            name: format!("configured-{}", index + 1),
-            scope: Scope::Admin,
+            name,
+            scope,
             instances: None,
             capabilities: None,
             created_at: None,
@@ -80,6 +82,10 @@ impl Grant {
             last_used: AtomicI64::new(0),
             last_written: AtomicI64::new(0),
         }
+    }
+
+    fn configured(index: usize) -> Self {
+        Self::unlimited(format!("configured-{}", index + 1), Scope::Admin)
     }
 
     fn from_row(row: TokenRow) -> Option<([u8; 32], Self)> {
@@ -140,6 +146,16 @@ fn utc(time: NaiveDateTime) -> DateTime<Utc> {
     Utc.from_utc_datetime(&time)
 }
 
+/// The message of a refusal by a token's list (capabilities or instances): what the request
+/// is, and what the token may `verb` instead.
+fn limited_to(route: String, why: &str, grant: &Grant, verb: &str, allowed: &[String]) -> String {
+    format!(
+        "{route} {why}; the token `{}` may only {verb}: {}",
+        grant.name,
+        allowed.join(", ")
+    )
+}
+
 /// Whether `grant` may make a request that needs `required` about `instance` (the instance the
 /// request acts on: its path's, or the default one; None when it cannot be told).
 pub fn permit(
@@ -172,11 +188,13 @@ pub fn permit(
         (grant.scope, required.capability, &grant.capabilities)
     {
         if !allowed.iter().any(|c| c == capability) {
-            return Err(ApiError::CapabilityNotAllowed(format!(
-                "{} is a `{capability}` command; the token `{}` may only use: {}",
+            let why = format!("is a `{capability}` command");
+            return Err(ApiError::CapabilityNotAllowed(limited_to(
                 route(),
-                grant.name,
-                allowed.join(", ")
+                &why,
+                grant,
+                "use",
+                allowed,
             )));
         }
     }
@@ -189,11 +207,12 @@ pub fn permit(
                          take ?instance=)"
                     .to_string(),
             };
-            return Err(ApiError::InstanceNotAllowed(format!(
-                "{} {acts_on}; the token `{}` may only act on: {}",
+            return Err(ApiError::InstanceNotAllowed(limited_to(
                 route(),
-                grant.name,
-                allowed.join(", ")
+                &acts_on,
+                grant,
+                "act on",
+                allowed,
             )));
         }
     }
@@ -463,12 +482,7 @@ fn validate(
             .iter()
             .find(|name| state.settings.instance(name).is_none())
         {
-            let known: Vec<String> = state
-                .settings
-                .instances
-                .iter()
-                .map(|i| i.name.clone())
-                .collect();
+            let known = state.settings.instance_names();
             return Err(ApiError::InvalidField(format!(
                 "`instances`: `{unknown}` is not configured; configured: {}",
                 known.join(", ")
@@ -702,14 +716,7 @@ mod tests {
     fn grant(scope: Scope) -> Grant {
         Grant {
             id: Some(1),
-            name: "t".into(),
-            scope,
-            instances: None,
-            capabilities: None,
-            created_at: None,
-            expires_at: None,
-            last_used: AtomicI64::new(0),
-            last_written: AtomicI64::new(0),
+            ..Grant::unlimited("t".into(), scope)
         }
     }
 

@@ -479,39 +479,18 @@ impl ObsConnection {
     }
 
     fn resync(&mut self, whole: bool, ctx: &mut Context<Self>) {
-        let Some((link, client)) = self.current_link() else {
-            return;
-        };
-        let limit = self.timing.request_timeout;
-        ctx.spawn(
-            async move {
-                tokio::time::timeout(limit, async {
-                    if whole {
-                        reading::read_snapshot(&client)
-                            .await
-                            .map(|(scenes, reading)| ObsUpdate::Snapshot { scenes, reading })
-                    } else {
-                        reading::read_scenes(&client)
-                            .await
-                            .map(|(scenes, _)| ObsUpdate::SceneList(scenes))
-                    }
-                })
-                .await
-            }
-            .into_actor(self)
-            .map(move |result, act, ctx| match result {
-                Ok(Ok(update)) if act.is_current(link) => {
-                    act.learn(&update, ctx);
-                    act.report(Source::ObsEvent, update)
-                }
-                Ok(Err(error)) => log::warn!(
-                    "obs `{}`: re-reading state failed: {}",
-                    act.config.name,
-                    error_chain(&error)
-                ),
-                _ => {}
-            }),
-        );
+        self.reread_and_report(ctx, "state", move |client| async move {
+            let update = if whole {
+                reading::read_snapshot(&client)
+                    .await
+                    .map(|(scenes, reading)| ObsUpdate::Snapshot { scenes, reading })?
+            } else {
+                reading::read_scenes(&client)
+                    .await
+                    .map(|(scenes, _)| ObsUpdate::SceneList(scenes))?
+            };
+            Ok(vec![update])
+        });
     }
 
     /// Re-reads the program scene and the studio slice. After a transition ends: OBS 32.2 skips
@@ -519,35 +498,47 @@ impl ObsConnection {
     /// program scene is right one transition after the last switch, not only at the next poll.
     /// After a transition change: its event does not carry the new transition's duration.
     fn reread_studio(&mut self, ctx: &mut Context<Self>) {
+        self.reread_and_report(ctx, "the program scene", |client| async move {
+            let program = client.scenes().current_program_scene().await?;
+            let studio = crate::studio::events::read(&client).await?;
+            Ok(vec![
+                ObsUpdate::ProgramScene(program.id.name),
+                ObsUpdate::Studio(crate::studio::status::StudioUpdate::Reading(studio)),
+            ])
+        });
+    }
+
+    /// Runs `read` on the current link within the request timeout and reports what it read as
+    /// OBS events, in order, if that link is still the current one when the answer comes (a
+    /// reading from a link since replaced would overwrite newer state). A failed read is
+    /// logged naming `what` was being re-read; the next poll or event corrects it.
+    fn reread_and_report<F, R>(&mut self, ctx: &mut Context<Self>, what: &'static str, read: F)
+    where
+        F: FnOnce(Arc<Client>) -> R,
+        R: std::future::Future<Output = Result<Vec<ObsUpdate>, obws::error::Error>> + 'static,
+    {
         let Some((link, client)) = self.current_link() else {
             return;
         };
         let limit = self.timing.request_timeout;
+        let reading = read(client);
         ctx.spawn(
-            async move {
-                tokio::time::timeout(limit, async {
-                    let program = client.scenes().current_program_scene().await?;
-                    let studio = crate::studio::events::read(&client).await?;
-                    Ok::<_, obws::error::Error>((program.id.name, studio))
-                })
-                .await
-            }
-            .into_actor(self)
-            .map(move |result, act, _| match result {
-                Ok(Ok((program, studio))) if act.is_current(link) => {
-                    act.report(Source::ObsEvent, ObsUpdate::ProgramScene(program));
-                    act.report(
-                        Source::ObsEvent,
-                        ObsUpdate::Studio(crate::studio::status::StudioUpdate::Reading(studio)),
-                    );
-                }
-                Ok(Err(error)) => log::warn!(
-                    "obs `{}`: re-reading the program scene failed: {}",
-                    act.config.name,
-                    error_chain(&error)
-                ),
-                _ => {}
-            }),
+            async move { tokio::time::timeout(limit, reading).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(Ok(updates)) if act.is_current(link) => {
+                        for update in updates {
+                            act.learn(&update, ctx);
+                            act.report(Source::ObsEvent, update);
+                        }
+                    }
+                    Ok(Err(error)) => log::warn!(
+                        "obs `{}`: re-reading {what} failed: {}",
+                        act.config.name,
+                        error_chain(&error)
+                    ),
+                    _ => {}
+                }),
         );
     }
 

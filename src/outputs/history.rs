@@ -140,46 +140,18 @@ fn is_settled(state: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::{
-        db::recording::{ops_for, HistoryHooks, InstanceTracker},
-        status::{
-            model::{RecordFigures, StreamFigures},
-            update::Source,
-        },
-    };
-    use chrono::Utc;
-
-    fn event(change: Change) -> Arc<ChangeEvent> {
-        Arc::new(ChangeEvent {
-            seq: 1,
-            instance: "default".into(),
-            at: Utc::now(),
-            source: Source::ObsEvent,
-            change,
-        })
-    }
+    use crate::db::recording::test_support::*;
+    use crate::status::model::{RecordFigures, StreamFigures};
 
     fn new_tracker() -> InstanceTracker {
         InstanceTracker::new(&HistoryHooks::default().with(hook))
     }
 
-    fn kinds(ops: &[WriteOp]) -> Vec<&'static str> {
-        ops.iter()
-            .map(|op| match op {
-                WriteOp::Event(_) => "event",
-                WriteOp::SyncScenes { .. } => "sync",
-                WriteOp::Output { .. } => "output",
-            })
-            .collect()
-    }
-
     #[test]
     fn stats_feed_sessions_but_are_not_events() {
         let mut tracker = new_tracker();
-        let stats = event(Change::StatsUpdated {
+        let stats = obs_event(Change::StatsUpdated {
             stats: None,
             stream: StreamFigures {
                 active: true,
@@ -190,7 +162,7 @@ mod tests {
             record: RecordFigures::default(),
         });
         let ops = ops_for(&stats, &mut tracker);
-        assert_eq!(kinds(&ops), ["output", "output"]);
+        assert_eq!(op_kinds(&ops), ["output", "output"]);
         let WriteOp::Output {
             output: Output::Stream,
             observation: Observation::Figures(figures),
@@ -224,7 +196,7 @@ mod tests {
     fn output_states_open_and_close_sessions() {
         let mut tracker = new_tracker();
         let state = |is_streaming: bool, state: &str| {
-            event(Change::StreamingChanged {
+            obs_event(Change::StreamingChanged {
                 is_streaming,
                 state: state.into(),
             })
@@ -244,7 +216,7 @@ mod tests {
             observation(ops(state(false, "stopped"))),
             Some(Observation::Stopped { output_path: None })
         );
-        let recorded = event(Change::RecordingChanged {
+        let recorded = obs_event(Change::RecordingChanged {
             is_recording: false,
             state: "stopped".into(),
             output_path: Some("/a.mkv".into()),

@@ -224,16 +224,22 @@ pub(crate) async fn picture_of(
         .map_err(|error| refusal(instance, &source, error))
 }
 
+/// What every picture route extracts, in this order: the app data, the instance, the query
+/// and the request (for If-None-Match).
+type PictureRequest = (
+    web::Data<AppState>,
+    web::Data<Captures>,
+    Target,
+    Query<PictureQuery>,
+    HttpRequest,
+);
+
 async fn serve(
-    state: &AppState,
-    captures: &Captures,
-    target: &Target,
-    request: &HttpRequest,
+    (state, captures, target, Query(query), request): PictureRequest,
     picture: Picture,
-    query: PictureQuery,
 ) -> Answer {
-    let picture = picture_of(state, captures, &target.name, &picture, query).await?;
-    Ok(answer(request, &picture, query.format))
+    let picture = picture_of(&state, &captures, &target.name, &picture, query).await?;
+    Ok(answer(&request, &picture, query.format))
 }
 
 /// 200 with the image, or 304 when the client has these bytes already.
@@ -304,22 +310,8 @@ pub struct SourcePath {
         PictureErrors
     )
 )]
-pub async fn program(
-    state: web::Data<AppState>,
-    captures: web::Data<Captures>,
-    target: Target,
-    Query(query): Query<PictureQuery>,
-    request: HttpRequest,
-) -> Answer {
-    serve(
-        &state,
-        &captures,
-        &target,
-        &request,
-        Picture::Program,
-        query,
-    )
-    .await
+pub async fn program(request: PictureRequest) -> Answer {
+    serve(request, Picture::Program).await
 }
 
 #[utoipa::path(
@@ -336,22 +328,8 @@ pub async fn program(
         PictureErrors
     )
 )]
-pub async fn preview(
-    state: web::Data<AppState>,
-    captures: web::Data<Captures>,
-    target: Target,
-    Query(query): Query<PictureQuery>,
-    request: HttpRequest,
-) -> Answer {
-    serve(
-        &state,
-        &captures,
-        &target,
-        &request,
-        Picture::Preview,
-        query,
-    )
-    .await
+pub async fn preview(request: PictureRequest) -> Answer {
+    serve(request, Picture::Preview).await
 }
 
 #[utoipa::path(
@@ -373,7 +351,7 @@ pub async fn source(
     captures: web::Data<Captures>,
     target: Target,
     path: web::Path<SourcePath>,
-    Query(query): Query<PictureQuery>,
+    query: Query<PictureQuery>,
     request: HttpRequest,
 ) -> Answer {
     let source = path.into_inner().source;
@@ -383,12 +361,8 @@ pub async fn source(
         ));
     }
     serve(
-        &state,
-        &captures,
-        &target,
-        &request,
+        (state, captures, target, query, request),
         Picture::Source(source),
-        query,
     )
     .await
 }

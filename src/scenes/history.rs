@@ -32,65 +32,39 @@ impl HistoryHook for SceneSync {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use chrono::Utc;
-
     use super::*;
-    use crate::{
-        db::recording::{ops_for, HistoryHooks, InstanceTracker},
-        status::{model::SceneInfo, update::Source, ConnectionState},
-    };
-
-    fn event(change: Change) -> Arc<ChangeEvent> {
-        Arc::new(ChangeEvent {
-            seq: 1,
-            instance: "default".into(),
-            at: Utc::now(),
-            source: Source::ObsEvent,
-            change,
-        })
-    }
-
-    fn kinds(ops: &[WriteOp]) -> Vec<&'static str> {
-        ops.iter()
-            .map(|op| match op {
-                WriteOp::Event(_) => "event",
-                WriteOp::SyncScenes { .. } => "sync",
-                WriteOp::Output { .. } => "output",
-            })
-            .collect()
-    }
+    use crate::db::recording::test_support::*;
+    use crate::status::{model::SceneInfo, ConnectionState};
 
     /// The change itself carries the list with its uuids: nothing is read from the board, and
     /// nothing is owed for later.
     #[test]
     fn a_scene_list_change_syncs_the_scenes_it_carries() {
         let mut tracker = InstanceTracker::new(&HistoryHooks::default().with(hook));
-        let connected = event(Change::ConnectionChanged {
+        let connected = obs_event(Change::ConnectionChanged {
             state: ConnectionState::Connected,
             connected: true,
             error: None,
         });
-        assert_eq!(kinds(&ops_for(&connected, &mut tracker)), ["event"]);
+        assert_eq!(op_kinds(&ops_for(&connected, &mut tracker)), ["event"]);
         let details = vec![SceneInfo {
             name: "A".into(),
             uuid: Some("1".into()),
         }];
-        let list = event(Change::SceneListChanged {
+        let list = obs_event(Change::SceneListChanged {
             scenes: vec!["A".into()],
             scene_details: details.clone(),
         });
         let ops = ops_for(&list, &mut tracker);
-        assert_eq!(kinds(&ops), ["event", "sync"]);
+        assert_eq!(op_kinds(&ops), ["event", "sync"]);
         let WriteOp::SyncScenes { scenes, .. } = &ops[1] else {
             panic!("{ops:?}")
         };
         assert_eq!(scenes, &details);
-        let scene = event(Change::SceneChanged {
+        let scene = obs_event(Change::SceneChanged {
             scene: "A".into(),
             previous: None,
         });
-        assert_eq!(kinds(&ops_for(&scene, &mut tracker)), ["event"]);
+        assert_eq!(op_kinds(&ops_for(&scene, &mut tracker)), ["event"]);
     }
 }

@@ -503,6 +503,20 @@ mod tests {
         assert!(envelope_without_time.to_string().contains("timestamp"));
     }
 
+    /// The three signature headers of a signed callback, no bearer token.
+    fn signed_headers<'a>(
+        id: &'a str,
+        timestamp: &'a str,
+        signature: &'a str,
+    ) -> CallbackHeaders<'a> {
+        CallbackHeaders {
+            webhook_id: Some(id),
+            webhook_timestamp: Some(timestamp),
+            webhook_signature: Some(signature),
+            ..CallbackHeaders::default()
+        }
+    }
+
     #[test]
     fn admission_follows_the_configuration() {
         let secret = signing::generate_secret();
@@ -512,12 +526,7 @@ mod tests {
         let now = 1_800_000_000;
         let signature = signing::sign(&key, "msg_1", now, body);
         let timestamp = now.to_string();
-        let signed = CallbackHeaders {
-            webhook_id: Some("msg_1"),
-            webhook_timestamp: Some(&timestamp),
-            webhook_signature: Some(&signature),
-            ..CallbackHeaders::default()
-        };
+        let signed = signed_headers("msg_1", &timestamp, &signature);
         assert_eq!(
             admit(Some(&secret), &[], signed, body, now),
             Ok(Admission::Signature)
@@ -573,12 +582,7 @@ mod tests {
         let timestamp = now.to_string();
         // Well formed: a signature the body will decide on (any 32 bytes look alike here).
         let signature = signing::sign(b"any key", "msg_1", now, b"");
-        let signed = CallbackHeaders {
-            webhook_id: Some("msg_1"),
-            webhook_timestamp: Some(&timestamp),
-            webhook_signature: Some(&signature),
-            ..CallbackHeaders::default()
-        };
+        let signed = signed_headers("msg_1", &timestamp, &signature);
         assert_eq!(
             precheck(Some(&secret), &tokens, signed, now),
             Ok(Precheck::SignatureToVerify)

@@ -251,6 +251,18 @@ mod tests {
         false
     }
 
+    /// A policy that lets only public destinations through (no own-address reference).
+    fn public_only() -> DestinationPolicy {
+        DestinationPolicy::new(
+            DestinationRules {
+                allow_loopback: false,
+                allow_private: false,
+                allow_public: true,
+            },
+            None,
+        )
+    }
+
     /// Classification only: these addresses are data, never connected to.
     #[test]
     fn addresses_are_classified_with_embedded_ipv4_judged_as_ipv4() {
@@ -297,14 +309,7 @@ mod tests {
     #[test]
     fn the_rules_decide_loopback_and_private_and_the_rest_is_always_refused() {
         let default = DestinationPolicy::new(DestinationRules::default(), None);
-        let strict = DestinationPolicy::new(
-            DestinationRules {
-                allow_loopback: false,
-                allow_private: false,
-                allow_public: true,
-            },
-            None,
-        );
+        let strict = public_only();
         let open = DestinationPolicy::new(
             DestinationRules {
                 allow_loopback: true,
@@ -418,14 +423,7 @@ mod tests {
             let error = check(url).unwrap_err();
             assert!(error.contains(mentions), "{url}: {error}");
         }
-        let strict = DestinationPolicy::new(
-            DestinationRules {
-                allow_loopback: false,
-                allow_private: false,
-                allow_public: true,
-            },
-            None,
-        );
+        let strict = public_only();
         for url in [
             "http://127.0.0.1:9000/",
             "http://localhost:9000/",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::events::{EventType, Filter};
-use crate::config::split_authority;
+use crate::config::{is_instance_name, split_authority};
 /// A secret someone gave: Standard Webhooks form, long enough (the error never repeats it).
 pub use crate::secret::check_webhook_secret as check_secret;
 use crate::secret::Secret;
@@ -270,12 +270,7 @@ pub fn check_event_types(names: &[String]) -> Result<Vec<EventType>, String> {
 
 /// Instance filters use the instance-name rules of the config file.
 pub fn check_instance(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
+    if is_instance_name(name) {
         Ok(())
     } else {
         Err(format!("`{name}` must be 1-64 letters, digits, '-' or '_'"))
@@ -308,10 +303,29 @@ pub fn callback_endpoints(base: &str, secret: Option<&Secret>) -> Vec<DeclaredEn
         .collect()
 }
 
+/// An enabled endpoint made through the API, with a fresh secret and the given event types:
+/// the fixture the webhook tests start from.
+#[cfg(test)]
+pub(crate) fn api_endpoint(url: &str, event_types: Vec<EventType>) -> Endpoint {
+    Endpoint {
+        id: new_endpoint_id(),
+        url: url.into(),
+        secret: Some(super::signing::generate_secret()),
+        filter: Filter {
+            event_types,
+            instance: None,
+        },
+        enabled: true,
+        disabled_reason: None,
+        source: EndpointSource::Api,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhooks::signing;
 
     fn kind(name: &str) -> EventType {
         EventType::named(name).unwrap()
@@ -418,39 +432,16 @@ mod tests {
     }
 
     fn sample() -> Endpoint {
-        Endpoint {
-            id: new_endpoint_id(),
-            url: "http://x/".into(),
-            secret: Some(signing::generate_secret()),
-            filter: Filter {
-                event_types: vec![kind("scene_changed")],
-                instance: None,
-            },
-            enabled: true,
-            disabled_reason: None,
-            source: EndpointSource::Api,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
+        api_endpoint("http://x/", vec![kind("scene_changed")])
     }
 
     #[test]
     fn debug_never_shows_the_secret() {
-        let secret = signing::generate_secret();
-        let endpoint = Endpoint {
-            id: new_endpoint_id(),
-            url: "http://x/".into(),
-            secret: Some(secret.clone()),
-            filter: Filter {
-                event_types: vec![kind("scene_changed")],
-                instance: None,
-            },
-            enabled: true,
-            disabled_reason: None,
-            source: EndpointSource::Api,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        };
+        let endpoint = sample();
+        let secret = endpoint
+            .secret
+            .clone()
+            .expect("sample endpoints are signed");
         assert!(!format!("{endpoint:?}").contains(secret.expose()));
         let view = serde_json::to_string(&EndpointView::from(&endpoint)).unwrap();
         assert!(!view.contains(secret.expose()));

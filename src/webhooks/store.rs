@@ -215,20 +215,7 @@ pub(crate) mod tests {
     }
 
     fn api_endpoint(url: &str) -> Endpoint {
-        Endpoint {
-            id: super::super::endpoint::new_endpoint_id(),
-            url: url.into(),
-            secret: Some(super::super::signing::generate_secret()),
-            filter: Filter {
-                event_types: EventType::defaults(),
-                instance: None,
-            },
-            enabled: true,
-            disabled_reason: None,
-            source: EndpointSource::Api,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
+        super::super::endpoint::api_endpoint(url, EventType::defaults())
     }
 
     fn new_delivery(endpoint: &Endpoint, n: u32) -> NewDelivery {

@@ -103,7 +103,7 @@ pub(crate) mod tests {
     use crate::{
         db::{
             pool::{self, ConnectionOptions},
-            sessions::{Observation, OutputFigures, END_FOUND_STOPPED, END_STOPPED},
+            sessions::{Observation, END_FOUND_STOPPED, END_STOPPED},
             source::{
                 event::Event,
                 instance::Instance,
@@ -274,22 +274,19 @@ pub(crate) mod tests {
         let mut ids = InstanceIds::new();
         assert_eq!(apply_batch(&mut conn, &ops, &mut ids).unwrap(), 10);
 
-        let first = events::page(
-            &mut conn,
-            &events::EventQuery {
-                limit: 4,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        // The newest `limit` rows, narrowed by the fields a query sets besides.
+        let newest = |limit| events::EventQuery {
+            limit,
+            ..Default::default()
+        };
+        let first = events::page(&mut conn, &newest(4)).unwrap();
         let seqs: Vec<i64> = first.iter().map(|(e, _)| e.seq).collect();
         assert_eq!(seqs, [10, 9, 8, 7], "newest first");
         let next = events::page(
             &mut conn,
             &events::EventQuery {
-                limit: 4,
                 before_id: Some(first[3].0.id),
-                ..Default::default()
+                ..newest(4)
             },
         )
         .unwrap();
@@ -301,8 +298,7 @@ pub(crate) mod tests {
                 instance_id: Some(b),
                 since: Some((start + Duration::minutes(4)).naive_utc()),
                 until: Some((start + Duration::minutes(8)).naive_utc()),
-                limit: 50,
-                ..Default::default()
+                ..newest(50)
             },
         )
         .unwrap();
@@ -313,8 +309,7 @@ pub(crate) mod tests {
             &mut conn,
             &events::EventQuery {
                 kinds: vec!["streaming_changed".into()],
-                limit: 50,
-                ..Default::default()
+                ..newest(50)
             },
         )
         .unwrap();
@@ -328,27 +323,24 @@ pub(crate) mod tests {
         assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 3);
         assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 2);
         assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 0);
-        let left = events::page(
-            &mut conn,
-            &events::EventQuery {
-                limit: 50,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let left = events::page(&mut conn, &newest(50)).unwrap();
         assert_eq!(left.len(), 5);
     }
 
     fn figures(active: bool, duration_ms: u64, bytes: u64) -> Observation {
-        Observation::Figures(OutputFigures {
-            active,
-            settled: true,
-            duration_ms,
-            bytes,
-            skipped_frames: Some(1),
-            total_frames: Some(100),
-            kbits_per_sec: Some(bytes as f64 * 8.0 / duration_ms.max(1) as f64),
-        })
+        crate::db::sessions::figures_with_frames(active, duration_ms, bytes, 1, 100)
+    }
+
+    /// The ten latest sessions of one output, on every instance.
+    fn latest_ten(output: Output) -> sessions::SessionQuery {
+        sessions::SessionQuery {
+            output,
+            instance_id: None,
+            since: None,
+            until: None,
+            before_id: None,
+            limit: 10,
+        }
     }
 
     #[test]
@@ -384,18 +376,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(sessions::open(&mut conn, id, stream).unwrap().is_none());
-        let page = sessions::page(
-            &mut conn,
-            &sessions::SessionQuery {
-                output: stream,
-                instance_id: None,
-                since: None,
-                until: None,
-                before_id: None,
-                limit: 10,
-            },
-        )
-        .unwrap();
+        let page = sessions::page(&mut conn, &latest_ten(stream)).unwrap();
         let (session, name) = &page[0];
         assert_eq!(name, "default");
         assert_eq!(session.bytes, 3_500_000);
@@ -405,18 +386,7 @@ pub(crate) mod tests {
         assert_eq!(session.end_reason.as_deref(), Some(END_STOPPED));
         assert_eq!(session.skipped_frames, Some(1));
         // Records are kept apart.
-        let records = sessions::page(
-            &mut conn,
-            &sessions::SessionQuery {
-                output: Output::Record,
-                instance_id: None,
-                since: None,
-                until: None,
-                before_id: None,
-                limit: 10,
-            },
-        )
-        .unwrap();
+        let records = sessions::page(&mut conn, &latest_ten(Output::Record)).unwrap();
         assert!(records.is_empty());
     }
 
