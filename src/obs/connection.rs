@@ -147,6 +147,9 @@ pub struct ObsConnection {
     /// events of a start it preceded), so its outputs would roll the state back to "stopped"
     /// and a following stop would not be sent: such a poll is dropped; the next one reads afresh.
     output_moves: u64,
+    /// The same for the program scene (bumped by every scene change OBS reports): a poll read
+    /// before a switch must not switch the hub back to the scene before it.
+    scene_moves: u64,
 }
 
 impl ObsConnection {
@@ -177,6 +180,7 @@ impl ObsConnection {
             outputs: Lanes::default(),
             waiters_made: 0,
             output_moves: 0,
+            scene_moves: 0,
         }
     }
 
@@ -435,7 +439,7 @@ impl ObsConnection {
         }
         self.poll_in_flight = true;
         let limit = self.timing.request_timeout;
-        let moves = self.output_moves;
+        let (moves, scene_moves) = (self.output_moves, self.scene_moves);
         ctx.spawn(
             async move { tokio::time::timeout(limit, reading::read_poll(&client)).await }
                 .into_actor(self)
@@ -445,7 +449,11 @@ impl ObsConnection {
                         return;
                     }
                     // A failed poll says nothing certain about the link; the heartbeat decides.
-                    if let (true, Ok(Ok(reading))) = (act.is_current(link), result) {
+                    if let (true, Ok(Ok(mut reading))) = (act.is_current(link), result) {
+                        if scene_moves != act.scene_moves {
+                            // Read before the latest switch: the event knows better.
+                            reading.current_scene = None;
+                        }
                         let update = ObsUpdate::Poll(reading);
                         act.learn(&update, ctx);
                         act.report(Source::Poll, update);
@@ -571,6 +579,9 @@ impl ObsConnection {
         }
         if is_output_state(update) {
             self.output_moves += 1;
+        }
+        if matches!(update, ObsUpdate::ProgramScene(_)) {
+            self.scene_moves += 1;
         }
         for output in self.outputs.observe(update) {
             self.pump(output, ctx);
