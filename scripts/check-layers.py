@@ -32,7 +32,6 @@ KNOWN_VIOLATIONS = set([
     ("obs", "pictures"),
     ("obs", "sources"),
     ("obs", "studio"),
-    ("http", "outputs"),
 ])
 
 LAYER_LINE = re.compile(r"^//!\s*-\s*L(\d+)\b[^:]*:(.*)$")

@@ -68,7 +68,8 @@ pub fn load_settings(
 }
 
 /// The capabilities' REST routes: one line per capability.
-const CAPABILITY_ROUTES: [http::CapabilityRoutes; 4] = [
+const CAPABILITY_ROUTES: [http::CapabilityRoutes; 5] = [
+    crate::scenes::routes::routes,
     crate::outputs::routes::routes,
     crate::sources::routes::routes,
     crate::studio::routes::routes,
