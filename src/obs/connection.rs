@@ -921,7 +921,6 @@ impl Handler<Execute> for ObsConnection {
             return Box::pin(fut::ready(Err(CommandError::CollectionChanging)));
         }
         let limit = self.timing.request_timeout;
-        let ran = command.clone();
         let latency = metrics()
             .obs_request_seconds
             .with_label_values(&[self.config.name.as_str(), command.request_name()]);
@@ -940,23 +939,11 @@ impl Handler<Execute> for ObsConnection {
             .map(move |result, act, _| {
                 // What OBS just confirmed is applied at once, so a read right after the answer
                 // sees it even if OBS's own event is still on its way.
-                if let (Ok(outcome), true) = (&result, act.is_current(link)) {
-                    match (ran, outcome) {
-                        (ObsCommand::SwitchScene(scene), _) => {
-                            act.report(Source::Api, ObsUpdate::ProgramScene(scene))
-                        }
-                        (ObsCommand::SyncScenes, CommandOutcome::Scenes { scenes, .. }) => {
-                            act.report(Source::Api, ObsUpdate::SceneList(scenes.clone()))
-                        }
-                        (ObsCommand::Source(command), CommandOutcome::Source(outcome)) => {
-                            if let Some(update) = outcome.update(&command) {
-                                act.report(Source::Api, ObsUpdate::Source(update))
-                            }
-                        }
-                        _ => {}
-                    }
+                let (outcome, confirmed) = result?;
+                if let (Some(update), true) = (confirmed, act.is_current(link)) {
+                    act.report(Source::Api, update);
                 }
-                result
+                Ok(outcome)
             }),
         )
     }

@@ -13,7 +13,7 @@ pub mod reading;
 pub mod session;
 pub mod supervisor;
 
-pub use commands::{CommandError, CommandOutcome, ObsCommand};
+pub use commands::{Answered, CapabilityCommand, CommandError, CommandOutcome, ObsCommand};
 pub use connection::ObsConnection;
 pub use events::{Translator, Translators};
 pub use supervisor::{
