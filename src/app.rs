@@ -78,7 +78,7 @@ const CAPABILITY_ROUTES: [http::CapabilityRoutes; 5] = [
 
 /// How OBS events reach the capabilities: one line per capability (the connection translates
 /// scenes, stream and record state itself).
-fn translators() -> Translators {
+pub fn translators() -> Translators {
     Translators::new(vec![
         crate::outputs::events::TRANSLATOR,
         crate::sources::events::TRANSLATOR,

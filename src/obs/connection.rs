@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::{
     commands::{self, CommandError, CommandOutcome, Execute, ObsCommand},
-    events::{event_type, translate, EventAction, Translators},
+    events::{event_type, translate, EventAction, Reread, Translators},
     failure::{classify, error_chain, FailureKind, LinkFailure},
     raw::{self, CheckedBatch},
     reading,
@@ -36,9 +36,9 @@ use crate::{
         status::OutputUpdate,
         Output,
     },
-    sources::status::SourceUpdate,
     status::{
         model::SceneInfo,
+        sources::SourceUpdate,
         update::{ConnectionReport, ObsUpdate, PollReading, Source},
         ConnectionState, LinkOrigin, Report,
     },
@@ -242,14 +242,17 @@ impl ObsConnection {
         self.link = Link::Connecting;
         let config = self.config.clone();
         let timing = self.timing.clone();
-        ctx.spawn(open_link(config, timing).into_actor(self).map(
-            |result, act, ctx| match result {
-                // Kicked while this attempt was under way: its sessions are dropped (closed).
-                _ if act.state == ConnectionState::Kicked => act.link = Link::Down,
-                Ok(opened) => act.on_connected(opened, ctx),
-                Err(failure) => act.on_connect_failed(failure, ctx),
-            },
-        ));
+        let capabilities = self.translators.clone();
+        ctx.spawn(
+            open_link(config, timing, capabilities)
+                .into_actor(self)
+                .map(|result, act, ctx| match result {
+                    // Kicked while this attempt was under way: its sessions are dropped (closed).
+                    _ if act.state == ConnectionState::Kicked => act.link = Link::Down,
+                    Ok(opened) => act.on_connected(opened, ctx),
+                    Err(failure) => act.on_connect_failed(failure, ctx),
+                }),
+        );
     }
 
     fn on_connected(&mut self, opened: OpenedLink, ctx: &mut Context<Self>) {
@@ -429,8 +432,11 @@ impl ObsConnection {
         }
         self.poll_in_flight = true;
         let limit = self.timing.request_timeout;
+        let capabilities = self.translators.clone();
         ctx.spawn(
-            async move { tokio::time::timeout(limit, reading::read_poll(&client)).await }
+            async move {
+                tokio::time::timeout(limit, reading::read_poll(&client, &capabilities)).await
+            }
                 .into_actor(self)
                 .map(move |result, act, ctx| {
                     act.poll_in_flight = false;
@@ -453,18 +459,21 @@ impl ObsConnection {
             return;
         }
         let limit = self.timing.request_timeout;
+        let capabilities = self.translators.clone();
         ctx.spawn(
-            async move { tokio::time::timeout(limit, reading::read_snapshot(&client)).await }
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    let again = act.reread.finish();
-                    if let (true, Ok(Ok((scenes, reading)))) = (act.is_current(link), result) {
-                        act.report(Source::Api, ObsUpdate::Snapshot { scenes, reading });
-                    }
-                    if again {
-                        act.reread_after_raw(ctx);
-                    }
-                }),
+            async move {
+                tokio::time::timeout(limit, reading::read_snapshot(&client, &capabilities)).await
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                let again = act.reread.finish();
+                if let (true, Ok(Ok((scenes, reading)))) = (act.is_current(link), result) {
+                    act.report(Source::Api, ObsUpdate::Snapshot { scenes, reading });
+                }
+                if again {
+                    act.reread_after_raw(ctx);
+                }
+            }),
         );
     }
 
@@ -473,11 +482,12 @@ impl ObsConnection {
             return;
         };
         let limit = self.timing.request_timeout;
+        let capabilities = self.translators.clone();
         ctx.spawn(
             async move {
                 tokio::time::timeout(limit, async {
                     if whole {
-                        reading::read_snapshot(&client)
+                        reading::read_snapshot(&client, &capabilities)
                             .await
                             .map(|(scenes, reading)| ObsUpdate::Snapshot { scenes, reading })
                     } else {
@@ -504,11 +514,13 @@ impl ObsConnection {
         );
     }
 
-    /// Re-reads the program scene and the studio slice. After a transition ends: OBS 32.2 skips
-    /// CurrentProgramSceneChanged for switches that a faster switch interrupted, so the hub's
-    /// program scene is right one transition after the last switch, not only at the next poll.
-    /// After a transition change: its event does not carry the new transition's duration.
-    fn reread_studio(&mut self, ctx: &mut Context<Self>) {
+    /// Re-reads the program scene and a capability's slice, after an update that calls for it
+    /// (registered with the capability's translator). The studio's, after a transition ends:
+    /// OBS 32.2 skips CurrentProgramSceneChanged for switches that a faster switch interrupted,
+    /// so the hub's program scene is right one transition after the last switch, not only at the
+    /// next poll; after a transition change: its event does not carry the new transition's
+    /// duration.
+    fn reread(&mut self, reread: Reread, ctx: &mut Context<Self>) {
         let Some((link, client)) = self.current_link() else {
             return;
         };
@@ -517,19 +529,16 @@ impl ObsConnection {
             async move {
                 tokio::time::timeout(limit, async {
                     let program = client.scenes().current_program_scene().await?;
-                    let studio = crate::studio::events::read(&client).await?;
-                    Ok::<_, obws::error::Error>((program.id.name, studio))
+                    let slice = (reread.read)(&client).await?;
+                    Ok::<_, obws::error::Error>((program.id.name, slice))
                 })
                 .await
             }
             .into_actor(self)
             .map(move |result, act, _| match result {
-                Ok(Ok((program, studio))) if act.is_current(link) => {
+                Ok(Ok((program, slice))) if act.is_current(link) => {
                     act.report(Source::ObsEvent, ObsUpdate::ProgramScene(program));
-                    act.report(
-                        Source::ObsEvent,
-                        ObsUpdate::Studio(crate::studio::status::StudioUpdate::Reading(studio)),
-                    );
+                    act.report(Source::ObsEvent, slice);
                 }
                 Ok(Err(error)) => log::warn!(
                     "obs `{}`: re-reading the program scene failed: {}",
@@ -764,7 +773,11 @@ impl ObsConnection {
 
 /// Connects, subscribes to events before reading state (so nothing falls between the two), and
 /// reads the full state.
-async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink, LinkFailure> {
+async fn open_link(
+    config: InstanceConfig,
+    timing: Timing,
+    capabilities: Translators,
+) -> Result<OpenedLink, LinkFailure> {
     let has_password = config.password.is_some();
     let client = Client::connect_with_config(ConnectConfig {
         host: config.host.as_str(),
@@ -783,7 +796,7 @@ async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink,
         .map_err(|error| classify(&error, has_password))?;
     let read = async {
         let version = client.general().version().await?;
-        let (scenes, reading) = reading::read_snapshot(&client).await?;
+        let (scenes, reading) = reading::read_snapshot(&client, &capabilities).await?;
         Ok::<_, obws::error::Error>((version, scenes, reading))
     };
     let (version, scenes, reading) = tokio::time::timeout(timing.request_timeout, read)
@@ -865,10 +878,10 @@ impl StreamHandler<LinkEvent> for ObsConnection {
         match translate(event, &self.translators) {
             EventAction::Update(update) => {
                 self.learn(&update, ctx);
-                let reread = crate::studio::events::needs_reread(&update);
+                let reread = self.translators.reread_after(&update);
                 self.report(Source::ObsEvent, update);
-                if reread {
-                    self.reread_studio(ctx);
+                if let Some(reread) = reread {
+                    self.reread(reread, ctx);
                 }
             }
             EventAction::ResyncScenes => self.resync(false, ctx),

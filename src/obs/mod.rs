@@ -15,7 +15,7 @@ pub mod supervisor;
 
 pub use commands::{Answered, CapabilityCommand, CommandError, CommandOutcome, ObsCommand};
 pub use connection::ObsConnection;
-pub use events::{Translator, Translators};
+pub use events::{PollReader, Reread, Translator, Translators};
 pub use supervisor::{
     ConnectionSupervisor, Route, RouteRaw, SetInstanceRunning, StartManager, StopManager,
 };
