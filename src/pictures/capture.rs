@@ -71,6 +71,16 @@ pub fn decode(uri: &str) -> Result<Vec<u8>, CommandError> {
         .map_err(|error| CommandError::LinkFailed(format!("OBS sent an unreadable image: {error}")))
 }
 
+impl CapabilityCommand for Screenshot {
+    fn request_name(&self) -> &'static str {
+        "GetSourceScreenshot"
+    }
+
+    fn run(self: Box<Self>, client: &Client) -> BoxFuture<'_, Result<Answered, CommandError>> {
+        Box::pin(async move { Ok(Answered::new(take(client, &self).await?)) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,15 +92,5 @@ mod tests {
             decode("data:image/png;base64,not base64!"),
             Err(CommandError::LinkFailed(_))
         ));
-    }
-}
-
-impl CapabilityCommand for Screenshot {
-    fn request_name(&self) -> &'static str {
-        "GetSourceScreenshot"
-    }
-
-    fn run(self: Box<Self>, client: &Client) -> BoxFuture<'_, Result<Answered, CommandError>> {
-        Box::pin(async move { Ok(Answered::new(take(client, &self).await?)) })
     }
 }
