@@ -6,15 +6,13 @@ use actix::Message;
 use futures_util::future::BoxFuture;
 use obws::{responses::StatusCode, Client};
 
-use super::{failure::error_chain, reading};
-use crate::{
-    outputs::{
-        commands::{OutputAnswer, OutputCommand},
-        discipline::Refusal,
-        Output,
-    },
-    status::{model::SceneInfo, update::ObsUpdate, ConnectionState},
+use super::{
+    discipline::Refusal,
+    failure::error_chain,
+    output_commands::{OutputAnswer, OutputCommand},
+    reading,
 };
+use crate::status::{model::SceneInfo, outputs::Output, update::ObsUpdate, ConnectionState};
 
 /// A capability's command (sources, studio, pictures...): the capability defines what it sends
 /// and what it answers; the connection only runs it, under its timeout and metrics.
@@ -54,7 +52,7 @@ impl Debug for Answered {
 pub enum ObsCommand {
     SwitchScene(String),
     /// Start, stop, pause... an output: serialised per output by the connection (see
-    /// `outputs::discipline`), never sent from here.
+    /// `obs::discipline`), never sent from here.
     Output(OutputCommand),
     /// Re-read the scene list from OBS.
     SyncScenes,

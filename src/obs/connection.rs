@@ -20,8 +20,10 @@ use serde_json::{Map, Value};
 
 use super::{
     commands::{self, CommandError, CommandOutcome, Execute, ObsCommand},
+    discipline::{Lanes, Refusal, Sent, Step, SETTLE_LIMIT},
     events::{event_type, translate, EventAction, Reread, Translators},
     failure::{classify, error_chain, FailureKind, LinkFailure},
+    output_commands::{self, Action, OutputAnswer, OutputCommand},
     raw::{self, CheckedBatch},
     reading,
     session::{RawSession, SessionClosed, SessionConfig, SessionError},
@@ -30,14 +32,9 @@ use crate::{
     backoff::Backoff,
     config::{InstanceConfig, Timing},
     metrics::metrics,
-    outputs::{
-        commands::{self as output_commands, Action, OutputAnswer, OutputCommand},
-        discipline::{Lanes, Refusal, Sent, Step, SETTLE_LIMIT},
-        status::OutputUpdate,
-        Output,
-    },
     status::{
         model::SceneInfo,
+        outputs::{Output, OutputUpdate},
         sources::SourceUpdate,
         update::{ConnectionReport, ObsUpdate, PollReading, Source},
         ConnectionState, LinkOrigin, Report,
@@ -139,7 +136,7 @@ pub struct ObsConnection {
     reread: raw::Coalesced,
     /// Between CurrentSceneCollectionChanging and ...Changed requests are undefined behaviour.
     collection_changing: bool,
-    /// The command discipline: one lane per output (see `outputs::discipline`).
+    /// The command discipline: one lane per output (see `obs::discipline`).
     outputs: Lanes<Waiter>,
     waiters_made: u64,
 }
