@@ -22,18 +22,10 @@ import re
 import sys
 import tempfile
 
-# Imports that the issue-11 reshaping is removing and that CI tolerates meanwhile:
-# (importing module, imported module). They are still printed as "known" on every run.
-# Known violations being removed by issue 11 (seam): capability slices move into status/,
-# obs stops importing capabilities (translators registered by app). Empty this set in one edit
-# once helper S's branch has landed; an entry that no longer occurs is reported as stale.
-KNOWN_VIOLATIONS = set([
-    ("obs", "outputs"),
-    ("obs", "pictures"),
-    ("obs", "sources"),
-    ("obs", "studio"),
-    ("http", "outputs"),
-])
+# Imports CI tolerates while a reshaping removes them: (importing module, imported module).
+# They are still printed as "known" on every run; an entry that no longer occurs is reported as
+# stale. Empty since issue 11: no module imports a layer above its own.
+KNOWN_VIOLATIONS = set()
 
 LAYER_LINE = re.compile(r"^//!\s*-\s*L(\d+)\b[^:]*:(.*)$")
 DOC_NAME = re.compile(r"\[`([a-z_][a-z0-9_]*)`\]")

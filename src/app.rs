@@ -68,7 +68,8 @@ pub fn load_settings(
 }
 
 /// The capabilities' REST routes: one line per capability.
-const CAPABILITY_ROUTES: [http::CapabilityRoutes; 4] = [
+const CAPABILITY_ROUTES: [http::CapabilityRoutes; 5] = [
+    crate::scenes::routes::routes,
     crate::outputs::routes::routes,
     crate::sources::routes::routes,
     crate::studio::routes::routes,
@@ -77,7 +78,7 @@ const CAPABILITY_ROUTES: [http::CapabilityRoutes; 4] = [
 
 /// How OBS events reach the capabilities: one line per capability (the connection translates
 /// scenes, stream and record state itself).
-fn translators() -> Translators {
+pub fn translators() -> Translators {
     Translators::new(vec![
         crate::outputs::events::TRANSLATOR,
         crate::sources::events::TRANSLATOR,

@@ -14,7 +14,8 @@
 //! - L2 the status core: [`status`] (the `StatusManager` singleton holding the cached status of
 //!   every instance, and the change stream)
 //! - L3 services: [`obs`] (one `ObsConnection` actor per OBS instance, and the supervisor that
-//!   keeps them alive), [`db`] (history in SQLite: the recorder and writer actors, queries),
+//!   keeps them alive; it runs the commands, poll reads and translators capabilities register,
+//!   and serialises output commands in per-output lanes), [`db`] (history in SQLite: the recorder and writer actors, queries),
 //!   [`webhooks`] (signed webhooks from a durable outbox, and what the callback routes accept)
 //! - L4 web plumbing: [`http`] (the actix-web REST layer, WebSocket feed, dashboard)
 //! - L5 capabilities, each with its OBS-event translator, commands, routes and history hook:

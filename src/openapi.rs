@@ -20,6 +20,7 @@ use utoipa::{
 use crate::http::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
+use crate::scenes::routes as scenes;
 use crate::sources::routes as sources;
 use crate::studio::routes as studio;
 
@@ -38,12 +39,12 @@ use crate::studio::routes as studio;
         handlers::list_instances,
         handlers::stream_status,
         handlers::test_connection,
-        handlers::sync_scenes,
-        handlers::switch_scene,
-        handlers::start_stream,
-        handlers::stop_stream,
-        handlers::start_record,
-        handlers::stop_record,
+        scenes::sync_scenes,
+        scenes::switch_scene,
+        outputs::start_stream,
+        outputs::stop_stream,
+        outputs::start_record,
+        outputs::stop_record,
         raw::request,
         raw::batch,
         history::events,

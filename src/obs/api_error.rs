@@ -3,8 +3,8 @@
 
 use obws::responses::StatusCode as ObsStatus;
 
-use super::CommandError;
-use crate::{error::ApiError, outputs::discipline::Refusal};
+use super::{discipline::Refusal, CommandError};
+use crate::error::ApiError;
 
 impl ApiError {
     /// Maps a command failure for `instance`, with the command's own words for conflicts.

@@ -1,36 +1,70 @@
 //! Commands the API sends to an instance's connection, and how they run against OBS.
 
+use std::{any::Any, fmt::Debug};
+
 use actix::Message;
+use futures_util::future::BoxFuture;
 use obws::{responses::StatusCode, Client};
-use serde::Serialize;
 
-use super::{failure::error_chain, reading};
-use crate::pictures::capture::Screenshot;
-use crate::{
-    outputs::{
-        commands::{OutputAnswer, OutputCommand},
-        discipline::Refusal,
-        Output,
-    },
-    sources::commands::{self as source_commands, SourceCommand, SourceOutcome},
-    status::{model::SceneInfo, ConnectionState},
-    studio::commands::{StudioCommand, StudioOutcome},
+use super::{
+    discipline::Refusal,
+    failure::error_chain,
+    output_commands::{OutputAnswer, OutputCommand},
+    reading,
 };
+use crate::status::{model::SceneInfo, outputs::Output, update::ObsUpdate, ConnectionState};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A capability's command (sources, studio, pictures...): the capability defines what it sends
+/// and what it answers; the connection only runs it, under its timeout and metrics.
+pub trait CapabilityCommand: Send + Debug {
+    /// The obs-websocket request it sends (a bounded label for metrics).
+    fn request_name(&self) -> &'static str;
+    /// Sends it to OBS.
+    fn run(self: Box<Self>, client: &Client) -> BoxFuture<'_, Result<Answered, CommandError>>;
+}
+
+/// What a capability command answered: the capability's own answer, which its route takes back
+/// with [`CommandOutcome::into_capability`], and the change OBS just confirmed, which the
+/// connection applies at once (a read right after the answer sees it).
+pub struct Answered {
+    pub answer: Box<dyn Any + Send>,
+    pub confirmed: Option<ObsUpdate>,
+}
+
+impl Answered {
+    pub fn new(answer: impl Any + Send) -> Self {
+        Self {
+            answer: Box::new(answer),
+            confirmed: None,
+        }
+    }
+}
+
+impl Debug for Answered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answered")
+            .field("confirmed", &self.confirmed)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
 pub enum ObsCommand {
     SwitchScene(String),
     /// Start, stop, pause... an output: serialised per output by the connection (see
-    /// `outputs::discipline`), never sent from here.
+    /// `obs::discipline`), never sent from here.
     Output(OutputCommand),
     /// Re-read the scene list from OBS.
     SyncScenes,
-    /// Scene items, inputs, media, filters, profiles, collections, hotkeys.
-    Source(SourceCommand),
-    /// Studio mode, preview, takes, transitions (see `studio::commands`).
-    Studio(StudioCommand),
-    /// A picture of a scene or an input (see `pictures::capture`).
-    Screenshot(Screenshot),
+    /// A capability's command: scene items, inputs, media, filters, profiles, collections,
+    /// hotkeys; studio mode, preview, takes, transitions; pictures.
+    Capability(Box<dyn CapabilityCommand>),
+}
+
+impl ObsCommand {
+    pub fn capability(command: impl CapabilityCommand + 'static) -> Self {
+        Self::Capability(Box::new(command))
+    }
 }
 
 /// Sent to an `ObsConnection` (through the supervisor) to run one command.
@@ -38,8 +72,7 @@ pub enum ObsCommand {
 #[rtype(result = "Result<CommandOutcome, CommandError>")]
 pub struct Execute(pub ObsCommand);
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum CommandOutcome {
     SceneSwitched {
         scene_name: String,
@@ -49,10 +82,18 @@ pub enum CommandOutcome {
         scenes: Vec<SceneInfo>,
         current_scene: Option<String>,
     },
-    Source(SourceOutcome),
-    Studio(StudioOutcome),
-    /// The image's bytes.
-    Picture(Vec<u8>),
+    /// A capability's answer (see [`Answered`]).
+    Capability(Box<dyn Any + Send>),
+}
+
+impl CommandOutcome {
+    /// A capability's answer of type `T` (`None` for any other outcome).
+    pub fn into_capability<T: Any>(self) -> Option<T> {
+        match self {
+            Self::Capability(answer) => answer.downcast::<T>().ok().map(|answer| *answer),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -104,21 +145,27 @@ impl ObsCommand {
             // Labelled by the request really sent, where the discipline sends it.
             Self::Output(_) => "output",
             Self::SyncScenes => "GetSceneList",
-            Self::Source(command) => command.request_name(),
-            Self::Studio(command) => command.request_name(),
-            Self::Screenshot(_) => "GetSourceScreenshot",
+            Self::Capability(command) => command.request_name(),
         }
     }
 }
 
-pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome, CommandError> {
+/// Runs `command`; with the change OBS confirmed by its answer, if the command says so.
+pub async fn run(
+    client: &Client,
+    command: ObsCommand,
+) -> Result<(CommandOutcome, Option<ObsUpdate>), CommandError> {
     Ok(match command {
         ObsCommand::SwitchScene(scene_name) => {
             client
                 .scenes()
                 .set_current_program_scene(scene_name.as_str())
                 .await?;
-            CommandOutcome::SceneSwitched { scene_name }
+            let confirmed = ObsUpdate::ProgramScene(scene_name.clone());
+            (
+                CommandOutcome::SceneSwitched { scene_name },
+                Some(confirmed),
+            )
         }
         // The connection hands these to its output lanes before ever calling `run`.
         ObsCommand::Output(command) => {
@@ -129,19 +176,16 @@ pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome,
         }
         ObsCommand::SyncScenes => {
             let (scenes, current_scene) = reading::read_scenes(client).await?;
-            CommandOutcome::Scenes {
+            let confirmed = ObsUpdate::SceneList(scenes.clone());
+            let outcome = CommandOutcome::Scenes {
                 scenes,
                 current_scene,
-            }
+            };
+            (outcome, Some(confirmed))
         }
-        ObsCommand::Source(command) => {
-            CommandOutcome::Source(source_commands::run(client, &command).await?)
-        }
-        ObsCommand::Studio(command) => {
-            CommandOutcome::Studio(crate::studio::commands::send(client, command).await?)
-        }
-        ObsCommand::Screenshot(screenshot) => {
-            CommandOutcome::Picture(crate::pictures::capture::take(client, &screenshot).await?)
+        ObsCommand::Capability(command) => {
+            let Answered { answer, confirmed } = command.run(client).await?;
+            (CommandOutcome::Capability(answer), confirmed)
         }
     })
 }

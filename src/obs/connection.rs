@@ -20,8 +20,10 @@ use serde_json::{Map, Value};
 
 use super::{
     commands::{self, CommandError, CommandOutcome, Execute, ObsCommand},
-    events::{event_type, translate, EventAction, Translators},
+    discipline::{Lanes, Refusal, Sent, Step, SETTLE_LIMIT},
+    events::{event_type, translate, EventAction, Reread, Translators},
     failure::{classify, error_chain, FailureKind, LinkFailure},
+    output_commands::{self, Action, OutputAnswer, OutputCommand},
     raw::{self, CheckedBatch},
     reading,
     session::{RawSession, SessionClosed, SessionConfig, SessionError},
@@ -30,15 +32,10 @@ use crate::{
     backoff::Backoff,
     config::{InstanceConfig, Timing},
     metrics::metrics,
-    outputs::{
-        commands::{self as output_commands, Action, OutputAnswer, OutputCommand},
-        discipline::{Lanes, Refusal, Sent, Step, SETTLE_LIMIT},
-        status::OutputUpdate,
-        Output,
-    },
-    sources::status::SourceUpdate,
     status::{
         model::SceneInfo,
+        outputs::{Output, OutputUpdate},
+        sources::SourceUpdate,
         update::{ConnectionReport, ObsUpdate, PollReading, Source},
         ConnectionState, LinkOrigin, Report,
     },
@@ -139,7 +136,7 @@ pub struct ObsConnection {
     reread: raw::Coalesced,
     /// Between CurrentSceneCollectionChanging and ...Changed requests are undefined behaviour.
     collection_changing: bool,
-    /// The command discipline: one lane per output (see `outputs::discipline`).
+    /// The command discipline: one lane per output (see `obs::discipline`).
     outputs: Lanes<Waiter>,
     waiters_made: u64,
     /// Bumped by every output action sent and every output state OBS reports. A poll answered
@@ -252,14 +249,17 @@ impl ObsConnection {
         self.link = Link::Connecting;
         let config = self.config.clone();
         let timing = self.timing.clone();
-        ctx.spawn(open_link(config, timing).into_actor(self).map(
-            |result, act, ctx| match result {
-                // Kicked while this attempt was under way: its sessions are dropped (closed).
-                _ if act.state == ConnectionState::Kicked => act.link = Link::Down,
-                Ok(opened) => act.on_connected(opened, ctx),
-                Err(failure) => act.on_connect_failed(failure, ctx),
-            },
-        ));
+        let capabilities = self.translators.clone();
+        ctx.spawn(
+            open_link(config, timing, capabilities)
+                .into_actor(self)
+                .map(|result, act, ctx| match result {
+                    // Kicked while this attempt was under way: its sessions are dropped (closed).
+                    _ if act.state == ConnectionState::Kicked => act.link = Link::Down,
+                    Ok(opened) => act.on_connected(opened, ctx),
+                    Err(failure) => act.on_connect_failed(failure, ctx),
+                }),
+        );
     }
 
     fn on_connected(&mut self, opened: OpenedLink, ctx: &mut Context<Self>) {
@@ -440,8 +440,11 @@ impl ObsConnection {
         self.poll_in_flight = true;
         let limit = self.timing.request_timeout;
         let (moves, scene_moves) = (self.output_moves, self.scene_moves);
+        let capabilities = self.translators.clone();
         ctx.spawn(
-            async move { tokio::time::timeout(limit, reading::read_poll(&client)).await }
+            async move {
+                tokio::time::timeout(limit, reading::read_poll(&client, &capabilities)).await
+            }
                 .into_actor(self)
                 .map(move |result, act, ctx| {
                     act.poll_in_flight = false;
@@ -471,25 +474,29 @@ impl ObsConnection {
             return;
         }
         let limit = self.timing.request_timeout;
+        let capabilities = self.translators.clone();
         ctx.spawn(
-            async move { tokio::time::timeout(limit, reading::read_snapshot(&client)).await }
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    let again = act.reread.finish();
-                    if let (true, Ok(Ok((scenes, reading)))) = (act.is_current(link), result) {
-                        act.report(Source::Api, ObsUpdate::Snapshot { scenes, reading });
-                    }
-                    if again {
-                        act.reread_after_raw(ctx);
-                    }
-                }),
+            async move {
+                tokio::time::timeout(limit, reading::read_snapshot(&client, &capabilities)).await
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                let again = act.reread.finish();
+                if let (true, Ok(Ok((scenes, reading)))) = (act.is_current(link), result) {
+                    act.report(Source::Api, ObsUpdate::Snapshot { scenes, reading });
+                }
+                if again {
+                    act.reread_after_raw(ctx);
+                }
+            }),
         );
     }
 
     fn resync(&mut self, whole: bool, ctx: &mut Context<Self>) {
+        let capabilities = self.translators.clone();
         self.reread_and_report(ctx, "state", move |client| async move {
             let update = if whole {
-                reading::read_snapshot(&client)
+                reading::read_snapshot(&client, &capabilities)
                     .await
                     .map(|(scenes, reading)| ObsUpdate::Snapshot { scenes, reading })?
             } else {
@@ -501,18 +508,17 @@ impl ObsConnection {
         });
     }
 
-    /// Re-reads the program scene and the studio slice. After a transition ends: OBS 32.2 skips
-    /// CurrentProgramSceneChanged for switches that a faster switch interrupted, so the hub's
-    /// program scene is right one transition after the last switch, not only at the next poll.
-    /// After a transition change: its event does not carry the new transition's duration.
-    fn reread_studio(&mut self, ctx: &mut Context<Self>) {
-        self.reread_and_report(ctx, "the program scene", |client| async move {
+    /// Re-reads the program scene and a capability's slice, after an update that calls for it
+    /// (registered with the capability's translator). The studio's, after a transition ends:
+    /// OBS 32.2 skips CurrentProgramSceneChanged for switches that a faster switch interrupted,
+    /// so the hub's program scene is right one transition after the last switch, not only at the
+    /// next poll; after a transition change: its event does not carry the new transition's
+    /// duration.
+    fn reread(&mut self, reread: Reread, ctx: &mut Context<Self>) {
+        self.reread_and_report(ctx, "the program scene", move |client| async move {
             let program = client.scenes().current_program_scene().await?;
-            let studio = crate::studio::events::read(&client).await?;
-            Ok(vec![
-                ObsUpdate::ProgramScene(program.id.name),
-                ObsUpdate::Studio(crate::studio::status::StudioUpdate::Reading(studio)),
-            ])
+            let slice = (reread.read)(&client).await?;
+            Ok(vec![ObsUpdate::ProgramScene(program.id.name), slice])
         });
     }
 
@@ -780,7 +786,11 @@ impl ObsConnection {
 
 /// Connects, subscribes to events before reading state (so nothing falls between the two), and
 /// reads the full state.
-async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink, LinkFailure> {
+async fn open_link(
+    config: InstanceConfig,
+    timing: Timing,
+    capabilities: Translators,
+) -> Result<OpenedLink, LinkFailure> {
     let has_password = config.password.is_some();
     let client = Client::connect_with_config(ConnectConfig {
         host: config.host.as_str(),
@@ -799,7 +809,7 @@ async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink,
         .map_err(|error| classify(&error, has_password))?;
     let read = async {
         let version = client.general().version().await?;
-        let (scenes, reading) = reading::read_snapshot(&client).await?;
+        let (scenes, reading) = reading::read_snapshot(&client, &capabilities).await?;
         Ok::<_, obws::error::Error>((version, scenes, reading))
     };
     let (version, scenes, reading) = tokio::time::timeout(timing.request_timeout, read)
@@ -881,10 +891,10 @@ impl StreamHandler<LinkEvent> for ObsConnection {
         match translate(event, &self.translators) {
             EventAction::Update(update) => {
                 self.learn(&update, ctx);
-                let reread = crate::studio::events::needs_reread(&update);
+                let reread = self.translators.reread_after(&update);
                 self.report(Source::ObsEvent, update);
-                if reread {
-                    self.reread_studio(ctx);
+                if let Some(reread) = reread {
+                    self.reread(reread, ctx);
                 }
             }
             EventAction::ResyncScenes => self.resync(false, ctx),
@@ -937,7 +947,6 @@ impl Handler<Execute> for ObsConnection {
             return Box::pin(fut::ready(Err(CommandError::CollectionChanging)));
         }
         let limit = self.timing.request_timeout;
-        let ran = command.clone();
         let latency = metrics()
             .obs_request_seconds
             .with_label_values(&[self.config.name.as_str(), command.request_name()]);
@@ -956,23 +965,11 @@ impl Handler<Execute> for ObsConnection {
             .map(move |result, act, _| {
                 // What OBS just confirmed is applied at once, so a read right after the answer
                 // sees it even if OBS's own event is still on its way.
-                if let (Ok(outcome), true) = (&result, act.is_current(link)) {
-                    match (ran, outcome) {
-                        (ObsCommand::SwitchScene(scene), _) => {
-                            act.report(Source::Api, ObsUpdate::ProgramScene(scene))
-                        }
-                        (ObsCommand::SyncScenes, CommandOutcome::Scenes { scenes, .. }) => {
-                            act.report(Source::Api, ObsUpdate::SceneList(scenes.clone()))
-                        }
-                        (ObsCommand::Source(command), CommandOutcome::Source(outcome)) => {
-                            if let Some(update) = outcome.update(&command) {
-                                act.report(Source::Api, ObsUpdate::Source(update))
-                            }
-                        }
-                        _ => {}
-                    }
+                let (outcome, confirmed) = result?;
+                if let (Some(update), true) = (confirmed, act.is_current(link)) {
+                    act.report(Source::Api, update);
                 }
-                result
+                Ok(outcome)
             }),
         )
     }

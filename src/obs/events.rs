@@ -1,20 +1,48 @@
 //! What each obs-websocket event means for the hub: the connection's own events (scenes,
 //! stream and record state, scene collection switches, OBS exiting) here, and every other
-//! capability's through the [`Translator`] it provides and `app` registers.
+//! capability's through the [`Translator`] it provides and `app` registers. The same
+//! registration carries what the connection reads for the capability: its slice of the periodic
+//! poll, and the slice it re-reads at once after some of its events.
 
 use std::sync::Arc;
 
-use obws::events::{Event, OutputState};
+use futures_util::future::BoxFuture;
+use obws::{
+    events::{Event, OutputState},
+    Client,
+};
 
-use crate::status::{model::SceneInfo, update::ObsUpdate};
+use crate::status::{
+    model::SceneInfo,
+    update::{ObsUpdate, PollReading},
+};
 
-/// How a capability turns the OBS events it owns into status updates.
+/// How a capability turns the OBS events it owns into status updates, and what the connection
+/// reads from OBS for it.
 #[derive(Clone, Copy, Debug)]
 pub struct Translator {
     /// The update an event means for the capability; None for events it does not own.
     pub translate: fn(&Event) -> Option<ObsUpdate>,
     /// The protocol name of the events it owns (a bounded label for metrics).
     pub event_type: fn(&Event) -> Option<&'static str>,
+    /// Reads the capability's slice of the periodic poll into the reading (None: it has none).
+    pub poll: Option<PollReader>,
+    /// A slice to re-read at once, with the program scene, after some of its updates.
+    pub reread: Option<Reread>,
+}
+
+/// Reads one capability's slice of the periodic poll into the reading.
+pub type PollReader =
+    for<'a> fn(&'a Client, &'a mut PollReading) -> BoxFuture<'a, Result<(), obws::error::Error>>;
+
+/// A slice the connection re-reads as soon as an update says so: for events that do not carry
+/// everything they changed (or that OBS may skip).
+#[derive(Clone, Copy, Debug)]
+pub struct Reread {
+    /// Whether this update calls for the re-read.
+    pub after: fn(&ObsUpdate) -> bool,
+    /// Reads the slice, as the update that sets it.
+    pub read: for<'a> fn(&'a Client) -> BoxFuture<'a, Result<ObsUpdate, obws::error::Error>>,
 }
 
 /// The capabilities' translators, in the order they are asked (the first that knows an event
@@ -33,6 +61,19 @@ impl Translators {
 
     fn event_type(&self, event: &Event) -> Option<&'static str> {
         self.0.iter().find_map(|t| (t.event_type)(event))
+    }
+
+    /// The capabilities' poll readers, in registration order.
+    pub fn poll_readers(&self) -> impl Iterator<Item = PollReader> + '_ {
+        self.0.iter().filter_map(|t| t.poll)
+    }
+
+    /// The re-read `update` calls for, if any.
+    pub fn reread_after(&self, update: &ObsUpdate) -> Option<Reread> {
+        self.0
+            .iter()
+            .filter_map(|t| t.reread)
+            .find(|reread| (reread.after)(update))
     }
 }
 
@@ -203,6 +244,8 @@ mod tests {
                 matches!(event, Event::StudioModeStateChanged { .. })
                     .then_some("StudioModeStateChanged")
             },
+            poll: None,
+            reread: None,
         }]);
         assert_eq!(
             translate(studio_mode.clone(), &claims_it),

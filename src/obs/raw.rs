@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::commands::{CommandError, CommandOutcome};
+use super::{
+    commands::{CommandError, CommandOutcome},
+    discipline::Refusal,
+    output_commands::OutputCommand,
+};
 use crate::{
     obs_protocol::{execution, status},
-    outputs::{commands::OutputCommand, discipline::Refusal, Output},
+    status::outputs::Output,
 };
 
 /// Most requests in one batch (400 past it).
@@ -27,7 +31,7 @@ const MAX_REQUEST_TYPE_LEN: usize = 64;
 /// What the hub does with a raw request that drives an output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputRequest {
-    /// Runs as this typed command, through the output's lane (`outputs::discipline`), exactly
+    /// Runs as this typed command, through the output's lane (`obs::discipline`), exactly
     /// as the `/outputs/...` routes do: no racing `StartStream` by the back door.
     Typed(OutputCommand),
     /// `StartOutput` and friends drive an output by name, which the hub cannot put in a lane:
@@ -279,7 +283,7 @@ impl Coalesced {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outputs::{commands::OutputAnswer, discipline::Phase};
+    use crate::obs::{discipline::Phase, output_commands::OutputAnswer};
 
     #[test]
     fn output_requests_run_as_typed_output_commands_or_are_refused() {

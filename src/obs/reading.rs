@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use obws::{responses::StatusCode, Client};
 
+use super::events::Translators;
 use crate::status::{
     model::{ObsStats, SceneInfo},
     update::{PollReading, RecordReading, StreamReading},
@@ -32,18 +33,17 @@ pub async fn read_scenes(
     Ok((scenes, list.current_program_scene.map(|scene| scene.name)))
 }
 
-/// Stream, record, replay buffer, virtual camera, stats and current scene: what the periodic
-/// poll reconciles.
-pub async fn read_poll(client: &Client) -> Result<PollReading, obws::error::Error> {
+/// Stream, record, stats and current scene, then each capability's slice (replay buffer,
+/// virtual camera, studio...): what the periodic poll reconciles.
+pub async fn read_poll(
+    client: &Client,
+    capabilities: &Translators,
+) -> Result<PollReading, obws::error::Error> {
     let stream = client.streaming().status().await?;
     let record = client.recording().status().await?;
     let stats = client.general().stats().await?;
     let current_scene = client.scenes().current_program_scene().await?;
-    let side = crate::outputs::events::read_side(client).await?;
-    let studio = crate::studio::events::read(client).await?;
-    Ok(PollReading {
-        side,
-        studio,
+    let mut reading = PollReading {
         current_scene: Some(current_scene.id.name),
         stream: StreamReading {
             active: stream.active,
@@ -73,18 +73,24 @@ pub async fn read_poll(client: &Client) -> Result<PollReading, obws::error::Erro
             output_skipped_frames: stats.output_skipped_frames,
             output_total_frames: stats.output_total_frames,
         },
-    })
+        ..PollReading::default()
+    };
+    for read in capabilities.poll_readers() {
+        read(client, &mut reading).await?;
+    }
+    Ok(reading)
 }
 
 /// Everything, read after (re)connecting, retrying while OBS says it is not ready yet.
 pub async fn read_snapshot(
     client: &Client,
+    capabilities: &Translators,
 ) -> Result<(Vec<SceneInfo>, PollReading), obws::error::Error> {
     let mut attempt = 0;
     loop {
         let result = async {
             let (scenes, _) = read_scenes(client).await?;
-            let reading = read_poll(client).await?;
+            let reading = read_poll(client, capabilities).await?;
             Ok((scenes, reading))
         }
         .await;

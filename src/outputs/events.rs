@@ -1,18 +1,32 @@
 //! Where OBS's output events and reads become updates for the outputs' slice of status.
 
+use futures_util::future::BoxFuture;
 use obws::{events::Event, responses::StatusCode, Client};
 
 use super::{
     status::{OutputUpdate, SideReading},
     Output,
 };
-use crate::obs::events::output_state_name;
+use crate::{obs::events::output_state_name, status::update::PollReading};
 
-/// What `app` registers so that the connection hands this capability its events.
+/// What `app` registers so that the connection hands this capability its events and reads the
+/// side outputs in the poll (stream and record stay with `obs::reading`).
 pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
     translate: |event| translate(event).map(crate::status::update::ObsUpdate::Output),
     event_type,
+    poll: Some(read_into_poll),
+    reread: None,
 };
+
+fn read_into_poll<'a>(
+    client: &'a Client,
+    reading: &'a mut PollReading,
+) -> BoxFuture<'a, Result<(), obws::error::Error>> {
+    Box::pin(async move {
+        reading.side = read_side(client).await?;
+        Ok(())
+    })
+}
 
 /// The outputs' events (stream and record state stay with `obs::events`); None for others.
 pub fn translate(event: &Event) -> Option<OutputUpdate> {

@@ -6,9 +6,10 @@
 //!   reports to it live in `status::outputs` (re-exported here as [`status`]), because the
 //!   instance status is made of every capability's slice;
 //! - [`events`]: which OBS events and reads concern outputs, as updates for those rules;
-//! - [`discipline`]: the command discipline, a pure per-output lane that serialises commands and
-//!   never lets two racing start/stop requests reach OBS (the connection actor drives it);
-//! - [`commands`]: the commands and how one is sent to OBS;
+//! - [`discipline`] and [`commands`]: the command discipline (a pure per-output lane that
+//!   serialises commands and never lets two racing start/stop requests reach OBS) and the output
+//!   commands; the connection drives them whatever the entry point (routes, raw requests), so
+//!   they live in `obs` (`obs::discipline`, `obs::output_commands`), re-exported here;
 //! - [`routes`]: the REST routes (`/api/outputs/...`, `/api/stats/history`);
 //! - [`history`]: what the history keeps of outputs beyond event rows (stream and record
 //!   sessions), a hook that `app` registers;
@@ -17,11 +18,10 @@
 //! Changes reach history, the WebSocket and webhooks as the generic `output_changed` change (and
 //! the older `streaming_changed` / `recording_changed`): those layers have no outputs code.
 
-pub mod commands;
-pub mod discipline;
 pub mod events;
 pub mod history;
 pub mod routes;
 pub mod stats_history;
 
+pub use crate::obs::{discipline, output_commands as commands};
 pub use crate::status::outputs::{self as status, Output};

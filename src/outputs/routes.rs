@@ -4,7 +4,9 @@
 //!   `replay-buffer`, `virtual-cam`);
 //! - `POST outputs/record/pause | resume | toggle-pause | split | chapter`;
 //! - `POST outputs/replay-buffer/save` (answers the saved file's path);
-//! - `GET outputs` and `GET stats/history`.
+//! - `GET outputs` and `GET stats/history`;
+//! - the seed's `POST start-stream | stop-stream | start-record | stop-record`, answered in the
+//!   seed's shape.
 //!
 //! Every command goes through the instance's connection and its command discipline, like the
 //! seed's `start-stream` and the rest: nothing here talks to OBS.
@@ -30,7 +32,7 @@ use crate::{
         get, post,
         responses::{CommandErrors, InstanceErrors},
         target::Target,
-        AppState,
+        views, AppState,
     },
     obs::{CommandError, CommandOutcome, ObsCommand},
     status::model::{RecordFigures, StreamFigures},
@@ -41,6 +43,10 @@ type Answer = Result<HttpResponse, ApiError>;
 /// Registers the routes (called once for `/api` and once per `/api/instances/{instance}`).
 pub fn routes(config: &mut web::ServiceConfig) {
     config
+        .service(post("/start-stream", start_stream))
+        .service(post("/stop-stream", stop_stream))
+        .service(post("/start-record", start_record))
+        .service(post("/stop-record", stop_record))
         .service(get("/outputs", outputs))
         .service(get("/stats/history", stats_history))
         .service(post("/outputs/record/pause", pause))
@@ -409,3 +415,85 @@ pub async fn stats_history(history: web::Data<StatsHistory>, target: Target) -> 
         window_seconds: WINDOW_SECONDS,
     })
 }
+
+async fn output_command(
+    state: &AppState,
+    target: &Target,
+    command: ObsCommand,
+    action: &str,
+    conflict: &str,
+) -> Answer {
+    let outcome = ask::route(&state.supervisor, &target.name, command)
+        .await
+        .map_err(|error| {
+            ApiError::from_command(
+                &target.name,
+                error,
+                &format!("OBS instance `{}` {conflict}", target.name),
+            )
+        })?;
+    let output_path = match outcome {
+        CommandOutcome::Output(answer) => answer.output_path,
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(views::CommandAnswer {
+        ok: true,
+        instance: &target.name,
+        action,
+        output_path,
+    }))
+}
+
+/// The seed's four output routes (`POST start-stream | stop-stream | start-record | stop-record`): one output command each, answered in the seed's shape.
+macro_rules! seed_output_route {
+    ($name:ident, $action:literal, $summary:literal, $command:expr, $conflict:literal, $conflict_doc:literal) => {
+        #[utoipa::path(
+                    post,
+                    path = concat!("/api/", $action),
+                    tag = "instance",
+                    summary = $summary,
+                    responses(
+                        (status = 200, description = "Done", body = views::CommandAnswer),
+                        (status = 409, description = $conflict_doc, body = crate::error::ErrorBody),
+                        CommandErrors
+                    )
+                )]
+        pub async fn $name(state: web::Data<AppState>, target: Target) -> Answer {
+            let command = ObsCommand::Output($command);
+            output_command(&state, &target, command, $action, $conflict).await
+        }
+    };
+}
+
+seed_output_route!(
+    start_stream,
+    "start-stream",
+    "Start streaming",
+    OutputCommand::Start(Output::Stream),
+    "is already streaming",
+    "OBS is already streaming"
+);
+seed_output_route!(
+    stop_stream,
+    "stop-stream",
+    "Stop streaming",
+    OutputCommand::Stop(Output::Stream),
+    "is not streaming",
+    "OBS is not streaming"
+);
+seed_output_route!(
+    start_record,
+    "start-record",
+    "Start recording",
+    OutputCommand::Start(Output::Record),
+    "is already recording",
+    "OBS is already recording"
+);
+seed_output_route!(
+    stop_record,
+    "stop-record",
+    "Stop recording (answers the file's path)",
+    OutputCommand::Stop(Output::Record),
+    "is not recording",
+    "OBS is not recording"
+);

@@ -2,9 +2,10 @@
 //! `data:image/...;base64,` URI decoded here into the image's bytes.
 
 use base64::Engine;
+use futures_util::future::BoxFuture;
 use obws::{requests::sources::TakeScreenshot, Client};
 
-use crate::obs::CommandError;
+use crate::obs::{Answered, CapabilityCommand, CommandError};
 
 /// The image formats the hub serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,6 +69,16 @@ pub fn decode(uri: &str) -> Result<Vec<u8>, CommandError> {
     base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|error| CommandError::LinkFailed(format!("OBS sent an unreadable image: {error}")))
+}
+
+impl CapabilityCommand for Screenshot {
+    fn request_name(&self) -> &'static str {
+        "GetSourceScreenshot"
+    }
+
+    fn run(self: Box<Self>, client: &Client) -> BoxFuture<'_, Result<Answered, CommandError>> {
+        Box::pin(async move { Ok(Answered::new(take(client, &self).await?)) })
+    }
 }
 
 #[cfg(test)]

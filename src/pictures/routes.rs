@@ -32,7 +32,7 @@ use crate::{
         ask::route, body, get, post, query::Query, responses::PictureErrors,
         signed_url::MAX_AGE_SECS, target::Target, AppState,
     },
-    obs::{CommandError, CommandOutcome, ObsCommand},
+    obs::{CommandError, ObsCommand},
 };
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -193,13 +193,12 @@ async fn capture(
     let outcome = route(
         &state.supervisor,
         instance,
-        ObsCommand::Screenshot(screenshot),
+        ObsCommand::capability(screenshot),
     )
     .await?;
-    match outcome {
-        CommandOutcome::Picture(bytes) => Ok(bytes),
-        _ => Err(CommandError::Unavailable(instance.to_string())),
-    }
+    outcome
+        .into_capability()
+        .ok_or_else(|| CommandError::Unavailable(instance.to_string()))
 }
 
 /// The shared capture of `picture` (program and preview resolved to their scene first): what

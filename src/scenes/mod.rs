@@ -6,8 +6,9 @@
 //!   `scene_list_changed`) and their callback rules are described in `status::scenes`;
 //! - [`history`]: what the history keeps of it beyond event rows (the scenes table), a hook that
 //!   `app` registers;
-//! - its commands (switch scene, sync scenes) and routes (`/api/switch-scene/`,
-//!   `/api/sync-scenes/`, `/api/scenes/`) still sit in `obs::commands` and `http::handlers`:
-//!   moving them here is what remains of this capability's move.
+//! - [`routes`]: its REST routes (`/api/switch-scene/`, `/api/sync-scenes/`), mounted by `app`;
+//! - its commands (switch scene, sync scenes) are plain `obs::ObsCommand` variants, and its
+//!   history route (`/api/scenes/`) sits with the other history routes in `http::history`.
 
 pub mod history;
+pub mod routes;

@@ -2,6 +2,7 @@
 //! profiles, scene collections and hotkeys, how each is sent, and what OBS's answer teaches the
 //! status cache.
 
+use futures_util::future::BoxFuture;
 use obws::{
     common::MediaAction,
     requests::{
@@ -21,6 +22,10 @@ use utoipa::ToSchema;
 use super::{
     events::media_state_name,
     status::{MediaPlayback, SceneItem, SourceUpdate, MAX_NESTING},
+};
+use crate::{
+    obs::{Answered, CapabilityCommand, CommandError},
+    status::update::ObsUpdate,
 };
 
 /// A media action the routes offer.
@@ -416,4 +421,21 @@ async fn read_container(
         });
     }
     Ok(items)
+}
+
+impl CapabilityCommand for SourceCommand {
+    fn request_name(&self) -> &'static str {
+        SourceCommand::request_name(self)
+    }
+
+    fn run(self: Box<Self>, client: &Client) -> BoxFuture<'_, Result<Answered, CommandError>> {
+        Box::pin(async move {
+            let outcome = run(client, &self).await?;
+            let confirmed = outcome.update(&self).map(ObsUpdate::Source);
+            Ok(Answered {
+                answer: Box::new(outcome),
+                confirmed,
+            })
+        })
+    }
 }

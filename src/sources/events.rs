@@ -10,6 +10,8 @@ use super::status::SourceUpdate;
 pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
     translate: |event| translate(event).map(crate::status::update::ObsUpdate::Source),
     event_type,
+    poll: None,
+    reread: None,
 };
 
 /// The sources' events; None for others.

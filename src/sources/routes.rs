@@ -134,11 +134,8 @@ async fn ask(
     ask::command(
         &state.supervisor,
         &target.name,
-        ObsCommand::Source(command),
-        |outcome| match outcome {
-            CommandOutcome::Source(outcome) => Some(outcome),
-            _ => None,
-        },
+        ObsCommand::capability(command),
+        CommandOutcome::into_capability,
         refused,
     )
     .await

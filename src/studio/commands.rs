@@ -4,12 +4,13 @@
 //! sets, and a take with a transition or a duration makes it OBS's current transition first
 //! (as clicking it in OBS's transition dock would), then triggers the take.
 
+use futures_util::future::BoxFuture;
 use obws::Client;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::events;
-use crate::obs::CommandError;
+use crate::obs::{Answered, CapabilityCommand, CommandError};
 
 /// obs-websocket's range for SetCurrentSceneTransitionDuration, in milliseconds.
 pub const DURATION_RANGE_MS: std::ops::RangeInclusive<u64> = 50..=20_000;
@@ -195,4 +196,14 @@ async fn list_transitions(client: &Client) -> Result<TransitionList, obws::error
             })
             .collect(),
     })
+}
+
+impl CapabilityCommand for StudioCommand {
+    fn request_name(&self) -> &'static str {
+        StudioCommand::request_name(self)
+    }
+
+    fn run(self: Box<Self>, client: &Client) -> BoxFuture<'_, Result<Answered, CommandError>> {
+        Box::pin(async move { Ok(Answered::new(send(client, *self).await?)) })
+    }
 }

@@ -1,15 +1,43 @@
 //! Where OBS's studio-mode and transition events and reads become updates for the studio slice.
 
+use futures_util::future::BoxFuture;
 use obws::{events::Event, responses::StatusCode, Client};
 
 use super::status::{StudioReading, StudioUpdate};
-use crate::status::update::ObsUpdate;
+use crate::{
+    obs::Reread,
+    status::update::{ObsUpdate, PollReading},
+};
 
-/// What `app` registers so that the connection hands this capability its events.
+/// What `app` registers so that the connection hands this capability its events, reads its
+/// slice in the poll, and re-reads it after the events that call for it ([`needs_reread`]).
 pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
     translate: |event| translate(event).map(crate::status::update::ObsUpdate::Studio),
     event_type,
+    poll: Some(read_into_poll),
+    reread: Some(Reread {
+        after: needs_reread,
+        read: reread,
+    }),
 };
+
+fn read_into_poll<'a>(
+    client: &'a Client,
+    reading: &'a mut PollReading,
+) -> BoxFuture<'a, Result<(), obws::error::Error>> {
+    Box::pin(async move {
+        reading.studio = read(client).await?;
+        Ok(())
+    })
+}
+
+fn reread(client: &Client) -> BoxFuture<'_, Result<ObsUpdate, obws::error::Error>> {
+    Box::pin(async move {
+        Ok(ObsUpdate::Studio(StudioUpdate::Reading(
+            read(client).await?,
+        )))
+    })
+}
 
 /// The studio slice's events; None for others.
 pub fn translate(event: &Event) -> Option<StudioUpdate> {

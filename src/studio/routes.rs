@@ -61,11 +61,8 @@ async fn ask(
     ask::command(
         &state.supervisor,
         &target.name,
-        ObsCommand::Studio(command.clone()),
-        |outcome| match outcome {
-            CommandOutcome::Studio(outcome) => Some(outcome),
-            _ => None,
-        },
+        ObsCommand::capability(command.clone()),
+        CommandOutcome::into_capability,
         |error| refusal(&target.name, &command, error),
     )
     .await

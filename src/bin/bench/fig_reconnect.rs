@@ -52,7 +52,7 @@ async fn bare_connect_and_read(port: u16) -> Result<Duration, String> {
         .version()
         .await
         .map_err(|error| format!("bare obws client: GetVersion failed: {error}"))?;
-    reading::read_snapshot(&client)
+    reading::read_snapshot(&client, &obs_hub::app::translators())
         .await
         .map_err(|error| format!("bare obws client: state read failed: {error}"))?;
     let elapsed = started.elapsed();

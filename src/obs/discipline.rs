@@ -19,12 +19,11 @@
 
 use std::{collections::VecDeque, time::Duration};
 
-use super::{
-    commands::{Action, OutputCommand},
-    status::OutputUpdate,
-    Output,
+use super::output_commands::{Action, OutputCommand};
+use crate::status::{
+    outputs::{Output, OutputUpdate},
+    update::{ObsUpdate, PollReading},
 };
-use crate::status::update::{ObsUpdate, PollReading};
 
 /// How long a start or stop may stay unsettled (no STARTED/STOPPED from OBS) before the lane
 /// stops waiting for it and lets the next command through. An RTMP connect takes a second or

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 
 use super::{
     discipline::{Phase, Refusal},
-    Output,
+    CommandError,
 };
-use crate::obs::CommandError;
+use crate::status::outputs::Output;
 
 /// What a client asks of an output. Toggle, ensure and toggle-pause are resolved by the
 /// discipline against what the hub knows, so OBS only ever receives plain start/stop/pause/resume.
