@@ -68,11 +68,12 @@ pub fn load_settings(
 }
 
 /// The capabilities' REST routes: one line per capability.
-const CAPABILITY_ROUTES: [http::CapabilityRoutes; 4] = [
+const CAPABILITY_ROUTES: [http::CapabilityRoutes; 5] = [
     crate::outputs::routes::routes,
     crate::sources::routes::routes,
     crate::studio::routes::routes,
     crate::pictures::routes::routes,
+    crate::audio::routes::routes,
 ];
 
 /// How OBS events reach the capabilities: one line per capability (the connection translates
@@ -82,6 +83,7 @@ fn translators() -> Translators {
         crate::outputs::events::TRANSLATOR,
         crate::sources::events::TRANSLATOR,
         crate::studio::events::TRANSLATOR,
+        crate::audio::events::TRANSLATOR,
     ])
 }
 

@@ -20,7 +20,7 @@
 //! - L5 capabilities, each with its OBS-event translator, commands, routes and history hook:
 //!   [`scenes`] (the scenes table), [`outputs`] (stream, record, replay buffer, virtual camera),
 //!   [`sources`] (scene items, inputs, media, filters, profiles, scene collections, hotkeys),
-//!   [`studio`] (studio mode, transitions, T-bar), [`pictures`] (program, preview and source
+//!   [`studio`] (studio mode, transitions, T-bar), [`audio`] (the mixer: mute, volume, balance), [`pictures`] (program, preview and source
 //!   pictures, one capture shared by every viewer); their slices of status live in `status`
 //! - L6 the whole: [`app`] (start-up: builds the actors, wires every subscriber, registers
 //!   each capability in one line), [`openapi`] (the document, above every route), [`cli`] (the
@@ -52,6 +52,7 @@ pub mod shutdown;
 pub mod sources;
 pub mod status;
 pub mod studio;
+pub mod audio;
 pub mod systemd;
 pub mod tls;
 pub mod webhooks;

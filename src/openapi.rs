@@ -22,6 +22,7 @@ use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
 use crate::sources::routes as sources;
 use crate::studio::routes as studio;
+use crate::audio::routes as audio;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -101,6 +102,12 @@ use crate::studio::routes as studio;
         studio::transitions,
         studio::set_transition,
         studio::tbar,
+        audio::inputs,
+        audio::mute,
+        audio::unmute,
+        audio::toggle_mute,
+        audio::set_volume,
+        audio::set_balance,
         pictures::program,
         pictures::preview,
         pictures::source,

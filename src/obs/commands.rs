@@ -17,7 +17,7 @@ use crate::{
     studio::commands::{StudioCommand, StudioOutcome},
 };
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ObsCommand {
     SwitchScene(String),
     /// Start, stop, pause... an output: serialised per output by the connection (see
@@ -31,6 +31,8 @@ pub enum ObsCommand {
     Studio(StudioCommand),
     /// A picture of a scene or an input (see `pictures::capture`).
     Screenshot(Screenshot),
+    /// Mute, volume, balance (see `audio::commands`).
+    Audio(crate::audio::commands::AudioCommand),
 }
 
 /// Sent to an `ObsConnection` (through the supervisor) to run one command.
@@ -53,6 +55,8 @@ pub enum CommandOutcome {
     Studio(StudioOutcome),
     /// The image's bytes.
     Picture(Vec<u8>),
+    /// An input's audio after an audio command.
+    Audio(crate::status::audio::AudioInput),
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -107,6 +111,7 @@ impl ObsCommand {
             Self::Source(command) => command.request_name(),
             Self::Studio(command) => command.request_name(),
             Self::Screenshot(_) => "GetSourceScreenshot",
+            Self::Audio(command) => command.request_name(),
         }
     }
 }
@@ -142,6 +147,9 @@ pub async fn run(client: &Client, command: ObsCommand) -> Result<CommandOutcome,
         }
         ObsCommand::Screenshot(screenshot) => {
             CommandOutcome::Picture(crate::pictures::capture::take(client, &screenshot).await?)
+        }
+        ObsCommand::Audio(command) => {
+            CommandOutcome::Audio(crate::audio::commands::send(client, command).await?)
         }
     })
 }

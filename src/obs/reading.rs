@@ -44,6 +44,7 @@ pub async fn read_poll(client: &Client) -> Result<PollReading, obws::error::Erro
     Ok(PollReading {
         side,
         studio,
+        audio: None,
         current_scene: Some(current_scene.id.name),
         stream: StreamReading {
             active: stream.active,
@@ -84,7 +85,8 @@ pub async fn read_snapshot(
     loop {
         let result = async {
             let (scenes, _) = read_scenes(client).await?;
-            let reading = read_poll(client).await?;
+            let mut reading = read_poll(client).await?;
+            reading.audio = Some(crate::audio::events::read(client).await?);
             Ok((scenes, reading))
         }
         .await;
