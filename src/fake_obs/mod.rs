@@ -34,6 +34,7 @@ mod server;
 mod sources;
 mod state;
 mod studio;
+mod audio;
 
 pub use self::protocol::{close, intent};
 pub use self::state::OutputOptions;
@@ -192,6 +193,23 @@ impl FakeObs {
     pub async fn switch_scene_interrupted_from_obs(&self, name: &str) -> bool {
         self.shared
             .change_state(|state| match studio::switch_interrupted(state, name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
+    /// An input's (muted, volume multiplier, balance); None if it has no audio.
+    pub fn input_audio(&self, input: &str) -> Option<(bool, f64, f64)> {
+        let state = lock(&self.shared.state);
+        let audio = state.audio().input(input)?;
+        Some((audio.muted, audio.mul, audio.balance))
+    }
+
+    /// As if the user clicked an input's mute button in OBS's mixer: InputMuteStateChanged.
+    /// False if there is no such input with audio.
+    pub async fn set_input_muted_from_obs(&self, input: &str, muted: bool) -> bool {
+        self.shared
+            .change_state(|state| match audio::set_muted(state, input, muted) {
                 Some(events) => (true, events),
                 None => (false, Vec::new()),
             })
