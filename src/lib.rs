@@ -29,6 +29,7 @@
 //!   server); no production module imports it, only tests and the demo (`demo` -> `fake_obs`)
 
 pub mod app;
+pub mod audio;
 pub mod backoff;
 pub mod cli;
 pub mod config;
@@ -52,7 +53,6 @@ pub mod shutdown;
 pub mod sources;
 pub mod status;
 pub mod studio;
-pub mod audio;
 pub mod systemd;
 pub mod tls;
 pub mod webhooks;

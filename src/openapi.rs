@@ -17,12 +17,12 @@ use utoipa::{
     Modify, OpenApi,
 };
 
+use crate::audio::routes as audio;
 use crate::http::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
 use crate::sources::routes as sources;
 use crate::studio::routes as studio;
-use crate::audio::routes as audio;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -151,9 +151,18 @@ fn input_name(input: String) -> Result<String, ApiError> {
         CommandErrors
     )
 )]
-pub async fn mute(state: web::Data<AppState>, target: Target, path: web::Path<InputPath>) -> Answer {
+pub async fn mute(
+    state: web::Data<AppState>,
+    target: Target,
+    path: web::Path<InputPath>,
+) -> Answer {
     let input = input_name(last(path))?;
-    run(&state, &target, AudioCommand::SetMuted { input, muted: true }).await
+    run(
+        &state,
+        &target,
+        AudioCommand::SetMuted { input, muted: true },
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -169,7 +178,11 @@ pub async fn mute(state: web::Data<AppState>, target: Target, path: web::Path<In
         CommandErrors
     )
 )]
-pub async fn unmute(state: web::Data<AppState>, target: Target, path: web::Path<InputPath>) -> Answer {
+pub async fn unmute(
+    state: web::Data<AppState>,
+    target: Target,
+    path: web::Path<InputPath>,
+) -> Answer {
     let input = input_name(last(path))?;
     run(
         &state,
@@ -235,9 +248,7 @@ pub fn volume_command(input: String, body: VolumeBody) -> Result<AudioCommand, A
     match (body.db, body.mul) {
         (Some(db), None) if DB_RANGE.contains(&db) => Ok(AudioCommand::VolumeDb { input, db }),
         (Some(db), None) => Err(outside("db", &DB_RANGE, db)),
-        (None, Some(mul)) if MUL_RANGE.contains(&mul) => {
-            Ok(AudioCommand::VolumeMul { input, mul })
-        }
+        (None, Some(mul)) if MUL_RANGE.contains(&mul) => Ok(AudioCommand::VolumeMul { input, mul }),
         (None, Some(mul)) => Err(outside("mul", &MUL_RANGE, mul)),
         _ => Err(ApiError::InvalidField(
             "give exactly one of `db` (-100 to 26) or `mul` (0 to 20)".into(),

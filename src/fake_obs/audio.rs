@@ -82,7 +82,11 @@ fn event(input: &InputAudio, event_type: &str, data: Value) -> ObsEvent {
 
 /// Mutes or unmutes as a click in OBS's mixer would; None if there is no such audio input.
 pub fn set_muted(state: &mut ObsState, name: &str, muted: bool) -> Option<Vec<ObsEvent>> {
-    let input = state.audio_mut().inputs.iter_mut().find(|i| i.name == name)?;
+    let input = state
+        .audio_mut()
+        .inputs
+        .iter_mut()
+        .find(|i| i.name == name)?;
     input.muted = muted;
     Some(vec![event(
         input,
@@ -186,13 +190,21 @@ fn handle(
                     )
                 })?;
             input.muted = muted;
-            let changed = event(input, "InputMuteStateChanged", json!({ "inputMuted": muted }));
+            let changed = event(
+                input,
+                "InputMuteStateChanged",
+                json!({ "inputMuted": muted }),
+            );
             Outcome::success(None).with_events(vec![changed])
         }
         "ToggleInputMute" => {
             input.muted = !input.muted;
             let muted = input.muted;
-            let changed = event(input, "InputMuteStateChanged", json!({ "inputMuted": muted }));
+            let changed = event(
+                input,
+                "InputMuteStateChanged",
+                json!({ "inputMuted": muted }),
+            );
             Outcome::success(Some(json!({ "inputMuted": muted }))).with_events(vec![changed])
         }
         "GetInputVolume" => Outcome::success(Some(json!({
@@ -216,9 +228,7 @@ fn handle(
                     ))
                 }
                 (Some(mul), None) => in_range("inputVolumeMul", mul, 0.0, 20.0)?,
-                (None, Some(db)) => {
-                    10f64.powf(in_range("inputVolumeDb", db, -100.0, 26.0)? / 20.0)
-                }
+                (None, Some(db)) => 10f64.powf(in_range("inputVolumeDb", db, -100.0, 26.0)? / 20.0),
             };
             input.mul = mul;
             let changed = event(
@@ -246,9 +256,9 @@ fn handle(
             );
             Outcome::success(None).with_events(vec![changed])
         }
-        "GetInputAudioSyncOffset" => {
-            Outcome::success(Some(json!({ "inputAudioSyncOffset": input.sync_offset_ms })))
-        }
+        "GetInputAudioSyncOffset" => Outcome::success(Some(
+            json!({ "inputAudioSyncOffset": input.sync_offset_ms }),
+        )),
         "GetInputAudioMonitorType" => {
             Outcome::success(Some(json!({ "monitorType": input.monitor_type })))
         }
@@ -282,9 +292,13 @@ mod tests {
             data.extend(object(extra));
             data
         };
-        let half = dispatch(&mut obs, "SetInputVolume", Some(&clip(json!({"inputVolumeDb": -6.0}))))
-            .unwrap()
-            .unwrap();
+        let half = dispatch(
+            &mut obs,
+            "SetInputVolume",
+            Some(&clip(json!({"inputVolumeDb": -6.0}))),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(half.event_types(), ["InputVolumeChanged"]);
         assert!((obs.audio().input("Intro clip").unwrap().mul - 0.501).abs() < 0.001);
         let both = clip(json!({"inputVolumeDb": -6.0, "inputVolumeMul": 1.0}));
@@ -292,7 +306,10 @@ mod tests {
         assert_eq!(refused.unwrap_err().code, status::TOO_MANY_REQUEST_FIELDS);
         let loud = clip(json!({"inputVolumeDb": 30.0}));
         let refused = dispatch(&mut obs, "SetInputVolume", Some(&loud)).unwrap();
-        assert_eq!(refused.unwrap_err().code, status::REQUEST_FIELD_OUT_OF_RANGE);
+        assert_eq!(
+            refused.unwrap_err().code,
+            status::REQUEST_FIELD_OUT_OF_RANGE
+        );
         let toggled = dispatch(&mut obs, "ToggleInputMute", Some(&clip(json!({}))))
             .unwrap()
             .unwrap();

@@ -27,6 +27,7 @@
 //! public), `state` the simulated OBS and its request dispatcher (pure), `server` the sockets
 //! and tasks.
 
+mod audio;
 mod outputs;
 mod pictures;
 mod protocol;
@@ -34,7 +35,6 @@ mod server;
 mod sources;
 mod state;
 mod studio;
-mod audio;
 
 pub use self::protocol::{close, intent};
 pub use self::state::OutputOptions;

@@ -56,16 +56,38 @@ pub struct AudioStatus {
 /// What OBS told the hub about audio.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AudioUpdate {
-    Muted { input: String, muted: bool },
+    Muted {
+        input: String,
+        muted: bool,
+    },
     /// One step of a volume change: cached at once, announced once settled.
-    Volume { input: String, db: f64, mul: f64 },
+    Volume {
+        input: String,
+        db: f64,
+        mul: f64,
+    },
     /// No volume event for `input` came for [`VOLUME_SETTLE`] (sent by the status manager).
     VolumeSettled(String),
-    Balance { input: String, balance: f64 },
-    SyncOffset { input: String, ms: i64 },
-    MonitorType { input: String, monitor_type: String },
-    Tracks { input: String, tracks: Vec<u8> },
-    Renamed { old: String, new: String },
+    Balance {
+        input: String,
+        balance: f64,
+    },
+    SyncOffset {
+        input: String,
+        ms: i64,
+    },
+    MonitorType {
+        input: String,
+        monitor_type: String,
+    },
+    Tracks {
+        input: String,
+        tracks: Vec<u8>,
+    },
+    Renamed {
+        old: String,
+        new: String,
+    },
     Removed(String),
     /// A full read (after connecting): replaces the list.
     Reading(Vec<AudioInput>),
@@ -154,7 +176,11 @@ pub fn apply(audio: &mut AudioStatus, update: AudioUpdate) -> Vec<AudioChange> {
             input.announced_volume_db = Some(input.volume_db);
             vec![change("volume", input)]
         }
-        AudioUpdate::Volume { input: name, db, mul } => {
+        AudioUpdate::Volume {
+            input: name,
+            db,
+            mul,
+        } => {
             if let Some(at) = find(audio, &name) {
                 let input = &mut audio.inputs[at];
                 input.volume_db = db;

@@ -18,12 +18,12 @@ use uuid::Uuid;
 
 pub(super) use self::scenes::requested_scene;
 use self::stream_record::{Output, Phase, RECORD_BYTES_PER_SECOND, STREAM_BYTES_PER_SECOND};
+use super::audio::{self, Audio};
 use super::outputs::{self as side_outputs, SideOutputs};
 use super::pictures;
 use super::protocol::status;
 use super::sources::{self, Sources};
 use super::studio::{self, Studio};
-use super::audio::{self, Audio};
 
 /// How long an output sits in STARTING/STOPPING before it is STARTED/STOPPED.
 /// Real OBS takes from a few ms (recording) to a second or two (RTMP connect).
