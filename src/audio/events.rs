@@ -42,15 +42,21 @@ pub fn translate(event: &Event) -> Option<AudioUpdate> {
                 .filter_map(|(track, _)| track.parse().ok())
                 .collect(),
         },
+        Event::InputNameChanged {
+            old_name, new_name, ..
+        } => AudioUpdate::Renamed {
+            old: old_name.clone(),
+            new: new_name.clone(),
+        },
+        Event::InputRemoved { id } => AudioUpdate::Removed(id.name.clone()),
         _ => return None,
     })
 }
 
 /// The protocol name of the audio slice's events (a bounded label for metrics).
 ///
-/// InputNameChanged and InputRemoved belong to the sources capability's translator (the first
-/// translator that claims an event gets it), so a renamed or removed input is repaired by the
-/// next full read.
+/// InputCreated is not read: a new input with audio appears after the next full read (after a
+/// reconnect).
 pub fn event_type(event: &Event) -> Option<&'static str> {
     Some(match event {
         Event::InputMuteStateChanged { .. } => "InputMuteStateChanged",
@@ -59,6 +65,8 @@ pub fn event_type(event: &Event) -> Option<&'static str> {
         Event::InputAudioSyncOffsetChanged { .. } => "InputAudioSyncOffsetChanged",
         Event::InputAudioMonitorTypeChanged { .. } => "InputAudioMonitorTypeChanged",
         Event::InputAudioTracksChanged { .. } => "InputAudioTracksChanged",
+        Event::InputNameChanged { .. } => "InputNameChanged",
+        Event::InputRemoved { .. } => "InputRemoved",
         _ => return None,
     })
 }
@@ -175,6 +183,19 @@ mod tests {
                     input: "Mic".into(),
                     tracks: vec![1, 3],
                 },
+            ),
+            (
+                serde_json::json!({"eventType": "InputNameChanged",
+                    "eventData": {"inputUuid": uuid, "oldInputName": "Mic", "inputName": "Voice"}}),
+                AudioUpdate::Renamed {
+                    old: "Mic".into(),
+                    new: "Voice".into(),
+                },
+            ),
+            (
+                serde_json::json!({"eventType": "InputRemoved",
+                    "eventData": {"inputName": "Voice", "inputUuid": uuid}}),
+                AudioUpdate::Removed("Voice".into()),
             ),
         ];
         for (json, update) in cases {

@@ -301,7 +301,7 @@ mod tests {
             },
         );
         assert_eq!(muted[0].what, "muted");
-        assert_eq!(muted[0].state.as_ref().unwrap().muted, true);
+        assert!(muted[0].state.as_ref().unwrap().muted);
         assert!(apply(
             &mut audio,
             AudioUpdate::Muted {

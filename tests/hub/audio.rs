@@ -64,7 +64,7 @@ async fn mute_volume_and_balance_change_obs_and_the_hubs_status() {
     let muted = hub.post(&format!("{CLIP}/mute"), "").await;
     assert_eq!(muted.status, 200, "{:?}", muted.body);
     assert_eq!(muted.body["input"]["muted"], true);
-    assert_eq!(fake.input_audio("Intro clip").unwrap().0, true);
+    assert!(fake.input_audio("Intro clip").unwrap().0);
     clip(&hub, "muted in the cache", |i| i["muted"] == true).await;
 
     let toggled = hub
@@ -78,12 +78,12 @@ async fn mute_volume_and_balance_change_obs_and_the_hubs_status() {
         toggled.body["input"]["muted"], false,
         "answers the new state"
     );
-    assert_eq!(fake.input_audio("Intro clip").unwrap().0, false);
+    assert!(!fake.input_audio("Intro clip").unwrap().0);
     let muted = hub.post(&format!("{CLIP}/mute"), "").await;
     assert_eq!(muted.body["input"]["muted"], true);
     let unmuted = hub.post(&format!("{CLIP}/unmute"), "").await;
     assert_eq!(unmuted.body["input"]["muted"], false);
-    assert_eq!(fake.input_audio("Intro clip").unwrap().0, false);
+    assert!(!fake.input_audio("Intro clip").unwrap().0);
 
     let db = put(&hub, &format!("{CLIP}/volume"), r#"{"db": -6}"#).await;
     assert_eq!(db.status, 200, "{:?}", db.body);
