@@ -329,6 +329,13 @@ impl FakeObs {
         self.shared.request_count(request_type)
     }
 
+    /// How many logins this OBS refused (wrong or missing password).
+    pub fn refused_logins(&self) -> u64 {
+        self.shared
+            .refused_logins
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Name of the current program scene.
     pub fn current_scene(&self) -> String {
         lock(&self.shared.state).program_scene().name.clone()

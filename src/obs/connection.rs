@@ -765,6 +765,35 @@ impl ObsConnection {
 /// Connects, subscribes to events before reading state (so nothing falls between the two), and
 /// reads the full state.
 async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink, LinkFailure> {
+    // Logins to one OBS go one at a time through its gate (see `auth_throttle`).
+    let gate =
+        super::auth_throttle::global().gate(&super::auth_throttle::key(&config.host, config.port));
+    let mut refused_at = gate.lock().await;
+    let now = std::time::Instant::now();
+    if let Some(wait) =
+        super::auth_throttle::wait_left(*refused_at, timing.auth_retry_interval, now)
+    {
+        return Err(LinkFailure::new(
+            FailureKind::AuthFailed,
+            format!(
+                "OBS refused the password moments ago (on another link to it); the hub tries \
+                 again in {} s, so that OBS does not pop an alert at every attempt",
+                wait.as_secs().max(1)
+            ),
+        ));
+    }
+    let opened = try_open_link(config, timing).await;
+    match &opened {
+        Err(failure) if failure.kind == FailureKind::AuthFailed => {
+            *refused_at = Some(std::time::Instant::now())
+        }
+        Err(_) => {}
+        Ok(_) => *refused_at = None,
+    }
+    opened
+}
+
+async fn try_open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink, LinkFailure> {
     let has_password = config.password.is_some();
     let client = Client::connect_with_config(ConnectConfig {
         host: config.host.as_str(),

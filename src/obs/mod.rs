@@ -3,6 +3,7 @@
 //! and the plain functions they use (failure classification, event translation, reads).
 
 mod api_error;
+pub mod auth_throttle;
 pub mod commands;
 pub mod connection;
 pub mod events;
