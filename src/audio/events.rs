@@ -76,7 +76,7 @@ fn monitor_name(monitor: obws::common::MonitorType) -> String {
     monitor_type_name(obs.as_str().unwrap_or_default())
 }
 
-/// Reads one input's audio; None if the input has no audio (OBS answers 604).
+/// Reads one input's audio; None if the input has no audio (OBS answers 604) or is gone.
 pub async fn read_input(
     client: &Client,
     name: &str,
@@ -86,8 +86,9 @@ pub async fn read_input(
     let inputs = client.inputs();
     let muted = match inputs.muted(InputId::Name(name)).await {
         Ok(muted) => muted,
+        // No audio (604), or removed since the list was read (600): not a mixer input.
         Err(obws::error::Error::Api {
-            code: StatusCode::InvalidResourceState,
+            code: StatusCode::InvalidResourceState | StatusCode::ResourceNotFound,
             ..
         }) => return Ok(None),
         Err(other) => return Err(other),
