@@ -9,23 +9,18 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, LazyLock, Mutex},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 /// When one OBS last refused a password (None: not since the last good login).
 pub type Gate = Arc<tokio::sync::Mutex<Option<Instant>>>;
 
-/// The gates, one per OBS address.
+/// The gates, one per OBS address: one throttle per hub, held by its connection supervisor and
+/// shared by every connection it starts.
 #[derive(Debug, Default)]
 pub struct AuthThrottle {
     gates: Mutex<HashMap<String, Gate>>,
-}
-
-/// The hub's one throttle.
-pub fn global() -> &'static AuthThrottle {
-    static THROTTLE: LazyLock<AuthThrottle> = LazyLock::new(AuthThrottle::default);
-    &THROTTLE
 }
 
 impl AuthThrottle {

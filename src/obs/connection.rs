@@ -142,6 +142,8 @@ pub struct ObsConnection {
     /// The command discipline: one lane per output (see `outputs::discipline`).
     outputs: Lanes<Waiter>,
     waiters_made: u64,
+    /// The hub's password throttle, shared with its other connections.
+    throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
 }
 
 impl ObsConnection {
@@ -151,6 +153,7 @@ impl ObsConnection {
         manager: Recipient<Report>,
         translators: Translators,
         generation: u32,
+        throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
     ) -> Self {
         let backoff = Backoff::new(timing.backoff_min, timing.backoff_max);
         Self {
@@ -171,6 +174,7 @@ impl ObsConnection {
             collection_changing: false,
             outputs: Lanes::default(),
             waiters_made: 0,
+            throttle,
         }
     }
 
@@ -242,14 +246,16 @@ impl ObsConnection {
         self.link = Link::Connecting;
         let config = self.config.clone();
         let timing = self.timing.clone();
-        ctx.spawn(open_link(config, timing).into_actor(self).map(
-            |result, act, ctx| match result {
-                // Kicked while this attempt was under way: its sessions are dropped (closed).
-                _ if act.state == ConnectionState::Kicked => act.link = Link::Down,
-                Ok(opened) => act.on_connected(opened, ctx),
-                Err(failure) => act.on_connect_failed(failure, ctx),
-            },
-        ));
+        ctx.spawn(
+            open_link(config, timing, self.throttle.clone())
+                .into_actor(self)
+                .map(|result, act, ctx| match result {
+                    // Kicked while this attempt was under way: its sessions are dropped (closed).
+                    _ if act.state == ConnectionState::Kicked => act.link = Link::Down,
+                    Ok(opened) => act.on_connected(opened, ctx),
+                    Err(failure) => act.on_connect_failed(failure, ctx),
+                }),
+        );
     }
 
     fn on_connected(&mut self, opened: OpenedLink, ctx: &mut Context<Self>) {
@@ -764,10 +770,13 @@ impl ObsConnection {
 
 /// Connects, subscribes to events before reading state (so nothing falls between the two), and
 /// reads the full state.
-async fn open_link(config: InstanceConfig, timing: Timing) -> Result<OpenedLink, LinkFailure> {
+async fn open_link(
+    config: InstanceConfig,
+    timing: Timing,
+    throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
+) -> Result<OpenedLink, LinkFailure> {
     // Logins to one OBS go one at a time through its gate (see `auth_throttle`).
-    let gate =
-        super::auth_throttle::global().gate(&super::auth_throttle::key(&config.host, config.port));
+    let gate = throttle.gate(&super::auth_throttle::key(&config.host, config.port));
     let mut refused_at = gate.lock().await;
     let now = std::time::Instant::now();
     if let Some(wait) =
