@@ -68,12 +68,13 @@ pub fn load_settings(
 }
 
 /// The capabilities' REST routes: one line per capability.
-const CAPABILITY_ROUTES: [http::CapabilityRoutes; 5] = [
+const CAPABILITY_ROUTES: [http::CapabilityRoutes; 6] = [
     crate::scenes::routes::routes,
     crate::outputs::routes::routes,
     crate::sources::routes::routes,
     crate::studio::routes::routes,
     crate::pictures::routes::routes,
+    crate::audio::routes::routes,
 ];
 
 /// How OBS events reach the capabilities: one line per capability (the connection translates
@@ -83,6 +84,7 @@ pub fn translators() -> Translators {
         crate::outputs::events::TRANSLATOR,
         crate::sources::events::TRANSLATOR,
         crate::studio::events::TRANSLATOR,
+        crate::audio::events::TRANSLATOR,
     ])
 }
 

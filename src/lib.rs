@@ -21,7 +21,7 @@
 //! - L5 capabilities, each with its OBS-event translator, commands, routes and history hook:
 //!   [`scenes`] (the scenes table), [`outputs`] (stream, record, replay buffer, virtual camera),
 //!   [`sources`] (scene items, inputs, media, filters, profiles, scene collections, hotkeys),
-//!   [`studio`] (studio mode, transitions, T-bar), [`pictures`] (program, preview and source
+//!   [`studio`] (studio mode, transitions, T-bar), [`audio`] (the mixer: mute, volume, balance), [`pictures`] (program, preview and source
 //!   pictures, one capture shared by every viewer); their slices of status live in `status`
 //! - L6 the whole: [`app`] (start-up: builds the actors, wires every subscriber, registers
 //!   each capability in one line), [`openapi`] (the document, above every route), [`cli`] (the
@@ -30,6 +30,7 @@
 //!   server); no production module imports it, only tests and the demo (`demo` -> `fake_obs`)
 
 pub mod app;
+pub mod audio;
 pub mod backoff;
 pub mod cli;
 pub mod config;

@@ -17,6 +17,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
+use crate::audio::routes as audio;
 use crate::http::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
@@ -102,6 +103,12 @@ use crate::studio::routes as studio;
         studio::transitions,
         studio::set_transition,
         studio::tbar,
+        audio::inputs,
+        audio::mute,
+        audio::unmute,
+        audio::toggle_mute,
+        audio::set_volume,
+        audio::set_balance,
         pictures::program,
         pictures::preview,
         pictures::source,

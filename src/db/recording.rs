@@ -165,6 +165,7 @@ mod tests {
                 "output_changed",
                 "source_changed",
                 "studio_changed",
+                "audio_changed",
             ]
         );
     }

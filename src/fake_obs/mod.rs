@@ -27,6 +27,7 @@
 //! public), `state` the simulated OBS and its request dispatcher (pure), `server` the sockets
 //! and tasks.
 
+mod audio;
 mod outputs;
 mod pictures;
 mod protocol;
@@ -197,6 +198,23 @@ impl FakeObs {
             })
     }
 
+    /// An input's (muted, volume multiplier, balance); None if it has no audio.
+    pub fn input_audio(&self, input: &str) -> Option<(bool, f64, f64)> {
+        let state = lock(&self.shared.state);
+        let audio = state.audio().input(input)?;
+        Some((audio.muted, audio.mul, audio.balance))
+    }
+
+    /// As if the user clicked an input's mute button in OBS's mixer: InputMuteStateChanged.
+    /// False if there is no such input with audio.
+    pub async fn set_input_muted_from_obs(&self, input: &str, muted: bool) -> bool {
+        self.shared
+            .change_state(|state| match audio::set_muted(state, input, muted) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
     /// Whether OBS is in studio mode.
     pub fn is_studio_mode(&self) -> bool {
         lock(&self.shared.state).studio().enabled()
@@ -309,6 +327,13 @@ impl FakeObs {
     /// restarts (requests of a batch count once executed; a halted batch skips the rest).
     pub fn request_count(&self, request_type: &str) -> usize {
         self.shared.request_count(request_type)
+    }
+
+    /// How many logins this OBS refused (wrong or missing password).
+    pub fn refused_logins(&self) -> u64 {
+        self.shared
+            .refused_logins
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Name of the current program scene.

@@ -80,6 +80,8 @@ pub(super) struct Shared {
     sessions_changed: Notify,
     next_session_id: AtomicU64,
     request_counts: Mutex<HashMap<String, usize>>,
+    /// Identify messages refused for a wrong or missing password.
+    pub(super) refused_logins: AtomicU64,
     frozen: watch::Sender<bool>,
     listener: Mutex<Option<JoinHandle<()>>>,
     /// While `Some`, output transitions wait here instead of completing (see
@@ -109,6 +111,7 @@ impl Shared {
             sessions_changed: Notify::new(),
             next_session_id: AtomicU64::new(1),
             request_counts: Mutex::new(HashMap::new()),
+            refused_logins: AtomicU64::new(0),
             frozen: watch::Sender::new(false),
             listener: Mutex::new(None),
             held_transitions: Mutex::new(None),
@@ -679,7 +682,12 @@ impl Connection {
                     .auth
                     .as_ref()
                     .map(|(password, challenge)| (password.as_str(), challenge));
-                let parameters = protocol::check_identify(&data, auth).map_err(Ending::Close)?;
+                let parameters = protocol::check_identify(&data, auth).map_err(|refusal| {
+                    if refusal.code == close::AUTHENTICATION_FAILED {
+                        self.shared.refused_logins.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ending::Close(refusal)
+                })?;
                 self.identified = true;
                 self.ignore_invalid_messages = parameters.ignore_invalid_messages.unwrap_or(false);
                 let subscriptions = parameters.event_subscriptions.unwrap_or(intent::ALL);

@@ -633,7 +633,7 @@ fn not_found(by: &str, name: &str) -> Outcome {
 }
 
 /// A stable made-up UUID per name (the fake's sources have no other identity).
-fn uuid_of(name: &str) -> String {
+pub(super) fn uuid_of(name: &str) -> String {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });

@@ -186,6 +186,11 @@ const TABLE: &[(&str, &str, Required)] = &[
     ("GET", "/transitions", read()),
     ("PUT", "/transitions/current", control("studio")),
     ("PUT", "/transitions/tbar", control("studio")),
+    // Audio mixer.
+    ("GET", "/audio/inputs", read()),
+    ("POST", "/audio/inputs/*/*", control("audio")),
+    ("PUT", "/audio/inputs/*/volume", control("audio")),
+    ("PUT", "/audio/inputs/*/balance", control("audio")),
     // Sources.
     ("GET", "/scenes/*/items", read()),
     ("POST", "/scenes/*/items/*/*", control("items")),

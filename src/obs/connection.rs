@@ -147,6 +147,8 @@ pub struct ObsConnection {
     /// The same for the program scene (bumped by every scene change OBS reports): a poll read
     /// before a switch must not switch the hub back to the scene before it.
     scene_moves: u64,
+    /// The hub's password throttle, shared with its other connections.
+    throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
 }
 
 impl ObsConnection {
@@ -156,6 +158,7 @@ impl ObsConnection {
         manager: Recipient<Report>,
         translators: Translators,
         generation: u32,
+        throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
     ) -> Self {
         let backoff = Backoff::new(timing.backoff_min, timing.backoff_max);
         Self {
@@ -178,6 +181,7 @@ impl ObsConnection {
             waiters_made: 0,
             output_moves: 0,
             scene_moves: 0,
+            throttle,
         }
     }
 
@@ -251,7 +255,7 @@ impl ObsConnection {
         let timing = self.timing.clone();
         let capabilities = self.translators.clone();
         ctx.spawn(
-            open_link(config, timing, capabilities)
+            open_link(config, timing, capabilities, self.throttle.clone())
                 .into_actor(self)
                 .map(|result, act, ctx| match result {
                     // Kicked while this attempt was under way: its sessions are dropped (closed).
@@ -787,6 +791,39 @@ impl ObsConnection {
 /// Connects, subscribes to events before reading state (so nothing falls between the two), and
 /// reads the full state.
 async fn open_link(
+    config: InstanceConfig,
+    timing: Timing,
+    capabilities: Translators,
+    throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
+) -> Result<OpenedLink, LinkFailure> {
+    // Logins to one OBS go one at a time through its gate (see `auth_throttle`).
+    let gate = throttle.gate(&super::auth_throttle::key(&config.host, config.port));
+    let mut refused_at = gate.lock().await;
+    let now = std::time::Instant::now();
+    if let Some(wait) =
+        super::auth_throttle::wait_left(*refused_at, timing.auth_retry_interval, now)
+    {
+        return Err(LinkFailure::new(
+            FailureKind::AuthFailed,
+            format!(
+                "OBS refused the password moments ago (on another link to it); the hub tries \
+                 again in {} s, so that OBS does not pop an alert at every attempt",
+                wait.as_secs().max(1)
+            ),
+        ));
+    }
+    let opened = try_open_link(config, timing, capabilities).await;
+    match &opened {
+        Err(failure) if failure.kind == FailureKind::AuthFailed => {
+            *refused_at = Some(std::time::Instant::now())
+        }
+        Err(_) => {}
+        Ok(_) => *refused_at = None,
+    }
+    opened
+}
+
+async fn try_open_link(
     config: InstanceConfig,
     timing: Timing,
     capabilities: Translators,

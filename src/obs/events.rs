@@ -29,6 +29,9 @@ pub struct Translator {
     pub poll: Option<PollReader>,
     /// A slice to re-read at once, with the program scene, after some of its updates.
     pub reread: Option<Reread>,
+    /// Reads the capability's slice into the full read after (re)connecting only, for a slice
+    /// its events keep and the periodic poll need not (None: it has none).
+    pub snapshot: Option<PollReader>,
 }
 
 /// Reads one capability's slice of the periodic poll into the reading.
@@ -66,6 +69,11 @@ impl Translators {
     /// The capabilities' poll readers, in registration order.
     pub fn poll_readers(&self) -> impl Iterator<Item = PollReader> + '_ {
         self.0.iter().filter_map(|t| t.poll)
+    }
+
+    /// The capabilities' readers of the full read after (re)connecting, in registration order.
+    pub fn snapshot_readers(&self) -> impl Iterator<Item = PollReader> + '_ {
+        self.0.iter().filter_map(|t| t.snapshot)
     }
 
     /// The re-read `update` calls for, if any.
@@ -246,6 +254,7 @@ mod tests {
             },
             poll: None,
             reread: None,
+            snapshot: None,
         }]);
         assert_eq!(
             translate(studio_mode.clone(), &claims_it),

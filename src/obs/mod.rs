@@ -6,6 +6,7 @@
 //! is asked of an output, what is really sent, what it answers) are its transport rules.
 
 mod api_error;
+pub mod auth_throttle;
 pub mod commands;
 pub mod connection;
 pub mod discipline;

@@ -90,7 +90,10 @@ pub async fn read_snapshot(
     loop {
         let result = async {
             let (scenes, _) = read_scenes(client).await?;
-            let reading = read_poll(client, capabilities).await?;
+            let mut reading = read_poll(client, capabilities).await?;
+            for read in capabilities.snapshot_readers() {
+                read(client, &mut reading).await?;
+            }
             Ok((scenes, reading))
         }
         .await;

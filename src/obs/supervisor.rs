@@ -66,6 +66,8 @@ pub struct ConnectionSupervisor {
     translators: Translators,
     connections: BTreeMap<String, Addr<ObsConnection>>,
     generations: BTreeMap<String, u32>,
+    /// One password throttle for every link this hub opens (see `auth_throttle`).
+    throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
 }
 
 impl ConnectionSupervisor {
@@ -85,6 +87,7 @@ impl ConnectionSupervisor {
             translators,
             connections: BTreeMap::new(),
             generations: BTreeMap::new(),
+            throttle: Default::default(),
         }
     }
 
@@ -105,6 +108,7 @@ impl ConnectionSupervisor {
             self.manager.clone().recipient(),
             self.translators.clone(),
             *generation,
+            self.throttle.clone(),
         )
         .start();
         self.connections.insert(name.to_string(), connection);

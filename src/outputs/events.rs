@@ -16,6 +16,7 @@ pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
     event_type,
     poll: Some(read_into_poll),
     reread: None,
+    snapshot: None,
 };
 
 fn read_into_poll<'a>(

@@ -12,6 +12,7 @@ pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
     event_type,
     poll: None,
     reread: None,
+    snapshot: None,
 };
 
 /// The sources' events; None for others.

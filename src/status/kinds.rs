@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::{
+    audio,
     model::ConnectionState,
     outputs, scenes, sources, studio,
     update::{Change, ConnectionReport, ObsUpdate},
@@ -52,7 +53,7 @@ pub struct CallbackRule {
 }
 
 /// Every kind of numbered change.
-pub static ALL: [&ChangeKind; 9] = [
+pub static ALL: [&ChangeKind; 10] = [
     &scenes::SCENE_CHANGED,
     &outputs::STREAMING_CHANGED,
     &outputs::RECORDING_CHANGED,
@@ -62,6 +63,7 @@ pub static ALL: [&ChangeKind; 9] = [
     &outputs::OUTPUT_CHANGED,
     &sources::SOURCE_CHANGED,
     &studio::STUDIO_CHANGED,
+    &audio::AUDIO_CHANGED,
 ];
 
 /// The descriptor named `name`, if any.

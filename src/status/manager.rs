@@ -142,6 +142,20 @@ pub struct StatusManager {
     since: DateTime<Utc>,
     subscribers: Vec<Recipient<StatusChanged>>,
     board: StatusBoard,
+    /// Per (instance, input) whose volume is moving: the ticket of the latest step. A settle
+    /// timer whose ticket is no longer the latest was overtaken by a newer step.
+    volume_tickets: BTreeMap<(String, String), u64>,
+    next_ticket: u64,
+}
+
+/// Fired [`super::audio::VOLUME_SETTLE`] after a volume step; settles the volume if no later
+/// step came (see `status::audio`).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+struct SettleVolume {
+    instance: String,
+    input: String,
+    ticket: u64,
 }
 
 impl StatusManager {
@@ -172,6 +186,8 @@ impl StatusManager {
             since: now,
             subscribers: Vec::new(),
             board,
+            volume_tickets: BTreeMap::new(),
+            next_ticket: 0,
         }
     }
 
@@ -272,7 +288,7 @@ impl Actor for StatusManager {
 impl Handler<Report> for StatusManager {
     type Result = ();
 
-    fn handle(&mut self, report: Report, _: &mut Self::Context) {
+    fn handle(&mut self, report: Report, ctx: &mut Self::Context) {
         if !self.instances.contains_key(&report.instance) {
             log::debug!("report for unknown instance {} ignored", report.instance);
             return;
@@ -285,7 +301,48 @@ impl Handler<Report> for StatusManager {
             return;
         }
         *latest = report.origin;
+        if let ObsUpdate::Audio(update) = &report.update {
+            if let Some(input) = update.moving_volume() {
+                self.settle_later(&report.instance, input, ctx);
+            }
+        }
         self.apply(&report.instance, report.source, report.update);
+    }
+}
+
+impl StatusManager {
+    /// Schedules the settling of a moving volume; a later step reschedules it.
+    fn settle_later(&mut self, instance: &str, input: &str, ctx: &mut Context<Self>) {
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.volume_tickets
+            .insert((instance.to_string(), input.to_string()), ticket);
+        let settle = SettleVolume {
+            instance: instance.to_string(),
+            input: input.to_string(),
+            ticket,
+        };
+        ctx.run_later(super::audio::VOLUME_SETTLE, move |_, ctx| {
+            ctx.notify(settle)
+        });
+    }
+}
+
+impl Handler<SettleVolume> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, settle: SettleVolume, _: &mut Self::Context) {
+        let key = (settle.instance, settle.input);
+        if self.volume_tickets.get(&key) != Some(&settle.ticket) {
+            return;
+        }
+        self.volume_tickets.remove(&key);
+        let (instance, input) = key;
+        self.apply(
+            &instance,
+            Source::ObsEvent,
+            ObsUpdate::Audio(super::audio::AudioUpdate::VolumeSettled(input)),
+        );
     }
 }
 

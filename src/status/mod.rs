@@ -8,6 +8,7 @@
 //! webhooks and the WebSocket carry them without code for any one kind. Nothing
 //! here names a capability module: capabilities sit above and import this.
 
+pub mod audio;
 pub mod board;
 pub mod kinds;
 pub mod lossy;

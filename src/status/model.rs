@@ -120,6 +120,9 @@ pub struct InstanceStatus {
     /// Studio mode, preview scene, transition (the studio capability's slice).
     #[serde(default)]
     pub studio: super::studio::StudioStatus,
+    /// Inputs with audio: mute, volume, balance... (the audio capability's slice).
+    #[serde(default)]
+    pub audio: super::audio::AudioStatus,
     pub stats: Option<ObsStats>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_poll_at: Option<DateTime<Utc>>,
@@ -143,6 +146,7 @@ impl InstanceStatus {
             outputs: Default::default(),
             sources: Default::default(),
             studio: Default::default(),
+            audio: Default::default(),
             stats: None,
             last_event_at: None,
             last_poll_at: None,

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::audio::{self, AudioChange, AudioInput, AudioUpdate};
 use super::kinds::{self, ChangeKind};
 use super::model::{
     ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
@@ -77,6 +78,8 @@ pub struct PollReading {
     /// Studio mode, preview scene, transition.
     pub studio: StudioReading,
     pub stats: ObsStats,
+    /// The inputs with audio: read after connecting only (None in the periodic poll).
+    pub audio: Option<Vec<AudioInput>>,
 }
 
 /// Something learnt about one instance.
@@ -113,6 +116,8 @@ pub enum ObsUpdate {
     Source(SourceUpdate),
     /// Studio mode, preview scene, transitions (the studio capability).
     Studio(StudioUpdate),
+    /// Mute, volume, balance... of inputs with audio (the audio capability).
+    Audio(AudioUpdate),
 }
 
 /// A change subscribers are told about. Shared behind an `Arc` once made, so the size of the
@@ -158,6 +163,8 @@ pub enum Change {
     SourceChanged(SourceChange),
     /// Studio mode, preview scene or transition: the studio slice after the change.
     StudioChanged(StudioStatus),
+    /// One input's mute, settled volume, balance...: the input after the change.
+    AudioChanged(AudioChange),
 }
 
 impl Change {
@@ -173,6 +180,7 @@ impl Change {
             Self::OutputChanged(_) => &outputs::OUTPUT_CHANGED,
             Self::SourceChanged(_) => &sources::SOURCE_CHANGED,
             Self::StudioChanged(_) => &studio::STUDIO_CHANGED,
+            Self::AudioChanged(_) => &audio::AUDIO_CHANGED,
         }
     }
 
@@ -268,6 +276,11 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
         ObsUpdate::Studio(update) => {
             changes.extend(studio::apply(&mut status.studio, update).map(Change::StudioChanged))
         }
+        ObsUpdate::Audio(update) => changes.extend(
+            audio::apply(&mut status.audio, update)
+                .into_iter()
+                .map(Change::AudioChanged),
+        ),
     }
     if !changes.is_empty() {
         status.last_updated = now;
@@ -394,6 +407,13 @@ fn apply_reading(
         studio::apply(&mut status.studio, StudioUpdate::Reading(reading.studio))
             .map(Change::StudioChanged),
     );
+    if let Some(inputs) = reading.audio {
+        changes.extend(
+            audio::apply(&mut status.audio, AudioUpdate::Reading(inputs))
+                .into_iter()
+                .map(Change::AudioChanged),
+        );
+    }
     let new_stats = Some(reading.stats);
     if new_stream != status.stream || new_record != status.record || new_stats != status.stats {
         status.stream = new_stream;

@@ -19,6 +19,7 @@ pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
         after: needs_reread,
         read: reread,
     }),
+    snapshot: None,
 };
 
 fn read_into_poll<'a>(

@@ -3,7 +3,10 @@
 
 use crate::common;
 
-use common::{eventually, hub_with_fake, instance, spawn_hub, start_fake, PASSWORD};
+use common::{
+    eventually, fast_timing, hub_with_fake, instance, spawn_hub, spawn_hub_with, start_fake,
+    PASSWORD,
+};
 
 #[actix_web::test]
 async fn obs_restart_is_followed_by_a_reconnect_and_a_full_reread() {
@@ -240,4 +243,29 @@ async fn events_and_polls_are_timestamped() {
         })
         .await;
     assert_eq!(status["instances"][0]["current_scene"], "Live");
+}
+
+/// Two instance names for one OBS, both with a wrong password: OBS sees one refused login per
+/// retry interval between them, not one each (each pops an alert in OBS; issue 14 item 3).
+#[actix_web::test]
+async fn links_to_one_obs_share_one_password_throttle() {
+    let fake = start_fake().await;
+    let mut timing = fast_timing();
+    timing.auth_retry_interval = std::time::Duration::from_secs(600);
+    let hub = spawn_hub_with(
+        vec![
+            instance("default", &fake, "not-the-password"),
+            instance("back", &fake, "not-the-password"),
+        ],
+        timing,
+    );
+    let status = hub
+        .wait_for_path("/api/obs-manager/status/", "both auth_failed", |s| {
+            s["instances"].as_array().is_some_and(|list| {
+                list.len() == 2 && list.iter().all(|i| i["connection_state"] == "auth_failed")
+            })
+        })
+        .await;
+    assert_eq!(fake.refused_logins(), 1, "{status}");
+    assert!(!status.to_string().contains("not-the-password"));
 }

@@ -12,6 +12,7 @@
 mod common;
 
 mod api;
+mod audio;
 mod cli;
 mod connection;
 mod doctor;

@@ -8,6 +8,7 @@
 //! `e2e::serial()`.
 
 use crate::common;
+mod audio;
 mod outputs;
 mod pictures;
 mod sources;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 pub(super) use self::scenes::requested_scene;
 use self::stream_record::{Output, Phase, RECORD_BYTES_PER_SECOND, STREAM_BYTES_PER_SECOND};
+use super::audio::{self, Audio};
 use super::outputs::{self as side_outputs, SideOutputs};
 use super::pictures;
 use super::protocol::status;
@@ -69,6 +70,7 @@ pub fn all_requests() -> impl Iterator<Item = &'static str> {
         .chain(side_outputs::REQUESTS)
         .chain(sources::REQUESTS)
         .chain(studio::REQUESTS)
+        .chain(audio::REQUESTS)
         .chain(pictures::REQUESTS)
         .copied()
 }
@@ -206,6 +208,7 @@ pub struct ObsState {
     side: SideOutputs,
     sources: Sources,
     studio: Studio,
+    audio: Audio,
     /// StartStream requests that arrived while the stream was STARTING. Real OBS answers them
     /// 200 and starts the output again, which crashed OBS 32.2.2: the hub must never send one.
     stream_start_overlaps: u32,
@@ -258,6 +261,7 @@ impl ObsState {
             side: SideOutputs::new(false, false),
             sources: Sources::new(&sources_scene),
             studio: Studio::default(),
+            audio: Audio::default(),
             stream_start_overlaps: 0,
             obs_version: obs_version.to_owned(),
             websocket_version: websocket_version.to_owned(),
@@ -297,6 +301,14 @@ impl ObsState {
 
     pub(super) fn studio_mut(&mut self) -> &mut Studio {
         &mut self.studio
+    }
+
+    pub fn audio(&self) -> &Audio {
+        &self.audio
+    }
+
+    pub(super) fn audio_mut(&mut self) -> &mut Audio {
+        &mut self.audio
     }
 
     /// Whether a scene or an input has that name.
@@ -407,6 +419,9 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
         }
         other if studio::REQUESTS.contains(&other) => {
             studio::dispatch(state, other, data).unwrap_or_else(unknown)
+        }
+        other if audio::REQUESTS.contains(&other) => {
+            audio::dispatch(state, other, data).unwrap_or_else(unknown)
         }
         "GetSourceScreenshot" => pictures::screenshot(state, data),
         _ => Ok(Outcome::error(

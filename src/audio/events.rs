@@ -1,0 +1,224 @@
+//! Where OBS's audio events and reads become updates for the audio slice.
+
+use obws::{events::Event, requests::inputs::InputId, responses::StatusCode, Client};
+
+use super::status::{monitor_type_name, AudioInput, AudioUpdate};
+
+/// What `app` registers so that the connection hands this capability its events.
+pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
+    translate: |event| translate(event).map(crate::status::update::ObsUpdate::Audio),
+    event_type,
+    // Read once after (re)connecting; OBS's events keep it (a poll would cost a request or
+    // six per input).
+    poll: None,
+    reread: None,
+    snapshot: Some(read_into_snapshot),
+};
+
+fn read_into_snapshot<'a>(
+    client: &'a Client,
+    reading: &'a mut crate::status::update::PollReading,
+) -> futures_util::future::BoxFuture<'a, Result<(), obws::error::Error>> {
+    Box::pin(async move {
+        reading.audio = Some(read(client).await?);
+        Ok(())
+    })
+}
+
+/// The audio slice's events; None for others.
+pub fn translate(event: &Event) -> Option<AudioUpdate> {
+    Some(match event {
+        Event::InputMuteStateChanged { id, muted } => AudioUpdate::Muted {
+            input: id.name.clone(),
+            muted: *muted,
+        },
+        Event::InputVolumeChanged { id, mul, db } => AudioUpdate::Volume {
+            input: id.name.clone(),
+            db: *db,
+            mul: *mul,
+        },
+        Event::InputAudioBalanceChanged { id, audio_balance } => AudioUpdate::Balance {
+            input: id.name.clone(),
+            balance: *audio_balance,
+        },
+        Event::InputAudioSyncOffsetChanged { id, offset } => AudioUpdate::SyncOffset {
+            input: id.name.clone(),
+            ms: i64::try_from(offset.whole_milliseconds()).unwrap_or(0),
+        },
+        Event::InputAudioMonitorTypeChanged { id, monitor_type } => AudioUpdate::MonitorType {
+            input: id.name.clone(),
+            monitor_type: monitor_name(*monitor_type),
+        },
+        Event::InputAudioTracksChanged { id, tracks } => AudioUpdate::Tracks {
+            input: id.name.clone(),
+            tracks: tracks
+                .iter()
+                .filter(|(_, on)| **on)
+                .filter_map(|(track, _)| track.parse().ok())
+                .collect(),
+        },
+        Event::InputNameChanged {
+            old_name, new_name, ..
+        } => AudioUpdate::Renamed {
+            old: old_name.clone(),
+            new: new_name.clone(),
+        },
+        Event::InputRemoved { id } => AudioUpdate::Removed(id.name.clone()),
+        _ => return None,
+    })
+}
+
+/// The protocol name of the audio slice's events (a bounded label for metrics).
+///
+/// InputCreated is not read: a new input with audio appears after the next full read (after a
+/// reconnect).
+pub fn event_type(event: &Event) -> Option<&'static str> {
+    Some(match event {
+        Event::InputMuteStateChanged { .. } => "InputMuteStateChanged",
+        Event::InputVolumeChanged { .. } => "InputVolumeChanged",
+        Event::InputAudioBalanceChanged { .. } => "InputAudioBalanceChanged",
+        Event::InputAudioSyncOffsetChanged { .. } => "InputAudioSyncOffsetChanged",
+        Event::InputAudioMonitorTypeChanged { .. } => "InputAudioMonitorTypeChanged",
+        Event::InputAudioTracksChanged { .. } => "InputAudioTracksChanged",
+        Event::InputNameChanged { .. } => "InputNameChanged",
+        Event::InputRemoved { .. } => "InputRemoved",
+        _ => return None,
+    })
+}
+
+fn monitor_name(monitor: obws::common::MonitorType) -> String {
+    let obs = serde_json::to_value(monitor).unwrap_or_default();
+    monitor_type_name(obs.as_str().unwrap_or_default())
+}
+
+/// Reads one input's audio; None if the input has no audio (OBS answers 604) or is gone.
+pub async fn read_input(
+    client: &Client,
+    name: &str,
+    uuid: Option<String>,
+    kind: String,
+) -> Result<Option<AudioInput>, obws::error::Error> {
+    let inputs = client.inputs();
+    let muted = match inputs.muted(InputId::Name(name)).await {
+        Ok(muted) => muted,
+        // No audio (604), or removed since the list was read (600): not a mixer input.
+        Err(obws::error::Error::Api {
+            code: StatusCode::InvalidResourceState | StatusCode::ResourceNotFound,
+            ..
+        }) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let volume = inputs.volume(InputId::Name(name)).await?;
+    let balance = inputs.audio_balance(InputId::Name(name)).await?;
+    let offset = inputs.audio_sync_offset(InputId::Name(name)).await?;
+    let monitor = inputs.audio_monitor_type(InputId::Name(name)).await?;
+    let tracks = inputs.audio_tracks(InputId::Name(name)).await?;
+    Ok(Some(AudioInput {
+        name: name.to_string(),
+        uuid,
+        kind,
+        muted,
+        volume_db: f64::from(volume.db),
+        volume_mul: f64::from(volume.mul),
+        balance: f64::from(balance),
+        sync_offset_ms: i64::try_from(offset.whole_milliseconds()).unwrap_or(0),
+        monitor_type: monitor_name(monitor),
+        tracks: (1..=6u8)
+            .zip(tracks)
+            .filter_map(|(track, on)| on.then_some(track))
+            .collect(),
+        announced_volume_db: None,
+    }))
+}
+
+/// Reads every input that has audio (after connecting).
+pub async fn read(client: &Client) -> Result<Vec<AudioInput>, obws::error::Error> {
+    let mut found = Vec::new();
+    for input in client.inputs().list(None).await? {
+        let uuid = Some(input.id.uuid.to_string());
+        if let Some(audio) = read_input(client, &input.id.name, uuid, input.kind).await? {
+            found.push(audio);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: serde_json::Value) -> Event {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn audio_events_become_updates_and_others_pass_through() {
+        let uuid = "9c3f3a7e-8b8e-4a49-9d0c-6a1b8f6c2d11";
+        let cases = [
+            (
+                serde_json::json!({"eventType": "InputMuteStateChanged",
+                    "eventData": {"inputName": "Mic", "inputUuid": uuid, "inputMuted": true}}),
+                AudioUpdate::Muted {
+                    input: "Mic".into(),
+                    muted: true,
+                },
+            ),
+            (
+                serde_json::json!({"eventType": "InputVolumeChanged",
+                    "eventData": {"inputName": "Mic", "inputUuid": uuid,
+                                  "inputVolumeMul": 0.5, "inputVolumeDb": -6.0}}),
+                AudioUpdate::Volume {
+                    input: "Mic".into(),
+                    db: -6.0,
+                    mul: 0.5,
+                },
+            ),
+            (
+                serde_json::json!({"eventType": "InputAudioBalanceChanged",
+                    "eventData": {"inputName": "Mic", "inputUuid": uuid, "inputAudioBalance": 0.25}}),
+                AudioUpdate::Balance {
+                    input: "Mic".into(),
+                    balance: 0.25,
+                },
+            ),
+            (
+                serde_json::json!({"eventType": "InputAudioMonitorTypeChanged",
+                    "eventData": {"inputName": "Mic", "inputUuid": uuid,
+                                  "monitorType": "OBS_MONITORING_TYPE_MONITOR_ONLY"}}),
+                AudioUpdate::MonitorType {
+                    input: "Mic".into(),
+                    monitor_type: "monitor_only".into(),
+                },
+            ),
+            (
+                serde_json::json!({"eventType": "InputAudioTracksChanged",
+                    "eventData": {"inputName": "Mic", "inputUuid": uuid,
+                                  "inputAudioTracks": {"1": true, "2": false, "3": true,
+                                                       "4": false, "5": false, "6": false}}}),
+                AudioUpdate::Tracks {
+                    input: "Mic".into(),
+                    tracks: vec![1, 3],
+                },
+            ),
+            (
+                serde_json::json!({"eventType": "InputNameChanged",
+                    "eventData": {"inputUuid": uuid, "oldInputName": "Mic", "inputName": "Voice"}}),
+                AudioUpdate::Renamed {
+                    old: "Mic".into(),
+                    new: "Voice".into(),
+                },
+            ),
+            (
+                serde_json::json!({"eventType": "InputRemoved",
+                    "eventData": {"inputName": "Voice", "inputUuid": uuid}}),
+                AudioUpdate::Removed("Voice".into()),
+            ),
+        ];
+        for (json, update) in cases {
+            let event = event(json);
+            assert_eq!(translate(&event), Some(update));
+            assert!(event_type(&event).is_some());
+        }
+        assert!(translate(&Event::ExitStarted).is_none());
+    }
+}

@@ -1,0 +1,18 @@
+//! The audio capability: the mixer through the hub (mute, volume, balance of every input that has
+//! audio).
+//!
+//! It follows the studio capability's shape:
+//! - [`status`] (the file `status/audio.rs`, in the status core): the slice and its pure rules;
+//! - [`events`]: which OBS events and reads concern audio;
+//! - [`commands`]: the commands and how one is sent to OBS;
+//! - [`routes`]: the REST routes (`/api/audio/inputs/...`).
+//!
+//! Changes reach history, the WebSocket and webhooks as the generic `audio_changed` change.
+//! Meters (InputVolumeMeters, about 20 a second) are not here yet: they are to be a
+//! `status::lossy` topic, never a numbered change.
+
+pub mod commands;
+pub mod events;
+pub mod routes;
+
+pub use crate::status::audio as status;
