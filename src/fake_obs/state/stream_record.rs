@@ -37,7 +37,6 @@ pub(super) fn answer(
     request: &Request<'_>,
     now: Instant,
 ) -> Result<Outcome, Outcome> {
-    let data = request.data;
     Ok(match request.request_type {
         "GetStreamStatus" => Outcome::success(Some(state.stream_status_json(now))),
         "StartStream" => state.request_stream_start()?,
@@ -91,7 +90,7 @@ pub(super) fn answer(
                 .with_events(state.set_record_paused(pausing))
         }
         "SplitRecordFile" => state.split_record_file()?,
-        "CreateRecordChapter" => state.create_record_chapter(data)?,
+        "CreateRecordChapter" => state.create_record_chapter(request.data)?,
         _ => Outcome::error(status::UNKNOWN_REQUEST_TYPE, None),
     })
 }
