@@ -150,13 +150,17 @@ fn request_instance(
             .into_iter()
             .find_map(|(key, value)| (key == "instance").then_some(value));
     }
-    let names: Vec<String> = state
-        .settings
-        .instances
+    // As `target::default_instance` decides, without collecting every name first: this runs
+    // on every request of an instance-limited token.
+    let instances = &state.settings.instances;
+    instances
         .iter()
+        .find(|i| i.name == crate::config::DEFAULT_INSTANCE)
+        .or(match instances.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        })
         .map(|i| i.name.clone())
-        .collect();
-    super::target::default_instance(&names).ok()
 }
 
 /// Whether a method changes something (and so is rate-limited and audited).

@@ -18,6 +18,7 @@ pub(crate) mod handlers;
 pub(crate) mod history;
 pub mod live_feed;
 pub mod live_protocol;
+pub mod normalize;
 pub(crate) mod ops;
 pub mod pairing;
 pub(crate) mod qr;
