@@ -224,6 +224,8 @@ impl Application {
                 .wrap(http::normalize::NormalizeSlashes)
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
+                // Outermost: a cached status read it can answer meets nothing else.
+                .wrap(http::status_lane::CachedStatusLane)
                 .configure(|config| http::routes(config, &CAPABILITY_ROUTES))
         })
         .workers(workers)

@@ -29,6 +29,7 @@ pub(crate) mod responses;
 pub mod scopes;
 pub mod signed_url;
 pub mod site_guard;
+pub mod status_lane;
 pub(crate) mod target;
 pub mod tokens;
 pub mod views;

@@ -96,14 +96,8 @@ pub async fn count_requests(
     let counter = match &response {
         Ok(response) => {
             let request = response.request();
-            ROUTE_COUNTERS.with(|counters| {
-                counters.borrow_mut().counter(
-                    &metrics().http_requests,
-                    request.path(),
-                    &method,
-                    response.status(),
-                    || request.match_pattern(),
-                )
+            route_counter(request.path(), &method, response.status(), || {
+                request.match_pattern()
             })
         }
         Err(error) => metrics().http_requests.with_label_values(&[
@@ -117,6 +111,25 @@ pub async fn count_requests(
 }
 
 const UNMATCHED: &str = "unmatched";
+
+/// The request counter of a request to `path` (normalised) answered with `status`, `pattern`
+/// being its route's pattern, found once per worker (see [`RouteCounters`]).
+pub(crate) fn route_counter(
+    path: &str,
+    method: &Method,
+    status: StatusCode,
+    pattern: impl FnOnce() -> Option<String>,
+) -> IntCounter {
+    ROUTE_COUNTERS.with(|counters| {
+        counters.borrow_mut().counter(
+            &metrics().http_requests,
+            path,
+            method,
+            status,
+            pattern,
+        )
+    })
+}
 
 thread_local! {
     /// Per HTTP worker (each runs on its own thread): no lock between workers.

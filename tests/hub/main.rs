@@ -22,6 +22,7 @@ mod outputs;
 mod persistence;
 mod pictures;
 mod scopes;
+mod status_lane;
 mod sources;
 mod studio;
 mod subscribers;

@@ -334,6 +334,21 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
             "bare tokio-tungstenite",
         );
     }
+    figure.notes.push(
+        "Where the hub's time goes (artifacts/profiles/fanout-5000-clients.txt, perf on the hub \
+         during this figure): 64 % of its CPU samples are the socket writes themselves (`send`, \
+         one per client and change, as in the relay), 14 % actix-http's dispatcher polling each \
+         session's response stream (the WebSocket frame encoding of actix-web-actors), about 2 % \
+         the actor mailboxes (the live feed's `try_send` to each session and the wake-ups), and \
+         under 1 % the OBS event, the status manager and the one serialisation per change \
+         shared by every session. What the hub adds over the relay is thus the per-connection \
+         dispatcher of actix-web and the hand-over from the feed's thread to the 2 HTTP workers; \
+         removing it means replacing actix-web-actors (STYLE.md keeps that to one file, \
+         `http/ws.rs`, for a later swap to actix-ws), not a change on the hub's own path. The \
+         spread of the ratio comes from the clients, the relay and the hub sharing 2 cores with \
+         whatever else runs (see the load average below)."
+            .to_string(),
+    );
     figure.method = format!(
         "The hub is `obs-hub serve` (default settings: {workers} HTTP workers, which carry the \
          WebSocket sessions) with one simulated OBS. The baseline is a bare WebSocket relay in \

@@ -92,13 +92,14 @@ async fn start_hub(bench: &Bench, fakes: &[FakeObs]) -> Result<Process, String> 
     Ok(hub)
 }
 
-/// The instances of `GET /api/obs-manager/status/`.
+/// Every instance's view (connection state, `next_attempt_at`, `connected_since`), from
+/// `GET /api/instances/`.
 async fn manager_instances(client: &mut HttpClient) -> Result<Vec<Value>, String> {
-    let manager = client.get_json("/api/obs-manager/status/").await?;
-    manager["instances"]
+    let list = client.get_json("/api/instances/").await?;
+    list["instances"]
         .as_array()
         .cloned()
-        .ok_or_else(|| "no instances in /api/obs-manager/status/".to_string())
+        .ok_or_else(|| "no instances in /api/instances/".to_string())
 }
 
 /// Polls until `check` holds for every instance (or `limit` passes); returns their views.
@@ -356,7 +357,7 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
          the only instance of the small one, interleaved. Reconnect storm ({storms} time(s)): \
          every simulated OBS quits at once (close 1001, stops listening); once the hub shows \
          all {count} disconnected they stay away {outage} s, then all listen again; the times \
-         are each instance's `connected_since` (from `GET /api/obs-manager/status/`, polled \
+         are each instance's `connected_since` (from `GET /api/instances/`, polled \
          every 100 ms until all are connected) minus the instant they came back.",
         workers = bench.workers,
         command = load.command_line("URL"),
