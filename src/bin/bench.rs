@@ -22,12 +22,12 @@ mod fig_footprint;
 mod fig_persistence;
 #[path = "bench/fig_pictures.rs"]
 mod fig_pictures;
+#[path = "bench/fig_reconnect.rs"]
+mod fig_reconnect;
 #[path = "bench/fig_relay_floor.rs"]
 mod fig_relay_floor;
 #[path = "bench/fig_scale.rs"]
 mod fig_scale;
-#[path = "bench/fig_reconnect.rs"]
-mod fig_reconnect;
 #[path = "bench/fig_scopes.rs"]
 mod fig_scopes;
 #[path = "bench/fig_status.rs"]
@@ -256,7 +256,10 @@ const SECTIONS: &[(u8, &str)] = &[
     (7, "shared pictures"),
     (8, "relay floor"),
     (9, "scale: 500 instances, reconnect storm"),
-    (10, "scoped tokens and the audit (scripts/measure-scopes.py)"),
+    (
+        10,
+        "scoped tokens and the audit (scripts/measure-scopes.py)",
+    ),
 ];
 
 async fn run_section(number: u8, bench: &Bench) -> Option<Figure> {

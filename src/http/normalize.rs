@@ -103,7 +103,10 @@ mod tests {
         for (path, expected) in [
             ("/api/stream-status/", Some("/api/stream-status")),
             ("/api/stream-status///", Some("/api/stream-status")),
-            ("/api//instances///a/stream-status/", Some("/api/instances/a/stream-status")),
+            (
+                "/api//instances///a/stream-status/",
+                Some("/api/instances/a/stream-status"),
+            ),
             ("//", Some("/")),
             ("/", None),
             ("", None),

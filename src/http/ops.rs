@@ -121,13 +121,9 @@ pub(crate) fn route_counter(
     pattern: impl FnOnce() -> Option<String>,
 ) -> IntCounter {
     ROUTE_COUNTERS.with(|counters| {
-        counters.borrow_mut().counter(
-            &metrics().http_requests,
-            path,
-            method,
-            status,
-            pattern,
-        )
+        counters
+            .borrow_mut()
+            .counter(&metrics().http_requests, path, method, status, pattern)
     })
 }
 
@@ -215,9 +211,18 @@ mod route_counter_tests {
             })
             .inc();
         cache
-            .counter(&counters, "/nowhere", &Method::GET, StatusCode::NOT_FOUND, || None)
+            .counter(
+                &counters,
+                "/nowhere",
+                &Method::GET,
+                StatusCode::NOT_FOUND,
+                || None,
+            )
             .inc();
-        assert_eq!(resolved, 1, "the pattern is resolved once per path, method and status");
+        assert_eq!(
+            resolved, 1,
+            "the pattern is resolved once per path, method and status"
+        );
         let value = |labels: &[&str]| counters.with_label_values(labels).get();
         assert_eq!(value(&["/api/x", "GET", "200"]), 3);
         assert_eq!(value(&["/api/x", "HEAD", "200"]), 1);

@@ -130,10 +130,8 @@ pub struct CachedStatusLaneService<S> {
     service: S,
 }
 
-type Generally<F, B> = Map<
-    F,
-    fn(Result<ServiceResponse<B>, Error>) -> Result<ServiceResponse<EitherBody<B>>, Error>,
->;
+type Generally<F, B> =
+    Map<F, fn(Result<ServiceResponse<B>, Error>) -> Result<ServiceResponse<EitherBody<B>>, Error>>;
 
 impl<S, B> Service<ServiceRequest> for CachedStatusLaneService<S>
 where

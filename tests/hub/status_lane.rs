@@ -118,9 +118,13 @@ async fn a_read_the_lane_answers_is_the_general_paths_answer_and_is_counted_by_i
         assert_eq!(fast.body, slow.body, "{lane}: the same bytes");
     }
     assert_eq!(
-        get(&hub, "/api/instances/lane-side/stream-status", Some(&reader))
-            .await
-            .json()["instance"],
+        get(
+            &hub,
+            "/api/instances/lane-side/stream-status",
+            Some(&reader)
+        )
+        .await
+        .json()["instance"],
         "lane-side"
     );
 
@@ -128,7 +132,12 @@ async fn a_read_the_lane_answers_is_the_general_paths_answer_and_is_counted_by_i
     let pattern = "/api/instances/{instance}/stream-status";
     let (before, _) = counted(&hub, pattern, "GET").await;
     for _ in 0..5 {
-        let read = get(&hub, "/api/instances/lane-side/stream-status/", Some(&reader)).await;
+        let read = get(
+            &hub,
+            "/api/instances/lane-side/stream-status/",
+            Some(&reader),
+        )
+        .await;
         assert_eq!(read.status, 200);
     }
     let (after, text) = counted(&hub, pattern, "GET").await;
@@ -138,9 +147,13 @@ async fn a_read_the_lane_answers_is_the_general_paths_answer_and_is_counted_by_i
     // A change reaches the lane's answer (the cached bytes follow the status).
     side.switch_scene_from_obs("BRB").await;
     common::eventually("the lane shows the new scene", || async {
-        get(&hub, "/api/instances/lane-side/stream-status/", Some(&reader))
-            .await
-            .json()["current_scene"]
+        get(
+            &hub,
+            "/api/instances/lane-side/stream-status/",
+            Some(&reader),
+        )
+        .await
+        .json()["current_scene"]
             == "BRB"
     })
     .await;
@@ -160,9 +173,19 @@ async fn reads_the_lane_does_not_answer_get_the_general_paths_refusals() {
         json!({"name": "main-only", "scopes": ["read"], "instances": ["default"]}),
     )
     .await;
-    assert_eq!(get(&hub, "/api/stream-status/", Some(&limited)).await.status, 200);
+    assert_eq!(
+        get(&hub, "/api/stream-status/", Some(&limited))
+            .await
+            .status,
+        200
+    );
 
-    let other = get(&hub, "/api/instances/lane-other/stream-status/", Some(&limited)).await;
+    let other = get(
+        &hub,
+        "/api/instances/lane-other/stream-status/",
+        Some(&limited),
+    )
+    .await;
     assert_eq!(other.status, 403, "{:?}", other.json());
     assert_eq!(other.json()["error"], "instance_not_allowed");
 

@@ -11,9 +11,9 @@ use tokio_tungstenite::{connect_async_with_config, tungstenite::Message};
 use crate::{
     fig_status::hub_with_fake,
     procs,
+    remote_clients::RemoteFleet,
     report::{Figure, Row, Unit},
     stats::{paired_ratios, percentile, Spread},
-    remote_clients::RemoteFleet,
     ws_clients::{ClientLog, FleetError},
     Bench,
 };

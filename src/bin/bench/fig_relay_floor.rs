@@ -82,9 +82,10 @@ async fn direct_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, St
 }
 
 async fn hub_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, String)>, String> {
-    let (mut socket, _) = connect_async_with_config(format!("ws://127.0.0.1:{port}/ws"), None, true)
-        .await
-        .map_err(|error| format!("cannot connect to the hub's /ws: {error}"))?;
+    let (mut socket, _) =
+        connect_async_with_config(format!("ws://127.0.0.1:{port}/ws"), None, true)
+            .await
+            .map_err(|error| format!("cannot connect to the hub's /ws: {error}"))?;
     let snapshot = socket
         .next()
         .await
@@ -107,7 +108,11 @@ async fn next_arrival(
             Ok(Some((at, text))) if text.contains(&quoted) => return Ok(at),
             Ok(Some(_)) => continue,
             Ok(None) => return Err(format!("the {who} client lost its connection")),
-            Err(_) => return Err(format!("the {who} client saw no change to `{scene}` in {LIMIT:?}")),
+            Err(_) => {
+                return Err(format!(
+                    "the {who} client saw no change to `{scene}` in {LIMIT:?}"
+                ))
+            }
         }
     }
 }
@@ -154,8 +159,10 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
                 .ratio(&[hub_p / direct_p]),
         );
         rows.push(
-            Row::new(format!("added by the hub (per change, hub − direct), {label}"))
-                .hub(&[added_p], Unit::Millis),
+            Row::new(format!(
+                "added by the hub (per change, hub − direct), {label}"
+            ))
+            .hub(&[added_p], Unit::Millis),
         );
     }
     figure.rows.extend(rows);

@@ -187,7 +187,14 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     let fakes = start_fakes(count).await?;
     let started = Instant::now();
     let hub_many = start_hub(bench, &fakes).await?;
-    until_all(hub_one.port, 1, Duration::from_secs(30), "1 instance", connected).await?;
+    until_all(
+        hub_one.port,
+        1,
+        Duration::from_secs(30),
+        "1 instance",
+        connected,
+    )
+    .await?;
     until_all(
         hub_many.port,
         count,
@@ -243,10 +250,12 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     };
     let (many_rps, one_rps) = (rps(&results[0]), rps(&results[1]));
     figure.rows.push(
-        Row::new(format!("status reads of one of {count} instances: throughput"))
-            .hub(&many_rps, Unit::PerSecond)
-            .baseline("hub, 1 instance", &one_rps, Unit::PerSecond)
-            .ratio(&paired_ratios(&many_rps, &one_rps)),
+        Row::new(format!(
+            "status reads of one of {count} instances: throughput"
+        ))
+        .hub(&many_rps, Unit::PerSecond)
+        .baseline("hub, 1 instance", &one_rps, Unit::PerSecond)
+        .ratio(&paired_ratios(&many_rps, &one_rps)),
     );
 
     // The storm.

@@ -96,8 +96,11 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
                 .ratio(&[line.throughput]),
         );
         figure.rows.push(
-            Row::new(format!("{}: hub CPU per request, scoped token + audit", line.route))
-                .ratio(&[line.cpu_per_request]),
+            Row::new(format!(
+                "{}: hub CPU per request, scoped token + audit",
+                line.route
+            ))
+            .ratio(&[line.cpu_per_request]),
         );
     }
     for line in text.lines().filter(|line| line.contains("req/s")) {

@@ -163,7 +163,9 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     let secured = secured_hub(bench, Some(bench.workers)).await?;
     let hub = &secured.hub;
     let token = secured.read_token.as_str();
-    let reply = HttpClient::with_token(hub.port, Some(token)).get(PATH).await?;
+    let reply = HttpClient::with_token(hub.port, Some(token))
+        .get(PATH)
+        .await?;
     if reply.status != 200 {
         return Err(format!("the scoped token's read answered {}", reply.status));
     }

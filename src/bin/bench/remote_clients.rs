@@ -222,7 +222,8 @@ impl RemoteFleet {
                 let unix_ns: i128 = unix_ns
                     .parse()
                     .map_err(|_| format!("bad instant `{unix_ns}`"))?;
-                log.scene_arrivals.push((self.pin.to_instant(unix_ns), scene));
+                log.scene_arrivals
+                    .push((self.pin.to_instant(unix_ns), scene));
             }
             logs.push(log);
         }

@@ -61,12 +61,9 @@ pub fn run(load: WrkLoad, target: &WrkTarget) -> Result<WrkRun, String> {
     for header in &target.headers {
         command.arg("-H").arg(header);
     }
-    let output = command
-        .arg(&target.url)
-        .output()
-        .map_err(|error| {
-            format!("cannot run wrk ({error}); install it with `apt-get install -y wrk`")
-        })?;
+    let output = command.arg(&target.url).output().map_err(|error| {
+        format!("cannot run wrk ({error}); install it with `apt-get install -y wrk`")
+    })?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
         return Err(format!(
