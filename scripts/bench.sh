@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The benchmarks of issue 7, in one command:  bash scripts/bench.sh
+# Every benchmark of obs-hub (issues 7 and 23), in one command:  bash scripts/bench.sh
 #
 # Builds obs-hub and obs-hub-bench in release, raises the open-files limit (thousands of
-# WebSocket clients), installs wrk if it is missing (Debian: apt-get), then runs the bench from
-# the repository root. It prints a table and writes BENCHMARKS.md (a full run takes about four
-# minutes on 2 cores; run it on a quiet machine: `uptime` load under 0.5).
+# WebSocket clients, 500 simulated OBS), installs wrk if it is missing (Debian: apt-get), then
+# runs the bench from the repository root. It prints a table and writes BENCHMARKS.md (a full
+# run takes about ten minutes on 2 cores; run it on a quiet machine: `uptime` load under 0.5).
+# Each section is one module of src/bin/bench/ (see SECTIONS in src/bin/bench.rs); section 10
+# runs scripts/measure-scopes.py (python3, about 30 s).
 #
 # Extra arguments go to the bench, e.g.
-#   bash scripts/bench.sh --quick        # smoke test, ~1-2 min, report in the temp directory
-#   bash scripts/bench.sh --only 1,4     # some figures only
+#   bash scripts/bench.sh --quick        # smoke test, ~3 min, report in the temp directory
+#   bash scripts/bench.sh --only 1,2     # some sections only
 # Settings: CARGO_TARGET_DIR (default /var/cache/obs-hub/target).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

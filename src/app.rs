@@ -8,7 +8,7 @@ use std::{
 };
 
 use actix::{Actor, Addr};
-use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
+use actix_web::{dev::Server, web, App, HttpServer};
 
 use crate::{
     config::{ConfigError, Overrides, Settings},
@@ -221,9 +221,11 @@ impl Application {
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))
-                .wrap(NormalizePath::trim())
+                .wrap(http::normalize::NormalizeSlashes)
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
+                // Outermost: a cached status read it can answer meets nothing else.
+                .wrap(http::status_lane::CachedStatusLane)
                 .configure(|config| http::routes(config, &CAPABILITY_ROUTES))
         })
         .workers(workers)

@@ -24,6 +24,12 @@ mod fig_persistence;
 mod fig_pictures;
 #[path = "bench/fig_reconnect.rs"]
 mod fig_reconnect;
+#[path = "bench/fig_relay_floor.rs"]
+mod fig_relay_floor;
+#[path = "bench/fig_scale.rs"]
+mod fig_scale;
+#[path = "bench/fig_scopes.rs"]
+mod fig_scopes;
 #[path = "bench/fig_status.rs"]
 mod fig_status;
 #[path = "bench/fig_webhooks.rs"]
@@ -32,6 +38,8 @@ mod fig_webhooks;
 mod http;
 #[path = "bench/procs.rs"]
 mod procs;
+#[path = "bench/remote_clients.rs"]
+mod remote_clients;
 #[path = "bench/report.rs"]
 mod report;
 #[path = "bench/stats.rs"]
@@ -94,6 +102,16 @@ enum Mode {
         #[arg(long)]
         workers: usize,
     },
+    /// WebSocket clients in a process of their own (see `remote_clients`).
+    #[command(hide = true)]
+    WsClients {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        threads: usize,
+    },
 }
 
 /// What every figure needs: the run's settings and where to keep files.
@@ -124,6 +142,11 @@ fn main() -> ExitCode {
                 body,
             } => bare::serve_http(port, workers, &body),
             Mode::ServeBareWs { port, workers } => bare::serve_ws(port, workers),
+            Mode::WsClients {
+                port,
+                count,
+                threads,
+            } => remote_clients::serve(port, count, threads),
         };
         return match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -163,33 +186,16 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
     let wanted = |number: u8| cli.only.is_empty() || cli.only.contains(&number);
     let mut figures: Vec<Figure> = Vec::new();
     runtime.block_on(async {
-        if wanted(1) {
-            announce(1, "cached status reads");
-            figures.push(fig_status::figure(&bench).await);
-        }
-        if wanted(2) {
-            announce(2, "live fan-out");
-            figures.push(fig_fanout::figure(&bench).await);
-        }
-        if wanted(3) {
-            announce(3, "webhooks");
-            figures.push(fig_webhooks::figure(&bench).await);
-        }
-        if wanted(4) {
-            announce(4, "reconnect");
-            figures.push(fig_reconnect::figure(&bench).await);
-        }
-        if wanted(5) {
-            announce(5, "footprint");
-            figures.push(fig_footprint::figure(&bench).await);
-        }
-        if wanted(6) {
-            announce(6, "persistence cost");
-            figures.push(fig_persistence::figure(&bench).await);
-        }
-        if wanted(7) {
-            announce(7, "shared pictures");
-            figures.push(fig_pictures::figure(&bench).await);
+        for (number, what) in SECTIONS {
+            if !wanted(*number) {
+                continue;
+            }
+            announce(*number, what);
+            let load_before = report::load_average();
+            if let Some(mut figure) = run_section(*number, &bench).await {
+                figure.load = Some((load_before, report::load_average()));
+                figures.push(figure);
+            }
         }
     });
     // Runtime tasks (fakes, clients) end here, before the report is written.
@@ -233,6 +239,43 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
     }
     bench.workspace.remove();
     Ok(())
+}
+
+/// Every section of the report, in order: its number and what the progress line calls it.
+///
+/// Adding one (the meters, the rules, PostgreSQL...): a module `bench/fig_<name>.rs` with
+/// `pub async fn figure(bench: &Bench) -> Figure` measuring its figures side by side with their
+/// baseline, one line here and one arm in [`run_section`].
+const SECTIONS: &[(u8, &str)] = &[
+    (1, "cached status reads (scoped token, metrics, audit)"),
+    (2, "live fan-out (clients in their own processes)"),
+    (3, "webhooks"),
+    (4, "reconnect"),
+    (5, "footprint"),
+    (6, "persistence cost"),
+    (7, "shared pictures"),
+    (8, "relay floor"),
+    (9, "scale: 500 instances, reconnect storm"),
+    (
+        10,
+        "scoped tokens and the audit (scripts/measure-scopes.py)",
+    ),
+];
+
+async fn run_section(number: u8, bench: &Bench) -> Option<Figure> {
+    Some(match number {
+        1 => fig_status::figure(bench).await,
+        2 => fig_fanout::figure(bench).await,
+        3 => fig_webhooks::figure(bench).await,
+        4 => fig_reconnect::figure(bench).await,
+        5 => fig_footprint::figure(bench).await,
+        6 => fig_persistence::figure(bench).await,
+        7 => fig_pictures::figure(bench).await,
+        8 => fig_relay_floor::figure(bench).await,
+        9 => fig_scale::figure(bench).await,
+        10 => fig_scopes::figure(bench).await,
+        _ => return None,
+    })
 }
 
 fn announce(number: u8, what: &str) {

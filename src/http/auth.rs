@@ -115,7 +115,6 @@ pub fn authorized(
 ) -> Result<Caller, ApiError> {
     let caller = identify(state, presented)?;
     if let Caller::Token(grant) = &caller {
-        let now = Utc::now();
         let (api, required) = requirement(method, path);
         // Only an instance-limited token needs to know which instance (it costs a lookup).
         let instance = grant
@@ -123,10 +122,23 @@ pub fn authorized(
             .as_ref()
             .and_then(|_| request_instance(state, api.as_ref(), required, query));
         let route = || format!("{method} {path}");
-        tokens::permit(grant, route, required, instance.as_deref(), now)?;
-        state.tokens.touch(grant, now);
+        permit(state, grant, route, required, instance.as_deref())?;
     }
     Ok(caller)
+}
+
+/// Whether `grant` allows a route needing `required` on `instance` now; notes the use.
+pub(crate) fn permit(
+    state: &AppState,
+    grant: &Grant,
+    route: impl Fn() -> String,
+    required: scopes::Required,
+    instance: Option<&str>,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    tokens::permit(grant, route, required, instance, now)?;
+    state.tokens.touch(grant, now);
+    Ok(())
 }
 
 /// The instance a request acts on: its path's, or the default one (None when the route is
@@ -150,13 +162,17 @@ fn request_instance(
             .into_iter()
             .find_map(|(key, value)| (key == "instance").then_some(value));
     }
-    let names: Vec<String> = state
-        .settings
-        .instances
+    // As `target::default_instance` decides, without collecting every name first: this runs
+    // on every request of an instance-limited token.
+    let instances = &state.settings.instances;
+    instances
         .iter()
+        .find(|i| i.name == crate::config::DEFAULT_INSTANCE)
+        .or(match instances.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        })
         .map(|i| i.name.clone())
-        .collect();
-    super::target::default_instance(&names).ok()
 }
 
 /// Whether a method changes something (and so is rate-limited and audited).

@@ -111,7 +111,7 @@ impl Stream for Deadline {
 }
 
 /// Whether a request announces a body (GETs and empty POSTs are left alone: no timer for them).
-fn announces_body(headers: &HeaderMap) -> bool {
+pub(crate) fn announces_body(headers: &HeaderMap) -> bool {
     let empty = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())

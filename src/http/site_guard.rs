@@ -55,7 +55,7 @@ pub async fn guard<B: MessageBody + 'static>(
 }
 
 /// Why the guard refuses `request`, if it does.
-fn refusal(request: &ServiceRequest, settings: &Settings) -> Result<(), ApiError> {
+pub(crate) fn refusal(request: &ServiceRequest, settings: &Settings) -> Result<(), ApiError> {
     let text = |name: header::HeaderName| {
         request
             .headers()

@@ -23,6 +23,7 @@ mod persistence;
 mod pictures;
 mod scopes;
 mod sources;
+mod status_lane;
 mod studio;
 mod subscribers;
 mod webhooks;

@@ -11,18 +11,19 @@ use tokio_tungstenite::{connect_async_with_config, tungstenite::Message};
 use crate::{
     fig_status::hub_with_fake,
     procs,
+    remote_clients::RemoteFleet,
     report::{Figure, Row, Unit},
     stats::{paired_ratios, percentile, Spread},
-    ws_clients::{self, ClientLog, Fleet, FleetError},
+    ws_clients::{ClientLog, FleetError},
     Bench,
 };
 
 pub const TITLE: &str = "Live fan-out over /ws (event leaving the simulated OBS → every client)";
-/// At this many clients the p99 must stay under [`TARGET_P99_MS`] (issue 7).
-const TARGET_CLIENTS: usize = 1000;
-const TARGET_P99_MS: f64 = 5.0;
-/// How long an event may take to reach everyone before the missing deliveries count as lost.
-const DELIVERY_LIMIT: Duration = Duration::from_secs(10);
+/// At these many clients the hub's p99 must stay within [`TARGET_P99_RATIO`] of the bare
+/// relay's (issue 23; issue 7 asked an absolute 5 ms at 1000, which the relay itself misses on
+/// 2 shared cores).
+const TARGET_CLIENTS: [usize; 2] = [1000, 5000];
+const TARGET_P99_RATIO: f64 = 1.05;
 
 /// Per event: the distribution over clients of (arrival - send instant), in ms.
 #[derive(Clone, Copy, Debug)]
@@ -110,7 +111,7 @@ fn baseline_message(seq: usize, scene: &str, previous: &str) -> String {
 /// Returns the send instant.
 async fn emit(
     trigger: &mut Trigger<'_>,
-    fleet: &Fleet,
+    fleet: &mut RemoteFleet,
     expected_total: usize,
     seq: usize,
     scene: &str,
@@ -132,10 +133,7 @@ async fn emit(
             sent
         }
     };
-    let deadline = sent + DELIVERY_LIMIT;
-    while fleet.arrivals() < expected_total && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    fleet.wait_for(expected_total).await?;
     if let Trigger::Publisher(publisher) = trigger {
         publisher.drain().await;
     }
@@ -180,7 +178,7 @@ pub enum Target<'a> {
 
 /// One side during a run: its fleet, its trigger, and what was sent.
 struct Running<'a> {
-    fleet: Fleet,
+    fleet: RemoteFleet,
     fake: Option<&'a FakeObs>,
     publisher: Option<Publisher>,
     current: String,
@@ -205,7 +203,7 @@ pub async fn fanout(
             Target::Hub { port, fake } => (*port, Some(*fake)),
             Target::Relay { port } => (*port, None),
         };
-        let fleet = ws_clients::connect(port, clients).await?;
+        let fleet = RemoteFleet::connect(port, clients).await?;
         let publisher = match fake {
             Some(_) => None,
             None => Some(Publisher::connect(port).await?),
@@ -243,7 +241,7 @@ pub async fn fanout(
             };
             let sent = emit(
                 &mut trigger,
-                &side.fleet,
+                &mut side.fleet,
                 clients * (k + 1),
                 k,
                 &scene,
@@ -258,7 +256,7 @@ pub async fn fanout(
     }
     let mut results = Vec::new();
     for side in sides {
-        let logs = side.fleet.stop().await;
+        let logs = side.fleet.stop().await?;
         results.push(analyse(&logs, &side.sent, &side.scenes));
     }
     Ok(results)
@@ -310,7 +308,7 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
         None,
     )
     .await?;
-    let events = bench.rounds(15, 5);
+    let events = bench.rounds(30, 8);
     let (counts, skipped) = client_counts(bench);
     if let Some(note) = skipped {
         figure.notes.push(note);
@@ -336,22 +334,41 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
             "bare tokio-tungstenite",
         );
     }
+    figure.notes.push(
+        "Where the hub's time goes (artifacts/profiles/fanout-5000-clients.txt, perf on the hub \
+         during this figure): 64 % of its CPU samples are the socket writes themselves (`send`, \
+         one per client and change, as in the relay), 14 % actix-http's dispatcher polling each \
+         session's response stream (the WebSocket frame encoding of actix-web-actors), about 2 % \
+         the actor mailboxes (the live feed's `try_send` to each session and the wake-ups), and \
+         under 1 % the OBS event, the status manager and the one serialisation per change \
+         shared by every session. What the hub adds over the relay is thus the per-connection \
+         dispatcher of actix-web and the hand-over from the feed's thread to the 2 HTTP workers; \
+         removing it means replacing actix-web-actors (STYLE.md keeps that to one file, \
+         `http/ws.rs`, for a later swap to actix-ws), not a change on the hub's own path. The \
+         spread of the ratio comes from the clients, the relay and the hub sharing 2 cores with \
+         whatever else runs (see the load average below)."
+            .to_string(),
+    );
     figure.method = format!(
         "The hub is `obs-hub serve` (default settings: {workers} HTTP workers, which carry the \
          WebSocket sessions) with one simulated OBS. The baseline is a bare WebSocket relay in \
          its own process (tokio-tungstenite and a broadcast channel on {workers} threads): a \
          publisher connection sends it the same `scene_changed` JSON the hub sends, and it \
-         forwards it to every client. For each N, N clients (tokio-tungstenite, in the bench \
-         process, on its 2-thread runtime) connect to the hub's `/ws` and N to the baseline, \
+         forwards it to every client. For each N, N clients (tokio-tungstenite on a 2-thread \
+         runtime) connect to the hub's `/ws` and N to the baseline, each side's clients in a \
+         process of their own (this binary re-executed as `ws-clients`, driven over a pipe), \
          each waiting for its snapshot; then {events} scene switches are emitted on each side, \
          alternating hub and baseline, each once the previous one has reached every client. The \
          clock starts right before `switch_scene_from_obs` (baseline: right before the publisher \
          sends) and stops when a client has read the message (the instant is taken right after the \
-         read; messages are parsed after the run, so parsing delays no other client). Per event \
-         the p50, p99 and max over the N clients are taken; the table gives their median over \
-         the {events} events [min – max], and the ratio is per event, hub / baseline. The \
-         clients share 2 cores with the hub, so the last clients' times include the bench \
-         reading the others' messages: that cost is on both sides of the ratio.",
+         read and carried back as wall-clock nanoseconds, each process pinning its monotonic clock \
+         to the wall clock once; messages are parsed after the run, so parsing delays no other \
+         client). Per event the p50, p99 and max over the N clients are taken; the table gives \
+         their median over the {events} events [min – max], and the ratio is per event, hub / \
+         baseline, with a distribution-free 95 % confidence interval of its median (order \
+         statistics of the {events} per-event ratios: the ranks where a Binomial(n, 1/2) leaves \
+         2.5 % on each side). The clients and both servers share the same 2 cores: that cost is \
+         on both sides of the ratio.",
     );
     Ok(())
 }
@@ -373,13 +390,14 @@ pub fn push_rows(
     ] {
         let hub_values = hub.column(value);
         let base_values = baseline.column(value);
+        let ratios = paired_ratios(&hub_values, &base_values);
         let mut row = Row::new(format!("{clients} clients: {label}"))
             .hub(&hub_values, Unit::Millis)
             .baseline(baseline_name, &base_values, Unit::Millis)
-            .ratio(&paired_ratios(&hub_values, &base_values));
-        if label == "p99" && clients == TARGET_CLIENTS {
-            let met = Spread::of(&hub_values).map(|s| s.median < TARGET_P99_MS);
-            row = row.target(format!("p99 < {TARGET_P99_MS} ms"), met);
+            .ratio_with_interval(&ratios);
+        if label == "p99" && TARGET_CLIENTS.contains(&clients) {
+            let met = Spread::of(&ratios).map(|s| s.median <= TARGET_P99_RATIO);
+            row = row.target(format!("p99 ratio ≤ {TARGET_P99_RATIO}"), met);
         }
         figure.rows.push(row);
     }
@@ -396,32 +414,5 @@ pub fn push_rows(
             hub.lost,
             baseline.lost
         ));
-    }
-    if clients == TARGET_CLIENTS {
-        let hub_p99 = Spread::of(&hub.column(p99));
-        let base_p99 = Spread::of(&baseline.column(p99));
-        let ratio = Spread::of(&paired_ratios(&hub.column(p99), &baseline.column(p99)));
-        if let (Some(hub_p99), Some(base_p99), Some(ratio)) = (hub_p99, base_p99, ratio) {
-            if hub_p99.median >= TARGET_P99_MS && base_p99.median >= TARGET_P99_MS {
-                figure.notes.push(format!(
-                    "Target missed at {clients} clients: p99 {:.2} ms. What limits it: the bare \
-                     relay, which does nothing but copy the message to every socket, needs \
-                     {:.2} ms itself here, because the server's {clients} socket writes and the \
-                     clients' {clients} reads share the same 2 cores; the hub adds a factor of \
-                     {:.2} (median per-event ratio) on top. Getting under {TARGET_P99_MS} \
-                     ms at {clients} clients here would take the clients off the hub's cores, \
-                     which a single-machine run cannot do.",
-                    hub_p99.median, base_p99.median, ratio.median
-                ));
-            } else if hub_p99.median >= TARGET_P99_MS {
-                figure.notes.push(format!(
-                    "Target missed at {clients} clients: p99 {:.2} ms while the bare relay \
-                     reaches every client in {:.2} ms on the same machine: the hub's own path \
-                     (status manager, live feed, one actor per session encoding its frame) is \
-                     what limits it (median per-event ratio {:.2}).",
-                    hub_p99.median, base_p99.median, ratio.median
-                ));
-            }
-        }
     }
 }

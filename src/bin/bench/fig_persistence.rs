@@ -7,7 +7,7 @@ use crate::{
     fig_status::{self, hub_with_fake, url},
     report::{Figure, Row, Unit},
     stats::paired_ratios,
-    wrk::WrkRun,
+    wrk::{WrkRun, WrkTarget},
     ws_clients::FleetError,
     Bench,
 };
@@ -51,7 +51,7 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
         let (hub_off, _fake_off) = hub_with_fake(bench, DATABASE_OFF, Some(bench.workers)).await?;
         let load = fig_status::load(bench);
         let rounds = bench.rounds(5, 2);
-        let urls = [url(hub_on.port, PATH), url(hub_off.port, PATH)];
+        let urls = [url(hub_on.port, PATH), url(hub_off.port, PATH)].map(WrkTarget::plain);
         let results = fig_status::interleaved(load, &urls, rounds).await?;
         let (on, off) = (&results[0], &results[1]);
         let rps = |runs: &[WrkRun]| column(runs, |run| run.requests_per_second);

@@ -34,20 +34,42 @@ impl Reply {
 pub struct HttpClient {
     port: u16,
     stream: Option<BufReader<TcpStream>>,
+    /// Sent as `Authorization: Bearer` on every request, for a hub that asks for a token.
+    token: Option<String>,
 }
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl HttpClient {
     pub fn new(port: u16) -> Self {
-        Self { port, stream: None }
+        Self {
+            port,
+            stream: None,
+            token: None,
+        }
+    }
+
+    /// A client that sends `token` with every request.
+    pub fn with_token(port: u16, token: Option<&str>) -> Self {
+        Self {
+            token: token.map(str::to_string),
+            ..Self::new(port)
+        }
+    }
+
+    fn authorization(&self) -> String {
+        self.token
+            .as_ref()
+            .map(|token| format!("Authorization: Bearer {token}\r\n"))
+            .unwrap_or_default()
     }
 
     /// `GET path`; the error says what failed (connect, write, read, malformed answer).
     pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
-            self.port
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{}\r\n",
+            self.port,
+            self.authorization()
         );
         self.request("GET", path, request.into_bytes()).await
     }
@@ -61,9 +83,10 @@ impl HttpClient {
     ) -> Result<Reply, String> {
         let mut request = format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n",
+             Content-Length: {}\r\n{}",
             self.port,
-            body.len()
+            body.len(),
+            self.authorization()
         );
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));

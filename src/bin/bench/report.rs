@@ -83,6 +83,9 @@ pub struct Row {
     pub baseline: Option<(String, Measured)>,
     /// Per-round `hub / baseline` ratios.
     pub ratio: Option<Spread>,
+    /// A 95 % confidence interval of the ratio's median (order statistics), where the rounds
+    /// are enough for one.
+    pub interval: Option<(f64, f64)>,
     /// The target in words, e.g. "ratio ≥ 0.85"; empty when the figure has none.
     pub target: String,
     /// Whether the target is met; `None` without a target.
@@ -96,6 +99,7 @@ impl Row {
             hub: None,
             baseline: None,
             ratio: None,
+            interval: None,
             target: String::new(),
             met: None,
         }
@@ -113,6 +117,13 @@ impl Row {
 
     pub fn ratio(mut self, ratios: &[f64]) -> Self {
         self.ratio = Spread::of(ratios);
+        self
+    }
+
+    /// [`Row::ratio`] with the 95 % confidence interval of its median shown too.
+    pub fn ratio_with_interval(mut self, ratios: &[f64]) -> Self {
+        self.ratio = Spread::of(ratios);
+        self.interval = crate::stats::median_interval_95(ratios);
         self
     }
 
@@ -143,6 +154,8 @@ pub struct Figure {
     /// What limits a missed target, anomalies, caveats.
     pub notes: Vec<String>,
     pub outcome: Outcome,
+    /// The 1-minute load average when the figure started and ended (the machine is shared).
+    pub load: Option<(String, String)>,
 }
 
 impl Figure {
@@ -154,6 +167,7 @@ impl Figure {
             rows: Vec::new(),
             notes: Vec::new(),
             outcome: Outcome::Measured,
+            load: None,
         }
     }
 
@@ -229,7 +243,13 @@ fn table_rows(figures: &[Figure]) -> Vec<[String; 7]> {
                         row.baseline
                             .as_ref()
                             .map_or("–".into(), |(name, m)| format!("{} ({name})", m.render())),
-                        ratio_text(&row.ratio),
+                        match row.interval {
+                            Some((low, high)) => format!(
+                                "{}, 95 % CI of the median {low:.2} – {high:.2}",
+                                ratio_text(&row.ratio)
+                            ),
+                            None => ratio_text(&row.ratio),
+                        },
                         row.target.clone(),
                         result_text(row.met).to_string(),
                     ]);
@@ -424,6 +444,13 @@ pub fn markdown(machine: &Machine, run: &RunInfo, figures: &[Figure]) -> String 
         if !figure.method.is_empty() {
             out.push_str(figure.method.trim_end());
             out.push_str("\n\n");
+        }
+        if let Some((start, end)) = &figure.load {
+            let _ = writeln!(
+                out,
+                "- Load average (1 min) of the machine when this figure started / ended: \
+                 {start} / {end}."
+            );
         }
         for note in &figure.notes {
             let _ = writeln!(out, "- {note}");

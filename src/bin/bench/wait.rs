@@ -15,8 +15,18 @@ pub async fn until(
     limit: Duration,
     check: impl Fn(&Value) -> bool,
 ) -> Result<Value, String> {
+    until_with(HttpClient::new(port), path, what, limit, check).await
+}
+
+/// [`until`] through `client` (e.g. one that sends a token).
+pub async fn until_with(
+    mut client: HttpClient,
+    path: &str,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Result<Value, String> {
     let deadline = Instant::now() + limit;
-    let mut client = HttpClient::new(port);
     loop {
         let last = match client.get_json(path).await {
             Ok(value) if check(&value) => return Ok(value),

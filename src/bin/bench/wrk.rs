@@ -33,19 +33,37 @@ impl WrkLoad {
     }
 }
 
+/// A URL under load, with the headers every request carries (e.g. a token).
+#[derive(Clone, Debug)]
+pub struct WrkTarget {
+    pub url: String,
+    pub headers: Vec<String>,
+}
+
+impl WrkTarget {
+    pub fn plain(url: String) -> Self {
+        Self {
+            url,
+            headers: Vec::new(),
+        }
+    }
+}
+
 /// Runs wrk (blocking: call from a blocking thread). Errors, non-2xx answers and socket errors
 /// fail the run: a benchmark of error pages would be meaningless.
-pub fn run(load: WrkLoad, url: &str) -> Result<WrkRun, String> {
-    let output = Command::new("wrk")
+pub fn run(load: WrkLoad, target: &WrkTarget) -> Result<WrkRun, String> {
+    let mut command = Command::new("wrk");
+    command
         .arg(format!("-t{}", load.threads))
         .arg(format!("-c{}", load.connections))
         .arg(format!("-d{}s", load.seconds))
-        .arg("--latency")
-        .arg(url)
-        .output()
-        .map_err(|error| {
-            format!("cannot run wrk ({error}); install it with `apt-get install -y wrk`")
-        })?;
+        .arg("--latency");
+    for header in &target.headers {
+        command.arg("-H").arg(header);
+    }
+    let output = command.arg(&target.url).output().map_err(|error| {
+        format!("cannot run wrk ({error}); install it with `apt-get install -y wrk`")
+    })?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
         return Err(format!(
