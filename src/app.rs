@@ -13,6 +13,7 @@ use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 use crate::{
     config::{ConfigError, Overrides, Settings},
     db::{recording::HistoryHooks, DbError, Persistence},
+    fleet::groups::InstanceGroups,
     http::{self, live_feed::LiveFeed, AppState},
     obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
@@ -104,6 +105,8 @@ pub struct Application {
     supervisor: Addr<ConnectionSupervisor>,
     persistence: Persistence,
     webhooks: Webhooks,
+    /// Every instance group (config and API), as the routes and the rules resolve them.
+    instance_groups: InstanceGroups,
     /// The certificate served, when HTTPS is on.
     tls: Option<crate::tls::Identity>,
     url_signer: Arc<http::signed_url::UrlSigner>,
@@ -145,6 +148,8 @@ impl Application {
         let persistence =
             Persistence::start(&settings.database, &settings.instances, history_hooks())?;
         let webhooks = Webhooks::start(&settings, declared, persistence.pool().cloned(), listening);
+        let instance_groups = InstanceGroups::new(&settings.instance_groups, Vec::new());
+        let groups_data = web::Data::new(instance_groups.clone());
         let webhooks_data = web::Data::new(webhooks.clone());
         let live = LiveFeed::new(board.clone()).start();
         let stats_history = StatsHistory::default();
@@ -220,6 +225,7 @@ impl Application {
                 .app_data(captures.clone())
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
+                .app_data(groups_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
@@ -244,6 +250,7 @@ impl Application {
             supervisor,
             persistence,
             webhooks,
+            instance_groups,
             tls,
             url_signer,
         })
@@ -279,6 +286,12 @@ impl Application {
     /// The history database's pool and health (None pool when persistence is disabled).
     pub fn persistence(&self) -> Persistence {
         self.persistence.clone()
+    }
+
+    /// Every instance group: resolve a group to its members with
+    /// [`InstanceGroups::members`] (a clone sees every later change).
+    pub fn instance_groups(&self) -> InstanceGroups {
+        self.instance_groups.clone()
     }
 
     /// The webhook dispatcher (None without a database) and the callback memory.
