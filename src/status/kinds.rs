@@ -53,7 +53,7 @@ pub struct CallbackRule {
 }
 
 /// Every kind of numbered change.
-pub static ALL: [&ChangeKind; 10] = [
+pub static ALL: [&ChangeKind; 11] = [
     &scenes::SCENE_CHANGED,
     &outputs::STREAMING_CHANGED,
     &outputs::RECORDING_CHANGED,
@@ -64,6 +64,7 @@ pub static ALL: [&ChangeKind; 10] = [
     &sources::SOURCE_CHANGED,
     &studio::STUDIO_CHANGED,
     &audio::AUDIO_CHANGED,
+    &super::fleet_status::INSTANCE_CHANGED,
 ];
 
 /// The descriptor named `name`, if any.

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod fleet;
 pub mod instances;
 pub mod scenes;
 pub mod sessions;
@@ -409,5 +410,44 @@ pub(crate) mod tests {
         assert_eq!(closed.ended_at, Some(seen));
         assert_eq!(closed.bytes, 900_000);
         assert_eq!(closed.end_reason.as_deref(), Some(END_FOUND_STOPPED));
+    }
+
+    #[test]
+    fn groups_and_managed_instances_are_stored_replaced_and_removed() {
+        use crate::db::source::fleet::{GroupRow, ManagedInstanceRow};
+        let (_dir, mut conn) = test_db();
+        let created = now();
+        let group = |members: &str| GroupRow {
+            name: "booths".into(),
+            instances: members.into(),
+            created_at: created,
+            updated_at: now(),
+        };
+        fleet::put_group(&mut conn, &group(r#"["a"]"#)).unwrap();
+        fleet::put_group(&mut conn, &group(r#"["a","b"]"#)).unwrap();
+        let stored = fleet::groups(&mut conn).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].instances, r#"["a","b"]"#);
+        assert_eq!(stored[0].created_at, created);
+        assert!(fleet::delete_group(&mut conn, "booths").unwrap());
+        assert!(!fleet::delete_group(&mut conn, "booths").unwrap());
+
+        let mut row = ManagedInstanceRow {
+            name: "booth-a".into(),
+            host: "127.0.0.1".into(),
+            port: 4460,
+            password: Some("pw".into()),
+            created_at: created,
+            updated_at: now(),
+        };
+        fleet::insert_instance(&mut conn, &row).unwrap();
+        assert!(fleet::insert_instance(&mut conn, &row).is_err(), "names are unique");
+        row.port = 4461;
+        row.password = None;
+        assert!(fleet::update_instance(&mut conn, &row).unwrap());
+        let stored = fleet::instances(&mut conn).unwrap();
+        assert_eq!((stored[0].port, stored[0].password.clone()), (4461, None));
+        assert!(fleet::delete_instance(&mut conn, "booth-a").unwrap());
+        assert!(fleet::instances(&mut conn).unwrap().is_empty());
     }
 }
