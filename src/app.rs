@@ -8,12 +8,17 @@ use std::{
 };
 
 use actix::{Actor, Addr};
-use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
+use actix_web::{
+    body::MessageBody,
+    dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware::NormalizePath,
+    web, App, HttpServer,
+};
 
 use crate::{
-    config::{ConfigError, Overrides, Settings},
+    config::{ConfigError, InstanceConfig, Overrides, Settings},
     db::{recording::HistoryHooks, DbError, Persistence},
-    fleet::groups::InstanceGroups,
+    fleet::{fanout::MemberDispatch, groups::InstanceGroups, instances::ManagedInstances},
     http::{self, live_feed::LiveFeed, AppState},
     obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
@@ -78,6 +83,9 @@ const CAPABILITY_ROUTES: [http::CapabilityRoutes; 6] = [
     crate::audio::routes::routes,
 ];
 
+/// The capabilities' routes about the hub as a whole (mounted once, in `/api`).
+const HUB_ROUTES: [http::CapabilityRoutes; 1] = [crate::fleet::routes::routes];
+
 /// How OBS events reach the capabilities: one line per capability (the connection translates
 /// scenes, stream and record state itself).
 pub fn translators() -> Translators {
@@ -94,6 +102,54 @@ fn history_hooks() -> HistoryHooks {
     HistoryHooks::default()
         .with(crate::outputs::history::hook)
         .with(crate::scenes::history::hook)
+}
+
+/// What every HTTP worker's app shares (each worker builds its own app from it).
+#[derive(Clone)]
+struct SharedData {
+    show: Option<web::Data<crate::http::demo_show::ShowControl>>,
+    state: web::Data<AppState>,
+    pairings: web::Data<http::pairing::Pairings>,
+    api_document: web::Data<http::docs::ApiDocument>,
+    captures: web::Data<crate::pictures::cache::Captures>,
+    webhooks: web::Data<Webhooks>,
+    stats: web::Data<StatsHistory>,
+    groups: web::Data<InstanceGroups>,
+    managed: web::Data<ManagedInstances>,
+}
+
+impl SharedData {
+    /// The hub's app: its data, middleware and routes.
+    fn app(
+        &self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        let app = App::new();
+        let app = match &self.show {
+            Some(show) => app.app_data(show.clone()),
+            None => app,
+        };
+        app.app_data(self.state.clone())
+            .app_data(self.pairings.clone())
+            .app_data(self.api_document.clone())
+            .app_data(self.captures.clone())
+            .app_data(self.webhooks.clone())
+            .app_data(self.stats.clone())
+            .app_data(self.groups.clone())
+            .app_data(self.managed.clone())
+            .wrap(actix_web::middleware::from_fn(http::site_guard))
+            .wrap(NormalizePath::trim())
+            .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
+            .wrap(actix_web::middleware::from_fn(http::count_requests))
+            .configure(|config| http::routes(config, &CAPABILITY_ROUTES, &HUB_ROUTES))
+    }
 }
 
 /// A built hub: actors started, port bound, not yet serving until awaited.
@@ -137,19 +193,42 @@ impl Application {
             .as_ref()
             .map(|identity| identity.server_config())
             .transpose()?;
-        let instances: Vec<(&str, &str, u16)> = settings
+        let persistence =
+            Persistence::start(&settings.database, &settings.instances, history_hooks())?;
+        // The instances and groups made through the API, next to the config file's (whose
+        // names win: a stored instance named like a configured one is left out).
+        let stored = crate::fleet::store::load(persistence.pool())?;
+        let stored_instances: Vec<InstanceConfig> = stored
             .instances
+            .into_iter()
+            .filter(|instance| {
+                let declared = settings.instance(&instance.name).is_some();
+                if declared {
+                    log::warn!(
+                        "instance `{}` made through the API is also in the config file: the \
+                         file's is used",
+                        instance.name
+                    );
+                }
+                !declared
+            })
+            .collect();
+        let all_instances: Vec<InstanceConfig> = settings
+            .instances
+            .iter()
+            .chain(&stored_instances)
+            .cloned()
+            .collect();
+        let instances: Vec<(&str, &str, u16)> = all_instances
             .iter()
             .map(|i| (i.name.as_str(), i.host.as_str(), i.port))
             .collect();
         let manager_actor = StatusManager::new(&instances);
         let board = manager_actor.board();
         let manager = manager_actor.start();
-        let persistence =
-            Persistence::start(&settings.database, &settings.instances, history_hooks())?;
         let webhooks = Webhooks::start(&settings, declared, persistence.pool().cloned(), listening);
-        let instance_groups = InstanceGroups::new(&settings.instance_groups, Vec::new());
-        let groups_data = web::Data::new(instance_groups.clone());
+        let instance_groups = InstanceGroups::new(&settings.instance_groups, stored.groups);
+        let managed = ManagedInstances::new(stored_instances, Some(listening));
         let webhooks_data = web::Data::new(webhooks.clone());
         let live = LiveFeed::new(board.clone()).start();
         let stats_history = StatsHistory::default();
@@ -171,7 +250,7 @@ impl Application {
             manager.do_send(Subscribe(subscriber));
         }
         let supervisor = ConnectionSupervisor::new(
-            settings.instances.clone(),
+            all_instances,
             settings.timing.clone(),
             manager.clone(),
             translators(),
@@ -213,24 +292,21 @@ impl Application {
         });
         // Lossy-channel producers, one per family of topics.
         PictureNotices::new(state.clone(), captures.clone(), lossy).start();
+        let shared = SharedData {
+            show: show_data,
+            state,
+            pairings,
+            api_document,
+            captures,
+            webhooks: webhooks_data,
+            stats: stats_data,
+            groups: web::Data::new(instance_groups.clone()),
+            managed: web::Data::new(managed),
+        };
         let server = HttpServer::new(move || {
-            let app = App::new();
-            let app = match &show_data {
-                Some(show) => app.app_data(show.clone()),
-                None => app,
-            };
-            app.app_data(state.clone())
-                .app_data(pairings.clone())
-                .app_data(api_document.clone())
-                .app_data(captures.clone())
-                .app_data(webhooks_data.clone())
-                .app_data(stats_data.clone())
-                .app_data(groups_data.clone())
-                .wrap(actix_web::middleware::from_fn(http::site_guard))
-                .wrap(NormalizePath::trim())
-                .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
-                .wrap(actix_web::middleware::from_fn(http::count_requests))
-                .configure(|config| http::routes(config, &CAPABILITY_ROUTES))
+            // Group commands run each member's request through a second copy of this very app.
+            let members = MemberDispatch::new(shared.app());
+            shared.app().app_data(members)
         })
         .workers(workers)
         // Our own signal handling (crate::shutdown): actix-server's would stop the System.
