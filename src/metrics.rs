@@ -228,6 +228,9 @@ mod tests {
             text.contains(r#"obs_hub_connection_state{instance="stays",state="connected"} 1"#),
             "{text}"
         );
-        assert!(text.contains(r#"obs_hub_reconnects_total{instance="stays"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"obs_hub_reconnects_total{instance="stays"} 1"#),
+            "{text}"
+        );
     }
 }

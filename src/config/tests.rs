@@ -471,7 +471,10 @@ fn instance_groups_name_configured_instances_once_each() {
     let repeated = refused("[[instance_groups]]\nname = \"g\"\ninstances = [\"a\", \"a\"]\n");
     assert!(repeated.contains("`a` is named twice"), "{repeated}");
     let empty = refused("[[instance_groups]]\nname = \"g\"\ninstances = []\n");
-    assert!(empty.contains("`g` instances: must name at least one"), "{empty}");
+    assert!(
+        empty.contains("`g` instances: must name at least one"),
+        "{empty}"
+    );
     let bad_name = refused("[[instance_groups]]\nname = \"a b\"\ninstances = [\"a\"]\n");
     assert!(bad_name.contains("name `a b` must be"), "{bad_name}");
     let unknown_key =

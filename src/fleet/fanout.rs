@@ -30,7 +30,9 @@ use crate::error::ApiError;
 
 /// One request into the member app.
 type MemberCall = Rc<
-    dyn Fn(actix_http::Request) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>,
+    dyn Fn(
+        actix_http::Request,
+    ) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>,
 >;
 
 type Starter = Box<dyn FnOnce() -> LocalBoxFuture<'static, Result<MemberCall, ()>>>;
@@ -161,9 +163,7 @@ pub fn member_result(
     body: &[u8],
 ) -> MemberResult {
     let json = content_type.is_some_and(|kind| kind.starts_with("application/json"));
-    let parsed = json
-        .then(|| serde_json::from_slice(body).ok())
-        .flatten();
+    let parsed = json.then(|| serde_json::from_slice(body).ok()).flatten();
     let opaque = !json && !body.is_empty();
     MemberResult {
         instance: instance.to_string(),
@@ -280,7 +280,12 @@ mod tests {
     fn one_result_per_member_in_order_with_the_spread_of_their_answers() {
         let start = Instant::now();
         let ok = |name: &str| {
-            member_result(name, StatusCode::OK, Some("application/json"), br#"{"ok":true}"#)
+            member_result(
+                name,
+                StatusCode::OK,
+                Some("application/json"),
+                br#"{"ok":true}"#,
+            )
         };
         let down = member_result(
             "c",
@@ -299,7 +304,11 @@ mod tests {
         let names: Vec<&str> = answer.results.iter().map(|r| r.instance.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
         assert_eq!((answer.succeeded, answer.failed), (2, 1));
-        assert!((answer.spread_ms - 12.0).abs() < 1e-9, "{}", answer.spread_ms);
+        assert!(
+            (answer.spread_ms - 12.0).abs() < 1e-9,
+            "{}",
+            answer.spread_ms
+        );
         assert_eq!(answer.results[2].body["error"], "obs_not_connected");
         assert!(!answer.results[2].ok);
         assert_eq!(GroupAnswer::collect("g", Vec::new()).spread_ms, 0.0);

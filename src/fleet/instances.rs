@@ -123,9 +123,7 @@ pub struct InstanceChanges {
 }
 
 /// A field that is present, even as `null` (`Some(None)`), apart from one left out (`None`).
-fn present<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Option<Secret>>, D::Error> {
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<Secret>>, D::Error> {
     Option::<Secret>::deserialize(deserializer).map(Some)
 }
 
@@ -166,7 +164,9 @@ pub fn new_instance(body: NewInstance) -> Result<InstanceConfig, ApiError> {
         name: body.name,
         host: body.host,
         port: body.port.unwrap_or(DEFAULT_PORT),
-        password: body.password.filter(|password| !password.expose().is_empty()),
+        password: body
+            .password
+            .filter(|password| !password.expose().is_empty()),
     };
     check_address(&instance)?;
     Ok(instance)
@@ -191,7 +191,8 @@ pub fn changed_instance(
 }
 
 fn check_address(instance: &InstanceConfig) -> Result<(), ApiError> {
-    check_host(&instance.host).map_err(|problem| ApiError::InvalidField(format!("`host`: {problem}")))?;
+    check_host(&instance.host)
+        .map_err(|problem| ApiError::InvalidField(format!("`host`: {problem}")))?;
     if instance.port == 0 {
         return Err(ApiError::InvalidField(
             "`port` must be between 1 and 65535".to_string(),
@@ -216,9 +217,12 @@ pub fn check_host(host: &str) -> Result<(), String> {
     if host != bare {
         return Err(format!("`{host}` is not an IPv6 address in brackets"));
     }
-    let name_like = bare
-        .split('.')
-        .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let name_like = bare.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
     if name_like {
         Ok(())
     } else {
@@ -276,8 +280,7 @@ mod tests {
 
     fn refusal(json: &str) -> String {
         match new_instance(body(json)).and_then(|instance| {
-            check_destination(&instance, Some("127.0.0.1:8000".parse().unwrap()))
-                .map(|()| instance)
+            check_destination(&instance, Some("127.0.0.1:8000".parse().unwrap())).map(|()| instance)
         }) {
             Ok(_) => panic!("{json} was accepted"),
             Err(error) => format!("{}: {error}", error.code()),
@@ -286,9 +289,10 @@ mod tests {
 
     #[test]
     fn a_new_instance_needs_a_name_a_host_and_a_port() {
-        let instance =
-            new_instance(body(r#"{"name": "booth-a", "host": "127.0.0.1", "password": "pw"}"#))
-                .unwrap();
+        let instance = new_instance(body(
+            r#"{"name": "booth-a", "host": "127.0.0.1", "password": "pw"}"#,
+        ))
+        .unwrap();
         assert_eq!((instance.host.as_str(), instance.port), ("127.0.0.1", 4455));
         assert_eq!(instance.password.as_ref().map(Secret::expose), Some("pw"));
         assert!(refusal(r#"{"name": "a b", "host": "127.0.0.1"}"#).contains("`name`"));
@@ -297,15 +301,24 @@ mod tests {
         assert!(refusal(r#"{"name": "a", "host": "127.0.0.1:4455"}"#).contains("`host`"));
         assert!(refusal(r#"{"name": "a", "host": "127.0.0.1", "port": 0}"#).contains("`port`"));
         // serde names the field itself when the type is wrong or the field unknown.
-        assert!(serde_json::from_str::<NewInstance>(r#"{"name": "a", "host": "h", "port": 70000}"#).is_err());
-        assert!(serde_json::from_str::<NewInstance>(r#"{"name": "a", "host": "h", "colour": 1}"#).is_err());
+        assert!(serde_json::from_str::<NewInstance>(
+            r#"{"name": "a", "host": "h", "port": 70000}"#
+        )
+        .is_err());
+        assert!(
+            serde_json::from_str::<NewInstance>(r#"{"name": "a", "host": "h", "colour": 1}"#)
+                .is_err()
+        );
     }
 
     #[test]
     fn the_destination_policy_refuses_what_no_obs_is_and_the_hub_itself() {
         for host in ["0.0.0.0", "2130706433", "0x7f000001", "127.1"] {
             let refused = refusal(&format!(r#"{{"name": "a", "host": "{host}"}}"#));
-            assert!(refused.starts_with("destination_not_allowed"), "{host}: {refused}");
+            assert!(
+                refused.starts_with("destination_not_allowed"),
+                "{host}: {refused}"
+            );
         }
         let own = refusal(r#"{"name": "a", "host": "127.0.0.1", "port": 8000}"#);
         assert!(own.contains("this hub's own address"), "{own}");

@@ -324,7 +324,7 @@ member's answer.",
         (status = 404, description = "No such group (`unknown_instance_group`)", body = crate::error::ErrorBody),
     ))]
 #[allow(dead_code)]
-fn group_switch_scene() {}
+pub(crate) fn group_switch_scene() {}
 
 /// Documentation only (`group_command` serves every route): a read on a group.
 #[utoipa::path(get, path = "/api/instance-groups/{group}/stream-status", tag = "fleet",
@@ -335,7 +335,7 @@ fn group_switch_scene() {}
         (status = 404, description = "No such group (`unknown_instance_group`)", body = crate::error::ErrorBody),
     ))]
 #[allow(dead_code)]
-fn group_stream_status() {}
+pub(crate) fn group_stream_status() {}
 
 fn declared_instance(name: &str) -> ApiError {
     ApiError::DeclaredInConfig(format!(

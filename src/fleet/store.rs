@@ -33,7 +33,10 @@ pub fn load(pool: Option<&Pool>) -> Result<Stored, DbError> {
         .filter_map(|row| {
             let group = group_of(&row);
             if group.is_none() {
-                log::warn!("instance group `{}`: stored members unreadable; skipped", row.name);
+                log::warn!(
+                    "instance group `{}`: stored members unreadable; skipped",
+                    row.name
+                );
             }
             group
         })

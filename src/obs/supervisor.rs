@@ -281,7 +281,11 @@ impl Handler<ReplaceConnection> for ConnectionSupervisor {
 impl Handler<RemoveConnection> for ConnectionSupervisor {
     type Result = ResponseFuture<bool>;
 
-    fn handle(&mut self, RemoveConnection(name): RemoveConnection, _: &mut Self::Context) -> Self::Result {
+    fn handle(
+        &mut self,
+        RemoveConnection(name): RemoveConnection,
+        _: &mut Self::Context,
+    ) -> Self::Result {
         if self.instances.remove(&name).is_none() {
             return Box::pin(async { false });
         }

@@ -430,8 +430,7 @@ impl Handler<AddInstance> for StatusManager {
         }
         // A callback-only instance of that name is replaced: from now on, its own link speaks.
         let status = InstanceStatus::new(&added.name, &added.host, added.port, Utc::now());
-        self.instances
-            .insert(added.name.clone(), Arc::new(status));
+        self.instances.insert(added.name.clone(), Arc::new(status));
         self.linked.insert(added.name.clone());
         self.instance_changed(&added.name, InstanceAction::Added, &added.host, added.port);
         true
@@ -448,7 +447,12 @@ impl Handler<MoveInstance> for StatusManager {
         let status = Arc::make_mut(status);
         status.host = moved.host.clone();
         status.port = moved.port;
-        self.instance_changed(&moved.name, InstanceAction::Changed, &moved.host, moved.port);
+        self.instance_changed(
+            &moved.name,
+            InstanceAction::Changed,
+            &moved.host,
+            moved.port,
+        );
         true
     }
 }

@@ -41,7 +41,10 @@ pub fn instances(conn: &mut SqliteConnection) -> QueryResult<Vec<ManagedInstance
         .load(conn)
 }
 
-pub fn insert_instance(conn: &mut SqliteConnection, row: &ManagedInstanceRow) -> QueryResult<usize> {
+pub fn insert_instance(
+    conn: &mut SqliteConnection,
+    row: &ManagedInstanceRow,
+) -> QueryResult<usize> {
     diesel::insert_into(managed_instances::table)
         .values(row)
         .execute(conn)

@@ -441,7 +441,10 @@ pub(crate) mod tests {
             updated_at: now(),
         };
         fleet::insert_instance(&mut conn, &row).unwrap();
-        assert!(fleet::insert_instance(&mut conn, &row).is_err(), "names are unique");
+        assert!(
+            fleet::insert_instance(&mut conn, &row).is_err(),
+            "names are unique"
+        );
         row.port = 4461;
         row.password = None;
         assert!(fleet::update_instance(&mut conn, &row).unwrap());
