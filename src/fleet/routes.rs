@@ -80,7 +80,7 @@ fn pool(state: &AppState) -> Result<Pool, ApiError> {
 /// Runs `write` on a pooled connection, on a blocking thread.
 async fn store<T: Send + 'static>(
     state: &AppState,
-    write: impl FnOnce(&mut diesel::SqliteConnection) -> Result<T, ApiError> + Send + 'static,
+    write: impl FnOnce(&mut crate::db::backend::Conn) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let pool = pool(state)?;
     web::block(move || {

@@ -406,10 +406,10 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn groups_and_managed_instances_are_stored_replaced_and_removed() {
+    on_both_backends! {
+    fn groups_and_managed_instances_are_stored_replaced_and_removed(backend) {
         use crate::db::source::fleet::{GroupRow, ManagedInstanceRow};
-        let (_dir, mut conn) = test_db();
+        let (_db, mut conn) = test_db_on(backend);
         let created = now();
         let group = |members: &str| GroupRow {
             name: "booths".into(),
@@ -446,5 +446,6 @@ pub(crate) mod tests {
         assert_eq!((stored[0].port, stored[0].password.clone()), (4461, None));
         assert!(fleet::delete_instance(&mut conn, "booth-a").unwrap());
         assert!(fleet::instances(&mut conn).unwrap().is_empty());
+    }
     }
 }
