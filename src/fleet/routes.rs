@@ -291,17 +291,24 @@ pub async fn group_command(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Answer {
-    let (name, route) = path.into_inner();
+    let (name, _) = path.into_inner();
     let members = groups
         .members(&name)
         .ok_or_else(|| unknown_group(&name, &groups))?;
-    if route.is_empty() {
-        return Err(ApiError::RouteNotFound(format!(
-            "no route {} {}; the README lists the routes",
-            request.method(),
-            request.path()
-        )));
-    }
+    // The route as sent, still percent-encoded (the matched one is decoded: a scene name with
+    // a space would not make a path again).
+    let route = request
+        .path()
+        .strip_prefix(&format!("/api/instance-groups/{name}/"))
+        .filter(|route| !route.is_empty())
+        .ok_or_else(|| {
+            ApiError::RouteNotFound(format!(
+                "no route {} {}; the README lists the routes",
+                request.method(),
+                request.path()
+            ))
+        })?
+        .to_string();
     let body = body::read(payload).await?;
     let answer: GroupAnswer = fanout::run(&request, &name, &members, &route, body).await?;
     Ok(HttpResponse::Ok().json(answer))

@@ -209,6 +209,30 @@ async fn a_group_scene_switch_switches_every_member_and_shows_the_one_that_is_do
         assert_eq!(fake.current_scene(), "Live");
     }
 
+    // A route naming something with a space in it: passed on as sent (percent-encoded).
+    let soon = hub
+        .post(
+            "/api/instance-groups/studios/switch-scene",
+            r#"{"scene_name": "Starting Soon"}"#,
+        )
+        .await;
+    assert_eq!(soon.body["succeeded"], 3, "{}", soon.body);
+    let items = hub
+        .get("/api/instance-groups/studios/scenes/Starting%20Soon/items")
+        .await;
+    assert!(
+        items.body["results"]
+            .as_array()
+            .is_some_and(|results| results.iter().all(|result| result["status"] == 200)),
+        "{}",
+        items.body
+    );
+    hub.post(
+        "/api/instance-groups/studios/switch-scene",
+        r#"{"scene_name": "Live"}"#,
+    )
+    .await;
+
     // A read fans out the same way.
     let statuses = hub.get("/api/instance-groups/studios/stream-status").await;
     assert!(statuses.body["results"]
@@ -298,6 +322,13 @@ async fn an_instance_added_through_the_api_connects_moves_and_is_removed_with_it
         })
     })
     .await;
+    // The password reached no answer, nor the audit trail (redacted there).
+    let audit = hub
+        .wait_for_path("/api/audit/", "the addition audited", |body| {
+            body.to_string().contains("/api/instances")
+        })
+        .await;
+    assert!(!audit.to_string().contains(PASSWORD), "{audit}");
     // Its link is a real one: commands reach its OBS.
     let switched = hub
         .post(
