@@ -576,4 +576,62 @@ mod tests {
         );
         assert_eq!(current("remote").as_deref(), Some("Intro"));
     }
+
+    #[actix_web::test]
+    async fn instances_join_and_leave_the_board_with_a_numbered_change() {
+        let manager = StatusManager::new(&[("studio", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let report = |origin: u32| Report {
+            instance: "booth".into(),
+            origin: LinkOrigin::new(origin, 1),
+            source: Source::Connection,
+            update: connected(),
+        };
+        let added = AddInstance {
+            name: "booth".into(),
+            host: "127.0.0.1".into(),
+            port: 4460,
+        };
+        assert!(manager.send(added).await.unwrap());
+        let snapshot = board.current();
+        assert_eq!(snapshot.seq, 1, "instance_changed is numbered");
+        assert_eq!(snapshot.instances["booth"].port, 4460);
+        // A linked instance now: its link's reports land, callbacks no longer speak for it.
+        manager.send(report(1)).await.unwrap();
+        assert!(board.current().instances["booth"].is_connected());
+        let callback = ApplyCallback {
+            instance: "booth".into(),
+            update: ObsUpdate::ProgramScene("Live".into()),
+        };
+        assert!(manager.send(callback).await.unwrap().is_err());
+        let again = AddInstance {
+            name: "booth".into(),
+            host: "127.0.0.1".into(),
+            port: 4461,
+        };
+        assert!(
+            !manager.send(again).await.unwrap(),
+            "one of that name exists"
+        );
+
+        assert!(manager
+            .send(RemoveInstance {
+                name: "booth".into()
+            })
+            .await
+            .unwrap());
+        let seq = board.current().seq;
+        assert!(board.current().instance("booth").is_none());
+        // The stopped link's late report is ignored: nothing comes back.
+        manager.send(report(1)).await.unwrap();
+        assert!(board.current().instance("booth").is_none());
+        assert_eq!(board.current().seq, seq);
+        assert!(!manager
+            .send(RemoveInstance {
+                name: "booth".into()
+            })
+            .await
+            .unwrap());
+    }
 }
