@@ -18,6 +18,7 @@ use utoipa::{
 };
 
 use crate::audio::routes as audio;
+use crate::fleet::routes as fleet;
 use crate::http::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
@@ -124,6 +125,16 @@ use crate::studio::routes as studio;
         crate::http::tokens::show_self,
         crate::http::tokens::remove,
         crate::http::audit::entries,
+        fleet::list_groups,
+        fleet::create_group,
+        fleet::show_group,
+        fleet::put_group,
+        fleet::delete_group,
+        fleet::group_switch_scene,
+        fleet::group_stream_status,
+        fleet::add_instance,
+        fleet::change_instance,
+        fleet::remove_instance,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors, &Scopes),
@@ -135,6 +146,9 @@ use crate::studio::routes as studio;
             in the operation; the README's \"Live updates (WebSocket)\" has examples)"),
         (name = "operations", description = "Open without a token"),
         (name = "webhooks", description = "Endpoints, delivery log, test messages, redeliveries"),
+        (name = "fleet", description = "Instance groups (every per-instance route also exists \
+            under /api/instance-groups/{group}/, run on every member at once) and instances \
+            added, changed and removed while the hub runs"),
         (name = "tokens", description = "Scoped API tokens and the audit trail. Every /api/ \
             operation states the scope it needs in `x-obs-hub-scope` (read < control < admin) \
             and, within control, its capability in `x-obs-hub-capability`"),

@@ -8,11 +8,16 @@ use std::{
 };
 
 use actix::{Actor, Addr};
-use actix_web::{dev::Server, web, App, HttpServer};
+use actix_web::{
+    body::MessageBody,
+    dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse},
+    web, App, HttpServer,
+};
 
 use crate::{
-    config::{ConfigError, Overrides, Settings},
+    config::{ConfigError, InstanceConfig, Overrides, Settings},
     db::{recording::HistoryHooks, DbError, Persistence},
+    fleet::{fanout::MemberDispatch, groups::InstanceGroups, instances::ManagedInstances},
     http::{self, live_feed::LiveFeed, AppState},
     obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
@@ -77,6 +82,9 @@ const CAPABILITY_ROUTES: [http::CapabilityRoutes; 6] = [
     crate::audio::routes::routes,
 ];
 
+/// The capabilities' routes about the hub as a whole (mounted once, in `/api`).
+const HUB_ROUTES: [http::CapabilityRoutes; 1] = [crate::fleet::routes::routes];
+
 /// How OBS events reach the capabilities: one line per capability (the connection translates
 /// scenes, stream and record state itself).
 pub fn translators() -> Translators {
@@ -95,6 +103,56 @@ fn history_hooks() -> HistoryHooks {
         .with(crate::scenes::history::hook)
 }
 
+/// What every HTTP worker's app shares (each worker builds its own app from it).
+#[derive(Clone)]
+struct SharedData {
+    show: Option<web::Data<crate::http::demo_show::ShowControl>>,
+    state: web::Data<AppState>,
+    pairings: web::Data<http::pairing::Pairings>,
+    api_document: web::Data<http::docs::ApiDocument>,
+    captures: web::Data<crate::pictures::cache::Captures>,
+    webhooks: web::Data<Webhooks>,
+    stats: web::Data<StatsHistory>,
+    groups: web::Data<InstanceGroups>,
+    managed: web::Data<ManagedInstances>,
+}
+
+impl SharedData {
+    /// The hub's app: its data, middleware and routes.
+    fn app(
+        &self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        let app = App::new();
+        let app = match &self.show {
+            Some(show) => app.app_data(show.clone()),
+            None => app,
+        };
+        app.app_data(self.state.clone())
+            .app_data(self.pairings.clone())
+            .app_data(self.api_document.clone())
+            .app_data(self.captures.clone())
+            .app_data(self.webhooks.clone())
+            .app_data(self.stats.clone())
+            .app_data(self.groups.clone())
+            .app_data(self.managed.clone())
+            .wrap(actix_web::middleware::from_fn(http::site_guard))
+            .wrap(http::normalize::NormalizeSlashes)
+            .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
+            .wrap(actix_web::middleware::from_fn(http::count_requests))
+            // Outermost: a cached status read it can answer meets nothing else.
+            .wrap(http::status_lane::CachedStatusLane)
+            .configure(|config| http::routes(config, &CAPABILITY_ROUTES, &HUB_ROUTES))
+    }
+}
+
 /// A built hub: actors started, port bound, not yet serving until awaited.
 pub struct Application {
     port: u16,
@@ -104,6 +162,8 @@ pub struct Application {
     supervisor: Addr<ConnectionSupervisor>,
     persistence: Persistence,
     webhooks: Webhooks,
+    /// Every instance group (config and API), as the routes and the rules resolve them.
+    instance_groups: InstanceGroups,
     /// The certificate served, when HTTPS is on.
     tls: Option<crate::tls::Identity>,
     url_signer: Arc<http::signed_url::UrlSigner>,
@@ -134,17 +194,42 @@ impl Application {
             .as_ref()
             .map(|identity| identity.server_config())
             .transpose()?;
-        let instances: Vec<(&str, &str, u16)> = settings
+        let persistence =
+            Persistence::start(&settings.database, &settings.instances, history_hooks())?;
+        // The instances and groups made through the API, next to the config file's (whose
+        // names win: a stored instance named like a configured one is left out).
+        let stored = crate::fleet::store::load(persistence.pool())?;
+        let stored_instances: Vec<InstanceConfig> = stored
             .instances
+            .into_iter()
+            .filter(|instance| {
+                let declared = settings.instance(&instance.name).is_some();
+                if declared {
+                    log::warn!(
+                        "instance `{}` made through the API is also in the config file: the \
+                         file's is used",
+                        instance.name
+                    );
+                }
+                !declared
+            })
+            .collect();
+        let all_instances: Vec<InstanceConfig> = settings
+            .instances
+            .iter()
+            .chain(&stored_instances)
+            .cloned()
+            .collect();
+        let instances: Vec<(&str, &str, u16)> = all_instances
             .iter()
             .map(|i| (i.name.as_str(), i.host.as_str(), i.port))
             .collect();
         let manager_actor = StatusManager::new(&instances);
         let board = manager_actor.board();
         let manager = manager_actor.start();
-        let persistence =
-            Persistence::start(&settings.database, &settings.instances, history_hooks())?;
         let webhooks = Webhooks::start(&settings, declared, persistence.pool().cloned(), listening);
+        let instance_groups = InstanceGroups::new(&settings.instance_groups, stored.groups);
+        let managed = ManagedInstances::new(stored_instances, Some(listening));
         let webhooks_data = web::Data::new(webhooks.clone());
         let live = LiveFeed::new(board.clone()).start();
         let stats_history = StatsHistory::default();
@@ -166,7 +251,7 @@ impl Application {
             manager.do_send(Subscribe(subscriber));
         }
         let supervisor = ConnectionSupervisor::new(
-            settings.instances.clone(),
+            all_instances,
             settings.timing.clone(),
             manager.clone(),
             translators(),
@@ -208,25 +293,21 @@ impl Application {
         });
         // Lossy-channel producers, one per family of topics.
         PictureNotices::new(state.clone(), captures.clone(), lossy).start();
+        let shared = SharedData {
+            show: show_data,
+            state,
+            pairings,
+            api_document,
+            captures,
+            webhooks: webhooks_data,
+            stats: stats_data,
+            groups: web::Data::new(instance_groups.clone()),
+            managed: web::Data::new(managed),
+        };
         let server = HttpServer::new(move || {
-            let app = App::new();
-            let app = match &show_data {
-                Some(show) => app.app_data(show.clone()),
-                None => app,
-            };
-            app.app_data(state.clone())
-                .app_data(pairings.clone())
-                .app_data(api_document.clone())
-                .app_data(captures.clone())
-                .app_data(webhooks_data.clone())
-                .app_data(stats_data.clone())
-                .wrap(actix_web::middleware::from_fn(http::site_guard))
-                .wrap(http::normalize::NormalizeSlashes)
-                .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
-                .wrap(actix_web::middleware::from_fn(http::count_requests))
-                // Outermost: a cached status read it can answer meets nothing else.
-                .wrap(http::status_lane::CachedStatusLane)
-                .configure(|config| http::routes(config, &CAPABILITY_ROUTES))
+            // Group commands run each member's request through a second copy of this very app.
+            let members = MemberDispatch::new(shared.app());
+            shared.app().app_data(members)
         })
         .workers(workers)
         // Our own signal handling (crate::shutdown): actix-server's would stop the System.
@@ -246,6 +327,7 @@ impl Application {
             supervisor,
             persistence,
             webhooks,
+            instance_groups,
             tls,
             url_signer,
         })
@@ -281,6 +363,12 @@ impl Application {
     /// The history database's pool and health (None pool when persistence is disabled).
     pub fn persistence(&self) -> Persistence {
         self.persistence.clone()
+    }
+
+    /// Every instance group: resolve a group to its members with
+    /// [`InstanceGroups::members`] (a clone sees every later change).
+    pub fn instance_groups(&self) -> InstanceGroups {
+        self.instance_groups.clone()
     }
 
     /// The webhook dispatcher (None without a database) and the callback memory.

@@ -36,6 +36,27 @@ pub fn metrics() -> &'static Metrics {
     &METRICS
 }
 
+/// Removes the series of `vec` whose `instance` label is `instance` (whatever their other labels).
+fn forget<T: prometheus::core::MetricVecBuilder>(
+    vec: &prometheus::core::MetricVec<T>,
+    instance: &str,
+) {
+    use prometheus::core::Collector;
+    for family in vec.collect() {
+        for metric in family.get_metric() {
+            let labels: std::collections::HashMap<&str, &str> = metric
+                .get_label()
+                .iter()
+                .map(|pair| (pair.name(), pair.value()))
+                .collect();
+            if labels.get("instance") == Some(&instance) {
+                // Only fails for a series that is gone already.
+                let _ = vec.remove(&labels);
+            }
+        }
+    }
+}
+
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let metric = IntCounterVec::new(Opts::new(name, help), labels)
         .unwrap_or_else(|error| panic!("metric {name} is malformed: {error}"));
@@ -147,6 +168,16 @@ impl Metrics {
         }
     }
 
+    /// Drops every series labelled with `instance`: it was removed from the hub (issue 20), and
+    /// a gauge left at its last value would claim it still is in that state.
+    pub fn forget_instance(&self, instance: &str) {
+        forget(&self.connection_state, instance);
+        forget(&self.reconnects, instance);
+        forget(&self.obs_events, instance);
+        forget(&self.status_changes, instance);
+        forget(&self.obs_request_seconds, instance);
+    }
+
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
@@ -177,5 +208,29 @@ mod tests {
             text.contains(r#"obs_hub_connection_state{instance="studio",state="reconnecting"} 1"#)
         );
         assert!(text.contains(r#"obs_hub_connection_state{instance="studio",state="connected"} 0"#));
+    }
+
+    #[test]
+    fn a_removed_instance_leaves_no_series_behind() {
+        let metrics = Metrics::new();
+        for instance in ["gone", "stays"] {
+            metrics.set_connection_state(instance, ConnectionState::Connected);
+            metrics.reconnects.with_label_values(&[instance]).inc();
+            metrics
+                .status_changes
+                .with_label_values(&[instance, "scene_changed"])
+                .inc();
+        }
+        metrics.forget_instance("gone");
+        let text = metrics.render();
+        assert!(!text.contains(r#"instance="gone""#), "{text}");
+        assert!(
+            text.contains(r#"obs_hub_connection_state{instance="stays",state="connected"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"obs_hub_reconnects_total{instance="stays"} 1"#),
+            "{text}"
+        );
     }
 }

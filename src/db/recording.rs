@@ -166,6 +166,7 @@ mod tests {
                 "source_changed",
                 "studio_changed",
                 "audio_changed",
+                "instance_changed",
             ]
         );
     }

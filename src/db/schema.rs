@@ -98,6 +98,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    instance_groups (name) {
+        name -> Text,
+        instances -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    managed_instances (name) {
+        name -> Text,
+        host -> Text,
+        port -> Integer,
+        password -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     webhook_endpoints (id) {
         id -> Text,
         url -> Text,

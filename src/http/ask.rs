@@ -22,6 +22,10 @@ impl Asked for ConnectionSupervisor {
     const WHAT: &'static str = "the hub's supervisor";
 }
 
+impl Asked for crate::status::StatusManager {
+    const WHAT: &'static str = "the hub's status manager";
+}
+
 impl Asked for WebhookDispatcher {
     const WHAT: &'static str = "the webhook dispatcher";
 }

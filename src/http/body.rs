@@ -19,7 +19,7 @@ use crate::error::ApiError;
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The raw body, size-limited (callbacks verify signatures over the exact bytes).
-pub(super) async fn read(payload: web::Payload) -> Result<web::Bytes, ApiError> {
+pub(crate) async fn read(payload: web::Payload) -> Result<web::Bytes, ApiError> {
     read_limited(payload, BODY_LIMIT).await
 }
 

@@ -5,16 +5,16 @@
 //! `default`, or the only one), `/api/instances/{instance}/<route>` on a named one. Trailing
 //! slashes are optional (the seed's paths end in one).
 
-pub(crate) mod ask;
+pub mod ask;
 pub mod audit;
 pub mod auth;
-pub(crate) mod body;
+pub mod body;
 pub mod body_guard;
 pub(crate) mod callbacks;
 mod dashboard;
 pub mod demo_show;
 pub mod docs;
-pub(crate) mod handlers;
+pub mod handlers;
 pub(crate) mod history;
 pub mod live_feed;
 pub mod live_protocol;
@@ -85,8 +85,14 @@ pub struct AppState {
 pub type CapabilityRoutes = fn(&mut web::ServiceConfig);
 
 /// Registers every route: the hub's own, and the capabilities' that `app` hands in (each under
-/// `/api` and `/api/instances/{instance}`, behind the token check).
-pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [CapabilityRoutes]) {
+/// `/api` and `/api/instances/{instance}`, behind the token check), and the capabilities'
+/// routes about the hub as a whole (`hub`: mounted once in `/api`, before the per-instance
+/// ones, so that they may take `/api/instances` and `/api/instances/{instance}` themselves).
+pub fn routes(
+    config: &mut web::ServiceConfig,
+    capabilities: &'static [CapabilityRoutes],
+    hub: &'static [CapabilityRoutes],
+) {
     config
         .service(get("/healthz", ops::healthz))
         .service(get("/readyz", ops::readyz))
@@ -126,6 +132,11 @@ pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [Capabilit
                         .route(get_or_head().to(demo_show::show_state))
                         .route(web::post().to(demo_show::set_show)),
                 )
+                .configure(|config| {
+                    for mount in hub {
+                        config.configure(mount);
+                    }
+                })
                 .service(get("/instances", handlers::list_instances))
                 .service(
                     web::scope("/instances/{instance}")
@@ -210,7 +221,7 @@ where
 
 /// A route for GET that answers HEAD too, as HTTP asks: the same handler runs, and actix-http
 /// sends its status and headers (`Content-Length` included) without the body.
-fn get_or_head() -> Route {
+pub(crate) fn get_or_head() -> Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 

@@ -122,6 +122,15 @@ const TABLE: &[(&str, &str, Required)] = &[
     // The hub.
     ("GET", "/openapi.json", hub(read())),
     ("GET", "/instances", hub(read())),
+    // Instances and instance groups managed while the hub runs (issue 20).
+    ("POST", "/instances", hub(admin())),
+    ("PATCH", "/instances/*", hub(admin())),
+    ("DELETE", "/instances/*", hub(admin())),
+    ("GET", "/instance-groups", hub(read())),
+    ("POST", "/instance-groups", hub(admin())),
+    ("GET", "/instance-groups/*", hub(read())),
+    ("PUT", "/instance-groups/*", hub(admin())),
+    ("DELETE", "/instance-groups/*", hub(admin())),
     ("GET", "/qr-code", hub(read())),
     // A QR code of a posted text, nothing changes.
     ("POST", "/qr-code", hub(read())),
@@ -253,10 +262,27 @@ pub fn lookup(method: &str, rest: &str) -> Option<Required> {
     } else {
         method
     };
+    if let Some(required) = group_command(method, rest) {
+        return required;
+    }
     TABLE
         .iter()
         .find(|(m, pattern, _)| m.eq_ignore_ascii_case(method) && matches(pattern, rest))
         .map(|(_, _, required)| *required)
+}
+
+/// A group command (`/instance-groups/{group}/<route>`) needs what `<route>` needs. Each
+/// member's request is checked again as it runs (with its instance, for an instance-limited
+/// token), so the group request itself names no instance.
+fn group_command(method: &str, rest: &str) -> Option<Option<Required>> {
+    let after = rest.strip_prefix("/instance-groups/")?;
+    let (_group, route) = after.split_once('/')?;
+    let route = &rest[rest.len() - route.len() - 1..];
+    Some(lookup(method, route).map(|required| Required {
+        on_instance: false,
+        instance_in_query: false,
+        ..required
+    }))
 }
 
 /// [`lookup`], failing closed: an unlisted route needs `admin`.
@@ -338,6 +364,36 @@ mod tests {
         // A wildcard is one segment, never none or two.
         assert_eq!(lookup("POST", "/outputs//start"), None);
         assert_eq!(lookup("POST", "/outputs/a/b/start"), None);
+    }
+
+    #[test]
+    fn a_group_command_needs_what_its_route_needs_about_no_one_instance() {
+        assert_eq!(
+            required("POST", "/instance-groups/booths/switch-scene"),
+            hub(control("scenes"))
+        );
+        assert_eq!(
+            required("GET", "/instance-groups/booths/stream-status"),
+            hub(read())
+        );
+        assert_eq!(
+            required("POST", "/instance-groups/booths/outputs/stream/start"),
+            hub(control("outputs"))
+        );
+        assert_eq!(
+            required("POST", "/instance-groups/booths/obs/requests/GetVersion").scope,
+            Scope::Admin
+        );
+        // The group itself, and instances made through the API: admin to change.
+        assert_eq!(required("GET", "/instance-groups/booths"), hub(read()));
+        assert_eq!(required("PUT", "/instance-groups/booths"), hub(admin()));
+        assert_eq!(required("POST", "/instances"), hub(admin()));
+        assert_eq!(required("PATCH", "/instances/booth-a"), hub(admin()));
+        assert_eq!(required("DELETE", "/instances/booth-a"), hub(admin()));
+        assert_eq!(
+            lookup("POST", "/instance-groups/booths/no-such-route"),
+            None
+        );
     }
 
     #[test]

@@ -23,5 +23,6 @@ pub use commands::{Answered, CapabilityCommand, CommandError, CommandOutcome, Ob
 pub use connection::ObsConnection;
 pub use events::{PollReader, Reread, Translator, Translators};
 pub use supervisor::{
-    ConnectionSupervisor, Route, RouteRaw, SetInstanceRunning, StartManager, StopManager,
+    AddConnection, ConnectionSupervisor, RemoveConnection, ReplaceConnection, Route, RouteRaw,
+    SetInstanceRunning, StartManager, StopManager,
 };

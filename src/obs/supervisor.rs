@@ -42,6 +42,24 @@ pub struct SetInstanceRunning {
     pub running: bool,
 }
 
+/// Starts a connection to an instance added while the hub runs (the status manager knows it
+/// already). Answers false, starting nothing, when an instance of that name exists.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct AddConnection(pub InstanceConfig);
+
+/// Gives an instance a new address or password: its connection is stopped (it reports
+/// `stopped` first) and one to the new address started. Answers false for an unknown instance.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct ReplaceConnection(pub InstanceConfig);
+
+/// Forgets an instance removed while the hub runs; answers once its connection has stopped
+/// (false for an unknown instance).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct RemoveConnection(pub String);
+
 /// Runs a command on the named instance.
 #[derive(Message)]
 #[rtype(result = "Result<CommandOutcome, CommandError>")]
@@ -207,6 +225,78 @@ impl Handler<SetInstanceRunning> for ConnectionSupervisor {
                 Ok(())
             })
         }
+    }
+}
+
+impl Handler<AddConnection> for ConnectionSupervisor {
+    type Result = bool;
+
+    fn handle(&mut self, AddConnection(config): AddConnection, _: &mut Self::Context) -> bool {
+        if self.instances.contains_key(&config.name) {
+            return false;
+        }
+        let name = config.name.clone();
+        self.instances.insert(name.clone(), config);
+        self.start_instance(&name);
+        true
+    }
+}
+
+impl Handler<ReplaceConnection> for ConnectionSupervisor {
+    type Result = ResponseActFuture<Self, bool>;
+
+    fn handle(
+        &mut self,
+        ReplaceConnection(config): ReplaceConnection,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        if !self.instances.contains_key(&config.name) {
+            return Box::pin(actix::fut::ready(false));
+        }
+        let name = config.name.clone();
+        self.instances.insert(name.clone(), config);
+        // Only a running instance is started again: a stopped one keeps its new address for
+        // when it is started.
+        let stopping = self.connections.remove(&name);
+        Box::pin(
+            async move {
+                let was_running = stopping.is_some();
+                if let Some(connection) = stopping {
+                    let _ = connection.send(Disconnect).await;
+                }
+                was_running
+            }
+            .into_actor(self)
+            .map(move |was_running, act, _| {
+                if was_running {
+                    // A new generation: the old link's late reports are outranked.
+                    act.start_instance(&name);
+                }
+                true
+            }),
+        )
+    }
+}
+
+impl Handler<RemoveConnection> for ConnectionSupervisor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(
+        &mut self,
+        RemoveConnection(name): RemoveConnection,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        if self.instances.remove(&name).is_none() {
+            return Box::pin(async { false });
+        }
+        // `generations` keeps its count: the name added again starts a newer generation.
+        let stopping = self.connections.remove(&name);
+        Box::pin(async move {
+            if let Some(connection) = stopping {
+                let _ = connection.send(Disconnect).await;
+            }
+            true
+        })
     }
 }
 

@@ -53,7 +53,7 @@ pub struct CallbackRule {
 }
 
 /// Every kind of numbered change.
-pub static ALL: [&ChangeKind; 10] = [
+pub static ALL: [&ChangeKind; 11] = [
     &scene_status::SCENE_CHANGED,
     &output_status::STREAMING_CHANGED,
     &output_status::RECORDING_CHANGED,
@@ -64,6 +64,7 @@ pub static ALL: [&ChangeKind; 10] = [
     &source_status::SOURCE_CHANGED,
     &studio_status::STUDIO_CHANGED,
     &audio_status::AUDIO_CHANGED,
+    &super::fleet_status::INSTANCE_CHANGED,
 ];
 
 /// The descriptor named `name`, if any.

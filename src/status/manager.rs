@@ -55,6 +55,7 @@ use serde::Serialize;
 
 use super::{
     board::{HubSnapshot, StatusBoard},
+    fleet_status::{InstanceAction, InstanceChange},
     model::InstanceStatus,
     update::{self, Change, ObsUpdate, Source},
 };
@@ -127,6 +128,35 @@ pub struct SetRunning(pub bool);
 pub struct ApplyCallback {
     pub instance: String,
     pub update: ObsUpdate,
+}
+
+/// An instance added through the API while the hub runs: it goes on the board (fresh, linked:
+/// callbacks no longer speak for it) before its connection starts, so its first report lands.
+/// Answers false when an instance with a link of its own has that name already.
+#[derive(Message, Debug)]
+#[rtype(result = "bool")]
+pub struct AddInstance {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// An instance's address changed through the API (its connection is restarted by the
+/// supervisor). Answers false for an unknown instance.
+#[derive(Message, Debug)]
+#[rtype(result = "bool")]
+pub struct MoveInstance {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// An instance removed through the API, once its connection has stopped: it leaves the board
+/// and the metrics; its history stays. Answers false for an unknown instance.
+#[derive(Message, Debug)]
+#[rtype(result = "bool")]
+pub struct RemoveInstance {
+    pub name: String,
 }
 
 /// Applied (`Ok`), or the reason it was not.
@@ -371,6 +401,91 @@ impl Handler<ApplyCallback> for StatusManager {
     }
 }
 
+impl StatusManager {
+    /// Numbers and pushes an `instance_changed` for `name` (whose status the caller has set).
+    fn instance_changed(&mut self, name: &str, action: InstanceAction, host: &str, port: u16) {
+        let now = Utc::now();
+        let change = Change::InstanceChanged(InstanceChange {
+            action,
+            host: host.to_string(),
+            port,
+        });
+        let events = self.number(name, Source::Api, vec![change], now);
+        if let Some(status) = self.instances.get_mut(name) {
+            let status = Arc::make_mut(status);
+            status.seq = self.seq;
+            status.last_updated = now;
+        }
+        self.publish();
+        self.notify(events);
+    }
+}
+
+impl Handler<AddInstance> for StatusManager {
+    type Result = bool;
+
+    fn handle(&mut self, added: AddInstance, _: &mut Self::Context) -> bool {
+        if self.linked.contains(&added.name) {
+            return false;
+        }
+        // A callback-only instance of that name is replaced: from now on, its own link speaks.
+        let status = InstanceStatus::new(&added.name, &added.host, added.port, Utc::now());
+        self.instances.insert(added.name.clone(), Arc::new(status));
+        self.linked.insert(added.name.clone());
+        self.instance_changed(&added.name, InstanceAction::Added, &added.host, added.port);
+        true
+    }
+}
+
+impl Handler<MoveInstance> for StatusManager {
+    type Result = bool;
+
+    fn handle(&mut self, moved: MoveInstance, _: &mut Self::Context) -> bool {
+        let Some(status) = self.instances.get_mut(&moved.name) else {
+            return false;
+        };
+        let status = Arc::make_mut(status);
+        status.host = moved.host.clone();
+        status.port = moved.port;
+        self.instance_changed(
+            &moved.name,
+            InstanceAction::Changed,
+            &moved.host,
+            moved.port,
+        );
+        true
+    }
+}
+
+impl Handler<RemoveInstance> for StatusManager {
+    type Result = bool;
+
+    fn handle(&mut self, removed: RemoveInstance, _: &mut Self::Context) -> bool {
+        let Some(status) = self.instances.get(&removed.name).cloned() else {
+            return false;
+        };
+        // Numbered while the instance is still on the board, so that a subscriber reading
+        // the board on receiving it still finds what was removed; then it goes.
+        let now = Utc::now();
+        let change = Change::InstanceChanged(InstanceChange {
+            action: InstanceAction::Removed,
+            host: status.host.clone(),
+            port: status.port,
+        });
+        let events = self.number(&removed.name, Source::Api, vec![change], now);
+        self.instances.remove(&removed.name);
+        self.linked.remove(&removed.name);
+        // `latest_origin` is kept: a late report of the stopped link stays ignored if the name
+        // is added again.
+        self.volume_tickets
+            .retain(|(instance, _), _| *instance != removed.name);
+        self.publish();
+        self.notify(events);
+        crate::metrics::metrics().forget_instance(&removed.name);
+        true
+    }
+}
+
 impl Handler<Ping> for StatusManager {
     type Result = ();
 
@@ -460,5 +575,63 @@ mod tests {
             Ok(())
         );
         assert_eq!(current("remote").as_deref(), Some("Intro"));
+    }
+
+    #[actix_web::test]
+    async fn instances_join_and_leave_the_board_with_a_numbered_change() {
+        let manager = StatusManager::new(&[("studio", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let report = |origin: u32| Report {
+            instance: "booth".into(),
+            origin: LinkOrigin::new(origin, 1),
+            source: Source::Connection,
+            update: connected(),
+        };
+        let added = AddInstance {
+            name: "booth".into(),
+            host: "127.0.0.1".into(),
+            port: 4460,
+        };
+        assert!(manager.send(added).await.unwrap());
+        let snapshot = board.current();
+        assert_eq!(snapshot.seq, 1, "instance_changed is numbered");
+        assert_eq!(snapshot.instances["booth"].port, 4460);
+        // A linked instance now: its link's reports land, callbacks no longer speak for it.
+        manager.send(report(1)).await.unwrap();
+        assert!(board.current().instances["booth"].is_connected());
+        let callback = ApplyCallback {
+            instance: "booth".into(),
+            update: ObsUpdate::ProgramScene("Live".into()),
+        };
+        assert!(manager.send(callback).await.unwrap().is_err());
+        let again = AddInstance {
+            name: "booth".into(),
+            host: "127.0.0.1".into(),
+            port: 4461,
+        };
+        assert!(
+            !manager.send(again).await.unwrap(),
+            "one of that name exists"
+        );
+
+        assert!(manager
+            .send(RemoveInstance {
+                name: "booth".into()
+            })
+            .await
+            .unwrap());
+        let seq = board.current().seq;
+        assert!(board.current().instance("booth").is_none());
+        // The stopped link's late report is ignored: nothing comes back.
+        manager.send(report(1)).await.unwrap();
+        assert!(board.current().instance("booth").is_none());
+        assert_eq!(board.current().seq, seq);
+        assert!(!manager
+            .send(RemoveInstance {
+                name: "booth".into()
+            })
+            .await
+            .unwrap());
     }
 }

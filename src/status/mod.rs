@@ -3,7 +3,8 @@
 //!
 //! An instance's status is made of every capability's slice, so each slice (plain data and the
 //! pure rules that apply what OBS reports to it, with their tests) lives here too:
-//! [`output_status`], [`source_status`], [`studio_status`], [`audio_status`], [`scene_status`]
+//! [`output_status`], [`source_status`], [`studio_status`], [`audio_status`], [`fleet_status`]
+//! (instances added, changed and removed through the API), [`scene_status`]
 //! (whose status, with stream and record, predates the seam and is in [`model`] and [`update`]).
 //! Their names end in `_status` so that no module here shares a name with a capability module.
 //! [`kinds`] describes every kind of change, so that history, webhooks and the WebSocket carry
@@ -12,6 +13,7 @@
 
 pub mod audio_status;
 pub mod board;
+pub mod fleet_status;
 pub mod kinds;
 pub mod lossy;
 pub mod manager;
@@ -24,8 +26,8 @@ pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
-    ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, Ping, Report, SetRunning,
-    StatusChanged, StatusManager, Subscribe,
+    AddInstance, ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, MoveInstance, Ping,
+    RemoveInstance, Report, SetRunning, StatusChanged, StatusManager, Subscribe,
 };
 pub use model::{ConnectionState, InstanceStatus};
 pub use update::{Change, ObsUpdate, Source};

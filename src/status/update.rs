@@ -165,6 +165,8 @@ pub enum Change {
     StudioChanged(StudioStatus),
     /// One input's mute, settled volume, balance...: the input after the change.
     AudioChanged(AudioChange),
+    /// The instance was added, changed or removed through the API (`status::fleet_status`).
+    InstanceChanged(super::fleet_status::InstanceChange),
 }
 
 impl Change {
@@ -181,6 +183,7 @@ impl Change {
             Self::SourceChanged(_) => &source_status::SOURCE_CHANGED,
             Self::StudioChanged(_) => &studio_status::STUDIO_CHANGED,
             Self::AudioChanged(_) => &audio_status::AUDIO_CHANGED,
+            Self::InstanceChanged(_) => &super::fleet_status::INSTANCE_CHANGED,
         }
     }
 

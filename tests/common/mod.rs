@@ -107,6 +107,7 @@ pub fn spawn_hub_with_show(
         bind: "127.0.0.1:0".parse().unwrap(),
         callback_base_url: None,
         instances,
+        instance_groups: Vec::new(),
         timing: fast_timing(),
         http_workers: 1,
         api_tokens: Vec::new(),

@@ -69,6 +69,17 @@ fn config_file_problems_name_the_key() {
             "[[obs]]\nname = \"a\"\nport = \"abc\"\n",
             "port",
         ),
+        (
+            "group_member.toml",
+            "[[obs]]\nname = \"a\"\n[[instance_groups]]\nname = \"g\"\ninstances = [\"a\", \"b\"]\n",
+            "[[instance_groups]] `g` instances: `b` is not an [[obs]] instance",
+        ),
+        (
+            "group_twice.toml",
+            "[[obs]]\nname = \"a\"\n[[instance_groups]]\nname = \"g\"\ninstances = [\"a\"]\n\
+             [[instance_groups]]\nname = \"g\"\ninstances = [\"a\"]\n",
+            "[[instance_groups]] name `g` is declared twice",
+        ),
     ];
     for (file, text, mentions) in cases {
         let path = dir.path().join(file);

@@ -213,7 +213,7 @@ async fn an_expired_token_gets_401() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
     let pool = pool::open(
-        &path,
+        &obs_hub::config::DatabaseLocation::Sqlite(path.clone()),
         ConnectionOptions {
             busy_timeout: std::time::Duration::from_secs(5),
         },
@@ -706,4 +706,82 @@ async fn an_instance_limited_token_lists_only_its_instances() {
         let every = call(&hub, "GET", path, ADMIN, "").await;
         assert_eq!(names(&every.body), ["backup", "default"], "{path}");
     }
+}
+
+/// Issue 20: a group command is each member's own request: a token limited to one instance
+/// switches that one and gets `instance_not_allowed` as the other's result; the group route
+/// itself needs the scope of the route it runs; instances are added by admins only.
+#[actix_web::test]
+async fn a_group_command_checks_each_member_as_if_sent_alone() {
+    let a = start_fake().await;
+    let b = start_fake().await;
+    let hub = common::spawn_hub_configured(
+        vec![instance("a", &a, PASSWORD), instance("b", &b, PASSWORD)],
+        |settings| {
+            settings.api_tokens = vec![Secret::new(ADMIN)];
+            settings.instance_groups = vec![obs_hub::config::InstanceGroupConfig {
+                name: "both".into(),
+                instances: vec!["a".into(), "b".into()],
+            }];
+        },
+    );
+    wait_connected(&hub, &["a".to_string(), "b".to_string()]).await;
+    let (_, only_a) = make_token(
+        &hub,
+        json!({"name": "a-only", "scopes": ["control"], "instances": ["a"]}),
+    )
+    .await;
+    let switch = |scene: &str| json!({ "scene_name": scene }).to_string();
+    let answer = call(
+        &hub,
+        "POST",
+        "/api/instance-groups/both/switch-scene",
+        &only_a,
+        &switch("Live"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let results = &answer.body["results"];
+    assert_eq!(results[0]["status"], 200, "{:?}", answer.body);
+    assert_eq!(results[1]["status"], 403, "{:?}", answer.body);
+    assert_eq!(results[1]["body"]["error"], "instance_not_allowed");
+    assert_eq!(a.current_scene(), "Live");
+    assert_ne!(b.current_scene(), "Live");
+
+    let (_, reader) = make_token(&hub, json!({"name": "reader", "scopes": ["read"]})).await;
+    let refused = call(
+        &hub,
+        "POST",
+        "/api/instance-groups/both/switch-scene",
+        &reader,
+        &switch("BRB"),
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.body["error"], "scope_required");
+    assert_eq!(a.current_scene(), "Live");
+    // Reads are the reader's, on every member.
+    let read = call(
+        &hub,
+        "GET",
+        "/api/instance-groups/both/stream-status",
+        &reader,
+        "",
+    )
+    .await;
+    assert_eq!(read.body["succeeded"], 2, "{:?}", read.body);
+
+    for token in [&only_a, &reader] {
+        let add = call(
+            &hub,
+            "POST",
+            "/api/instances/",
+            token,
+            r#"{"name": "c", "host": "127.0.0.1", "port": 4460}"#,
+        )
+        .await;
+        assert_eq!(add.status, 403, "{:?}", add.body);
+        assert_eq!(add.body["error"], "scope_required");
+    }
+    assert!(hub.board.current().instance("c").is_none());
 }

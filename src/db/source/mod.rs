@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod event;
+pub mod fleet;
 pub mod instance;
 pub mod scene;
 pub mod session;

@@ -1,0 +1,2 @@
+DROP TABLE managed_instances;
+DROP TABLE instance_groups;
