@@ -15,6 +15,7 @@ mod api;
 mod audio;
 mod cli;
 mod connection;
+mod dashboard_state;
 mod doctor;
 mod fake_obs_protocol;
 mod ops;
