@@ -575,6 +575,13 @@ setTimeout(() => {
 }, ms);
 "#;
 
+/// Scrolls to the top of the page and waits for it to be painted there (before screenshots).
+const TO_TOP: &str = r#"
+const done = arguments[0];
+window.scrollTo(0, 0);
+requestAnimationFrame(() => requestAnimationFrame(done));
+"#;
+
 /// The attribute `name` of the first element matching `css`.
 const ATTRIBUTE: &str = r#"
 const [css, name, done] = arguments;
@@ -776,6 +783,11 @@ async fn the_console_runs_a_show() {
     let decoded = bytes[1].as_f64().unwrap_or(f64::MAX);
     assert!(decoded < 2_000_000.0, "the page loaded {bytes} bytes");
 
+    // One page's traffic while it watches (program and preview pictures, live changes).
+    let measured = browser.run_async(MEASURE, json!([5000])).await;
+    println!("one console page: {measured}");
+
+    browser.run_async(TO_TOP, json!([])).await;
     let desktop = artifacts_dir().join("console.png");
     browser.screenshot(&desktop).await;
     browser.resize(390, 844).await;
@@ -850,6 +862,7 @@ async fn the_fleet_view_puts_the_instance_that_is_down_first() {
     println!("fleet of {COUNT}: {measured}");
     let errors = browser.severe_logs().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.run_async(TO_TOP, json!([])).await;
     let fleet = artifacts_dir().join("fleet.png");
     browser.screenshot(&fleet).await;
     println!("screenshot: {}", fleet.display());

@@ -18,7 +18,8 @@ let meterWatch = { instance: null, stop: null };
 const levels = new Map(); // input name -> [{peak, magnitude}] in dB, latest from the hub
 const drawn = new Map(); // input name -> [{peak, magnitude}] on screen (smoothed)
 let frameQueued = false;
-export const meterTopic = "meters";
+let metersRefused = false; // the hub has no meters (older than issue 14's meters)
+const meterTopic = "meters";
 
 export function init(ctx) {
   document.addEventListener("visibilitychange", () => watchMeters(ctx));
@@ -40,9 +41,19 @@ export async function reread(ctx, instance) {
   }
 }
 
+// Whether a refused subscription was the meters'; then they are not asked for again.
+export function refusedMeters(ctx, message) {
+  if (!String(message).includes(meterTopic)) return false;
+  metersRefused = true;
+  meterWatch = { instance: null, stop: null };
+  ctx.schedule();
+  return true;
+}
+
 function watchMeters(ctx) {
   const status = ctx.status();
-  const want = document.visibilityState === "visible" && status && ctx.connected(status) && status.audio.inputs.length > 0 ? status.name : null;
+  const visible = document.visibilityState === "visible";
+  const want = !metersRefused && visible && status && ctx.connected(status) && status.audio.inputs.length > 0 ? status.name : null;
   if (meterWatch.instance === want) return;
   if (meterWatch.stop) meterWatch.stop();
   levels.clear();
@@ -251,7 +262,9 @@ export function render(ctx, status) {
   note.textContent = refused || "";
   $("mixer-hint").textContent = !order.length
     ? status.audio.read ? "OBS has no inputs with audio." : "Audio inputs are read once OBS is connected."
-    : meterWatch.instance && levels.size === 0
-      ? "Meters move while an input plays."
-      : "";
+    : metersRefused
+      ? "This hub sends no audio levels: no meters."
+      : meterWatch.instance && levels.size === 0
+        ? "Meters move while an input plays."
+        : "";
 }
