@@ -791,12 +791,7 @@ async fn the_console_runs_a_show() {
     let desktop = artifacts_dir().join("console.png");
     browser.screenshot(&desktop).await;
     browser.resize(390, 844).await;
-    browser
-        .run_async(
-            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));",
-            json!([]),
-        )
-        .await;
+    browser.run_async(TO_TOP, json!([])).await;
     let phone = artifacts_dir().join("console-phone.png");
     browser.screenshot(&phone).await;
     println!("screenshots: {} {}", desktop.display(), phone.display());

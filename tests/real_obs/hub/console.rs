@@ -202,6 +202,13 @@ async fn the_console_runs_real_obs() {
     .await;
 
     let errors = browser.severe_logs().await;
+    browser
+        .run_async(
+            "const done = arguments[0]; window.scrollTo(0, 0); \
+             requestAnimationFrame(() => requestAnimationFrame(done));",
+            json!([]),
+        )
+        .await;
     let picture = common::browser::artifacts_dir().join(format!(
         "console-real-obs-{}.png",
         e2e::packaged_obs_version().unwrap_or_else(|| "unknown".into())
