@@ -175,7 +175,7 @@ impl Application {
         let stats_data = web::Data::new(stats_history);
         let show_data = show.map(web::Data::new);
         let pairings = web::Data::new(http::pairing::Pairings::default());
-        let api_document = web::Data::new(http::docs::ApiDocument(crate::openapi::document()));
+        let api_document = web::Data::new(http::docs::ApiDocument(crate::api_document::document()));
         let workers = settings.http_workers;
         let unauthenticated =
             http::body_guard::UnauthenticatedSlots::new(settings.http.max_unauthenticated);

@@ -21,14 +21,16 @@
 //! - L5 capabilities, each with its OBS-event translator, commands, routes and history hook:
 //!   [`scenes`] (the scenes table), [`outputs`] (stream, record, replay buffer, virtual camera),
 //!   [`sources`] (scene items, inputs, media, filters, profiles, scene collections, hotkeys),
-//!   [`studio`] (studio mode, transitions, T-bar), [`audio`] (the mixer: mute, volume, balance), [`pictures`] (program, preview and source
-//!   pictures, one capture shared by every viewer); their slices of status live in `status`
+//!   [`studio`] (studio mode, transitions, T-bar), [`audio`] (the mixer: mute, volume, balance),
+//!   [`pictures`] (program, preview and source pictures, one capture shared by every viewer);
+//!   their slices of status live in `status`
 //! - L6 the whole: [`app`] (start-up: builds the actors, wires every subscriber, registers
-//!   each capability in one line), [`openapi`] (the document, above every route), [`cli`] (the
-//!   command line), [`doctor`], [`demo`]
+//!   each capability in one line), [`api_document`] (the OpenAPI document, above every route),
+//!   [`cli`] (the command line), [`doctor`], [`demo`]
 //! - L7 test and demo support: [`fake_obs`] (a protocol-faithful simulated obs-websocket v5
 //!   server); no production module imports it, only tests and the demo (`demo` -> `fake_obs`)
 
+pub mod api_document;
 pub mod app;
 pub mod audio;
 pub mod backoff;
@@ -45,7 +47,6 @@ pub mod metrics;
 pub mod obs;
 pub mod obs_protocol;
 pub mod open_files;
-pub mod openapi;
 pub mod outputs;
 pub mod pictures;
 pub mod scenes;

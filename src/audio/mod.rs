@@ -2,7 +2,8 @@
 //! audio).
 //!
 //! It follows the studio capability's shape:
-//! - [`status`] (the file `status/audio.rs`, in the status core): the slice and its pure rules;
+//! - [`status`] (the file `status/audio_status.rs`, in the status core): the slice and its
+//!   pure rules;
 //! - [`events`]: which OBS events and reads concern audio;
 //! - [`commands`]: the commands and how one is sent to OBS;
 //! - [`routes`]: the REST routes (`/api/audio/inputs/...`).
@@ -15,4 +16,4 @@ pub mod commands;
 pub mod events;
 pub mod routes;
 
-pub use crate::status::audio as status;
+pub use crate::status::audio_status as status;

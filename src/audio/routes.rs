@@ -24,13 +24,28 @@ use crate::{
         body::Json,
         get, post, put,
         responses::{CommandErrors, InstanceErrors},
-        target::Target,
+        target::{InputPath, Target},
         AppState,
     },
     obs::{CommandError, CommandOutcome, ObsCommand},
 };
 
 type Answer = Result<HttpResponse, ApiError>;
+type State = web::Data<AppState>;
+/// `{input}`: the routes below are all about one input.
+type Input = web::Path<InputPath>;
+
+/// The refusals of a command on one input (besides [`CommandErrors`]).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description for the document; never built
+pub enum InputRefusals {
+    /// No such instance or input (unknown_source)
+    #[response(status = 404)]
+    Unknown(crate::error::ErrorBody),
+    /// The input has no audio (conflict)
+    #[response(status = 409)]
+    NoAudio(crate::error::ErrorBody),
+}
 
 /// Registers the routes (called once for `/api` and once per `/api/instances/{instance}`).
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -124,13 +139,6 @@ fn refusal(instance: &str, command: &AudioCommand, error: CommandError) -> ApiEr
     }
 }
 
-fn input_name(input: String) -> Result<String, ApiError> {
-    if input.trim().is_empty() {
-        return Err(ApiError::InvalidField("`input` must not be empty".into()));
-    }
-    Ok(input)
-}
-
 #[utoipa::path(
     post,
     path = "/api/audio/inputs/{input}/mute",
@@ -143,23 +151,12 @@ fn input_name(input: String) -> Result<String, ApiError> {
              "name": "Mic/Aux", "uuid": "9c3f3a7e-8b8e-4a49-9d0c-6a1b8f6c2d11", "kind": "pulse_input_capture",
              "muted": true, "volume_db": 0.0, "volume_mul": 1.0, "balance": 0.5, "sync_offset_ms": 0,
              "monitor_type": "none", "tracks": [1]}})),
-        (status = 404, description = "No such instance or input (unknown_source)", body = crate::error::ErrorBody),
-        (status = 409, description = "The input has no audio (conflict)", body = crate::error::ErrorBody),
+        InputRefusals,
         CommandErrors
     )
 )]
-pub async fn mute(
-    state: web::Data<AppState>,
-    target: Target,
-    path: web::Path<InputPath>,
-) -> Answer {
-    let input = input_name(last(path))?;
-    run(
-        &state,
-        &target,
-        AudioCommand::SetMuted { input, muted: true },
-    )
-    .await
+pub async fn mute(state: State, target: Target, path: Input) -> Answer {
+    set_muted(&state, &target, path, true).await
 }
 
 #[utoipa::path(
@@ -170,26 +167,12 @@ pub async fn mute(
     params(("input" = String, Path, description = "The input's name")),
     responses(
         (status = 200, description = "Unmuted", body = AudioCommandAnswer),
-        (status = 404, description = "No such instance or input (unknown_source)", body = crate::error::ErrorBody),
-        (status = 409, description = "The input has no audio (conflict)", body = crate::error::ErrorBody),
+        InputRefusals,
         CommandErrors
     )
 )]
-pub async fn unmute(
-    state: web::Data<AppState>,
-    target: Target,
-    path: web::Path<InputPath>,
-) -> Answer {
-    let input = input_name(last(path))?;
-    run(
-        &state,
-        &target,
-        AudioCommand::SetMuted {
-            input,
-            muted: false,
-        },
-    )
-    .await
+pub async fn unmute(state: State, target: Target, path: Input) -> Answer {
+    set_muted(&state, &target, path, false).await
 }
 
 #[utoipa::path(
@@ -200,28 +183,34 @@ pub async fn unmute(
     params(("input" = String, Path, description = "The input's name")),
     responses(
         (status = 200, description = "Toggled", body = AudioCommandAnswer),
-        (status = 404, description = "No such instance or input (unknown_source)", body = crate::error::ErrorBody),
-        (status = 409, description = "The input has no audio (conflict)", body = crate::error::ErrorBody),
+        InputRefusals,
         CommandErrors
     )
 )]
-pub async fn toggle_mute(
-    state: web::Data<AppState>,
-    target: Target,
-    path: web::Path<InputPath>,
+pub async fn toggle_mute(state: State, target: Target, path: Input) -> Answer {
+    run_on_input(&state, &target, path, |input| AudioCommand::ToggleMute {
+        input,
+    })
+    .await
+}
+
+async fn set_muted(state: &AppState, target: &Target, path: Input, muted: bool) -> Answer {
+    run_on_input(state, target, path, |input| AudioCommand::SetMuted {
+        input,
+        muted,
+    })
+    .await
+}
+
+/// Runs the command made for the path's input (checked first).
+async fn run_on_input(
+    state: &AppState,
+    target: &Target,
+    path: Input,
+    command: impl FnOnce(String) -> AudioCommand,
 ) -> Answer {
-    let input = input_name(last(path))?;
-    run(&state, &target, AudioCommand::ToggleMute { input }).await
-}
-
-/// `{input}` of the routes of one input (the instance, if any, is the target's).
-#[derive(Deserialize)]
-pub struct InputPath {
-    input: String,
-}
-
-fn last(path: web::Path<InputPath>) -> String {
-    path.into_inner().input
+    let input = path.into_inner().non_empty()?;
+    run(state, target, command(input)).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -264,18 +253,17 @@ pub fn volume_command(input: String, body: VolumeBody) -> Result<AudioCommand, A
         (status = 200, description = "The input's audio afterwards", body = AudioCommandAnswer),
         (status = 400, description = "Malformed body, neither or both of `db` and `mul`, or a value outside its range (invalid_field)", body = crate::error::ErrorBody,
          example = json!({"error": "invalid_field", "message": "`db` must be between -100 and 26 (it was 40)"})),
-        (status = 404, description = "No such instance or input (unknown_source)", body = crate::error::ErrorBody),
-        (status = 409, description = "The input has no audio (conflict)", body = crate::error::ErrorBody),
+        InputRefusals,
         CommandErrors
     )
 )]
 pub async fn set_volume(
-    state: web::Data<AppState>,
+    state: State,
     target: Target,
-    path: web::Path<InputPath>,
+    path: Input,
     Json(body): Json<VolumeBody>,
 ) -> Answer {
-    let input = input_name(last(path))?;
+    let input = path.into_inner().non_empty()?;
     run(&state, &target, volume_command(input, body)?).await
 }
 
@@ -296,18 +284,17 @@ pub struct BalanceBody {
     responses(
         (status = 200, description = "The input's audio afterwards", body = AudioCommandAnswer),
         (status = 400, description = "Malformed body, or `balance` outside 0.0..1.0 (invalid_field)", body = crate::error::ErrorBody),
-        (status = 404, description = "No such instance or input (unknown_source)", body = crate::error::ErrorBody),
-        (status = 409, description = "The input has no audio (conflict)", body = crate::error::ErrorBody),
+        InputRefusals,
         CommandErrors
     )
 )]
 pub async fn set_balance(
-    state: web::Data<AppState>,
+    state: State,
     target: Target,
-    path: web::Path<InputPath>,
+    path: Input,
     Json(BalanceBody { balance }): Json<BalanceBody>,
 ) -> Answer {
-    let input = input_name(last(path))?;
+    let input = path.into_inner().non_empty()?;
     if !BALANCE_RANGE.contains(&balance) {
         return Err(ApiError::InvalidField(format!(
             "`balance` must be between 0.0 and 1.0 (it was {balance})"

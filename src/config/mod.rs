@@ -14,10 +14,10 @@ use std::{
 
 pub use crate::secret::Secret;
 use crate::tls::TlsSettings;
-pub use webhooks::{DeclaredWebhook, WebhookSettings};
+pub use webhook_settings::{DeclaredWebhook, WebhookSettings};
 
 mod file;
-pub mod webhooks;
+pub mod webhook_settings;
 
 use file::{
     parse_file, FileConfig, FileDatabase, FileHttp, FileInstance, FilePictures, FileTiming,
@@ -295,12 +295,12 @@ impl Settings {
         let api_tokens = resolve_tokens(overrides.api_tokens.clone().or(file.api_tokens))?;
         let database =
             resolve_database(&file.database, overrides.database.as_deref()).map_err(file_error)?;
-        let callback_secret = webhooks::resolve_callback_secret(
+        let callback_secret = webhook_settings::resolve_callback_secret(
             overrides.callback_secret.clone().or(file.callback_secret),
         )
         .map_err(|message| ConfigError::invalid("OBS_HUB_CALLBACK_SECRET", message))?;
         let webhooks =
-            webhooks::resolve(file.webhooks, &file.webhook_delivery).map_err(file_error)?;
+            webhook_settings::resolve(file.webhooks, &file.webhook_delivery).map_err(file_error)?;
         check_deliveries_have_a_database(&database, callback_base_url.as_deref(), &webhooks)?;
         check_exposure(bind, &api_tokens)?;
         let allowed_origins = resolve_origins(

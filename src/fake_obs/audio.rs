@@ -154,18 +154,8 @@ fn find<'a>(
         })
 }
 
-/// Answers one of [`REQUESTS`]; None for any other request.
-pub fn dispatch(
-    state: &mut ObsState,
-    request_type: &str,
-    data: Option<&Map<String, Value>>,
-) -> Option<Result<Outcome, Outcome>> {
-    REQUESTS
-        .contains(&request_type)
-        .then(|| handle(state, request_type, data))
-}
-
-fn handle(
+/// Answers one of [`REQUESTS`] (the caller routes only those here).
+pub fn answer(
     state: &mut ObsState,
     request_type: &str,
     data: Option<&Map<String, Value>>,
@@ -292,34 +282,31 @@ mod tests {
             data.extend(object(extra));
             data
         };
-        let half = dispatch(
+        let half = answer(
             &mut obs,
             "SetInputVolume",
             Some(&clip(json!({"inputVolumeDb": -6.0}))),
         )
-        .unwrap()
         .unwrap();
         assert_eq!(half.event_types(), ["InputVolumeChanged"]);
         assert!((obs.audio().input("Intro clip").unwrap().mul - 0.501).abs() < 0.001);
         let both = clip(json!({"inputVolumeDb": -6.0, "inputVolumeMul": 1.0}));
-        let refused = dispatch(&mut obs, "SetInputVolume", Some(&both)).unwrap();
+        let refused = answer(&mut obs, "SetInputVolume", Some(&both));
         assert_eq!(refused.unwrap_err().code, status::TOO_MANY_REQUEST_FIELDS);
         let loud = clip(json!({"inputVolumeDb": 30.0}));
-        let refused = dispatch(&mut obs, "SetInputVolume", Some(&loud)).unwrap();
+        let refused = answer(&mut obs, "SetInputVolume", Some(&loud));
         assert_eq!(
             refused.unwrap_err().code,
             status::REQUEST_FIELD_OUT_OF_RANGE
         );
-        let toggled = dispatch(&mut obs, "ToggleInputMute", Some(&clip(json!({}))))
-            .unwrap()
-            .unwrap();
+        let toggled = answer(&mut obs, "ToggleInputMute", Some(&clip(json!({})))).unwrap();
         assert_eq!(toggled.event_types(), ["InputMuteStateChanged"]);
         assert!(obs.audio().input("Intro clip").unwrap().muted);
         let silent = object(json!({"inputName": "Title"}));
-        let refused = dispatch(&mut obs, "GetInputMute", Some(&silent)).unwrap();
+        let refused = answer(&mut obs, "GetInputMute", Some(&silent));
         assert_eq!(refused.unwrap_err().code, status::INVALID_RESOURCE_STATE);
         let nobody = object(json!({"inputName": "Nobody"}));
-        let refused = dispatch(&mut obs, "GetInputMute", Some(&nobody)).unwrap();
+        let refused = answer(&mut obs, "GetInputMute", Some(&nobody));
         assert_eq!(refused.unwrap_err().code, status::RESOURCE_NOT_FOUND);
     }
 }

@@ -178,18 +178,8 @@ fn wrong_type(key: &str, kind: &str) -> Outcome {
     )
 }
 
-/// Answers one of [`REQUESTS`]; None for any other request.
-pub fn dispatch(
-    state: &mut ObsState,
-    request_type: &str,
-    data: Option<&Map<String, Value>>,
-) -> Option<Result<Outcome, Outcome>> {
-    REQUESTS
-        .contains(&request_type)
-        .then(|| handle(state, request_type, data))
-}
-
-fn handle(
+/// Answers one of [`REQUESTS`] (the caller routes only those here).
+pub fn answer(
     state: &mut ObsState,
     request_type: &str,
     data: Option<&Map<String, Value>>,
@@ -379,24 +369,18 @@ mod tests {
     fn preview_and_take_swap_the_scenes_only_in_studio_mode() {
         let mut obs = state();
         let preview = object(json!({"sceneName": "Break"}));
-        let refused = dispatch(&mut obs, "SetCurrentPreviewScene", Some(&preview)).unwrap();
+        let refused = answer(&mut obs, "SetCurrentPreviewScene", Some(&preview));
         assert_eq!(refused.unwrap_err().code, status::STUDIO_MODE_NOT_ACTIVE);
-        let take_off = dispatch(&mut obs, "TriggerStudioModeTransition", None).unwrap();
+        let take_off = answer(&mut obs, "TriggerStudioModeTransition", None);
         assert_eq!(take_off.unwrap_err().code, status::STUDIO_MODE_NOT_ACTIVE);
         let on = object(json!({"studioModeEnabled": true}));
-        let enabled = dispatch(&mut obs, "SetStudioModeEnabled", Some(&on))
-            .unwrap()
-            .unwrap();
+        let enabled = answer(&mut obs, "SetStudioModeEnabled", Some(&on)).unwrap();
         assert_eq!(
             enabled.event_types(),
             ["StudioModeStateChanged", "CurrentPreviewSceneChanged"]
         );
-        dispatch(&mut obs, "SetCurrentPreviewScene", Some(&preview))
-            .unwrap()
-            .unwrap();
-        let taken = dispatch(&mut obs, "TriggerStudioModeTransition", None)
-            .unwrap()
-            .unwrap();
+        answer(&mut obs, "SetCurrentPreviewScene", Some(&preview)).unwrap();
+        let taken = answer(&mut obs, "TriggerStudioModeTransition", None).unwrap();
         assert_eq!(
             taken.event_types(),
             [
@@ -415,48 +399,34 @@ mod tests {
     fn transitions_and_durations_follow_obs_rules() {
         let mut obs = state();
         let cut = object(json!({"transitionName": "Cut"}));
-        let changed = dispatch(&mut obs, "SetCurrentSceneTransition", Some(&cut))
-            .unwrap()
-            .unwrap();
+        let changed = answer(&mut obs, "SetCurrentSceneTransition", Some(&cut)).unwrap();
         assert_eq!(changed.event_types(), ["CurrentSceneTransitionChanged"]);
         let duration = object(json!({"transitionDuration": 500}));
-        let fixed = dispatch(
+        let fixed = answer(
             &mut obs,
             "SetCurrentSceneTransitionDuration",
             Some(&duration),
         );
-        assert_eq!(
-            fixed.unwrap().unwrap_err().code,
-            status::INVALID_RESOURCE_STATE
-        );
+        assert_eq!(fixed.unwrap_err().code, status::INVALID_RESOURCE_STATE);
         let fade = object(json!({"transitionName": "Fade"}));
-        dispatch(&mut obs, "SetCurrentSceneTransition", Some(&fade))
-            .unwrap()
-            .unwrap();
-        dispatch(
+        answer(&mut obs, "SetCurrentSceneTransition", Some(&fade)).unwrap();
+        answer(
             &mut obs,
             "SetCurrentSceneTransitionDuration",
             Some(&duration),
         )
-        .unwrap()
         .unwrap();
         assert_eq!(obs.studio().duration_ms(), 500);
         let unknown = object(json!({"transitionName": "Swipe"}));
-        let missing = dispatch(&mut obs, "SetCurrentSceneTransition", Some(&unknown));
-        assert_eq!(
-            missing.unwrap().unwrap_err().code,
-            status::RESOURCE_NOT_FOUND
-        );
+        let missing = answer(&mut obs, "SetCurrentSceneTransition", Some(&unknown));
+        assert_eq!(missing.unwrap_err().code, status::RESOURCE_NOT_FOUND);
         let too_long = object(json!({"transitionDuration": 20_001}));
-        let range = dispatch(
+        let range = answer(
             &mut obs,
             "SetCurrentSceneTransitionDuration",
             Some(&too_long),
         );
-        assert_eq!(
-            range.unwrap().unwrap_err().code,
-            status::REQUEST_FIELD_OUT_OF_RANGE
-        );
+        assert_eq!(range.unwrap_err().code, status::REQUEST_FIELD_OUT_OF_RANGE);
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub async fn any_change(
 
 #[utoipa::path(post, path = "/api/callback/scene-change", tag = "callbacks",
     summary = "A scene change of an instance (seed body or envelope)",
-    request_body = crate::status::scenes::SceneFields,
+    request_body = crate::status::scene_status::SceneFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors
@@ -113,7 +113,7 @@ pub async fn scene_change(
 
 #[utoipa::path(post, path = "/api/callback/streaming-change", tag = "callbacks",
     summary = "A streaming change of an instance (seed body or envelope)",
-    request_body = crate::status::outputs::StreamingFields,
+    request_body = crate::status::output_status::StreamingFields,
     responses(
         (status = 200, description = "Received: applied, or why not (OBS's own word wins, a duplicate, a late retry, a test)", body = CallbackAnswer),
         CallbackErrors

@@ -6,6 +6,7 @@ use std::{
 };
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use serde::Deserialize;
 
 use super::AppState;
 use crate::{config::DEFAULT_INSTANCE, error::ApiError, status::InstanceStatus};
@@ -90,4 +91,24 @@ pub fn default_instance(names: &[String]) -> Result<String, ApiError> {
             names.join(", ")
         ),
     })
+}
+
+/// `{input}` of the routes of one OBS input (sources, audio); the instance, if any, is the
+/// [`Target`]'s.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct InputPath {
+    /// Input name
+    pub input: String,
+}
+
+impl InputPath {
+    /// The input's name, refused (400 naming the field) when blank: OBS would answer a blank
+    /// name with a misleading "not found".
+    pub fn non_empty(self) -> Result<String, ApiError> {
+        if self.input.trim().is_empty() {
+            return Err(ApiError::InvalidField("`input` must not be empty".into()));
+        }
+        Ok(self.input)
+    }
 }

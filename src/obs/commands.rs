@@ -12,7 +12,7 @@ use super::{
     output_commands::{OutputAnswer, OutputCommand},
     reading,
 };
-use crate::status::{model::SceneInfo, outputs::Output, update::ObsUpdate, ConnectionState};
+use crate::status::{model::SceneInfo, output_status::Output, update::ObsUpdate, ConnectionState};
 
 /// A capability's command (sources, studio, pictures...): the capability defines what it sends
 /// and what it answers; the connection only runs it, under its timeout and metrics.

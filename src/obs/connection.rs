@@ -34,8 +34,8 @@ use crate::{
     metrics::metrics,
     status::{
         model::SceneInfo,
-        outputs::{Output, OutputUpdate},
-        sources::SourceUpdate,
+        output_status::{Output, OutputUpdate},
+        source_status::SourceUpdate,
         update::{ConnectionReport, ObsUpdate, PollReading, Source},
         ConnectionState, LinkOrigin, Report,
     },

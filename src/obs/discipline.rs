@@ -21,7 +21,7 @@ use std::{collections::VecDeque, time::Duration};
 
 use super::output_commands::{Action, OutputCommand};
 use crate::status::{
-    outputs::{Output, OutputUpdate},
+    output_status::{Output, OutputUpdate},
     update::{ObsUpdate, PollReading},
 };
 

@@ -38,6 +38,19 @@ pub struct Translator {
 pub type PollReader =
     for<'a> fn(&'a Client, &'a mut PollReading) -> BoxFuture<'a, Result<(), obws::error::Error>>;
 
+/// The body of a [`PollReader`]: awaits the capability's read and stores what it read in its
+/// slice of the reading (a failed read leaves the reading as it was and fails the poll).
+pub fn store_poll_read<'a, T: Send + 'a>(
+    reading: &'a mut PollReading,
+    read: impl std::future::Future<Output = Result<T, obws::error::Error>> + Send + 'a,
+    store: fn(&mut PollReading, T),
+) -> BoxFuture<'a, Result<(), obws::error::Error>> {
+    Box::pin(async move {
+        store(reading, read.await?);
+        Ok(())
+    })
+}
+
 /// A slice the connection re-reads as soon as an update says so: for events that do not carry
 /// everything they changed (or that OBS may skip).
 #[derive(Clone, Copy, Debug)]

@@ -10,7 +10,7 @@ use super::{
     discipline::{Phase, Refusal},
     CommandError,
 };
-use crate::status::outputs::Output;
+use crate::status::output_status::Output;
 
 /// What a client asks of an output. Toggle, ensure and toggle-pause are resolved by the
 /// discipline against what the hub knows, so OBS only ever receives plain start/stop/pause/resume.

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     obs_protocol::{execution, status},
-    status::outputs::Output,
+    status::output_status::Output,
 };
 
 /// Most requests in one batch (400 past it).

@@ -23,9 +23,8 @@ fn read_into_poll<'a>(
     client: &'a Client,
     reading: &'a mut PollReading,
 ) -> BoxFuture<'a, Result<(), obws::error::Error>> {
-    Box::pin(async move {
-        reading.side = read_side(client).await?;
-        Ok(())
+    crate::obs::events::store_poll_read(reading, read_side(client), |reading, read| {
+        reading.side = read
     })
 }
 

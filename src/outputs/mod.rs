@@ -3,7 +3,7 @@
 //! Everything about OBS's outputs lives here, in the shape every capability follows:
 //! - its slice of an instance's status (replay buffer and virtual camera; stream and record
 //!   predate the seam and stay in `status::model`) and the pure rules that apply what OBS
-//!   reports to it live in `status::outputs` (re-exported here as [`status`]), because the
+//!   reports to it live in `status::output_status` (re-exported here as [`status`]), because the
 //!   instance status is made of every capability's slice;
 //! - [`events`]: which OBS events and reads concern outputs, as updates for those rules;
 //! - [`discipline`] and [`commands`]: the command discipline (a pure per-output lane that
@@ -24,4 +24,4 @@ pub mod routes;
 pub mod stats_history;
 
 pub use crate::obs::{discipline, output_commands as commands};
-pub use crate::status::outputs::{self as status, Output};
+pub use crate::status::output_status::{self as status, Output};

@@ -3,7 +3,7 @@
 //! It follows the shape every capability follows:
 //! - its slice of status (current scene, scene list) predates the seam and sits in
 //!   `status::model` and `status::update`; its change kinds (`scene_changed`,
-//!   `scene_list_changed`) and their callback rules are described in `status::scenes`;
+//!   `scene_list_changed`) and their callback rules are described in `status::scene_status`;
 //! - [`history`]: what the history keeps of it beyond event rows (the scenes table), a hook that
 //!   `app` registers;
 //! - [`routes`]: its REST routes (`/api/switch-scene/`, `/api/sync-scenes/`), mounted by `app`;

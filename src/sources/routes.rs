@@ -30,7 +30,13 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    http::{ask, body::Json, get, post, resource, target::Target, AppState},
+    http::{
+        ask,
+        body::Json,
+        get, post, resource,
+        target::{InputPath, Target},
+        AppState,
+    },
     obs::{CommandError, CommandOutcome, ObsCommand},
     status::InstanceStatus,
 };
@@ -95,14 +101,6 @@ pub enum SourceErrors {
     /// OBS did not answer in time
     #[response(status = 504)]
     Timeout(crate::error::ErrorBody),
-}
-
-/// `{input}` of the routes of one input.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct InputPath {
-    /// Input name
-    input: String,
 }
 
 fn path_part(request: &HttpRequest, name: &str) -> String {

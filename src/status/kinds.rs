@@ -1,9 +1,9 @@
 //! Change kinds as descriptors: what history, webhooks and the WebSocket need to know about each
 //! kind of numbered change, so that none of them holds code for a particular kind.
 //!
-//! Each descriptor sits next to the slice whose changes it describes (`status::scenes`,
-//! `status::outputs`, `status::sources`, `status::studio`; `connection_changed`, the hub's own,
-//! is here) and says: its name, whether the history keeps it, whether webhook endpoints that
+//! Each descriptor sits next to the slice whose changes it describes (`scene_status`,
+//! `output_status`, `source_status`, `studio_status`, `audio_status`; `connection_changed`, the
+//! hub's own, is here) and says: its name, whether the history keeps it, whether webhook endpoints that
 //! name no event types get it, its webhook payload, and how a callback of that kind becomes an
 //! update if callbacks may carry it. [`ALL`] lists them, in the order the API has always listed
 //! the kinds; a new capability adds its descriptors there (one line each). The WebSocket sends
@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::{
-    audio,
+    audio_status,
     model::ConnectionState,
-    outputs, scenes, sources, studio,
+    output_status, scene_status, source_status, studio_status,
     update::{Change, ConnectionReport, ObsUpdate},
 };
 
@@ -54,16 +54,16 @@ pub struct CallbackRule {
 
 /// Every kind of numbered change.
 pub static ALL: [&ChangeKind; 10] = [
-    &scenes::SCENE_CHANGED,
-    &outputs::STREAMING_CHANGED,
-    &outputs::RECORDING_CHANGED,
+    &scene_status::SCENE_CHANGED,
+    &output_status::STREAMING_CHANGED,
+    &output_status::RECORDING_CHANGED,
     &CONNECTION_CHANGED,
-    &scenes::SCENE_LIST_CHANGED,
-    &outputs::STATS_UPDATED,
-    &outputs::OUTPUT_CHANGED,
-    &sources::SOURCE_CHANGED,
-    &studio::STUDIO_CHANGED,
-    &audio::AUDIO_CHANGED,
+    &scene_status::SCENE_LIST_CHANGED,
+    &output_status::STATS_UPDATED,
+    &output_status::OUTPUT_CHANGED,
+    &source_status::SOURCE_CHANGED,
+    &studio_status::STUDIO_CHANGED,
+    &audio_status::AUDIO_CHANGED,
 ];
 
 /// The descriptor named `name`, if any.

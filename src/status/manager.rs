@@ -148,8 +148,8 @@ pub struct StatusManager {
     next_ticket: u64,
 }
 
-/// Fired [`super::audio::VOLUME_SETTLE`] after a volume step; settles the volume if no later
-/// step came (see `status::audio`).
+/// Fired [`super::audio_status::VOLUME_SETTLE`] after a volume step; settles the volume if no later
+/// step came (see `status::audio_status`).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 struct SettleVolume {
@@ -322,7 +322,7 @@ impl StatusManager {
             input: input.to_string(),
             ticket,
         };
-        ctx.run_later(super::audio::VOLUME_SETTLE, move |_, ctx| {
+        ctx.run_later(super::audio_status::VOLUME_SETTLE, move |_, ctx| {
             ctx.notify(settle)
         });
     }
@@ -341,7 +341,7 @@ impl Handler<SettleVolume> for StatusManager {
         self.apply(
             &instance,
             Source::ObsEvent,
-            ObsUpdate::Audio(super::audio::AudioUpdate::VolumeSettled(input)),
+            ObsUpdate::Audio(super::audio_status::AudioUpdate::VolumeSettled(input)),
         );
     }
 }

@@ -113,16 +113,16 @@ pub struct InstanceStatus {
     pub record: RecordFigures,
     /// Replay buffer and virtual camera (the outputs capability's slice).
     #[serde(default)]
-    pub outputs: super::outputs::OutputsStatus,
+    pub outputs: super::output_status::OutputsStatus,
     /// Scene items, media inputs, profile and scene collection (the sources capability's slice).
     #[serde(default)]
-    pub sources: super::sources::SourcesStatus,
+    pub sources: super::source_status::SourcesStatus,
     /// Studio mode, preview scene, transition (the studio capability's slice).
     #[serde(default)]
-    pub studio: super::studio::StudioStatus,
+    pub studio: super::studio_status::StudioStatus,
     /// Inputs with audio: mute, volume, balance... (the audio capability's slice).
     #[serde(default)]
-    pub audio: super::audio::AudioStatus,
+    pub audio: super::audio_status::AudioStatus,
     pub stats: Option<ObsStats>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub last_poll_at: Option<DateTime<Utc>>,

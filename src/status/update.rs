@@ -7,15 +7,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::audio::{self, AudioChange, AudioInput, AudioUpdate};
+use super::audio_status::{self, AudioChange, AudioInput, AudioUpdate};
 use super::kinds::{self, ChangeKind};
 use super::model::{
     ConnectionState, InstanceStatus, ObsStats, RecordFigures, SceneInfo, StreamFigures,
 };
-use super::outputs::{self, OutputChange, OutputUpdate, SideReading};
-use super::scenes;
-use super::sources::{self, SourceChange, SourceUpdate};
-use super::studio::{self, StudioReading, StudioStatus, StudioUpdate};
+use super::output_status::{self, OutputChange, OutputUpdate, SideReading};
+use super::scene_status;
+use super::source_status::{self, SourceChange, SourceUpdate};
+use super::studio_status::{self, StudioReading, StudioStatus, StudioUpdate};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,16 +171,16 @@ impl Change {
     /// The descriptor of this change's kind (see `status::kinds`).
     pub fn descriptor(&self) -> &'static ChangeKind {
         match self {
-            Self::SceneChanged { .. } => &scenes::SCENE_CHANGED,
-            Self::StreamingChanged { .. } => &outputs::STREAMING_CHANGED,
-            Self::RecordingChanged { .. } => &outputs::RECORDING_CHANGED,
+            Self::SceneChanged { .. } => &scene_status::SCENE_CHANGED,
+            Self::StreamingChanged { .. } => &output_status::STREAMING_CHANGED,
+            Self::RecordingChanged { .. } => &output_status::RECORDING_CHANGED,
             Self::ConnectionChanged { .. } => &kinds::CONNECTION_CHANGED,
-            Self::SceneListChanged { .. } => &scenes::SCENE_LIST_CHANGED,
-            Self::StatsUpdated { .. } => &outputs::STATS_UPDATED,
-            Self::OutputChanged(_) => &outputs::OUTPUT_CHANGED,
-            Self::SourceChanged(_) => &sources::SOURCE_CHANGED,
-            Self::StudioChanged(_) => &studio::STUDIO_CHANGED,
-            Self::AudioChanged(_) => &audio::AUDIO_CHANGED,
+            Self::SceneListChanged { .. } => &scene_status::SCENE_LIST_CHANGED,
+            Self::StatsUpdated { .. } => &output_status::STATS_UPDATED,
+            Self::OutputChanged(_) => &output_status::OUTPUT_CHANGED,
+            Self::SourceChanged(_) => &source_status::SOURCE_CHANGED,
+            Self::StudioChanged(_) => &studio_status::STUDIO_CHANGED,
+            Self::AudioChanged(_) => &audio_status::AUDIO_CHANGED,
         }
     }
 
@@ -222,7 +222,7 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
                 scene.name = new.clone();
                 changes.push(scene_list_change(status));
             }
-            if let Some(slice) = studio::rename_scene(&mut status.studio, &old, &new) {
+            if let Some(slice) = studio_status::rename_scene(&mut status.studio, &old, &new) {
                 changes.push(Change::StudioChanged(slice));
             }
             if status.current_scene.as_deref() == Some(old.as_str()) {
@@ -265,19 +265,17 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
                 });
             }
         }
-        ObsUpdate::Output(update) => {
-            changes.extend(outputs::apply(&mut status.outputs, update).map(Change::OutputChanged))
-        }
+        ObsUpdate::Output(update) => changes
+            .extend(output_status::apply(&mut status.outputs, update).map(Change::OutputChanged)),
         ObsUpdate::Source(update) => changes.extend(
-            sources::apply(&mut status.sources, update)
+            source_status::apply(&mut status.sources, update)
                 .into_iter()
                 .map(Change::SourceChanged),
         ),
-        ObsUpdate::Studio(update) => {
-            changes.extend(studio::apply(&mut status.studio, update).map(Change::StudioChanged))
-        }
+        ObsUpdate::Studio(update) => changes
+            .extend(studio_status::apply(&mut status.studio, update).map(Change::StudioChanged)),
         ObsUpdate::Audio(update) => changes.extend(
-            audio::apply(&mut status.audio, update)
+            audio_status::apply(&mut status.audio, update)
                 .into_iter()
                 .map(Change::AudioChanged),
         ),
@@ -399,17 +397,17 @@ fn apply_reading(
         output_path: status.record.output_path.clone(),
     };
     changes.extend(
-        outputs::apply_reading(&mut status.outputs, &reading.side)
+        output_status::apply_reading(&mut status.outputs, &reading.side)
             .into_iter()
             .map(Change::OutputChanged),
     );
     changes.extend(
-        studio::apply(&mut status.studio, StudioUpdate::Reading(reading.studio))
+        studio_status::apply(&mut status.studio, StudioUpdate::Reading(reading.studio))
             .map(Change::StudioChanged),
     );
     if let Some(inputs) = reading.audio {
         changes.extend(
-            audio::apply(&mut status.audio, AudioUpdate::Reading(inputs))
+            audio_status::apply(&mut status.audio, AudioUpdate::Reading(inputs))
                 .into_iter()
                 .map(Change::AudioChanged),
         );

@@ -26,9 +26,8 @@ fn read_into_poll<'a>(
     client: &'a Client,
     reading: &'a mut PollReading,
 ) -> BoxFuture<'a, Result<(), obws::error::Error>> {
-    Box::pin(async move {
-        reading.studio = read(client).await?;
-        Ok(())
+    crate::obs::events::store_poll_read(reading, read(client), |reading, read| {
+        reading.studio = read
     })
 }
 

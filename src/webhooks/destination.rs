@@ -23,7 +23,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 /// What the configuration allows beyond the public internet (`[webhook_delivery]`).
-pub use crate::config::webhooks::DestinationRules;
+pub use crate::config::webhook_settings::DestinationRules;
 
 /// What an address is, as far as the policy cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::schedule::{self, Verdict};
 /// The delays between attempts (a setting, so it lives with the settings).
-pub use crate::config::webhooks::RetrySchedule;
+pub use crate::config::webhook_settings::RetrySchedule;
 use crate::db::source::webhook::NewDelivery;
 
 pub use crate::db::source::webhook::DeliveryStatus;

@@ -6,7 +6,7 @@ use rand::Rng;
 
 /// Delay before attempt N+1 after attempt N failed (a setting's default, so it lives with
 /// the settings).
-pub use crate::config::webhooks::RETRY_DELAYS;
+pub use crate::config::webhook_settings::RETRY_DELAYS;
 
 /// A `Retry-After` longer than this is not waited for: the schedule's own last step is as
 /// patient as the hub gets.

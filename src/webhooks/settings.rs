@@ -1,5 +1,5 @@
 //! The webhook endpoints the configuration declares, made into [`DeclaredEndpoint`]s when the
-//! hub is built. [`crate::config::webhooks`] holds the settings as plain data and checks what
+//! hub is built. [`crate::config::webhook_settings`] holds the settings as plain data and checks what
 //! needs no webhook knowledge; here: each `[[webhooks]]` URL, event type names and instance
 //! filter. A mistake stops start-up like any bad setting (exit 2, one line naming the key).
 
@@ -7,7 +7,7 @@ use super::{
     endpoint::{self, DeclaredEndpoint, EndpointSource},
     events::{EventType, Filter},
 };
-use crate::config::webhooks::{DeclaredWebhook, WebhookSettings};
+use crate::config::webhook_settings::{DeclaredWebhook, WebhookSettings};
 
 /// The `[[webhooks]]` endpoints, checked. Errors name the table and key, never a secret's value.
 pub fn declared_endpoints(settings: &WebhookSettings) -> Result<Vec<DeclaredEndpoint>, String> {
@@ -53,7 +53,7 @@ mod tests {
 
     use super::*;
     use crate::config::{
-        webhooks::{DeliverySettings, DestinationRules},
+        webhook_settings::{DeliverySettings, DestinationRules},
         Overrides, Settings,
     };
 

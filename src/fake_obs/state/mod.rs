@@ -417,12 +417,8 @@ fn handle(state: &mut ObsState, request: Request<'_>, now: Instant) -> Result<Ou
         other if side_outputs::REQUESTS.contains(&other) => {
             state.side.dispatch(other).unwrap_or_else(unknown)
         }
-        other if studio::REQUESTS.contains(&other) => {
-            studio::dispatch(state, other, data).unwrap_or_else(unknown)
-        }
-        other if audio::REQUESTS.contains(&other) => {
-            audio::dispatch(state, other, data).unwrap_or_else(unknown)
-        }
+        other if studio::REQUESTS.contains(&other) => studio::answer(state, other, data),
+        other if audio::REQUESTS.contains(&other) => audio::answer(state, other, data),
         "GetSourceScreenshot" => pictures::screenshot(state, data),
         _ => Ok(Outcome::error(
             status::UNKNOWN_REQUEST_TYPE,

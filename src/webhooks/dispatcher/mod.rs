@@ -33,7 +33,7 @@ use super::{
     writer::{StoreError, StoreResult, WebhookStore},
 };
 /// How deliveries are made (a setting, so it lives with the settings).
-pub use crate::config::webhooks::DeliverySettings;
+pub use crate::config::webhook_settings::DeliverySettings;
 use crate::db::{
     pool::Pool,
     write_behind::{Persisting, Pruning, Queue, Run, Writer},

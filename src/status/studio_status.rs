@@ -2,7 +2,8 @@
 //! that apply what OBS reports to it.
 //!
 //! It lives in the status core because an instance's status is made of every capability's slice;
-//! the capability itself (events, commands, routes) is `crate::studio`.
+//! the capability itself (events, commands, routes) sits in the capability layer above, which
+//! imports this module, never the reverse.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,7 +1,8 @@
 //! The outputs capability's slice of an instance's status (replay buffer and virtual camera),
 //! the names of OBS's four outputs, and the pure rules that apply what OBS reports to the slice.
 //! Stream and record figures predate this module and stay in `status::model`; their rules are in
-//! `status::update`. The capability itself (events, commands, routes) is `crate::outputs`.
+//! `status::update`. The capability itself (events, commands, routes) sits in the capability
+//! layer above, which imports this module, never the reverse.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

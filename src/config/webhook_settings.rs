@@ -3,8 +3,8 @@
 //!
 //! Settings sit below the webhooks module (which reads them), so what needs webhook knowledge
 //! is checked there, when the hub is built: an endpoint's URL rules, its event type names and
-//! its instance filter (`webhooks::settings::declared_endpoints`). Here: the numbers of
-//! `[webhook_delivery]` and the form of every secret.
+//! its instance filter (`declared_endpoints` in the webhooks module's settings). Here: the
+//! numbers of `[webhook_delivery]` and the form of every secret.
 
 use std::time::Duration;
 
@@ -93,7 +93,7 @@ impl Default for RetrySchedule {
 }
 
 /// What the configuration allows beyond the public internet (`[webhook_delivery]`); applied by
-/// `webhooks::destination`.
+/// the webhooks module's destination policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DestinationRules {
     pub allow_loopback: bool,

@@ -468,7 +468,7 @@ mod tests {
         serde_json::from_value::<crate::http::webhooks::CreateBody>(example("CreateBody")).unwrap();
         serde_json::from_value::<crate::http::webhooks::PatchBody>(example("PatchBody")).unwrap();
         use crate::status::{
-            kinds::ConnectionFields, outputs::StreamingFields, scenes::SceneFields,
+            kinds::ConnectionFields, output_status::StreamingFields, scene_status::SceneFields,
         };
         use crate::webhooks::callbacks::Envelope;
         serde_json::from_value::<Envelope>(example("Envelope")).unwrap();

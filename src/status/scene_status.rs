@@ -1,7 +1,8 @@
 //! The scenes' change kinds (`scene_changed`, `scene_list_changed`): their descriptors and the
 //! callback rules that read them. The scenes' status (current scene, scene list) and its rules
 //! predate the seam and stay in `status::model` and `status::update`; the capability itself
-//! (commands, routes, the history's scenes table) is `crate::scenes`.
+//! (commands, routes, the history's scenes table) sits in the capability layer above, which
+//! imports this module, never the reverse.
 
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -2,7 +2,8 @@
 //! balance, sync offset, monitoring, tracks) and the pure rules that apply what OBS reports.
 //!
 //! It lives in the status core because an instance's status is made of every capability's slice;
-//! the capability itself (events, commands, routes) is `crate::audio`.
+//! the capability itself (events, commands, routes) sits in the capability layer above, which
+//! imports this module, never the reverse.
 //!
 //! A fader dragged in OBS (or in a page) sends a volume event per step. The cache follows every
 //! step at once, but the numbered `audio_changed` for a volume is sent only once the fader has
