@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use super::{
     audio,
     model::ConnectionState,
-    outputs, scenes, sources, studio,
+    outputs, rule_firing, scenes, sources, studio,
     update::{Change, ConnectionReport, ObsUpdate},
 };
 
@@ -53,7 +53,7 @@ pub struct CallbackRule {
 }
 
 /// Every kind of numbered change.
-pub static ALL: [&ChangeKind; 10] = [
+pub static ALL: [&ChangeKind; 11] = [
     &scenes::SCENE_CHANGED,
     &outputs::STREAMING_CHANGED,
     &outputs::RECORDING_CHANGED,
@@ -64,6 +64,7 @@ pub static ALL: [&ChangeKind; 10] = [
     &sources::SOURCE_CHANGED,
     &studio::STUDIO_CHANGED,
     &audio::AUDIO_CHANGED,
+    &rule_firing::RULE_FIRED,
 ];
 
 /// The descriptor named `name`, if any.

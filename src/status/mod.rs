@@ -15,6 +15,7 @@ pub mod lossy;
 pub mod manager;
 pub mod model;
 pub mod outputs;
+pub mod rule_firing;
 pub mod scenes;
 pub mod sources;
 pub mod studio;
@@ -22,7 +23,7 @@ pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
-    ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, Ping, Report, SetRunning,
+    Announce, ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, Ping, Report, SetRunning,
     StatusChanged, StatusManager, Subscribe,
 };
 pub use model::{ConnectionState, InstanceStatus};
