@@ -63,7 +63,6 @@ pub struct RuleView {
     pub enabled: bool,
     pub definition: RuleSpec,
     /// Held triggers: the instances whose condition has entered (awaiting recovery).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entered: Vec<String>,
     /// Schedules: the next firing.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,7 +199,14 @@ impl RuleEngine {
 
     fn put(&mut self, rule: Rule, origin: Origin) {
         let name = rule.spec.name.clone();
-        let mark = self.marks.get(&name).copied();
+        let mut mark = self.marks.get(&name).copied();
+        if mark.is_none() && matches!(rule.trigger, Trigger::Schedule { .. }) {
+            // A new schedule is handled up to the moment it was made: nothing before is missed.
+            let now = self.now();
+            mark = Some(now);
+            self.marks.insert(name.clone(), now);
+            self.store_mark(&name, now);
+        }
         self.rules.insert(name, Loaded::new(rule, origin, mark));
     }
 
@@ -364,9 +370,6 @@ impl RuleEngine {
             return;
         };
         let Some(mark) = loaded.mark else {
-            // First sight of this schedule: handled up to now.
-            loaded.mark = Some(now);
-            self.store_mark(name, now);
             return;
         };
         let decision = due(schedule, mark, now, *missed, *grace_secs);
@@ -375,6 +378,7 @@ impl RuleEngine {
         }
         loaded.mark = Some(now);
         let enabled = loaded.rule.spec.enabled;
+        self.marks.insert(name.to_string(), now);
         self.store_mark(name, now);
         if !enabled {
             return;

@@ -38,8 +38,10 @@ pub fn update(
         .map(|n| n > 0)
 }
 
-/// Answers whether a row went.
+/// Deletes the rule and its schedule mark; answers whether the rule was there.
 pub fn delete(conn: &mut SqliteConnection, name: &str) -> QueryResult<bool> {
+    diesel::delete(rule_schedule_marks::table.filter(rule_schedule_marks::rule_name.eq(name)))
+        .execute(conn)?;
     diesel::delete(rules::table.filter(rules::name.eq(name)))
         .execute(conn)
         .map(|n| n > 0)
