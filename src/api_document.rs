@@ -21,6 +21,7 @@ use crate::audio::routes as audio;
 use crate::http::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
+use crate::rules::routes as rules;
 use crate::scenes::routes as scenes;
 use crate::sources::routes as sources;
 use crate::studio::routes as studio;
@@ -124,6 +125,14 @@ use crate::studio::routes as studio;
         crate::http::tokens::show_self,
         crate::http::tokens::remove,
         crate::http::audit::entries,
+        rules::list,
+        rules::create,
+        rules::create_failover,
+        rules::show,
+        rules::replace,
+        rules::change,
+        rules::remove,
+        rules::test,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors, &Scopes),
@@ -138,6 +147,9 @@ use crate::studio::routes as studio;
         (name = "tokens", description = "Scoped API tokens and the audit trail. Every /api/ \
             operation states the scope it needs in `x-obs-hub-scope` (read < control < admin) \
             and, within control, its capability in `x-obs-hub-capability`"),
+        (name = "rules", description = "Automation: rules with a change, schedule or held \
+            trigger, conditions on the status, actions on instances or groups; every firing is a \
+            `rule_fired` change (history, WebSocket, opt-in webhook type)"),
         (name = "callbacks", description = "Another hub's (or anyone's) notifications. With a \
             callback secret configured: a Standard Webhooks signature (webhook-id, \
             webhook-timestamp, webhook-signature) or an API token"),

@@ -17,6 +17,11 @@ use crate::{
     obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
     pictures::notices::PictureNotices,
+    rules::{
+        actions::{GroupResolver, Runner},
+        engine::{Origin, RuleEngine},
+        routes::RulesApi,
+    },
     status::{lossy::LossyHub, StatusBoard, StatusManager, Subscribe},
     webhooks::Webhooks,
 };
@@ -46,6 +51,9 @@ pub enum StartError {
     /// A `[[webhooks]]` table the webhooks module refuses (a setting to fix, like a bad value).
     #[error("{0}")]
     Webhooks(String),
+    /// A `[[rules]]` table that does not validate.
+    #[error("{0}")]
+    Rules(String),
 }
 
 /// [`Settings::load`], then the checks that need the layers above the settings (each
@@ -56,16 +64,39 @@ pub fn load_settings(
     overrides: Overrides,
 ) -> Result<Settings, ConfigError> {
     let settings = Settings::load(config_path, overrides)?;
-    crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(|message| {
-        ConfigError::File {
-            path: config_path
-                .map(|path| path.display().to_string())
-                .unwrap_or_default(),
-            message,
-        }
-    })?;
+    let file_error = |message| ConfigError::File {
+        path: config_path
+            .map(|path| path.display().to_string())
+            .unwrap_or_default(),
+        message,
+    };
+    crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(file_error)?;
+    declared_rules(&settings).map_err(file_error)?;
     Ok(settings)
 }
+
+/// How rules resolve an instance group to its members.
+// Instance groups (issue 20 item 3) are another helper's; until they land, no group exists.
+fn instance_groups(_settings: &Settings) -> GroupResolver {
+    Arc::new(|_| None)
+}
+
+/// The config file's `[[rules]]`, checked against its instances and groups.
+fn declared_rules(settings: &Settings) -> Result<Vec<crate::rules::model::Rule>, String> {
+    let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
+    let groups = instance_groups(settings);
+    let group = move |name: &str| groups(name);
+    crate::rules::declared(
+        &settings.rules,
+        &crate::rules::model::Known {
+            instances: &instances,
+            group: &group,
+        },
+    )
+}
+
+/// Routes about the hub as a whole, mounted under `/api` only: one line per capability.
+const HUB_ROUTES: [http::CapabilityRoutes; 1] = [crate::rules::routes::routes];
 
 /// The capabilities' REST routes: one line per capability.
 const CAPABILITY_ROUTES: [http::CapabilityRoutes; 6] = [
@@ -102,6 +133,7 @@ pub struct Application {
     board: StatusBoard,
     manager: Addr<StatusManager>,
     supervisor: Addr<ConnectionSupervisor>,
+    rules: Addr<RuleEngine>,
     persistence: Persistence,
     webhooks: Webhooks,
     /// The certificate served, when HTTPS is on.
@@ -123,6 +155,7 @@ impl Application {
     ) -> Result<Self, StartError> {
         let declared = crate::webhooks::settings::declared_endpoints(&settings.webhooks)
             .map_err(StartError::Webhooks)?;
+        let declared_rules = declared_rules(&settings).map_err(StartError::Rules)?;
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
@@ -172,6 +205,18 @@ impl Application {
             translators(),
         )
         .start();
+        let (rules, rules_api) = start_rules(
+            &settings,
+            declared_rules,
+            &board,
+            &manager,
+            &supervisor,
+            persistence.pool().cloned(),
+        );
+        // The rules engine hears every change too; subscribed before any connection has
+        // reported (the connections start on the supervisor's first turn).
+        manager.do_send(Subscribe(rules.clone().recipient()));
+        let rules_data = web::Data::new(rules_api);
         let stats_data = web::Data::new(stats_history);
         let show_data = show.map(web::Data::new);
         let pairings = web::Data::new(http::pairing::Pairings::default());
@@ -220,11 +265,12 @@ impl Application {
                 .app_data(captures.clone())
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
+                .app_data(rules_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
                 .wrap(actix_web::middleware::from_fn(http::count_requests))
-                .configure(|config| http::routes(config, &CAPABILITY_ROUTES))
+                .configure(|config| http::routes(config, &CAPABILITY_ROUTES, &HUB_ROUTES))
         })
         .workers(workers)
         // Our own signal handling (crate::shutdown): actix-server's would stop the System.
@@ -242,6 +288,7 @@ impl Application {
             board,
             manager,
             supervisor,
+            rules,
             persistence,
             webhooks,
             tls,
@@ -274,6 +321,11 @@ impl Application {
 
     pub fn supervisor(&self) -> Addr<ConnectionSupervisor> {
         self.supervisor.clone()
+    }
+
+    /// The rules engine (tests send it `Tick`s after moving their clock).
+    pub fn rules(&self) -> Addr<RuleEngine> {
+        self.rules.clone()
     }
 
     /// The history database's pool and health (None pool when persistence is disabled).
@@ -309,6 +361,56 @@ impl Application {
         self.persistence.drain(DRAIN_ON_SHUTDOWN).await;
         served
     }
+}
+
+/// Starts the rules engine with the config file's rules and the stored ones; answers it and
+/// what its routes work with.
+fn start_rules(
+    settings: &Settings,
+    declared: Vec<crate::rules::model::Rule>,
+    board: &StatusBoard,
+    manager: &Addr<StatusManager>,
+    supervisor: &Addr<ConnectionSupervisor>,
+    pool: Option<crate::db::pool::Pool>,
+) -> (Addr<RuleEngine>, RulesApi) {
+    let groups = instance_groups(settings);
+    let configured: std::collections::BTreeSet<String> =
+        declared.iter().map(|rule| rule.spec.name.clone()).collect();
+    let mut rules: Vec<_> = declared
+        .into_iter()
+        .map(|rule| (rule, Origin::Config))
+        .collect();
+    if let Some(pool) = &pool {
+        let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
+        let resolver = groups.clone();
+        let group = move |name: &str| resolver(name);
+        let known = crate::rules::model::Known {
+            instances: &instances,
+            group: &group,
+        };
+        rules.extend(
+            crate::rules::stored(pool, &known, &configured)
+                .into_iter()
+                .map(|rule| (rule, Origin::Api)),
+        );
+    }
+    let runner = Runner {
+        supervisor: supervisor.clone(),
+        board: board.clone(),
+        clock: settings.clock.clone(),
+        chains: crate::rules::engine::new_chains(),
+        memory: Default::default(),
+        groups: groups.clone(),
+    };
+    let engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules).start();
+    let api = RulesApi {
+        engine: engine.clone(),
+        board: board.clone(),
+        groups,
+        pool,
+        configured: Arc::new(configured),
+    };
+    (engine, api)
 }
 
 #[cfg(test)]

@@ -341,6 +341,12 @@ impl FakeObs {
         lock(&self.shared.state).program_scene().name.clone()
     }
 
+    /// The stream sends `kbits_per_sec` from now on, as a congested link would (the hub sees
+    /// it in the bytes of its next polls).
+    pub fn set_stream_bitrate(&self, kbits_per_sec: f64) {
+        lock(&self.shared.state).set_stream_bitrate(std::time::Instant::now(), kbits_per_sec);
+    }
+
     /// Whether the stream output is active (from STARTED until STOPPED).
     pub fn is_streaming(&self) -> bool {
         lock(&self.shared.state).is_streaming()

@@ -83,8 +83,13 @@ pub struct AppState {
 pub type CapabilityRoutes = fn(&mut web::ServiceConfig);
 
 /// Registers every route: the hub's own, and the capabilities' that `app` hands in (each under
-/// `/api` and `/api/instances/{instance}`, behind the token check).
-pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [CapabilityRoutes]) {
+/// `/api` and `/api/instances/{instance}`, behind the token check; `hub_wide` ones, about the
+/// hub rather than an instance, under `/api` only).
+pub fn routes(
+    config: &mut web::ServiceConfig,
+    capabilities: &'static [CapabilityRoutes],
+    hub_wide: &'static [CapabilityRoutes],
+) {
     config
         .service(get("/healthz", ops::healthz))
         .service(get("/readyz", ops::readyz))
@@ -125,6 +130,11 @@ pub fn routes(config: &mut web::ServiceConfig, capabilities: &'static [Capabilit
                         .route(web::post().to(demo_show::set_show)),
                 )
                 .service(get("/instances", handlers::list_instances))
+                .configure(|config| {
+                    for mount in hub_wide {
+                        config.configure(mount);
+                    }
+                })
                 .service(
                     web::scope("/instances/{instance}")
                         .configure(|config| instance_routes(config, capabilities)),

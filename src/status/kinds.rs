@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use super::{
     audio_status,
     model::ConnectionState,
-    output_status, scene_status, source_status, studio_status,
+    output_status, rule_firing, scene_status, source_status, studio_status,
     update::{Change, ConnectionReport, ObsUpdate},
 };
 
@@ -53,7 +53,7 @@ pub struct CallbackRule {
 }
 
 /// Every kind of numbered change.
-pub static ALL: [&ChangeKind; 10] = [
+pub static ALL: [&ChangeKind; 11] = [
     &scene_status::SCENE_CHANGED,
     &output_status::STREAMING_CHANGED,
     &output_status::RECORDING_CHANGED,
@@ -64,6 +64,7 @@ pub static ALL: [&ChangeKind; 10] = [
     &source_status::SOURCE_CHANGED,
     &studio_status::STUDIO_CHANGED,
     &audio_status::AUDIO_CHANGED,
+    &rule_firing::RULE_FIRED,
 ];
 
 /// The descriptor named `name`, if any.

@@ -17,6 +17,7 @@ pub mod lossy;
 pub mod manager;
 pub mod model;
 pub mod output_status;
+pub mod rule_firing;
 pub mod scene_status;
 pub mod source_status;
 pub mod studio_status;
@@ -24,7 +25,7 @@ pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
-    ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, Ping, Report, SetRunning,
+    Announce, ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, Ping, Report, SetRunning,
     StatusChanged, StatusManager, Subscribe,
 };
 pub use model::{ConnectionState, InstanceStatus};

@@ -31,6 +31,8 @@ pub enum Source {
     Api,
     /// A notification posted to the hub's callback endpoint (webhooks).
     Callback,
+    /// One of the hub's rules (`rule_fired`).
+    Rule,
 }
 
 /// What the connection machinery reports about the link itself.
@@ -165,6 +167,8 @@ pub enum Change {
     StudioChanged(StudioStatus),
     /// One input's mute, settled volume, balance...: the input after the change.
     AudioChanged(AudioChange),
+    /// A rule fired, or was kept from firing (published by the rules engine, not OBS).
+    RuleFired(super::rule_firing::RuleFiring),
 }
 
 impl Change {
@@ -181,6 +185,7 @@ impl Change {
             Self::SourceChanged(_) => &source_status::SOURCE_CHANGED,
             Self::StudioChanged(_) => &studio_status::STUDIO_CHANGED,
             Self::AudioChanged(_) => &audio_status::AUDIO_CHANGED,
+            Self::RuleFired(_) => &super::rule_firing::RULE_FIRED,
         }
     }
 

@@ -9,12 +9,12 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use obs_hub::status::{
-    audio::{AudioInput, AudioUpdate},
+    audio_status::{AudioInput, AudioUpdate},
     manager::ChangeEvent,
     model::{ObsStats, SceneInfo},
-    outputs::{Output, OutputUpdate, SideReading},
-    sources::{SceneItem, SourceUpdate},
-    studio::{StudioReading, StudioUpdate},
+    output_status::{Output, OutputUpdate, SideReading},
+    source_status::{SceneItem, SourceUpdate},
+    studio_status::{StudioReading, StudioUpdate},
     update::{apply, ConnectionReport, PollReading, RecordReading, StreamReading},
     ConnectionState, InstanceStatus, ObsUpdate, Source,
 };

@@ -22,6 +22,7 @@ mod ops;
 mod outputs;
 mod persistence;
 mod pictures;
+mod rules;
 mod scopes;
 mod sources;
 mod studio;

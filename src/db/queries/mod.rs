@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod events;
 pub mod instances;
+pub mod rules;
 pub mod scenes;
 pub mod sessions;
 pub mod tokens;

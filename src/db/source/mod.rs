@@ -5,5 +5,6 @@ pub mod event;
 pub mod instance;
 pub mod scene;
 pub mod session;
+pub mod rule;
 pub mod token;
 pub mod webhook;
