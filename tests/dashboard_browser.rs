@@ -863,3 +863,65 @@ async fn the_fleet_view_puts_the_instance_that_is_down_first() {
     println!("screenshot: {}", fleet.display());
     browser.quit().await;
 }
+
+/// Issue 17 with helper R's rules: the rules panel lists a rule, dry-runs it, switches it off and
+/// on (the hub's rule follows), and shows its last firing once it has fired.
+#[actix_web::test]
+#[ignore = "needs Chromium: cargo test --test dashboard_browser -- --ignored"]
+async fn the_rules_panel_lists_tries_and_switches_rules() {
+    let (driver, chromium) = find_browser();
+    let (hub, fake) = hub_with_fake().await;
+    let rule = json!({"name": "ending-to-brb",
+        "trigger": {"type": "change", "kind": "scene_changed", "where": {"scene": "Ending"}},
+        "actions": [{"type": "switch_scene", "scene": "BRB"}]});
+    let made = hub.post("/api/rules", &rule.to_string()).await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+
+    let browser = Browser::launch(&driver, &chromium).await;
+    browser.goto(&format!("{}/", hub.base)).await;
+    let item = "#rules li[data-rule=\"ending-to-brb\"]";
+    until("the rule listed", || async {
+        let facts = browser.text(&format!("{item} .rule-facts")).await?;
+        facts.contains("never fired").then_some(())
+    })
+    .await;
+
+    browser.click(&format!("{item} .rule-dry-run")).await;
+    until("the dry run's answer", || async {
+        let result = browser.text(&format!("{item} .rule-result")).await?;
+        result.contains("fire").then_some(())
+    })
+    .await;
+
+    browser.click(&format!("{item} .rule-toggle")).await;
+    until("the rule off in the hub", || async {
+        let view = hub.get("/api/rules/ending-to-brb").await.body;
+        (view["enabled"] == false).then_some(())
+    })
+    .await;
+    until("the Enable button", || async {
+        let text = browser.text(&format!("{item} .rule-toggle")).await?;
+        (text == "Enable").then_some(())
+    })
+    .await;
+    browser.click(&format!("{item} .rule-toggle")).await;
+    until("the rule on again in the hub", || async {
+        let view = hub.get("/api/rules/ending-to-brb").await.body;
+        (view["enabled"] == true).then_some(())
+    })
+    .await;
+
+    assert!(fake.switch_scene_from_obs("Ending").await);
+    until("the rule's switch in OBS", || async {
+        (fake.current_scene() == "BRB").then_some(())
+    })
+    .await;
+    until("the firing on the page", || async {
+        let facts = browser.text(&format!("{item} .rule-facts")).await?;
+        facts.contains("fired at").then_some(())
+    })
+    .await;
+    let errors = browser.severe_logs().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.quit().await;
+}

@@ -57,6 +57,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/panels/log.js", "text/javascript; charset=utf-8", false),
     asset!("js/panels/fleet.js", "text/javascript; charset=utf-8", false),
     asset!("js/panels/extras.js", "text/javascript; charset=utf-8", false),
+    asset!("js/panels/rules.js", "text/javascript; charset=utf-8", false),
     asset!("style.css", "text/css; charset=utf-8", false),
     asset!("favicon.svg", "image/svg+xml", false),
     asset!(

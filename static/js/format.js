@@ -66,6 +66,7 @@ export const SOURCES = {
   api: "from the hub",
   callback: "from a callback",
   page: "from this page",
+  rule: "from a rule",
 };
 
 export function describe(change) {
@@ -116,6 +117,8 @@ export function describe(change) {
       if (change.what === "muted" && change.state) return `${change.input} ${change.state.muted ? "muted" : "unmuted"}`;
       if (change.what === "volume" && change.state) return `${change.input} at ${decibels(change.state.volume_db)}`;
       return `${change.input}: ${change.what.replace("_", " ")}`;
+    case "rule_fired":
+      return `Rule ${change.rule}: ${change.outcome}${change.reason ? ` (${change.reason})` : ""}`;
     default:
       return change.type || "event";
   }

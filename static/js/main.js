@@ -16,6 +16,7 @@ import * as charts from "./panels/charts.js";
 import * as log from "./panels/log.js";
 import * as fleet from "./panels/fleet.js";
 import * as extras from "./panels/extras.js";
+import * as rules from "./panels/rules.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -105,7 +106,10 @@ function useToken(token) {
   $("token-form").hidden = true;
   $("pair-form").hidden = true;
   socket.reconnectNow();
-  loadPermissions().then(() => extras.load(ctx));
+  loadPermissions().then(() => {
+    extras.load(ctx);
+    rules.load(ctx);
+  });
 }
 
 $("token-form").addEventListener("submit", (event) => {
@@ -260,6 +264,7 @@ function changed(change) {
     default:
       break;
   }
+  rules.changed(ctx, change);
   if (change.instance === page.selected) {
     sources.changed(ctx, change);
     pictures.changed(ctx, change);
@@ -371,6 +376,7 @@ function render() {
   charts.render(ctx);
   renderPickerStates();
   extras.render(ctx);
+  rules.render(ctx);
   if (!socket.live()) connection.markUnknown(ctx);
 }
 
@@ -386,10 +392,13 @@ setInterval(() => {
   }
 }, 1000);
 
-for (const panel of [connection, scenes, pictures, outputs, mixer, sources, charts, log, fleet, extras]) {
+for (const panel of [connection, scenes, pictures, outputs, mixer, sources, charts, log, fleet, extras, rules]) {
   if (panel.init) panel.init(ctx);
 }
 setLink("connecting", "Connecting to the hub…");
 socket.connect();
 // What the token may do first: the optional panels ask only for what it may read.
-loadPermissions().then(() => extras.load(ctx));
+loadPermissions().then(() => {
+  extras.load(ctx);
+  rules.load(ctx);
+});

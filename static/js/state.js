@@ -15,6 +15,20 @@ export const UNCARRIED = [
   "connection.websocket_version",
 ];
 
+// The kinds of change that change an instance's status (applyChange knows them all).
+const STATUS_KINDS = new Set([
+  "scene_changed",
+  "scene_list_changed",
+  "streaming_changed",
+  "recording_changed",
+  "connection_changed",
+  "stats_updated",
+  "output_changed",
+  "source_changed",
+  "studio_changed",
+  "audio_changed",
+]);
+
 export function emptyHub() {
   return { seq: 0, running: false, since: null, instances: null };
 }
@@ -38,7 +52,12 @@ export function receive(hub, message) {
     return { hub: { ...hub, seq: Number.MAX_SAFE_INTEGER }, resync: true, gap: [hub.seq + 1, message.seq - 1] };
   }
   const status = hub.instances[message.instance];
-  if (!status) return { hub: { ...hub, seq: Number.MAX_SAFE_INTEGER }, resync: true };
+  if (!status) {
+    // A change of an instance this page does not know: its picture is incomplete, unless the
+    // change is of a kind that changes no status (a rule's firing, a newer hub's kind).
+    if (STATUS_KINDS.has(message.type)) return { hub: { ...hub, seq: Number.MAX_SAFE_INTEGER }, resync: true };
+    return { hub: { ...hub, seq: message.seq }, change: message };
+  }
   const next = applyChange(status, message);
   return {
     hub: { ...hub, seq: message.seq, instances: { ...hub.instances, [message.instance]: next } },

@@ -65,6 +65,15 @@ test("a change about an unknown instance asks for a resync", () => {
   assert.equal(step.resync, true);
 });
 
+test("a rule's firing under no known instance is taken in order, not resynchronised", () => {
+  const hub = receive(emptyHub(), snapshotMessage(fixture.snapshot, 1)).hub;
+  const firing = { seq: 2, instance: "", at: "x", source: "rule", type: "rule_fired", rule: "failover", outcome: "fired" };
+  const step = receive(hub, firing);
+  assert.equal(step.resync, undefined);
+  assert.equal(step.hub.seq, 2);
+  assert.equal(step.hub.instances, hub.instances);
+});
+
 test("an unknown kind of change changes nothing", () => {
   const status = fixture.snapshot;
   assert.equal(applyChange(status, { type: "from_the_future", seq: 1, instance: "studio", at: "x" }), status);
