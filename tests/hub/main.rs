@@ -17,6 +17,7 @@ mod cli;
 mod connection;
 mod doctor;
 mod fake_obs_protocol;
+mod meters;
 mod ops;
 mod outputs;
 mod persistence;
