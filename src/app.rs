@@ -198,11 +198,15 @@ impl Application {
         for subscriber in subscribers.into_iter().flatten() {
             manager.do_send(Subscribe(subscriber));
         }
+        let lossy = LossyHub::default().start();
+        // The meters' producer: its tap subscribes an instance's own session to OBS's meters
+        // while someone watches them.
+        let meters = crate::audio::meters::start(lossy.clone());
         let supervisor = ConnectionSupervisor::new(
             settings.instances.clone(),
             settings.timing.clone(),
             manager.clone(),
-            translators(),
+            translators().with_tap(meters),
         )
         .start();
         let (rules, rules_api) = start_rules(
@@ -228,7 +232,6 @@ impl Application {
         let captures = web::Data::new(crate::pictures::cache::Captures::new(
             settings.pictures.max_captures_per_second,
         ));
-        let lossy = LossyHub::default().start();
         let url_signer = Arc::new(http::signed_url::UrlSigner::new(
             crate::pictures::names::is_picture_path,
         ));

@@ -28,6 +28,7 @@
 //! and tasks.
 
 mod audio;
+mod meters;
 mod outputs;
 mod pictures;
 mod protocol;
@@ -316,6 +317,17 @@ impl FakeObs {
             intent,
             data: Some(data),
         }]);
+    }
+
+    /// How many identified sessions are subscribed to the audio meters (InputVolumeMeters).
+    pub fn meter_subscribers(&self) -> usize {
+        self.shared.meter_subscribers()
+    }
+
+    /// Sends one meter frame now to the sessions subscribed to the meters (besides the ones
+    /// sent every 50 ms while some session is), for tests that want a frame at a known point.
+    pub fn push_meter_frame(&self) {
+        self.shared.send_meter_frame();
     }
 
     /// Number of sessions currently identified.

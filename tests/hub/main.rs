@@ -18,6 +18,7 @@ mod connection;
 mod dashboard_state;
 mod doctor;
 mod fake_obs_protocol;
+mod meters;
 mod ops;
 mod outputs;
 mod persistence;
