@@ -575,6 +575,15 @@ setTimeout(() => {
 }, ms);
 "#;
 
+/// Makes the page believe it was hidden or shown again (a tab switched away and back), as the
+/// browser says it with `visibilitychange`.
+const VISIBILITY: &str = r#"
+const [state, done] = arguments;
+Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+document.dispatchEvent(new Event("visibilitychange"));
+done(true);
+"#;
+
 /// Scrolls to the top of the page and waits for it to be painted there (before screenshots).
 const TO_TOP: &str = r#"
 const done = arguments[0];
@@ -600,7 +609,8 @@ async fn attribute(browser: &Browser, css: &str, name: &str) -> Option<String> {
 /// Issue 17: the operator console runs a show against the simulated OBS, with an API token (so
 /// pictures must come through signed URLs): the program picture changes after a scene switch, a
 /// source toggle hides the item in OBS, mute from the page mutes OBS and a mute in OBS shows on
-/// the page, the fader moves from the keyboard, studio mode's preview then Transition puts the
+/// the page, the meter moves while the input plays (levels asked for only while the page is
+/// visible), the fader moves from the keyboard, studio mode's preview then Transition puts the
 /// scene on program, and the replay buffer's Save shows the saved file. No console error, and
 /// the page stays under 2 MB. Screenshots at desktop and phone size in artifacts/.
 #[actix_web::test]
@@ -701,6 +711,31 @@ async fn the_console_runs_a_show() {
         (pressed == "false").then_some(())
     })
     .await;
+    // The meter moves while the input plays (the simulated levels follow a wave), and the page
+    // asks for levels only while it is visible: hidden, OBS stops sending them to the hub.
+    let first_level = until("a level on the meter", || async {
+        attribute(&browser, strip, "data-level")
+            .await
+            .filter(|level| level.parse::<f64>().is_ok_and(|db| db > -60.0))
+    })
+    .await;
+    until("the meter moving", || async {
+        let level = attribute(&browser, strip, "data-level").await?;
+        (level != first_level).then_some(())
+    })
+    .await;
+    assert!(fake.meter_subscribers() > 0, "the hub asked OBS for levels");
+    browser.run_async(VISIBILITY, json!(["hidden"])).await;
+    until("no levels asked for while hidden", || async {
+        (fake.meter_subscribers() == 0).then_some(())
+    })
+    .await;
+    browser.run_async(VISIBILITY, json!(["visible"])).await;
+    until("levels asked for again once visible", || async {
+        (fake.meter_subscribers() > 0).then_some(())
+    })
+    .await;
+
     // The fader from the keyboard: two steps down from 0 dB.
     browser
         .send_keys(&format!("{strip} .fader"), "\u{E012}\u{E012}")
@@ -800,7 +835,8 @@ async fn the_console_runs_a_show() {
 
 /// Issue 17: thirty instances in the fleet view, one of them down and that one first. Also
 /// measures (printed, not asserted) the frames per second the page holds and the bytes per
-/// second it receives while thirty instances report every 300 ms.
+/// second it receives while thirty instances report every 300 ms and the open instance's meters
+/// arrive 20 times a second.
 #[actix_web::test]
 #[ignore = "needs Chromium: cargo test --test dashboard_browser -- --ignored"]
 async fn the_fleet_view_puts_the_instance_that_is_down_first() {
@@ -853,8 +889,14 @@ async fn the_fleet_view_puts_the_instance_that_is_down_first() {
     })
     .await;
 
+    until("obs-03's meters on the page", || async {
+        attribute(&browser, ".strip[data-input=\"Intro clip\"]", "data-level")
+            .await
+            .filter(|level| !level.is_empty())
+    })
+    .await;
     let measured = browser.run_async(MEASURE, json!([5000])).await;
-    println!("fleet of {COUNT}: {measured}");
+    println!("fleet of {COUNT}, meters on: {measured}");
     let errors = browser.severe_logs().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     browser.run_async(TO_TOP, json!([])).await;

@@ -18,7 +18,7 @@ let meterWatch = { instance: null, stop: null };
 const levels = new Map(); // input name -> [{peak, magnitude}] in dB, latest from the hub
 const drawn = new Map(); // input name -> [{peak, magnitude}] on screen (smoothed)
 let frameQueued = false;
-let metersRefused = false; // the hub has no meters (older than issue 14's meters)
+let metersRefused = false; // the hub has no meters (one older than the `meters` topic)
 const meterTopic = "meters";
 
 export function init(ctx) {
@@ -60,12 +60,13 @@ function watchMeters(ctx) {
   meterWatch = { instance: want, stop: want ? ctx.socket.watch(want, meterTopic) : null };
 }
 
-// A `meters` notice: the levels of every input, per channel, in dB.
+// A `meters` notice (about 20 a second): every input's level per channel, in dB (-100 is
+// silence, and a muted input reads it).
 export function notice(ctx, message) {
   if (message.topic !== meterTopic || message.instance !== meterWatch.instance) return;
   const inputs = (message.data && message.data.inputs) || [];
   for (const input of inputs) {
-    const channels = (input.channels || []).map((channel) => ({ peak: toDb(channel.peak), magnitude: toDb(channel.magnitude) }));
+    const channels = (input.channels || []).map((channel) => ({ peak: floored(channel.peak_db), magnitude: floored(channel.magnitude_db) }));
     levels.set(input.name, channels);
   }
   if (!frameQueued) {
@@ -74,11 +75,8 @@ export function notice(ctx, message) {
   }
 }
 
-// Levels may come as multipliers (0..1) or dB; the meter draws dB.
-function toDb(value) {
-  if (typeof value !== "number" || !Number.isFinite(value)) return METER_FLOOR_DB;
-  if (value >= 0 && value <= 1) return value === 0 ? METER_FLOOR_DB : Math.max(METER_FLOOR_DB, 20 * Math.log10(value));
-  return Math.max(METER_FLOOR_DB, Math.min(0, value));
+function floored(db) {
+  return typeof db === "number" && Number.isFinite(db) ? Math.max(METER_FLOOR_DB, Math.min(0, db)) : METER_FLOOR_DB;
 }
 
 // Eases the bars toward the latest levels: rising at once, falling smoothly (as OBS's meters do),
@@ -100,7 +98,6 @@ function drawMeters(ctx) {
     drawn.set(name, now);
     paint(strip, now);
   }
-  ctx.page.meterFrames = (ctx.page.meterFrames || 0) + 1;
   if (moving && !frameQueued) {
     frameQueued = true;
     requestAnimationFrame(() => drawMeters(ctx));
