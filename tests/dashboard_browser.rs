@@ -494,10 +494,7 @@ async fn the_dashboard_hides_what_its_token_may_not_do() {
     browser.goto(&format!("{}/", hub.base)).await;
     browser.severe_logs().await; // the 401s of the first visit, without a token
     until("the stream button hidden", || async {
-        browser
-            .exists("#stream-button.refused")
-            .await
-            .then_some(())
+        browser.exists("#stream-button.refused").await.then_some(())
     })
     .await;
     assert!(
@@ -515,7 +512,10 @@ async fn the_dashboard_hides_what_its_token_may_not_do() {
     assert_eq!(shown, false, "the stream button is not on the page");
     assert!(!fake.is_streaming());
     let errors = browser.severe_logs().await;
-    assert!(errors.is_empty(), "the page asks only for what the token may do: {errors:?}");
+    assert!(
+        errors.is_empty(),
+        "the page asks only for what the token may do: {errors:?}"
+    );
     browser
         .click("#scene-grid button[data-scene=\"BRB\"]")
         .await;

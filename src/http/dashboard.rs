@@ -47,17 +47,57 @@ const ASSETS: &[Asset] = &[
     asset!("js/api.js", "text/javascript; charset=utf-8", false),
     asset!("js/socket.js", "text/javascript; charset=utf-8", false),
     asset!("js/format.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/connection.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/scenes.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/pictures.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/outputs.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/mixer.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/sources.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/charts.js", "text/javascript; charset=utf-8", false),
+    asset!(
+        "js/panels/connection.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/scenes.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/pictures.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/outputs.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/mixer.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/sources.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/charts.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
     asset!("js/panels/log.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/fleet.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/extras.js", "text/javascript; charset=utf-8", false),
-    asset!("js/panels/rules.js", "text/javascript; charset=utf-8", false),
+    asset!(
+        "js/panels/fleet.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/extras.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/rules.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
     asset!("style.css", "text/css; charset=utf-8", false),
     asset!("favicon.svg", "image/svg+xml", false),
     asset!(

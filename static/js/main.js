@@ -194,8 +194,6 @@ function take(message) {
     return;
   }
   if (message.type === "error") {
-    // A hub without audio meters refuses their topic: the mixer then goes without.
-    if (message.error === "invalid_subscription" && mixer.refusedMeters(ctx, message.message)) return;
     notify(`The hub did not understand the page: ${message.message}`);
     return;
   }

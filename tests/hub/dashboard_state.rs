@@ -118,7 +118,11 @@ fn reading(scene: &str, streaming: bool, bytes: u64, studio_mode: bool) -> PollR
 /// The status the page gets in its snapshot: connected, read once, with items and inputs.
 fn snapshot_status() -> InstanceStatus {
     let mut status = InstanceStatus::new("studio", "127.0.0.1", 4455, at(0));
-    apply(&mut status, connection(ConnectionState::Connected, None), at(0));
+    apply(
+        &mut status,
+        connection(ConnectionState::Connected, None),
+        at(0),
+    );
     let mut first = reading("Scene", false, 0, false);
     first.audio = Some(vec![
         audio_input("Mic/Aux", false, 0.0),

@@ -18,7 +18,6 @@ let meterWatch = { instance: null, stop: null };
 const levels = new Map(); // input name -> [{peak, magnitude}] in dB, latest from the hub
 const drawn = new Map(); // input name -> [{peak, magnitude}] on screen (smoothed)
 let frameQueued = false;
-let metersRefused = false; // the hub has no meters (one older than the `meters` topic)
 const meterTopic = "meters";
 
 export function init(ctx) {
@@ -41,19 +40,10 @@ export async function reread(ctx, instance) {
   }
 }
 
-// Whether a refused subscription was the meters'; then they are not asked for again.
-export function refusedMeters(ctx, message) {
-  if (!String(message).includes(meterTopic)) return false;
-  metersRefused = true;
-  meterWatch = { instance: null, stop: null };
-  ctx.schedule();
-  return true;
-}
-
 function watchMeters(ctx) {
   const status = ctx.status();
   const visible = document.visibilityState === "visible";
-  const want = !metersRefused && visible && status && ctx.connected(status) && status.audio.inputs.length > 0 ? status.name : null;
+  const want = visible && status && ctx.connected(status) && status.audio.inputs.length > 0 ? status.name : null;
   if (meterWatch.instance === want) return;
   if (meterWatch.stop) meterWatch.stop();
   levels.clear();
@@ -259,9 +249,7 @@ export function render(ctx, status) {
   note.textContent = refused || "";
   $("mixer-hint").textContent = !order.length
     ? status.audio.read ? "OBS has no inputs with audio." : "Audio inputs are read once OBS is connected."
-    : metersRefused
-      ? "This hub sends no audio levels: no meters."
-      : meterWatch.instance && levels.size === 0
-        ? "Meters move while an input plays."
-        : "";
+    : meterWatch.instance && levels.size === 0
+      ? "Meters move while an input plays."
+      : "";
 }
