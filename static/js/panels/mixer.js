@@ -182,14 +182,10 @@ function sendVolume(ctx, strip, final) {
   const status = ctx.status();
   const name = strip.element.dataset.input;
   const db = Number(strip.parts.fader.value);
-  ctx.api("PUT", ctx.instancePath(status.name, `audio/inputs/${encodeURIComponent(name)}/volume`), { db }).then(
-    (answer) => {
-      // The settled volume comes as a change later; the answer is OBS's word now.
-      const input = answer && answer.input;
-      const known = input && ctx.page.hub.instances[status.name].audio.inputs.find((i) => i.name === input.name);
-      if (known) Object.assign(known, input);
-    },
-    (error) => ctx.notify(`Could not set the volume of ${name}: ${error.message}`),
+  // What the page shows comes from the hub's changes only: an answer applied here could land
+  // after a newer change (a mute in OBS) and show the older state.
+  ctx.api("PUT", ctx.instancePath(status.name, `audio/inputs/${encodeURIComponent(name)}/volume`), { db }).catch((error) =>
+    ctx.notify(`Could not set the volume of ${name}: ${error.message}`),
   );
 }
 
@@ -200,9 +196,8 @@ async function toggleMute(ctx, name, button) {
   const action = input && input.muted ? "unmute" : "mute";
   button.disabled = true;
   try {
-    const answer = await ctx.api("POST", ctx.instancePath(status.name, `audio/inputs/${encodeURIComponent(name)}/${action}`));
-    const known = answer && answer.input && ctx.page.hub.instances[status.name].audio.inputs.find((i) => i.name === answer.input.name);
-    if (known) Object.assign(known, answer.input);
+    // The new state comes as the hub's `audio_changed` (see sendVolume).
+    await ctx.api("POST", ctx.instancePath(status.name, `audio/inputs/${encodeURIComponent(name)}/${action}`));
   } catch (error) {
     ctx.notify(`Could not ${action} ${name}: ${error.message}`);
   } finally {

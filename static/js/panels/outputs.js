@@ -62,15 +62,9 @@ async function command(ctx, kind, action, body) {
   const instance = status.name;
   try {
     const answer = await ctx.api("POST", ctx.instancePath(instance, `outputs/${ROUTE[kind]}/${action}`), body);
-    if (answer && answer.output_path) {
-      const what = kind === "replay" ? "Replay saved" : "Recording saved";
-      ctx.logEntry({ at: new Date().toISOString(), instance, text: `${what}: ${answer.output_path}`, tag: "api" });
-      if (kind === "replay") {
-        // The saved path also arrives as an output_changed; shown at once from the answer.
-        const side = ctx.page.hub.instances[instance].outputs.replay_buffer;
-        side.last_saved_path = answer.output_path;
-        ctx.schedule();
-      }
+    // The saved file is shown from the hub's output_changed (the one source of what is shown).
+    if (answer && answer.output_path && kind === "record") {
+      ctx.logEntry({ at: new Date().toISOString(), instance, text: `Recording saved: ${answer.output_path}`, tag: "api" });
     }
     return true;
   } catch (error) {

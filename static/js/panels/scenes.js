@@ -66,8 +66,8 @@ export function render(ctx, status) {
   $("preview-line").hidden = !studioMode;
   $("preview-scene-name").textContent = studio.preview_scene || "–";
 
-  // Scenes: switch-scene or preview; studio mode: the studio capability.
-  const sceneRefusal = ctx.refusal("control", studioMode ? "studio" : "scenes", status.name);
+  // Program and preview are the scenes capability's; studio mode and the take the studio one's.
+  const sceneRefusal = ctx.refusal("control", "scenes", status.name);
   const studioRefusal = ctx.refusal("control", "studio", status.name);
 
   const toggle = $("studio-toggle");
