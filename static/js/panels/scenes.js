@@ -141,8 +141,10 @@ export function render(ctx, status) {
   const chosen = transitions.list.find((t) => t.name === select.value);
   duration.disabled = Boolean(chosen && chosen.fixed);
   const button = $("transition-button");
-  button.disabled = !connected || !studio.preview_scene || Boolean(pending.take) || studio.transition_running;
-  button.textContent = studio.transition_running ? "Transitioning…" : "Transition";
+  // Not held while OBS reports a transition running: a missed "transition ended" must never
+  // leave the operator without a take. The label says it instead.
+  button.disabled = !connected || !studio.preview_scene || Boolean(pending.take);
+  button.textContent = studio.transition_running ? "Transition (one is running)" : "Transition";
 }
 
 async function pick(ctx, name) {
