@@ -554,8 +554,11 @@ requestAnimationFrame(count);
 const PAGE_BYTES: &str = r#"
 const done = arguments[0];
 const entries = performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource"));
+const pictures = entries.filter((e) => e.name.includes("/screenshot/"));
 done([entries.reduce((sum, e) => sum + (e.transferSize || 0), 0),
-      entries.reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)]);
+      entries.reduce((sum, e) => sum + (e.decodedBodySize || 0), 0),
+      pictures.length,
+      pictures.reduce((sum, e) => sum + (e.transferSize || 0), 0)]);
 "#;
 
 /// Frames drawn and WebSocket and picture bytes received over `arguments[0]` ms of the page's
@@ -814,7 +817,7 @@ async fn the_console_runs_a_show() {
     let errors = browser.severe_logs().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     let bytes = browser.run_async(PAGE_BYTES, json!([])).await;
-    println!("page bytes [transferred, decoded]: {bytes}");
+    println!("page bytes [transferred, decoded, pictures loaded, their bytes]: {bytes}");
     let decoded = bytes[1].as_f64().unwrap_or(f64::MAX);
     assert!(decoded < 2_000_000.0, "the page loaded {bytes} bytes");
 

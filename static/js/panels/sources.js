@@ -105,7 +105,9 @@ export function render(ctx, status) {
   note.textContent = refused || "";
   const key = JSON.stringify([tree.items, status.sources.media, may, [...open], editing]);
   const list = $("sources");
-  if (list.dataset.key === key) return; // nothing moved: keep focus and the text being typed
+  if (list.dataset.key === key) return; // nothing moved: keep focus
+  // A text being typed is not thrown away by another item's change; it is redrawn once saved.
+  if (editing && list.contains(document.activeElement)) return;
   list.dataset.key = key;
   list.replaceChildren(...rows(ctx, status, tree.items, tree.scene, may));
 }

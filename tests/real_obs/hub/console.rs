@@ -205,6 +205,15 @@ async fn the_console_runs_real_obs() {
     .await;
 
     let errors = browser.severe_logs().await;
+    // For the note: what real OBS's 480-pixel pictures weigh.
+    let pictures = browser
+        .run_async(
+            "const done = arguments[0]; done(performance.getEntriesByType('resource') \
+             .filter((e) => e.name.includes('/screenshot/')).map((e) => e.transferSize));",
+            json!([]),
+        )
+        .await;
+    println!("pictures loaded (bytes each): {pictures}");
     browser
         .run_async(
             "const done = arguments[0]; window.scrollTo(0, 0); \
