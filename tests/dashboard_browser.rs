@@ -830,6 +830,17 @@ async fn the_console_runs_a_show() {
     browser.screenshot(&desktop).await;
     browser.resize(390, 844).await;
     browser.run_async(TO_TOP, json!([])).await;
+    // On a phone nothing is wider than the screen (no sideways scrolling while running a show).
+    let widths = browser
+        .run_async(
+            "const root = document.documentElement; arguments[0]([root.scrollWidth, root.clientWidth]);",
+            json!([]),
+        )
+        .await;
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "[page, screen]: {widths}"
+    );
     let phone = artifacts_dir().join("console-phone.png");
     browser.screenshot(&phone).await;
     println!("screenshots: {} {}", desktop.display(), phone.display());

@@ -196,7 +196,10 @@ async fn the_console_runs_real_obs() {
     .await;
     // For the log: what the hub holds of studio mode at the take (a transition OBS never said
     // ended would show here as `transition_running: true`).
-    println!("studio at the take: {}", hub.get("/api/studio-mode").await.body);
+    println!(
+        "studio at the take: {}",
+        hub.get("/api/studio-mode").await.body
+    );
     browser.click("#transition-button").await;
     e2e::wait_for("the second scene taken to program", || async {
         let program = obs.scenes().current_program_scene().await.ok()?;
