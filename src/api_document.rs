@@ -22,6 +22,7 @@ use crate::fleet::routes as fleet;
 use crate::http::{callbacks, handlers, history, ops, qr, raw, responses::error_answer, webhooks};
 use crate::outputs::routes as outputs;
 use crate::pictures::routes as pictures;
+use crate::rules::routes as rules;
 use crate::scenes::routes as scenes;
 use crate::sources::routes as sources;
 use crate::studio::routes as studio;
@@ -135,6 +136,14 @@ use crate::studio::routes as studio;
         fleet::add_instance,
         fleet::change_instance,
         fleet::remove_instance,
+        rules::list,
+        rules::create,
+        rules::create_failover,
+        rules::show,
+        rules::replace,
+        rules::change,
+        rules::remove,
+        rules::test,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors, &Scopes),
@@ -152,6 +161,9 @@ use crate::studio::routes as studio;
         (name = "tokens", description = "Scoped API tokens and the audit trail. Every /api/ \
             operation states the scope it needs in `x-obs-hub-scope` (read < control < admin) \
             and, within control, its capability in `x-obs-hub-capability`"),
+        (name = "rules", description = "Automation: rules with a change, schedule or held \
+            trigger, conditions on the status, actions on instances or groups; every firing is a \
+            `rule_fired` change (history, WebSocket, opt-in webhook type)"),
         (name = "callbacks", description = "Another hub's (or anyone's) notifications. With a \
             callback secret configured: a Standard Webhooks signature (webhook-id, \
             webhook-timestamp, webhook-signature) or an API token"),

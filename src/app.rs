@@ -22,6 +22,11 @@ use crate::{
     obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
     pictures::notices::PictureNotices,
+    rules::{
+        actions::{GroupResolver, Runner},
+        engine::{Origin, RuleEngine},
+        routes::RulesApi,
+    },
     status::{lossy::LossyHub, StatusBoard, StatusManager, Subscribe},
     webhooks::Webhooks,
 };
@@ -51,6 +56,9 @@ pub enum StartError {
     /// A `[[webhooks]]` table the webhooks module refuses (a setting to fix, like a bad value).
     #[error("{0}")]
     Webhooks(String),
+    /// A `[[rules]]` table that does not validate.
+    #[error("{0}")]
+    Rules(String),
 }
 
 /// [`Settings::load`], then the checks that need the layers above the settings (each
@@ -61,15 +69,35 @@ pub fn load_settings(
     overrides: Overrides,
 ) -> Result<Settings, ConfigError> {
     let settings = Settings::load(config_path, overrides)?;
-    crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(|message| {
-        ConfigError::File {
-            path: config_path
-                .map(|path| path.display().to_string())
-                .unwrap_or_default(),
-            message,
-        }
-    })?;
+    let file_error = |message| ConfigError::File {
+        path: config_path
+            .map(|path| path.display().to_string())
+            .unwrap_or_default(),
+        message,
+    };
+    crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(file_error)?;
+    declared_rules(&settings).map_err(file_error)?;
     Ok(settings)
+}
+
+/// How rules resolve an instance group to its members.
+// Instance groups (issue 20 item 3) are another helper's; until they land, no group exists.
+fn instance_groups(_settings: &Settings) -> GroupResolver {
+    Arc::new(|_| None)
+}
+
+/// The config file's `[[rules]]`, checked against its instances and groups.
+fn declared_rules(settings: &Settings) -> Result<Vec<crate::rules::model::Rule>, String> {
+    let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
+    let groups = instance_groups(settings);
+    let group = move |name: &str| groups(name);
+    crate::rules::declared(
+        &settings.rules,
+        &crate::rules::model::Known {
+            instances: &instances,
+            group: &group,
+        },
+    )
 }
 
 /// The capabilities' REST routes: one line per capability.
@@ -83,7 +111,8 @@ const CAPABILITY_ROUTES: [http::CapabilityRoutes; 6] = [
 ];
 
 /// The capabilities' routes about the hub as a whole (mounted once, in `/api`).
-const HUB_ROUTES: [http::CapabilityRoutes; 1] = [crate::fleet::routes::routes];
+const HUB_ROUTES: [http::CapabilityRoutes; 2] =
+    [crate::fleet::routes::routes, crate::rules::routes::routes];
 
 /// How OBS events reach the capabilities: one line per capability (the connection translates
 /// scenes, stream and record state itself).
@@ -115,6 +144,7 @@ struct SharedData {
     stats: web::Data<StatsHistory>,
     groups: web::Data<InstanceGroups>,
     managed: web::Data<ManagedInstances>,
+    rules: web::Data<crate::rules::routes::RulesApi>,
 }
 
 impl SharedData {
@@ -143,6 +173,7 @@ impl SharedData {
             .app_data(self.stats.clone())
             .app_data(self.groups.clone())
             .app_data(self.managed.clone())
+            .app_data(self.rules.clone())
             .wrap(actix_web::middleware::from_fn(http::site_guard))
             .wrap(http::normalize::NormalizeSlashes)
             .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
@@ -160,6 +191,7 @@ pub struct Application {
     board: StatusBoard,
     manager: Addr<StatusManager>,
     supervisor: Addr<ConnectionSupervisor>,
+    rules: Addr<RuleEngine>,
     persistence: Persistence,
     webhooks: Webhooks,
     /// Every instance group (config and API), as the routes and the rules resolve them.
@@ -183,6 +215,7 @@ impl Application {
     ) -> Result<Self, StartError> {
         let declared = crate::webhooks::settings::declared_endpoints(&settings.webhooks)
             .map_err(StartError::Webhooks)?;
+        let declared_rules = declared_rules(&settings).map_err(StartError::Rules)?;
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
@@ -250,13 +283,29 @@ impl Application {
         for subscriber in subscribers.into_iter().flatten() {
             manager.do_send(Subscribe(subscriber));
         }
+        let lossy = LossyHub::default().start();
+        // The meters' producer: its tap subscribes an instance's own session to OBS's meters
+        // while someone watches them.
+        let meters = crate::audio::meters::start(lossy.clone());
         let supervisor = ConnectionSupervisor::new(
             all_instances,
             settings.timing.clone(),
             manager.clone(),
-            translators(),
+            translators().with_tap(meters),
         )
         .start();
+        let (rules, rules_api) = start_rules(
+            &settings,
+            declared_rules,
+            &board,
+            &manager,
+            &supervisor,
+            persistence.pool().cloned(),
+        );
+        // The rules engine hears every change too; subscribed before any connection has
+        // reported (the connections start on the supervisor's first turn).
+        manager.do_send(Subscribe(rules.clone().recipient()));
+        let rules_data = web::Data::new(rules_api);
         let stats_data = web::Data::new(stats_history);
         let show_data = show.map(web::Data::new);
         let pairings = web::Data::new(http::pairing::Pairings::default());
@@ -268,7 +317,6 @@ impl Application {
         let captures = web::Data::new(crate::pictures::cache::Captures::new(
             settings.pictures.max_captures_per_second,
         ));
-        let lossy = LossyHub::default().start();
         let url_signer = Arc::new(http::signed_url::UrlSigner::new(
             crate::pictures::names::is_picture_path,
         ));
@@ -303,6 +351,7 @@ impl Application {
             stats: stats_data,
             groups: web::Data::new(instance_groups.clone()),
             managed: web::Data::new(managed),
+            rules: rules_data,
         };
         let server = HttpServer::new(move || {
             // Group commands run each member's request through a second copy of this very app.
@@ -325,6 +374,7 @@ impl Application {
             board,
             manager,
             supervisor,
+            rules,
             persistence,
             webhooks,
             instance_groups,
@@ -358,6 +408,11 @@ impl Application {
 
     pub fn supervisor(&self) -> Addr<ConnectionSupervisor> {
         self.supervisor.clone()
+    }
+
+    /// The rules engine (tests send it `Tick`s after moving their clock).
+    pub fn rules(&self) -> Addr<RuleEngine> {
+        self.rules.clone()
     }
 
     /// The history database's pool and health (None pool when persistence is disabled).
@@ -399,6 +454,56 @@ impl Application {
         self.persistence.drain(DRAIN_ON_SHUTDOWN).await;
         served
     }
+}
+
+/// Starts the rules engine with the config file's rules and the stored ones; answers it and
+/// what its routes work with.
+fn start_rules(
+    settings: &Settings,
+    declared: Vec<crate::rules::model::Rule>,
+    board: &StatusBoard,
+    manager: &Addr<StatusManager>,
+    supervisor: &Addr<ConnectionSupervisor>,
+    pool: Option<crate::db::pool::Pool>,
+) -> (Addr<RuleEngine>, RulesApi) {
+    let groups = instance_groups(settings);
+    let configured: std::collections::BTreeSet<String> =
+        declared.iter().map(|rule| rule.spec.name.clone()).collect();
+    let mut rules: Vec<_> = declared
+        .into_iter()
+        .map(|rule| (rule, Origin::Config))
+        .collect();
+    if let Some(pool) = &pool {
+        let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
+        let resolver = groups.clone();
+        let group = move |name: &str| resolver(name);
+        let known = crate::rules::model::Known {
+            instances: &instances,
+            group: &group,
+        };
+        rules.extend(
+            crate::rules::stored(pool, &known, &configured)
+                .into_iter()
+                .map(|rule| (rule, Origin::Api)),
+        );
+    }
+    let runner = Runner {
+        supervisor: supervisor.clone(),
+        board: board.clone(),
+        clock: settings.clock.clone(),
+        chains: crate::rules::engine::new_chains(),
+        memory: Default::default(),
+        groups: groups.clone(),
+    };
+    let engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules).start();
+    let api = RulesApi {
+        engine: engine.clone(),
+        board: board.clone(),
+        groups,
+        pool,
+        configured: Arc::new(configured),
+    };
+    (engine, api)
 }
 
 #[cfg(test)]

@@ -139,6 +139,14 @@ pub enum ApiError {
     /// The history cannot be read: persistence is disabled, or the database fails.
     #[error("{0}")]
     PersistenceUnavailable(String),
+    /// A rule that does not validate; the message starts with the JSON path of the mistake.
+    #[error("{0}")]
+    InvalidRule(String),
+    #[error("{0}")]
+    UnknownRule(String),
+    /// A rule declared in the config file: read-only through the API.
+    #[error("{0}")]
+    RuleReadOnly(String),
 }
 
 impl ApiError {
@@ -184,6 +192,9 @@ impl ApiError {
             Self::Timeout(_) => "obs_timeout",
             Self::ObsRejected(_) => "obs_error",
             Self::PersistenceUnavailable(_) => "persistence_unavailable",
+            Self::InvalidRule(_) => "invalid_rule",
+            Self::UnknownRule(_) => "unknown_rule",
+            Self::RuleReadOnly(_) => "rule_read_only",
         }
     }
 
@@ -251,9 +262,12 @@ impl ResponseError for ApiError {
             Self::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::WebSocketRequired(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidJson(_) | Self::InvalidField(_) | Self::DestinationNotAllowed(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidJson(_)
+            | Self::InvalidField(_)
+            | Self::DestinationNotAllowed(_)
+            | Self::InvalidRule(_) => StatusCode::BAD_REQUEST,
+            Self::UnknownRule(_) => StatusCode::NOT_FOUND,
+            Self::RuleReadOnly(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyUnauthenticated(_) => StatusCode::SERVICE_UNAVAILABLE,

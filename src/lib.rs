@@ -8,7 +8,8 @@
 //!   shapes, shared by our client session and the simulated OBS), [`secret`] (secrets that never
 //!   print, constant-time token comparison), [`backoff`], [`connection_state`] (named by the
 //!   status board, error bodies and metrics alike), [`shutdown`], [`open_files`] (the
-//!   open-files limit raised at start), [`systemd`], [`tls`]
+//!   open-files limit raised at start), [`systemd`], [`tls`], [`clock`] (the time rules wait
+//!   on, driven by hand in tests)
 //! - L1 settings and plumbing: [`config`] (flags > env > TOML file > defaults), [`metrics`],
 //!   [`error`] (the one `ApiError`)
 //! - L2 the status core: [`status`] (the `StatusManager` singleton holding the cached status of
@@ -24,7 +25,9 @@
 //!   [`studio`] (studio mode, transitions, T-bar), [`audio`] (the mixer: mute, volume, balance),
 //!   [`pictures`] (program, preview and source pictures, one capture shared by every viewer),
 //!   [`fleet`] (instance groups and their commands, instances added and removed while the hub
-//!   runs); their slices of status live in `status`
+//!   runs), [`rules`] (automation: triggers, conditions, schedules, held conditions; its actions
+//!   are the other capabilities' commands, sent the way their routes send them); their slices of
+//!   status live in `status`
 //! - L6 the whole: [`app`] (start-up: builds the actors, wires every subscriber, registers
 //!   each capability in one line), [`api_document`] (the OpenAPI document, above every route),
 //!   [`cli`] (the command line), [`doctor`], [`demo`]
@@ -36,6 +39,7 @@ pub mod app;
 pub mod audio;
 pub mod backoff;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod connection_state;
 pub mod db;
@@ -51,6 +55,7 @@ pub mod obs_protocol;
 pub mod open_files;
 pub mod outputs;
 pub mod pictures;
+pub mod rules;
 pub mod scenes;
 pub mod secret;
 pub mod shutdown;

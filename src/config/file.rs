@@ -30,6 +30,9 @@ pub(super) struct FileConfig {
     pub(super) callback_secret: Option<Secret>,
     #[serde(default)]
     pub(super) webhooks: Vec<FileWebhook>,
+    /// `[[rules]]`: read as the API's JSON and checked by `crate::rules` at start.
+    #[serde(default)]
+    pub(super) rules: Vec<toml::Value>,
     #[serde(default)]
     pub(super) webhook_delivery: FileDelivery,
     #[serde(default)]

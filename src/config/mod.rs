@@ -217,6 +217,12 @@ pub struct Settings {
     pub tls: TlsSettings,
     /// Shared screenshots (`[pictures]`); see `crate::pictures`.
     pub pictures: PicturesSettings,
+    /// `[[rules]]` tables as JSON, in the API's rule format; `app::load_settings` checks them
+    /// (`crate::rules::model`), naming the table and the field.
+    pub rules: Vec<serde_json::Value>,
+    /// The clock rules wait on (schedules, held conditions, delays): the system's, or a
+    /// test's hand-driven one.
+    pub clock: crate::clock::SharedClock,
 }
 
 /// How often the hub may ask OBS for one picture (`[pictures]`).
@@ -357,6 +363,15 @@ impl Settings {
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
         let http = resolve_http(&file.http).map_err(file_error)?;
         let pictures = resolve_pictures(&file.pictures).map_err(file_error)?;
+        let rules = file
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(index, table)| {
+                serde_json::to_value(table)
+                    .map_err(|error| file_error(format!("[[rules]] #{}: {error}", index + 1)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let tls = TlsSettings::resolve(
             overrides.tls.as_deref().or(file.tls.as_deref()),
             overrides.tls_cert.clone().or(file.tls_cert),
@@ -382,6 +397,8 @@ impl Settings {
             http,
             tls,
             pictures,
+            rules,
+            clock: Default::default(),
         })
     }
 

@@ -93,6 +93,7 @@ pub fn source_name(source: Source) -> &'static str {
         Source::Connection => "connection",
         Source::Api => "api",
         Source::Callback => "callback",
+        Source::Rule => "rule",
     }
 }
 

@@ -172,3 +172,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts
 );
+
+diesel::table! {
+    rules (id) {
+        id -> Integer,
+        name -> Text,
+        definition -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rule_schedule_marks (rule_name) {
+        rule_name -> Text,
+        handled_until -> Timestamp,
+    }
+}

@@ -61,6 +61,11 @@ impl Audio {
     pub fn input(&self, name: &str) -> Option<&InputAudio> {
         self.inputs.iter().find(|input| input.name == name)
     }
+
+    /// Every input with audio, in creation order.
+    pub fn inputs(&self) -> &[InputAudio] {
+        &self.inputs
+    }
 }
 
 /// The dB of a multiplier. Silence is -inf dB in OBS, which JSON cannot carry: the fake says

@@ -28,6 +28,7 @@
 //! and tasks.
 
 mod audio;
+mod meters;
 mod outputs;
 mod pictures;
 mod protocol;
@@ -318,6 +319,17 @@ impl FakeObs {
         }]);
     }
 
+    /// How many identified sessions are subscribed to the audio meters (InputVolumeMeters).
+    pub fn meter_subscribers(&self) -> usize {
+        self.shared.meter_subscribers()
+    }
+
+    /// Sends one meter frame now to the sessions subscribed to the meters (besides the ones
+    /// sent every 50 ms while some session is), for tests that want a frame at a known point.
+    pub fn push_meter_frame(&self) {
+        self.shared.send_meter_frame();
+    }
+
     /// Number of sessions currently identified.
     pub fn connection_count(&self) -> usize {
         self.shared.identified_count()
@@ -339,6 +351,12 @@ impl FakeObs {
     /// Name of the current program scene.
     pub fn current_scene(&self) -> String {
         lock(&self.shared.state).program_scene().name.clone()
+    }
+
+    /// The stream sends `kbits_per_sec` from now on, as a congested link would (the hub sees
+    /// it in the bytes of its next polls).
+    pub fn set_stream_bitrate(&self, kbits_per_sec: f64) {
+        lock(&self.shared.state).set_stream_bitrate(std::time::Instant::now(), kbits_per_sec);
     }
 
     /// Whether the stream output is active (from STARTED until STOPPED).

@@ -1,7 +1,8 @@
 //! The browser dashboard: the files under `static/`, embedded in the binary so that
 //! `obs-hub serve` serves them from any working directory.
 //!
-//! `/` is the page; `/static/...` its scripts, styles and vendored libraries. Our own files are
+//! `/` is the page; `/static/...` its ES modules (`js/`, no build step: the browser loads them
+//! as they are), styles and vendored libraries. Our own files are
 //! served `no-cache` with an ETag (a browser revalidates and gets a cheap 304, so a new hub
 //! version is picked up at once); vendored files carry their version in their path and are
 //! cached for a year.
@@ -40,7 +41,63 @@ const INDEX: &str = "index.html";
 
 const ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8", false),
-    asset!("app.js", "text/javascript; charset=utf-8", false),
+    // Module scripts must come with a JavaScript MIME type (browsers refuse others for them).
+    asset!("js/main.js", "text/javascript; charset=utf-8", false),
+    asset!("js/state.js", "text/javascript; charset=utf-8", false),
+    asset!("js/api.js", "text/javascript; charset=utf-8", false),
+    asset!("js/socket.js", "text/javascript; charset=utf-8", false),
+    asset!("js/format.js", "text/javascript; charset=utf-8", false),
+    asset!(
+        "js/panels/connection.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/scenes.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/pictures.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/outputs.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/mixer.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/sources.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/charts.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!("js/panels/log.js", "text/javascript; charset=utf-8", false),
+    asset!(
+        "js/panels/fleet.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/extras.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
+    asset!(
+        "js/panels/rules.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
     asset!("style.css", "text/css; charset=utf-8", false),
     asset!("favicon.svg", "image/svg+xml", false),
     asset!(
@@ -163,12 +220,53 @@ mod tests {
             };
             assert!(asset.content_type.starts_with(expected), "{}", asset.path);
         }
+        // Every served file is used: named by the page, or imported by a module it loads.
         let page = std::str::from_utf8(ASSETS[0].bytes).unwrap();
-        for asset in &ASSETS[1..ASSETS.len() - 1] {
+        for asset in ASSETS.iter().filter(|a| !a.path.ends_with("LICENSE")) {
+            let by_page = page.contains(&format!("/static/{}", asset.path));
+            let file = asset.path.rsplit('/').next().unwrap_or_default();
+            let by_module = ASSETS.iter().any(|other| {
+                other.path.ends_with(".js")
+                    && std::str::from_utf8(other.bytes).is_ok_and(|text| {
+                        text.contains(&format!("/{file}\";")) && other.path != asset.path
+                    })
+            });
             assert!(
-                page.contains(&format!("/static/{}", asset.path)),
-                "index.html loads {}",
+                asset.path == INDEX || by_page || by_module,
+                "nothing loads {}",
                 asset.path
+            );
+        }
+    }
+
+    /// Every file of the page under `static/` is served (a module left out of `ASSETS` would be
+    /// a 404 for the browser, and the page would not start); tests and other pages' files aside.
+    #[test]
+    fn every_page_file_is_served() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else {
+                    found.push(path.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/static/");
+        let mut files = Vec::new();
+        walk(std::path::Path::new(root), &mut files);
+        for file in files {
+            let path = file.trim_start_matches(root);
+            // /docs and its Swagger UI are served by http::docs; tests (and the package.json
+            // that makes node read the modules as such) are node's.
+            let elsewhere = path.starts_with("docs/") || path.starts_with("vendor/swagger-ui/");
+            if elsewhere || path.ends_with(".test.js") || path.ends_with("package.json") {
+                continue;
+            }
+            assert!(
+                ASSETS.iter().any(|asset| asset.path == path),
+                "static/{path} is not served"
             );
         }
     }
@@ -184,7 +282,7 @@ mod tests {
 
     #[actix_web::test]
     async fn revalidation_gets_304_and_unknown_files_404() {
-        let first = serve(&TestRequest::default().to_http_request(), "app.js").unwrap();
+        let first = serve(&TestRequest::default().to_http_request(), "js/main.js").unwrap();
         assert_eq!(first.status(), StatusCode::OK);
         assert_eq!(
             first.headers().get(header::CACHE_CONTROL).unwrap(),
@@ -195,7 +293,7 @@ mod tests {
             &TestRequest::default()
                 .insert_header((header::IF_NONE_MATCH, etag))
                 .to_http_request(),
-            "app.js",
+            "js/main.js",
         )
         .unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);

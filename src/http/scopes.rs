@@ -151,6 +151,15 @@ const TABLE: &[(&str, &str, Required)] = &[
     ("GET", "/webhooks/*/deliveries", hub(admin())),
     ("POST", "/webhooks/*/test", hub(admin())),
     ("POST", "/webhooks/deliveries/*/redeliver", hub(admin())),
+    // Rules (issue 20): admins write and dry-run them, readers list them.
+    ("GET", "/rules", hub(read())),
+    ("POST", "/rules", hub(admin())),
+    ("POST", "/rules/templates/failover", hub(admin())),
+    ("POST", "/rules/*/test", hub(admin())),
+    ("GET", "/rules/*", hub(read())),
+    ("PUT", "/rules/*", hub(admin())),
+    ("PATCH", "/rules/*", hub(admin())),
+    ("DELETE", "/rules/*", hub(admin())),
     // The connection.
     ("POST", "/obs-manager/start", admin()),
     ("POST", "/obs-manager/stop", admin()),

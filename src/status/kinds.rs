@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use super::{
     audio_status,
     model::ConnectionState,
-    output_status, scene_status, source_status, studio_status,
+    output_status, rule_firing, scene_status, source_status, studio_status,
     update::{Change, ConnectionReport, ObsUpdate},
 };
 
@@ -53,7 +53,7 @@ pub struct CallbackRule {
 }
 
 /// Every kind of numbered change.
-pub static ALL: [&ChangeKind; 11] = [
+pub static ALL: [&ChangeKind; 12] = [
     &scene_status::SCENE_CHANGED,
     &output_status::STREAMING_CHANGED,
     &output_status::RECORDING_CHANGED,
@@ -65,6 +65,7 @@ pub static ALL: [&ChangeKind; 11] = [
     &studio_status::STUDIO_CHANGED,
     &audio_status::AUDIO_CHANGED,
     &super::fleet_status::INSTANCE_CHANGED,
+    &rule_firing::RULE_FIRED,
 ];
 
 /// The descriptor named `name`, if any.

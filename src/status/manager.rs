@@ -159,6 +159,16 @@ pub struct RemoveInstance {
     pub name: String,
 }
 
+/// A change the hub itself makes known about an instance without changing its status (a rule
+/// firing): numbered and pushed like any other, so history, webhooks and the WebSocket carry it.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Announce {
+    pub instance: String,
+    pub source: Source,
+    pub change: Change,
+}
+
 /// Applied (`Ok`), or the reason it was not.
 pub type CallbackDecision = Result<(), &'static str>;
 
@@ -483,6 +493,22 @@ impl Handler<RemoveInstance> for StatusManager {
         self.notify(events);
         crate::metrics::metrics().forget_instance(&removed.name);
         true
+    }
+}
+
+impl Handler<Announce> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, announce: Announce, _: &mut Self::Context) {
+        let events = self.number(
+            &announce.instance,
+            announce.source,
+            vec![announce.change],
+            Utc::now(),
+        );
+        // The board's sequence number follows, so a snapshot read after this change says so.
+        self.publish();
+        self.notify(events);
     }
 }
 

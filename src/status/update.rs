@@ -31,6 +31,8 @@ pub enum Source {
     Api,
     /// A notification posted to the hub's callback endpoint (webhooks).
     Callback,
+    /// One of the hub's rules (`rule_fired`).
+    Rule,
 }
 
 /// What the connection machinery reports about the link itself.
@@ -167,6 +169,8 @@ pub enum Change {
     AudioChanged(AudioChange),
     /// The instance was added, changed or removed through the API (`status::fleet_status`).
     InstanceChanged(super::fleet_status::InstanceChange),
+    /// A rule fired, or was kept from firing (published by the rules engine, not OBS).
+    RuleFired(super::rule_firing::RuleFiring),
 }
 
 impl Change {
@@ -184,6 +188,7 @@ impl Change {
             Self::StudioChanged(_) => &studio_status::STUDIO_CHANGED,
             Self::AudioChanged(_) => &audio_status::AUDIO_CHANGED,
             Self::InstanceChanged(_) => &super::fleet_status::INSTANCE_CHANGED,
+            Self::RuleFired(_) => &super::rule_firing::RULE_FIRED,
         }
     }
 

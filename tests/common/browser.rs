@@ -257,6 +257,21 @@ impl Browser {
             .unwrap_or_else(|| panic!("{css} could not be clicked"));
     }
 
+    /// Types `keys` into the element (WebDriver's key codes, e.g. `\u{E012}` for the left arrow).
+    pub async fn send_keys(&self, css: &str, keys: &str) {
+        let element = self
+            .find(css)
+            .await
+            .unwrap_or_else(|| panic!("no element {css} to type into"));
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": keys })),
+        )
+        .await
+        .unwrap_or_else(|| panic!("{css} did not take the keys"));
+    }
+
     /// The console's errors (failed loads, uncaught exceptions) since the last call: chromedriver's
     /// log endpoint, which hands each entry out once.
     pub async fn severe_logs(&self) -> Vec<String> {

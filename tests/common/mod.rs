@@ -67,6 +67,8 @@ pub struct TestHub {
     pub board: StatusBoard,
     pub client: awc::Client,
     pub app_manager: actix::Addr<obs_hub::status::StatusManager>,
+    /// The rules engine: tests that drive a manual clock send it `Tick`s.
+    pub rules: actix::Addr<obs_hub::rules::engine::RuleEngine>,
     /// Its webhook dispatcher (None without a database) and callback memory.
     pub webhooks: obs_hub::webhooks::Webhooks,
     /// Signs picture URLs with this hub's key (tests mint expired ones).
@@ -120,6 +122,8 @@ pub fn spawn_hub_with_show(
         http: Default::default(),
         tls: Default::default(),
         pictures: Default::default(),
+        rules: Vec::new(),
+        clock: Default::default(),
     };
     // Every test its own database file (an in-memory one would differ per pooled connection).
     let database_dir = tempfile::tempdir().expect("temp dir for the database");
@@ -134,6 +138,7 @@ pub fn spawn_hub_with_show(
             .timeout(Duration::from_secs(20))
             .finish(),
         app_manager: app.manager(),
+        rules: app.rules(),
         webhooks: app.webhooks(),
         url_signer: app.url_signer(),
         database,

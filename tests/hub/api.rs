@@ -653,7 +653,7 @@ async fn a_rebound_domain_is_refused_on_every_route() {
         ("GET", "/api/events/", ""),
         ("GET", "/ws", ""),
         ("GET", "/", ""),
-        ("GET", "/static/app.js", ""),
+        ("GET", "/static/js/main.js", ""),
         ("GET", "/docs", ""),
         ("GET", "/api/openapi.json", ""),
         ("GET", "/metrics", ""),
@@ -769,7 +769,7 @@ async fn head_answers_every_get_route_without_a_body() {
         "/readyz",
         "/metrics",
         "/",
-        "/static/app.js",
+        "/static/js/main.js",
         "/docs",
         "/api/openapi.json",
         "/api/stream-status/",
@@ -797,7 +797,7 @@ async fn head_answers_every_get_route_without_a_body() {
         );
         if matches!(
             path,
-            "/healthz" | "/" | "/static/app.js" | "/docs" | "/api/openapi.json"
+            "/healthz" | "/" | "/static/js/main.js" | "/docs" | "/api/openapi.json"
         ) {
             // Answers that do not change between the two requests: the same length announced.
             let length = head

@@ -9,6 +9,7 @@
 
 use crate::common;
 mod audio;
+mod console;
 mod outputs;
 mod pictures;
 mod sources;

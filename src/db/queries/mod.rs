@@ -5,6 +5,7 @@ pub mod audit;
 pub mod events;
 pub mod fleet;
 pub mod instances;
+pub mod rules;
 pub mod scenes;
 pub mod sessions;
 pub mod tokens;

@@ -6,5 +6,6 @@ pub mod fleet;
 pub mod instance;
 pub mod scene;
 pub mod session;
+pub mod rule;
 pub mod token;
 pub mod webhook;

@@ -124,6 +124,9 @@ pub(super) struct Output {
     /// When the output reached STARTED; `None` while stopped or starting.
     pub(super) active_since: Option<Instant>,
     pub(super) bytes_per_second: f64,
+    /// Since a test set the rate (`set_stream_bitrate`): when, and the bytes sent by then; the
+    /// bytes grow steadily at the new rate from there.
+    rate_set: Option<(Instant, u64)>,
     /// Totals of the last session: OBS keeps reporting them after the output stops.
     pub(super) last_bytes: u64,
     pub(super) last_total_frames: u32,
@@ -136,6 +139,7 @@ impl Output {
             phase: Phase::Stopped,
             active_since: None,
             bytes_per_second,
+            rate_set: None,
             last_bytes: 0,
             last_total_frames: 0,
             last_skipped_frames: 0,
@@ -154,10 +158,20 @@ impl Output {
     }
 
     pub(super) fn bytes(&self, now: Instant) -> u64 {
-        match self.active_since {
-            Some(_) => output_bytes(self.bytes_per_second, self.elapsed(now)),
-            None => self.last_bytes,
+        match (self.active_since, self.rate_set) {
+            (Some(_), Some((at, bytes))) => {
+                let since = now.saturating_duration_since(at).as_secs_f64();
+                bytes + (self.bytes_per_second * since) as u64
+            }
+            (Some(_), None) => output_bytes(self.bytes_per_second, self.elapsed(now)),
+            (None, _) => self.last_bytes,
         }
+    }
+
+    /// Sends `bytes_per_second` from `now` on (a test's bitrate drop or recovery).
+    pub(super) fn set_rate(&mut self, now: Instant, bytes_per_second: f64) {
+        self.rate_set = Some((now, self.bytes(now)));
+        self.bytes_per_second = bytes_per_second;
     }
 
     pub(super) fn total_frames(&self, now: Instant) -> u32 {
@@ -185,6 +199,9 @@ impl Output {
     pub(super) fn finish_start(&mut self, now: Instant) {
         self.phase = Phase::Active;
         self.active_since = Some(now);
+        if self.rate_set.is_some() {
+            self.rate_set = Some((now, 0));
+        }
     }
 
     pub(super) fn finish_stop(&mut self, now: Instant) {
@@ -316,6 +333,10 @@ impl ObsState {
     /// Streaming in OBS's sense: from STARTED until STOPPED.
     pub fn is_streaming(&self) -> bool {
         self.stream.is_active()
+    }
+    /// The stream sends `kbits_per_sec` from now on (what GetStreamStatus's bytes show).
+    pub fn set_stream_bitrate(&mut self, now: Instant, kbits_per_sec: f64) {
+        self.stream.set_rate(now, kbits_per_sec * 1000.0 / 8.0);
     }
     pub fn is_recording(&self) -> bool {
         self.record.is_active()
