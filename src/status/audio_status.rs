@@ -151,15 +151,13 @@ pub fn apply(audio: &mut AudioStatus, update: AudioUpdate) -> Vec<AudioChange> {
     match update {
         AudioUpdate::Reading(inputs) => {
             let first = !audio.read;
-            let before: Vec<_> = audio.inputs.iter().map(without_mark).collect();
-            let after: Vec<_> = inputs.iter().map(without_mark).collect();
             audio.read = true;
             let placed: BTreeMap<String, (Option<bool>, Option<bool>)> = audio
                 .inputs
                 .iter()
                 .map(|input| (input.name.clone(), (input.in_program, input.in_preview)))
                 .collect();
-            audio.inputs = inputs
+            let inputs: Vec<AudioInput> = inputs
                 .into_iter()
                 .map(|mut input| {
                     input.announced_volume_db = Some(input.volume_db);
@@ -170,6 +168,9 @@ pub fn apply(audio: &mut AudioStatus, update: AudioUpdate) -> Vec<AudioChange> {
                     input
                 })
                 .collect();
+            let before: Vec<_> = audio.inputs.iter().map(without_mark).collect();
+            let after: Vec<_> = inputs.iter().map(without_mark).collect();
+            audio.inputs = inputs;
             // The first read is not news: joiners get the whole status.
             if first || before == after {
                 return Vec::new();

@@ -235,30 +235,32 @@ async fn input_once(
 #[actix_web::test]
 async fn in_program_and_in_preview_follow_switches_toggles_and_studio_mode() {
     let (hub, fake) = hub_with_fake().await;
-    // "Intro clip" is an item of "Scene", the program scene at start.
-    let first = clip(&hub, "placed in program", |i| i["in_program"] == true).await;
+    // "Intro clip" is an item of "Live"; "Scene", the program scene at start, is empty.
+    let first = clip(&hub, "placed out of program", |i| i["in_program"] == false).await;
     assert_eq!(first["in_preview"], Value::Null, "no studio mode");
 
     assert!(fake.switch_scene_from_obs("Live").await);
-    clip(&hub, "out of program", |i| i["in_program"] == false).await;
+    clip(&hub, "in program", |i| i["in_program"] == true).await;
     assert!(fake.switch_scene_from_obs("Scene").await);
+    clip(&hub, "out of program", |i| i["in_program"] == false).await;
+    assert!(fake.switch_scene_from_obs("Live").await);
     clip(&hub, "back in program", |i| i["in_program"] == true).await;
 
     // Hidden items do not count, as in OBS's "active" sources.
-    fake.set_scene_item_enabled_from_obs("Scene", 5, false);
+    fake.set_scene_item_enabled_from_obs("Live", 5, false);
     clip(&hub, "hidden", |i| i["in_program"] == false).await;
-    fake.set_scene_item_enabled_from_obs("Scene", 5, true);
+    fake.set_scene_item_enabled_from_obs("Live", 5, true);
     clip(&hub, "shown", |i| i["in_program"] == true).await;
 
-    // Studio mode: "Scene" on preview, "Live" on program.
+    // Studio mode: "Live" on preview, "Scene" on program.
     assert_eq!(
         put(&hub, "/api/studio-mode", r#"{"enabled": true}"#)
             .await
             .status,
         200
     );
-    assert!(fake.switch_scene_from_obs("Live").await);
-    let preview = put(&hub, "/api/preview-scene", r#"{"scene_name": "Scene"}"#).await;
+    assert!(fake.switch_scene_from_obs("Scene").await);
+    let preview = put(&hub, "/api/preview-scene", r#"{"scene_name": "Live"}"#).await;
     assert_eq!(preview.status, 200, "{}", preview.body);
     let placed = clip(&hub, "on preview only", |i| {
         i["in_program"] == false && i["in_preview"] == true
@@ -277,15 +279,13 @@ async fn in_program_and_in_preview_follow_switches_toggles_and_studio_mode() {
 async fn inputs_created_and_removed_in_obs_join_and_leave_the_list() {
     let (hub, fake) = hub_with_fake().await;
     clip(&hub, "audio read", |_| true).await;
-    assert!(fake.create_audio_input_from_obs("Scene", "Mic").await);
-    let mic = input_once(&hub, "Mic", "the new input", |mic| {
-        mic.is_some_and(|mic| mic["in_program"] == true)
-    })
-    .await
-    .unwrap();
+    assert!(fake.create_audio_input_from_obs("Live", "Mic").await);
+    let mic = input_once(&hub, "Mic", "the new input", |mic| mic.is_some())
+        .await
+        .unwrap();
     assert_eq!(mic["kind"], "pulse_input_capture");
     assert_eq!(mic["muted"], false);
-    // The new input is metered too, once someone watches... and muted from the hub like any.
+    // Muted from the hub like any other.
     let muted = hub.post("/api/audio/inputs/Mic/mute", "").await;
     assert_eq!(muted.status, 200, "{}", muted.body);
     assert_eq!(fake.input_audio("Mic").map(|(muted, ..)| muted), Some(true));
