@@ -576,6 +576,49 @@ mod tests {
     }
 
     #[test]
+    fn an_input_stays_in_program_through_a_rename_and_leaves_it_with_a_switch() {
+        let mut status = fresh();
+        connected(&mut status);
+        let mic = AudioInput {
+            name: "Mic".into(),
+            ..AudioInput::default()
+        };
+        let item = SceneItem {
+            id: 1,
+            source_name: "Mic".into(),
+            kind: "pulse_input_capture".into(),
+            enabled: true,
+            locked: false,
+            index: 0,
+        };
+        let reading = PollReading {
+            current_scene: Some("Main".into()),
+            audio: Some(vec![mic]),
+            scene_items: vec![("Main".into(), vec![item]), ("BRB".into(), Vec::new())],
+            ..PollReading::default()
+        };
+        let scenes = vec![scene("Main"), scene("BRB")];
+        apply(&mut status, ObsUpdate::Snapshot { scenes, reading }, now());
+        assert_eq!(status.audio.inputs[0].in_program, Some(true));
+
+        let renamed = AudioUpdate::Renamed {
+            old: "Mic".into(),
+            new: "Voice".into(),
+        };
+        let changes = apply(&mut status, ObsUpdate::Audio(renamed), now());
+        assert_eq!(changes.len(), 1, "the rename only: {changes:?}");
+        assert_eq!(status.audio.inputs[0].in_program, Some(true));
+
+        let changes = apply(&mut status, ObsUpdate::ProgramScene("BRB".into()), now());
+        let moved = changes.iter().find_map(|change| match change {
+            Change::AudioChanged(change) => Some(change),
+            _ => None,
+        });
+        assert_eq!(moved.map(|change| change.what.as_str()), Some("scenes"));
+        assert_eq!(status.audio.inputs[0].in_program, Some(false));
+    }
+
+    #[test]
     fn outputs_that_never_ran_read_stopped_not_empty() {
         let mut status = fresh();
         connected(&mut status);
