@@ -159,6 +159,17 @@ async fn meters_arrive_for_a_playing_tone() {
         .await
         .expect("the tone's scene on program");
     let hub = connected_hub(&e2e::password()).await;
+    let in_program = |placed: bool| {
+        move |view: &Value| {
+            view["inputs"].as_array().is_some_and(|inputs| {
+                inputs
+                    .iter()
+                    .any(|i| i["name"] == TONE_INPUT && i["in_program"] == placed)
+            })
+        }
+    };
+    hub.wait_for_path("/api/audio/inputs", "the tone in program", in_program(true))
+        .await;
 
     let url = format!("{}/ws", hub.base.replacen("http://", "ws://", 1));
     let (_, mut socket) = hub.client.ws(url).connect().await.expect("WebSocket");
@@ -229,6 +240,21 @@ async fn meters_arrive_for_a_playing_tone() {
     // The tone is a sine of amplitude 0.25: RMS -15 dBFS, peak -12 dBFS.
     assert!((median(&magnitudes) + 15.0).abs() < 3.0, "{magnitudes:?}");
     assert!((median(&peaks) + 12.0).abs() < 3.0, "{peaks:?}");
+    // Another scene on program: the tone leaves it.
+    let other = "hub e2e meters elsewhere";
+    if let Err(error) = obs.scenes().create(other).await {
+        eprintln!("{other}: {error}");
+    }
+    obs.scenes()
+        .set_current_program_scene(other)
+        .await
+        .expect("switched");
+    hub.wait_for_path(
+        "/api/audio/inputs",
+        "the tone out of program",
+        in_program(false),
+    )
+    .await;
     obs.scenes()
         .remove(obws::requests::scenes::SceneId::Name(TONE_SCENE))
         .await
