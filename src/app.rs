@@ -122,6 +122,7 @@ pub fn translators() -> Translators {
         crate::sources::events::TRANSLATOR,
         crate::studio::events::TRANSLATOR,
         crate::audio::events::TRANSLATOR,
+        crate::audio::events::NEW_INPUTS,
     ])
 }
 

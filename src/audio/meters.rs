@@ -4,7 +4,7 @@
 //! (`obs::taps`): its connection subscribes the hub's own OBS session to InputVolumeMeters
 //! (about 20 frames a second, every input's levels), and unsubscribes when the last watcher
 //! leaves. Each frame becomes one latest-wins value, levels in dB (converted once here, not in
-//! every page), rounded to 0.1 dB, silence floored at -100 like the volumes:
+//! every page), rounded to 0.1 dB, silence floored at -100 like the volumes, and at most +20:
 //!
 //! ```json
 //! {"type":"notice","instance":"default","topic":"meters",
@@ -31,6 +31,11 @@ pub const TOPIC: &str = "meters";
 /// The quietest level reported: silence (-inf dB in OBS, which JSON cannot carry).
 pub const SILENCE_DB: f64 = -100.0;
 
+/// The loudest level reported. Float audio may go past full scale (0 dB), but not by much; OBS
+/// 32.2.2 was seen sending a peak of +343 dB in the first frame of a new input (uninitialised),
+/// which a meter must not draw.
+pub const LOUDEST_DB: f64 = 20.0;
+
 /// Frames waiting for the producer past this many are dropped (the next one replaces them).
 const MAILBOX: usize = 64;
 
@@ -44,12 +49,16 @@ pub fn check_topic(topic: &str) -> Result<(), String> {
     }
 }
 
-/// A level as a multiplier (OBS's unit) in dB, to 0.1 dB, floored at [`SILENCE_DB`].
+/// A level as a multiplier (OBS's unit) in dB, to 0.1 dB, within [`SILENCE_DB`] and
+/// [`LOUDEST_DB`].
 pub fn db_of(mul: f64) -> f64 {
-    if !mul.is_finite() || mul <= 0.0 {
+    if mul.is_nan() || mul <= 0.0 {
         return SILENCE_DB;
     }
-    ((20.0 * mul.log10()) * 10.0).round().max(SILENCE_DB * 10.0) / 10.0
+    ((20.0 * mul.log10()) * 10.0)
+        .round()
+        .clamp(SILENCE_DB * 10.0, LOUDEST_DB * 10.0)
+        / 10.0
 }
 
 /// InputVolumeMeters' `eventData` (`inputs: [{inputName, inputUuid, inputLevelsMul:
@@ -157,6 +166,9 @@ mod tests {
         assert_eq!(db_of(0.0), SILENCE_DB);
         assert_eq!(db_of(1e-9), SILENCE_DB);
         assert_eq!(db_of(f64::NAN), SILENCE_DB);
+        assert_eq!(db_of(2.0), 6.0, "past full scale");
+        assert_eq!(db_of(1.5e17), LOUDEST_DB, "what OBS 32.2.2 once sent");
+        assert_eq!(db_of(f64::INFINITY), LOUDEST_DB);
     }
 
     #[test]

@@ -216,6 +216,26 @@ impl FakeObs {
             })
     }
 
+    /// As if the user added a microphone input to `scene` in OBS: InputCreated, then
+    /// SceneItemCreated. False if the name is taken or the scene has no items in the fake.
+    pub async fn create_audio_input_from_obs(&self, scene: &str, name: &str) -> bool {
+        self.shared
+            .change_state(|state| match audio::create_input(state, scene, name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
+    /// As if the user removed an input in OBS: SceneItemRemoved for its items, then
+    /// InputRemoved. False if there is no such input.
+    pub async fn remove_input_from_obs(&self, name: &str) -> bool {
+        self.shared
+            .change_state(|state| match audio::remove_input(state, name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
     /// Whether OBS is in studio mode.
     pub fn is_studio_mode(&self) -> bool {
         lock(&self.shared.state).studio().enabled()

@@ -73,12 +73,15 @@ fn audio_input(name: &str, muted: bool, volume_db: f64) -> AudioInput {
         monitor_type: "none".into(),
         tracks: vec![1],
         announced_volume_db: None,
+        in_program: None,
+        in_preview: None,
     }
 }
 
 fn reading(scene: &str, streaming: bool, bytes: u64, studio_mode: bool) -> PollReading {
     PollReading {
         current_scene: Some(scene.into()),
+        scene_items: Vec::new(),
         stream: StreamReading {
             active: streaming,
             timecode: "00:00:10.000".into(),
