@@ -13,6 +13,7 @@ use actix_web::{dev::Server, middleware::NormalizePath, web, App, HttpServer};
 use crate::{
     config::{ConfigError, Overrides, Settings},
     db::{recording::HistoryHooks, DbError, Persistence},
+    fleet::groups::InstanceGroups,
     http::{self, live_feed::LiveFeed, AppState},
     obs::{ConnectionSupervisor, Translators},
     outputs::stats_history::{StatsHistory, StatsRecorder},
@@ -71,20 +72,24 @@ pub fn load_settings(
         message,
     };
     crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(file_error)?;
-    declared_rules(&settings).map_err(file_error)?;
+    let groups = InstanceGroups::new(&settings.instance_groups, Vec::new());
+    declared_rules(&settings, group_resolver(&groups)).map_err(file_error)?;
     Ok(settings)
 }
 
-/// How rules resolve an instance group to its members.
-// Instance groups (issue 20 item 3) are another helper's; until they land, no group exists.
-fn instance_groups(_settings: &Settings) -> GroupResolver {
-    Arc::new(|_| None)
+/// How rules resolve an instance group to its members: through the hub's one group table, so
+/// that a group changed through the API is resolved anew at the next firing.
+fn group_resolver(groups: &InstanceGroups) -> GroupResolver {
+    let groups = groups.clone();
+    Arc::new(move |name| groups.members(name))
 }
 
-/// The config file's `[[rules]]`, checked against its instances and groups.
-fn declared_rules(settings: &Settings) -> Result<Vec<crate::rules::model::Rule>, String> {
+/// The config file's `[[rules]]`, checked against its instances and the groups known.
+fn declared_rules(
+    settings: &Settings,
+    groups: GroupResolver,
+) -> Result<Vec<crate::rules::model::Rule>, String> {
     let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
-    let groups = instance_groups(settings);
     let group = move |name: &str| groups(name);
     crate::rules::declared(
         &settings.rules,
@@ -136,6 +141,8 @@ pub struct Application {
     rules: Addr<RuleEngine>,
     persistence: Persistence,
     webhooks: Webhooks,
+    /// Every instance group (config and API), as the routes and the rules resolve them.
+    instance_groups: InstanceGroups,
     /// The certificate served, when HTTPS is on.
     tls: Option<crate::tls::Identity>,
     url_signer: Arc<http::signed_url::UrlSigner>,
@@ -155,7 +162,6 @@ impl Application {
     ) -> Result<Self, StartError> {
         let declared = crate::webhooks::settings::declared_endpoints(&settings.webhooks)
             .map_err(StartError::Webhooks)?;
-        let declared_rules = declared_rules(&settings).map_err(StartError::Rules)?;
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
@@ -178,6 +184,10 @@ impl Application {
         let persistence =
             Persistence::start(&settings.database, &settings.instances, history_hooks())?;
         let webhooks = Webhooks::start(&settings, declared, persistence.pool().cloned(), listening);
+        let instance_groups = InstanceGroups::new(&settings.instance_groups, Vec::new());
+        let groups_data = web::Data::new(instance_groups.clone());
+        let declared_rules = declared_rules(&settings, group_resolver(&instance_groups))
+            .map_err(StartError::Rules)?;
         let webhooks_data = web::Data::new(webhooks.clone());
         let live = LiveFeed::new(board.clone()).start();
         let stats_history = StatsHistory::default();
@@ -208,6 +218,7 @@ impl Application {
         let (rules, rules_api) = start_rules(
             &settings,
             declared_rules,
+            group_resolver(&instance_groups),
             &board,
             &manager,
             &supervisor,
@@ -266,6 +277,7 @@ impl Application {
                 .app_data(webhooks_data.clone())
                 .app_data(stats_data.clone())
                 .app_data(rules_data.clone())
+                .app_data(groups_data.clone())
                 .wrap(actix_web::middleware::from_fn(http::site_guard))
                 .wrap(NormalizePath::trim())
                 .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
@@ -291,6 +303,7 @@ impl Application {
             rules,
             persistence,
             webhooks,
+            instance_groups,
             tls,
             url_signer,
         })
@@ -333,6 +346,12 @@ impl Application {
         self.persistence.clone()
     }
 
+    /// Every instance group: resolve a group to its members with
+    /// [`InstanceGroups::members`] (a clone sees every later change).
+    pub fn instance_groups(&self) -> InstanceGroups {
+        self.instance_groups.clone()
+    }
+
     /// The webhook dispatcher (None without a database) and the callback memory.
     pub fn webhooks(&self) -> Webhooks {
         self.webhooks.clone()
@@ -368,12 +387,12 @@ impl Application {
 fn start_rules(
     settings: &Settings,
     declared: Vec<crate::rules::model::Rule>,
+    groups: GroupResolver,
     board: &StatusBoard,
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
     pool: Option<crate::db::pool::Pool>,
 ) -> (Addr<RuleEngine>, RulesApi) {
-    let groups = instance_groups(settings);
     let configured: std::collections::BTreeSet<String> =
         declared.iter().map(|rule| rule.spec.name.clone()).collect();
     let mut rules: Vec<_> = declared

@@ -87,6 +87,16 @@ pub enum ApiError {
     },
     #[error("{message}")]
     UnknownInstance { name: String, message: String },
+    /// No instance group of that name (`/api/instance-groups/{group}`).
+    #[error("{0}")]
+    UnknownInstanceGroup(String),
+    /// An instance or instance group declared in the config file, which the API may not
+    /// change or delete (edit the file).
+    #[error("{0}")]
+    DeclaredInConfig(String),
+    /// An instance or instance group of that name exists already.
+    #[error("{0}")]
+    NameTaken(String),
     #[error("{0}")]
     UnknownScene(String),
     #[error("{0}")]
@@ -163,6 +173,9 @@ impl ApiError {
             Self::PairingCodeInvalid(_) => "pairing_code_invalid",
             Self::TooManyPairingAttempts { .. } => "too_many_pairing_attempts",
             Self::UnknownInstance { .. } => "unknown_instance",
+            Self::UnknownInstanceGroup(_) => "unknown_instance_group",
+            Self::DeclaredInConfig(_) => "declared_in_config",
+            Self::NameTaken(_) => "name_taken",
             Self::UnknownScene(_) => "unknown_scene",
             Self::RouteNotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -260,9 +273,11 @@ impl ResponseError for ApiError {
             Self::TooManyUnauthenticated(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PairingCodeInvalid(_) => StatusCode::UNAUTHORIZED,
             Self::TooManyPairingAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::UnknownInstance { .. } | Self::UnknownScene(_) | Self::RouteNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            Self::UnknownInstance { .. }
+            | Self::UnknownInstanceGroup(_)
+            | Self::UnknownScene(_)
+            | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::DeclaredInConfig(_) | Self::NameTaken(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_)
             | Self::WebhookLimitReached(_)

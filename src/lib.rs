@@ -23,9 +23,10 @@
 //!   [`scenes`] (the scenes table), [`outputs`] (stream, record, replay buffer, virtual camera),
 //!   [`sources`] (scene items, inputs, media, filters, profiles, scene collections, hotkeys),
 //!   [`studio`] (studio mode, transitions, T-bar), [`audio`] (the mixer: mute, volume, balance), [`pictures`] (program, preview and source
-//!   pictures, one capture shared by every viewer); their slices of status live in `status`;
-//!   [`rules`] (automation: triggers, conditions, schedules, held conditions; its actions are
-//!   the other capabilities' commands, sent the way their routes send them)
+//!   pictures, one capture shared by every viewer), [`fleet`] (instance groups and their
+//!   commands, instances added and removed while the hub runs); their slices of status live in
+//!   `status`; [`rules`] (automation: triggers, conditions, schedules, held conditions; its
+//!   actions are the other capabilities' commands, sent the way their routes send them)
 //! - L6 the whole: [`app`] (start-up: builds the actors, wires every subscriber, registers
 //!   each capability in one line), [`openapi`] (the document, above every route), [`cli`] (the
 //!   command line), [`doctor`], [`demo`]
@@ -44,6 +45,7 @@ pub mod demo;
 pub mod doctor;
 pub mod error;
 pub mod fake_obs;
+pub mod fleet;
 pub mod http;
 pub mod metrics;
 pub mod obs;

@@ -25,6 +25,8 @@ pub(super) struct FileConfig {
     pub(super) database: FileDatabase,
     #[serde(default)]
     pub(super) obs: Vec<FileInstance>,
+    #[serde(default)]
+    pub(super) instance_groups: Vec<FileInstanceGroup>,
     pub(super) callback_secret: Option<Secret>,
     #[serde(default)]
     pub(super) webhooks: Vec<FileWebhook>,
@@ -95,6 +97,14 @@ pub(super) struct FileInstance {
     pub(super) host: Option<String>,
     pub(super) port: Option<u16>,
     pub(super) password: Option<Secret>,
+}
+
+/// One `[[instance_groups]]` table: a name and the `[[obs]]` instances it gathers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileInstanceGroup {
+    pub(super) name: String,
+    pub(super) instances: Vec<String>,
 }
 
 /// One `[[webhooks]]` table.

@@ -20,8 +20,8 @@ mod file;
 pub mod webhooks;
 
 use file::{
-    parse_file, FileConfig, FileDatabase, FileHttp, FileInstance, FilePictures, FileTiming,
-    FileWebSocket,
+    parse_file, FileConfig, FileDatabase, FileHttp, FileInstance, FileInstanceGroup, FilePictures,
+    FileTiming, FileWebSocket,
 };
 
 /// Name of the instance built from the `OBS_WEBSOCKET_*` variables.
@@ -34,6 +34,16 @@ pub struct InstanceConfig {
     pub host: String,
     pub port: u16,
     pub password: Option<Secret>,
+}
+
+/// A named set of instances that commands address at once (`[[instance_groups]]`, issue 20).
+/// Declared groups are read-only through the API; `crate::fleet` keeps them with the ones made
+/// there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceGroupConfig {
+    pub name: String,
+    /// Instance names, in the order declared.
+    pub instances: Vec<String>,
 }
 
 /// Intervals and limits of the connection and status machinery.
@@ -161,6 +171,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub callback_base_url: Option<String>,
     pub instances: Vec<InstanceConfig>,
+    /// `[[instance_groups]]`: each names only instances of `instances`.
+    pub instance_groups: Vec<InstanceGroupConfig>,
     pub timing: Timing,
     /// HTTP worker threads.
     pub http_workers: usize,
@@ -297,6 +309,8 @@ impl Settings {
         )?;
         let timing = resolve_timing(&file.timing).map_err(file_error)?;
         let instances = resolve_instances(file.obs, &overrides, file_error)?;
+        let instance_groups =
+            resolve_instance_groups(file.instance_groups, &instances).map_err(file_error)?;
         let http_workers = resolve_http_workers(file.http_workers).map_err(file_error)?;
         let api_tokens = resolve_tokens(overrides.api_tokens.clone().or(file.api_tokens))?;
         let database =
@@ -347,6 +361,7 @@ impl Settings {
             bind,
             callback_base_url,
             instances,
+            instance_groups,
             timing,
             http_workers,
             api_tokens,
@@ -470,6 +485,51 @@ fn resolve_instances(
         }
     }
     Ok(instances)
+}
+
+/// The file's `[[instance_groups]]`: URL-safe unique names (they appear in
+/// `/api/instance-groups/{name}/`), each naming at least one instance, every one configured
+/// and none twice.
+fn resolve_instance_groups(
+    declared: Vec<FileInstanceGroup>,
+    instances: &[InstanceConfig],
+) -> Result<Vec<InstanceGroupConfig>, String> {
+    let mut groups: Vec<InstanceGroupConfig> = Vec::new();
+    for group in declared {
+        let key = format!("[[instance_groups]] `{}`", group.name);
+        if !is_instance_name(&group.name) {
+            return Err(format!(
+                "[[instance_groups]] name `{}` must be 1-64 letters, digits, '-' or '_'",
+                group.name
+            ));
+        }
+        if groups.iter().any(|seen| seen.name == group.name) {
+            return Err(format!(
+                "[[instance_groups]] name `{}` is declared twice",
+                group.name
+            ));
+        }
+        if group.instances.is_empty() {
+            return Err(format!("{key} instances: must name at least one instance"));
+        }
+        for (index, member) in group.instances.iter().enumerate() {
+            if !instances.iter().any(|instance| &instance.name == member) {
+                let known: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
+                return Err(format!(
+                    "{key} instances: `{member}` is not an [[obs]] instance (configured: {})",
+                    known.join(", ")
+                ));
+            }
+            if group.instances[..index].contains(member) {
+                return Err(format!("{key} instances: `{member}` is named twice"));
+            }
+        }
+        groups.push(InstanceGroupConfig {
+            name: group.name,
+            instances: group.instances,
+        });
+    }
+    Ok(groups)
 }
 
 fn resolve_http_workers(workers: Option<usize>) -> Result<usize, String> {

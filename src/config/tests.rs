@@ -434,3 +434,47 @@ fn secrets_do_not_print() {
     .unwrap();
     assert!(!format!("{settings:?}").contains("hunter2"));
 }
+
+#[test]
+fn instance_groups_name_configured_instances_once_each() {
+    let instances = "[[obs]]\nname = \"a\"\n[[obs]]\nname = \"b\"\nport = 4460\n";
+    let settings = resolve(
+        &format!("{instances}[[instance_groups]]\nname = \"booths\"\ninstances = [\"b\", \"a\"]\n"),
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        settings.instance_groups,
+        [InstanceGroupConfig {
+            name: "booths".into(),
+            instances: vec!["b".into(), "a".into()],
+        }]
+    );
+    let refused = |groups: &str| {
+        resolve(&format!("{instances}{groups}"), Overrides::default())
+            .unwrap_err()
+            .to_string()
+    };
+    let unknown = refused("[[instance_groups]]\nname = \"g\"\ninstances = [\"a\", \"zz\"]\n");
+    assert!(
+        unknown.contains("[[instance_groups]] `g` instances: `zz` is not an [[obs]] instance"),
+        "{unknown}"
+    );
+    let twice = refused(
+        "[[instance_groups]]\nname = \"g\"\ninstances = [\"a\"]\n\
+         [[instance_groups]]\nname = \"g\"\ninstances = [\"b\"]\n",
+    );
+    assert!(
+        twice.contains("[[instance_groups]] name `g` is declared twice"),
+        "{twice}"
+    );
+    let repeated = refused("[[instance_groups]]\nname = \"g\"\ninstances = [\"a\", \"a\"]\n");
+    assert!(repeated.contains("`a` is named twice"), "{repeated}");
+    let empty = refused("[[instance_groups]]\nname = \"g\"\ninstances = []\n");
+    assert!(empty.contains("`g` instances: must name at least one"), "{empty}");
+    let bad_name = refused("[[instance_groups]]\nname = \"a b\"\ninstances = [\"a\"]\n");
+    assert!(bad_name.contains("name `a b` must be"), "{bad_name}");
+    let unknown_key =
+        refused("[[instance_groups]]\nname = \"g\"\ninstances = [\"a\"]\ncolour = \"red\"\n");
+    assert!(unknown_key.contains("colour"), "{unknown_key}");
+}

@@ -122,6 +122,7 @@ pub fn spawn_hub_with_show(
         tls: Default::default(),
         pictures: Default::default(),
         rules: Vec::new(),
+        instance_groups: Vec::new(),
         clock: Default::default(),
     };
     // Every test its own database file (an in-memory one would differ per pooled connection).

@@ -30,13 +30,24 @@ async fn hub_on_database(
     instances: Vec<InstanceConfig>,
     database: Option<std::path::PathBuf>,
 ) -> TestHub {
+    hub_on_configured(clock, instances, move |settings| {
+        if let Some(path) = database {
+            settings.database.path = Some(path);
+        }
+    })
+    .await
+}
+
+async fn hub_on_configured(
+    clock: &Arc<ManualClock>,
+    instances: Vec<InstanceConfig>,
+    configure: impl FnOnce(&mut obs_hub::config::Settings),
+) -> TestHub {
     let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
     let clock = SharedClock::manual(clock.clone());
     let hub = spawn_hub_configured(instances, move |settings| {
         settings.clock = clock;
-        if let Some(path) = database {
-            settings.database.path = Some(path);
-        }
+        configure(settings);
     });
     for name in names {
         let board = hub.board.clone();
@@ -249,24 +260,30 @@ async fn a_missed_schedule_follows_its_policy_after_a_restart() {
 }
 
 #[actix_web::test]
-async fn a_change_rule_mirrors_a_scene_across_three_instances() {
+async fn a_change_rule_mirrors_a_scene_across_a_group_of_three_instances() {
     let clock = Arc::new(ManualClock::new(at("2026-11-30T19:00:00Z")));
     let (a, b, c) = (start_fake().await, start_fake().await, start_fake().await);
-    let hub = hub_on(
+    let hub = hub_on_configured(
         &clock,
         vec![
             instance("a", &a, PASSWORD),
             instance("b", &b, PASSWORD),
             instance("c", &c, PASSWORD),
         ],
+        |settings| {
+            settings.instance_groups = vec![obs_hub::config::InstanceGroupConfig {
+                name: "studios".into(),
+                instances: vec!["a".into(), "b".into(), "c".into()],
+            }]
+        },
     )
     .await;
-    // Whatever a switches to, b and c follow (the action names no scene: the trigger's).
+    // Whatever a switches to, the group follows (the action names no scene: the trigger's).
     let made = hub
         .post(
             "/api/rules",
             r#"{"name": "mirror", "trigger": {"type": "change", "kind": "scene_changed", "instance": "a"},
-                "actions": [{"type": "switch_scene", "instances": ["a", "b", "c"]}]}"#,
+                "actions": [{"type": "switch_scene", "group": "studios"}]}"#,
         )
         .await;
     assert_eq!(made.status, 201, "{:?}", made.body);
