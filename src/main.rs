@@ -126,24 +126,21 @@ fn migrate(args: &MigrateArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    let Some(path) = settings.database.path else {
+    let Some(location) = settings.database.location() else {
         eprintln!("obs-hub: OBS_HUB_DATABASE is `none`: there is no database to migrate");
         return ExitCode::from(EXIT_BAD_CONFIG);
     };
     let options = obs_hub::db::pool::ConnectionOptions {
         busy_timeout: settings.database.busy_timeout,
     };
-    match obs_hub::db::pool::migrate(&path, options) {
+    // `location` prints a PostgreSQL URL without its password.
+    match obs_hub::db::pool::migrate(&location, options) {
         Ok(applied) if applied.is_empty() => {
-            println!("database {}: schema already up to date", path.display());
+            println!("database {location}: schema already up to date");
             ExitCode::SUCCESS
         }
         Ok(applied) => {
-            println!(
-                "database {}: applied {}",
-                path.display(),
-                applied.join(", ")
-            );
+            println!("database {location}: applied {}", applied.join(", "));
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -78,6 +78,8 @@ pub(super) struct FileTiming {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileDatabase {
     pub(super) path: Option<String>,
+    /// A PostgreSQL URL (`postgres://...`), instead of `path`.
+    pub(super) url: Option<String>,
     pub(super) retention_days: Option<u64>,
     pub(super) busy_timeout_ms: Option<u64>,
 }

@@ -16,8 +16,11 @@ pub use crate::secret::Secret;
 use crate::tls::TlsSettings;
 pub use webhooks::{DeclaredWebhook, WebhookSettings};
 
+pub mod database;
 mod file;
 pub mod webhooks;
+
+pub use database::{DatabaseLocation, PostgresUrl, POSTGRES_FEATURE_MISSING};
 
 use file::{
     parse_file, FileConfig, FileDatabase, FileHttp, FileInstance, FileInstanceGroup, FilePictures,
@@ -94,18 +97,34 @@ const MAX_RETENTION_DAYS: u64 = 36_500;
 /// Where and how the history is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatabaseSettings {
-    /// SQLite file, created on first start; None keeps no history (`OBS_HUB_DATABASE=none`).
+    /// SQLite file, created on first start; None keeps no history (`OBS_HUB_DATABASE=none`)
+    /// or keeps it in PostgreSQL (`postgres`).
     pub path: Option<PathBuf>,
+    /// A PostgreSQL database instead of the file (`OBS_HUB_DATABASE=postgres://...`); set only
+    /// when `path` is None.
+    pub postgres: Option<PostgresUrl>,
     /// Events older than this are pruned (at start, then hourly).
     pub retention: Duration,
     /// How long a write waits for a lock held elsewhere before it fails (it is then retried).
     pub busy_timeout: Duration,
 }
 
+impl DatabaseSettings {
+    /// The database to open; None when the hub keeps no history.
+    pub fn location(&self) -> Option<DatabaseLocation> {
+        match (&self.postgres, &self.path) {
+            (Some(url), _) => Some(DatabaseLocation::Postgres(url.clone())),
+            (None, Some(path)) => Some(DatabaseLocation::Sqlite(path.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             path: Some(PathBuf::from(DEFAULT_DATABASE)),
+            postgres: None,
             retention: Duration::from_secs(30 * 86_400),
             busy_timeout: Duration::from_secs(5),
         }
@@ -313,8 +332,12 @@ impl Settings {
             resolve_instance_groups(file.instance_groups, &instances).map_err(file_error)?;
         let http_workers = resolve_http_workers(file.http_workers).map_err(file_error)?;
         let api_tokens = resolve_tokens(overrides.api_tokens.clone().or(file.api_tokens))?;
-        let database =
-            resolve_database(&file.database, overrides.database.as_deref()).map_err(file_error)?;
+        let database = resolve_database(&file.database, overrides.database.as_deref()).map_err(
+            |(key, message)| match key {
+                Some(key) => ConfigError::invalid(key, message),
+                None => file_error(message),
+            },
+        )?;
         let callback_secret = webhooks::resolve_callback_secret(
             overrides.callback_secret.clone().or(file.callback_secret),
         )
@@ -652,47 +675,85 @@ fn resolve_timing(file: &FileTiming) -> Result<Timing, String> {
     Ok(timing)
 }
 
-/// The database path: `OBS_HUB_DATABASE` / `--database` over `[database] path` over the default;
-/// `none` keeps no history. Only file values can be wrong here (a path is checked on opening).
+/// The database: `OBS_HUB_DATABASE` / `--database` over `[database] url` or `path` over the
+/// default; `none` keeps no history, a `postgres://` URL names a PostgreSQL database. Only
+/// values that are wrong in themselves fail here (a path or server is checked on opening); the
+/// error names the key (Some) or is the file's (None).
 fn resolve_database(
     file: &FileDatabase,
     path_override: Option<&str>,
-) -> Result<DatabaseSettings, String> {
+) -> Result<DatabaseSettings, (Option<&'static str>, String)> {
     let defaults = DatabaseSettings::default();
-    let path = match path_override.map(str::trim).filter(|path| !path.is_empty()) {
-        Some(path) => Some(path),
-        None => match file.path.as_deref() {
-            Some(path) if path.trim().is_empty() => {
-                return Err(format!(
-                    "[database] path must not be empty (`{NO_DATABASE}` keeps no history)"
+    let file_value = match (&file.path, &file.url) {
+        (Some(_), Some(_)) => {
+            return Err((
+                None,
+                "[database] takes `path` (an SQLite file) or `url`, not both".to_string(),
+            ))
+        }
+        (Some(value), None) => Some(("path", value.as_str())),
+        (None, Some(value)) => Some(("url", value.as_str())),
+        (None, None) => None,
+    };
+    let (key, value) = match path_override.map(str::trim).filter(|path| !path.is_empty()) {
+        Some(value) => ("OBS_HUB_DATABASE", Some(value)),
+        None => match file_value {
+            Some((key, value)) if value.trim().is_empty() => {
+                return Err((
+                    None,
+                    format!(
+                        "[database] {key} must not be empty (`{NO_DATABASE}` keeps no history)"
+                    ),
                 ))
             }
-            path => path,
+            Some(("url", value)) => ("[database] url", Some(value.trim())),
+            Some((_, value)) => ("[database] path", Some(value)),
+            None => ("[database] path", None),
         },
     };
-    let path = match path {
-        None => defaults.path,
-        Some(path) if path.eq_ignore_ascii_case(NO_DATABASE) => None,
-        Some(path) => Some(PathBuf::from(path)),
-    };
+    let (path, postgres) =
+        match value {
+            None => (defaults.path, None),
+            Some(value) if value.eq_ignore_ascii_case(NO_DATABASE) => (None, None),
+            Some(value) => match PostgresUrl::parse(value) {
+                Some(_) if !cfg!(feature = "postgres") => {
+                    return Err((Some(key), POSTGRES_FEATURE_MISSING.to_string()))
+                }
+                Some(url) => (None, Some(url)),
+                None if key == "[database] url" => return Err((
+                    None,
+                    "[database] url must be a postgres:// or postgresql:// URL (an SQLite file \
+                     is `path`)"
+                        .to_string(),
+                )),
+                None => (Some(PathBuf::from(value)), None),
+            },
+        };
     let retention = match file.retention_days {
         None => defaults.retention,
         Some(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => {
             Duration::from_secs(days * 86_400)
         }
-        Some(days) => {
-            return Err(format!(
+        Some(days) => return Err((
+            None,
+            format!(
                 "[database] retention_days must be between 1 and {MAX_RETENTION_DAYS}, not {days}"
-            ))
-        }
+            ),
+        )),
     };
     let busy_timeout = match file.busy_timeout_ms {
         None => defaults.busy_timeout,
-        Some(0) => return Err("[database] busy_timeout_ms must be greater than 0".to_string()),
+        Some(0) => {
+            return Err((
+                None,
+                "[database] busy_timeout_ms must be greater than 0".to_string(),
+            ))
+        }
         Some(ms) => Duration::from_millis(ms),
     };
     Ok(DatabaseSettings {
         path,
+        postgres,
         retention,
         busy_timeout,
     })

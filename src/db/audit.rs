@@ -9,6 +9,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
 use super::{
+    backend,
     pool::Pool,
     queries,
     source::audit::AuditForm,
@@ -31,7 +32,7 @@ pub struct AuditStore {
 impl AuditStore {
     fn write(&mut self, batch: &[AuditForm]) -> Result<usize, DbError> {
         let mut conn = self.pool.get()?;
-        Ok(conn.immediate_transaction(|conn| queries::audit::insert(conn, batch))?)
+        backend::write_transaction(&mut conn, |conn| Ok(queries::audit::insert(conn, batch)?))
     }
 
     fn prune(&mut self, before: DateTime<Utc>, chunk: i64) -> Result<usize, DbError> {

@@ -26,6 +26,8 @@ pub mod schema;
 pub mod sessions;
 pub mod sigbus;
 pub mod source;
+#[cfg(test)]
+pub mod testing;
 pub mod write_behind;
 pub mod writer;
 
@@ -42,7 +44,7 @@ use self::{
     write_behind::{Drain, Writer},
     writer::HistoryStore,
 };
-use crate::config::{DatabaseSettings, InstanceConfig};
+use crate::config::{DatabaseLocation, DatabaseSettings, InstanceConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -101,22 +103,24 @@ impl Persistence {
         instances: &[InstanceConfig],
         hooks: recording::HistoryHooks,
     ) -> Result<Self, DbError> {
-        let Some(path) = &settings.path else {
+        let Some(location) = settings.location() else {
             return Ok(Self::disabled());
         };
         let pool = pool::open(
-            path,
+            &location,
             ConnectionOptions {
                 busy_timeout: settings.busy_timeout,
             },
         )?;
         // The first write: a file that opened but cannot be written fails here, named.
         let ids = register_instances(&pool, instances).map_err(|error| DbError::Open {
-            path: path.display().to_string(),
+            path: location.to_string(),
             message: error.to_string(),
         })?;
-        sigbus::name_database_on_sigbus(path);
-        log::info!("persistence: history kept in {}", path.display());
+        if let DatabaseLocation::Sqlite(path) = &location {
+            sigbus::name_database_on_sigbus(path);
+        }
+        log::info!("persistence: history kept in {location}");
         let writer = Writer::start(HistoryStore::new(pool.clone(), ids));
         let health = PersistenceHealth::new(true);
         let recorder = Recorder::new(writer, health.clone(), settings.retention, hooks);

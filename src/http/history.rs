@@ -8,10 +8,10 @@
 //! Reads run on actix's blocking threads through the pool; in WAL mode they never wait for
 //! the writer, and nothing here touches the status path.
 
+use crate::db::backend::Conn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use diesel::SqliteConnection;
 use serde::{de, Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -238,10 +238,7 @@ fn page_params(
     Ok((params, instance))
 }
 
-fn instance_id(
-    conn: &mut SqliteConnection,
-    instance: Option<&str>,
-) -> Result<Option<i32>, ApiError> {
+fn instance_id(conn: &mut Conn, instance: Option<&str>) -> Result<Option<i32>, ApiError> {
     let Some(name) = instance else {
         return Ok(None);
     };
@@ -260,7 +257,7 @@ fn database_error(error: impl std::fmt::Display) -> ApiError {
 /// Runs a read on a blocking thread with a pooled connection.
 async fn read<T: Send + 'static>(
     state: &AppState,
-    work: impl FnOnce(&mut SqliteConnection) -> Result<T, ApiError> + Send + 'static,
+    work: impl FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let Some(pool) = state.persistence.pool().cloned() else {
         return Err(ApiError::PersistenceUnavailable(format!(

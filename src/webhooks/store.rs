@@ -3,6 +3,7 @@
 //! and bringing the declared endpoints in line with the configuration. Writes run on the
 //! dispatcher's writer thread; the API's reads on actix's blocking threads.
 
+use crate::db::backend::Conn;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -89,29 +90,29 @@ pub fn pending_from_row(row: DeliveryRow) -> PendingDelivery {
     }
 }
 
-pub fn all_endpoints(conn: &mut SqliteConnection) -> QueryResult<Vec<Endpoint>> {
+pub fn all_endpoints(conn: &mut Conn) -> QueryResult<Vec<Endpoint>> {
     Ok(queries::all_endpoints(conn)?
         .into_iter()
         .map(endpoint_from_row)
         .collect())
 }
 
-pub fn find_endpoint(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<Endpoint>> {
+pub fn find_endpoint(conn: &mut Conn, id: &str) -> QueryResult<Option<Endpoint>> {
     Ok(queries::find_endpoint(conn, id)?.map(endpoint_from_row))
 }
 
-pub fn insert_endpoint(conn: &mut SqliteConnection, endpoint: &Endpoint) -> QueryResult<()> {
+pub fn insert_endpoint(conn: &mut Conn, endpoint: &Endpoint) -> QueryResult<()> {
     queries::insert_endpoint(conn, &endpoint_row(endpoint))
 }
 
 /// Writes every field of `endpoint`; when it is (now) disabled, its pending deliveries end as
 /// `endpoint_disabled`.
-pub fn save_endpoint(conn: &mut SqliteConnection, endpoint: &Endpoint) -> QueryResult<()> {
+pub fn save_endpoint(conn: &mut Conn, endpoint: &Endpoint) -> QueryResult<()> {
     queries::save_endpoint(conn, &endpoint_row(endpoint))
 }
 
 /// Every pending delivery of an enabled endpoint, oldest first: what a restart resumes.
-pub fn pending_deliveries(conn: &mut SqliteConnection) -> QueryResult<Vec<PendingDelivery>> {
+pub fn pending_deliveries(conn: &mut Conn) -> QueryResult<Vec<PendingDelivery>> {
     Ok(queries::pending_deliveries(conn)?
         .into_iter()
         .map(pending_from_row)
@@ -123,11 +124,7 @@ pub type Restarted = rows::Restarted<PendingDelivery>;
 
 /// Makes a delivery pending again, due now, at the start of a new round of the schedule, unless
 /// its endpoint is disabled.
-pub fn restart_delivery(
-    conn: &mut SqliteConnection,
-    id: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<Restarted> {
+pub fn restart_delivery(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> QueryResult<Restarted> {
     Ok(match queries::restart_delivery(conn, id, now)? {
         rows::Restarted::Pending(row) => Restarted::Pending(pending_from_row(row)),
         rows::Restarted::NotFound => Restarted::NotFound,
@@ -139,7 +136,7 @@ pub fn restart_delivery(
 /// same source and URL = same endpoint (its id, log and pending deliveries are kept); new ones
 /// are added; ones no longer declared are disabled (their log stays until deleted).
 pub fn sync_declared(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     declared: &[DeclaredEndpoint],
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
@@ -202,17 +199,7 @@ pub(crate) mod tests {
     use crate::db::source::webhook::DeliveryStatus;
     use crate::webhooks::endpoint::callback_endpoints;
 
-    /// A migrated database in its own temporary directory (kept alive by the TempDir).
-    pub(crate) fn test_db() -> (tempfile::TempDir, SqliteConnection) {
-        use crate::db::pool::MIGRATIONS;
-        use diesel_migrations::MigrationHarness;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("webhooks.db");
-        let mut conn =
-            SqliteConnection::establish(path.to_str().expect("utf-8 path")).expect("opens");
-        conn.run_pending_migrations(MIGRATIONS).expect("migrates");
-        (dir, conn)
-    }
+    pub(crate) use crate::db::testing::{on_both_backends, test_db_on};
 
     fn api_endpoint(url: &str) -> Endpoint {
         super::super::endpoint::api_endpoint(url, EventType::defaults())
@@ -243,107 +230,108 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn endpoints_round_trip_with_their_secret() {
-        let (_dir, mut conn) = test_db();
-        let endpoint = api_endpoint("http://127.0.0.1:9/hook");
-        insert_endpoint(&mut conn, &endpoint).unwrap();
-        let mut read = find_endpoint(&mut conn, &endpoint.id).unwrap().unwrap();
-        // Timestamps lose nothing but sub-microsecond precision.
-        read.created_at = endpoint.created_at;
-        read.updated_at = endpoint.updated_at;
-        assert_eq!(read, endpoint);
-        assert_eq!(all_endpoints(&mut conn).unwrap().len(), 1);
+    on_both_backends! {
+        fn endpoints_round_trip_with_their_secret(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let endpoint = api_endpoint("http://127.0.0.1:9/hook");
+            insert_endpoint(&mut conn, &endpoint).unwrap();
+            let mut read = find_endpoint(&mut conn, &endpoint.id).unwrap().unwrap();
+            // Timestamps lose nothing but sub-microsecond precision.
+            read.created_at = endpoint.created_at;
+            read.updated_at = endpoint.updated_at;
+            assert_eq!(read, endpoint);
+            assert_eq!(all_endpoints(&mut conn).unwrap().len(), 1);
+        }
     }
 
-    #[test]
-    fn deliveries_resume_until_they_end_and_the_log_keeps_every_attempt() {
-        let (_dir, mut conn) = test_db();
-        let endpoint = api_endpoint("http://127.0.0.1:9/hook");
-        insert_endpoint(&mut conn, &endpoint).unwrap();
-        let batch: Vec<_> = (0..3).map(|n| new_delivery(&endpoint, n)).collect();
-        insert_deliveries(&mut conn, &batch).unwrap();
-        assert_eq!(pending_deliveries(&mut conn).unwrap().len(), 3);
+    on_both_backends! {
+        fn deliveries_resume_until_they_end_and_the_log_keeps_every_attempt(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let endpoint = api_endpoint("http://127.0.0.1:9/hook");
+            insert_endpoint(&mut conn, &endpoint).unwrap();
+            let batch: Vec<_> = (0..3).map(|n| new_delivery(&endpoint, n)).collect();
+            insert_deliveries(&mut conn, &batch).unwrap();
+            assert_eq!(pending_deliveries(&mut conn).unwrap().len(), 3);
 
-        record_outcomes(
-            &mut conn,
-            &[
-                outcome("msg_0", 1, DeliveryStatus::Pending, None),
-                outcome("msg_1", 1, DeliveryStatus::Delivered, Some(204)),
-            ],
-        )
-        .unwrap();
-        record_outcomes(
-            &mut conn,
-            &[outcome("msg_0", 2, DeliveryStatus::Delivered, Some(200))],
-        )
-        .unwrap();
-        let pending = pending_deliveries(&mut conn).unwrap();
-        assert_eq!(pending.len(), 1);
-        assert_eq!(&*pending[0].id, "msg_2");
-        assert_eq!(&*pending[0].body, r#"{"n":2}"#);
-
-        let page = deliveries_page(&mut conn, &endpoint.id, None, 2).unwrap();
-        let ids: Vec<_> = page.iter().map(|l| l.delivery.id.as_str()).collect();
-        assert_eq!(ids, ["msg_2", "msg_1"], "newest first");
-        let older =
-            deliveries_page(&mut conn, &endpoint.id, Some(page[1].delivery.seq), 10).unwrap();
-        assert_eq!(older.len(), 1);
-        let retried = &older[0];
-        assert_eq!(retried.delivery.status, "delivered");
-        assert_eq!(retried.delivery.attempts, 2);
-        assert!(retried.delivery.delivered_at.is_some());
-        let codes: Vec<_> = retried.attempts.iter().map(|a| a.status_code).collect();
-        assert_eq!(codes, [None, Some(200)]);
-        assert_eq!(
-            retried.attempts[0].error.as_deref(),
-            Some("connection refused")
-        );
-    }
-
-    #[test]
-    fn an_attempt_that_ends_after_its_endpoint_was_deleted_is_skipped_not_fatal() {
-        let (_dir, mut conn) = test_db();
-        let deleted = api_endpoint("http://127.0.0.1:9/deleted");
-        let kept = api_endpoint("http://127.0.0.1:9/kept");
-        insert_endpoint(&mut conn, &deleted).unwrap();
-        insert_endpoint(&mut conn, &kept).unwrap();
-        insert_deliveries(
-            &mut conn,
-            &[new_delivery(&deleted, 0), new_delivery(&kept, 1)],
-        )
-        .unwrap();
-        assert!(delete_endpoint(&mut conn, &deleted.id).unwrap());
-        let skipped = conn
-            .immediate_transaction(|conn| {
-                record_outcomes(
-                    conn,
-                    &[
-                        outcome("msg_0", 1, DeliveryStatus::Delivered, Some(204)),
-                        outcome("msg_1", 1, DeliveryStatus::Delivered, Some(204)),
-                    ],
-                )
-            })
+            record_outcomes(
+                &mut conn,
+                &[
+                    outcome("msg_0", 1, DeliveryStatus::Pending, None),
+                    outcome("msg_1", 1, DeliveryStatus::Delivered, Some(204)),
+                ],
+            )
             .unwrap();
-        assert_eq!(skipped, 1);
-        assert_eq!(
-            find_delivery(&mut conn, "msg_1").unwrap().unwrap().status,
-            "delivered"
-        );
-        assert!(pending_deliveries(&mut conn).unwrap().is_empty());
+            record_outcomes(
+                &mut conn,
+                &[outcome("msg_0", 2, DeliveryStatus::Delivered, Some(200))],
+            )
+            .unwrap();
+            let pending = pending_deliveries(&mut conn).unwrap();
+            assert_eq!(pending.len(), 1);
+            assert_eq!(&*pending[0].id, "msg_2");
+            assert_eq!(&*pending[0].body, r#"{"n":2}"#);
+
+            let page = deliveries_page(&mut conn, &endpoint.id, None, 2).unwrap();
+            let ids: Vec<_> = page.iter().map(|l| l.delivery.id.as_str()).collect();
+            assert_eq!(ids, ["msg_2", "msg_1"], "newest first");
+            let older =
+                deliveries_page(&mut conn, &endpoint.id, Some(page[1].delivery.seq), 10).unwrap();
+            assert_eq!(older.len(), 1);
+            let retried = &older[0];
+            assert_eq!(retried.delivery.status, "delivered");
+            assert_eq!(retried.delivery.attempts, 2);
+            assert!(retried.delivery.delivered_at.is_some());
+            let codes: Vec<_> = retried.attempts.iter().map(|a| a.status_code).collect();
+            assert_eq!(codes, [None, Some(200)]);
+            assert_eq!(
+                retried.attempts[0].error.as_deref(),
+                Some("connection refused")
+            );
+        }
     }
 
-    #[test]
-    fn logged_error_answers_lose_the_receivers_words_on_upgrade() {
-        use crate::db::pool::MIGRATIONS;
+    on_both_backends! {
+        fn an_attempt_that_ends_after_its_endpoint_was_deleted_is_skipped_not_fatal(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let deleted = api_endpoint("http://127.0.0.1:9/deleted");
+            let kept = api_endpoint("http://127.0.0.1:9/kept");
+            insert_endpoint(&mut conn, &deleted).unwrap();
+            insert_endpoint(&mut conn, &kept).unwrap();
+            insert_deliveries(
+                &mut conn,
+                &[new_delivery(&deleted, 0), new_delivery(&kept, 1)],
+            )
+            .unwrap();
+            assert!(delete_endpoint(&mut conn, &deleted.id).unwrap());
+            let skipped = crate::db::backend::write_transaction(&mut conn, |conn| {
+                    record_outcomes(
+                        conn,
+                        &[
+                            outcome("msg_0", 1, DeliveryStatus::Delivered, Some(204)),
+                            outcome("msg_1", 1, DeliveryStatus::Delivered, Some(204)),
+                        ],
+                    )
+                })
+                .unwrap();
+            assert_eq!(skipped, 1);
+            assert_eq!(
+                find_delivery(&mut conn, "msg_1").unwrap().unwrap().status,
+                "delivered"
+            );
+            assert!(pending_deliveries(&mut conn).unwrap().is_empty());
+        }
+    }
+
+    on_both_backends! {
+    fn logged_error_answers_lose_the_receivers_words_on_upgrade(backend) {
+        use crate::db::{backend::migrations, testing::TestDb};
         use diesel_migrations::MigrationHarness;
         const SCRUB: &str = "20261130040000";
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("old.db");
-        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        let db = TestDb::empty(backend);
+        let mut conn = db.connect();
         // The schema as it was before the scrub.
         loop {
-            let pending = conn.pending_migrations(MIGRATIONS).unwrap();
+            let pending = conn.pending_migrations(migrations(&conn)).unwrap();
             let Some(next) = pending.first() else { break };
             if next.name().version().to_string() == SCRUB {
                 break;
@@ -360,7 +348,7 @@ pub(crate) mod tests {
             Some("HTTP 302 (redirects are not followed: give the final URL): <html>".into());
         let refused = outcome("msg_0", 3, DeliveryStatus::Pending, None);
         record_outcomes(&mut conn, &[old, moved, refused]).unwrap();
-        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        conn.run_pending_migrations(migrations(&conn)).unwrap();
         let log = deliveries_page(&mut conn, &endpoint.id, None, 1).unwrap();
         let errors: Vec<_> = log[0]
             .attempts
@@ -376,108 +364,112 @@ pub(crate) mod tests {
             ]
         );
     }
-
-    #[test]
-    fn gone_disables_the_endpoint_and_ends_its_pending_deliveries() {
-        let (_dir, mut conn) = test_db();
-        let endpoint = api_endpoint("http://127.0.0.1:9/hook");
-        insert_endpoint(&mut conn, &endpoint).unwrap();
-        let batch: Vec<_> = (0..2).map(|n| new_delivery(&endpoint, n)).collect();
-        insert_deliveries(&mut conn, &batch).unwrap();
-        let mut gone = outcome("msg_0", 1, DeliveryStatus::EndpointDisabled, Some(410));
-        gone.disable_endpoint = Some((endpoint.id.as_str().into(), "410 Gone".into()));
-        record_outcomes(&mut conn, &[gone]).unwrap();
-        let read = find_endpoint(&mut conn, &endpoint.id).unwrap().unwrap();
-        assert!(!read.enabled);
-        assert_eq!(read.disabled_reason.as_deref(), Some("410 Gone"));
-        assert!(pending_deliveries(&mut conn).unwrap().is_empty());
-        let other = find_delivery(&mut conn, "msg_1").unwrap().unwrap();
-        assert_eq!(other.status, "endpoint_disabled");
-
-        // No redelivery while the endpoint is disabled; once enabled, a new round.
-        assert_eq!(
-            restart_delivery(&mut conn, "msg_0", Utc::now()).unwrap(),
-            Restarted::EndpointDisabled(endpoint.id.clone())
-        );
-        save_endpoint(&mut conn, &endpoint).unwrap();
-        let Restarted::Pending(again) = restart_delivery(&mut conn, "msg_0", Utc::now()).unwrap()
-        else {
-            panic!("restarted");
-        };
-        assert_eq!((again.attempts, again.round_start), (1, 1));
-        assert_eq!(
-            find_delivery(&mut conn, "msg_0").unwrap().unwrap().status,
-            "pending"
-        );
-        assert_eq!(
-            restart_delivery(&mut conn, "msg_nope", Utc::now()).unwrap(),
-            Restarted::NotFound
-        );
     }
 
-    #[test]
-    fn declared_endpoints_follow_the_configuration() {
-        let (_dir, mut conn) = test_db();
-        let first = callback_endpoints("http://hub-b:8000", None);
-        sync_declared(&mut conn, &first, Utc::now()).unwrap();
-        let ids: Vec<String> = all_endpoints(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(ids.len(), 3);
-        // Same URLs, now signed: same endpoints.
-        let secret = super::super::signing::generate_secret();
-        let signed = callback_endpoints("http://hub-b:8000", Some(&secret));
-        sync_declared(&mut conn, &signed, Utc::now()).unwrap();
-        let endpoints = all_endpoints(&mut conn).unwrap();
-        assert_eq!(
-            endpoints.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-            ids
-        );
-        assert!(endpoints.iter().all(|e| e.secret.is_some()));
-        // Another base URL: the old ones are retired, not deleted.
-        sync_declared(
-            &mut conn,
-            &callback_endpoints("http://hub-c:8000", None),
-            Utc::now(),
-        )
-        .unwrap();
-        let endpoints = all_endpoints(&mut conn).unwrap();
-        assert_eq!(endpoints.len(), 6);
-        let retired: Vec<_> = endpoints.iter().filter(|e| !e.enabled).collect();
-        assert_eq!(retired.len(), 3);
-        assert!(retired.iter().all(|e| e.url.starts_with("http://hub-b")));
-        assert!(retired
-            .iter()
-            .all(|e| e.disabled_reason.as_deref() == Some(RETIRED_REASON)));
-        // And back: re-enabled.
-        sync_declared(&mut conn, &first, Utc::now()).unwrap();
-        let enabled = all_endpoints(&mut conn)
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.enabled)
-            .count();
-        assert_eq!(enabled, 3);
+    on_both_backends! {
+        fn gone_disables_the_endpoint_and_ends_its_pending_deliveries(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let endpoint = api_endpoint("http://127.0.0.1:9/hook");
+            insert_endpoint(&mut conn, &endpoint).unwrap();
+            let batch: Vec<_> = (0..2).map(|n| new_delivery(&endpoint, n)).collect();
+            insert_deliveries(&mut conn, &batch).unwrap();
+            let mut gone = outcome("msg_0", 1, DeliveryStatus::EndpointDisabled, Some(410));
+            gone.disable_endpoint = Some((endpoint.id.as_str().into(), "410 Gone".into()));
+            record_outcomes(&mut conn, &[gone]).unwrap();
+            let read = find_endpoint(&mut conn, &endpoint.id).unwrap().unwrap();
+            assert!(!read.enabled);
+            assert_eq!(read.disabled_reason.as_deref(), Some("410 Gone"));
+            assert!(pending_deliveries(&mut conn).unwrap().is_empty());
+            let other = find_delivery(&mut conn, "msg_1").unwrap().unwrap();
+            assert_eq!(other.status, "endpoint_disabled");
+
+            // No redelivery while the endpoint is disabled; once enabled, a new round.
+            assert_eq!(
+                restart_delivery(&mut conn, "msg_0", Utc::now()).unwrap(),
+                Restarted::EndpointDisabled(endpoint.id.clone())
+            );
+            save_endpoint(&mut conn, &endpoint).unwrap();
+            let Restarted::Pending(again) = restart_delivery(&mut conn, "msg_0", Utc::now()).unwrap()
+            else {
+                panic!("restarted");
+            };
+            assert_eq!((again.attempts, again.round_start), (1, 1));
+            assert_eq!(
+                find_delivery(&mut conn, "msg_0").unwrap().unwrap().status,
+                "pending"
+            );
+            assert_eq!(
+                restart_delivery(&mut conn, "msg_nope", Utc::now()).unwrap(),
+                Restarted::NotFound
+            );
+        }
     }
 
-    #[test]
-    fn deleting_an_endpoint_takes_its_log_and_pruning_keeps_pending_ones() {
-        let (_dir, mut conn) = test_db();
-        let endpoint = api_endpoint("http://127.0.0.1:9/hook");
-        insert_endpoint(&mut conn, &endpoint).unwrap();
-        let batch: Vec<_> = (0..2).map(|n| new_delivery(&endpoint, n)).collect();
-        insert_deliveries(&mut conn, &batch).unwrap();
-        record_outcomes(
-            &mut conn,
-            &[outcome("msg_0", 1, DeliveryStatus::Delivered, Some(200))],
-        )
-        .unwrap();
-        let later = Utc::now() + chrono::Duration::days(1);
-        assert_eq!(prune_finished(&mut conn, later, 100).unwrap(), 1);
-        assert!(find_delivery(&mut conn, "msg_1").unwrap().is_some());
-        assert!(delete_endpoint(&mut conn, &endpoint.id).unwrap());
-        assert!(!delete_endpoint(&mut conn, &endpoint.id).unwrap());
-        assert!(find_delivery(&mut conn, "msg_1").unwrap().is_none());
+    on_both_backends! {
+        fn declared_endpoints_follow_the_configuration(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let first = callback_endpoints("http://hub-b:8000", None);
+            sync_declared(&mut conn, &first, Utc::now()).unwrap();
+            let ids: Vec<String> = all_endpoints(&mut conn)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(ids.len(), 3);
+            // Same URLs, now signed: same endpoints.
+            let secret = crate::webhooks::signing::generate_secret();
+            let signed = callback_endpoints("http://hub-b:8000", Some(&secret));
+            sync_declared(&mut conn, &signed, Utc::now()).unwrap();
+            let endpoints = all_endpoints(&mut conn).unwrap();
+            assert_eq!(
+                endpoints.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+                ids
+            );
+            assert!(endpoints.iter().all(|e| e.secret.is_some()));
+            // Another base URL: the old ones are retired, not deleted.
+            sync_declared(
+                &mut conn,
+                &callback_endpoints("http://hub-c:8000", None),
+                Utc::now(),
+            )
+            .unwrap();
+            let endpoints = all_endpoints(&mut conn).unwrap();
+            assert_eq!(endpoints.len(), 6);
+            let retired: Vec<_> = endpoints.iter().filter(|e| !e.enabled).collect();
+            assert_eq!(retired.len(), 3);
+            assert!(retired.iter().all(|e| e.url.starts_with("http://hub-b")));
+            assert!(retired
+                .iter()
+                .all(|e| e.disabled_reason.as_deref() == Some(RETIRED_REASON)));
+            // And back: re-enabled.
+            sync_declared(&mut conn, &first, Utc::now()).unwrap();
+            let enabled = all_endpoints(&mut conn)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.enabled)
+                .count();
+            assert_eq!(enabled, 3);
+        }
+    }
+
+    on_both_backends! {
+        fn deleting_an_endpoint_takes_its_log_and_pruning_keeps_pending_ones(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let endpoint = api_endpoint("http://127.0.0.1:9/hook");
+            insert_endpoint(&mut conn, &endpoint).unwrap();
+            let batch: Vec<_> = (0..2).map(|n| new_delivery(&endpoint, n)).collect();
+            insert_deliveries(&mut conn, &batch).unwrap();
+            record_outcomes(
+                &mut conn,
+                &[outcome("msg_0", 1, DeliveryStatus::Delivered, Some(200))],
+            )
+            .unwrap();
+            let later = Utc::now() + chrono::Duration::days(1);
+            assert_eq!(prune_finished(&mut conn, later, 100).unwrap(), 1);
+            assert!(find_delivery(&mut conn, "msg_1").unwrap().is_some());
+            assert!(delete_endpoint(&mut conn, &endpoint.id).unwrap());
+            assert!(!delete_endpoint(&mut conn, &endpoint.id).unwrap());
+            assert!(find_delivery(&mut conn, "msg_1").unwrap().is_none());
+        }
     }
 }

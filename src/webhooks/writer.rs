@@ -7,10 +7,11 @@
 //! refuses for good (a constraint) is left out and reported, and the rest is written. Only
 //! passing failures (a lock, a full disk) fail the whole batch, which the dispatcher retries.
 
+use crate::db::backend::Conn;
 use actix::MailboxError;
 use diesel::{
     result::{DatabaseErrorKind, Error as QueryError},
-    Connection, QueryResult, SqliteConnection,
+    Connection, QueryResult,
 };
 
 use crate::db::{backend, pool::Pool};
@@ -50,10 +51,7 @@ impl WebhookStore {
     }
 
     /// One write transaction.
-    pub fn transaction<T>(
-        &self,
-        work: impl FnOnce(&mut SqliteConnection) -> QueryResult<T>,
-    ) -> StoreResult<T> {
+    pub fn transaction<T>(&self, work: impl FnOnce(&mut Conn) -> QueryResult<T>) -> StoreResult<T> {
         let mut conn = self.pool.get()?;
         Ok(backend::write_transaction(&mut conn, work)?)
     }
@@ -62,7 +60,7 @@ impl WebhookStore {
     pub fn write_rows<T, R>(
         &self,
         rows: &[T],
-        write: impl Fn(&mut SqliteConnection, &[T]) -> QueryResult<R>,
+        write: impl Fn(&mut Conn, &[T]) -> QueryResult<R>,
     ) -> StoreResult<Refused> {
         let mut conn = self.pool.get()?;
         Ok(write_batch(&mut conn, rows, write)?)
@@ -88,9 +86,9 @@ fn refuses_the_row(error: &QueryError) -> bool {
 /// good, the batch is written again row by row (each in a savepoint of one transaction), leaving
 /// out the refused rows, which are answered. Any other failure fails the batch as a whole.
 pub fn write_batch<T, R>(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     rows: &[T],
-    write: impl Fn(&mut SqliteConnection, &[T]) -> QueryResult<R>,
+    write: impl Fn(&mut Conn, &[T]) -> QueryResult<R>,
 ) -> QueryResult<Refused> {
     match backend::write_transaction(conn, |conn| write(conn, rows)) {
         Ok(_) => return Ok(Vec::new()),
@@ -114,7 +112,11 @@ pub fn write_batch<T, R>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhooks::store::{self, tests::test_db, NewDelivery};
+    use crate::webhooks::store::{
+        self,
+        tests::{on_both_backends, test_db_on},
+        NewDelivery,
+    };
     use chrono::Utc;
     use diesel::RunQueryDsl;
 
@@ -128,36 +130,44 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_row_the_database_refuses_is_left_out_and_the_rest_written() {
-        let (_dir, mut conn) = test_db();
-        diesel::sql_query("PRAGMA foreign_keys = ON")
-            .execute(&mut conn)
-            .unwrap();
-        let endpoint = crate::webhooks::endpoint::DeclaredEndpoint::receiver(
-            "http://127.0.0.1:9/in",
-            crate::webhooks::signing::generate_secret(),
-        );
-        store::sync_declared(&mut conn, &[endpoint], Utc::now()).unwrap();
-        let id = store::all_endpoints(&mut conn).unwrap()[0].id.clone();
-        // The middle one names an endpoint that does not exist (deleted meanwhile).
-        let batch = [
-            delivery("msg_a", &id),
-            delivery("msg_b", "ep_deleted"),
-            delivery("msg_c", &id),
-        ];
-        let refused = write_batch(&mut conn, &batch, store::insert_deliveries).unwrap();
-        assert_eq!(refused.len(), 1);
-        assert_eq!(refused[0].0, 1);
-        assert!(refused[0].1.contains("FOREIGN KEY"), "{}", refused[0].1);
-        let pending: Vec<String> = store::pending_deliveries(&mut conn)
-            .unwrap()
-            .iter()
-            .map(|d| d.id.to_string())
-            .collect();
-        assert_eq!(pending, ["msg_a", "msg_c"]);
-        // Written again (a retry): refused for good, never a failed batch.
-        let again = write_batch(&mut conn, &batch[..1], store::insert_deliveries).unwrap();
-        assert_eq!(again.len(), 1, "the same id twice is refused too");
+    on_both_backends! {
+        fn a_row_the_database_refuses_is_left_out_and_the_rest_written(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            if backend == Backend::Sqlite {
+                // (PostgreSQL always checks foreign keys.)
+                diesel::sql_query("PRAGMA foreign_keys = ON")
+                    .execute(&mut conn)
+                    .unwrap();
+            }
+            let endpoint = crate::webhooks::endpoint::DeclaredEndpoint::receiver(
+                "http://127.0.0.1:9/in",
+                crate::webhooks::signing::generate_secret(),
+            );
+            store::sync_declared(&mut conn, &[endpoint], Utc::now()).unwrap();
+            let id = store::all_endpoints(&mut conn).unwrap()[0].id.clone();
+            // The middle one names an endpoint that does not exist (deleted meanwhile).
+            let batch = [
+                delivery("msg_a", &id),
+                delivery("msg_b", "ep_deleted"),
+                delivery("msg_c", &id),
+            ];
+            let refused = write_batch(&mut conn, &batch, store::insert_deliveries).unwrap();
+            assert_eq!(refused.len(), 1);
+            assert_eq!(refused[0].0, 1);
+            assert!(
+                refused[0].1.to_lowercase().contains("foreign key"),
+                "{}",
+                refused[0].1
+            );
+            let pending: Vec<String> = store::pending_deliveries(&mut conn)
+                .unwrap()
+                .iter()
+                .map(|d| d.id.to_string())
+                .collect();
+            assert_eq!(pending, ["msg_a", "msg_c"]);
+            // Written again (a retry): refused for good, never a failed batch.
+            let again = write_batch(&mut conn, &batch[..1], store::insert_deliveries).unwrap();
+            assert_eq!(again.len(), 1, "the same id twice is refused too");
+        }
     }
 }

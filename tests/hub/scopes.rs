@@ -213,7 +213,7 @@ async fn an_expired_token_gets_401() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
     let pool = pool::open(
-        &path,
+        &obs_hub::config::DatabaseLocation::Sqlite(path.clone()),
         ConnectionOptions {
             busy_timeout: std::time::Duration::from_secs(5),
         },

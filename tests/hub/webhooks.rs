@@ -1008,7 +1008,7 @@ fn seed_api_endpoint(database: &std::path::Path, url: &str, secret: &Secret) -> 
         },
     };
     let pool = pool::open(
-        database,
+        &obs_hub::config::DatabaseLocation::Sqlite(database.to_path_buf()),
         ConnectionOptions {
             busy_timeout: Duration::from_secs(5),
         },

@@ -1,3 +1,4 @@
+use crate::db::backend::{per_backend, Conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -9,12 +10,13 @@ use crate::db::{
 /// SQLite allows 32766 bound values per statement; 10 per row.
 const ROWS_PER_INSERT: usize = 1_000;
 
-pub fn insert(conn: &mut SqliteConnection, rows: &[AuditForm]) -> QueryResult<usize> {
+pub fn insert(conn: &mut Conn, rows: &[AuditForm]) -> QueryResult<usize> {
     let mut written = 0;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        written += diesel::insert_into(audit_entries::table)
+        // A multi-row INSERT is each engine's own (diesel's multi-backend cannot build it).
+        written += per_backend!(conn, |c| diesel::insert_into(audit_entries::table)
             .values(chunk)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(written)
 }
@@ -31,7 +33,7 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
-pub fn page(conn: &mut SqliteConnection, query: &AuditQuery) -> QueryResult<Vec<AuditRow>> {
+pub fn page(conn: &mut Conn, query: &AuditQuery) -> QueryResult<Vec<AuditRow>> {
     let mut sql = audit_entries::table
         .select(AuditRow::as_select())
         .into_boxed();
@@ -56,7 +58,7 @@ pub fn page(conn: &mut SqliteConnection, query: &AuditQuery) -> QueryResult<Vec<
 }
 
 /// Deletes up to `chunk` entries older than `before` (pruned with the history's retention).
-pub fn prune(conn: &mut SqliteConnection, before: NaiveDateTime, chunk: i64) -> QueryResult<usize> {
+pub fn prune(conn: &mut Conn, before: NaiveDateTime, chunk: i64) -> QueryResult<usize> {
     let oldest: Vec<i64> = audit_entries::table
         .filter(audit_entries::happened_at.lt(before))
         .select(audit_entries::id)
@@ -80,7 +82,10 @@ mod tests {
 
     use super::*;
     use crate::db::{
-        queries::{tests::test_db, tokens},
+        queries::{
+            tests::{on_both_backends, test_db_on},
+            tokens,
+        },
         source::token::TokenForm,
     };
 
@@ -99,85 +104,87 @@ mod tests {
         }
     }
 
+    on_both_backends! {
     /// schema.rs is written by hand: the row structs read every column back.
-    #[test]
-    fn tokens_and_entries_read_back_page_and_prune() {
-        let (_dir, mut conn) = test_db();
-        let now = Utc::now().naive_utc();
-        let form = TokenForm {
-            name: "deck".into(),
-            secret_hash: "ab".repeat(32),
-            scope: "control".into(),
-            instances: Some(r#"["main"]"#.into()),
-            capabilities: Some(r#"["scenes"]"#.into()),
-            created_at: now,
-            expires_at: None,
-        };
-        let row = tokens::insert(&mut conn, &form).unwrap();
-        assert_eq!(row.name, "deck");
-        tokens::touch(&mut conn, row.id, now).unwrap();
-        assert_eq!(tokens::all(&mut conn).unwrap()[0].last_used_at, Some(now));
-        assert!(
-            tokens::insert(&mut conn, &form).is_err(),
-            "names are unique"
-        );
-        assert!(tokens::delete(&mut conn, row.id).unwrap());
-        assert!(!tokens::delete(&mut conn, row.id).unwrap());
+        fn tokens_and_entries_read_back_page_and_prune(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            // At the precision both engines keep (PostgreSQL: microseconds).
+            let now = chrono::SubsecRound::trunc_subsecs(Utc::now().naive_utc(), 6);
+            let form = TokenForm {
+                name: "deck".into(),
+                secret_hash: "ab".repeat(32),
+                scope: "control".into(),
+                instances: Some(r#"["main"]"#.into()),
+                capabilities: Some(r#"["scenes"]"#.into()),
+                created_at: now,
+                expires_at: None,
+            };
+            let row = tokens::insert(&mut conn, &form).unwrap();
+            assert_eq!(row.name, "deck");
+            tokens::touch(&mut conn, row.id, now).unwrap();
+            assert_eq!(tokens::all(&mut conn).unwrap()[0].last_used_at, Some(now));
+            assert!(
+                tokens::insert(&mut conn, &form).is_err(),
+                "names are unique"
+            );
+            assert!(tokens::delete(&mut conn, row.id).unwrap());
+            assert!(!tokens::delete(&mut conn, row.id).unwrap());
 
-        let old = now - Duration::days(40);
-        insert(
-            &mut conn,
-            &[
-                entry("token:deck", "main", old),
-                entry("token:deck", "main", now),
-                entry("token:ops", "backup", now),
-            ],
-        )
-        .unwrap();
-        let all = page(
-            &mut conn,
-            &AuditQuery {
-                limit: 10,
-                ..AuditQuery::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(all.len(), 3);
-        assert!(all[0].id > all[1].id, "newest first");
-        let deck = page(
-            &mut conn,
-            &AuditQuery {
-                actor: Some("token:deck".into()),
-                since: Some(now - Duration::days(1)),
-                limit: 10,
-                ..AuditQuery::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(deck.len(), 1);
-        let older = page(
-            &mut conn,
-            &AuditQuery {
-                before_id: Some(all[0].id),
-                instance: Some("main".into()),
-                limit: 10,
-                ..AuditQuery::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(older.len(), 2);
-        assert_eq!(prune(&mut conn, now - Duration::days(30), 100).unwrap(), 1);
-        assert_eq!(
-            page(
+            let old = now - Duration::days(40);
+            insert(
+                &mut conn,
+                &[
+                    entry("token:deck", "main", old),
+                    entry("token:deck", "main", now),
+                    entry("token:ops", "backup", now),
+                ],
+            )
+            .unwrap();
+            let all = page(
                 &mut conn,
                 &AuditQuery {
                     limit: 10,
                     ..AuditQuery::default()
-                }
+                },
             )
-            .unwrap()
-            .len(),
-            2
-        );
+            .unwrap();
+            assert_eq!(all.len(), 3);
+            assert!(all[0].id > all[1].id, "newest first");
+            let deck = page(
+                &mut conn,
+                &AuditQuery {
+                    actor: Some("token:deck".into()),
+                    since: Some(now - Duration::days(1)),
+                    limit: 10,
+                    ..AuditQuery::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(deck.len(), 1);
+            let older = page(
+                &mut conn,
+                &AuditQuery {
+                    before_id: Some(all[0].id),
+                    instance: Some("main".into()),
+                    limit: 10,
+                    ..AuditQuery::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(older.len(), 2);
+            assert_eq!(prune(&mut conn, now - Duration::days(30), 100).unwrap(), 1);
+            assert_eq!(
+                page(
+                    &mut conn,
+                    &AuditQuery {
+                        limit: 10,
+                        ..AuditQuery::default()
+                    }
+                )
+                .unwrap()
+                .len(),
+                2
+            );
+        }
     }
 }

@@ -1,3 +1,4 @@
+use crate::db::backend::{per_backend, Conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -9,12 +10,13 @@ use crate::db::{
 /// SQLite allows 32766 bound values per statement; 6 per row.
 const ROWS_PER_INSERT: usize = 500;
 
-pub fn insert(conn: &mut SqliteConnection, rows: &[EventForm]) -> QueryResult<usize> {
+pub fn insert(conn: &mut Conn, rows: &[EventForm]) -> QueryResult<usize> {
     let mut written = 0;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        written += diesel::insert_into(events::table)
+        // A multi-row INSERT is each engine's own (diesel's multi-backend cannot build it).
+        written += per_backend!(conn, |c| diesel::insert_into(events::table)
             .values(chunk)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(written)
 }
@@ -32,7 +34,7 @@ pub struct EventQuery {
     pub limit: i64,
 }
 
-pub fn page(conn: &mut SqliteConnection, query: &EventQuery) -> QueryResult<Vec<(Event, String)>> {
+pub fn page(conn: &mut Conn, query: &EventQuery) -> QueryResult<Vec<(Event, String)>> {
     let mut sql = events::table
         .inner_join(instances::table)
         .select((Event::as_select(), instances::name))
@@ -57,7 +59,7 @@ pub fn page(conn: &mut SqliteConnection, query: &EventQuery) -> QueryResult<Vec<
 
 /// Deletes up to `chunk` events older than `before`; callers repeat while a full chunk went,
 /// so that pruning a large backlog never holds the write lock for long.
-pub fn prune(conn: &mut SqliteConnection, before: NaiveDateTime, chunk: i64) -> QueryResult<usize> {
+pub fn prune(conn: &mut Conn, before: NaiveDateTime, chunk: i64) -> QueryResult<usize> {
     let oldest: Vec<i64> = events::table
         .filter(events::happened_at.lt(before))
         .select(events::id)

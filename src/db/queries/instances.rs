@@ -1,3 +1,4 @@
+use crate::db::backend::{per_backend, Conn};
 use chrono::NaiveDateTime;
 use diesel::{prelude::*, upsert::excluded};
 
@@ -8,13 +9,13 @@ use crate::db::{
 
 /// Records a configured instance (creating it or refreshing its address) and returns its id.
 pub fn upsert(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     name: &str,
     host: &str,
     port: u16,
     now: NaiveDateTime,
 ) -> QueryResult<i32> {
-    diesel::insert_into(instances::table)
+    let upsert = diesel::insert_into(instances::table)
         .values(InstanceForm {
             name,
             host,
@@ -29,11 +30,12 @@ pub fn upsert(
             instances::port.eq(excluded(instances::port)),
             instances::last_seen.eq(excluded(instances::last_seen)),
         ))
-        .returning(instances::id)
-        .get_result(conn)
+        .returning(instances::id);
+    // ON CONFLICT is each engine's own (diesel's multi-backend cannot build it).
+    per_backend!(conn, |c| upsert.get_result(c))
 }
 
-pub fn id_by_name(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option<i32>> {
+pub fn id_by_name(conn: &mut Conn, name: &str) -> QueryResult<Option<i32>> {
     instances::table
         .filter(instances::name.eq(name))
         .select(instances::id)
@@ -41,7 +43,7 @@ pub fn id_by_name(conn: &mut SqliteConnection, name: &str) -> QueryResult<Option
         .optional()
 }
 
-pub fn all(conn: &mut SqliteConnection) -> QueryResult<Vec<Instance>> {
+pub fn all(conn: &mut Conn) -> QueryResult<Vec<Instance>> {
     instances::table
         .order(instances::name.asc())
         .select(Instance::as_select())

@@ -1,4 +1,4 @@
-//! Queries: plain functions over a `&mut SqliteConnection`, one file per table, and
+//! Queries: plain functions over a `&mut Conn`, one file per table, and
 //! [`apply_batch`], which writes one batch of the recorder's operations.
 
 pub mod audit;
@@ -10,6 +10,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod webhooks;
 
+use crate::db::backend::Conn;
 use std::collections::HashMap;
 
 use chrono::{NaiveDateTime, Utc};
@@ -24,7 +25,7 @@ use super::{
 pub type InstanceIds = HashMap<String, i32>;
 
 fn instance_id(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     ids: &mut InstanceIds,
     name: &str,
     now: NaiveDateTime,
@@ -43,11 +44,7 @@ fn instance_id(
 
 /// Writes one batch (the caller wraps it in a transaction) and returns how many events it
 /// stored. Events keep their order: ids grow in the order the hub observed the changes.
-pub fn apply_batch(
-    conn: &mut SqliteConnection,
-    ops: &[WriteOp],
-    ids: &mut InstanceIds,
-) -> QueryResult<usize> {
+pub fn apply_batch(conn: &mut Conn, ops: &[WriteOp], ids: &mut InstanceIds) -> QueryResult<usize> {
     let now = Utc::now().naive_utc();
     let mut rows = Vec::new();
     for op in ops {
@@ -103,7 +100,6 @@ pub(crate) mod tests {
     use super::*;
     use crate::{
         db::{
-            pool::{self, ConnectionOptions},
             sessions::{Observation, END_FOUND_STOPPED, END_STOPPED},
             source::{
                 event::Event,
@@ -115,18 +111,7 @@ pub(crate) mod tests {
         status::{model::SceneInfo, update::Source, Change, ChangeEvent},
     };
 
-    /// A migrated database in its own temporary directory (kept alive by the TempDir).
-    pub(crate) fn test_db() -> (tempfile::TempDir, SqliteConnection) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("test.db");
-        let options = ConnectionOptions {
-            busy_timeout: std::time::Duration::from_secs(5),
-        };
-        pool::migrate(&path, options).expect("migrations apply to an empty database");
-        let conn =
-            SqliteConnection::establish(path.to_str().expect("utf-8 temp path")).expect("opens");
-        (dir, conn)
-    }
+    pub(crate) use crate::db::testing::{on_both_backends, test_db_on};
 
     fn scene(name: &str, uuid: &str) -> SceneInfo {
         SceneInfo {
@@ -135,8 +120,11 @@ pub(crate) mod tests {
         }
     }
 
+    /// PostgreSQL keeps microseconds (SQLite's text keeps nanoseconds): times compared after a
+    /// round trip are taken at the precision both keep.
     fn now() -> NaiveDateTime {
-        Utc::now().naive_utc()
+        use chrono::SubsecRound;
+        Utc::now().naive_utc().trunc_subsecs(6)
     }
 
     fn change_event(seq: u64, instance: &str, at: DateTime<Utc>, scene: &str) -> WriteOp {
@@ -152,180 +140,184 @@ pub(crate) mod tests {
         }))
     }
 
-    #[test]
-    fn every_column_of_every_table_reads_back() {
-        // schema.rs is written by hand: selecting every row struct proves it matches the SQL.
-        let (_dir, mut conn) = test_db();
-        let id = instances::upsert(&mut conn, "default", "127.0.0.1", 4455, now()).unwrap();
-        scenes::sync(&mut conn, id, &[scene("A", "1")], now()).unwrap();
-        let mut ids = InstanceIds::new();
-        apply_batch(
-            &mut conn,
-            &[change_event(1, "default", Utc::now(), "A")],
-            &mut ids,
-        )
-        .unwrap();
-        sessions::observe(&mut conn, id, Output::Record, &Observation::Started, now()).unwrap();
-        use crate::db::schema;
-        assert_eq!(
-            schema::instances::table
-                .select(Instance::as_select())
-                .load(&mut conn)
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            schema::scenes::table
-                .select(Scene::as_select())
-                .load(&mut conn)
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            schema::events::table
-                .select(Event::as_select())
-                .load(&mut conn)
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            schema::output_sessions::table
-                .select(OutputSession::as_select())
-                .load(&mut conn)
-                .unwrap()
-                .len(),
-            1
-        );
+    on_both_backends! {
+        fn every_column_of_every_table_reads_back(backend) {
+            // schema.rs is written by hand: selecting every row struct proves it matches the SQL.
+            let (_db, mut conn) = test_db_on(backend);
+            let id = instances::upsert(&mut conn, "default", "127.0.0.1", 4455, now()).unwrap();
+            scenes::sync(&mut conn, id, &[scene("A", "1")], now()).unwrap();
+            let mut ids = InstanceIds::new();
+            apply_batch(
+                &mut conn,
+                &[change_event(1, "default", Utc::now(), "A")],
+                &mut ids,
+            )
+            .unwrap();
+            sessions::observe(&mut conn, id, Output::Record, &Observation::Started, now()).unwrap();
+            use crate::db::schema;
+            assert_eq!(
+                schema::instances::table
+                    .select(Instance::as_select())
+                    .load(&mut conn)
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert_eq!(
+                schema::scenes::table
+                    .select(Scene::as_select())
+                    .load(&mut conn)
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert_eq!(
+                schema::events::table
+                    .select(Event::as_select())
+                    .load(&mut conn)
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert_eq!(
+                schema::output_sessions::table
+                    .select(OutputSession::as_select())
+                    .load(&mut conn)
+                    .unwrap()
+                    .len(),
+                1
+            );
+        }
     }
 
-    #[test]
-    fn upsert_keeps_the_id_and_refreshes_the_address() {
-        let (_dir, mut conn) = test_db();
-        let first = instances::upsert(&mut conn, "studio", "10.0.0.1", 4455, now()).unwrap();
-        let again = instances::upsert(&mut conn, "studio", "10.0.0.2", 4460, now()).unwrap();
-        assert_eq!(first, again);
-        let all = instances::all(&mut conn).unwrap();
-        assert_eq!((all[0].host.as_str(), all[0].port), ("10.0.0.2", 4460));
-        assert_eq!(instances::id_by_name(&mut conn, "nope").unwrap(), None);
+    on_both_backends! {
+        fn upsert_keeps_the_id_and_refreshes_the_address(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let first = instances::upsert(&mut conn, "studio", "10.0.0.1", 4455, now()).unwrap();
+            let again = instances::upsert(&mut conn, "studio", "10.0.0.2", 4460, now()).unwrap();
+            assert_eq!(first, again);
+            let all = instances::all(&mut conn).unwrap();
+            assert_eq!((all[0].host.as_str(), all[0].port), ("10.0.0.2", 4460));
+            assert_eq!(instances::id_by_name(&mut conn, "nope").unwrap(), None);
+        }
     }
 
-    #[test]
-    fn scenes_follow_create_rename_remove_and_return() {
-        let (_dir, mut conn) = test_db();
-        let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
-        scenes::sync(&mut conn, id, &[scene("A", "1"), scene("B", "2")], now()).unwrap();
-        let created = scenes::sync(
-            &mut conn,
-            id,
-            &[scene("C", "3"), scene("A", "1"), scene("B", "2")],
-            now(),
-        )
-        .unwrap();
-        assert_eq!(created.added, [scene("C", "3")]);
-        let renamed = scenes::sync(
-            &mut conn,
-            id,
-            &[scene("C", "3"), scene("Main", "1"), scene("B", "2")],
-            now(),
-        )
-        .unwrap();
-        assert_eq!(renamed.renamed[0].from, "A");
-        assert_eq!(renamed.renamed[0].to, "Main");
-        let removed =
-            scenes::sync(&mut conn, id, &[scene("C", "3"), scene("Main", "1")], now()).unwrap();
-        assert_eq!(removed.removed, [scene("B", "2")]);
+    on_both_backends! {
+        fn scenes_follow_create_rename_remove_and_return(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
+            scenes::sync(&mut conn, id, &[scene("A", "1"), scene("B", "2")], now()).unwrap();
+            let created = scenes::sync(
+                &mut conn,
+                id,
+                &[scene("C", "3"), scene("A", "1"), scene("B", "2")],
+                now(),
+            )
+            .unwrap();
+            assert_eq!(created.added, [scene("C", "3")]);
+            let renamed = scenes::sync(
+                &mut conn,
+                id,
+                &[scene("C", "3"), scene("Main", "1"), scene("B", "2")],
+                now(),
+            )
+            .unwrap();
+            assert_eq!(renamed.renamed[0].from, "A");
+            assert_eq!(renamed.renamed[0].to, "Main");
+            let removed =
+                scenes::sync(&mut conn, id, &[scene("C", "3"), scene("Main", "1")], now()).unwrap();
+            assert_eq!(removed.removed, [scene("B", "2")]);
 
-        let rows = scenes::list(&mut conn, Some(id)).unwrap();
-        let view: Vec<(&str, i32, bool)> = rows
-            .iter()
-            .map(|(s, _)| (s.name.as_str(), s.position, s.removed_at.is_some()))
-            .collect();
-        assert_eq!(view, [("C", 0, false), ("Main", 1, false), ("B", 2, true)]);
-        let main = rows.iter().find(|(s, _)| s.name == "Main").unwrap();
-        assert_eq!(main.0.uuid.as_deref(), Some("1"), "a rename keeps the row");
+            let rows = scenes::list(&mut conn, Some(id)).unwrap();
+            let view: Vec<(&str, i32, bool)> = rows
+                .iter()
+                .map(|(s, _)| (s.name.as_str(), s.position, s.removed_at.is_some()))
+                .collect();
+            assert_eq!(view, [("C", 0, false), ("Main", 1, false), ("B", 2, true)]);
+            let main = rows.iter().find(|(s, _)| s.name == "Main").unwrap();
+            assert_eq!(main.0.uuid.as_deref(), Some("1"), "a rename keeps the row");
 
-        // An undone removal brings the same row back.
-        scenes::sync(
-            &mut conn,
-            id,
-            &[scene("B", "2"), scene("C", "3"), scene("Main", "1")],
-            now(),
-        )
-        .unwrap();
-        let rows = scenes::list(&mut conn, Some(id)).unwrap();
-        assert_eq!(rows.len(), 3);
-        assert!(rows.iter().all(|(s, _)| s.removed_at.is_none()));
+            // An undone removal brings the same row back.
+            scenes::sync(
+                &mut conn,
+                id,
+                &[scene("B", "2"), scene("C", "3"), scene("Main", "1")],
+                now(),
+            )
+            .unwrap();
+            let rows = scenes::list(&mut conn, Some(id)).unwrap();
+            assert_eq!(rows.len(), 3);
+            assert!(rows.iter().all(|(s, _)| s.removed_at.is_none()));
+        }
     }
 
-    #[test]
-    fn event_pages_filter_and_continue_from_the_cursor() {
-        let (_dir, mut conn) = test_db();
-        instances::upsert(&mut conn, "a", "h", 1, now()).unwrap();
-        let b = instances::upsert(&mut conn, "b", "h", 1, now()).unwrap();
-        let start = Utc::now() - Duration::hours(1);
-        let ops: Vec<WriteOp> = (0..10)
-            .map(|i| {
-                let instance = if i % 2 == 0 { "a" } else { "b" };
-                change_event(i + 1, instance, start + Duration::minutes(i as i64), "S")
-            })
-            .collect();
-        let mut ids = InstanceIds::new();
-        assert_eq!(apply_batch(&mut conn, &ops, &mut ids).unwrap(), 10);
+    on_both_backends! {
+        fn event_pages_filter_and_continue_from_the_cursor(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            instances::upsert(&mut conn, "a", "h", 1, now()).unwrap();
+            let b = instances::upsert(&mut conn, "b", "h", 1, now()).unwrap();
+            let start = Utc::now() - Duration::hours(1);
+            let ops: Vec<WriteOp> = (0..10)
+                .map(|i| {
+                    let instance = if i % 2 == 0 { "a" } else { "b" };
+                    change_event(i + 1, instance, start + Duration::minutes(i as i64), "S")
+                })
+                .collect();
+            let mut ids = InstanceIds::new();
+            assert_eq!(apply_batch(&mut conn, &ops, &mut ids).unwrap(), 10);
 
-        // The newest `limit` rows, narrowed by the fields a query sets besides.
-        let newest = |limit| events::EventQuery {
-            limit,
-            ..Default::default()
-        };
-        let first = events::page(&mut conn, &newest(4)).unwrap();
-        let seqs: Vec<i64> = first.iter().map(|(e, _)| e.seq).collect();
-        assert_eq!(seqs, [10, 9, 8, 7], "newest first");
-        let next = events::page(
-            &mut conn,
-            &events::EventQuery {
-                before_id: Some(first[3].0.id),
-                ..newest(4)
-            },
-        )
-        .unwrap();
-        assert_eq!(next[0].0.seq, 6);
+            // The newest `limit` rows, narrowed by the fields a query sets besides.
+            let newest = |limit| events::EventQuery {
+                limit,
+                ..Default::default()
+            };
+            let first = events::page(&mut conn, &newest(4)).unwrap();
+            let seqs: Vec<i64> = first.iter().map(|(e, _)| e.seq).collect();
+            assert_eq!(seqs, [10, 9, 8, 7], "newest first");
+            let next = events::page(
+                &mut conn,
+                &events::EventQuery {
+                    before_id: Some(first[3].0.id),
+                    ..newest(4)
+                },
+            )
+            .unwrap();
+            assert_eq!(next[0].0.seq, 6);
 
-        let only_b = events::page(
-            &mut conn,
-            &events::EventQuery {
-                instance_id: Some(b),
-                since: Some((start + Duration::minutes(4)).naive_utc()),
-                until: Some((start + Duration::minutes(8)).naive_utc()),
-                ..newest(50)
-            },
-        )
-        .unwrap();
-        let seqs: Vec<i64> = only_b.iter().map(|(e, _)| e.seq).collect();
-        assert_eq!(seqs, [8, 6]);
-        assert!(only_b.iter().all(|(_, name)| name == "b"));
-        let none = events::page(
-            &mut conn,
-            &events::EventQuery {
-                kinds: vec!["streaming_changed".into()],
-                ..newest(50)
-            },
-        )
-        .unwrap();
-        assert!(none.is_empty());
-        let payload: serde_json::Value = serde_json::from_str(&first[0].0.payload).unwrap();
-        assert_eq!(payload["type"], "scene_changed");
-        assert_eq!(first[0].0.source, "obs_event");
+            let only_b = events::page(
+                &mut conn,
+                &events::EventQuery {
+                    instance_id: Some(b),
+                    since: Some((start + Duration::minutes(4)).naive_utc()),
+                    until: Some((start + Duration::minutes(8)).naive_utc()),
+                    ..newest(50)
+                },
+            )
+            .unwrap();
+            let seqs: Vec<i64> = only_b.iter().map(|(e, _)| e.seq).collect();
+            assert_eq!(seqs, [8, 6]);
+            assert!(only_b.iter().all(|(_, name)| name == "b"));
+            let none = events::page(
+                &mut conn,
+                &events::EventQuery {
+                    kinds: vec!["streaming_changed".into()],
+                    ..newest(50)
+                },
+            )
+            .unwrap();
+            assert!(none.is_empty());
+            let payload: serde_json::Value = serde_json::from_str(&first[0].0.payload).unwrap();
+            assert_eq!(payload["type"], "scene_changed");
+            assert_eq!(first[0].0.source, "obs_event");
 
-        // Pruning goes in chunks, oldest first.
-        let cutoff = (start + Duration::minutes(5)).naive_utc();
-        assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 3);
-        assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 2);
-        assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 0);
-        let left = events::page(&mut conn, &newest(50)).unwrap();
-        assert_eq!(left.len(), 5);
+            // Pruning goes in chunks, oldest first.
+            let cutoff = (start + Duration::minutes(5)).naive_utc();
+            assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 3);
+            assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 2);
+            assert_eq!(events::prune(&mut conn, cutoff, 3).unwrap(), 0);
+            let left = events::page(&mut conn, &newest(50)).unwrap();
+            assert_eq!(left.len(), 5);
+        }
     }
 
     fn figures(active: bool, duration_ms: u64, bytes: u64) -> Observation {
@@ -344,71 +336,73 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn a_stream_session_from_start_to_stop() {
-        let (_dir, mut conn) = test_db();
-        let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
-        let t0 = now();
-        let at = |ms: i64| t0 + Duration::milliseconds(ms);
-        let stream = Output::Stream;
-        sessions::observe(&mut conn, id, stream, &Observation::Started, at(0)).unwrap();
-        sessions::observe(
-            &mut conn,
-            id,
-            stream,
-            &figures(true, 2_000, 1_500_000),
-            at(2_000),
-        )
-        .unwrap();
-        sessions::observe(
-            &mut conn,
-            id,
-            stream,
-            &figures(true, 4_000, 3_500_000),
-            at(4_000),
-        )
-        .unwrap();
-        sessions::observe(
-            &mut conn,
-            id,
-            stream,
-            &Observation::Stopped { output_path: None },
-            at(4_500),
-        )
-        .unwrap();
-        assert!(sessions::open(&mut conn, id, stream).unwrap().is_none());
-        let page = sessions::page(&mut conn, &latest_ten(stream)).unwrap();
-        let (session, name) = &page[0];
-        assert_eq!(name, "default");
-        assert_eq!(session.bytes, 3_500_000);
-        assert_eq!(session.duration_ms, 4_500);
-        // 3 500 000 bytes in 4 s, above the first reading's 6000.
-        assert_eq!(session.peak_kbits_per_sec, 7000.0);
-        assert_eq!(session.end_reason.as_deref(), Some(END_STOPPED));
-        assert_eq!(session.skipped_frames, Some(1));
-        // Records are kept apart.
-        let records = sessions::page(&mut conn, &latest_ten(Output::Record)).unwrap();
-        assert!(records.is_empty());
+    on_both_backends! {
+        fn a_stream_session_from_start_to_stop(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
+            let t0 = now();
+            let at = |ms: i64| t0 + Duration::milliseconds(ms);
+            let stream = Output::Stream;
+            sessions::observe(&mut conn, id, stream, &Observation::Started, at(0)).unwrap();
+            sessions::observe(
+                &mut conn,
+                id,
+                stream,
+                &figures(true, 2_000, 1_500_000),
+                at(2_000),
+            )
+            .unwrap();
+            sessions::observe(
+                &mut conn,
+                id,
+                stream,
+                &figures(true, 4_000, 3_500_000),
+                at(4_000),
+            )
+            .unwrap();
+            sessions::observe(
+                &mut conn,
+                id,
+                stream,
+                &Observation::Stopped { output_path: None },
+                at(4_500),
+            )
+            .unwrap();
+            assert!(sessions::open(&mut conn, id, stream).unwrap().is_none());
+            let page = sessions::page(&mut conn, &latest_ten(stream)).unwrap();
+            let (session, name) = &page[0];
+            assert_eq!(name, "default");
+            assert_eq!(session.bytes, 3_500_000);
+            assert_eq!(session.duration_ms, 4_500);
+            // 3 500 000 bytes in 4 s, above the first reading's 6000.
+            assert_eq!(session.peak_kbits_per_sec, 7000.0);
+            assert_eq!(session.end_reason.as_deref(), Some(END_STOPPED));
+            assert_eq!(session.skipped_frames, Some(1));
+            // Records are kept apart.
+            let records = sessions::page(&mut conn, &latest_ten(Output::Record)).unwrap();
+            assert!(records.is_empty());
+        }
     }
 
-    #[test]
-    fn a_session_left_open_by_a_crash_is_closed_from_what_obs_reports() {
-        let (_dir, mut conn) = test_db();
-        let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
-        let t0 = now();
-        let record = Output::Record;
-        sessions::observe(&mut conn, id, record, &Observation::Started, t0).unwrap();
-        let seen = t0 + Duration::seconds(3);
-        sessions::observe(&mut conn, id, record, &figures(true, 3_000, 900_000), seen).unwrap();
-        // ... the hub is killed; it starts again, and OBS is no longer recording.
-        let later = t0 + Duration::minutes(10);
-        sessions::observe(&mut conn, id, record, &figures(false, 0, 0), later).unwrap();
-        let closed = crate::db::schema::output_sessions::table
-            .select(OutputSession::as_select())
-            .first(&mut conn)
-            .unwrap();
-        assert_eq!(closed.ended_at, Some(seen));
-        assert_eq!(closed.bytes, 900_000);
-        assert_eq!(closed.end_reason.as_deref(), Some(END_FOUND_STOPPED));
+    on_both_backends! {
+        fn a_session_left_open_by_a_crash_is_closed_from_what_obs_reports(backend) {
+            let (_db, mut conn) = test_db_on(backend);
+            let id = instances::upsert(&mut conn, "default", "h", 1, now()).unwrap();
+            let t0 = now();
+            let record = Output::Record;
+            sessions::observe(&mut conn, id, record, &Observation::Started, t0).unwrap();
+            let seen = t0 + Duration::seconds(3);
+            sessions::observe(&mut conn, id, record, &figures(true, 3_000, 900_000), seen).unwrap();
+            // ... the hub is killed; it starts again, and OBS is no longer recording.
+            let later = t0 + Duration::minutes(10);
+            sessions::observe(&mut conn, id, record, &figures(false, 0, 0), later).unwrap();
+            let closed = crate::db::schema::output_sessions::table
+                .select(OutputSession::as_select())
+                .first(&mut conn)
+                .unwrap();
+            assert_eq!(closed.ended_at, Some(seen));
+            assert_eq!(closed.bytes, 900_000);
+            assert_eq!(closed.end_reason.as_deref(), Some(END_FOUND_STOPPED));
+        }
     }
 }

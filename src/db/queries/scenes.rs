@@ -1,3 +1,4 @@
+use crate::db::backend::Conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -12,7 +13,7 @@ use crate::{
 
 /// Makes the instance's scenes follow the list OBS reports (top of OBS's dock first).
 pub fn sync(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     instance_id: i32,
     current: &[SceneInfo],
     now: NaiveDateTime,
@@ -93,10 +94,7 @@ pub fn sync(
 
 /// Every scene the database knows, with its instance's name: by instance, OBS's order, then
 /// the removed ones (most recently removed first).
-pub fn list(
-    conn: &mut SqliteConnection,
-    instance_id: Option<i32>,
-) -> QueryResult<Vec<(Scene, String)>> {
+pub fn list(conn: &mut Conn, instance_id: Option<i32>) -> QueryResult<Vec<(Scene, String)>> {
     let mut query = scenes::table
         .inner_join(instances::table)
         .select((Scene::as_select(), instances::name))

@@ -1,3 +1,4 @@
+use crate::db::backend::Conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -8,7 +9,7 @@ use crate::db::{
 };
 
 pub fn open(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     instance_id: i32,
     output: Output,
 ) -> QueryResult<Option<OutputSession>> {
@@ -23,7 +24,7 @@ pub fn open(
 
 /// Applies one observation of an output to its sessions (see `db::sessions` for the rules).
 pub fn observe(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     instance_id: i32,
     output: Output,
     observation: &Observation,
@@ -64,10 +65,7 @@ pub struct SessionQuery {
 }
 
 /// A page of sessions, newest first.
-pub fn page(
-    conn: &mut SqliteConnection,
-    query: &SessionQuery,
-) -> QueryResult<Vec<(OutputSession, String)>> {
+pub fn page(conn: &mut Conn, query: &SessionQuery) -> QueryResult<Vec<(OutputSession, String)>> {
     let mut sql = output_sessions::table
         .inner_join(instances::table)
         .filter(output_sessions::output.eq(query.output.as_str()))

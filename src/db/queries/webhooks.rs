@@ -3,6 +3,7 @@
 //! (the caller wraps a batch in one transaction); the delivery log's reads on actix's blocking
 //! threads.
 
+use crate::db::backend::{per_backend, Conn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -17,14 +18,14 @@ use crate::db::{
 /// Rows per INSERT statement: well under SQLite's limit of bound variables.
 const INSERT_CHUNK: usize = 1_000;
 
-pub fn all_endpoints(conn: &mut SqliteConnection) -> QueryResult<Vec<EndpointRow>> {
+pub fn all_endpoints(conn: &mut Conn) -> QueryResult<Vec<EndpointRow>> {
     webhook_endpoints::table
         .order((webhook_endpoints::created_at, webhook_endpoints::id))
         .select(EndpointRow::as_select())
         .load(conn)
 }
 
-pub fn find_endpoint(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<EndpointRow>> {
+pub fn find_endpoint(conn: &mut Conn, id: &str) -> QueryResult<Option<EndpointRow>> {
     webhook_endpoints::table
         .find(id)
         .select(EndpointRow::as_select())
@@ -32,7 +33,7 @@ pub fn find_endpoint(conn: &mut SqliteConnection, id: &str) -> QueryResult<Optio
         .optional()
 }
 
-pub fn insert_endpoint(conn: &mut SqliteConnection, endpoint: &EndpointRow) -> QueryResult<()> {
+pub fn insert_endpoint(conn: &mut Conn, endpoint: &EndpointRow) -> QueryResult<()> {
     diesel::insert_into(webhook_endpoints::table)
         .values(endpoint)
         .execute(conn)
@@ -41,7 +42,7 @@ pub fn insert_endpoint(conn: &mut SqliteConnection, endpoint: &EndpointRow) -> Q
 
 /// Writes every field of `endpoint`; when it is (now) disabled, its pending deliveries end as
 /// `endpoint_disabled`.
-pub fn save_endpoint(conn: &mut SqliteConnection, endpoint: &EndpointRow) -> QueryResult<()> {
+pub fn save_endpoint(conn: &mut Conn, endpoint: &EndpointRow) -> QueryResult<()> {
     diesel::update(webhook_endpoints::table.find(&endpoint.id))
         .set(endpoint)
         .execute(conn)?;
@@ -52,7 +53,7 @@ pub fn save_endpoint(conn: &mut SqliteConnection, endpoint: &EndpointRow) -> Que
 }
 
 /// Deletes an endpoint with its deliveries and their attempts; false when there was none.
-pub fn delete_endpoint(conn: &mut SqliteConnection, id: &str) -> QueryResult<bool> {
+pub fn delete_endpoint(conn: &mut Conn, id: &str) -> QueryResult<bool> {
     // Deleted by hand as well as by ON DELETE CASCADE: the cascade needs foreign_keys=ON on the
     // connection, which a pool customiser sets but a bare connection would not.
     let deliveries = webhook_deliveries::table
@@ -67,7 +68,7 @@ pub fn delete_endpoint(conn: &mut SqliteConnection, id: &str) -> QueryResult<boo
     Ok(diesel::delete(webhook_endpoints::table.find(id)).execute(conn)? > 0)
 }
 
-fn end_pending(conn: &mut SqliteConnection, endpoint_id: &str) -> QueryResult<usize> {
+fn end_pending(conn: &mut Conn, endpoint_id: &str) -> QueryResult<usize> {
     diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
@@ -81,10 +82,7 @@ fn end_pending(conn: &mut SqliteConnection, endpoint_id: &str) -> QueryResult<us
 }
 
 /// Stores new deliveries (the caller wraps the batch in one transaction).
-pub fn insert_deliveries(
-    conn: &mut SqliteConnection,
-    deliveries: &[NewDelivery],
-) -> QueryResult<()> {
+pub fn insert_deliveries(conn: &mut Conn, deliveries: &[NewDelivery]) -> QueryResult<()> {
     for chunk in deliveries.chunks(INSERT_CHUNK) {
         let rows: Vec<NewDeliveryRow<'_>> = chunk
             .iter()
@@ -100,9 +98,10 @@ pub fn insert_deliveries(
                 created_at: d.created_at.naive_utc(),
             })
             .collect();
-        diesel::insert_into(webhook_deliveries::table)
+        // A multi-row INSERT is each engine's own (diesel's multi-backend cannot build it).
+        per_backend!(conn, |c| diesel::insert_into(webhook_deliveries::table)
             .values(&rows)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }
@@ -110,10 +109,7 @@ pub fn insert_deliveries(
 /// Records attempts and what they made of their deliveries (the caller wraps the batch in one
 /// transaction). An outcome whose delivery is gone (its endpoint was deleted while the attempt
 /// was under way) is skipped: there is nothing left to record it against. Answers how many were.
-pub fn record_outcomes(
-    conn: &mut SqliteConnection,
-    outcomes: &[AttemptOutcome],
-) -> QueryResult<usize> {
+pub fn record_outcomes(conn: &mut Conn, outcomes: &[AttemptOutcome]) -> QueryResult<usize> {
     let mut rows: Vec<AttemptRow> = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         let delivered_at =
@@ -153,15 +149,15 @@ pub fn record_outcomes(
         }
     }
     for chunk in rows.chunks(INSERT_CHUNK) {
-        diesel::insert_into(webhook_attempts::table)
+        per_backend!(conn, |c| diesel::insert_into(webhook_attempts::table)
             .values(chunk)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(outcomes.len() - rows.len())
 }
 
 /// Every pending delivery of an enabled endpoint, oldest first: what a restart resumes.
-pub fn pending_deliveries(conn: &mut SqliteConnection) -> QueryResult<Vec<DeliveryRow>> {
+pub fn pending_deliveries(conn: &mut Conn) -> QueryResult<Vec<DeliveryRow>> {
     webhook_deliveries::table
         .inner_join(webhook_endpoints::table)
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
@@ -171,7 +167,7 @@ pub fn pending_deliveries(conn: &mut SqliteConnection) -> QueryResult<Vec<Delive
         .load(conn)
 }
 
-pub fn find_delivery(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<DeliveryRow>> {
+pub fn find_delivery(conn: &mut Conn, id: &str) -> QueryResult<Option<DeliveryRow>> {
     webhook_deliveries::table
         .filter(webhook_deliveries::id.eq(id))
         .select(DeliveryRow::as_select())
@@ -181,7 +177,7 @@ pub fn find_delivery(conn: &mut SqliteConnection, id: &str) -> QueryResult<Optio
 
 /// An endpoint's deliveries, newest first, `limit` of them with `seq` below `before`.
 pub fn deliveries_page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     endpoint_id: &str,
     before: Option<i64>,
     limit: i64,
@@ -221,7 +217,7 @@ pub fn deliveries_page(
 /// Makes a delivery pending again, due now, at the start of a new round of the schedule, unless
 /// its endpoint is disabled.
 pub fn restart_delivery(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<Restarted<DeliveryRow>> {
@@ -252,11 +248,7 @@ pub fn restart_delivery(
 
 /// Deletes up to `chunk` finished deliveries (not pending) created before `before`, with their
 /// attempts; returns how many went.
-pub fn prune_finished(
-    conn: &mut SqliteConnection,
-    before: DateTime<Utc>,
-    chunk: i64,
-) -> QueryResult<usize> {
+pub fn prune_finished(conn: &mut Conn, before: DateTime<Utc>, chunk: i64) -> QueryResult<usize> {
     let old: Vec<String> = webhook_deliveries::table
         .filter(webhook_deliveries::created_at.lt(before.naive_utc()))
         .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending.as_str()))

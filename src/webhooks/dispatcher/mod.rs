@@ -17,11 +17,12 @@
 //! A hub that dies anywhere after step 2 resends the pending deliveries at its next start,
 //! under the same `webhook-id`: at least once, deduplicated by receivers.
 
+use crate::db::backend::Conn;
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use actix::prelude::*;
 use awc::http::header;
-use diesel::{QueryResult, SqliteConnection};
+use diesel::QueryResult;
 
 use super::{
     connector::CheckedConnector,
@@ -139,7 +140,7 @@ impl WebhookDispatcher {
     /// One transaction on the writer thread.
     fn transaction<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
+        work: impl FnOnce(&mut Conn) -> QueryResult<R> + Send + 'static,
     ) -> Request<Writer<WebhookStore>, Run<WebhookStore, StoreResult<R>>> {
         self.writer.send(Run::new(move |store: &mut WebhookStore| {
             store.transaction(work)

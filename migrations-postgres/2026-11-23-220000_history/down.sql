@@ -1,0 +1,4 @@
+DROP TABLE output_sessions;
+DROP TABLE events;
+DROP TABLE scenes;
+DROP TABLE instances;

@@ -1,0 +1,2 @@
+-- The receivers' words are gone for good: nothing to put back.
+SELECT 1;
