@@ -11,6 +11,7 @@ use crate::common;
 mod audio;
 mod outputs;
 mod pictures;
+mod rules;
 mod sources;
 mod studio;
 
