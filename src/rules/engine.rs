@@ -507,7 +507,9 @@ impl RuleEngine {
                 firing.outcome = "failed".into();
                 firing.reason = Some(failure);
             }
-            firing.duration_ms = u64::try_from((Utc::now() - started).num_milliseconds()).ok();
+            firing.duration_ms = (Utc::now() - started)
+                .num_microseconds()
+                .map(|micros| micros as f64 / 1000.0);
             engine.do_send(Finished { instance, firing });
         });
     }

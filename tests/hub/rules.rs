@@ -423,3 +423,246 @@ async fn config_rules_run_and_are_read_only_through_the_api() {
     assert!(fake.switch_scene_from_obs("Live").await);
     scene_is(&fake, "BRB").await;
 }
+
+/// The measurements of issue 20, run on request (they assert no timing):
+/// `cargo test --release --test hub rules::measure -- --ignored --nocapture --test-threads 1`
+mod measure {
+    use std::{collections::BTreeMap, sync::Arc, time::Instant};
+
+    use actix::Actor;
+    use chrono::Utc;
+    use obs_hub::{
+        config::Timing,
+        obs::{ConnectionSupervisor, Translators},
+        rules::{
+            actions::Runner,
+            engine::{new_chains, Origin, RuleEngine, Tick},
+            model::{read_spec, Known},
+        },
+        status::{
+            update::Source, Change, ChangeEvent, HubSnapshot, InstanceStatus, StatusBoard,
+            StatusChanged, StatusManager,
+        },
+    };
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::common::spawn_hub;
+
+    fn percentile(sorted: &[f64], p: f64) -> f64 {
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[index]
+    }
+
+    fn summary(mut values: Vec<f64>) -> String {
+        values.sort_by(|a, b| a.total_cmp(b));
+        format!(
+            "n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
+            values.len(),
+            percentile(&values, 0.5),
+            percentile(&values, 0.99),
+            values[values.len() - 1]
+        )
+    }
+
+    /// Every `rule_fired` record of `rule`, read page by page.
+    async fn all_firings(hub: &TestHub, rule: &str) -> Vec<Value> {
+        let mut records = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = hub
+                .get(&format!("/api/events?kind=rule_fired&limit=500{cursor}"))
+                .await;
+            let events = page.body["events"].as_array().cloned().unwrap_or_default();
+            records.extend(
+                events
+                    .iter()
+                    .map(|event| event["payload"].clone())
+                    .filter(|payload| payload["rule"] == rule),
+            );
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => return records,
+            }
+        }
+    }
+
+    #[actix_web::test]
+    #[ignore = "a measurement: see the module's doc"]
+    async fn trigger_to_action_latency_over_1000_firings() {
+        let fake = start_fake().await;
+        let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
+        hub.wait_for("connected", |s| s["connected"] == true && s["stale"] == false)
+            .await;
+        let made = hub
+            .post(
+                "/api/rules",
+                r#"{"name": "to-brb", "trigger": {"type": "change", "kind": "scene_changed", "where": {"scene": "Live"}},
+                    "actions": [{"type": "switch_scene", "scene": "BRB"}]}"#,
+            )
+            .await;
+        assert_eq!(made.status, 201, "{:?}", made.body);
+        let mut end_to_end = Vec::new();
+        for round in 0..1000 {
+            let started = Instant::now();
+            assert!(fake.switch_scene_from_obs("Live").await);
+            while fake.current_scene() != "BRB" {
+                assert!(started.elapsed().as_secs() < 10, "round {round}: no firing");
+                actix_web::rt::time::sleep(Duration::from_micros(100)).await;
+            }
+            end_to_end.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let mut records = Vec::new();
+        for _ in 0..100 {
+            records = all_firings(&hub, "to-brb").await;
+            if records.len() >= 1000 {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        let hub_side: Vec<f64> = records
+            .iter()
+            .filter_map(|record| record["duration_ms"].as_f64())
+            .collect();
+        println!("rule firings recorded: {}", records.len());
+        println!(
+            "trigger published -> action acknowledged (the hub's own figure): {}",
+            summary(hub_side)
+        );
+        println!(
+            "OBS event sent -> OBS switched by the rule (seen by the test): {}",
+            summary(end_to_end)
+        );
+    }
+
+    /// CPU time of this process (every thread), from getrusage.
+    #[cfg(unix)]
+    fn cpu_seconds() -> f64 {
+        // SAFETY: getrusage writes the struct it is given and nothing else.
+        let usage = unsafe {
+            let mut usage = std::mem::zeroed::<libc::rusage>();
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+            usage
+        };
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    #[cfg(not(unix))]
+    fn cpu_seconds() -> f64 {
+        0.0
+    }
+
+    #[actix_web::test]
+    #[ignore = "a measurement: see the module's doc"]
+    async fn cpu_of_1000_rules_evaluated_on_every_change_at_30_instances() {
+        let names: Vec<String> = (0..30).map(|i| format!("studio-{i:02}")).collect();
+        let now = Utc::now();
+        let instances: BTreeMap<String, Arc<InstanceStatus>> = names
+            .iter()
+            .map(|name| {
+                let mut status = InstanceStatus::new(name, "127.0.0.1", 4455, now);
+                status.stream.active = true;
+                status.stream.state = "started".into();
+                status.stream.kbits_per_sec = 2500.0;
+                status.current_scene = Some("Live".into());
+                (name.clone(), Arc::new(status))
+            })
+            .collect();
+        let board = StatusBoard::new(HubSnapshot {
+            running: true,
+            since: now,
+            seq: 0,
+            instances,
+        });
+        let manager = StatusManager::new(&[]).start();
+        let supervisor =
+            ConnectionSupervisor::new(vec![], Timing::default(), manager.clone(), Translators::new(vec![]))
+                .start();
+        let known = Known {
+            instances: &names,
+            group: &|_| None,
+        };
+        // 500 failover-like held rules and 500 change rules: all of them concern every change
+        // (held rules name no instance; change rules wait for any stats_updated), none fires.
+        let rules = (0..1000)
+            .map(|i| {
+                let spec = if i % 2 == 0 {
+                    json!({"name": format!("held-{i}"), "trigger": {"type": "held",
+                        "when": [{"condition": {"all": [
+                            {"field": "stream.active", "op": "eq", "value": true},
+                            {"field": "stream.kbits_per_sec", "op": "lt", "value": 800}]}, "for_secs": 5},
+                            {"condition": {"field": "stream.state", "op": "eq", "value": "reconnecting"}, "for_secs": 3}],
+                        "recover": {"condition": {"field": "stream.kbits_per_sec", "op": "ge", "value": 800}, "for_secs": 10}},
+                        "actions": [{"type": "switch_scene", "scene": "BRB"}]})
+                } else {
+                    json!({"name": format!("change-{i}"), "trigger": {"type": "change", "kind": "stats_updated"},
+                        "conditions": {"any": [{"field": "stream.congestion", "op": "gt", "value": 0.5},
+                            {"field": "current_scene", "op": "eq", "value": "Ending"}]},
+                        "actions": [{"type": "switch_scene", "scene": "BRB"}]})
+                };
+                (read_spec(spec).unwrap().compile(&known).unwrap(), Origin::Api)
+            })
+            .collect();
+        let runner = Runner {
+            supervisor,
+            board: board.clone(),
+            clock: Default::default(),
+            chains: new_chains(),
+            memory: Default::default(),
+            groups: Arc::new(|_| None),
+        };
+        let engine = RuleEngine::new(runner, manager, None, rules).start();
+        let snapshot = board.current();
+        let stats = |seq: u64, instance: &str| {
+            let status = snapshot.instance(instance).unwrap();
+            StatusChanged(Arc::new(ChangeEvent {
+                seq,
+                instance: instance.to_string(),
+                at: Utc::now(),
+                source: Source::Poll,
+                change: Change::StatsUpdated {
+                    stats: status.stats.clone(),
+                    stream: status.stream.clone(),
+                    record: status.record.clone(),
+                },
+            }))
+        };
+        let rounds = 100;
+        let cpu = cpu_seconds();
+        let wall = Instant::now();
+        let mut seq = 0;
+        for _ in 0..rounds {
+            for name in &names {
+                seq += 1;
+                engine.do_send(stats(seq, name));
+            }
+        }
+        // The mailbox is first in, first out: the answer to this comes after every change.
+        engine.send(Tick).await.unwrap();
+        let changes = rounds * names.len();
+        let cpu_changes = cpu_seconds() - cpu;
+        let wall_changes = wall.elapsed().as_secs_f64();
+        let cpu = cpu_seconds();
+        for _ in 0..rounds {
+            engine.send(Tick).await.unwrap();
+        }
+        let cpu_ticks = cpu_seconds() - cpu;
+        println!(
+            "{changes} changes x 1,000 rules: CPU {:.3} s ({:.1} us per change, {:.3} us per rule evaluation), wall {:.3} s",
+            cpu_changes,
+            cpu_changes / changes as f64 * 1e6,
+            cpu_changes / changes as f64 / 1000.0 * 1e6,
+            wall_changes
+        );
+        println!(
+            "{rounds} ticks (500 held rules x 30 instances each): CPU {:.3} s ({:.2} ms per tick)",
+            cpu_ticks,
+            cpu_ticks / rounds as f64 * 1e3
+        );
+        println!(
+            "at 30 instances polled once a second (30 stats changes/s) plus a tick a second: {:.1}% of one core",
+            (cpu_changes / changes as f64 * 30.0 + cpu_ticks / rounds as f64) * 100.0
+        );
+    }
+}
