@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::{
     actions::{describe, resolve, FiringContext, Runner},
     chains::{ChainId, Chains},
-    evaluate::{change_matches, holds, Evaluated},
+    evaluate::{change_matches, holds, holds_quietly, Evaluated},
     held::{HeldState, HeldStep},
     limits::Firings,
     model::{Action, Rule, RuleSpec, Trigger},
@@ -243,9 +243,10 @@ impl RuleEngine {
                     }
                     let mut evaluated = Vec::new();
                     if let Some(conditions) = &loaded.rule.conditions {
-                        if !holds(conditions, &event.instance, &snapshot, &mut evaluated) {
+                        if !holds_quietly(conditions, &event.instance, &snapshot) {
                             continue;
                         }
+                        holds(conditions, &event.instance, &snapshot, &mut evaluated);
                     }
                     let trigger_scene = match &event.change {
                         Change::SceneChanged { scene, .. } => Some(scene.clone()),
@@ -315,22 +316,27 @@ impl RuleEngine {
         let Trigger::Held { when, recover, .. } = &loaded.rule.trigger else {
             return;
         };
-        let mut evaluated = Vec::new();
         let when_now: Vec<(bool, u64)> = when
             .iter()
-            .map(|(condition, secs)| (holds(condition, instance, snapshot, &mut evaluated), *secs))
+            .map(|(condition, secs)| (holds_quietly(condition, instance, snapshot), *secs))
             .collect();
-        let recover_now = (
-            holds(&recover.0, instance, snapshot, &mut evaluated),
-            recover.1,
-        );
-        let state = loaded.held.entry(instance.to_string()).or_default();
+        let recover_now = (holds_quietly(&recover.0, instance, snapshot), recover.1);
+        if !loaded.held.contains_key(instance) {
+            loaded.held.insert(instance.to_string(), HeldState::default());
+        }
+        let Some(state) = loaded.held.get_mut(instance) else {
+            return;
+        };
         let step = state.step(now, &when_now, recover_now);
         let (index, recovering) = match step {
             HeldStep::Nothing => return,
             HeldStep::Enter(index) => (index, false),
             HeldStep::Recover => (0, true),
         };
+        // The record of what was read, made only now that the rule fires.
+        let mut evaluated = Vec::new();
+        let read = if recovering { &recover.0 } else { &when[index].0 };
+        holds(read, instance, snapshot, &mut evaluated);
         if !recovering {
             if let Some(conditions) = &loaded.rule.conditions {
                 if !holds(conditions, instance, snapshot, &mut evaluated) {

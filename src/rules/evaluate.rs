@@ -57,14 +57,29 @@ pub fn holds(
     snapshot: &HubSnapshot,
     seen: &mut Vec<Evaluated>,
 ) -> bool {
+    check(condition, instance, snapshot, &mut Some(seen))
+}
+
+/// [`holds`] without the record: what the engine asks on every change, for every rule (the
+/// record is made only for a rule that fires).
+pub fn holds_quietly(condition: &Condition, instance: &str, snapshot: &HubSnapshot) -> bool {
+    check(condition, instance, snapshot, &mut None)
+}
+
+fn check(
+    condition: &Condition,
+    instance: &str,
+    snapshot: &HubSnapshot,
+    seen: &mut Option<&mut Vec<Evaluated>>,
+) -> bool {
     match condition {
         Condition::All(items) => items
             .iter()
-            .all(|item| holds(item, instance, snapshot, seen)),
+            .all(|item| check(item, instance, snapshot, seen)),
         Condition::Any(items) => items
             .iter()
-            .any(|item| holds(item, instance, snapshot, seen)),
-        Condition::Not(inner) => !holds(inner, instance, snapshot, seen),
+            .any(|item| check(item, instance, snapshot, seen)),
+        Condition::Not(inner) => !check(inner, instance, snapshot, seen),
         Condition::Compare {
             path,
             field,
@@ -78,11 +93,13 @@ pub fn holds(
                 .map(|status| field.read(status))
                 .unwrap_or(Value::Null);
             let result = compare(&actual, *op, value);
-            seen.push(Evaluated {
-                instance: name.to_string(),
-                field: path.clone(),
-                value: actual,
-            });
+            if let Some(seen) = seen {
+                seen.push(Evaluated {
+                    instance: name.to_string(),
+                    field: path.clone(),
+                    value: actual,
+                });
+            }
             result
         }
     }
