@@ -77,17 +77,12 @@ async fn scene_is(fake: &FakeObs, scene: &str) {
     .await;
 }
 
-/// The `rule_fired` records of `rule` in the history, oldest first.
+/// The `rule_fired` records of `rule` in the history (`/api/rules/{rule}/firings`), oldest
+/// first.
 async fn firings(hub: &TestHub, rule: &str) -> Vec<Value> {
-    let reply = hub.get("/api/events?kind=rule_fired&limit=100").await;
+    let reply = hub.get(&format!("/api/rules/{rule}/firings")).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let mut records: Vec<Value> = reply.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|event| event["payload"].clone())
-        .filter(|payload| payload["rule"] == rule)
-        .collect();
+    let mut records = reply.body["firings"].as_array().expect("firings").clone();
     records.reverse();
     records
 }
