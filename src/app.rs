@@ -436,6 +436,30 @@ fn start_rules(
 mod tests {
     use super::*;
 
+    /// `[[rules]]` are read in the API's format and checked at start: a good one loads, a bad
+    /// one stops start-up naming its table and the JSON path of the mistake.
+    #[test]
+    fn config_rules_are_checked_at_start_naming_the_table_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        let studio = "[[obs]]\nname = \"studio\"\n[[obs]]\nname = \"booth\"\n";
+        let good = "[[rules]]\nname = \"studio-live-mirror\"\n\
+            trigger = { type = \"change\", kind = \"scene_changed\", instance = \"studio\", where = { scene = \"Live\" } }\n\
+            actions = [{ type = \"switch_scene\", scene = \"Live\", instances = [\"booth\"] }]\n";
+        std::fs::write(&path, format!("{studio}{good}")).unwrap();
+        let settings = load_settings(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(settings.rules.len(), 1);
+        let bad = "[[rules]]\nname = \"bad\"\n\
+            trigger = { type = \"change\", kind = \"scene_changed\" }\n\
+            conditions = { field = \"current_scene\", op = \"gt\", value = \"Live\" }\n\
+            actions = [{ type = \"switch_scene\", scene = \"BRB\" }]\n";
+        std::fs::write(&path, format!("{studio}{good}{bad}")).unwrap();
+        let error = load_settings(Some(&path), Overrides::default()).unwrap_err();
+        let line = error.to_string();
+        assert!(line.contains("hub.toml"), "{line}");
+        assert!(line.contains("[[rules]] #2 `conditions.op`"), "{line}");
+    }
+
     /// A `[[webhooks]]` table the webhooks module refuses stops start-up like any bad setting:
     /// one line naming the file, the table and the key.
     #[test]
