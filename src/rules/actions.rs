@@ -22,8 +22,8 @@ use crate::{
     clock::SharedClock,
     http::ask,
     obs::{
-        connection::RawCall, output_commands::OutputCommand, ConnectionSupervisor,
-        ObsCommand, RouteRaw,
+        connection::RawCall, output_commands::OutputCommand, ConnectionSupervisor, ObsCommand,
+        RouteRaw,
     },
     sources::commands::{SourceCommand, SourceOutcome},
     status::{outputs::Output, StatusBoard},
@@ -350,6 +350,7 @@ impl Runner {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding it leaves plain data behind: still usable.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-

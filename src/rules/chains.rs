@@ -69,7 +69,12 @@ impl Chains {
     }
 
     /// The chain whose action caused this change, if any.
-    pub fn cause(&mut self, instance: &str, change: &Change, now: DateTime<Utc>) -> Option<ChainId> {
+    pub fn cause(
+        &mut self,
+        instance: &str,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Option<ChainId> {
         self.forget_old(now);
         let index = self
             .expectations
@@ -152,7 +157,11 @@ mod tests {
             state: "starting".into(),
         };
         assert_eq!(chains.cause("a", &change, now), Some(chain));
-        assert_eq!(chains.cause("a", &change, now), Some(chain), "kinds stay expected");
+        assert_eq!(
+            chains.cause("a", &change, now),
+            Some(chain),
+            "kinds stay expected"
+        );
         let later = now + Duration::seconds(EXPECT_FOR_SECS + 1);
         assert_eq!(chains.cause("a", &change, later), None);
     }

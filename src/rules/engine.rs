@@ -322,7 +322,9 @@ impl RuleEngine {
             .collect();
         let recover_now = (holds_quietly(&recover.0, instance, snapshot), recover.1);
         if !loaded.held.contains_key(instance) {
-            loaded.held.insert(instance.to_string(), HeldState::default());
+            loaded
+                .held
+                .insert(instance.to_string(), HeldState::default());
         }
         let Some(state) = loaded.held.get_mut(instance) else {
             return;
@@ -335,7 +337,11 @@ impl RuleEngine {
         };
         // The record of what was read, made only now that the rule fires.
         let mut evaluated = Vec::new();
-        let read = if recovering { &recover.0 } else { &when[index].0 };
+        let read = if recovering {
+            &recover.0
+        } else {
+            &when[index].0
+        };
         holds(read, instance, snapshot, &mut evaluated);
         if !recovering {
             if let Some(conditions) = &loaded.rule.conditions {
@@ -485,11 +491,7 @@ impl RuleEngine {
             outcome: if recovering { "recovered" } else { "fired" }.into(),
             reason: None,
             trigger: cause.trigger,
-            evaluated: cause
-                .evaluated
-                .iter()
-                .map(|value| json!(value))
-                .collect(),
+            evaluated: cause.evaluated.iter().map(|value| json!(value)).collect(),
             actions: Vec::new(),
             chain,
             duration_ms: None,
@@ -600,7 +602,11 @@ impl RuleEngine {
                 json!({"type": "schedule", "next_run": schedule.next_after(now)}),
                 true,
             ),
-            Trigger::Held { instance, when, recover } => {
+            Trigger::Held {
+                instance,
+                when,
+                recover,
+            } => {
                 let target = instance
                     .clone()
                     .or_else(|| snapshot.instances.keys().next().cloned());
@@ -614,7 +620,11 @@ impl RuleEngine {
                 (
                     target,
                     json!({"type": "held", "entered": entered, "when_holds_now": holding, "recover_holds_now": recovered}),
-                    if entered { recovered } else { holding.contains(&true) },
+                    if entered {
+                        recovered
+                    } else {
+                        holding.contains(&true)
+                    },
                 )
             }
         };

@@ -26,7 +26,10 @@ pub fn change_matches(trigger: &Trigger, event: &ChangeEvent) -> bool {
     else {
         return false;
     };
-    if event.change.kind() != *kind || instance.as_ref().is_some_and(|name| *name != event.instance)
+    if event.change.kind() != *kind
+        || instance
+            .as_ref()
+            .is_some_and(|name| *name != event.instance)
     {
         return false;
     }
@@ -169,13 +172,28 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[1].field, "stream.kbits_per_sec");
         assert_eq!(seen[1].value, json!(300.0));
-        assert!(!holds(&low, "a", &snapshot(2500.0, "Live"), &mut Vec::new()));
+        assert!(!holds(
+            &low,
+            "a",
+            &snapshot(2500.0, "Live"),
+            &mut Vec::new()
+        ));
         // An instance the hub does not know reads as null: no ordering holds for it.
-        assert!(!holds(&low, "gone", &snapshot(300.0, "Live"), &mut Vec::new()));
+        assert!(!holds(
+            &low,
+            "gone",
+            &snapshot(300.0, "Live"),
+            &mut Vec::new()
+        ));
         let either = condition(json!({"any": [
             {"field": "current_scene", "op": "eq", "value": "BRB"},
             {"field": "current_scene", "op": "ne", "value": "Live"}]}));
-        assert!(!holds(&either, "a", &snapshot(0.0, "Live"), &mut Vec::new()));
+        assert!(!holds(
+            &either,
+            "a",
+            &snapshot(0.0, "Live"),
+            &mut Vec::new()
+        ));
         assert!(holds(&either, "a", &snapshot(0.0, "BRB"), &mut Vec::new()));
     }
 

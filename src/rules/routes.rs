@@ -178,15 +178,11 @@ fn definition(rule: &Rule) -> Result<String, ApiError> {
 }
 
 fn unknown(name: &str) -> ApiError {
-    ApiError::UnknownRule(format!(
-        "no rule named `{name}`; GET /api/rules lists them"
-    ))
+    ApiError::UnknownRule(format!("no rule named `{name}`; GET /api/rules lists them"))
 }
 
 fn database_error(error: impl std::fmt::Display) -> ApiError {
-    ApiError::PersistenceUnavailable(format!(
-        "the rule store cannot be used right now ({error})"
-    ))
+    ApiError::PersistenceUnavailable(format!("the rule store cannot be used right now ({error})"))
 }
 
 /// Registers the routes under `/api` (the hub's, not an instance's).
@@ -272,7 +268,7 @@ pub async fn create_failover(
     api: web::Data<RulesApi>,
     Json(params): Json<FailoverParams>,
 ) -> Answer {
-    if !(params.bitrate_kbps > 0.0) {
+    if params.bitrate_kbps.is_nan() || params.bitrate_kbps <= 0.0 {
         return Err(ApiError::InvalidField(
             "`bitrate_kbps` must be above 0".into(),
         ));

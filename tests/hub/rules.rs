@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 use crate::common::{eventually, instance, spawn_hub_configured, start_fake, TestHub, PASSWORD};
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// A hub on `clock` for these instances, connected to all of them.
@@ -67,7 +69,10 @@ async fn hub_on_configured(
 }
 
 async fn tick(hub: &TestHub) {
-    hub.rules.send(Tick).await.expect("the rules engine answers");
+    hub.rules
+        .send(Tick)
+        .await
+        .expect("the rules engine answers");
 }
 
 async fn scene_is(fake: &FakeObs, scene: &str) {
@@ -96,7 +101,10 @@ async fn wait_for_firings(hub: &TestHub, rule: &str, count: usize) -> Vec<Value>
         }
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("rule `{rule}` never reached {count} firings: {:#?}", firings(hub, rule).await);
+    panic!(
+        "rule `{rule}` never reached {count} firings: {:#?}",
+        firings(hub, rule).await
+    );
 }
 
 async fn rule_view(hub: &TestHub, name: &str) -> Value {
@@ -111,9 +119,10 @@ async fn kbps_reaches(hub: &TestHub, what: &str, check: impl Fn(f64) -> bool) {
     eventually(what, || {
         let board = board.clone();
         async move {
-            board.current().instance("default").is_some_and(|status| {
-                status.stream.active && check(status.stream.kbits_per_sec)
-            })
+            board
+                .current()
+                .instance("default")
+                .is_some_and(|status| status.stream.active && check(status.stream.kbits_per_sec))
         }
     })
     .await;
@@ -133,7 +142,9 @@ async fn a_bitrate_drop_switches_to_brb_after_its_duration_and_back_after_recove
         .await;
     assert_eq!(made.status, 201, "{:?}", made.body);
     assert_eq!(made.body["name"], "failover-default");
-    let ensured = hub.post("/api/outputs/stream/ensure", r#"{"active": true}"#).await;
+    let ensured = hub
+        .post("/api/outputs/stream/ensure", r#"{"active": true}"#)
+        .await;
     assert_eq!(ensured.status, 200, "{:?}", ensured.body);
     kbps_reaches(&hub, "a healthy stream", |kbps| kbps >= 800.0).await;
     scene_is(&fake, "Live").await;
@@ -143,11 +154,17 @@ async fn a_bitrate_drop_switches_to_brb_after_its_duration_and_back_after_recove
     tick(&hub).await;
     clock.advance(Duration::from_secs(4));
     tick(&hub).await;
-    assert_eq!(rule_view(&hub, "failover-default").await["entered"], json!([]));
+    assert_eq!(
+        rule_view(&hub, "failover-default").await["entered"],
+        json!([])
+    );
     assert_eq!(fake.current_scene(), "Live", "4 s of 5: not yet");
     clock.advance(Duration::from_secs(1));
     tick(&hub).await;
-    assert_eq!(rule_view(&hub, "failover-default").await["entered"], json!(["default"]));
+    assert_eq!(
+        rule_view(&hub, "failover-default").await["entered"],
+        json!(["default"])
+    );
     scene_is(&fake, "BRB").await;
 
     fake.set_stream_bitrate(3000.0);
@@ -162,12 +179,16 @@ async fn a_bitrate_drop_switches_to_brb_after_its_duration_and_back_after_recove
 
     let records = wait_for_firings(&hub, "failover-default", 2).await;
     assert_eq!(records[0]["outcome"], "fired", "{records:#?}");
-    assert_eq!(records[0]["trigger"]["condition"], 0, "the bitrate condition");
+    assert_eq!(
+        records[0]["trigger"]["condition"], 0,
+        "the bitrate condition"
+    );
     assert!(records[0]["evaluated"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|value| value["field"] == "stream.kbits_per_sec" && value["value"].as_f64() < Some(800.0)));
+        .any(|value| value["field"] == "stream.kbits_per_sec"
+            && value["value"].as_f64() < Some(800.0)));
     assert!(records[0]["actions"]
         .as_array()
         .unwrap()
@@ -205,7 +226,10 @@ async fn a_scheduled_rule_fires_at_its_minute() {
     assert_eq!(records[0]["outcome"], "fired");
     assert_eq!(records[0]["trigger"]["scheduled"], "2026-11-30T18:00:00Z");
     assert_eq!(records[0]["actions"][0]["instance"], "default");
-    assert_eq!(rule_view(&hub, "evening").await["next_run"], "2026-12-01T18:00:00Z");
+    assert_eq!(
+        rule_view(&hub, "evening").await["next_run"],
+        "2026-12-01T18:00:00Z"
+    );
 }
 
 #[actix_web::test]
@@ -239,7 +263,12 @@ async fn a_missed_schedule_follows_its_policy_after_a_restart() {
     )
     .await;
     let listed = second.get("/api/rules").await;
-    assert_eq!(listed.body["rules"].as_array().map(Vec::len), Some(2), "{:?}", listed.body);
+    assert_eq!(
+        listed.body["rules"].as_array().map(Vec::len),
+        Some(2),
+        "{:?}",
+        listed.body
+    );
     clock.set(at("2026-11-30T19:10:00Z"));
     tick(&second).await;
     scene_is(&fake, "BRB").await;
@@ -251,7 +280,11 @@ async fn a_missed_schedule_follows_its_policy_after_a_restart() {
     assert_eq!(skipped[0]["outcome"], "skipped", "{skipped:#?}");
     assert!(skipped[0]["reason"].as_str().unwrap().contains("missed"));
     assert_eq!(skipped[0]["actions"], json!([]));
-    assert_eq!(fake.current_scene(), "BRB", "the skipped rule switched nothing");
+    assert_eq!(
+        fake.current_scene(),
+        "BRB",
+        "the skipped rule switched nothing"
+    );
 }
 
 #[actix_web::test]
@@ -316,7 +349,10 @@ async fn a_looping_rule_is_stopped_and_the_history_says_so() {
     let ping = wait_for_firings(&hub, "ping", 2).await;
     assert_eq!(ping[0]["outcome"], "fired", "{ping:#?}");
     assert_eq!(ping[1]["outcome"], "suppressed", "{ping:#?}");
-    assert!(ping[1]["reason"].as_str().unwrap().contains("loop"), "{ping:#?}");
+    assert!(
+        ping[1]["reason"].as_str().unwrap().contains("loop"),
+        "{ping:#?}"
+    );
     assert_eq!(ping[1]["chain"], ping[0]["chain"]);
     let pong = wait_for_firings(&hub, "pong", 1).await;
     assert_eq!(pong[0]["outcome"], "fired");
@@ -358,9 +394,15 @@ async fn an_invalid_rule_gets_a_400_naming_the_field_path_and_is_not_kept() {
         )
         .await;
     assert_eq!(reply.status, 400, "{:?}", reply.body);
-    assert!(reply.body["message"].as_str().unwrap().contains("`trigger.instance`"));
+    assert!(reply.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("`trigger.instance`"));
     assert_eq!(hub.get("/api/rules").await.body["rules"], json!([]));
-    assert_eq!(hub.get("/api/rules/bad").await.body["error"], "unknown_rule");
+    assert_eq!(
+        hub.get("/api/rules/bad").await.body["error"],
+        "unknown_rule"
+    );
 }
 
 #[actix_web::test]
@@ -384,12 +426,20 @@ async fn a_dry_run_says_what_would_be_done_and_does_nothing() {
     assert_eq!(plan.body["evaluated"][0]["field"], "stream.active");
     assert_eq!(plan.body["evaluated"][0]["value"], false);
     assert_eq!(plan.body["actions"][0]["instances"], json!(["default"]));
-    assert!(plan.body["actions"][0]["action"].as_str().unwrap().contains("BRB"));
+    assert!(plan.body["actions"][0]["action"]
+        .as_str()
+        .unwrap()
+        .contains("BRB"));
     // Disabled through PATCH: the dry run says it would not fire.
-    let patched = hub.send("PATCH", "/api/rules/brb-when-idle", r#"{"enabled": false}"#).await;
+    let patched = hub
+        .send("PATCH", "/api/rules/brb-when-idle", r#"{"enabled": false}"#)
+        .await;
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     assert_eq!(patched.body["enabled"], false);
-    assert_eq!(hub.post("/api/rules/brb-when-idle/test", "").await.body["would_fire"], false);
+    assert_eq!(
+        hub.post("/api/rules/brb-when-idle/test", "").await.body["would_fire"],
+        false
+    );
     assert_eq!(fake.request_count("SetCurrentProgramScene"), switches);
     assert_eq!(fake.current_scene(), "Scene");
     assert_eq!(firings(&hub, "brb-when-idle").await, Vec::<Value>::new());
@@ -402,17 +452,24 @@ async fn a_dry_run_says_what_would_be_done_and_does_nothing() {
 async fn config_rules_run_and_are_read_only_through_the_api() {
     let fake = start_fake().await;
     let clock = SharedClock::manual(Arc::new(ManualClock::new(at("2026-11-30T19:00:00Z"))));
-    let hub = spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], move |settings| {
-        settings.clock = clock;
-        settings.rules = vec![json!({"name": "live-to-brb",
+    let hub = spawn_hub_configured(
+        vec![instance("default", &fake, PASSWORD)],
+        move |settings| {
+            settings.clock = clock;
+            settings.rules = vec![json!({"name": "live-to-brb",
             "trigger": {"type": "change", "kind": "scene_changed", "where": {"scene": "Live"}},
             "actions": [{"type": "switch_scene", "scene": "BRB"}]})];
-    });
-    hub.wait_for("connected", |status| status["connected"] == true && status["stale"] == false)
-        .await;
+        },
+    );
+    hub.wait_for("connected", |status| {
+        status["connected"] == true && status["stale"] == false
+    })
+    .await;
     let listed = hub.get("/api/rules/live-to-brb").await;
     assert_eq!(listed.body["origin"], "config", "{:?}", listed.body);
-    let refused = hub.send("PATCH", "/api/rules/live-to-brb", r#"{"enabled": false}"#).await;
+    let refused = hub
+        .send("PATCH", "/api/rules/live-to-brb", r#"{"enabled": false}"#)
+        .await;
     assert_eq!(refused.status, 409, "{:?}", refused.body);
     assert_eq!(refused.body["error"], "rule_read_only");
     assert!(fake.switch_scene_from_obs("Live").await);
@@ -487,8 +544,10 @@ mod measure {
     async fn trigger_to_action_latency_over_1000_firings() {
         let fake = start_fake().await;
         let hub = spawn_hub(vec![instance("default", &fake, PASSWORD)]);
-        hub.wait_for("connected", |s| s["connected"] == true && s["stale"] == false)
-            .await;
+        hub.wait_for("connected", |s| {
+            s["connected"] == true && s["stale"] == false
+        })
+        .await;
         let made = hub
             .post(
                 "/api/rules",
@@ -571,9 +630,13 @@ mod measure {
             instances,
         });
         let manager = StatusManager::new(&[]).start();
-        let supervisor =
-            ConnectionSupervisor::new(vec![], Timing::default(), manager.clone(), Translators::new(vec![]))
-                .start();
+        let supervisor = ConnectionSupervisor::new(
+            vec![],
+            Timing::default(),
+            manager.clone(),
+            Translators::new(vec![]),
+        )
+        .start();
         let known = Known {
             instances: &names,
             group: &|_| None,
@@ -660,4 +723,31 @@ mod measure {
             (cpu_changes / changes as f64 * 30.0 + cpu_ticks / rounds as f64) * 100.0
         );
     }
+}
+
+#[actix_web::test]
+async fn a_delay_between_actions_waits_on_the_hub_clock() {
+    let clock = Arc::new(ManualClock::new(at("2026-11-30T19:00:00Z")));
+    let fake = start_fake().await;
+    let hub = hub_on(&clock, vec![instance("default", &fake, PASSWORD)]).await;
+    let made = hub
+        .post(
+            "/api/rules",
+            r#"{"name": "intro-then-live", "trigger": {"type": "change", "kind": "scene_changed", "where": {"scene": "Starting Soon"}},
+                "actions": [{"type": "switch_scene", "scene": "BRB"}, {"type": "delay", "secs": 30},
+                            {"type": "switch_scene", "scene": "Live"}]}"#,
+        )
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    assert!(fake.switch_scene_from_obs("Starting Soon").await);
+    scene_is(&fake, "BRB").await;
+    // The delay waits for the hub's clock, not the wall's: nothing more until it moves.
+    clock.advance(Duration::from_secs(29));
+    assert_eq!(firings(&hub, "intro-then-live").await, Vec::<Value>::new());
+    assert_eq!(fake.current_scene(), "BRB");
+    clock.advance(Duration::from_secs(1));
+    scene_is(&fake, "Live").await;
+    let records = wait_for_firings(&hub, "intro-then-live", 1).await;
+    assert_eq!(records[0]["actions"][1]["type"], "delay");
+    assert_eq!(records[0]["outcome"], "fired");
 }

@@ -3,8 +3,8 @@
 pub mod audit;
 pub mod event;
 pub mod instance;
+pub mod rule;
 pub mod scene;
 pub mod session;
-pub mod rule;
 pub mod token;
 pub mod webhook;

@@ -14,7 +14,11 @@ use super::{connected_hub, e2e, unique};
 async fn program_scene_becomes(obs: &obws::Client, scene: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let current = obs.scenes().current_program_scene().await.map(|s| s.id.name);
+        let current = obs
+            .scenes()
+            .current_program_scene()
+            .await
+            .map(|s| s.id.name);
         if current.as_deref().ok() == Some(scene) {
             return;
         }
@@ -52,13 +56,18 @@ async fn the_failover_rule_switches_to_brb_while_the_stream_reconnects_and_back_
         )
         .await;
     assert_eq!(made.status, 201, "{:?}", made.body);
-    let started = hub.post("/api/outputs/stream/ensure", r#"{"active": true}"#).await;
+    let started = hub
+        .post("/api/outputs/stream/ensure", r#"{"active": true}"#)
+        .await;
     assert_eq!(started.status, 200, "{:?}", started.body);
     hub.wait_for("streaming with a bitrate", |s| {
         s["stream"]["active"] == true && s["stream"]["kbits_per_sec"].as_f64() > Some(50.0)
     })
     .await;
-    assert_eq!(obs.scenes().current_program_scene().await.unwrap().id.name, live);
+    assert_eq!(
+        obs.scenes().current_program_scene().await.unwrap().id.name,
+        live
+    );
 
     e2e::ctl("stop-nginx").await;
     program_scene_becomes(&obs, &brb, "the RTMP server is down").await;
@@ -71,11 +80,18 @@ async fn the_failover_rule_switches_to_brb_while_the_stream_reconnects_and_back_
         .unwrap()
         .iter()
         .rev()
-        .map(|event| event["payload"]["outcome"].as_str().unwrap_or_default().to_string())
+        .map(|event| {
+            event["payload"]["outcome"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(outcomes, ["fired", "recovered"], "{:#}", events.body);
 
-    let stopped = hub.post("/api/outputs/stream/ensure", r#"{"active": false}"#).await;
+    let stopped = hub
+        .post("/api/outputs/stream/ensure", r#"{"active": false}"#)
+        .await;
     assert_eq!(stopped.status, 200, "{:?}", stopped.body);
     hub.wait_for("stream stopped", |s| s["stream"]["active"] == false)
         .await;
