@@ -223,6 +223,7 @@ impl Application {
             &manager,
             &supervisor,
             persistence.pool().cloned(),
+            persistence.audit(),
         );
         // The rules engine hears every change too; subscribed before any connection has
         // reported (the connections start on the supervisor's first turn).
@@ -392,6 +393,7 @@ fn start_rules(
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
     pool: Option<crate::db::pool::Pool>,
+    audit: Option<&Addr<crate::db::audit::AuditRecorder>>,
 ) -> (Addr<RuleEngine>, RulesApi) {
     let configured: std::collections::BTreeSet<String> =
         declared.iter().map(|rule| rule.spec.name.clone()).collect();
@@ -420,6 +422,7 @@ fn start_rules(
         chains: crate::rules::engine::new_chains(),
         memory: Default::default(),
         groups: groups.clone(),
+        audit: audit.cloned(),
     };
     let engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules).start();
     let api = RulesApi {

@@ -327,6 +327,23 @@ async fn a_change_rule_mirrors_a_scene_across_a_group_of_three_instances() {
         .collect();
     assert_eq!(instances, [&json!("a"), &json!("b"), &json!("c")]);
     assert_eq!(records[0]["outcome"], "fired");
+    // The audit trail has each switch under the rule's name, as the API request it stands for.
+    eventually("the rule's audit entries", || async {
+        let page = hub.get("/api/audit?actor=rule:mirror").await;
+        page.body["entries"].as_array().map_or(0, Vec::len) >= 3
+    })
+    .await;
+    let page = hub.get("/api/audit?actor=rule:mirror").await;
+    let entry = page.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["instance"] == "b")
+        .cloned()
+        .expect("b's entry");
+    assert_eq!(entry["route"], "/api/instances/b/switch-scene");
+    assert_eq!(entry["request"], json!({"scene_name": "Live"}));
+    assert_eq!(entry["status"], 200);
     assert!(a.switch_scene_from_obs("BRB").await);
     scene_is(&b, "BRB").await;
     scene_is(&c, "BRB").await;
@@ -669,6 +686,7 @@ mod measure {
             chains: new_chains(),
             memory: Default::default(),
             groups: Arc::new(|_| None),
+            audit: None,
         };
         let engine = RuleEngine::new(runner, manager, None, rules).start();
         let snapshot = board.current();
