@@ -167,6 +167,7 @@ mod tests {
                 "source_changed",
                 "studio_changed",
                 "audio_changed",
+                "rule_fired",
             ]
         );
     }

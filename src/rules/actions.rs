@@ -273,7 +273,16 @@ impl Runner {
             lock(&self.memory).insert(key, current);
             return Ok(());
         }
-        if let Some(effect) = effect(command, scene.as_deref()) {
+        // A switch to the scene already on program changes nothing: no effect to wait for
+        // (a later switch to it by someone else must not pass for this one's).
+        let already_there = scene.is_some()
+            && self
+                .board
+                .current()
+                .instance(instance)
+                .and_then(|status| status.current_scene.clone())
+                == scene;
+        if let Some(effect) = effect(command, scene.as_deref()).filter(|_| !already_there) {
             lock(&self.chains).expect(context.chain, instance, effect, self.clock.now());
         }
         let obs_command = match command {

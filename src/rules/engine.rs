@@ -198,6 +198,11 @@ impl RuleEngine {
     }
 
     fn put(&mut self, rule: Rule, origin: Origin) {
+        self.put_keeping(rule, origin, None);
+    }
+
+    /// Adds `rule`; `last`: the last firing of the rule it replaces, still its last.
+    fn put_keeping(&mut self, rule: Rule, origin: Origin, last: Option<LastFiring>) {
         let name = rule.spec.name.clone();
         let mut mark = self.marks.get(&name).copied();
         if mark.is_none() && matches!(rule.trigger, Trigger::Schedule { .. }) {
@@ -207,7 +212,9 @@ impl RuleEngine {
             self.marks.insert(name.clone(), now);
             self.store_mark(&name, now);
         }
-        self.rules.insert(name, Loaded::new(rule, origin, mark));
+        let mut loaded = Loaded::new(rule, origin, mark);
+        loaded.last = last;
+        self.rules.insert(name, loaded);
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -701,10 +708,10 @@ impl Handler<PutRule> for RuleEngine {
     type Result = ();
 
     fn handle(&mut self, put: PutRule, _: &mut Context<Self>) {
-        if let Some(old) = put.replaces {
-            self.rules.remove(&old);
-        }
-        self.put(put.rule, put.origin);
+        let old = put.replaces.unwrap_or_else(|| put.rule.spec.name.clone());
+        // A rule changed (or enabled, or disabled) starts afresh, but its last firing stays.
+        let last = self.rules.remove(&old).and_then(|loaded| loaded.last);
+        self.put_keeping(put.rule, put.origin, last);
     }
 }
 
@@ -742,7 +749,7 @@ impl Handler<Finished> for RuleEngine {
     }
 }
 
-/// Shared state for tests and the measurements: a fresh chain table.
+/// A fresh chain table, for a [`Runner`].
 pub fn new_chains() -> Arc<Mutex<Chains>> {
     Arc::new(Mutex::new(Chains::default()))
 }
