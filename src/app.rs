@@ -222,8 +222,7 @@ impl Application {
             &board,
             &manager,
             &supervisor,
-            persistence.pool().cloned(),
-            persistence.audit(),
+            &persistence,
         );
         // The rules engine hears every change too; subscribed before any connection has
         // reported (the connections start on the supervisor's first turn).
@@ -392,9 +391,9 @@ fn start_rules(
     board: &StatusBoard,
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
-    pool: Option<crate::db::pool::Pool>,
-    audit: Option<&Addr<crate::db::audit::AuditRecorder>>,
+    persistence: &Persistence,
 ) -> (Addr<RuleEngine>, RulesApi) {
+    let pool = persistence.pool().cloned();
     let configured: std::collections::BTreeSet<String> =
         declared.iter().map(|rule| rule.spec.name.clone()).collect();
     let mut rules: Vec<_> = declared
@@ -422,7 +421,7 @@ fn start_rules(
         chains: crate::rules::engine::new_chains(),
         memory: Default::default(),
         groups: groups.clone(),
-        audit: audit.cloned(),
+        audit: persistence.audit().cloned(),
     };
     let engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules).start();
     let api = RulesApi {
