@@ -11,6 +11,7 @@
 #   kill-obs     SIGKILL OBS, Xvfb and xvfb-run at once, like a crash (no WebSocket close frame)
 #   freeze-obs   SIGSTOP OBS (a frozen OBS: sockets open, nothing answers); thaw-obs: SIGCONT
 #   restart-obs  stop-obs then start-obs
+#   stop-nginx   stop only nginx-rtmp (a stream's output then reconnects); start-nginx: again
 #   status       what runs, whether the port is open, what is mounted
 #   env          print the OBS_E2E_* variables the tests read (eval-able)
 #
@@ -628,6 +629,8 @@ restart-obs)
   stop_obs
   start_obs
   ;;
+stop-nginx) stop_nginx ;;
+start-nginx) start_nginx ;;
 stop)
   stop_obs
   stop_nginx

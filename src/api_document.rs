@@ -144,6 +144,7 @@ use crate::studio::routes as studio;
         rules::change,
         rules::remove,
         rules::test,
+        rules::firings,
         live_socket,
     ),
     modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors, &Scopes),

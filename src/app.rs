@@ -76,20 +76,24 @@ pub fn load_settings(
         message,
     };
     crate::webhooks::settings::declared_endpoints(&settings.webhooks).map_err(file_error)?;
-    declared_rules(&settings).map_err(file_error)?;
+    let groups = InstanceGroups::new(&settings.instance_groups, Vec::new());
+    declared_rules(&settings, group_resolver(&groups)).map_err(file_error)?;
     Ok(settings)
 }
 
-/// How rules resolve an instance group to its members.
-// Instance groups (issue 20 item 3) are another helper's; until they land, no group exists.
-fn instance_groups(_settings: &Settings) -> GroupResolver {
-    Arc::new(|_| None)
+/// How rules resolve an instance group to its members: through the hub's one group table, so
+/// that a group changed through the API is resolved anew at the next firing.
+fn group_resolver(groups: &InstanceGroups) -> GroupResolver {
+    let groups = groups.clone();
+    Arc::new(move |name| groups.members(name))
 }
 
-/// The config file's `[[rules]]`, checked against its instances and groups.
-fn declared_rules(settings: &Settings) -> Result<Vec<crate::rules::model::Rule>, String> {
+/// The config file's `[[rules]]`, checked against its instances and the groups known.
+fn declared_rules(
+    settings: &Settings,
+    groups: GroupResolver,
+) -> Result<Vec<crate::rules::model::Rule>, String> {
     let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
-    let groups = instance_groups(settings);
     let group = move |name: &str| groups(name);
     crate::rules::declared(
         &settings.rules,
@@ -216,7 +220,6 @@ impl Application {
     ) -> Result<Self, StartError> {
         let declared = crate::webhooks::settings::declared_endpoints(&settings.webhooks)
             .map_err(StartError::Webhooks)?;
-        let declared_rules = declared_rules(&settings).map_err(StartError::Rules)?;
         let address = settings.bind;
         let listen_error = |source| StartError::Listen { address, source };
         let listener = TcpListener::bind(address).map_err(listen_error)?;
@@ -264,6 +267,8 @@ impl Application {
         let webhooks = Webhooks::start(&settings, declared, persistence.pool().cloned(), listening);
         let instance_groups = InstanceGroups::new(&settings.instance_groups, stored.groups);
         let managed = ManagedInstances::new(stored_instances, Some(listening));
+        let declared_rules = declared_rules(&settings, group_resolver(&instance_groups))
+            .map_err(StartError::Rules)?;
         let webhooks_data = web::Data::new(webhooks.clone());
         let live = LiveFeed::new(board.clone()).start();
         let stats_history = StatsHistory::default();
@@ -298,10 +303,11 @@ impl Application {
         let (rules, rules_api) = start_rules(
             &settings,
             declared_rules,
+            group_resolver(&instance_groups),
             &board,
             &manager,
             &supervisor,
-            persistence.pool().cloned(),
+            &persistence,
         );
         // The rules engine hears every change too; subscribed before any connection has
         // reported (the connections start on the supervisor's first turn).
@@ -462,12 +468,13 @@ impl Application {
 fn start_rules(
     settings: &Settings,
     declared: Vec<crate::rules::model::Rule>,
+    groups: GroupResolver,
     board: &StatusBoard,
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
-    pool: Option<crate::db::pool::Pool>,
+    persistence: &Persistence,
 ) -> (Addr<RuleEngine>, RulesApi) {
-    let groups = instance_groups(settings);
+    let pool = persistence.pool().cloned();
     let configured: std::collections::BTreeSet<String> =
         declared.iter().map(|rule| rule.spec.name.clone()).collect();
     let mut rules: Vec<_> = declared
@@ -495,6 +502,7 @@ fn start_rules(
         chains: crate::rules::engine::new_chains(),
         memory: Default::default(),
         groups: groups.clone(),
+        audit: persistence.audit().cloned(),
     };
     let engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules).start();
     let api = RulesApi {
@@ -510,6 +518,30 @@ fn start_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `[[rules]]` are read in the API's format and checked at start: a good one loads, a bad
+    /// one stops start-up naming its table and the JSON path of the mistake.
+    #[test]
+    fn config_rules_are_checked_at_start_naming_the_table_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        let studio = "[[obs]]\nname = \"studio\"\n[[obs]]\nname = \"booth\"\n";
+        let good = "[[rules]]\nname = \"studio-live-mirror\"\n\
+            trigger = { type = \"change\", kind = \"scene_changed\", instance = \"studio\", where = { scene = \"Live\" } }\n\
+            actions = [{ type = \"switch_scene\", scene = \"Live\", instances = [\"booth\"] }]\n";
+        std::fs::write(&path, format!("{studio}{good}")).unwrap();
+        let settings = load_settings(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(settings.rules.len(), 1);
+        let bad = "[[rules]]\nname = \"bad\"\n\
+            trigger = { type = \"change\", kind = \"scene_changed\" }\n\
+            conditions = { field = \"current_scene\", op = \"gt\", value = \"Live\" }\n\
+            actions = [{ type = \"switch_scene\", scene = \"BRB\" }]\n";
+        std::fs::write(&path, format!("{studio}{good}{bad}")).unwrap();
+        let error = load_settings(Some(&path), Overrides::default()).unwrap_err();
+        let line = error.to_string();
+        assert!(line.contains("hub.toml"), "{line}");
+        assert!(line.contains("[[rules]] #2 `conditions.op`"), "{line}");
+    }
 
     /// A `[[webhooks]]` table the webhooks module refuses stops start-up like any bad setting:
     /// one line naming the file, the table and the key.

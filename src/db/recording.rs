@@ -168,6 +168,7 @@ mod tests {
                 "studio_changed",
                 "audio_changed",
                 "instance_changed",
+                "rule_fired",
             ]
         );
     }

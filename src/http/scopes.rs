@@ -156,6 +156,7 @@ const TABLE: &[(&str, &str, Required)] = &[
     ("POST", "/rules", hub(admin())),
     ("POST", "/rules/templates/failover", hub(admin())),
     ("POST", "/rules/*/test", hub(admin())),
+    ("GET", "/rules/*/firings", hub(read())),
     ("GET", "/rules/*", hub(read())),
     ("PUT", "/rules/*", hub(admin())),
     ("PATCH", "/rules/*", hub(admin())),

@@ -20,10 +20,12 @@ use super::{
 use crate::{
     audio::commands::AudioCommand,
     clock::SharedClock,
-    http::ask,
+    db::audit::{AuditRecorder, Record},
+    error::ApiError,
+    http::{ask, audit::rule_action},
     obs::{
-        connection::RawCall, output_commands::OutputCommand, ConnectionSupervisor,
-        ObsCommand, RouteRaw,
+        connection::RawCall, output_commands::OutputCommand, ConnectionSupervisor, ObsCommand,
+        RouteRaw,
     },
     sources::commands::{SourceCommand, SourceOutcome},
     status::{output_status::Output, StatusBoard},
@@ -45,6 +47,9 @@ pub struct Runner {
     pub chains: Arc<Mutex<Chains>>,
     pub memory: SceneMemory,
     pub groups: GroupResolver,
+    /// The audit trail: each command a rule sends is recorded under `rule:<name>` like the
+    /// equivalent API request (None without a database).
+    pub audit: Option<Addr<AuditRecorder>>,
 }
 
 /// What the firing is about.
@@ -210,7 +215,29 @@ impl Runner {
     ) -> (Result<(), String>, u64) {
         let started = Instant::now();
         let result = self.send(context, command, instance).await;
-        (result, started.elapsed().as_millis() as u64)
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let scene = match command {
+            Command::SwitchScene(scene) => scene.clone().or(context.trigger_scene.clone()),
+            Command::SwitchToRemembered => lock(&self.memory)
+                .get(&(context.rule.clone(), instance.to_string()))
+                .cloned(),
+            _ => None,
+        };
+        if let (Some(audit), Some((method, route, body))) =
+            (&self.audit, equivalent_request(command, instance, scene))
+        {
+            let outcome = result.as_ref().map(|_| 200);
+            audit.do_send(Record(rule_action(
+                &context.rule,
+                method,
+                &route,
+                Some(instance),
+                body.as_ref(),
+                outcome,
+                i64::try_from(duration_ms).unwrap_or(i64::MAX),
+            )));
+        }
+        (result.map_err(|error| error.to_string()), duration_ms)
     }
 
     async fn send(
@@ -218,7 +245,8 @@ impl Runner {
         context: &FiringContext,
         command: &Command,
         instance: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), ApiError> {
+        let refused = |problem: &str| ApiError::Conflict(problem.to_string());
         let key = (context.rule.clone(), instance.to_string());
         let scene = match command {
             Command::SwitchScene(Some(scene)) => Some(scene.clone()),
@@ -226,13 +254,13 @@ impl Runner {
                 context
                     .trigger_scene
                     .clone()
-                    .ok_or("the trigger carries no scene")?,
+                    .ok_or_else(|| refused("the trigger carries no scene"))?,
             ),
             Command::SwitchToRemembered => Some(
                 lock(&self.memory)
                     .get(&key)
                     .cloned()
-                    .ok_or("no scene was remembered for this instance")?,
+                    .ok_or_else(|| refused("no scene was remembered for this instance"))?,
             ),
             _ => None,
         };
@@ -241,11 +269,20 @@ impl Runner {
             let current = snapshot
                 .instance(instance)
                 .and_then(|status| status.current_scene.clone())
-                .ok_or("the program scene is not known")?;
+                .ok_or_else(|| refused("the program scene is not known"))?;
             lock(&self.memory).insert(key, current);
             return Ok(());
         }
-        if let Some(effect) = effect(command, scene.as_deref()) {
+        // A switch to the scene already on program changes nothing: no effect to wait for
+        // (a later switch to it by someone else must not pass for this one's).
+        let already_there = scene.is_some()
+            && self
+                .board
+                .current()
+                .instance(instance)
+                .and_then(|status| status.current_scene.clone())
+                == scene;
+        if let Some(effect) = effect(command, scene.as_deref()).filter(|_| !already_there) {
             lock(&self.chains).expect(context.chain, instance, effect, self.clock.now());
         }
         let obs_command = match command {
@@ -306,15 +343,17 @@ impl Runner {
                         call,
                     })
                     .await
-                    .map_err(|_| "the hub's supervisor is not answering".to_string())?
-                    .map_err(|error| error.to_string())?;
+                    .map_err(|_| {
+                        ApiError::Unavailable("the hub's supervisor is not answering".into())
+                    })?
+                    .map_err(|error| ApiError::from_command(instance, error, ""))?;
                 // OBS's own verdict on the request.
                 let status = answer.get("requestStatus");
                 if status.and_then(|s| s.get("result")) == Some(&Value::Bool(false)) {
-                    return Err(format!(
+                    return Err(ApiError::ObsRejected(format!(
                         "OBS refused {request_type}: {}",
                         status.map(Value::to_string).unwrap_or_default()
-                    ));
+                    )));
                 }
                 return Ok(());
             }
@@ -323,20 +362,22 @@ impl Runner {
         ask::route(&self.supervisor, instance, obs_command)
             .await
             .map(drop)
-            .map_err(|error| error.to_string())
+            .map_err(|error| ApiError::from_command(instance, error, ""))
     }
 
     /// The id of the item showing `source` in `scene` (read from OBS, as the items route does).
-    async fn item_id(&self, instance: &str, scene: &str, source: &str) -> Result<i64, String> {
+    async fn item_id(&self, instance: &str, scene: &str, source: &str) -> Result<i64, ApiError> {
         let command = ObsCommand::capability(SourceCommand::ReadItems {
             scene: scene.to_string(),
             group: false,
         });
         let outcome = ask::route(&self.supervisor, instance, command)
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| ApiError::from_command(instance, error, ""))?;
         let Some(SourceOutcome::Items(lists)) = outcome.into_capability::<SourceOutcome>() else {
-            return Err("the connection answered with another kind of answer".to_string());
+            return Err(ApiError::Unavailable(
+                "the connection answered with another kind of answer".into(),
+            ));
         };
         lists
             .iter()
@@ -344,12 +385,88 @@ impl Runner {
             .flat_map(|(_, items)| items)
             .find(|item| item.source_name == source)
             .map(|item| item.id)
-            .ok_or_else(|| format!("scene `{scene}` shows no source `{source}`"))
+            .ok_or_else(|| {
+                ApiError::UnknownSource(format!("scene `{scene}` shows no source `{source}`"))
+            })
     }
+}
+
+/// The API request a command stands for, for the audit trail: method, route, body (None for
+/// what sends nothing to OBS).
+fn equivalent_request(
+    command: &Command,
+    instance: &str,
+    scene: Option<String>,
+) -> Option<(&'static str, String, Option<Value>)> {
+    let base = format!("/api/instances/{instance}");
+    Some(match command {
+        Command::SwitchScene(_) | Command::SwitchToRemembered => (
+            "POST",
+            format!("{base}/switch-scene"),
+            Some(json!({ "scene_name": scene })),
+        ),
+        Command::SetPreview(scene) => (
+            "PUT",
+            format!("{base}/preview-scene"),
+            Some(json!({ "scene_name": scene })),
+        ),
+        Command::Transition {
+            transition,
+            duration_ms,
+        } => (
+            "POST",
+            format!("{base}/transition"),
+            Some(json!({ "transition": transition, "duration_ms": duration_ms })),
+        ),
+        Command::EnsureOutput { output, active } => (
+            "POST",
+            format!(
+                "{base}/outputs/{}/ensure",
+                output.as_str().replace('_', "-")
+            ),
+            Some(json!({ "active": active })),
+        ),
+        Command::SetMute { input, muted } => (
+            "POST",
+            format!(
+                "{base}/audio/inputs/{input}/{}",
+                if *muted { "mute" } else { "unmute" }
+            ),
+            None,
+        ),
+        Command::SetVolume { input, volume_db } => (
+            "PUT",
+            format!("{base}/audio/inputs/{input}/volume"),
+            Some(json!({ "db": volume_db })),
+        ),
+        Command::SetSourceVisibility {
+            scene,
+            source,
+            visible,
+        } => (
+            "POST",
+            format!(
+                "{base}/scenes/{scene}/items/{source}/{}",
+                if *visible { "show" } else { "hide" }
+            ),
+            None,
+        ),
+        Command::TriggerHotkey(name) => ("POST", format!("{base}/hotkeys/{name}/trigger"), None),
+        Command::RawRequest {
+            request_type,
+            request_data,
+        } => (
+            "POST",
+            format!("{base}/obs/requests/{request_type}"),
+            request_data.clone(),
+        ),
+        Command::RememberScene => return None,
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding it leaves plain data behind: still usable.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-

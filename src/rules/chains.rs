@@ -16,8 +16,9 @@ use crate::status::Change;
 pub type ChainId = u64;
 
 /// How long an action's effect is waited for (OBS answers in milliseconds; a transition takes
-/// seconds).
-const EXPECT_FOR_SECS: i64 = 15;
+/// a second or two). A change of the expected kind that is not the action's own but comes
+/// within this window is taken for it: the price of not knowing OBS's causes.
+const EXPECT_FOR_SECS: i64 = 10;
 /// How long a chain is remembered after its last firing or expectation.
 const CHAIN_LIFETIME_SECS: i64 = 120;
 
@@ -28,7 +29,8 @@ pub enum Effect {
     Scene(String),
     /// Any change of this kind, while expected.
     Kind(&'static str),
-    /// Any change at all (hotkeys, raw requests: their effect is not known), while expected.
+    /// Any change but the periodic figures and the link's state (hotkeys, raw requests,
+    /// transitions: their effect is not known), while expected.
     Any,
 }
 
@@ -39,7 +41,10 @@ impl Effect {
                 matches!(change, Change::SceneChanged { scene: now, .. } if now == scene)
             }
             Effect::Kind(kind) => change.kind() == *kind,
-            Effect::Any => true,
+            Effect::Any => !matches!(
+                change,
+                Change::StatsUpdated { .. } | Change::ConnectionChanged { .. }
+            ),
         }
     }
 }
@@ -69,7 +74,12 @@ impl Chains {
     }
 
     /// The chain whose action caused this change, if any.
-    pub fn cause(&mut self, instance: &str, change: &Change, now: DateTime<Utc>) -> Option<ChainId> {
+    pub fn cause(
+        &mut self,
+        instance: &str,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Option<ChainId> {
         self.forget_old(now);
         let index = self
             .expectations
@@ -152,8 +162,21 @@ mod tests {
             state: "starting".into(),
         };
         assert_eq!(chains.cause("a", &change, now), Some(chain));
-        assert_eq!(chains.cause("a", &change, now), Some(chain), "kinds stay expected");
+        assert_eq!(
+            chains.cause("a", &change, now),
+            Some(chain),
+            "kinds stay expected"
+        );
         let later = now + Duration::seconds(EXPECT_FOR_SECS + 1);
         assert_eq!(chains.cause("a", &change, later), None);
+        // What a hotkey causes is not known, but the periodic figures are never its doing.
+        chains.expect(chain, "a", Effect::Any, later);
+        let figures = Change::StatsUpdated {
+            stats: None,
+            stream: Default::default(),
+            record: Default::default(),
+        };
+        assert_eq!(chains.cause("a", &figures, later), None);
+        assert_eq!(chains.cause("a", &change, later), Some(chain));
     }
 }

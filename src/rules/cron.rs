@@ -36,8 +36,9 @@ const HORIZON_DAYS: i32 = 366 * 8 + 2;
 impl Schedule {
     /// Reads `expression` in the IANA time zone `time_zone` (`Europe/Berlin`, `UTC`).
     pub fn parse(expression: &str, time_zone: &str) -> Result<Schedule, String> {
-        let zone = Zone::get(time_zone)
-            .map_err(|_| format!("unknown time zone `{time_zone}` (an IANA name such as Europe/Berlin or UTC)"))?;
+        let zone = Zone::get(time_zone).map_err(|_| {
+            format!("unknown time zone `{time_zone}` (an IANA name such as Europe/Berlin or UTC)")
+        })?;
         let parts: Vec<&str> = expression.split_whitespace().collect();
         let [minute, hour, dom, month, dow] = parts[..] else {
             return Err(format!(
@@ -122,11 +123,10 @@ fn field(text: &str, what: &str, min: u32, max: u32, names: &[&str]) -> Result<u
     for item in text.split(',') {
         let (range, step) = match item.split_once('/') {
             Some((range, step)) => {
-                let step: u32 = step
-                    .parse()
-                    .ok()
-                    .filter(|step| *step > 0)
-                    .ok_or_else(|| format!("{what} `{item}`: the step must be a number above 0"))?;
+                let step: u32 =
+                    step.parse().ok().filter(|step| *step > 0).ok_or_else(|| {
+                        format!("{what} `{item}`: the step must be a number above 0")
+                    })?;
                 (range, step)
             }
             None => (item, 1),
@@ -172,7 +172,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -219,10 +221,7 @@ mod tests {
         let schedule = Schedule::parse("30 2 * * *", "Europe/Berlin").unwrap();
         let fired = schedule.next_after(at("2026-03-28T12:00:00Z")).unwrap();
         assert_eq!(fired, at("2026-03-29T01:30:00Z"));
-        assert_eq!(
-            schedule.next_after(fired),
-            Some(at("2026-03-30T00:30:00Z"))
-        );
+        assert_eq!(schedule.next_after(fired), Some(at("2026-03-30T00:30:00Z")));
     }
 
     #[test]
@@ -233,7 +232,11 @@ mod tests {
             ("0 19 * * FUNDAY", "UTC", "day-of-week `FUNDAY`"),
             ("0 5-1 * * *", "UTC", "runs backwards"),
             ("*/0 * * * *", "UTC", "step"),
-            ("0 19 * * *", "Mars/Olympus", "unknown time zone `Mars/Olympus`"),
+            (
+                "0 19 * * *",
+                "Mars/Olympus",
+                "unknown time zone `Mars/Olympus`",
+            ),
         ] {
             let error = Schedule::parse(expression, zone).unwrap_err();
             assert!(error.contains(needle), "{expression}: {error}");

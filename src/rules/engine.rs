@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::{
     actions::{describe, resolve, FiringContext, Runner},
     chains::{ChainId, Chains},
-    evaluate::{change_matches, holds, Evaluated},
+    evaluate::{change_matches, holds, holds_quietly, Evaluated},
     held::{HeldState, HeldStep},
     limits::Firings,
     model::{Action, Rule, RuleSpec, Trigger},
@@ -198,6 +198,11 @@ impl RuleEngine {
     }
 
     fn put(&mut self, rule: Rule, origin: Origin) {
+        self.put_keeping(rule, origin, None);
+    }
+
+    /// Adds `rule`; `last`: the last firing of the rule it replaces, still its last.
+    fn put_keeping(&mut self, rule: Rule, origin: Origin, last: Option<LastFiring>) {
         let name = rule.spec.name.clone();
         let mut mark = self.marks.get(&name).copied();
         if mark.is_none() && matches!(rule.trigger, Trigger::Schedule { .. }) {
@@ -207,7 +212,9 @@ impl RuleEngine {
             self.marks.insert(name.clone(), now);
             self.store_mark(&name, now);
         }
-        self.rules.insert(name, Loaded::new(rule, origin, mark));
+        let mut loaded = Loaded::new(rule, origin, mark);
+        loaded.last = last;
+        self.rules.insert(name, loaded);
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -243,9 +250,10 @@ impl RuleEngine {
                     }
                     let mut evaluated = Vec::new();
                     if let Some(conditions) = &loaded.rule.conditions {
-                        if !holds(conditions, &event.instance, &snapshot, &mut evaluated) {
+                        if !holds_quietly(conditions, &event.instance, &snapshot) {
                             continue;
                         }
+                        holds(conditions, &event.instance, &snapshot, &mut evaluated);
                     }
                     let trigger_scene = match &event.change {
                         Change::SceneChanged { scene, .. } => Some(scene.clone()),
@@ -315,22 +323,33 @@ impl RuleEngine {
         let Trigger::Held { when, recover, .. } = &loaded.rule.trigger else {
             return;
         };
-        let mut evaluated = Vec::new();
         let when_now: Vec<(bool, u64)> = when
             .iter()
-            .map(|(condition, secs)| (holds(condition, instance, snapshot, &mut evaluated), *secs))
+            .map(|(condition, secs)| (holds_quietly(condition, instance, snapshot), *secs))
             .collect();
-        let recover_now = (
-            holds(&recover.0, instance, snapshot, &mut evaluated),
-            recover.1,
-        );
-        let state = loaded.held.entry(instance.to_string()).or_default();
+        let recover_now = (holds_quietly(&recover.0, instance, snapshot), recover.1);
+        if !loaded.held.contains_key(instance) {
+            loaded
+                .held
+                .insert(instance.to_string(), HeldState::default());
+        }
+        let Some(state) = loaded.held.get_mut(instance) else {
+            return;
+        };
         let step = state.step(now, &when_now, recover_now);
         let (index, recovering) = match step {
             HeldStep::Nothing => return,
             HeldStep::Enter(index) => (index, false),
             HeldStep::Recover => (0, true),
         };
+        // The record of what was read, made only now that the rule fires.
+        let mut evaluated = Vec::new();
+        let read = if recovering {
+            &recover.0
+        } else {
+            &when[index].0
+        };
+        holds(read, instance, snapshot, &mut evaluated);
         if !recovering {
             if let Some(conditions) = &loaded.rule.conditions {
                 if !holds(conditions, instance, snapshot, &mut evaluated) {
@@ -479,11 +498,7 @@ impl RuleEngine {
             outcome: if recovering { "recovered" } else { "fired" }.into(),
             reason: None,
             trigger: cause.trigger,
-            evaluated: cause
-                .evaluated
-                .iter()
-                .map(|value| json!(value))
-                .collect(),
+            evaluated: cause.evaluated.iter().map(|value| json!(value)).collect(),
             actions: Vec::new(),
             chain,
             duration_ms: None,
@@ -507,7 +522,9 @@ impl RuleEngine {
                 firing.outcome = "failed".into();
                 firing.reason = Some(failure);
             }
-            firing.duration_ms = u64::try_from((Utc::now() - started).num_milliseconds()).ok();
+            firing.duration_ms = (Utc::now() - started)
+                .num_microseconds()
+                .map(|micros| micros as f64 / 1000.0);
             engine.do_send(Finished { instance, firing });
         });
     }
@@ -592,7 +609,11 @@ impl RuleEngine {
                 json!({"type": "schedule", "next_run": schedule.next_after(now)}),
                 true,
             ),
-            Trigger::Held { instance, when, recover } => {
+            Trigger::Held {
+                instance,
+                when,
+                recover,
+            } => {
                 let target = instance
                     .clone()
                     .or_else(|| snapshot.instances.keys().next().cloned());
@@ -606,7 +627,11 @@ impl RuleEngine {
                 (
                     target,
                     json!({"type": "held", "entered": entered, "when_holds_now": holding, "recover_holds_now": recovered}),
-                    if entered { recovered } else { holding.contains(&true) },
+                    if entered {
+                        recovered
+                    } else {
+                        holding.contains(&true)
+                    },
                 )
             }
         };
@@ -683,10 +708,10 @@ impl Handler<PutRule> for RuleEngine {
     type Result = ();
 
     fn handle(&mut self, put: PutRule, _: &mut Context<Self>) {
-        if let Some(old) = put.replaces {
-            self.rules.remove(&old);
-        }
-        self.put(put.rule, put.origin);
+        let old = put.replaces.unwrap_or_else(|| put.rule.spec.name.clone());
+        // A rule changed (or enabled, or disabled) starts afresh, but its last firing stays.
+        let last = self.rules.remove(&old).and_then(|loaded| loaded.last);
+        self.put_keeping(put.rule, put.origin, last);
     }
 }
 
@@ -724,7 +749,7 @@ impl Handler<Finished> for RuleEngine {
     }
 }
 
-/// Shared state for tests and the measurements: a fresh chain table.
+/// A fresh chain table, for a [`Runner`].
 pub fn new_chains() -> Arc<Mutex<Chains>> {
     Arc::new(Mutex::new(Chains::default()))
 }

@@ -26,7 +26,10 @@ pub fn change_matches(trigger: &Trigger, event: &ChangeEvent) -> bool {
     else {
         return false;
     };
-    if event.change.kind() != *kind || instance.as_ref().is_some_and(|name| *name != event.instance)
+    if event.change.kind() != *kind
+        || instance
+            .as_ref()
+            .is_some_and(|name| *name != event.instance)
     {
         return false;
     }
@@ -57,14 +60,29 @@ pub fn holds(
     snapshot: &HubSnapshot,
     seen: &mut Vec<Evaluated>,
 ) -> bool {
+    check(condition, instance, snapshot, &mut Some(seen))
+}
+
+/// [`holds`] without the record: what the engine asks on every change, for every rule (the
+/// record is made only for a rule that fires).
+pub fn holds_quietly(condition: &Condition, instance: &str, snapshot: &HubSnapshot) -> bool {
+    check(condition, instance, snapshot, &mut None)
+}
+
+fn check(
+    condition: &Condition,
+    instance: &str,
+    snapshot: &HubSnapshot,
+    seen: &mut Option<&mut Vec<Evaluated>>,
+) -> bool {
     match condition {
         Condition::All(items) => items
             .iter()
-            .all(|item| holds(item, instance, snapshot, seen)),
+            .all(|item| check(item, instance, snapshot, seen)),
         Condition::Any(items) => items
             .iter()
-            .any(|item| holds(item, instance, snapshot, seen)),
-        Condition::Not(inner) => !holds(inner, instance, snapshot, seen),
+            .any(|item| check(item, instance, snapshot, seen)),
+        Condition::Not(inner) => !check(inner, instance, snapshot, seen),
         Condition::Compare {
             path,
             field,
@@ -78,11 +96,13 @@ pub fn holds(
                 .map(|status| field.read(status))
                 .unwrap_or(Value::Null);
             let result = compare(&actual, *op, value);
-            seen.push(Evaluated {
-                instance: name.to_string(),
-                field: path.clone(),
-                value: actual,
-            });
+            if let Some(seen) = seen {
+                seen.push(Evaluated {
+                    instance: name.to_string(),
+                    field: path.clone(),
+                    value: actual,
+                });
+            }
             result
         }
     }
@@ -152,13 +172,28 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[1].field, "stream.kbits_per_sec");
         assert_eq!(seen[1].value, json!(300.0));
-        assert!(!holds(&low, "a", &snapshot(2500.0, "Live"), &mut Vec::new()));
+        assert!(!holds(
+            &low,
+            "a",
+            &snapshot(2500.0, "Live"),
+            &mut Vec::new()
+        ));
         // An instance the hub does not know reads as null: no ordering holds for it.
-        assert!(!holds(&low, "gone", &snapshot(300.0, "Live"), &mut Vec::new()));
+        assert!(!holds(
+            &low,
+            "gone",
+            &snapshot(300.0, "Live"),
+            &mut Vec::new()
+        ));
         let either = condition(json!({"any": [
             {"field": "current_scene", "op": "eq", "value": "BRB"},
             {"field": "current_scene", "op": "ne", "value": "Live"}]}));
-        assert!(!holds(&either, "a", &snapshot(0.0, "Live"), &mut Vec::new()));
+        assert!(!holds(
+            &either,
+            "a",
+            &snapshot(0.0, "Live"),
+            &mut Vec::new()
+        ));
         assert!(holds(&either, "a", &snapshot(0.0, "BRB"), &mut Vec::new()));
     }
 

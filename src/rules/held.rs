@@ -82,17 +82,44 @@ mod tests {
         let at = |secs: i64| t0 + Duration::seconds(secs);
         let mut state = HeldState::default();
         // Bitrate low (condition 0, 5 s) or reconnecting (condition 1, 3 s); recovery 10 s.
-        assert_eq!(state.step(at(0), &[(true, 5), (false, 3)], (false, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(4), &[(true, 5), (false, 3)], (false, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(5), &[(true, 5), (false, 3)], (false, 10)), HeldStep::Enter(0));
+        assert_eq!(
+            state.step(at(0), &[(true, 5), (false, 3)], (false, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(4), &[(true, 5), (false, 3)], (false, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(5), &[(true, 5), (false, 3)], (false, 10)),
+            HeldStep::Enter(0)
+        );
         // Entered: nothing more fires while the trouble lasts.
-        assert_eq!(state.step(at(20), &[(true, 5), (false, 3)], (false, 10)), HeldStep::Nothing);
+        assert_eq!(
+            state.step(at(20), &[(true, 5), (false, 3)], (false, 10)),
+            HeldStep::Nothing
+        );
         // Recovery must hold without a break.
-        assert_eq!(state.step(at(21), &[(false, 5), (false, 3)], (true, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(25), &[(true, 5), (false, 3)], (false, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(26), &[(false, 5), (false, 3)], (true, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(35), &[(false, 5), (false, 3)], (true, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(36), &[(false, 5), (false, 3)], (true, 10)), HeldStep::Recover);
+        assert_eq!(
+            state.step(at(21), &[(false, 5), (false, 3)], (true, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(25), &[(true, 5), (false, 3)], (false, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(26), &[(false, 5), (false, 3)], (true, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(35), &[(false, 5), (false, 3)], (true, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(36), &[(false, 5), (false, 3)], (true, 10)),
+            HeldStep::Recover
+        );
         assert!(!state.entered);
     }
 
@@ -103,8 +130,17 @@ mod tests {
         let mut state = HeldState::default();
         state.step(at(0), &[(true, 5), (false, 3)], (false, 10));
         state.step(at(4), &[(false, 5), (false, 3)], (false, 10));
-        assert_eq!(state.step(at(6), &[(true, 5), (false, 3)], (false, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(7), &[(true, 5), (true, 3)], (false, 10)), HeldStep::Nothing);
-        assert_eq!(state.step(at(10), &[(true, 5), (true, 3)], (false, 10)), HeldStep::Enter(1));
+        assert_eq!(
+            state.step(at(6), &[(true, 5), (false, 3)], (false, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(7), &[(true, 5), (true, 3)], (false, 10)),
+            HeldStep::Nothing
+        );
+        assert_eq!(
+            state.step(at(10), &[(true, 5), (true, 3)], (false, 10)),
+            HeldStep::Enter(1)
+        );
     }
 }

@@ -20,7 +20,8 @@ impl Firings {
             self.recent.pop_front();
         }
         if let Some(last) = self.recent.back() {
-            let cooldown = Duration::seconds(i64::try_from(limits.cooldown_secs).unwrap_or(i64::MAX / 1000));
+            let cooldown =
+                Duration::seconds(i64::try_from(limits.cooldown_secs).unwrap_or(i64::MAX / 1000));
             if limits.cooldown_secs > 0 && now - *last < cooldown {
                 return Err(format!(
                     "suppressed: cooldown ({} s after the firing at {})",
@@ -59,7 +60,10 @@ mod tests {
             max_per_minute: 0,
         };
         assert!(firings.admit(&cooldown, at(0)).is_ok());
-        assert!(firings.admit(&cooldown, at(29)).unwrap_err().contains("cooldown"));
+        assert!(firings
+            .admit(&cooldown, at(29))
+            .unwrap_err()
+            .contains("cooldown"));
         assert!(firings.admit(&cooldown, at(30)).is_ok());
         let mut firings = Firings::default();
         let two = Limits {
@@ -68,8 +72,14 @@ mod tests {
         };
         assert!(firings.admit(&two, at(0)).is_ok());
         assert!(firings.admit(&two, at(1)).is_ok());
-        assert!(firings.admit(&two, at(59)).unwrap_err().contains("2 firings a minute"));
-        assert!(firings.admit(&two, at(60)).is_ok(), "the first has left the minute");
+        assert!(firings
+            .admit(&two, at(59))
+            .unwrap_err()
+            .contains("2 firings a minute"));
+        assert!(
+            firings.admit(&two, at(60)).is_ok(),
+            "the first has left the minute"
+        );
         assert_eq!(firings.last(), Some(at(60)));
     }
 }

@@ -354,10 +354,7 @@ impl RuleSpec {
     pub fn compile(&self, known: &Known) -> Result<Rule, Invalid> {
         let name = self.name.trim();
         if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
-            return Err(invalid(
-                "name",
-                "must be 1 to 100 printable characters",
-            ));
+            return Err(invalid("name", "must be 1 to 100 printable characters"));
         }
         if name != self.name || name.contains('/') {
             return Err(invalid(
@@ -371,9 +368,11 @@ impl RuleSpec {
             .as_ref()
             .map(|c| compile_condition(c, "conditions", known))
             .transpose()?;
-        let scene_trigger = matches!(&trigger, Trigger::Change { kind, .. } if *kind == "scene_changed");
+        let scene_trigger =
+            matches!(&trigger, Trigger::Change { kind, .. } if *kind == "scene_changed");
         let has_instance = !matches!(trigger, Trigger::Schedule { .. });
-        let actions = compile_actions(&self.actions, "actions", known, scene_trigger, has_instance)?;
+        let actions =
+            compile_actions(&self.actions, "actions", known, scene_trigger, has_instance)?;
         if actions.is_empty() {
             return Err(invalid("actions", "a rule needs at least one action"));
         }
@@ -476,7 +475,10 @@ impl RuleSpec {
             } => {
                 check_instance(instance.as_deref(), "trigger.instance", known)?;
                 if when.is_empty() {
-                    return Err(invalid("trigger.when", "name at least one condition to hold"));
+                    return Err(invalid(
+                        "trigger.when",
+                        "name at least one condition to hold",
+                    ));
                 }
                 let when = when
                     .iter()
@@ -530,7 +532,11 @@ fn check_instance(instance: Option<&str>, path: &str, known: &Known) -> Result<(
     }
 }
 
-pub fn compile_condition(spec: &ConditionSpec, path: &str, known: &Known) -> Result<Condition, Invalid> {
+pub fn compile_condition(
+    spec: &ConditionSpec,
+    path: &str,
+    known: &Known,
+) -> Result<Condition, Invalid> {
     let forms = [
         spec.all.is_some(),
         spec.any.is_some(),
@@ -577,7 +583,10 @@ pub fn compile_condition(spec: &ConditionSpec, path: &str, known: &Known) -> Res
             format!("{path}.op"),
             format!(
                 "`{}` compares numbers; `{written}` is {} (use eq or ne)",
-                serde_json::to_value(op).unwrap_or_default().as_str().unwrap_or_default(),
+                serde_json::to_value(op)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or_default(),
                 kind.name()
             ),
         ));
@@ -615,7 +624,15 @@ fn compile_actions(
     specs
         .iter()
         .enumerate()
-        .map(|(i, spec)| compile_action(spec, &format!("{path}[{i}]"), known, scene_trigger, has_instance))
+        .map(|(i, spec)| {
+            compile_action(
+                spec,
+                &format!("{path}[{i}]"),
+                known,
+                scene_trigger,
+                has_instance,
+            )
+        })
         .collect()
 }
 
@@ -627,12 +644,20 @@ fn compile_action(
     has_instance: bool,
 ) -> Result<Action, Invalid> {
     let need = |value: Option<String>, field: &str| {
-        value
-            .filter(|text| !text.is_empty())
-            .ok_or_else(|| invalid(format!("{path}.{field}"), format!("required by `{}`", type_name(spec.kind))))
+        value.filter(|text| !text.is_empty()).ok_or_else(|| {
+            invalid(
+                format!("{path}.{field}"),
+                format!("required by `{}`", type_name(spec.kind)),
+            )
+        })
     };
     let need_bool = |value: Option<bool>, field: &str| {
-        value.ok_or_else(|| invalid(format!("{path}.{field}"), format!("required by `{}`", type_name(spec.kind))))
+        value.ok_or_else(|| {
+            invalid(
+                format!("{path}.{field}"),
+                format!("required by `{}`", type_name(spec.kind)),
+            )
+        })
     };
     let command = match spec.kind {
         ActionType::Delay => {
@@ -640,7 +665,10 @@ fn compile_action(
                 .secs
                 .filter(|secs| (0.0..=MAX_DELAY_SECS).contains(secs))
                 .ok_or_else(|| {
-                    invalid(format!("{path}.secs"), format!("seconds from 0 to {MAX_DELAY_SECS}"))
+                    invalid(
+                        format!("{path}.secs"),
+                        format!("seconds from 0 to {MAX_DELAY_SECS}"),
+                    )
                 })?;
             return Ok(Action::Delay(std::time::Duration::from_secs_f64(secs)));
         }
@@ -688,7 +716,11 @@ fn compile_action(
         },
         ActionType::TriggerHotkey => Command::TriggerHotkey(need(spec.hotkey.clone(), "hotkey")?),
         ActionType::RawRequest => {
-            if spec.request_data.as_ref().is_some_and(|data| !data.is_object()) {
+            if spec
+                .request_data
+                .as_ref()
+                .is_some_and(|data| !data.is_object())
+            {
                 return Err(invalid(format!("{path}.request_data"), "must be an object"));
             }
             Command::RawRequest {
@@ -701,7 +733,10 @@ fn compile_action(
     };
     let targets = match (&spec.instances, &spec.group) {
         (Some(_), Some(_)) => {
-            return Err(invalid(format!("{path}.group"), "name `instances` or `group`, not both"))
+            return Err(invalid(
+                format!("{path}.group"),
+                "name `instances` or `group`, not both",
+            ))
         }
         (Some(instances), None) => {
             if instances.is_empty() {
@@ -714,7 +749,10 @@ fn compile_action(
         }
         (None, Some(group)) => {
             if (known.group)(group).is_none() {
-                return Err(invalid(format!("{path}.group"), format!("unknown instance group `{group}`")));
+                return Err(invalid(
+                    format!("{path}.group"),
+                    format!("unknown instance group `{group}`"),
+                ));
             }
             Targets::Group(group.clone())
         }
@@ -747,7 +785,7 @@ mod tests {
 
     fn compile(value: Value) -> Result<Rule, Invalid> {
         let instances = known_instances();
-        let group = |name: &str| (name == "studios").then(|| known_instances());
+        let group = |name: &str| (name == "studios").then(known_instances);
         let known = Known {
             instances: &instances,
             group: &group,
@@ -825,8 +863,10 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(error.path, "conditions.op", "{error}");
-        let error = compile(json!({"name": "r", "trigger": {"type": "schedule", "cron": "0 19 * * *",
-            "time_zone": "Europe/Nowhere"}, "actions": [{"type": "delay", "secs": 1}]}))
+        let error = compile(
+            json!({"name": "r", "trigger": {"type": "schedule", "cron": "0 19 * * *",
+            "time_zone": "Europe/Nowhere"}, "actions": [{"type": "delay", "secs": 1}]}),
+        )
         .unwrap_err();
         assert_eq!(error.path, "trigger.time_zone", "{error}");
     }
@@ -838,12 +878,24 @@ mod tests {
         };
         let on_scene = json!({"type": "change", "kind": "scene_changed", "instance": "a"});
         let schedule = json!({"type": "schedule", "cron": "0 19 * * *"});
-        let error = rule(json!([{"type": "switch_scene", "scene": "Live"}]), schedule.clone()).unwrap_err();
+        let error = rule(
+            json!([{"type": "switch_scene", "scene": "Live"}]),
+            schedule.clone(),
+        )
+        .unwrap_err();
         assert_eq!(error.path, "actions[0]");
-        let error = rule(json!([{"type": "switch_scene", "instances": ["a"]}]), schedule).unwrap_err();
+        let error = rule(
+            json!([{"type": "switch_scene", "instances": ["a"]}]),
+            schedule,
+        )
+        .unwrap_err();
         assert_eq!(error.path, "actions[0].scene");
         // A scene trigger's scene is mirrored when the action names none.
-        let mirrored = rule(json!([{"type": "switch_scene", "group": "studios"}]), on_scene.clone()).unwrap();
+        let mirrored = rule(
+            json!([{"type": "switch_scene", "group": "studios"}]),
+            on_scene.clone(),
+        )
+        .unwrap();
         assert_eq!(
             mirrored.actions[0],
             Action::Command {
@@ -851,26 +903,48 @@ mod tests {
                 targets: Targets::Group("studios".into())
             }
         );
-        let error = rule(json!([{"type": "switch_scene", "group": "nope"}]), on_scene.clone()).unwrap_err();
+        let error = rule(
+            json!([{"type": "switch_scene", "group": "nope"}]),
+            on_scene.clone(),
+        )
+        .unwrap_err();
         assert_eq!(error.path, "actions[0].group");
-        let error = rule(json!([{"type": "ensure_output", "output": "stream"}]), on_scene.clone()).unwrap_err();
+        let error = rule(
+            json!([{"type": "ensure_output", "output": "stream"}]),
+            on_scene.clone(),
+        )
+        .unwrap_err();
         assert_eq!(error.path, "actions[0].active");
-        let error = rule(json!([{"type": "set_volume", "input": "Mic", "volume_db": 40}]), on_scene.clone()).unwrap_err();
+        let error = rule(
+            json!([{"type": "set_volume", "input": "Mic", "volume_db": 40}]),
+            on_scene.clone(),
+        )
+        .unwrap_err();
         assert_eq!(error.path, "actions[0].volume_db");
         let error = rule(json!([{"type": "launch_rocket"}]), on_scene.clone()).unwrap_err();
         assert_eq!(error.path, "actions[0].type");
-        let error = rule(json!([{"type": "delay", "secs": 1, "colour": "red"}]), on_scene).unwrap_err();
+        let error = rule(
+            json!([{"type": "delay", "secs": 1, "colour": "red"}]),
+            on_scene,
+        )
+        .unwrap_err();
         assert!(error.problem.contains("colour"), "{error}");
-        let error = compile(json!({"name": "r", "trigger": {"type": "change", "kind": "scene_changed",
-            "where": {"colour": "red"}}, "actions": [{"type": "delay", "secs": 1}]}))
+        let error = compile(
+            json!({"name": "r", "trigger": {"type": "change", "kind": "scene_changed",
+            "where": {"colour": "red"}}, "actions": [{"type": "delay", "secs": 1}]}),
+        )
         .unwrap_err();
         assert_eq!(error.path, "trigger.where.colour");
-        let error = compile(json!({"name": "r", "trigger": {"type": "change", "kind": "scene_change"},
-            "actions": [{"type": "delay", "secs": 1}]}))
+        let error = compile(
+            json!({"name": "r", "trigger": {"type": "change", "kind": "scene_change"},
+            "actions": [{"type": "delay", "secs": 1}]}),
+        )
         .unwrap_err();
         assert_eq!(error.path, "trigger.kind");
-        let error = compile(json!({"name": "a/b", "trigger": {"type": "change", "kind": "scene_changed"},
-            "actions": [{"type": "delay", "secs": 1}]}))
+        let error = compile(
+            json!({"name": "a/b", "trigger": {"type": "change", "kind": "scene_changed"},
+            "actions": [{"type": "delay", "secs": 1}]}),
+        )
         .unwrap_err();
         assert_eq!(error.path, "name");
     }

@@ -18,12 +18,16 @@ use super::{
     template::{failover, FailoverParams},
 };
 use crate::{
-    db::{pool::Pool, queries, source::rule::RuleForm},
+    db::{
+        pool::Pool,
+        queries::{self, events::EventQuery},
+        source::rule::RuleForm,
+    },
     error::ApiError,
     http::{
         ask::{ask, Asked},
         body::Json,
-        post, resource,
+        get, post, resource,
     },
     status::StatusBoard,
 };
@@ -174,15 +178,11 @@ fn definition(rule: &Rule) -> Result<String, ApiError> {
 }
 
 fn unknown(name: &str) -> ApiError {
-    ApiError::UnknownRule(format!(
-        "no rule named `{name}`; GET /api/rules lists them"
-    ))
+    ApiError::UnknownRule(format!("no rule named `{name}`; GET /api/rules lists them"))
 }
 
 fn database_error(error: impl std::fmt::Display) -> ApiError {
-    ApiError::PersistenceUnavailable(format!(
-        "the rule store cannot be used right now ({error})"
-    ))
+    ApiError::PersistenceUnavailable(format!("the rule store cannot be used right now ({error})"))
 }
 
 /// Registers the routes under `/api` (the hub's, not an instance's).
@@ -196,6 +196,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .service(post("/rules/templates/failover", create_failover))
         .service(post("/rules/{rule}/test", test))
+        .service(get("/rules/{rule}/firings", firings))
         .service(
             resource("/rules/{rule}", "GET, HEAD, PUT, PATCH, DELETE")
                 .route(web::get().to(show))
@@ -267,7 +268,7 @@ pub async fn create_failover(
     api: web::Data<RulesApi>,
     Json(params): Json<FailoverParams>,
 ) -> Answer {
-    if !(params.bitrate_kbps > 0.0) {
+    if params.bitrate_kbps.is_nan() || params.bitrate_kbps <= 0.0 {
         return Err(ApiError::InvalidField(
             "`bitrate_kbps` must be above 0".into(),
         ));
@@ -376,4 +377,68 @@ pub async fn test(api: web::Data<RulesApi>, name: web::Path<String>) -> Answer {
         .await?
         .ok_or_else(|| unknown(&name))?;
     Ok(HttpResponse::Ok().json(plan))
+}
+
+/// How many firings `GET /api/rules/{rule}/firings` answers at most, and how many `rule_fired`
+/// rows (of every rule) it looks through for them.
+const FIRINGS_MAX: usize = 200;
+const FIRINGS_SCAN: i64 = 5000;
+
+#[utoipa::path(get, path = "/api/rules/{rule}/firings", tag = "rules",
+    summary = "The rule's latest firings from the history, newest first (at most 200)",
+    params(("rule" = String, Path, description = "The rule's name")),
+    responses(
+        (status = 200, description = "The firings: each a `rule_fired` change with its instance and time", body = Object,
+         example = json!({"rule": "failover-main", "firings": [{"instance": "main", "happened_at": "2026-11-30T19:02:11Z",
+             "seq": 412, "outcome": "fired", "trigger": {"type": "held", "instance": "main", "condition": 0, "for_secs": 5},
+             "evaluated": [{"instance": "main", "field": "stream.kbits_per_sec", "value": 312.5}],
+             "actions": [{"action": "switch the program scene to `BRB`", "instance": "main", "ok": true, "duration_ms": 4}],
+             "chain": 7, "duration_ms": 4.2}]})),
+        (status = 503, description = "The hub keeps no database, or it fails", body = crate::error::ErrorBody),
+    ))]
+pub async fn firings(api: web::Data<RulesApi>, name: web::Path<String>) -> Answer {
+    let pool = api.pool.clone().ok_or_else(|| {
+        ApiError::PersistenceUnavailable("the hub keeps no history (no database)".into())
+    })?;
+    let rule = name.to_string();
+    let found = web::block(move || {
+        let mut conn = pool.get().map_err(database_error)?;
+        let mut found = Vec::new();
+        let mut before_id = None;
+        let mut scanned = 0;
+        while found.len() < FIRINGS_MAX && scanned < FIRINGS_SCAN {
+            let query = EventQuery {
+                instance_id: None,
+                kinds: vec!["rule_fired".to_string()],
+                since: None,
+                until: None,
+                before_id,
+                limit: 500,
+            };
+            let rows = queries::events::page(&mut conn, &query).map_err(database_error)?;
+            let Some((last, _)) = rows.last() else {
+                break;
+            };
+            before_id = Some(last.id);
+            scanned += rows.len() as i64;
+            for (event, instance) in rows {
+                let Ok(Value::Object(mut payload)) = serde_json::from_str(&event.payload) else {
+                    continue;
+                };
+                if payload.get("rule").and_then(Value::as_str) != Some(rule.as_str()) {
+                    continue;
+                }
+                payload.remove("type");
+                payload.insert("instance".into(), json!(instance));
+                payload.insert("happened_at".into(), json!(event.happened_at.and_utc()));
+                payload.insert("seq".into(), json!(event.seq));
+                found.push(Value::Object(payload));
+            }
+        }
+        found.truncate(FIRINGS_MAX);
+        Ok::<_, ApiError>(found)
+    })
+    .await
+    .map_err(database_error)??;
+    Ok(HttpResponse::Ok().json(json!({ "rule": name.as_str(), "firings": found })))
 }

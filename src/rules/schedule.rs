@@ -74,41 +74,88 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn fires_at_its_minute_and_missed_firings_follow_the_policy() {
         let daily = Schedule::parse("0 19 * * *", "UTC").unwrap();
         let before = at("2026-11-30T18:59:00Z");
-        assert_eq!(due(&daily, before, at("2026-11-30T18:59:59Z"), MissedPolicy::Skip, 600), Due::Nothing);
         assert_eq!(
-            due(&daily, before, at("2026-11-30T19:00:01Z"), MissedPolicy::Skip, 600),
+            due(
+                &daily,
+                before,
+                at("2026-11-30T18:59:59Z"),
+                MissedPolicy::Skip,
+                600
+            ),
+            Due::Nothing
+        );
+        assert_eq!(
+            due(
+                &daily,
+                before,
+                at("2026-11-30T19:00:01Z"),
+                MissedPolicy::Skip,
+                600
+            ),
             Due::Fire(at("2026-11-30T19:00:00Z"))
         );
         // Down from 18:59 to 19:05: missed.
         let back = at("2026-11-30T19:05:00Z");
         assert_eq!(
             due(&daily, before, back, MissedPolicy::Skip, 600),
-            Due::SkipMissed { scheduled: at("2026-11-30T19:00:00Z"), missed: 1 }
+            Due::SkipMissed {
+                scheduled: at("2026-11-30T19:00:00Z"),
+                missed: 1
+            }
         );
         assert_eq!(
             due(&daily, before, back, MissedPolicy::RunOnce, 600),
-            Due::RunMissed { scheduled: at("2026-11-30T19:00:00Z"), missed: 1 }
+            Due::RunMissed {
+                scheduled: at("2026-11-30T19:00:00Z"),
+                missed: 1
+            }
         );
         // Beyond the grace: skipped even under run_once.
         assert_eq!(
-            due(&daily, before, at("2026-11-30T19:20:00Z"), MissedPolicy::RunOnce, 600),
-            Due::SkipMissed { scheduled: at("2026-11-30T19:00:00Z"), missed: 1 }
+            due(
+                &daily,
+                before,
+                at("2026-11-30T19:20:00Z"),
+                MissedPolicy::RunOnce,
+                600
+            ),
+            Due::SkipMissed {
+                scheduled: at("2026-11-30T19:00:00Z"),
+                missed: 1
+            }
         );
         // Three days down: the latest is the one that counts, run once.
         assert_eq!(
-            due(&daily, before, at("2026-12-03T19:01:00Z"), MissedPolicy::RunOnce, 600),
-            Due::RunMissed { scheduled: at("2026-12-03T19:00:00Z"), missed: 4 }
+            due(
+                &daily,
+                before,
+                at("2026-12-03T19:01:00Z"),
+                MissedPolicy::RunOnce,
+                600
+            ),
+            Due::RunMissed {
+                scheduled: at("2026-12-03T19:00:00Z"),
+                missed: 4
+            }
         );
         let every_minute = Schedule::parse("* * * * *", "UTC").unwrap();
         assert!(matches!(
-            due(&every_minute, before, at("2027-11-30T19:01:00Z"), MissedPolicy::Skip, 0),
+            due(
+                &every_minute,
+                before,
+                at("2027-11-30T19:01:00Z"),
+                MissedPolicy::Skip,
+                0
+            ),
             Due::SkipMissed { .. }
         ));
     }

@@ -78,12 +78,18 @@ mod tests {
             instances: &instances,
             group: &|_| None,
         };
-        let rule = read_spec(failover(&params)).unwrap().compile(&known).unwrap();
+        let rule = read_spec(failover(&params))
+            .unwrap()
+            .compile(&known)
+            .unwrap();
         assert_eq!(rule.spec.name, "failover-main");
         let Trigger::Held { when, recover, .. } = rule.trigger else {
             panic!("a held trigger");
         };
-        assert_eq!(when.iter().map(|(_, secs)| *secs).collect::<Vec<_>>(), [5, 5]);
+        assert_eq!(
+            when.iter().map(|(_, secs)| *secs).collect::<Vec<_>>(),
+            [5, 5]
+        );
         assert_eq!(recover.1, 10);
         assert_eq!(rule.recovery_actions.len(), 1);
     }

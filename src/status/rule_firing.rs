@@ -30,9 +30,9 @@ pub struct RuleFiring {
     /// Firings caused one by another share a chain (loop protection).
     pub chain: u64,
     /// From the trigger (the change's publication, the scheduled or held moment) to the last
-    /// action's acknowledgement.
+    /// action's acknowledgement, in milliseconds (to the microsecond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
+    pub duration_ms: Option<f64>,
     /// What a `webhook` action added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,

@@ -12,6 +12,7 @@ mod audio;
 mod console;
 mod outputs;
 mod pictures;
+mod rules;
 mod sources;
 mod studio;
 

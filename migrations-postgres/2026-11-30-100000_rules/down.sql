@@ -1,0 +1,2 @@
+DROP TABLE rule_schedule_marks;
+DROP TABLE rules;
