@@ -657,12 +657,14 @@ fn resolve_database(
         Some(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => {
             Duration::from_secs(days * 86_400)
         }
-        Some(days) => return Err((
-            None,
-            format!(
+        Some(days) => {
+            return Err((
+                None,
+                format!(
                 "[database] retention_days must be between 1 and {MAX_RETENTION_DAYS}, not {days}"
             ),
-        )),
+            ))
+        }
     };
     let busy_timeout = match file.busy_timeout_ms {
         None => defaults.busy_timeout,
