@@ -21,6 +21,7 @@ mod ops;
 mod outputs;
 mod persistence;
 mod pictures;
+mod postgres;
 mod scopes;
 mod sources;
 mod studio;
