@@ -90,7 +90,7 @@ fn main() -> Result<(), String> {
 
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let pool = pool::open(
-            &dir.path().join("throughput.db"),
+            &obs_hub::config::DatabaseLocation::Sqlite(dir.path().join("throughput.db")),
             ConnectionOptions {
                 busy_timeout: Duration::from_secs(5),
             },

@@ -16,10 +16,6 @@ use std::{
     sync::OnceLock,
 };
 
-/// Why a test on PostgreSQL is ignored where it cannot run.
-pub const NEEDS_POSTGRES: &str =
-    "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)";
-
 /// The server's superuser; its password is asked on TCP (the hub's URL carries it).
 const SUPERUSER: &str = "postgres";
 

@@ -145,7 +145,7 @@ async fn postgres_stopped_under_load_loses_nothing_and_status_never_fails() {
     let status = hub.get("/api/obs-manager/status/").await.body;
     assert_eq!(status["persistence"]["dropped_events"], 0, "{status:#}");
     assert!(reads.load(Ordering::Relaxed) > 0);
-    let failures = failures.lock().unwrap();
+    let failures = failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "status reads failed: {failures:?}");
     // And the history reads from the server again.
     let events = hub.get("/api/events/?kind=scene_changed&limit=1").await;
