@@ -432,6 +432,12 @@ crate::on_both_backends! {
                     .is_some_and(|r| r.contains("410"))
         })
         .await;
+        // The endpoint is disabled in memory at once; its delivery's row follows through the
+        // outbox's writer (a commit later, which a PostgreSQL server can make visible later).
+        eventually("the delivery ended as endpoint_disabled in the log", || async {
+            delivery_log(&hub, &endpoint).await[0]["status"] == "endpoint_disabled"
+        })
+        .await;
         let log = delivery_log(&hub, &endpoint).await;
         assert_eq!(log[0]["status"], "endpoint_disabled");
         assert_eq!(log[0]["attempt_log"][0]["status_code"], 410);
