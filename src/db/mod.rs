@@ -1,6 +1,6 @@
 //! Persistence: the hub's history in SQLite or, with the `postgres` feature, PostgreSQL (diesel
-//! + r2d2, one schema and one set of queries for both), kept by two actors that the rest of the
-//! hub only reaches by messages.
+//! and r2d2, one schema and one set of queries for both), kept by two actors that the rest of
+//! the hub only reaches by messages.
 //!
 //! - [`write_behind`]: the one write-behind component (queue, batching, retry with backoff,
 //!   drain on shutdown, pruning), used by the history recorder and the webhook outbox.
