@@ -24,6 +24,7 @@ mod ops;
 mod outputs;
 mod persistence;
 mod pictures;
+mod postgres;
 mod rules;
 mod scopes;
 mod sources;
