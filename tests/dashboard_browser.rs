@@ -19,7 +19,10 @@ use common::{
     browser::{artifacts_dir, find_browser, Browser},
     hub_with_fake, instance, spawn_hub, PASSWORD,
 };
-use obs_hub::fake_obs::{FakeObs, FakeObsConfig};
+use obs_hub::{
+    config::InstanceGroupConfig,
+    fake_obs::{FakeObs, FakeObsConfig},
+};
 use serde_json::{json, Value};
 
 /// Generous: a cold Chromium on a loaded two-core CI machine. Never a measure of speed.
@@ -865,7 +868,19 @@ async fn the_fleet_view_puts_the_instance_that_is_down_first() {
         .enumerate()
         .map(|(index, fake)| common::instance(&format!("obs-{index:02}"), fake, common::PASSWORD))
         .collect();
-    let hub = spawn_hub(instances);
+    // Issue 20's groups show on the tiles: obs-03 is in two, obs-04 in one.
+    let hub = common::spawn_hub_configured(instances, |settings| {
+        settings.instance_groups = vec![
+            InstanceGroupConfig {
+                name: "stage".into(),
+                instances: vec!["obs-03".into(), "obs-04".into()],
+            },
+            InstanceGroupConfig {
+                name: "casters".into(),
+                instances: vec!["obs-03".into()],
+            },
+        ];
+    });
     hub.wait_for_path("/api/instances/", "every instance connected", |list| {
         let connected = list["instances"].as_array().map_or(0, |all| {
             all.iter()
@@ -892,6 +907,20 @@ async fn the_fleet_view_puts_the_instance_that_is_down_first() {
     .await;
     let summary = browser.text("#fleet-summary").await.unwrap_or_default();
     assert!(summary.contains("1 not connected"), "{summary}");
+    until("each tile names its groups", || async {
+        let both = browser
+            .text("#fleet .tile[data-instance=\"obs-03\"] .tile-groups")
+            .await?;
+        let one = browser
+            .text("#fleet .tile[data-instance=\"obs-04\"] .tile-groups")
+            .await?;
+        let none = browser
+            .text("#fleet .tile[data-instance=\"obs-05\"] .tile-groups")
+            .await
+            .unwrap_or_default();
+        (both == "casters, stage" && one == "stage" && none.is_empty()).then_some(())
+    })
+    .await;
 
     // A click on a tile opens that instance in the console.
     browser

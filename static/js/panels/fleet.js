@@ -1,6 +1,7 @@
 // The fleet view: every instance as a compact tile (state, program scene, live and recording
 // badges, bitrate, dropped frames, a small thumbnail at a low rate), problems first, sortable;
-// a click opens the instance in the console below. Tiles are kept and only their changed text is
+// a click opens the instance in the console below. Each tile names the instance groups it is
+// in (GET /api/instance-groups/, read again every minute: groups change rarely). Tiles are kept and only their changed text is
 // rewritten, so a hundred instances updating every second cost little.
 
 import { fmt } from "../format.js";
@@ -8,10 +9,31 @@ import { fleetOrder, problems } from "../state.js";
 
 const THUMB_WIDTH = 160;
 const THUMB_EVERY_MS = 15000; // a thumbnail per tile this often, only while it is on screen
+const GROUPS_EVERY_MS = 60000;
 
 const tiles = new Map(); // name -> {element, parts, shown, thumbAt, visible}
 let order = "";
 let observer = null;
+let groupsOf = new Map(); // instance -> [group names]
+
+// Which groups each instance is in. A token that may not read them, or a hub without a
+// database (503), leaves the tiles without groups rather than failing the view.
+async function loadGroups(ctx) {
+  if (ctx.$("fleet-card").hidden) return;
+  try {
+    const groups = await ctx.api("GET", "/api/instance-groups/");
+    const next = new Map();
+    for (const group of groups) {
+      for (const instance of group.instances) {
+        next.set(instance, [...(next.get(instance) || []), group.name]);
+      }
+    }
+    groupsOf = next;
+  } catch (_) {
+    groupsOf = new Map();
+  }
+  ctx.schedule();
+}
 
 export function init(ctx) {
   ctx.$("fleet-sort").addEventListener("change", () => {
@@ -26,6 +48,7 @@ export function init(ctx) {
     refreshThumbnails(ctx);
   });
   setInterval(() => refreshThumbnails(ctx), 1000);
+  setInterval(() => loadGroups(ctx), GROUPS_EVERY_MS);
 }
 
 function build(ctx, name) {
@@ -53,15 +76,17 @@ function build(ctx, name) {
   badges.className = "tile-badges";
   const figures = document.createElement("span");
   figures.className = "tile-figures";
+  const groups = document.createElement("span");
+  groups.className = "tile-groups";
   const problem = document.createElement("span");
   problem.className = "tile-problem";
-  element.append(head, thumb, scene, badges, figures, problem);
+  element.append(head, thumb, scene, badges, figures, groups, problem);
   element.addEventListener("click", () => {
     ctx.select(name);
     ctx.$("console").scrollIntoView({ block: "start" });
   });
   observer.observe(element);
-  return { element, parts: { state, thumb, scene, badges, figures, problem }, shown: "", thumbAt: 0, visible: false };
+  return { element, parts: { state, thumb, scene, badges, figures, groups, problem }, shown: "", thumbAt: 0, visible: false };
 }
 
 export function render(ctx) {
@@ -70,6 +95,10 @@ export function render(ctx) {
   const card = ctx.$("fleet-card");
   card.hidden = names.length < 2;
   if (card.hidden) return;
+  if (!loadGroups.started) {
+    loadGroups.started = true;
+    loadGroups(ctx);
+  }
   const sorted = fleetOrder(instances, ctx.$("fleet-sort").value);
   const live = ctx.live();
   for (const status of sorted) {
@@ -86,6 +115,7 @@ export function render(ctx) {
       scene: status.current_scene || "–",
       badges: [stream.active ? "LIVE" : "", status.record.active ? (status.record.paused ? "REC paused" : "REC") : ""].filter(Boolean).join(" "),
       figures: stream.active ? `${fmt(stream.kbits_per_sec, 0)} kbit/s · dropped ${stream.skipped_frames}` : "",
+      groups: [...(groupsOf.get(status.name) || [])].sort().join(", "),
       problem: found.length ? found.map((p) => p.text).join(", ") : "",
       level: found.length ? found[0].level : 0,
       selected: status.name === ctx.page.selected,
@@ -100,6 +130,7 @@ export function render(ctx) {
     parts.badges.textContent = words.badges;
     parts.badges.classList.toggle("live", stream.active);
     parts.figures.textContent = words.figures;
+    parts.groups.textContent = words.groups;
     parts.problem.textContent = words.problem;
     element.dataset.level = String(words.level);
     element.setAttribute("aria-current", String(words.selected));
