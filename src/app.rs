@@ -93,6 +93,7 @@ pub fn translators() -> Translators {
         crate::sources::events::TRANSLATOR,
         crate::studio::events::TRANSLATOR,
         crate::audio::events::TRANSLATOR,
+        crate::audio::events::NEW_INPUTS,
     ])
 }
 
@@ -250,11 +251,15 @@ impl Application {
         for subscriber in subscribers.into_iter().flatten() {
             manager.do_send(Subscribe(subscriber));
         }
+        let lossy = LossyHub::default().start();
+        // The meters' producer: its tap subscribes an instance's own session to OBS's meters
+        // while someone watches them.
+        let meters = crate::audio::meters::start(lossy.clone());
         let supervisor = ConnectionSupervisor::new(
             all_instances,
             settings.timing.clone(),
             manager.clone(),
-            translators(),
+            translators().with_tap(meters),
         )
         .start();
         let stats_data = web::Data::new(stats_history);
@@ -268,7 +273,6 @@ impl Application {
         let captures = web::Data::new(crate::pictures::cache::Captures::new(
             settings.pictures.max_captures_per_second,
         ));
-        let lossy = LossyHub::default().start();
         let url_signer = Arc::new(http::signed_url::UrlSigner::new(
             crate::pictures::names::is_picture_path,
         ));

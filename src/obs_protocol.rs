@@ -120,6 +120,8 @@ pub mod intent {
         | MEDIA_INPUTS
         | VENDORS
         | UI;
+    /// InputVolumeMeters, about 20 a second: high volume, never part of `ALL`.
+    pub const INPUT_VOLUME_METERS: u32 = 1 << 16;
 }
 
 /// The salt/challenge pair a session must answer when the server has a password.

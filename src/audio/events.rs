@@ -1,28 +1,93 @@
 //! Where OBS's audio events and reads become updates for the audio slice.
+//!
+//! Besides the mixer's own events, the slice needs the items of the program and preview scenes
+//! (for `in_program`/`in_preview`): read with the audio after connecting, and again after a
+//! program or preview switch or a change of a scene's item list ([`TRANSLATOR`]'s re-read). A
+//! new input is read whole after InputCreated ([`NEW_INPUTS`]).
 
+use futures_util::future::BoxFuture;
 use obws::{events::Event, requests::inputs::InputId, responses::StatusCode, Client};
 
 use super::status::{monitor_type_name, AudioInput, AudioUpdate};
+use crate::{
+    obs::Reread,
+    status::{
+        source_status::{SceneItem, SourceUpdate},
+        studio_status::StudioUpdate,
+        update::{ObsUpdate, PollReading},
+    },
+};
 
 /// What `app` registers so that the connection hands this capability its events.
 pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
-    translate: |event| translate(event).map(crate::status::update::ObsUpdate::Audio),
+    translate: |event| translate(event).map(ObsUpdate::Audio),
     event_type,
     // Read once after (re)connecting; OBS's events keep it (a poll would cost a request or
     // six per input).
     poll: None,
-    reread: None,
+    reread: Some(Reread {
+        after: moves_scenes,
+        read: reread_scenes,
+    }),
     snapshot: Some(read_into_snapshot),
+};
+
+/// The second registration of the capability: after InputCreated, every input's audio is read
+/// again (a new input may have audio; the event does not say).
+pub const NEW_INPUTS: crate::obs::Translator = crate::obs::Translator {
+    translate: |_| None,
+    event_type: |_| None,
+    poll: None,
+    reread: Some(Reread {
+        after: |update| matches!(update, ObsUpdate::Audio(AudioUpdate::Created(_))),
+        read: |client| {
+            Box::pin(async move { Ok(ObsUpdate::Audio(AudioUpdate::Reading(read(client).await?))) })
+        },
+    }),
+    snapshot: None,
 };
 
 fn read_into_snapshot<'a>(
     client: &'a Client,
-    reading: &'a mut crate::status::update::PollReading,
-) -> futures_util::future::BoxFuture<'a, Result<(), obws::error::Error>> {
+    reading: &'a mut PollReading,
+) -> BoxFuture<'a, Result<(), obws::error::Error>> {
     Box::pin(async move {
         reading.audio = Some(read(client).await?);
+        reading.scene_items = read_shown_scenes(client).await?;
         Ok(())
     })
+}
+
+/// Updates after which the program or preview scene's items may be unknown or different.
+pub fn moves_scenes(update: &ObsUpdate) -> bool {
+    matches!(
+        update,
+        ObsUpdate::ProgramScene(_)
+            | ObsUpdate::Studio(StudioUpdate::PreviewScene(_) | StudioUpdate::StudioMode(true))
+            | ObsUpdate::Source(SourceUpdate::ItemsChanged { .. })
+    )
+}
+
+fn reread_scenes(client: &Client) -> BoxFuture<'_, Result<ObsUpdate, obws::error::Error>> {
+    Box::pin(async move {
+        Ok(ObsUpdate::Source(SourceUpdate::Items(
+            read_shown_scenes(client).await?,
+        )))
+    })
+}
+
+/// The items of the program scene and, in studio mode, of the preview scene (with the groups
+/// and scenes inside them).
+pub async fn read_shown_scenes(
+    client: &Client,
+) -> Result<Vec<(String, Vec<SceneItem>)>, obws::error::Error> {
+    let program = client.scenes().current_program_scene().await?.id.name;
+    let mut items = crate::sources::commands::read_items(client, &program, false).await?;
+    let studio = crate::studio::events::read(client).await?;
+    if let Some(preview) = studio.preview_scene.filter(|preview| *preview != program) {
+        items.extend(crate::sources::commands::read_items(client, &preview, false).await?);
+    }
+    Ok(items)
 }
 
 /// The audio slice's events; None for others.
@@ -64,14 +129,12 @@ pub fn translate(event: &Event) -> Option<AudioUpdate> {
             new: new_name.clone(),
         },
         Event::InputRemoved { id } => AudioUpdate::Removed(id.name.clone()),
+        Event::InputCreated { id, .. } => AudioUpdate::Created(id.name.clone()),
         _ => return None,
     })
 }
 
 /// The protocol name of the audio slice's events (a bounded label for metrics).
-///
-/// InputCreated is not read: a new input with audio appears after the next full read (after a
-/// reconnect).
 pub fn event_type(event: &Event) -> Option<&'static str> {
     Some(match event {
         Event::InputMuteStateChanged { .. } => "InputMuteStateChanged",
@@ -82,6 +145,7 @@ pub fn event_type(event: &Event) -> Option<&'static str> {
         Event::InputAudioTracksChanged { .. } => "InputAudioTracksChanged",
         Event::InputNameChanged { .. } => "InputNameChanged",
         Event::InputRemoved { .. } => "InputRemoved",
+        Event::InputCreated { .. } => "InputCreated",
         _ => return None,
     })
 }
@@ -127,6 +191,8 @@ pub async fn read_input(
             .zip(tracks)
             .filter_map(|(track, on)| on.then_some(track))
             .collect(),
+        in_program: None,
+        in_preview: None,
         announced_volume_db: None,
     }))
 }

@@ -9,11 +9,13 @@
 //! - [`routes`]: the REST routes (`/api/audio/inputs/...`).
 //!
 //! Changes reach history, the WebSocket and webhooks as the generic `audio_changed` change.
-//! Meters (InputVolumeMeters, about 20 a second) are not here yet: they are to be a
-//! `status::lossy` topic, never a numbered change.
+//! - [`meters`]: live levels (InputVolumeMeters, about 20 a second), taken from the hub's own
+//!   session only while watched, sent as the `status::lossy` topic `meters`, never a numbered
+//!   change.
 
 pub mod commands;
 pub mod events;
+pub mod meters;
 pub mod routes;
 
 pub use crate::status::audio_status as status;

@@ -82,13 +82,13 @@ pub struct AudioCommandAnswer {
     get,
     path = "/api/audio/inputs",
     tag = "instance",
-    summary = "Inputs with audio: mute, volume, balance, sync offset, monitoring, tracks (from the cache)",
+    summary = "Inputs with audio: mute, volume, balance, sync offset, monitoring, tracks, in program/preview (from the cache)",
     responses(
         (status = 200, description = "The mixer", body = AudioView,
          example = json!({"instance": "default", "connected": true, "stale": false, "read": true, "inputs": [
              {"name": "Mic/Aux", "uuid": "9c3f3a7e-8b8e-4a49-9d0c-6a1b8f6c2d11", "kind": "pulse_input_capture",
               "muted": false, "volume_db": -6.0, "volume_mul": 0.501, "balance": 0.5, "sync_offset_ms": 0,
-              "monitor_type": "none", "tracks": [1, 2]}]})),
+              "monitor_type": "none", "tracks": [1, 2], "in_program": true, "in_preview": null}]})),
         InstanceErrors
     )
 )]
@@ -150,7 +150,7 @@ fn refusal(instance: &str, command: &AudioCommand, error: CommandError) -> ApiEr
          example = json!({"ok": true, "instance": "default", "action": "mute", "input": {
              "name": "Mic/Aux", "uuid": "9c3f3a7e-8b8e-4a49-9d0c-6a1b8f6c2d11", "kind": "pulse_input_capture",
              "muted": true, "volume_db": 0.0, "volume_mul": 1.0, "balance": 0.5, "sync_offset_ms": 0,
-             "monitor_type": "none", "tracks": [1]}})),
+             "monitor_type": "none", "tracks": [1], "in_program": true, "in_preview": null}})),
         InputRefusals,
         CommandErrors
     )

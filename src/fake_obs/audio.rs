@@ -61,6 +61,11 @@ impl Audio {
     pub fn input(&self, name: &str) -> Option<&InputAudio> {
         self.inputs.iter().find(|input| input.name == name)
     }
+
+    /// Every input with audio, in creation order.
+    pub fn inputs(&self) -> &[InputAudio] {
+        &self.inputs
+    }
 }
 
 /// The dB of a multiplier. Silence is -inf dB in OBS, which JSON cannot carry: the fake says
@@ -78,6 +83,31 @@ fn event(input: &InputAudio, event_type: &str, data: Value) -> ObsEvent {
     data.insert("inputName".into(), json!(input.name));
     data.insert("inputUuid".into(), json!(uuid_of(&input.name)));
     ObsEvent::new(event_type, intent::INPUTS, Value::Object(data))
+}
+
+/// Like the user adding an audio input (a microphone) to `scene` in OBS; None if the name is
+/// taken or the scene has no items.
+pub fn create_input(state: &mut ObsState, scene: &str, name: &str) -> Option<Vec<ObsEvent>> {
+    let events = state
+        .sources_mut()
+        .create_input(scene, name, "pulse_input_capture")?;
+    state.audio_mut().inputs.push(InputAudio {
+        name: name.into(),
+        muted: false,
+        mul: 1.0,
+        balance: 0.5,
+        sync_offset_ms: 0,
+        monitor_type: "OBS_MONITORING_TYPE_NONE",
+        tracks: [true, false, false, false, false, false],
+    });
+    Some(events)
+}
+
+/// Like the user removing an input in OBS; None if there is no such input.
+pub fn remove_input(state: &mut ObsState, name: &str) -> Option<Vec<ObsEvent>> {
+    let events = state.sources_mut().remove_input(name)?;
+    state.audio_mut().inputs.retain(|input| input.name != name);
+    Some(events)
 }
 
 /// Mutes or unmutes as a click in OBS's mixer would; None if there is no such audio input.

@@ -28,6 +28,7 @@
 //! and tasks.
 
 mod audio;
+mod meters;
 mod outputs;
 mod pictures;
 mod protocol;
@@ -215,6 +216,26 @@ impl FakeObs {
             })
     }
 
+    /// As if the user added a microphone input to `scene` in OBS: InputCreated, then
+    /// SceneItemCreated. False if the name is taken or the scene has no items in the fake.
+    pub async fn create_audio_input_from_obs(&self, scene: &str, name: &str) -> bool {
+        self.shared
+            .change_state(|state| match audio::create_input(state, scene, name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
+    /// As if the user removed an input in OBS: SceneItemRemoved for its items, then
+    /// InputRemoved. False if there is no such input.
+    pub async fn remove_input_from_obs(&self, name: &str) -> bool {
+        self.shared
+            .change_state(|state| match audio::remove_input(state, name) {
+                Some(events) => (true, events),
+                None => (false, Vec::new()),
+            })
+    }
+
     /// Whether OBS is in studio mode.
     pub fn is_studio_mode(&self) -> bool {
         lock(&self.shared.state).studio().enabled()
@@ -316,6 +337,17 @@ impl FakeObs {
             intent,
             data: Some(data),
         }]);
+    }
+
+    /// How many identified sessions are subscribed to the audio meters (InputVolumeMeters).
+    pub fn meter_subscribers(&self) -> usize {
+        self.shared.meter_subscribers()
+    }
+
+    /// Sends one meter frame now to the sessions subscribed to the meters (besides the ones
+    /// sent every 50 ms while some session is), for tests that want a frame at a known point.
+    pub fn push_meter_frame(&self) {
+        self.shared.send_meter_frame();
     }
 
     /// Number of sessions currently identified.

@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::meters;
 use super::protocol::{self, close, intent, op, AuthChallenge, CloseReason};
 use super::state::{self, FollowUp, ObsEvent, ObsState, Outcome, OUTPUT_TRANSITION_DELAY};
 
@@ -87,6 +88,8 @@ pub(super) struct Shared {
     /// While `Some`, output transitions wait here instead of completing (see
     /// `FakeObs::hold_transitions`).
     held_transitions: Mutex<Option<Vec<FollowUp>>>,
+    /// Meter frames sent so far (the next frame's number).
+    meter_frames: AtomicU64,
 }
 
 /// Binds 127.0.0.1:`port` with SO_REUSEADDR, so a restart can take the port back right away
@@ -115,6 +118,7 @@ impl Shared {
             frozen: watch::Sender::new(false),
             listener: Mutex::new(None),
             held_transitions: Mutex::new(None),
+            meter_frames: AtomicU64::new(0),
         }
     }
 
@@ -153,6 +157,26 @@ impl Shared {
             .values()
             .filter(|entry| entry.identified)
             .count()
+    }
+
+    /// How many identified sessions are subscribed to the audio meters.
+    pub(super) fn meter_subscribers(&self) -> usize {
+        lock(&self.sessions)
+            .values()
+            .filter(|entry| {
+                entry.identified && entry.event_subscriptions & intent::INPUT_VOLUME_METERS != 0
+            })
+            .count()
+    }
+
+    /// Sends the next meter frame to the subscribed sessions (none: nothing is computed).
+    pub(super) fn send_meter_frame(&self) {
+        if self.meter_subscribers() == 0 {
+            return;
+        }
+        let n = self.meter_frames.fetch_add(1, Ordering::Relaxed);
+        let frame = meters::frame(lock(&self.state).audio(), n);
+        self.broadcast(&[frame]);
     }
 
     fn count_request(&self, request_type: &str) {
@@ -380,9 +404,19 @@ impl Shared {
     }
 }
 
+/// Accepts connections, and sends the meter frames while listening (OBS's meters stop with it).
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut meters = tokio::time::interval(meters::METER_INTERVAL);
+    meters.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = meters.tick() => {
+                shared.send_meter_frame();
+                continue;
+            }
+        };
+        match accepted {
             Ok((tcp, _peer)) => {
                 let _ = tcp.set_nodelay(true);
                 shared.register_session(tcp);

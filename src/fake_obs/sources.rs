@@ -182,6 +182,68 @@ impl Sources {
         )]
     }
 
+    /// Like the user adding a new source to `scene` in OBS: the input and an item of it on top
+    /// of the scene; InputCreated then SceneItemCreated. None if the name is taken or there is
+    /// no such scene or group with items.
+    pub fn create_input(&mut self, scene: &str, name: &str, kind: &str) -> Option<Vec<ObsEvent>> {
+        if self.has_input(name) || !self.items.contains_key(scene) {
+            return None;
+        }
+        let id = self
+            .items
+            .values()
+            .flatten()
+            .map(|item| item.id)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        self.inputs.push(input(name, kind, json!({})));
+        let items = self.items.get_mut(scene)?;
+        items.push(item(id, name, kind));
+        let index = items.len() - 1;
+        Some(vec![
+            ObsEvent::new(
+                "InputCreated",
+                intent::INPUTS,
+                json!({ "inputName": name, "inputUuid": uuid_of(name), "inputKind": kind,
+                        "unversionedInputKind": kind, "inputKindCaps": 0,
+                        "inputSettings": {}, "defaultInputSettings": {} }),
+            ),
+            ObsEvent::new(
+                "SceneItemCreated",
+                intent::SCENE_ITEMS,
+                json!({ "sceneName": scene, "sceneUuid": uuid_of(scene), "sourceName": name,
+                        "sourceUuid": uuid_of(name), "sceneItemId": id,
+                        "sceneItemIndex": index }),
+            ),
+        ])
+    }
+
+    /// Like the user removing an input in OBS: SceneItemRemoved for each of its items, then
+    /// InputRemoved. None if there is no such input.
+    pub fn remove_input(&mut self, name: &str) -> Option<Vec<ObsEvent>> {
+        let at = self.inputs.iter().position(|input| input.name == name)?;
+        self.inputs.remove(at);
+        let mut events = Vec::new();
+        for (scene, items) in &mut self.items {
+            for removed in items.iter().filter(|item| item.source == name) {
+                events.push(ObsEvent::new(
+                    "SceneItemRemoved",
+                    intent::SCENE_ITEMS,
+                    json!({ "sceneName": scene, "sceneUuid": uuid_of(scene), "sourceName": name,
+                            "sourceUuid": uuid_of(name), "sceneItemId": removed.id }),
+                ));
+            }
+            items.retain(|item| item.source != name);
+        }
+        events.push(ObsEvent::new(
+            "InputRemoved",
+            intent::INPUTS,
+            json!({ "inputName": name, "inputUuid": uuid_of(name) }),
+        ));
+        Some(events)
+    }
+
     fn find(&self, scene: &str, id: i64) -> Option<&Item> {
         self.items.get(scene)?.iter().find(|item| item.id == id)
     }

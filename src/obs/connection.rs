@@ -27,6 +27,7 @@ use super::{
     raw::{self, CheckedBatch},
     reading,
     session::{RawSession, SessionClosed, SessionConfig, SessionError},
+    taps,
 };
 use crate::{
     backoff::Backoff,
@@ -89,6 +90,9 @@ pub enum RawCall {
 #[rtype(result = "Result<Map<String, Value>, CommandError>")]
 pub struct ExecuteRaw(pub RawCall);
 
+/// The instances that want a tapped event changed (see `obs::taps`).
+struct TapsWanted;
+
 /// An OBS event tagged with the link it arrived on.
 struct LinkEvent {
     link: u32,
@@ -149,6 +153,8 @@ pub struct ObsConnection {
     scene_moves: u64,
     /// The hub's password throttle, shared with its other connections.
     throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
+    /// The tapped intents the current link's session was last asked to subscribe to.
+    session_intents: u32,
 }
 
 impl ObsConnection {
@@ -182,6 +188,7 @@ impl ObsConnection {
             output_moves: 0,
             scene_moves: 0,
             throttle,
+            session_intents: 0,
         }
     }
 
@@ -279,12 +286,21 @@ impl ObsConnection {
             .into_actor(self)
             .map(move |ended, act, ctx| act.on_session_closed(link, ended, ctx)),
         );
+        let mut session = opened.session;
+        let taps = self.translators.taps();
+        if let (Some(tapped), false) = (session.take_events(), taps.is_empty()) {
+            // Straight to the taps, not through this actor's mailbox: ends with the session.
+            actix::spawn(taps::forward(self.config.name.clone(), taps, tapped));
+        }
         self.link = Link::Up {
             id: link,
             client: Arc::new(opened.client),
             events,
-            session: Arc::new(opened.session),
+            session: Arc::new(session),
         };
+        // A new session starts subscribed to nothing: tapped events are asked for again.
+        self.session_intents = 0;
+        self.sync_taps(ctx);
         self.failed_attempts = 0;
         self.backoff.reset();
         self.collection_changing = false;
@@ -354,6 +370,30 @@ impl ObsConnection {
             None,
         );
         ctx.run_later(delay, |act, ctx| act.connect(ctx));
+    }
+
+    /// Subscribes the current session to the tapped events this instance is wanted for now
+    /// (Reidentify), if that changed. A failed Reidentify means the session ended, which
+    /// `on_session_closed` handles.
+    fn sync_taps(&mut self, ctx: &mut Context<Self>) {
+        let Link::Up { session, .. } = &self.link else {
+            return;
+        };
+        let wanted = taps::wanted_intents(&self.translators.taps(), &self.config.name);
+        if wanted == self.session_intents {
+            return;
+        }
+        self.session_intents = wanted;
+        let session = Arc::clone(session);
+        let name = self.config.name.clone();
+        ctx.spawn(
+            async move {
+                if let Err(error) = session.reidentify(wanted).await {
+                    log::debug!("obs `{name}`: could not change the tapped events: {error}");
+                }
+            }
+            .into_actor(self),
+        );
     }
 
     /// The hub's own session of `link` ended. A kick (4011) stops every link; any other close
@@ -906,6 +946,15 @@ impl Actor for ObsConnection {
             act.heartbeat(ctx)
         });
         self.schedule_poll(ctx);
+        for tap in self.translators.taps().iter() {
+            ctx.add_stream(futures_util::stream::unfold(
+                tap.wanted.clone(),
+                |mut wanted| async move {
+                    wanted.changed().await.ok()?;
+                    Some((TapsWanted, wanted))
+                },
+            ));
+        }
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -964,6 +1013,15 @@ impl StreamHandler<LinkEvent> for ObsConnection {
     fn finished(&mut self, ctx: &mut Self::Context) {
         self.on_link_lost("the connection to OBS closed".to_string(), ctx);
     }
+}
+
+impl StreamHandler<TapsWanted> for ObsConnection {
+    fn handle(&mut self, _: TapsWanted, ctx: &mut Self::Context) {
+        self.sync_taps(ctx);
+    }
+
+    /// The capability is gone (the hub is stopping); the default would stop the actor.
+    fn finished(&mut self, _: &mut Self::Context) {}
 }
 
 impl Handler<Execute> for ObsConnection {

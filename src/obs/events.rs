@@ -12,6 +12,7 @@ use obws::{
     Client,
 };
 
+use super::taps::EventTap;
 use crate::status::{
     model::SceneInfo,
     update::{ObsUpdate, PollReading},
@@ -62,13 +63,26 @@ pub struct Reread {
 }
 
 /// The capabilities' translators, in the order they are asked (the first that knows an event
-/// wins). `app` registers them, one line per capability.
+/// wins), and their taps of high-volume events (see `obs::taps`). `app` registers them, one
+/// line per capability.
 #[derive(Clone, Debug, Default)]
-pub struct Translators(Arc<[Translator]>);
+pub struct Translators(Arc<[Translator]>, Arc<[EventTap]>);
 
 impl Translators {
     pub fn new(translators: Vec<Translator>) -> Self {
-        Self(translators.into())
+        Self(translators.into(), Arc::new([]))
+    }
+
+    /// The same translators, with one more tap.
+    pub fn with_tap(self, tap: EventTap) -> Self {
+        let mut taps = self.1.to_vec();
+        taps.push(tap);
+        Self(self.0, taps.into())
+    }
+
+    /// The taps of high-volume events, for the hub's own session.
+    pub fn taps(&self) -> Arc<[EventTap]> {
+        self.1.clone()
     }
 
     fn update(&self, event: &Event) -> Option<ObsUpdate> {

@@ -18,6 +18,7 @@ pub mod raw;
 pub mod reading;
 pub mod session;
 pub mod supervisor;
+pub mod taps;
 
 pub use commands::{Answered, CapabilityCommand, CommandError, CommandOutcome, ObsCommand};
 pub use connection::ObsConnection;

@@ -355,7 +355,7 @@ fn millis(duration: time::Duration) -> u64 {
 /// Reads `scene`'s items, then those of every group and scene inside it (breadth first, each
 /// container once, at most [`MAX_NESTING`] levels deep). GetSceneItemList does not say whether
 /// an item is shown or locked (in obws), so each item costs two more requests.
-async fn read_items(
+pub async fn read_items(
     client: &Client,
     scene: &str,
     group: bool,

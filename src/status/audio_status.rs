@@ -11,13 +11,26 @@
 //! that input has come for [`VOLUME_SETTLE`], and only a volume different from the last one
 //! announced is news. History, webhooks and the WebSocket thus get the settled value, not every
 //! step. Mute, balance and the rest are announced at once (they do not come in drags).
+//!
+//! Whether an input is in the program scene (and the preview scene, in studio mode) is derived
+//! from the sources slice's scene items ([`place`], run after every update): shown means an
+//! enabled (visible) item of the scene, or of an enabled group or nested scene in it, like
+//! OBS's own "active" sources; hidden items do not count. Unknown (null) while a scene or
+//! container on the way has not been read.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{kinds::ChangeKind, update::Change};
+use std::collections::BTreeMap;
+
+use super::{
+    kinds::ChangeKind,
+    source_status::{SceneItem, SourcesStatus, MAX_NESTING},
+    studio_status::StudioStatus,
+    update::Change,
+};
 
 /// How long a volume must stay unchanged to count as settled.
 pub const VOLUME_SETTLE: Duration = Duration::from_millis(300);
@@ -41,6 +54,13 @@ pub struct AudioInput {
     pub monitor_type: String,
     /// The audio tracks (1 to 6) the input is mixed into.
     pub tracks: Vec<u8>,
+    /// Shown in the program scene (a visible item, directly or in a visible group or nested
+    /// scene); null while the scene's items are unknown.
+    #[serde(default)]
+    pub in_program: Option<bool>,
+    /// The same for the preview scene; null outside studio mode or while unknown.
+    #[serde(default)]
+    pub in_preview: Option<bool>,
     /// The volume last announced as a change (not part of the status).
     #[serde(skip)]
     #[schema(ignore)]
@@ -90,6 +110,8 @@ pub enum AudioUpdate {
         new: String,
     },
     Removed(String),
+    /// InputCreated: news only once the input's audio is read (a `Reading` follows).
+    Created(String),
     /// A full read (after connecting): replaces the list.
     Reading(Vec<AudioInput>),
 }
@@ -108,7 +130,8 @@ impl AudioUpdate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AudioChange {
     /// `muted`, `volume`, `balance`, `sync_offset`, `monitor_type`, `tracks`, `renamed`,
-    /// `removed` or `read` (a full read found the list changed).
+    /// `removed`, `scenes` (in_program or in_preview changed) or `read` (a full read found the
+    /// list changed, e.g. after an input was created).
     pub what: String,
     pub input: String,
     /// The input after the change; null when removed or for `read`.
@@ -128,16 +151,26 @@ pub fn apply(audio: &mut AudioStatus, update: AudioUpdate) -> Vec<AudioChange> {
     match update {
         AudioUpdate::Reading(inputs) => {
             let first = !audio.read;
-            let before: Vec<_> = audio.inputs.iter().map(without_mark).collect();
-            let after: Vec<_> = inputs.iter().map(without_mark).collect();
             audio.read = true;
-            audio.inputs = inputs
+            let placed: BTreeMap<String, (Option<bool>, Option<bool>)> = audio
+                .inputs
+                .iter()
+                .map(|input| (input.name.clone(), (input.in_program, input.in_preview)))
+                .collect();
+            let inputs: Vec<AudioInput> = inputs
                 .into_iter()
                 .map(|mut input| {
                     input.announced_volume_db = Some(input.volume_db);
+                    // A read says nothing of scenes: what `place` knew stays until it looks.
+                    if let Some((program, preview)) = placed.get(&input.name) {
+                        (input.in_program, input.in_preview) = (*program, *preview);
+                    }
                     input
                 })
                 .collect();
+            let before: Vec<_> = audio.inputs.iter().map(without_mark).collect();
+            let after: Vec<_> = inputs.iter().map(without_mark).collect();
+            audio.inputs = inputs;
             // The first read is not news: joiners get the whole status.
             if first || before == after {
                 return Vec::new();
@@ -148,6 +181,7 @@ pub fn apply(audio: &mut AudioStatus, update: AudioUpdate) -> Vec<AudioChange> {
                 state: None,
             }]
         }
+        AudioUpdate::Created(_) => Vec::new(),
         AudioUpdate::Removed(name) => match find(audio, &name) {
             Some(at) => {
                 audio.inputs.remove(at);
@@ -208,6 +242,68 @@ pub fn apply(audio: &mut AudioStatus, update: AudioUpdate) -> Vec<AudioChange> {
             std::mem::replace(&mut i.tracks, tracks.clone()) != tracks
         }),
     }
+}
+
+/// Whether `input` is shown in `scene`: an enabled item of it, or of an enabled group or nested
+/// scene in it (at most [`MAX_NESTING`] deep). None when a container that could hold it has not
+/// been read.
+pub fn shown_in(
+    items: &BTreeMap<String, Vec<SceneItem>>,
+    scene: &str,
+    input: &str,
+) -> Option<bool> {
+    fn walk(
+        items: &BTreeMap<String, Vec<SceneItem>>,
+        container: &str,
+        input: &str,
+        depth: usize,
+    ) -> Option<bool> {
+        let mut unknown = false;
+        for item in items.get(container)?.iter().filter(|item| item.enabled) {
+            if item.source_name == input {
+                return Some(true);
+            }
+            if item.holds_items() && depth < MAX_NESTING {
+                match walk(items, &item.source_name, input, depth + 1) {
+                    Some(true) => return Some(true),
+                    Some(false) => {}
+                    None => unknown = true,
+                }
+            }
+        }
+        (!unknown).then_some(false)
+    }
+    walk(items, scene, input, 0)
+}
+
+/// Sets every input's `in_program` and `in_preview` from the program scene, the studio slice
+/// and the scene items; answers a `scenes` change for each input where they changed.
+pub fn place(
+    audio: &mut AudioStatus,
+    sources: &SourcesStatus,
+    program: Option<&str>,
+    studio: &StudioStatus,
+) -> Vec<AudioChange> {
+    let preview = studio
+        .preview_scene
+        .as_deref()
+        .filter(|_| studio.studio_mode == Some(true));
+    let shown = |scene: Option<&str>, input: &str| {
+        scene.and_then(|scene| shown_in(&sources.scene_items, scene, input))
+    };
+    let mut changes = Vec::new();
+    for input in &mut audio.inputs {
+        let placed = (shown(program, &input.name), shown(preview, &input.name));
+        if placed != (input.in_program, input.in_preview) {
+            (input.in_program, input.in_preview) = placed;
+            changes.push(AudioChange {
+                what: "scenes".into(),
+                input: input.name.clone(),
+                state: Some(input.clone()),
+            });
+        }
+    }
+    changes
 }
 
 fn without_mark(input: &AudioInput) -> AudioInput {
@@ -371,6 +467,80 @@ mod tests {
             "removed"
         );
         assert!(audio.inputs.is_empty());
+    }
+
+    fn item(id: i64, source: &str, kind: &str, enabled: bool) -> SceneItem {
+        SceneItem {
+            id,
+            source_name: source.into(),
+            kind: kind.into(),
+            enabled,
+            locked: false,
+            index: 0,
+        }
+    }
+
+    #[test]
+    fn an_input_is_shown_through_visible_items_groups_and_nested_scenes() {
+        let mut items = BTreeMap::new();
+        items.insert(
+            "Live".to_string(),
+            vec![
+                item(1, "Cam", "v4l2_input", true),
+                item(2, "Band", "group", true),
+                item(3, "Hidden mic", "pulse_input_capture", false),
+                item(4, "Guests", "scene", false),
+            ],
+        );
+        items.insert(
+            "Band".to_string(),
+            vec![item(5, "Guitar", "pulse_input_capture", true)],
+        );
+        assert_eq!(shown_in(&items, "Live", "Cam"), Some(true));
+        assert_eq!(shown_in(&items, "Live", "Guitar"), Some(true), "in a group");
+        assert_eq!(shown_in(&items, "Live", "Hidden mic"), Some(false));
+        // A hidden nested scene is not followed, so its unread items do not matter.
+        assert_eq!(shown_in(&items, "Live", "Guest mic"), Some(false));
+        assert_eq!(shown_in(&items, "Unread", "Cam"), None);
+        items.get_mut("Live").unwrap()[3].enabled = true;
+        assert_eq!(shown_in(&items, "Live", "Guest mic"), None, "Guests unread");
+        items.insert(
+            "Guests".to_string(),
+            vec![item(6, "Guest mic", "pulse_input_capture", true)],
+        );
+        assert_eq!(shown_in(&items, "Live", "Guest mic"), Some(true));
+    }
+
+    #[test]
+    fn placing_announces_only_inputs_that_moved_and_a_read_keeps_the_places() {
+        let mut audio = AudioStatus::default();
+        read(&mut audio);
+        let mut sources = SourcesStatus::default();
+        sources.scene_items.insert(
+            "Live".into(),
+            vec![item(1, "Mic", "pulse_input_capture", true)],
+        );
+        sources.scene_items.insert("BRB".into(), Vec::new());
+        let mut studio = StudioStatus::default();
+        let moved = place(&mut audio, &sources, Some("Live"), &studio);
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].what, "scenes");
+        assert_eq!(audio.inputs[0].in_program, Some(true));
+        assert_eq!(audio.inputs[0].in_preview, None, "no studio mode");
+        assert!(place(&mut audio, &sources, Some("Live"), &studio).is_empty());
+
+        studio.studio_mode = Some(true);
+        studio.preview_scene = Some("Live".into());
+        let moved = place(&mut audio, &sources, Some("BRB"), &studio);
+        let placed = moved[0].state.as_ref().unwrap();
+        assert_eq!(
+            (placed.in_program, placed.in_preview),
+            (Some(false), Some(true))
+        );
+
+        assert!(apply(&mut audio, AudioUpdate::Reading(vec![mic()])).is_empty());
+        assert_eq!(audio.inputs[0].in_preview, Some(true), "kept across a read");
+        assert!(apply(&mut audio, AudioUpdate::Created("Mic 2".into())).is_empty());
     }
 
     #[test]

@@ -130,6 +130,15 @@ pub enum SourceChange {
     },
 }
 
+/// An input was renamed: its items in every cached scene or group carry the new name.
+pub fn rename_source(sources: &mut SourcesStatus, old: &str, new: &str) {
+    for item in sources.scene_items.values_mut().flatten() {
+        if item.source_name == old {
+            item.source_name = new.to_string();
+        }
+    }
+}
+
 /// Applies one update; returns the changes it made.
 pub fn apply(sources: &mut SourcesStatus, update: SourceUpdate) -> Vec<SourceChange> {
     match update {

@@ -14,7 +14,7 @@ use super::model::{
 };
 use super::output_status::{self, OutputChange, OutputUpdate, SideReading};
 use super::scene_status;
-use super::source_status::{self, SourceChange, SourceUpdate};
+use super::source_status::{self, SceneItem, SourceChange, SourceUpdate};
 use super::studio_status::{self, StudioReading, StudioStatus, StudioUpdate};
 
 /// Where a piece of information came from (kept with every change; history and webhooks use it).
@@ -80,6 +80,9 @@ pub struct PollReading {
     pub stats: ObsStats,
     /// The inputs with audio: read after connecting only (None in the periodic poll).
     pub audio: Option<Vec<AudioInput>>,
+    /// Scene items read with the audio after connecting (the program and preview scenes' trees,
+    /// for the inputs' `in_program`/`in_preview`); empty in the periodic poll.
+    pub scene_items: Vec<(String, Vec<SceneItem>)>,
 }
 
 /// Something learnt about one instance.
@@ -277,12 +280,28 @@ pub fn apply(status: &mut InstanceStatus, update: ObsUpdate, now: DateTime<Utc>)
         ),
         ObsUpdate::Studio(update) => changes
             .extend(studio_status::apply(&mut status.studio, update).map(Change::StudioChanged)),
-        ObsUpdate::Audio(update) => changes.extend(
-            audio_status::apply(&mut status.audio, update)
-                .into_iter()
-                .map(Change::AudioChanged),
-        ),
+        ObsUpdate::Audio(update) => {
+            if let AudioUpdate::Renamed { old, new } = &update {
+                source_status::rename_source(&mut status.sources, old, new);
+            }
+            changes.extend(
+                audio_status::apply(&mut status.audio, update)
+                    .into_iter()
+                    .map(Change::AudioChanged),
+            )
+        }
     }
+    // Scenes, items, studio mode or inputs may have moved an input in or out of program.
+    changes.extend(
+        audio_status::place(
+            &mut status.audio,
+            &status.sources,
+            status.current_scene.as_deref(),
+            &status.studio,
+        )
+        .into_iter()
+        .map(Change::AudioChanged),
+    );
     if !changes.is_empty() {
         status.last_updated = now;
     }
@@ -408,6 +427,12 @@ fn apply_reading(
         studio_status::apply(&mut status.studio, StudioUpdate::Reading(reading.studio))
             .map(Change::StudioChanged),
     );
+    if !reading.scene_items.is_empty() {
+        source_status::apply(
+            &mut status.sources,
+            SourceUpdate::Items(reading.scene_items),
+        );
+    }
     if let Some(inputs) = reading.audio {
         changes.extend(
             audio_status::apply(&mut status.audio, AudioUpdate::Reading(inputs))
@@ -551,6 +576,49 @@ mod tests {
 
     fn fresh() -> InstanceStatus {
         InstanceStatus::new("default", "127.0.0.1", 4455, now())
+    }
+
+    #[test]
+    fn an_input_stays_in_program_through_a_rename_and_leaves_it_with_a_switch() {
+        let mut status = fresh();
+        connected(&mut status);
+        let mic = AudioInput {
+            name: "Mic".into(),
+            ..AudioInput::default()
+        };
+        let item = SceneItem {
+            id: 1,
+            source_name: "Mic".into(),
+            kind: "pulse_input_capture".into(),
+            enabled: true,
+            locked: false,
+            index: 0,
+        };
+        let reading = PollReading {
+            current_scene: Some("Main".into()),
+            audio: Some(vec![mic]),
+            scene_items: vec![("Main".into(), vec![item]), ("BRB".into(), Vec::new())],
+            ..PollReading::default()
+        };
+        let scenes = vec![scene("Main"), scene("BRB")];
+        apply(&mut status, ObsUpdate::Snapshot { scenes, reading }, now());
+        assert_eq!(status.audio.inputs[0].in_program, Some(true));
+
+        let renamed = AudioUpdate::Renamed {
+            old: "Mic".into(),
+            new: "Voice".into(),
+        };
+        let changes = apply(&mut status, ObsUpdate::Audio(renamed), now());
+        assert_eq!(changes.len(), 1, "the rename only: {changes:?}");
+        assert_eq!(status.audio.inputs[0].in_program, Some(true));
+
+        let changes = apply(&mut status, ObsUpdate::ProgramScene("BRB".into()), now());
+        let moved = changes.iter().find_map(|change| match change {
+            Change::AudioChanged(change) => Some(change),
+            _ => None,
+        });
+        assert_eq!(moved.map(|change| change.what.as_str()), Some("scenes"));
+        assert_eq!(status.audio.inputs[0].in_program, Some(false));
     }
 
     #[test]

@@ -212,3 +212,85 @@ async fn bad_input_is_named_and_nothing_reaches_obs() {
         .unwrap()
         .contains("no audio"));
 }
+
+/// The cached input `name` once `check` holds for it (None: absent from the list).
+async fn input_once(
+    hub: &TestHub,
+    name: &str,
+    what: &str,
+    check: impl Fn(Option<&Value>) -> bool,
+) -> Option<Value> {
+    let find = |view: &Value| {
+        view["inputs"]
+            .as_array()
+            .and_then(|inputs| inputs.iter().find(|i| i["name"] == name))
+            .cloned()
+    };
+    let view = hub
+        .wait_for_path("/api/audio/inputs", what, |view| check(find(view).as_ref()))
+        .await;
+    find(&view)
+}
+
+#[actix_web::test]
+async fn in_program_and_in_preview_follow_switches_toggles_and_studio_mode() {
+    let (hub, fake) = hub_with_fake().await;
+    // "Intro clip" is an item of "Live"; "Scene", the program scene at start, is empty.
+    let first = clip(&hub, "placed out of program", |i| i["in_program"] == false).await;
+    assert_eq!(first["in_preview"], Value::Null, "no studio mode");
+
+    assert!(fake.switch_scene_from_obs("Live").await);
+    clip(&hub, "in program", |i| i["in_program"] == true).await;
+    assert!(fake.switch_scene_from_obs("Scene").await);
+    clip(&hub, "out of program", |i| i["in_program"] == false).await;
+    assert!(fake.switch_scene_from_obs("Live").await);
+    clip(&hub, "back in program", |i| i["in_program"] == true).await;
+
+    // Hidden items do not count, as in OBS's "active" sources.
+    fake.set_scene_item_enabled_from_obs("Live", 5, false);
+    clip(&hub, "hidden", |i| i["in_program"] == false).await;
+    fake.set_scene_item_enabled_from_obs("Live", 5, true);
+    clip(&hub, "shown", |i| i["in_program"] == true).await;
+
+    // Studio mode: "Live" on preview, "Scene" on program.
+    assert_eq!(
+        put(&hub, "/api/studio-mode", r#"{"enabled": true}"#)
+            .await
+            .status,
+        200
+    );
+    assert!(fake.switch_scene_from_obs("Scene").await);
+    let preview = put(&hub, "/api/preview-scene", r#"{"scene_name": "Live"}"#).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    let placed = clip(&hub, "on preview only", |i| {
+        i["in_program"] == false && i["in_preview"] == true
+    })
+    .await;
+    assert_eq!(placed["name"], "Intro clip");
+    let history = hub
+        .wait_for_path("/api/events/?kind=audio_changed", "history", |events| {
+            events.to_string().contains(r#""what":"scenes""#)
+        })
+        .await;
+    assert!(history.to_string().contains("Intro clip"));
+}
+
+#[actix_web::test]
+async fn inputs_created_and_removed_in_obs_join_and_leave_the_list() {
+    let (hub, fake) = hub_with_fake().await;
+    clip(&hub, "audio read", |_| true).await;
+    assert!(fake.create_audio_input_from_obs("Live", "Mic").await);
+    let mic = input_once(&hub, "Mic", "the new input", |mic| mic.is_some())
+        .await
+        .unwrap();
+    assert_eq!(mic["kind"], "pulse_input_capture");
+    assert_eq!(mic["muted"], false);
+    // Muted from the hub like any other.
+    let muted = hub.post("/api/audio/inputs/Mic/mute", "").await;
+    assert_eq!(muted.status, 200, "{}", muted.body);
+    assert_eq!(fake.input_audio("Mic").map(|(muted, ..)| muted), Some(true));
+
+    assert!(fake.remove_input_from_obs("Mic").await);
+    input_once(&hub, "Mic", "the input gone", |mic| mic.is_none()).await;
+    clip(&hub, "the others stay", |_| true).await;
+}

@@ -18,6 +18,7 @@ mod connection;
 mod doctor;
 mod fake_obs_protocol;
 mod fleet;
+mod meters;
 mod ops;
 mod outputs;
 mod persistence;
