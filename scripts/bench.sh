@@ -26,7 +26,47 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
-cargo build --release --bin obs-hub --bin obs-hub-bench
+# ---- PostgreSQL (issue 21): bash scripts/bench.sh --postgres [--quick] [--only 8] ----------
+# Builds with the `postgres` feature (libpq-dev), starts a throwaway PostgreSQL server on
+# loopback (Debian's postgresql package, default settings, a temporary data directory; as the
+# `postgres` user when root), runs figure 8 (the hub on PostgreSQL against the hub on SQLite)
+# with the others, then prints the history write throughput of each engine through the
+# write-behind (examples/history_throughput.rs). The server and its directory go at exit.
+postgres=0
+bench_args=()
+for arg in "$@"; do
+  if [ "$arg" = --postgres ]; then postgres=1; else bench_args+=("$arg"); fi
+done
+set -- "${bench_args[@]+"${bench_args[@]}"}"
+features=()
+if [ $postgres = 1 ]; then
+  features=(--features postgres --example history_throughput)
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$pg_bin" ] || ! dpkg-query -W libpq-dev >/dev/null 2>&1; then
+    echo "bench: installing postgresql and libpq-dev with apt-get" >&2
+    ${SUDO:-} apt-get install -y postgresql libpq-dev
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  fi
+  pg_dir=$(mktemp -d /tmp/obs-hub-bench-pg.XXXXXX)
+  pg_as=()
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$pg_dir"; pg_as=(runuser -u postgres --); fi
+  pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  stop_postgres() {
+    "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" stop -m fast >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  }
+  trap stop_postgres EXIT
+  "${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir" start >/dev/null
+  for db in bench_hub bench_history; do
+    "${pg_as[@]}" "$pg_bin/psql" -X -q -h "$pg_dir" -p "$pg_port" -U postgres -c "CREATE DATABASE $db"
+  done
+  export OBS_HUB_BENCH_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/bench_hub"
+fi
+# ---- end of the PostgreSQL section ------------------------------------------------------------
+
+cargo build --release "${features[@]+"${features[@]}"}" --bin obs-hub --bin obs-hub-bench
 
 # Each WebSocket client is a file descriptor in the bench and another in the hub (a child, which
 # inherits the limit). Raise the soft limit as far as the hard one allows.
@@ -39,4 +79,14 @@ ulimit -n "$want" || echo "bench: could not raise the open-files limit (now $(ul
 
 OBS_HUB_BENCH_RUSTC=$(rustc --version)
 export OBS_HUB_BENCH_RUSTC
-exec "$CARGO_TARGET_DIR/release/obs-hub-bench" "$@"
+if [ $postgres = 0 ]; then
+  exec "$CARGO_TARGET_DIR/release/obs-hub-bench" "$@"
+fi
+# PostgreSQL section, continued: the bench, then history writes on each engine (no exec, so that
+# the server is stopped at exit).
+"$CARGO_TARGET_DIR/release/obs-hub-bench" "$@"
+history_dir=$(mktemp -d)
+"$CARGO_TARGET_DIR/release/examples/history_throughput" 100000 "$history_dir/history.db"
+"$CARGO_TARGET_DIR/release/examples/history_throughput" 100000 \
+  "postgres://postgres@127.0.0.1:$pg_port/bench_history"
+rm -rf "$history_dir"

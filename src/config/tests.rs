@@ -196,6 +196,48 @@ fn the_database_is_a_file_in_the_working_directory_unless_told_otherwise() {
     }
 }
 
+/// Issue 21: a `postgres://` URL (variable, `--database` or `[database] url`) names a
+/// PostgreSQL database, in a build with the `postgres` feature; without it, start-up stops with
+/// one line naming the key and the feature. The password never shows in the error.
+#[test]
+fn a_postgres_url_picks_postgresql_where_the_feature_is_built() {
+    let url = "postgres://hub:s3cret@127.0.0.1:5432/obs";
+    let env = Overrides {
+        database: Some(url.into()),
+        ..Overrides::default()
+    };
+    let from_file = format!("[database]\nurl = \"{url}\"\n");
+    for (result, key) in [
+        (Settings::resolve(None, env), "OBS_HUB_DATABASE"),
+        (resolve(&from_file, Overrides::default()), "[database] url"),
+    ] {
+        if cfg!(feature = "postgres") {
+            let database = result.unwrap().database;
+            assert_eq!(database.path, None);
+            assert_eq!(
+                database.location(),
+                Some(DatabaseLocation::Postgres(PostgresUrl::parse(url).unwrap()))
+            );
+        } else {
+            let error = result.unwrap_err().to_string();
+            assert!(error.starts_with(key), "{error}");
+            assert!(error.contains("`postgres` cargo feature"), "{error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+    }
+    for (text, mentions) in [
+        (
+            "[database]\npath = \"a.db\"\nurl = \"postgres://h/db\"\n",
+            "not both",
+        ),
+        ("[database]\nurl = \"a.db\"\n", "postgres://"),
+        ("[database]\nurl = \"\"\n", "url must not be empty"),
+    ] {
+        let error = resolve(text, Overrides::default()).unwrap_err().to_string();
+        assert!(error.contains(mentions), "{text}: {error}");
+    }
+}
+
 #[test]
 fn origins_are_normalised_and_checked() {
     assert_eq!(

@@ -1,5 +1,6 @@
-//! Persistence: the hub's history in SQLite (diesel + r2d2), kept by two actors that the rest
-//! of the hub only reaches by messages.
+//! Persistence: the hub's history in SQLite or, with the `postgres` feature, PostgreSQL (diesel
+//! + r2d2, one schema and one set of queries for both), kept by two actors that the rest of the
+//! hub only reaches by messages.
 //!
 //! - [`write_behind`]: the one write-behind component (queue, batching, retry with backoff,
 //!   drain on shutdown, pruning), used by the history recorder and the webhook outbox.
@@ -11,7 +12,7 @@
 //!
 //! Layout as in Lemmy: [`schema`] (every table: history and the webhook outbox), [`source`] (row
 //! structs and insert forms), [`queries`] (plain functions over a connection), [`backend`] (all
-//! that is particular to SQLite), one [`pool::Pool`]; the rules are plain functions too:
+//! that is particular to an engine), one [`pool::Pool`]; the rules are plain functions too:
 //! [`sessions`] (stream/record sessions), [`scene_sync`] (added/removed/renamed scenes).
 
 pub mod audit;

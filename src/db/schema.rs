@@ -4,7 +4,8 @@
 // outbox (webhook_endpoints, webhook_deliveries, webhook_attempts).
 //
 // Column types are kept to those diesel maps on both SQLite and PostgreSQL (Integer, BigInt,
-// Double, Bool, Text, Timestamp, Nullable), so a PostgreSQL backend can use this file as it is.
+// Double, Bool, Text, Timestamp, Nullable): this one file is the schema of both engines
+// (migrations/ and migrations-postgres/ create the same tables; PostgreSQL keeps microseconds).
 // Avoided, and why:
 // - Timestamptz, Jsonb/Json, Uuid, Array: PostgreSQL only. Times are UTC `Timestamp`s (the hub
 //   writes `naive_utc()`), JSON payloads and the endpoints' event type lists are `Text`, ids are

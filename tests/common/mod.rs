@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod browser;
 pub mod e2e;
+pub mod postgres;
 pub mod receiver;
 
 use std::{future::Future, time::Duration};
@@ -71,8 +72,10 @@ pub struct TestHub {
     pub webhooks: obs_hub::webhooks::Webhooks,
     /// Signs picture URLs with this hub's key (tests mint expired ones).
     pub url_signer: std::sync::Arc<obs_hub::http::signed_url::UrlSigner>,
-    /// This hub's own history database (None if the test disabled persistence).
+    /// This hub's own SQLite file (None if the test disabled persistence, or on PostgreSQL).
     pub database: Option<std::path::PathBuf>,
+    /// This hub's database, file or server (None if the test disabled persistence).
+    pub location: Option<obs_hub::config::DatabaseLocation>,
     /// Keeps the database's directory until the test ends.
     _database_dir: tempfile::TempDir,
 }
@@ -121,11 +124,14 @@ pub fn spawn_hub_with_show(
         tls: Default::default(),
         pictures: Default::default(),
     };
-    // Every test its own database file (an in-memory one would differ per pooled connection).
+    // Every test its own database file (an in-memory one would differ per pooled connection),
+    // or its own database on the test process's PostgreSQL server (see [`on_backend`]).
     let database_dir = tempfile::tempdir().expect("temp dir for the database");
-    settings.database.path = Some(database_dir.path().join("hub.db"));
+    let location = fresh_location(&database_dir);
+    use_database(&mut settings, &location);
     configure(&mut settings);
     let database = settings.database.path.clone();
+    let location = settings.database.location();
     let app = Application::build_with_demo(settings, show).expect("hub starts");
     let hub = TestHub {
         base: format!("http://127.0.0.1:{}", app.port()),
@@ -137,10 +143,89 @@ pub fn spawn_hub_with_show(
         webhooks: app.webhooks(),
         url_signer: app.url_signer(),
         database,
+        location,
         _database_dir: database_dir,
     };
     actix_web::rt::spawn(app.run_until_stopped());
     hub
+}
+
+/// The engine the hubs of a test keep their state in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    // Each `#[actix_web::test]` runs on a thread of its own: the engine is the test's.
+    static BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Sqlite) };
+}
+
+/// Runs a test's body with every hub it spawns on `backend` (see [`on_both_backends!`]).
+pub async fn on_backend<T>(backend: Backend, body: impl Future<Output = T>) -> T {
+    BACKEND.with(|cell| cell.set(backend));
+    body.await
+}
+
+pub fn backend() -> Backend {
+    BACKEND.with(|cell| cell.get())
+}
+
+/// A new, empty database on the test's engine: a file in `dir`, or a fresh PostgreSQL database.
+pub fn fresh_location(dir: &tempfile::TempDir) -> obs_hub::config::DatabaseLocation {
+    use obs_hub::config::{DatabaseLocation, PostgresUrl};
+    match backend() {
+        Backend::Sqlite => DatabaseLocation::Sqlite(dir.path().join("hub.db")),
+        Backend::Postgres => DatabaseLocation::Postgres(
+            PostgresUrl::parse(&postgres::fresh_database().url).expect("a postgres URL"),
+        ),
+    }
+}
+
+/// Points a hub's settings at `location` (and only there).
+pub fn use_database(settings: &mut Settings, location: &obs_hub::config::DatabaseLocation) {
+    use obs_hub::config::DatabaseLocation;
+    match location {
+        DatabaseLocation::Sqlite(path) => {
+            settings.database.path = Some(path.clone());
+            settings.database.postgres = None;
+        }
+        DatabaseLocation::Postgres(url) => {
+            settings.database.path = None;
+            settings.database.postgres = Some(url.clone());
+        }
+    }
+}
+
+/// A hub test twice, as modules `name::sqlite` and `name::postgres`: every hub the body spawns
+/// keeps its state in SQLite, then in PostgreSQL. The PostgreSQL one is ignored where it cannot
+/// run (no `postgres` feature, or no PostgreSQL binaries); `.ci/run` runs it.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body() $body
+
+            #[actix_web::test]
+            async fn sqlite() {
+                $crate::common::on_backend($crate::common::Backend::Sqlite, body()).await
+            }
+
+            #[actix_web::test]
+            #[cfg_attr(
+                any(not(feature = "postgres"), postgres_missing),
+                ignore = "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)"
+            )]
+            async fn postgres() {
+                $crate::common::on_backend($crate::common::Backend::Postgres, body()).await
+            }
+        }
+    };
 }
 
 /// One fake OBS and a hub connected to it as `default`.

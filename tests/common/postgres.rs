@@ -11,19 +11,17 @@
 
 use std::{
     net::TcpListener,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Command, Stdio},
     sync::OnceLock,
 };
 
-/// Why a test on PostgreSQL is ignored where it cannot run.
-pub const NEEDS_POSTGRES: &str =
-    "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)";
-
 /// The server's superuser; its password is asked on TCP (the hub's URL carries it).
 const SUPERUSER: &str = "postgres";
 
-struct Server {
+/// A PostgreSQL server of the tests: the process's shared one ([`fresh_database`]), or one a
+/// test owns ([`Server::dedicated`]) to stop and start under load.
+pub struct Server {
     bin: PathBuf,
     /// Data directory, log and socket directory; removed at exit.
     dir: PathBuf,
@@ -31,6 +29,8 @@ struct Server {
     password: String,
     /// The unprivileged user the server runs as, when this process is root.
     run_as: Option<String>,
+    /// A dedicated server is stopped and removed when dropped (the shared one at exit).
+    dedicated: bool,
 }
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
@@ -44,38 +44,13 @@ pub struct TestDatabase {
 /// Creates `t_<random>` on the test process's server (started on first use). Panics, saying
 /// what is missing, when there is no PostgreSQL to start.
 pub fn fresh_database() -> TestDatabase {
-    let server = match SERVER.get_or_init(Server::start) {
-        Ok(server) => server,
-        Err(error) => panic!("cannot start a PostgreSQL server for the tests: {error}"),
-    };
-    let name = format!("t_{:016x}", rand_u64());
-    server
-        .psql(&format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
-    TestDatabase {
-        url: server.url(&name),
-        name,
-    }
+    server().fresh_database()
 }
 
-/// Stops the server (fast shutdown: sessions cut, everything committed kept), as an outage.
-pub fn stop_server() {
-    server()
-        .pg_ctl(&["stop", "-m", "fast"])
-        .expect("pg_ctl stop");
-}
-
-/// Starts the stopped server again, on the same port and data.
-pub fn start_server() {
-    server().pg_ctl_start().expect("pg_ctl start");
-}
-
-/// Runs one SQL statement in `database` and answers psql's unaligned output (for checks that
-/// read a hub's database directly).
+/// Runs one SQL statement in `database` of the shared server and answers psql's unaligned
+/// output (for checks that read a hub's database directly).
 pub fn query(database: &str, sql: &str) -> String {
-    server()
-        .psql_in(database, sql)
-        .unwrap_or_else(|error| panic!("psql `{sql}`: {error}"))
+    server().query(database, sql)
 }
 
 fn server() -> &'static Server {
@@ -121,6 +96,42 @@ fn is_root() -> bool {
 }
 
 impl Server {
+    /// A server of the test's own, on its own port and data directory: for a test that stops
+    /// it. Panics, saying what is missing, when there is no PostgreSQL to start.
+    pub fn dedicated() -> Self {
+        let mut server =
+            Self::start().unwrap_or_else(|error| panic!("cannot start PostgreSQL: {error}"));
+        server.dedicated = true;
+        server
+    }
+
+    /// Creates `t_<random>` on this server.
+    pub fn fresh_database(&self) -> TestDatabase {
+        let name = format!("t_{:016x}", rand_u64());
+        self.psql(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+        TestDatabase {
+            url: self.url(&name),
+            name,
+        }
+    }
+
+    /// One SQL statement in `database`; psql's unaligned output.
+    pub fn query(&self, database: &str, sql: &str) -> String {
+        self.psql_in(database, sql)
+            .unwrap_or_else(|error| panic!("psql `{sql}`: {error}"))
+    }
+
+    /// Stops the server (fast shutdown: sessions cut, everything committed kept): an outage.
+    pub fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast"]).expect("pg_ctl stop");
+    }
+
+    /// Starts the stopped server again, on the same port and data.
+    pub fn restart(&self) {
+        self.pg_ctl_start().expect("pg_ctl start");
+    }
+
     fn start() -> Result<Self, String> {
         let bin = bin_dir()
             .ok_or("no /usr/lib/postgresql/*/bin/initdb: install Debian's `postgresql` package")?;
@@ -151,6 +162,7 @@ impl Server {
             port: 0,
             password,
             run_as,
+            dedicated: false,
         };
         if let Some(user) = &server.run_as {
             let _ = Command::new("chown").arg(user).arg(&pwfile).status();
@@ -314,9 +326,11 @@ impl Server {
     }
 }
 
-/// Whether `path` is where this harness keeps its servers (for tests that look for leftovers).
-pub fn is_harness_dir(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| name.starts_with("obs-hub-pg-"))
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.dedicated {
+            let _ = self.pg_ctl(&["stop", "-m", "immediate"]);
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }

@@ -23,6 +23,7 @@ mod ops;
 mod outputs;
 mod persistence;
 mod pictures;
+mod postgres;
 mod scopes;
 mod sources;
 mod status_lane;

@@ -86,43 +86,44 @@ async fn one_fake() -> (FakeObs, TestHub) {
     (fake, hub)
 }
 
-#[actix_web::test]
-async fn a_read_token_reads_and_gets_403_naming_the_scope_on_a_command() {
-    let (fake, hub) = one_fake().await;
-    let (_, read) = make_token(&hub, json!({"name": "guest-tablet", "scopes": ["read"]})).await;
-    let status = call(&hub, "GET", "/api/stream-status/", &read, "").await;
-    assert_eq!(status.status, 200, "{:?}", status.body);
-    assert_eq!(status.body["connected"], true);
-    let before = fake.current_scene();
-    let refused = call(
-        &hub,
-        "POST",
-        "/api/switch-scene/",
-        &read,
-        r#"{"scene_name": "BRB"}"#,
-    )
-    .await;
-    assert_eq!(refused.status, 403, "{:?}", refused.body);
-    assert_eq!(refused.body["error"], "scope_required");
-    assert!(
-        refused.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("`control` scope"),
-        "{:?}",
-        refused.body
-    );
-    assert_eq!(fake.current_scene(), before, "OBS was not touched");
-    // The WebSocket is read: a read token may open it.
-    let socket = hub
-        .client
-        .ws(format!(
-            "{}/ws?token={read}",
-            hub.base.replace("http", "ws")
-        ))
-        .connect()
+crate::on_both_backends! {
+    async fn a_read_token_reads_and_gets_403_naming_the_scope_on_a_command() {
+        let (fake, hub) = one_fake().await;
+        let (_, read) = make_token(&hub, json!({"name": "guest-tablet", "scopes": ["read"]})).await;
+        let status = call(&hub, "GET", "/api/stream-status/", &read, "").await;
+        assert_eq!(status.status, 200, "{:?}", status.body);
+        assert_eq!(status.body["connected"], true);
+        let before = fake.current_scene();
+        let refused = call(
+            &hub,
+            "POST",
+            "/api/switch-scene/",
+            &read,
+            r#"{"scene_name": "BRB"}"#,
+        )
         .await;
-    assert!(socket.is_ok(), "read token opens /ws");
+        assert_eq!(refused.status, 403, "{:?}", refused.body);
+        assert_eq!(refused.body["error"], "scope_required");
+        assert!(
+            refused.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("`control` scope"),
+            "{:?}",
+            refused.body
+        );
+        assert_eq!(fake.current_scene(), before, "OBS was not touched");
+        // The WebSocket is read: a read token may open it.
+        let socket = hub
+            .client
+            .ws(format!(
+                "{}/ws?token={read}",
+                hub.base.replace("http", "ws")
+            ))
+            .connect()
+            .await;
+        assert!(socket.is_ok(), "read token opens /ws");
+    }
 }
 
 #[actix_web::test]
@@ -207,66 +208,67 @@ async fn an_instance_limited_token_gets_403_on_another_instance() {
     assert_eq!(theirs.status, 403);
 }
 
-#[actix_web::test]
-async fn an_expired_token_gets_401() {
-    // The token is in the database before the hub starts (as after a restart), expired.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hub.db");
-    let pool = pool::open(
-        &obs_hub::config::DatabaseLocation::Sqlite(path.clone()),
-        ConnectionOptions {
-            busy_timeout: std::time::Duration::from_secs(5),
-        },
-    )
-    .unwrap();
-    let secret = "ohk_expired-token-secret-for-the-test";
-    let hash: String = Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let now = chrono::Utc::now().naive_utc();
-    for (name, hash, expires) in [
-        ("old", hash, now - chrono::Duration::minutes(1)),
-        (
-            "fresh",
-            Sha256::digest(b"ohk_fresh")
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-            now + chrono::Duration::days(1),
-        ),
-    ] {
-        queries::tokens::insert(
-            &mut pool.get().unwrap(),
-            &TokenForm {
-                name: name.into(),
-                secret_hash: hash,
-                scope: "admin".into(),
-                instances: None,
-                capabilities: None,
-                created_at: now,
-                expires_at: Some(expires),
+crate::on_both_backends! {
+    async fn an_expired_token_gets_401() {
+        // The token is in the database before the hub starts (as after a restart), expired.
+        let dir = tempfile::tempdir().unwrap();
+        let location = common::fresh_location(&dir);
+        let pool = pool::open(
+            &location,
+            ConnectionOptions {
+                busy_timeout: std::time::Duration::from_secs(5),
             },
         )
         .unwrap();
+        let secret = "ohk_expired-token-secret-for-the-test";
+        let hash: String = Sha256::digest(secret.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let now = chrono::Utc::now().naive_utc();
+        for (name, hash, expires) in [
+            ("old", hash, now - chrono::Duration::minutes(1)),
+            (
+                "fresh",
+                Sha256::digest(b"ohk_fresh")
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+                now + chrono::Duration::days(1),
+            ),
+        ] {
+            queries::tokens::insert(
+                &mut pool.get().unwrap(),
+                &TokenForm {
+                    name: name.into(),
+                    secret_hash: hash,
+                    scope: "admin".into(),
+                    instances: None,
+                    capabilities: None,
+                    created_at: now,
+                    expires_at: Some(expires),
+                },
+            )
+            .unwrap();
+        }
+        drop(pool);
+        let fake = start_fake().await;
+        let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
+            s.api_tokens = vec![Secret::new(ADMIN)];
+            common::use_database(s, &location);
+        });
+        let expired = call(&hub, "GET", "/api/stream-status/", secret, "").await;
+        assert_eq!(expired.status, 401, "{:?}", expired.body);
+        assert_eq!(expired.body["error"], "token_expired");
+        let fresh = call(&hub, "GET", "/api/stream-status/", "ohk_fresh", "").await;
+        assert_eq!(
+            fresh.status, 200,
+            "the unexpired one loaded from the database works"
+        );
+        let unknown = call(&hub, "GET", "/api/stream-status/", "ohk_never-made", "").await;
+        assert_eq!(unknown.status, 401);
+        assert_eq!(unknown.body["error"], "unauthorized");
     }
-    drop(pool);
-    let fake = start_fake().await;
-    let hub = common::spawn_hub_configured(vec![instance("default", &fake, PASSWORD)], |s| {
-        s.api_tokens = vec![Secret::new(ADMIN)];
-        s.database.path = Some(path.clone());
-    });
-    let expired = call(&hub, "GET", "/api/stream-status/", secret, "").await;
-    assert_eq!(expired.status, 401, "{:?}", expired.body);
-    assert_eq!(expired.body["error"], "token_expired");
-    let fresh = call(&hub, "GET", "/api/stream-status/", "ohk_fresh", "").await;
-    assert_eq!(
-        fresh.status, 200,
-        "the unexpired one loaded from the database works"
-    );
-    let unknown = call(&hub, "GET", "/api/stream-status/", "ohk_never-made", "").await;
-    assert_eq!(unknown.status, 401);
-    assert_eq!(unknown.body["error"], "unauthorized");
 }
 
 #[actix_web::test]
@@ -323,40 +325,41 @@ async fn admin_routes_need_admin() {
     assert_eq!(raw.status, 200, "{:?}", raw.body);
 }
 
-#[actix_web::test]
-async fn a_token_cannot_revoke_itself_by_accident_and_revocation_is_immediate() {
-    let (_fake, hub) = one_fake().await;
-    let (own_id, own) = make_token(&hub, json!({"name": "ops", "scopes": ["admin"]})).await;
-    let (other_id, other) = make_token(&hub, json!({"name": "deck", "scopes": ["read"]})).await;
-    let me = call(&hub, "GET", "/api/tokens/self", &other, "").await;
-    assert_eq!(me.status, 200);
-    assert_eq!(me.body["token"]["name"], "deck");
-    assert_eq!(me.body["scopes"], json!(["read"]));
+crate::on_both_backends! {
+    async fn a_token_cannot_revoke_itself_by_accident_and_revocation_is_immediate() {
+        let (_fake, hub) = one_fake().await;
+        let (own_id, own) = make_token(&hub, json!({"name": "ops", "scopes": ["admin"]})).await;
+        let (other_id, other) = make_token(&hub, json!({"name": "deck", "scopes": ["read"]})).await;
+        let me = call(&hub, "GET", "/api/tokens/self", &other, "").await;
+        assert_eq!(me.status, 200);
+        assert_eq!(me.body["token"]["name"], "deck");
+        assert_eq!(me.body["scopes"], json!(["read"]));
 
-    let revoked = call(&hub, "DELETE", &format!("/api/tokens/{other_id}"), &own, "").await;
-    assert_eq!(revoked.status, 204);
-    let gone = call(&hub, "GET", "/api/stream-status/", &other, "").await;
-    assert_eq!(gone.status, 401, "a revoked token is refused at once");
+        let revoked = call(&hub, "DELETE", &format!("/api/tokens/{other_id}"), &own, "").await;
+        assert_eq!(revoked.status, 204);
+        let gone = call(&hub, "GET", "/api/stream-status/", &other, "").await;
+        assert_eq!(gone.status, 401, "a revoked token is refused at once");
 
-    let path = format!("/api/tokens/{own_id}");
-    let refused = call(&hub, "DELETE", &path, &own, "").await;
-    assert_eq!(refused.status, 409, "{:?}", refused.body);
-    assert!(refused.body["message"]
-        .as_str()
-        .unwrap()
-        .contains("self=true"));
-    assert_eq!(
-        call(&hub, "GET", "/api/tokens/", &own, "").await.status,
-        200
-    );
-    let confirmed = call(&hub, "DELETE", &format!("{path}?self=true"), &own, "").await;
-    assert_eq!(confirmed.status, 204);
-    assert_eq!(
-        call(&hub, "GET", "/api/tokens/", &own, "").await.status,
-        401
-    );
-    let missing = call(&hub, "DELETE", &path, ADMIN, "").await;
-    assert_eq!(missing.status, 404);
+        let path = format!("/api/tokens/{own_id}");
+        let refused = call(&hub, "DELETE", &path, &own, "").await;
+        assert_eq!(refused.status, 409, "{:?}", refused.body);
+        assert!(refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("self=true"));
+        assert_eq!(
+            call(&hub, "GET", "/api/tokens/", &own, "").await.status,
+            200
+        );
+        let confirmed = call(&hub, "DELETE", &format!("{path}?self=true"), &own, "").await;
+        assert_eq!(confirmed.status, 204);
+        assert_eq!(
+            call(&hub, "GET", "/api/tokens/", &own, "").await.status,
+            401
+        );
+        let missing = call(&hub, "DELETE", &path, ADMIN, "").await;
+        assert_eq!(missing.status, 404);
+    }
 }
 
 #[actix_web::test]
@@ -392,130 +395,132 @@ async fn commands_past_the_rate_limit_get_429_with_retry_after_and_reads_go_on()
     assert_eq!(answer.status, 200);
 }
 
-#[actix_web::test]
-async fn the_audit_lists_the_commands_with_their_token_names_and_no_secret() {
-    let (fake, hub) = one_fake().await;
-    let (_, deck) = make_token(
-        &hub,
-        json!({"name": "deck", "scopes": ["control"], "capabilities": ["scenes"]}),
-    )
-    .await;
-    let (_, viewer) = make_token(&hub, json!({"name": "viewer", "scopes": ["read"]})).await;
-    let obs_password = "obs-password-never-logged";
-    let webhook_secret = "whsec_dGhpcyBpcyBhIHRlc3Qgc2VjcmV0IGtleSBmb3IgYXVkaXQ=";
-    let stream_key = "live_1234_stream-key-never-logged";
-    let switched = call(
-        &hub,
-        "POST",
-        "/api/switch-scene/",
-        &deck,
-        r#"{"scene_name": "BRB"}"#,
-    )
-    .await;
-    assert_eq!(switched.status, 200);
-    let refused = call(&hub, "POST", "/api/start-stream/", &viewer, "").await;
-    assert_eq!(refused.status, 403);
-    let tested = call(
-        &hub,
-        "POST",
-        "/api/test-connection/",
-        ADMIN,
-        &json!({"password": obs_password}).to_string(),
-    )
-    .await;
-    assert!(tested.status < 500, "{:?}", tested.body);
-    let hooked = call(
-        &hub,
-        "POST",
-        "/api/webhooks/",
-        ADMIN,
-        &json!({"url": "http://127.0.0.1:9/hook", "event_types": ["scene_changed"],
-            "secret": webhook_secret})
-        .to_string(),
-    )
-    .await;
-    assert_eq!(hooked.status, 201, "{:?}", hooked.body);
-    let raw = call(
-        &hub,
-        "POST",
-        "/api/obs/batch",
-        ADMIN,
-        &json!({"requests": [{"requestType": "SetStreamServiceSettings", "requestData": {
-            "streamServiceType": "rtmp_custom",
-            "streamServiceSettings": {"server": "rtmp://127.0.0.1/live", "key": stream_key}}}]})
-        .to_string(),
-    )
-    .await;
-    assert!(raw.status < 500, "{:?}", raw.body);
-    let reads_before = call(&hub, "GET", "/api/stream-status/", &deck, "").await;
-    assert_eq!(reads_before.status, 200);
+crate::on_both_backends! {
+    async fn the_audit_lists_the_commands_with_their_token_names_and_no_secret() {
+        let (fake, hub) = one_fake().await;
+        let (_, deck) = make_token(
+            &hub,
+            json!({"name": "deck", "scopes": ["control"], "capabilities": ["scenes"]}),
+        )
+        .await;
+        let (_, viewer) = make_token(&hub, json!({"name": "viewer", "scopes": ["read"]})).await;
+        let obs_password = "obs-password-never-logged";
+        let webhook_secret = "whsec_dGhpcyBpcyBhIHRlc3Qgc2VjcmV0IGtleSBmb3IgYXVkaXQ=";
+        let stream_key = "live_1234_stream-key-never-logged";
+        let switched = call(
+            &hub,
+            "POST",
+            "/api/switch-scene/",
+            &deck,
+            r#"{"scene_name": "BRB"}"#,
+        )
+        .await;
+        assert_eq!(switched.status, 200);
+        let refused = call(&hub, "POST", "/api/start-stream/", &viewer, "").await;
+        assert_eq!(refused.status, 403);
+        let tested = call(
+            &hub,
+            "POST",
+            "/api/test-connection/",
+            ADMIN,
+            &json!({"password": obs_password}).to_string(),
+        )
+        .await;
+        assert!(tested.status < 500, "{:?}", tested.body);
+        let hooked = call(
+            &hub,
+            "POST",
+            "/api/webhooks/",
+            ADMIN,
+            &json!({"url": "http://127.0.0.1:9/hook", "event_types": ["scene_changed"],
+                "secret": webhook_secret})
+            .to_string(),
+        )
+        .await;
+        assert_eq!(hooked.status, 201, "{:?}", hooked.body);
+        let raw = call(
+            &hub,
+            "POST",
+            "/api/obs/batch",
+            ADMIN,
+            &json!({"requests": [{"requestType": "SetStreamServiceSettings", "requestData": {
+                "streamServiceType": "rtmp_custom",
+                "streamServiceSettings": {"server": "rtmp://127.0.0.1/live", "key": stream_key}}}]})
+            .to_string(),
+        )
+        .await;
+        assert!(raw.status < 500, "{:?}", raw.body);
+        let reads_before = call(&hub, "GET", "/api/stream-status/", &deck, "").await;
+        assert_eq!(reads_before.status, 200);
 
-    // Entries are written behind the requests: wait for them to be in.
-    common::eventually("the audit entries", || async {
+        // Entries are written behind the requests: wait for them to be in.
+        common::eventually("the audit entries", || async {
+            let page = call(&hub, "GET", "/api/audit/?limit=50", ADMIN, "").await;
+            page.body["entries"].as_array().map_or(0, Vec::len) >= 7
+        })
+        .await;
         let page = call(&hub, "GET", "/api/audit/?limit=50", ADMIN, "").await;
-        page.body["entries"].as_array().map_or(0, Vec::len) >= 7
-    })
-    .await;
-    let page = call(&hub, "GET", "/api/audit/?limit=50", ADMIN, "").await;
-    assert_eq!(page.status, 200, "{:?}", page.body);
-    let entries = page.body["entries"].as_array().cloned().unwrap();
-    let find = |route: &str, actor: &str| {
-        entries
-            .iter()
-            .find(|e| e["route"] == route && e["actor"] == actor)
-            .unwrap_or_else(|| panic!("no {actor} entry for {route} in {entries:#?}"))
-            .clone()
-    };
-    let switch = find("/api/switch-scene", "token:deck");
-    assert_eq!(switch["token"], "deck");
-    assert_eq!(switch["status"], 200);
-    assert_eq!(switch["method"], "POST");
-    assert_eq!(switch["instance"], "default");
-    assert_eq!(switch["request"], json!({"scene_name": "BRB"}));
-    assert_eq!(switch["remote"], "127.0.0.1");
-    let refusal = find("/api/start-stream", "token:viewer");
-    assert_eq!(refusal["status"], 403);
-    assert_eq!(refusal["error"], "scope_required");
-    let made = find("/api/tokens", "token:configured-1");
-    assert_eq!(made["status"], 201);
-    find("/api/test-connection", "token:configured-1");
-    find("/api/webhooks", "token:configured-1");
-    let batch = find("/api/obs/batch", "token:configured-1");
-    assert_eq!(
-        batch["request"]["requests"][0]["requestData"]["streamServiceSettings"]["server"],
-        "rtmp://127.0.0.1/live",
-        "what is not secret is kept"
-    );
-    // Reads are not audited.
-    assert!(entries.iter().all(|e| e["method"] != "GET"));
-    let by_deck = call(&hub, "GET", "/api/audit/?actor=token:deck", ADMIN, "").await;
-    assert_eq!(by_deck.body["entries"].as_array().unwrap().len(), 1);
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        let entries = page.body["entries"].as_array().cloned().unwrap();
+        let find = |route: &str, actor: &str| {
+            entries
+                .iter()
+                .find(|e| e["route"] == route && e["actor"] == actor)
+                .unwrap_or_else(|| panic!("no {actor} entry for {route} in {entries:#?}"))
+                .clone()
+        };
+        let switch = find("/api/switch-scene", "token:deck");
+        assert_eq!(switch["token"], "deck");
+        assert_eq!(switch["status"], 200);
+        assert_eq!(switch["method"], "POST");
+        assert_eq!(switch["instance"], "default");
+        assert_eq!(switch["request"], json!({"scene_name": "BRB"}));
+        assert_eq!(switch["remote"], "127.0.0.1");
+        let refusal = find("/api/start-stream", "token:viewer");
+        assert_eq!(refusal["status"], 403);
+        assert_eq!(refusal["error"], "scope_required");
+        let made = find("/api/tokens", "token:configured-1");
+        assert_eq!(made["status"], 201);
+        find("/api/test-connection", "token:configured-1");
+        find("/api/webhooks", "token:configured-1");
+        let batch = find("/api/obs/batch", "token:configured-1");
+        assert_eq!(
+            batch["request"]["requests"][0]["requestData"]["streamServiceSettings"]["server"],
+            "rtmp://127.0.0.1/live",
+            "what is not secret is kept"
+        );
+        // Reads are not audited.
+        assert!(entries.iter().all(|e| e["method"] != "GET"));
+        let by_deck = call(&hub, "GET", "/api/audit/?actor=token:deck", ADMIN, "").await;
+        assert_eq!(by_deck.body["entries"].as_array().unwrap().len(), 1);
 
-    // No secret of this test in the audit, nor in the database file itself.
-    let audit_text = page.body.to_string();
-    let database = std::fs::read(hub.database.as_ref().unwrap()).unwrap_or_default();
-    let wal =
-        std::fs::read(hub.database.as_ref().unwrap().with_extension("db-wal")).unwrap_or_default();
-    for secret in [
-        ADMIN,
-        deck.as_str(),
-        viewer.as_str(),
-        obs_password,
-        webhook_secret,
-        stream_key,
-    ] {
-        assert!(!audit_text.contains(secret), "{secret} in the audit");
-        for bytes in [&database, &wal] {
-            let found = bytes
-                .windows(secret.len())
-                .any(|window| window == secret.as_bytes());
-            // The webhook secret is stored for signing (in webhook_endpoints): by design.
-            if secret != webhook_secret {
-                assert!(!found, "{secret} in the database file");
+        // No secret of this test in the audit, nor in the database file itself (SQLite; on
+        // PostgreSQL the audit table is read through the API above).
+        let audit_text = page.body.to_string();
+        let file = hub.database.clone().unwrap_or_default();
+        let database = std::fs::read(&file).unwrap_or_default();
+        let wal = std::fs::read(file.with_extension("db-wal")).unwrap_or_default();
+        for secret in [
+            ADMIN,
+            deck.as_str(),
+            viewer.as_str(),
+            obs_password,
+            webhook_secret,
+            stream_key,
+        ] {
+            assert!(!audit_text.contains(secret), "{secret} in the audit");
+            for bytes in [&database, &wal] {
+                let found = bytes
+                    .windows(secret.len())
+                    .any(|window| window == secret.as_bytes());
+                // The webhook secret is stored for signing (in webhook_endpoints): by design.
+                if secret != webhook_secret {
+                    assert!(!found, "{secret} in the database file");
+                }
             }
         }
+        drop(fake);
     }
-    drop(fake);
 }
 
 /// awc's client socket, named by what the tests use of it.

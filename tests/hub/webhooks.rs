@@ -115,208 +115,210 @@ fn scene_names(received: &[common::receiver::Received]) -> Vec<String> {
         .collect()
 }
 
-#[actix_web::test]
-async fn endpoints_are_managed_through_the_api_and_secrets_shown_once() {
-    let (hub, _fake) = hub_with(|_| {}).await;
-    let receiver = Receiver::new();
-    let id = add_endpoint(&hub, &receiver, &["scene_changed", "streaming_changed"]).await;
+crate::on_both_backends! {
+    async fn endpoints_are_managed_through_the_api_and_secrets_shown_once() {
+        let (hub, _fake) = hub_with(|_| {}).await;
+        let receiver = Receiver::new();
+        let id = add_endpoint(&hub, &receiver, &["scene_changed", "streaming_changed"]).await;
 
-    let list = hub.get("/api/webhooks/").await;
-    assert_eq!(list.status, 200);
-    let listed = &list.body["webhooks"][0];
-    assert_eq!(listed["id"], id.as_str());
-    assert_eq!(
-        listed["event_types"],
-        json!(["scene_changed", "streaming_changed"])
-    );
-    assert_eq!(listed["source"], "api");
-    assert_eq!(listed["signed"], true);
-    assert!(
-        listed.get("secret").is_none(),
-        "never shown again: {listed}"
-    );
+        let list = hub.get("/api/webhooks/").await;
+        assert_eq!(list.status, 200);
+        let listed = &list.body["webhooks"][0];
+        assert_eq!(listed["id"], id.as_str());
+        assert_eq!(
+            listed["event_types"],
+            json!(["scene_changed", "streaming_changed"])
+        );
+        assert_eq!(listed["source"], "api");
+        assert_eq!(listed["signed"], true);
+        assert!(
+            listed.get("secret").is_none(),
+            "never shown again: {listed}"
+        );
 
-    let patched = request(
-        &hub,
-        Method::PATCH,
-        &format!("/api/webhooks/{id}/"),
-        Some(r#"{"event_types": ["stats_updated"], "instance": "default", "enabled": false}"#),
-        &[],
-    )
-    .await;
-    assert_eq!(patched.status, 200, "{:?}", patched.body);
-    assert_eq!(patched.body["event_types"], json!(["stats_updated"]));
-    assert_eq!(patched.body["instance"], "default");
-    assert_eq!(patched.body["enabled"], false);
-    assert!(patched.body.get("secret").is_none());
+        let patched = request(
+            &hub,
+            Method::PATCH,
+            &format!("/api/webhooks/{id}/"),
+            Some(r#"{"event_types": ["stats_updated"], "instance": "default", "enabled": false}"#),
+            &[],
+        )
+        .await;
+        assert_eq!(patched.status, 200, "{:?}", patched.body);
+        assert_eq!(patched.body["event_types"], json!(["stats_updated"]));
+        assert_eq!(patched.body["instance"], "default");
+        assert_eq!(patched.body["enabled"], false);
+        assert!(patched.body.get("secret").is_none());
 
-    // A given secret is taken (and not echoed in errors when it is refused).
-    let own_secret = signing::generate_secret();
-    let with_secret = json!({"url": "https://example.com/in", "secret": own_secret.expose()});
-    let created = hub.post("/api/webhooks/", &with_secret.to_string()).await;
-    assert_eq!(created.status, 201);
-    assert_eq!(created.body["secret"], own_secret.expose());
+        // A given secret is taken (and not echoed in errors when it is refused).
+        let own_secret = signing::generate_secret();
+        let with_secret = json!({"url": "https://example.com/in", "secret": own_secret.expose()});
+        let created = hub.post("/api/webhooks/", &with_secret.to_string()).await;
+        assert_eq!(created.status, 201);
+        assert_eq!(created.body["secret"], own_secret.expose());
 
-    let cases = [
-        (json!({"url": "ftp://example.com/"}), "url"),
-        (json!({"url": "http://"}), "url"),
-        (
-            json!({"url": "http://x/", "event_types": ["scene_change"]}),
-            "event_types",
-        ),
-        (
-            json!({"url": "http://x/", "event_types": []}),
-            "event_types",
-        ),
-        (
-            json!({"url": "http://x/", "secret": "hunter2hunter2"}),
-            "secret",
-        ),
-        (json!({"url": "http://x/", "instance": "a b"}), "instance"),
-        (json!({"url": "http://x/", "color": "red"}), "color"),
-        (json!({}), "url"),
-    ];
-    for (body, mentions) in cases {
-        let reply = hub.post("/api/webhooks/", &body.to_string()).await;
-        assert_eq!(reply.status, 400, "{body}: {:?}", reply.body);
-        assert_eq!(reply.body["error"], "invalid_field", "{body}");
-        let message = reply.body["message"].as_str().unwrap_or_default();
-        assert!(message.contains(mentions), "{body}: {message}");
-        assert!(!message.contains("hunter2"), "{message}");
+        let cases = [
+            (json!({"url": "ftp://example.com/"}), "url"),
+            (json!({"url": "http://"}), "url"),
+            (
+                json!({"url": "http://x/", "event_types": ["scene_change"]}),
+                "event_types",
+            ),
+            (
+                json!({"url": "http://x/", "event_types": []}),
+                "event_types",
+            ),
+            (
+                json!({"url": "http://x/", "secret": "hunter2hunter2"}),
+                "secret",
+            ),
+            (json!({"url": "http://x/", "instance": "a b"}), "instance"),
+            (json!({"url": "http://x/", "color": "red"}), "color"),
+            (json!({}), "url"),
+        ];
+        for (body, mentions) in cases {
+            let reply = hub.post("/api/webhooks/", &body.to_string()).await;
+            assert_eq!(reply.status, 400, "{body}: {:?}", reply.body);
+            assert_eq!(reply.body["error"], "invalid_field", "{body}");
+            let message = reply.body["message"].as_str().unwrap_or_default();
+            assert!(message.contains(mentions), "{body}: {message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+
+        // The OpenAPI document lists these routes.
+        let document = hub.get("/api/openapi.json").await.body;
+        for path in [
+            "/api/webhooks",
+            "/api/webhooks/{id}/deliveries",
+            "/api/webhooks/deliveries/{id}/redeliver",
+            "/api/callback/scene-change",
+        ] {
+            assert!(document["paths"].get(path).is_some(), "{path} documented");
+        }
+
+        let deleted = request(
+            &hub,
+            Method::DELETE,
+            &format!("/api/webhooks/{id}/"),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, 204);
+        let gone = hub.get(&format!("/api/webhooks/{id}/")).await;
+        assert_eq!(gone.status, 404);
+        assert_eq!(gone.body["error"], "not_found");
     }
-
-    // The OpenAPI document lists these routes.
-    let document = hub.get("/api/openapi.json").await.body;
-    for path in [
-        "/api/webhooks",
-        "/api/webhooks/{id}/deliveries",
-        "/api/webhooks/deliveries/{id}/redeliver",
-        "/api/callback/scene-change",
-    ] {
-        assert!(document["paths"].get(path).is_some(), "{path} documented");
-    }
-
-    let deleted = request(
-        &hub,
-        Method::DELETE,
-        &format!("/api/webhooks/{id}/"),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(deleted.status, 204);
-    let gone = hub.get(&format!("/api/webhooks/{id}/")).await;
-    assert_eq!(gone.status, 404);
-    assert_eq!(gone.body["error"], "not_found");
 }
 
-#[actix_web::test]
-async fn a_receiver_that_was_down_gets_every_change_once_signed_and_in_the_log_as_retried() {
-    let (hub, fake) = hub_with(|_| {}).await;
-    // Down: nothing listens on its port yet.
-    let receiver = Receiver::new();
-    let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
+crate::on_both_backends! {
+    async fn a_receiver_that_was_down_gets_every_change_once_signed_and_in_the_log_as_retried() {
+        let (hub, fake) = hub_with(|_| {}).await;
+        // Down: nothing listens on its port yet.
+        let receiver = Receiver::new();
+        let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
 
-    for scene in ["Live", "BRB", "Ending"] {
-        assert!(fake.switch_scene_from_obs(scene).await);
-        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
-    }
-    // Stored and tried (and failed) while the receiver is down.
-    eventually("three deliveries retried", || async {
-        let log = delivery_log(&hub, &endpoint).await;
-        log.len() == 3
-            && log
-                .iter()
-                .all(|d| d["status"] == "pending" && d["attempts"].as_u64() >= Some(2))
-    })
-    .await;
+        for scene in ["Live", "BRB", "Ending"] {
+            assert!(fake.switch_scene_from_obs(scene).await);
+            hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+        }
+        // Stored and tried (and failed) while the receiver is down.
+        eventually("three deliveries retried", || async {
+            let log = delivery_log(&hub, &endpoint).await;
+            log.len() == 3
+                && log
+                    .iter()
+                    .all(|d| d["status"] == "pending" && d["attempts"].as_u64() >= Some(2))
+        })
+        .await;
 
-    receiver.start();
-    eventually("every change delivered", || async {
-        receiver.of_type("scene_changed").len() >= 3
-    })
-    .await;
-    // Counted once the dispatcher has marked all three delivered: it retries only pending
-    // deliveries, so every copy its retries sent has reached the receiver by then.
-    eventually("the three marked delivered", || async {
-        let log = delivery_log(&hub, &endpoint).await;
-        log.len() == 3 && log.iter().all(|d| d["status"] == "delivered")
-    })
-    .await;
-    let received = receiver.of_type("scene_changed");
-    // Retries run side by side: arrival order is not promised (receivers order by
-    // `timestamp`), completeness is.
-    let mut names = scene_names(&received);
-    names.sort();
-    assert_eq!(names, ["BRB", "Ending", "Live"].map(String::from));
-    let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 3, "one id per change, each received once");
-    assert_eq!(receiver.bad_signatures(), 0);
-    let first = &received
-        .iter()
-        .find(|r| r.body["data"]["scene_name"] == "Live")
-        .unwrap()
-        .body;
-    assert_eq!(first["data"]["instance"], "default");
-    assert_eq!(first["data"]["source"], "obs_event");
-    assert!(first["data"]["seq"].as_u64() > Some(0));
-    assert!(first["timestamp"]
-        .as_str()
-        .is_some_and(|t| t.ends_with('Z')));
-
-    eventually("the log shows them delivered", || async {
-        delivery_log(&hub, &endpoint)
-            .await
+        receiver.start();
+        eventually("every change delivered", || async {
+            receiver.of_type("scene_changed").len() >= 3
+        })
+        .await;
+        // Counted once the dispatcher has marked all three delivered: it retries only pending
+        // deliveries, so every copy its retries sent has reached the receiver by then.
+        eventually("the three marked delivered", || async {
+            let log = delivery_log(&hub, &endpoint).await;
+            log.len() == 3 && log.iter().all(|d| d["status"] == "delivered")
+        })
+        .await;
+        let received = receiver.of_type("scene_changed");
+        // Retries run side by side: arrival order is not promised (receivers order by
+        // `timestamp`), completeness is.
+        let mut names = scene_names(&received);
+        names.sort();
+        assert_eq!(names, ["BRB", "Ending", "Live"].map(String::from));
+        let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 3, "one id per change, each received once");
+        assert_eq!(receiver.bad_signatures(), 0);
+        let first = &received
             .iter()
-            .all(|d| d["status"] == "delivered")
-    })
-    .await;
-    let log = delivery_log(&hub, &endpoint).await;
-    for delivery in &log {
-        let attempts = delivery["attempt_log"].as_array().unwrap();
-        assert!(attempts.len() >= 2, "retried: {delivery:#}");
-        assert_eq!(attempts[0]["status_code"], Value::Null);
-        assert!(attempts[0]["error"]
+            .find(|r| r.body["data"]["scene_name"] == "Live")
+            .unwrap()
+            .body;
+        assert_eq!(first["data"]["instance"], "default");
+        assert_eq!(first["data"]["source"], "obs_event");
+        assert!(first["data"]["seq"].as_u64() > Some(0));
+        assert!(first["timestamp"]
             .as_str()
-            .is_some_and(|e| e.contains("connect")));
-        assert_eq!(attempts.last().unwrap()["status_code"], 204);
-        assert!(received
-            .iter()
-            .any(|r| r.id == delivery["id"].as_str().unwrap()));
-        assert_eq!(delivery["payload"]["type"], "scene_changed");
-    }
-    // Newest first, a page at a time.
-    let page = hub
-        .get(&format!("/api/webhooks/{endpoint}/deliveries/?limit=2"))
-        .await;
-    assert_eq!(page.body["deliveries"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        page.body["deliveries"][0]["payload"]["data"]["scene_name"],
-        "Ending"
-    );
-    let cursor = page.body["next_cursor"].as_str().expect("a next page");
-    let rest = hub
-        .get(&format!(
-            "/api/webhooks/{endpoint}/deliveries/?limit=2&cursor={cursor}"
-        ))
-        .await;
-    assert_eq!(
-        rest.body["deliveries"][0]["payload"]["data"]["scene_name"],
-        "Live"
-    );
-    assert_eq!(rest.body["next_cursor"], Value::Null);
+            .is_some_and(|t| t.ends_with('Z')));
 
-    let metrics = hub.client.get(format!("{}/metrics", hub.base)).send().await;
-    let text = String::from_utf8(metrics.unwrap().body().await.unwrap().to_vec()).unwrap();
-    assert!(
-        text.contains(r#"obs_hub_webhook_deliveries_total{outcome="delivered"}"#),
-        "{text}"
-    );
-    assert!(text.contains(r#"obs_hub_webhook_deliveries_total{outcome="retry"}"#));
-    assert!(text.contains("obs_hub_webhook_outbox_depth"));
-    receiver.stop().await;
+        eventually("the log shows them delivered", || async {
+            delivery_log(&hub, &endpoint)
+                .await
+                .iter()
+                .all(|d| d["status"] == "delivered")
+        })
+        .await;
+        let log = delivery_log(&hub, &endpoint).await;
+        for delivery in &log {
+            let attempts = delivery["attempt_log"].as_array().unwrap();
+            assert!(attempts.len() >= 2, "retried: {delivery:#}");
+            assert_eq!(attempts[0]["status_code"], Value::Null);
+            assert!(attempts[0]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("connect")));
+            assert_eq!(attempts.last().unwrap()["status_code"], 204);
+            assert!(received
+                .iter()
+                .any(|r| r.id == delivery["id"].as_str().unwrap()));
+            assert_eq!(delivery["payload"]["type"], "scene_changed");
+        }
+        // Newest first, a page at a time.
+        let page = hub
+            .get(&format!("/api/webhooks/{endpoint}/deliveries/?limit=2"))
+            .await;
+        assert_eq!(page.body["deliveries"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            page.body["deliveries"][0]["payload"]["data"]["scene_name"],
+            "Ending"
+        );
+        let cursor = page.body["next_cursor"].as_str().expect("a next page");
+        let rest = hub
+            .get(&format!(
+                "/api/webhooks/{endpoint}/deliveries/?limit=2&cursor={cursor}"
+            ))
+            .await;
+        assert_eq!(
+            rest.body["deliveries"][0]["payload"]["data"]["scene_name"],
+            "Live"
+        );
+        assert_eq!(rest.body["next_cursor"], Value::Null);
+
+        let metrics = hub.client.get(format!("{}/metrics", hub.base)).send().await;
+        let text = String::from_utf8(metrics.unwrap().body().await.unwrap().to_vec()).unwrap();
+        assert!(
+            text.contains(r#"obs_hub_webhook_deliveries_total{outcome="delivered"}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"obs_hub_webhook_deliveries_total{outcome="retry"}"#));
+        assert!(text.contains("obs_hub_webhook_outbox_depth"));
+        receiver.stop().await;
+    }
 }
 
 #[actix_web::test]
@@ -355,109 +357,116 @@ async fn a_slow_endpoint_does_not_delay_the_others() {
     drop(silent);
 }
 
-#[actix_web::test]
-async fn gone_disables_the_endpoint_and_test_messages_and_redeliveries_go_through_the_outbox() {
-    let (hub, fake) = hub_with(|_| {}).await;
-    let receiver = Receiver::new();
-    receiver.start();
-    let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
+crate::on_both_backends! {
+    async fn gone_disables_the_endpoint_and_test_messages_and_redeliveries_go_through_the_outbox() {
+        let (hub, fake) = hub_with(|_| {}).await;
+        let receiver = Receiver::new();
+        receiver.start();
+        let endpoint = add_endpoint(&hub, &receiver, &["scene_changed"]).await;
 
-    let test = hub
-        .post(&format!("/api/webhooks/{endpoint}/test/"), "")
+        let test = hub
+            .post(&format!("/api/webhooks/{endpoint}/test/"), "")
+            .await;
+        assert_eq!(test.status, 202, "{:?}", test.body);
+        let test_id = test.body["delivery_id"].as_str().unwrap().to_string();
+        eventually("the test message", || async {
+            receiver.of_type("webhook.test").len() == 1
+        })
         .await;
-    assert_eq!(test.status, 202, "{:?}", test.body);
-    let test_id = test.body["delivery_id"].as_str().unwrap().to_string();
-    eventually("the test message", || async {
-        receiver.of_type("webhook.test").len() == 1
-    })
-    .await;
-    assert_eq!(receiver.of_type("webhook.test")[0].id, test_id);
+        assert_eq!(receiver.of_type("webhook.test")[0].id, test_id);
 
-    let again = hub
-        .post(
-            &format!("/api/webhooks/deliveries/{test_id}/redeliver/"),
-            "",
+        let again = hub
+            .post(
+                &format!("/api/webhooks/deliveries/{test_id}/redeliver/"),
+                "",
+            )
+            .await;
+        assert_eq!(again.status, 202, "{:?}", again.body);
+        eventually("redelivered under the same id", || async {
+            receiver
+                .of_type("webhook.test")
+                .iter()
+                .filter(|r| r.id == test_id)
+                .count()
+                == 2
+        })
+        .await;
+        let unknown = hub
+            .post("/api/webhooks/deliveries/msg_nope/redeliver/", "")
+            .await;
+        assert_eq!(unknown.status, 404);
+
+        // A redirect is a failed attempt (not followed), retried.
+        receiver.answer_with(Some(307));
+        assert!(fake.switch_scene_from_obs("Starting Soon").await);
+        eventually("a redirect answered and not followed", || async {
+            delivery_log(&hub, &endpoint)
+                .await
+                .first()
+                .is_some_and(|d| {
+                    d["payload"]["data"]["scene_name"] == "Starting Soon"
+                        && d["attempt_log"][0]["status_code"] == 307
+                        && d["attempt_log"][0]["error"]
+                            .as_str()
+                            .is_some_and(|e| e.contains("redirects are not followed"))
+                        // The receiver's body ("not now") is not kept: only the status.
+                        && d["attempt_log"][0]["error"]
+                            .as_str()
+                            .is_some_and(|e| e.starts_with("HTTP 307 Temporary Redirect") && !e.contains("not now"))
+                })
+        })
+        .await;
+        receiver.answer_with(None);
+        eventually("delivered on a retry", || async {
+            scene_names(&receiver.of_type("scene_changed")).contains(&"Starting Soon".to_string())
+        })
+        .await;
+
+        receiver.answer_with(Some(410));
+        assert!(fake.switch_scene_from_obs("Live").await);
+        eventually("the endpoint disabled by 410 Gone", || async {
+            let shown = hub.get(&format!("/api/webhooks/{endpoint}/")).await.body;
+            shown["enabled"] == false
+                && shown["disabled_reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("410"))
+        })
+        .await;
+        // The endpoint is disabled in memory at once; its delivery's row follows through the
+        // outbox's writer (a commit later, which a PostgreSQL server can make visible later).
+        eventually("the delivery ended as endpoint_disabled in the log", || async {
+            delivery_log(&hub, &endpoint).await[0]["status"] == "endpoint_disabled"
+        })
+        .await;
+        let log = delivery_log(&hub, &endpoint).await;
+        assert_eq!(log[0]["status"], "endpoint_disabled");
+        assert_eq!(log[0]["attempt_log"][0]["status_code"], 410);
+        // Nothing more goes to it; a test or redelivery is refused until it is enabled again.
+        assert!(fake.switch_scene_from_obs("BRB").await);
+        hub.wait_for("BRB", |s| s["current_scene"] == "BRB").await;
+        assert_eq!(delivery_log(&hub, &endpoint).await.len(), 3);
+        let refused = hub
+            .post(&format!("/api/webhooks/{endpoint}/test/"), "")
+            .await;
+        assert_eq!(refused.status, 409);
+        receiver.answer_with(None);
+        let enabled = request(
+            &hub,
+            Method::PATCH,
+            &format!("/api/webhooks/{endpoint}/"),
+            Some(r#"{"enabled": true}"#),
+            &[],
         )
         .await;
-    assert_eq!(again.status, 202, "{:?}", again.body);
-    eventually("redelivered under the same id", || async {
-        receiver
-            .of_type("webhook.test")
-            .iter()
-            .filter(|r| r.id == test_id)
-            .count()
-            == 2
-    })
-    .await;
-    let unknown = hub
-        .post("/api/webhooks/deliveries/msg_nope/redeliver/", "")
+        assert_eq!(enabled.body["enabled"], true);
+        assert_eq!(enabled.body["disabled_reason"], Value::Null);
+        assert!(fake.switch_scene_from_obs("Ending").await);
+        eventually("delivered again once enabled", || async {
+            scene_names(&receiver.of_type("scene_changed")).contains(&"Ending".to_string())
+        })
         .await;
-    assert_eq!(unknown.status, 404);
-
-    // A redirect is a failed attempt (not followed), retried.
-    receiver.answer_with(Some(307));
-    assert!(fake.switch_scene_from_obs("Starting Soon").await);
-    eventually("a redirect answered and not followed", || async {
-        delivery_log(&hub, &endpoint)
-            .await
-            .first()
-            .is_some_and(|d| {
-                d["payload"]["data"]["scene_name"] == "Starting Soon"
-                    && d["attempt_log"][0]["status_code"] == 307
-                    && d["attempt_log"][0]["error"]
-                        .as_str()
-                        .is_some_and(|e| e.contains("redirects are not followed"))
-                    // The receiver's body ("not now") is not kept: only the status.
-                    && d["attempt_log"][0]["error"]
-                        .as_str()
-                        .is_some_and(|e| e.starts_with("HTTP 307 Temporary Redirect") && !e.contains("not now"))
-            })
-    })
-    .await;
-    receiver.answer_with(None);
-    eventually("delivered on a retry", || async {
-        scene_names(&receiver.of_type("scene_changed")).contains(&"Starting Soon".to_string())
-    })
-    .await;
-
-    receiver.answer_with(Some(410));
-    assert!(fake.switch_scene_from_obs("Live").await);
-    eventually("the endpoint disabled by 410 Gone", || async {
-        let shown = hub.get(&format!("/api/webhooks/{endpoint}/")).await.body;
-        shown["enabled"] == false
-            && shown["disabled_reason"]
-                .as_str()
-                .is_some_and(|r| r.contains("410"))
-    })
-    .await;
-    let log = delivery_log(&hub, &endpoint).await;
-    assert_eq!(log[0]["status"], "endpoint_disabled");
-    assert_eq!(log[0]["attempt_log"][0]["status_code"], 410);
-    // Nothing more goes to it; a test or redelivery is refused until it is enabled again.
-    assert!(fake.switch_scene_from_obs("BRB").await);
-    hub.wait_for("BRB", |s| s["current_scene"] == "BRB").await;
-    assert_eq!(delivery_log(&hub, &endpoint).await.len(), 3);
-    let refused = hub
-        .post(&format!("/api/webhooks/{endpoint}/test/"), "")
-        .await;
-    assert_eq!(refused.status, 409);
-    receiver.answer_with(None);
-    let enabled = request(
-        &hub,
-        Method::PATCH,
-        &format!("/api/webhooks/{endpoint}/"),
-        Some(r#"{"enabled": true}"#),
-        &[],
-    )
-    .await;
-    assert_eq!(enabled.body["enabled"], true);
-    assert_eq!(enabled.body["disabled_reason"], Value::Null);
-    assert!(fake.switch_scene_from_obs("Ending").await);
-    eventually("delivered again once enabled", || async {
-        scene_names(&receiver.of_type("scene_changed")).contains(&"Ending".to_string())
-    })
-    .await;
-    receiver.stop().await;
+        receiver.stop().await;
+    }
 }
 
 struct Collector(Arc<Mutex<Vec<StatusChanged>>>);
@@ -886,15 +895,18 @@ async fn https_endpoints_are_spoken_to_over_tls() {
     receiver.stop().await;
 }
 
-/// Counts in a hub's database file, read directly (what a restart would resume).
-fn database_counts(path: &std::path::Path, endpoint: &str) -> (i64, i64, i64) {
-    use diesel::{sql_types::BigInt, Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+/// Counts in a hub's database, read directly (what a restart would resume).
+fn database_counts(
+    location: &obs_hub::config::DatabaseLocation,
+    endpoint: &str,
+) -> (i64, i64, i64) {
+    use diesel::{sql_types::BigInt, QueryableByName, RunQueryDsl};
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).expect("the database");
+    let mut conn = obs_hub::db::backend::establish(location).expect("the database");
     let mut count = |query: String| {
         diesel::sql_query(query)
             .get_result::<Count>(&mut conn)
@@ -914,86 +926,86 @@ fn database_counts(path: &std::path::Path, endpoint: &str) -> (i64, i64, i64) {
     (pending, of_endpoint, orphan_attempts)
 }
 
-#[actix_web::test]
-async fn deleting_an_endpoint_with_deliveries_in_flight_leaves_the_others_delivered_and_nothing_to_resend(
-) {
-    let (hub, fake) = hub_with(|_| {}).await;
-    // X answers nothing until released: its attempts stay under way.
-    let slow = Receiver::new();
-    slow.hold();
-    slow.start();
-    let x = add_endpoint(&hub, &slow, &["scene_changed"]).await;
-    let steady = Receiver::new();
-    steady.start();
-    let y = add_endpoint(&hub, &steady, &["scene_changed"]).await;
+crate::on_both_backends! {
+    async fn deleting_an_endpoint_with_deliveries_in_flight_leaves_the_others_delivered_and_nothing_to_resend() {
+        let (hub, fake) = hub_with(|_| {}).await;
+        // X answers nothing until released: its attempts stay under way.
+        let slow = Receiver::new();
+        slow.hold();
+        slow.start();
+        let x = add_endpoint(&hub, &slow, &["scene_changed"]).await;
+        let steady = Receiver::new();
+        steady.start();
+        let y = add_endpoint(&hub, &steady, &["scene_changed"]).await;
 
-    let before = ["Live", "BRB", "Ending", "Scene", "Live", "BRB"];
-    for scene in before {
-        assert!(fake.switch_scene_from_obs(scene).await);
-        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+        let before = ["Live", "BRB", "Ending", "Scene", "Live", "BRB"];
+        for scene in before {
+            assert!(fake.switch_scene_from_obs(scene).await);
+            hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+        }
+        eventually("X's attempts under way (4 at a time)", || async {
+            slow.held() >= 4
+        })
+        .await;
+        let deleted = request(
+            &hub,
+            Method::DELETE,
+            &format!("/api/webhooks/{x}/"),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+        // The attempts that were under way now get their answers, after the deletion.
+        slow.release();
+
+        let after = ["Ending", "Scene", "Live", "BRB", "Ending"];
+        for scene in after {
+            assert!(fake.switch_scene_from_obs(scene).await);
+            hub.wait_for(scene, |s| s["current_scene"] == scene).await;
+        }
+        let expected = before.len() + after.len();
+        eventually("Y received every change", || async {
+            steady.of_type("scene_changed").len() >= expected
+        })
+        .await;
+        eventually("Y's log shows every delivery delivered", || async {
+            let log = delivery_log(&hub, &y).await;
+            log.len() == expected && log.iter().all(|d| d["status"] == "delivered")
+        })
+        .await;
+        assert_eq!(hub.get(&format!("/api/webhooks/{x}/")).await.status, 404);
+        let database = hub.location.clone().expect("a database");
+        let (pending, of_x, orphans) = database_counts(&database, &x);
+        assert_eq!(pending, 0, "nothing left pending in the database");
+        assert_eq!(of_x, 0, "X's deliveries went with it");
+        assert_eq!(orphans, 0, "no attempt without its delivery");
+
+        // A hub started again on the same database (no OBS: no new changes) resends nothing.
+        let restarted = spawn_hub_configured(vec![], move |settings| {
+            common::use_database(settings, &database);
+            settings.webhooks.delivery = fast_delivery();
+        });
+        let dispatcher = restarted
+            .webhooks
+            .dispatcher()
+            .expect("a dispatcher")
+            .clone();
+        // Answered once the pending deliveries are loaded and resumed.
+        let stats = dispatcher
+            .send(GetStats)
+            .await
+            .expect("the dispatcher answers");
+        assert_eq!((stats.attempts, stats.outbox_depth), (0, 0), "{stats:?}");
+        let received = steady.of_type("scene_changed");
+        let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), received.len(), "each delivered once");
+        assert_eq!(received.len(), expected);
+        steady.stop().await;
+        slow.stop().await;
     }
-    eventually("X's attempts under way (4 at a time)", || async {
-        slow.held() >= 4
-    })
-    .await;
-    let deleted = request(
-        &hub,
-        Method::DELETE,
-        &format!("/api/webhooks/{x}/"),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
-    // The attempts that were under way now get their answers, after the deletion.
-    slow.release();
-
-    let after = ["Ending", "Scene", "Live", "BRB", "Ending"];
-    for scene in after {
-        assert!(fake.switch_scene_from_obs(scene).await);
-        hub.wait_for(scene, |s| s["current_scene"] == scene).await;
-    }
-    let expected = before.len() + after.len();
-    eventually("Y received every change", || async {
-        steady.of_type("scene_changed").len() >= expected
-    })
-    .await;
-    eventually("Y's log shows every delivery delivered", || async {
-        let log = delivery_log(&hub, &y).await;
-        log.len() == expected && log.iter().all(|d| d["status"] == "delivered")
-    })
-    .await;
-    assert_eq!(hub.get(&format!("/api/webhooks/{x}/")).await.status, 404);
-    let database = hub.database.clone().expect("a database");
-    let (pending, of_x, orphans) = database_counts(&database, &x);
-    assert_eq!(pending, 0, "nothing left pending in the database");
-    assert_eq!(of_x, 0, "X's deliveries went with it");
-    assert_eq!(orphans, 0, "no attempt without its delivery");
-
-    // A hub started again on the same file (no OBS: no new changes) resends nothing.
-    let restarted = spawn_hub_configured(vec![], move |settings| {
-        settings.database.path = Some(database);
-        settings.webhooks.delivery = fast_delivery();
-    });
-    let dispatcher = restarted
-        .webhooks
-        .dispatcher()
-        .expect("a dispatcher")
-        .clone();
-    // Answered once the pending deliveries are loaded and resumed.
-    let stats = dispatcher
-        .send(GetStats)
-        .await
-        .expect("the dispatcher answers");
-    assert_eq!((stats.attempts, stats.outbox_depth), (0, 0), "{stats:?}");
-    let received = steady.of_type("scene_changed");
-    let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), received.len(), "each delivered once");
-    assert_eq!(received.len(), expected);
-    steady.stop().await;
-    slow.stop().await;
 }
 
 /// An endpoint written straight into a hub's database before it starts, as an older hub (or one

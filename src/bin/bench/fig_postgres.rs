@@ -1,0 +1,138 @@
+//! Figure 8 (issue 21): the hub on PostgreSQL against the hub on SQLite. Figures 1 (status
+//! reads) and 2 (fan-out) on two hubs side by side, one keeping its state in a PostgreSQL
+//! database, the other in the default SQLite file. Measured only when `scripts/bench.sh
+//! --postgres` has started a server and named it in `OBS_HUB_BENCH_POSTGRES_URL` (the hub must
+//! be built with the `postgres` feature).
+
+use crate::{
+    fig_fanout::{self, Target},
+    fig_footprint::default_workers,
+    fig_status::{self, hub_with_fake, url},
+    report::{Figure, Row, Unit},
+    stats::paired_ratios,
+    wrk::WrkRun,
+    ws_clients::FleetError,
+    Bench,
+};
+
+const TITLE: &str = "PostgreSQL vs SQLite (the hub's database)";
+/// Names the server (a database the bench may fill) for this figure.
+pub const URL_VARIABLE: &str = "OBS_HUB_BENCH_POSTGRES_URL";
+const PATH: &str = "/api/stream-status/";
+
+pub async fn figure(bench: &Bench) -> Figure {
+    let Ok(url) = std::env::var(URL_VARIABLE) else {
+        return Figure::not_measured_yet(
+            8,
+            TITLE,
+            "no PostgreSQL server: run `bash scripts/bench.sh --postgres`",
+        );
+    };
+    let mut figure = Figure::new(8, TITLE);
+    match measure(bench, &url, &mut figure).await {
+        Ok(()) => figure,
+        Err(FleetError::NoWebSocket(why)) => {
+            figure
+                .notes
+                .push(format!("fan-out part not measured yet: {why}"));
+            figure
+        }
+        Err(FleetError::Failed(error)) => figure.failed(error),
+    }
+}
+
+fn column(runs: &[WrkRun], value: fn(&WrkRun) -> f64) -> Vec<f64> {
+    runs.iter().map(value).collect()
+}
+
+async fn measure(bench: &Bench, url: &str, figure: &mut Figure) -> Result<(), FleetError> {
+    const SQLITE: &str = "SQLite";
+    let on_postgres = format!("[database]\nurl = \"{url}\"\n");
+    // Part 1: status reads, the load of figure 1 on both hubs, interleaved.
+    {
+        let (hub_pg, _fake_pg) = hub_with_fake(bench, &on_postgres, Some(bench.workers)).await?;
+        let (hub_sqlite, _fake_sqlite) = hub_with_fake(bench, "", Some(bench.workers)).await?;
+        let load = fig_status::load(bench);
+        let rounds = bench.rounds(5, 2);
+        let urls = [url_of(hub_pg.port), url_of(hub_sqlite.port)];
+        let results = fig_status::interleaved(load, &urls, rounds).await?;
+        let (pg, sqlite) = (&results[0], &results[1]);
+        let rps = |runs: &[WrkRun]| column(runs, |run| run.requests_per_second);
+        let p99 = |runs: &[WrkRun]| column(runs, |run| run.p99_ms);
+        figure.rows.push(
+            Row::new("status reads: throughput, on PostgreSQL")
+                .hub(&rps(pg), Unit::PerSecond)
+                .baseline(SQLITE, &rps(sqlite), Unit::PerSecond)
+                .ratio(&paired_ratios(&rps(pg), &rps(sqlite))),
+        );
+        figure.rows.push(
+            Row::new("status reads: p99 latency, on PostgreSQL")
+                .hub(&p99(pg), Unit::Millis)
+                .baseline(SQLITE, &p99(sqlite), Unit::Millis)
+                .ratio(&paired_ratios(&p99(pg), &p99(sqlite))),
+        );
+    }
+    // Part 2: fan-out to the same number of clients on both hubs, events alternating.
+    let clients = if bench.quick { 200 } else { 1000 };
+    let events = bench.rounds(15, 5);
+    let workers = default_workers();
+    let (hub_pg, fake_pg) = hub_with_fake(bench, &on_postgres, None).await?;
+    let (hub_sqlite, fake_sqlite) = hub_with_fake(bench, "", None).await?;
+    let targets = [
+        Target::Hub {
+            port: hub_pg.port,
+            fake: &fake_pg,
+        },
+        Target::Hub {
+            port: hub_sqlite.port,
+            fake: &fake_sqlite,
+        },
+    ];
+    let mut results = fig_fanout::fanout(&targets, clients, events)
+        .await?
+        .into_iter();
+    let (Some(pg), Some(sqlite)) = (results.next(), results.next()) else {
+        return Err("the fan-out run returned no result".to_string().into());
+    };
+    for (label, value) in [
+        ("p50", (|e| e.p50) as fn(&fig_fanout::EventLatency) -> f64),
+        ("p99", |e| e.p99),
+    ] {
+        let pg_values = pg.column(value);
+        let sqlite_values = sqlite.column(value);
+        figure.rows.push(
+            Row::new(format!(
+                "fan-out to {clients} clients: {label}, on PostgreSQL"
+            ))
+            .hub(&pg_values, Unit::Millis)
+            .baseline(SQLITE, &sqlite_values, Unit::Millis)
+            .ratio(&paired_ratios(&pg_values, &sqlite_values)),
+        );
+    }
+    if pg.lost + sqlite.lost > 0 {
+        figure.notes.push(format!(
+            "fan-out deliveries lost or out of order: {} on PostgreSQL, {} on SQLite.",
+            pg.lost, sqlite.lost
+        ));
+    }
+    figure.method = format!(
+        "Two hubs run side by side, each `obs-hub serve` (built with `--features postgres`) with \
+         its own simulated OBS: one with `[database] url` naming a database on a PostgreSQL \
+         server that `scripts/bench.sh --postgres` starts on loopback (Debian's package, a \
+         temporary data directory, default settings), one with the default SQLite file. Status \
+         reads: the load of figure 1 (same wrk command, {rounds} interleaved rounds, \
+         `http_workers = {w1}` on both). Fan-out: {clients} WebSocket clients on each hub \
+         (default settings, {workers} HTTP workers), {events} scene switches emitted on each in \
+         turn, measured as in figure 2 (every switch is also written to each hub's history). \
+         The \"obs-hub\" column is the hub on PostgreSQL, the baseline the hub on SQLite. \
+         History write throughput (events/s through the write-behind) is printed by the same \
+         script from `examples/history_throughput.rs` on each engine.",
+        rounds = bench.rounds(5, 2),
+        w1 = bench.workers,
+    );
+    Ok(())
+}
+
+fn url_of(port: u16) -> String {
+    url(port, PATH)
+}
