@@ -26,6 +26,8 @@ pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
     // six per input).
     poll: None,
     reread: Some(Reread {
+        what: "the program and preview scenes' items",
+        program_scene: false,
         after: moves_scenes,
         read: reread_scenes,
     }),
@@ -39,6 +41,8 @@ pub const NEW_INPUTS: crate::obs::Translator = crate::obs::Translator {
     event_type: |_| None,
     poll: None,
     reread: Some(Reread {
+        what: "the inputs with audio",
+        program_scene: false,
         after: |update| matches!(update, ObsUpdate::Audio(AudioUpdate::Created(_))),
         read: |client| {
             Box::pin(async move { Ok(ObsUpdate::Audio(AudioUpdate::Reading(read(client).await?))) })

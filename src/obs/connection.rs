@@ -93,6 +93,9 @@ pub struct ExecuteRaw(pub RawCall);
 /// The instances that want a tapped event changed (see `obs::taps`).
 struct TapsWanted;
 
+/// What runs once a re-read ended (the next owed re-read of the same slice).
+type AfterReread = Box<dyn FnOnce(&mut ObsConnection, &mut Context<ObsConnection>)>;
+
 /// An OBS event tagged with the link it arrived on.
 struct LinkEvent {
     link: u32,
@@ -138,6 +141,8 @@ pub struct ObsConnection {
     poll_in_flight: bool,
     /// Re-reads after raw requests: a burst of them costs at most two re-reads, not one each.
     reread: raw::Coalesced,
+    /// The same for each capability's re-read (by `Reread::what`).
+    slice_rereads: std::collections::HashMap<&'static str, raw::Coalesced>,
     /// Between CurrentSceneCollectionChanging and ...Changed requests are undefined behaviour.
     collection_changing: bool,
     /// The command discipline: one lane per output (see `obs::discipline`).
@@ -182,6 +187,7 @@ impl ObsConnection {
             heartbeat_in_flight: false,
             poll_in_flight: false,
             reread: raw::Coalesced::default(),
+            slice_rereads: Default::default(),
             collection_changing: false,
             outputs: Lanes::default(),
             waiters_made: 0,
@@ -559,10 +565,24 @@ impl ObsConnection {
     /// next poll; after a transition change: its event does not carry the new transition's
     /// duration.
     fn reread(&mut self, reread: Reread, ctx: &mut Context<Self>) {
-        self.reread_and_report(ctx, "the program scene", move |client| async move {
-            let program = client.scenes().current_program_scene().await?;
-            let slice = (reread.read)(&client).await?;
-            Ok(vec![ObsUpdate::ProgramScene(program.id.name), slice])
+        if self.current_link().is_none()
+            || !self.slice_rereads.entry(reread.what).or_default().begin()
+        {
+            return;
+        }
+        let ended: AfterReread = Box::new(move |act, ctx| {
+            if act.slice_rereads.entry(reread.what).or_default().finish() {
+                act.reread(reread, ctx);
+            }
+        });
+        self.reread_and_report_then(ctx, reread.what, ended, move |client| async move {
+            let mut updates = Vec::with_capacity(2);
+            if reread.program_scene {
+                let program = client.scenes().current_program_scene().await?;
+                updates.push(ObsUpdate::ProgramScene(program.id.name));
+            }
+            updates.push((reread.read)(&client).await?);
+            Ok(updates)
         });
     }
 
@@ -575,7 +595,22 @@ impl ObsConnection {
         F: FnOnce(Arc<Client>) -> R,
         R: std::future::Future<Output = Result<Vec<ObsUpdate>, obws::error::Error>> + 'static,
     {
+        self.reread_and_report_then(ctx, what, Box::new(|_, _| {}), read);
+    }
+
+    /// [`Self::reread_and_report`], then `ended` (however the read ended).
+    fn reread_and_report_then<F, R>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        what: &'static str,
+        ended: AfterReread,
+        read: F,
+    ) where
+        F: FnOnce(Arc<Client>) -> R,
+        R: std::future::Future<Output = Result<Vec<ObsUpdate>, obws::error::Error>> + 'static,
+    {
         let Some((link, client)) = self.current_link() else {
+            ended(self, ctx);
             return;
         };
         let limit = self.timing.request_timeout;
@@ -583,19 +618,22 @@ impl ObsConnection {
         ctx.spawn(
             async move { tokio::time::timeout(limit, reading).await }
                 .into_actor(self)
-                .map(move |result, act, ctx| match result {
-                    Ok(Ok(updates)) if act.is_current(link) => {
-                        for update in updates {
-                            act.learn(&update, ctx);
-                            act.report(Source::ObsEvent, update);
+                .map(move |result, act, ctx| {
+                    match result {
+                        Ok(Ok(updates)) if act.is_current(link) => {
+                            for update in updates {
+                                act.learn(&update, ctx);
+                                act.report(Source::ObsEvent, update);
+                            }
                         }
+                        Ok(Err(error)) => log::warn!(
+                            "obs `{}`: re-reading {what} failed: {}",
+                            act.config.name,
+                            error_chain(&error)
+                        ),
+                        _ => {}
                     }
-                    Ok(Err(error)) => log::warn!(
-                        "obs `{}`: re-reading {what} failed: {}",
-                        act.config.name,
-                        error_chain(&error)
-                    ),
-                    _ => {}
+                    ended(act, ctx);
                 }),
         );
     }

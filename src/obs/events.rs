@@ -56,6 +56,13 @@ pub fn store_poll_read<'a, T: Send + 'a>(
 /// everything they changed (or that OBS may skip).
 #[derive(Clone, Copy, Debug)]
 pub struct Reread {
+    /// The slice, for logs; re-reads of one slice run one at a time, a burst of updates that
+    /// call for it costing at most one more.
+    pub what: &'static str,
+    /// Whether the program scene is read and reported before the slice (the studio's re-read
+    /// corrects it; a re-read that follows scene switches must not, or a read answered after
+    /// newer switches would switch the hub back).
+    pub program_scene: bool,
     /// Whether this update calls for the re-read.
     pub after: fn(&ObsUpdate) -> bool,
     /// Reads the slice, as the update that sets it.

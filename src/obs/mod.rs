@@ -1,5 +1,6 @@
 //! The OBS side: one `ObsConnection` actor per instance (obws's link plus the hub's own
-//! `session`, which carries `raw` requests and batches and sees kicks), the supervisor that keeps them alive,
+//! `session`, which carries `raw` requests and batches, sees kicks and takes the high-volume events
+//! of [`taps`] while wanted), the supervisor that keeps them alive,
 //! and the plain functions they use (failure classification, event translation, reads). The
 //! connection serialises output commands itself: [`discipline`] (one lane per output, so OBS never
 //! gets two racing start/stop requests, whatever the entry point) and [`output_commands`] (what

@@ -1,8 +1,9 @@
 //! `RawSession`: the hub's own obs-websocket v5 client session, one per connected instance, next
 //! to obws's link. obws cannot send an arbitrary request, has no request batches and hides the
 //! close code once identified; this session carries raw requests and batches, sees every close
-//! code (a 4011 kick above all), and changes its event subscriptions with Reidentify (the future
-//! home of high-rate events such as audio meters, so obws's status link never carries them).
+//! code (a 4011 kick above all), and changes its event subscriptions with Reidentify: high-rate
+//! events such as audio meters come here while wanted (`obs::taps`), so obws's status link never
+//! carries them.
 //!
 //! Shape: `connect` does the Hello/Identify handshake, then one tokio task owns the socket. The
 //! handle sends it commands over a channel; answers come back on oneshot channels keyed by

@@ -15,8 +15,8 @@
 //! Whether an input is in the program scene (and the preview scene, in studio mode) is derived
 //! from the sources slice's scene items ([`place`], run after every update): shown means an
 //! enabled (visible) item of the scene, or of an enabled group or nested scene in it, like
-//! OBS's own "active" sources; hidden items do not count. Unknown (null) while a scene or
-//! container on the way has not been read.
+//! OBS's own "active" sources; hidden items do not count. Null until known; after a switch to a
+//! scene whose items are not read yet, the old value stays until they are.
 
 use std::time::Duration;
 
@@ -288,12 +288,17 @@ pub fn place(
         .preview_scene
         .as_deref()
         .filter(|_| studio.studio_mode == Some(true));
-    let shown = |scene: Option<&str>, input: &str| {
-        scene.and_then(|scene| shown_in(&sources.scene_items, scene, input))
+    // No scene: null. A scene whose items are not read yet (just switched to): the old value
+    // stays until they are, rather than flicker through null at every switch.
+    let shown = |scene: Option<&str>, input: &str, old: Option<bool>| {
+        scene.and_then(|scene| shown_in(&sources.scene_items, scene, input).or(old))
     };
     let mut changes = Vec::new();
     for input in &mut audio.inputs {
-        let placed = (shown(program, &input.name), shown(preview, &input.name));
+        let placed = (
+            shown(program, &input.name, input.in_program),
+            shown(preview, &input.name, input.in_preview),
+        );
         if placed != (input.in_program, input.in_preview) {
             (input.in_program, input.in_preview) = placed;
             changes.push(AudioChange {
@@ -528,6 +533,10 @@ mod tests {
         assert_eq!(audio.inputs[0].in_program, Some(true));
         assert_eq!(audio.inputs[0].in_preview, None, "no studio mode");
         assert!(place(&mut audio, &sources, Some("Live"), &studio).is_empty());
+        assert!(
+            place(&mut audio, &sources, Some("Unread"), &studio).is_empty(),
+            "kept until the scene's items are read"
+        );
 
         studio.studio_mode = Some(true);
         studio.preview_scene = Some("Live".into());

@@ -16,6 +16,8 @@ pub const TRANSLATOR: crate::obs::Translator = crate::obs::Translator {
     event_type,
     poll: Some(read_into_poll),
     reread: Some(Reread {
+        what: "studio mode and the transition",
+        program_scene: true,
         after: needs_reread,
         read: reread,
     }),
