@@ -18,10 +18,10 @@ mod bare;
 mod fig_fanout;
 #[path = "bench/fig_footprint.rs"]
 mod fig_footprint;
-#[path = "bench/fig_persistence.rs"]
-mod fig_persistence;
 #[path = "bench/fig_meters.rs"]
 mod fig_meters;
+#[path = "bench/fig_persistence.rs"]
+mod fig_persistence;
 #[path = "bench/fig_pictures.rs"]
 mod fig_pictures;
 #[path = "bench/fig_postgres.rs"]

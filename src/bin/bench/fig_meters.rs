@@ -84,7 +84,11 @@ async fn direct_meters_socket(port: u16) -> Result<Socket, String> {
 }
 
 /// Text bytes and frames containing `marker` read by `socket` until `until`.
-async fn count(mut socket: Socket, marker: &'static str, until: tokio::time::Instant) -> (f64, f64) {
+async fn count(
+    mut socket: Socket,
+    marker: &'static str,
+    until: tokio::time::Instant,
+) -> (f64, f64) {
     let (mut bytes, mut frames) = (0usize, 0usize);
     while let Ok(Some(Ok(message))) = tokio::time::timeout_at(until, socket.next()).await {
         if let Message::Text(text) = message {
@@ -164,10 +168,12 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     };
     const DIRECT: &str = "obs-websocket client on the simulated OBS";
     figure.rows.push(
-        Row::new(format!("meters: bytes/s per subscribed client ({clients} clients)"))
-            .hub(&hub_bytes, Unit::BytesPerSecond)
-            .baseline(DIRECT, &[direct_bytes], Unit::BytesPerSecond)
-            .ratio(&ratio_to(&hub_bytes, direct_bytes)),
+        Row::new(format!(
+            "meters: bytes/s per subscribed client ({clients} clients)"
+        ))
+        .hub(&hub_bytes, Unit::BytesPerSecond)
+        .baseline(DIRECT, &[direct_bytes], Unit::BytesPerSecond)
+        .ratio(&ratio_to(&hub_bytes, direct_bytes)),
     );
     figure.rows.push(
         Row::new("meters: frames/s per subscribed client, one instance")
@@ -185,7 +191,9 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
         while let Some(Ok(message)) = stream.next().await {
             let arrived = Instant::now();
             if let Message::Text(text) = message {
-                if text.contains("\"scene_changed\"") && sender.send((arrived, text.to_string())).is_err() {
+                if text.contains("\"scene_changed\"")
+                    && sender.send((arrived, text.to_string())).is_err()
+                {
                     return;
                 }
             }

@@ -158,9 +158,9 @@ fn history_events(bench: &Bench) -> u64 {
 /// `examples/history_throughput.rs` run in turn on each.
 async fn history_writes(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
     let Ok(pg_url) = std::env::var(HISTORY_URL_VARIABLE) else {
-        figure
-            .notes
-            .push(format!("history writes not measured: no {HISTORY_URL_VARIABLE}"));
+        figure.notes.push(format!(
+            "history writes not measured: no {HISTORY_URL_VARIABLE}"
+        ));
         return Ok(());
     };
     let example = crate::procs::sibling_binary("examples/history_throughput")?;

@@ -51,7 +51,9 @@ fn watch(
 
 /// An obs-websocket 5 session on the simulated OBS (no password), subscribed to the scene
 /// events, as the hub's own session is.
-pub async fn direct_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, String)>, String> {
+pub async fn direct_client(
+    port: u16,
+) -> Result<mpsc::UnboundedReceiver<(Instant, String)>, String> {
     let (mut socket, _) = connect_async_with_config(format!("ws://127.0.0.1:{port}"), None, true)
         .await
         .map_err(|error| format!("cannot connect to the simulated OBS: {error}"))?;

@@ -126,7 +126,10 @@ async fn latency(
         let body = format!("{{\"scene_name\":\"{CLIENT_TARGET}\"}}");
         while let Some((_, text)) = feed.recv().await {
             if text.contains(&wanted) {
-                match http.post_json("/api/switch-scene/", &[], body.as_bytes()).await {
+                match http
+                    .post_json("/api/switch-scene/", &[], body.as_bytes())
+                    .await
+                {
                     Ok(reply) if reply.status == 200 => {}
                     Ok(reply) => return Err(format!("switch-scene answered {}", reply.status)),
                     Err(error) => return Err(error),
@@ -163,9 +166,10 @@ async fn latency(
         }
         for (values, into) in [(rule_ms, &mut rule), (api_ms, &mut api)] {
             let mut values = values;
-            let (Some(p50), Some(p99)) =
-                (percentile(&mut values.clone(), 50.0), percentile(&mut values, 99.0))
-            else {
+            let (Some(p50), Some(p99)) = (
+                percentile(&mut values.clone(), 50.0),
+                percentile(&mut values, 99.0),
+            ) else {
                 return Err("no firing measured".to_string());
             };
             into.0.push(p50);
@@ -241,7 +245,12 @@ async fn cpu_per_change(hub: &Process, fakes: &[FakeObs], sweeps: usize) -> Resu
     Ok((after - before) / (sweeps * fakes.len()) as f64)
 }
 
-async fn cpu(bench: &Bench, figure: &mut Figure, rounds: usize, sweeps: usize) -> Result<(), String> {
+async fn cpu(
+    bench: &Bench,
+    figure: &mut Figure,
+    rounds: usize,
+    sweeps: usize,
+) -> Result<(), String> {
     let fakes_rules = start_fakes(INSTANCES).await?;
     let fakes_plain = start_fakes(INSTANCES).await?;
     let with_rules = hub_on(bench, &fakes_rules, idle_rules(RULES)).await?;
@@ -273,7 +282,11 @@ async fn cpu(bench: &Bench, figure: &mut Figure, rounds: usize, sweeps: usize) -
         .baseline("no rules", &millis(&off), Unit::Millis)
         .ratio(&paired_ratios(&on, &off)),
     );
-    let extra: Vec<f64> = on.iter().zip(&off).map(|(a, b)| (a - b) / RULES as f64).collect();
+    let extra: Vec<f64> = on
+        .iter()
+        .zip(&off)
+        .map(|(a, b)| (a - b) / RULES as f64)
+        .collect();
     if let Some(median) = percentile(&mut extra.clone(), 50.0) {
         figure.notes.push(format!(
             "CPU per rule evaluated on a change (with rules − without, / {RULES}): {:.2} µs \

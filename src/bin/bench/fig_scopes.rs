@@ -78,7 +78,12 @@ pub fn parse_phases(output: &str) -> Vec<(String, bool, f64, f64)> {
             } else {
                 return None;
             };
-            Some((route, scoped, before("req/s")?, before("us/request")? / 1000.0))
+            Some((
+                route,
+                scoped,
+                before("req/s")?,
+                before("us/request")? / 1000.0,
+            ))
         })
         .collect()
 }
@@ -123,17 +128,17 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     };
     const NO_TOKEN: &str = "no token";
     for line in &lines {
-        let mut throughput =
-            Row::new(format!("{}: throughput, scoped token + audit", line.route));
+        let mut throughput = Row::new(format!("{}: throughput, scoped token + audit", line.route));
         let mut cpu = Row::new(format!(
             "{}: hub CPU per request, scoped token + audit",
             line.route
         ));
-        if let (Some(scoped), Some(plain)) = (phase(&line.route, true), phase(&line.route, false))
-        {
-            throughput = throughput
-                .hub(&[scoped.0], Unit::PerSecond)
-                .baseline(NO_TOKEN, &[plain.0], Unit::PerSecond);
+        if let (Some(scoped), Some(plain)) = (phase(&line.route, true), phase(&line.route, false)) {
+            throughput = throughput.hub(&[scoped.0], Unit::PerSecond).baseline(
+                NO_TOKEN,
+                &[plain.0],
+                Unit::PerSecond,
+            );
             cpu = cpu
                 .hub(&[scoped.1], Unit::Millis)
                 .baseline(NO_TOKEN, &[plain.1], Unit::Millis);
