@@ -495,8 +495,11 @@ mod tests {
             ..Figure::new(1, "Cached status reads")
         };
         let missing = Figure::not_measured_yet(2, "Live fan-out", "no /ws");
-        let table = terminal_table(&[figure, missing]);
+        let skipped = Figure::skipped(13, "PostgreSQL vs SQLite", "no PostgreSQL");
+        let table = terminal_table(&[figure, missing, skipped]);
         assert!(table.contains("2/s [1/s – 3/s]"), "{table}");
         assert!(table.contains("not measured yet: no /ws"), "{table}");
+        assert!(table.contains("skipped: no PostgreSQL"), "{table}");
+        assert_eq!(Unit::BytesPerSecond.format(4662.0), "4 662 B/s");
     }
 }
