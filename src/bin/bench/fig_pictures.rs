@@ -141,37 +141,45 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
         window.as_secs(),
         window.as_secs()
     );
-    let rows = [
+    // The 100-viewer figures against the same figures with 1 viewer (same hub, same run): a
+    // shared capture keeps OBS's captures per second flat as viewers are added.
+    let by_viewers = [
         (
-            "OBS screenshot requests, 1 viewer",
+            "OBS captures per second (GetSourceScreenshot)",
             one.obs_requests_per_s,
-            Unit::PerSecond,
-        ),
-        (
-            "OBS screenshot requests, 100 viewers",
             hundred.obs_requests_per_s,
             Unit::PerSecond,
         ),
         (
-            "pictures delivered, 1 viewer",
+            "pictures delivered",
             one.delivered_per_s,
-            Unit::PerSecond,
-        ),
-        (
-            "pictures delivered, 100 viewers",
             hundred.delivered_per_s,
             Unit::PerSecond,
         ),
         (
-            "hub CPU per picture, 1 viewer",
+            "hub CPU per picture",
             one.cpu_ms_per_picture,
-            Unit::Millis,
-        ),
-        (
-            "hub CPU per picture, 100 viewers",
             hundred.cpu_ms_per_picture,
             Unit::Millis,
         ),
+    ];
+    for (measure, with_one, with_hundred, unit) in by_viewers {
+        figure
+            .rows
+            .push(Row::new(format!("{measure}, 1 viewer")).hub(&[with_one], unit));
+        let ratio = if with_one > 0.0 {
+            vec![with_hundred / with_one]
+        } else {
+            Vec::new()
+        };
+        figure.rows.push(
+            Row::new(format!("{measure}, 100 viewers"))
+                .hub(&[with_hundred], unit)
+                .baseline("1 viewer", &[with_one], unit)
+                .ratio(&ratio),
+        );
+    }
+    let rows = [
         (
             "notices to one subscriber (scene 4/s)",
             notices_per_s,
@@ -180,10 +188,10 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
         (
             "notice bytes to one subscriber",
             bytes_per_s,
-            Unit::PerSecond,
+            Unit::BytesPerSecond,
         ),
         (
-            "OBS screenshot requests while subscribed",
+            "OBS captures per second while subscribed",
             captures_per_s,
             Unit::PerSecond,
         ),

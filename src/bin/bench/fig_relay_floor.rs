@@ -51,7 +51,9 @@ fn watch(
 
 /// An obs-websocket 5 session on the simulated OBS (no password), subscribed to the scene
 /// events, as the hub's own session is.
-async fn direct_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, String)>, String> {
+pub async fn direct_client(
+    port: u16,
+) -> Result<mpsc::UnboundedReceiver<(Instant, String)>, String> {
     let (mut socket, _) = connect_async_with_config(format!("ws://127.0.0.1:{port}"), None, true)
         .await
         .map_err(|error| format!("cannot connect to the simulated OBS: {error}"))?;
@@ -81,7 +83,7 @@ async fn direct_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, St
     Ok(watch(socket, "CurrentProgramSceneChanged"))
 }
 
-async fn hub_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, String)>, String> {
+pub async fn hub_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, String)>, String> {
     let (mut socket, _) =
         connect_async_with_config(format!("ws://127.0.0.1:{port}/ws"), None, true)
             .await
@@ -97,7 +99,7 @@ async fn hub_client(port: u16) -> Result<mpsc::UnboundedReceiver<(Instant, Strin
     Ok(watch(socket, "\"scene_changed\""))
 }
 
-async fn next_arrival(
+pub async fn next_arrival(
     receiver: &mut mpsc::UnboundedReceiver<(Instant, String)>,
     scene: &str,
     who: &str,

@@ -11,7 +11,7 @@ use std::{
 
 use crate::{
     procs,
-    report::{Figure, Row},
+    report::{Figure, Row, Unit},
     Bench,
 };
 
@@ -59,6 +59,35 @@ pub fn parse(output: &str) -> Vec<RatioLine> {
         .collect()
 }
 
+/// One phase line of the script: `GET /api/stream-status/    no token    11360 req/s  hub CPU
+/// 10.0 us/request`, as (route, scoped, requests per second, hub CPU in ms per request).
+pub fn parse_phases(output: &str) -> Vec<(String, bool, f64, f64)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let route = format!("{} {}", words.first()?, words.get(1)?);
+            let before = |unit: &str| -> Option<f64> {
+                let at = words.iter().position(|word| *word == unit)?;
+                words.get(at.checked_sub(1)?)?.parse().ok()
+            };
+            let scoped = if line.contains("no token") {
+                false
+            } else if line.contains("scoped") {
+                true
+            } else {
+                return None;
+            };
+            Some((
+                route,
+                scoped,
+                before("req/s")?,
+                before("us/request")? / 1000.0,
+            ))
+        })
+        .collect()
+}
+
 async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     let binary = procs::sibling_binary("obs-hub")?;
     let (requests, rounds) = if bench.quick { (500, 2) } else { (2000, 5) };
@@ -90,18 +119,32 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     if lines.is_empty() {
         return Err(format!("{SCRIPT} printed no ratio: {text}"));
     }
+    let phases = parse_phases(&text);
+    let phase = |route: &str, scoped: bool| {
+        phases
+            .iter()
+            .find(|(r, s, _, _)| r == route && *s == scoped)
+            .map(|(_, _, rps, cpu)| (*rps, *cpu))
+    };
+    const NO_TOKEN: &str = "no token";
     for line in &lines {
-        figure.rows.push(
-            Row::new(format!("{}: throughput, scoped token + audit", line.route))
-                .ratio(&[line.throughput]),
-        );
-        figure.rows.push(
-            Row::new(format!(
-                "{}: hub CPU per request, scoped token + audit",
-                line.route
-            ))
-            .ratio(&[line.cpu_per_request]),
-        );
+        let mut throughput = Row::new(format!("{}: throughput, scoped token + audit", line.route));
+        let mut cpu = Row::new(format!(
+            "{}: hub CPU per request, scoped token + audit",
+            line.route
+        ));
+        if let (Some(scoped), Some(plain)) = (phase(&line.route, true), phase(&line.route, false)) {
+            throughput = throughput.hub(&[scoped.0], Unit::PerSecond).baseline(
+                NO_TOKEN,
+                &[plain.0],
+                Unit::PerSecond,
+            );
+            cpu = cpu
+                .hub(&[scoped.1], Unit::Millis)
+                .baseline(NO_TOKEN, &[plain.1], Unit::Millis);
+        }
+        figure.rows.push(throughput.ratio(&[line.throughput]));
+        figure.rows.push(cpu.ratio(&[line.cpu_per_request]));
     }
     for line in text.lines().filter(|line| line.contains("req/s")) {
         figure.notes.push(line.trim().to_string());
@@ -145,6 +188,21 @@ mod tests {
                     throughput: 0.9,
                     cpu_per_request: 1.3
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_the_scripts_phase_lines() {
+        let output = "  GET /api/stream-status/    no token                  11360 req/s  hub CPU    10.0 us/request
+  GET /api/stream-status/    scoped token + audit      18290 req/s  hub CPU    12.5 us/request
+  GET /api/stream-status/    ratio scoped/no token (median of rounds): throughput 1.53, CPU per request 1.00
+";
+        assert_eq!(
+            parse_phases(output),
+            vec![
+                ("GET /api/stream-status/".to_string(), false, 11360.0, 0.01),
+                ("GET /api/stream-status/".to_string(), true, 18290.0, 0.0125),
             ]
         );
     }

@@ -13,12 +13,14 @@ pub enum Unit {
     KiB,
     /// Percent of one core.
     CpuPercent,
+    BytesPerSecond,
 }
 
 impl Unit {
     fn format(self, value: f64) -> String {
         match self {
             Unit::PerSecond => format!("{}/s", thousands(value)),
+            Unit::BytesPerSecond => format!("{} B/s", thousands(value)),
             Unit::Millis if value < 1.0 => format!("{:.0} µs", value * 1000.0),
             Unit::Millis if value < 100.0 => format!("{value:.2} ms"),
             Unit::Millis => format!("{value:.0} ms"),
@@ -140,6 +142,8 @@ pub enum Outcome {
     Measured,
     /// The feature it needs has not landed (or is switched off): what is missing.
     NotMeasuredYet(String),
+    /// Not measured in this run or build, and why (no PostgreSQL, a feature not built).
+    Skipped(String),
     /// The run failed: the error, as the bench saw it.
     Failed(String),
 }
@@ -174,6 +178,13 @@ impl Figure {
     pub fn not_measured_yet(number: u8, title: &str, missing: impl Into<String>) -> Self {
         Figure {
             outcome: Outcome::NotMeasuredYet(missing.into()),
+            ..Figure::new(number, title)
+        }
+    }
+
+    pub fn skipped(number: u8, title: &str, why: impl Into<String>) -> Self {
+        Figure {
+            outcome: Outcome::Skipped(why.into()),
             ..Figure::new(number, title)
         }
     }
@@ -216,10 +227,14 @@ fn table_rows(figures: &[Figure]) -> Vec<[String; 7]> {
     for figure in figures {
         let number = figure.number.to_string();
         match &figure.outcome {
-            Outcome::NotMeasuredYet(missing) => rows.push([
+            Outcome::NotMeasuredYet(_) | Outcome::Skipped(_) => rows.push([
                 number,
                 figure.title.clone(),
-                format!("not measured yet: {missing}"),
+                match &figure.outcome {
+                    Outcome::Skipped(why) => format!("skipped: {why}"),
+                    Outcome::NotMeasuredYet(missing) => format!("not measured yet: {missing}"),
+                    _ => String::new(),
+                },
                 String::new(),
                 String::new(),
                 String::new(),
@@ -436,6 +451,9 @@ pub fn markdown(machine: &Machine, run: &RunInfo, figures: &[Figure]) -> String 
             Outcome::NotMeasuredYet(missing) => {
                 let _ = writeln!(out, "Not measured yet: {missing}.\n");
             }
+            Outcome::Skipped(why) => {
+                let _ = writeln!(out, "Skipped: {why}.\n");
+            }
             Outcome::Failed(error) => {
                 let _ = writeln!(out, "The run failed:\n\n```\n{error}\n```\n");
             }
@@ -477,8 +495,11 @@ mod tests {
             ..Figure::new(1, "Cached status reads")
         };
         let missing = Figure::not_measured_yet(2, "Live fan-out", "no /ws");
-        let table = terminal_table(&[figure, missing]);
+        let skipped = Figure::skipped(13, "PostgreSQL vs SQLite", "no PostgreSQL");
+        let table = terminal_table(&[figure, missing, skipped]);
         assert!(table.contains("2/s [1/s – 3/s]"), "{table}");
         assert!(table.contains("not measured yet: no /ws"), "{table}");
+        assert!(table.contains("skipped: no PostgreSQL"), "{table}");
+        assert_eq!(Unit::BytesPerSecond.format(4662.0), "4 662 B/s");
     }
 }
