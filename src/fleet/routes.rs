@@ -21,6 +21,7 @@ use super::{
     store,
 };
 use crate::{
+    config::InstanceConfig,
     db::{pool::Pool, queries},
     error::ApiError,
     http::{
@@ -33,6 +34,38 @@ use crate::{
 };
 
 type Answer = Result<HttpResponse, ApiError>;
+
+/// Whether an instance's link is new, or restarted at a new address.
+#[derive(Clone, Copy)]
+enum Link {
+    New,
+    Moved,
+}
+
+/// Puts the instance on the status board (first, so that its link's first report is not
+/// dropped as unknown), then starts its link, or restarts it at the new address.
+async fn link(state: &AppState, instance: &InstanceConfig, how: Link) -> Result<(), ApiError> {
+    let (name, host, port) = (instance.name.clone(), instance.host.clone(), instance.port);
+    let done = match how {
+        Link::New => {
+            ask(&state.manager, AddInstance { name, host, port }).await?;
+            ask(&state.supervisor, AddConnection(instance.clone())).await?;
+            "added"
+        }
+        Link::Moved => {
+            ask(&state.manager, MoveInstance { name, host, port }).await?;
+            ask(&state.supervisor, ReplaceConnection(instance.clone())).await?;
+            "changed"
+        }
+    };
+    log::info!(
+        "instance `{}` {done} through the API ({}:{})",
+        instance.name,
+        instance.host,
+        instance.port
+    );
+    Ok(())
+}
 
 /// Mounts the fleet's routes (inside `/api`).
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -409,22 +442,7 @@ pub async fn add_instance(
     if !managed.insert_new(instance.clone()) {
         return Err(taken());
     }
-    // On the board first, so that the link's first report is not dropped as unknown.
-    ask(
-        &state.manager,
-        AddInstance {
-            name: name.clone(),
-            host: instance.host.clone(),
-            port: instance.port,
-        },
-    )
-    .await?;
-    ask(&state.supervisor, AddConnection(instance.clone())).await?;
-    log::info!(
-        "instance `{name}` added through the API ({}:{})",
-        instance.host,
-        instance.port
-    );
+    link(&state, &instance, Link::New).await?;
     Ok(HttpResponse::Created().json(ManagedInstanceView::new(&instance)))
 }
 
@@ -459,21 +477,7 @@ pub async fn change_instance(
     })
     .await?;
     managed.replace(instance.clone());
-    ask(
-        &state.manager,
-        MoveInstance {
-            name: name.clone(),
-            host: instance.host.clone(),
-            port: instance.port,
-        },
-    )
-    .await?;
-    ask(&state.supervisor, ReplaceConnection(instance.clone())).await?;
-    log::info!(
-        "instance `{name}` changed through the API ({}:{})",
-        instance.host,
-        instance.port
-    );
+    link(&state, &instance, Link::Moved).await?;
     Ok(HttpResponse::Ok().json(ManagedInstanceView::new(&instance)))
 }
 
