@@ -2,7 +2,8 @@
 //! the mixer's meter moves for an input playing a tone, the program picture changes after a scene
 //! switch made from the page, the mixer mutes OBS and shows a mute made in OBS, a source toggle
 //! hides the item in OBS, and studio mode's preview then Transition puts the scene on program.
-//! What the page does is read back from OBS through a separate obws client. A module of `hub` (tests/real_obs/hub.rs).
+//! What the page does is read back from OBS through a separate obws client. A module of `hub`
+//! (tests/real_obs/hub.rs).
 
 use obws::requests::{
     inputs::{Create as CreateInput, InputId},
