@@ -60,6 +60,41 @@ fn unique(prefix: &str) -> String {
     format!("{prefix} {}", std::process::id())
 }
 
+/// Written at `path` on the host (see [`e2e::host_path`]): two seconds of a 440 Hz tone at -12 dBFS, 48 kHz mono 16-bit PCM WAV (OBS loops it).
+fn write_tone(path: &std::path::Path) {
+    const RATE: u32 = 48_000;
+    let samples: Vec<i16> = (0..RATE * 2)
+        .map(|n| {
+            let t = f64::from(n) / f64::from(RATE);
+            (0.25 * (2.0 * std::f64::consts::PI * 440.0 * t).sin() * f64::from(i16::MAX)) as i16
+        })
+        .collect();
+    let data_len = u32::try_from(samples.len() * 2).unwrap();
+    let mut wav = Vec::with_capacity(44 + samples.len() * 2);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&RATE.to_le_bytes());
+    wav.extend_from_slice(&(RATE * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    std::fs::write(path, wav).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+}
+
+/// An `ffmpeg_source`'s settings that play, looped, the tone written by [`write_tone`] at
+/// `obs_path` (a path as OBS sees it).
+fn tone_settings(obs_path: &str) -> Value {
+    serde_json::json!({ "local_file": obs_path, "looping": true, "is_local_file": true })
+}
+
 #[actix_web::test]
 #[ignore = "needs a real OBS: bash scripts/e2e-real-obs.sh"]
 async fn status_matches_what_obs_reports() {

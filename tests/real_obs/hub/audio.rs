@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{connected_hub, e2e, TestHub};
+use super::{connected_hub, e2e, tone_settings, write_tone, TestHub};
 
 const SCENE: &str = "hub e2e audio";
 const INPUT: &str = "hub e2e audio clip";
@@ -82,37 +82,8 @@ async fn an_input_is_muted_both_ways_through_the_hub() {
 
 const TONE_SCENE: &str = "hub e2e meters";
 const TONE_INPUT: &str = "hub e2e meters tone";
-/// Inside OBS's root; written by the test (see [`write_tone`]).
+/// Inside OBS's root; written by the test (see [`super::write_tone`]).
 const TONE_FILE: &str = "/tmp/hub-e2e-tone.wav";
-
-/// Two seconds of a 440 Hz tone at -12 dBFS, 48 kHz mono 16-bit PCM WAV (OBS loops it).
-fn write_tone(path: &std::path::Path) {
-    const RATE: u32 = 48_000;
-    let samples: Vec<i16> = (0..RATE * 2)
-        .map(|n| {
-            let t = f64::from(n) / f64::from(RATE);
-            (0.25 * (2.0 * std::f64::consts::PI * 440.0 * t).sin() * f64::from(i16::MAX)) as i16
-        })
-        .collect();
-    let data_len = u32::try_from(samples.len() * 2).unwrap();
-    let mut wav = Vec::with_capacity(44 + samples.len() * 2);
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&RATE.to_le_bytes());
-    wav.extend_from_slice(&(RATE * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_len.to_le_bytes());
-    for sample in samples {
-        wav.extend_from_slice(&sample.to_le_bytes());
-    }
-    std::fs::write(path, wav).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-}
 
 /// Headless OBS (no audio device) meters a playing tone: the hub subscribes while a WebSocket
 /// client watches `meters`, and the frames carry the tone input at the tone's level. The rate,
@@ -128,7 +99,7 @@ async fn meters_arrive_for_a_playing_tone() {
     if let Err(error) = obs.scenes().create(TONE_SCENE).await {
         eprintln!("{TONE_SCENE}: {error}");
     }
-    let settings = json!({ "local_file": TONE_FILE, "looping": true, "is_local_file": true });
+    let settings = tone_settings(TONE_FILE);
     let created = obs
         .inputs()
         .create(CreateInput {

@@ -1,8 +1,9 @@
 //! Issue 17: the operator console in a real headless Chromium against real OBS (30.2 and 32.2):
-//! the program picture changes after a scene switch made from the page, the mixer mutes OBS and
-//! shows a mute made in OBS, a source toggle hides the item in OBS, and studio mode's preview
-//! then Transition puts the scene on program. What the page does is read back from OBS through a
-//! separate obws client. A module of `hub` (tests/real_obs/hub.rs).
+//! the mixer's meter moves for an input playing a tone, the program picture changes after a scene
+//! switch made from the page, the mixer mutes OBS and shows a mute made in OBS, a source toggle
+//! hides the item in OBS, and studio mode's preview then Transition puts the scene on program.
+//! What the page does is read back from OBS through a separate obws client. A module of `hub`
+//! (tests/real_obs/hub.rs).
 
 use obws::requests::{
     inputs::{Create as CreateInput, InputId},
@@ -11,7 +12,10 @@ use obws::requests::{
 };
 use serde_json::{json, Value};
 
-use super::{common, connected_hub, e2e, unique};
+use super::{common, connected_hub, e2e, tone_settings, unique, write_tone};
+
+/// The clip's tone, inside OBS's root (see [`write_tone`]); its own file, apart from audio.rs's.
+const TONE_FILE: &str = "/tmp/hub-e2e-console-tone.wav";
 
 /// The attribute `name` of the first element matching `css` (null when there is none).
 const ATTRIBUTE: &str = r#"
@@ -28,7 +32,7 @@ async fn attribute(browser: &common::browser::Browser, css: &str, name: &str) ->
         .map(str::to_string)
 }
 
-/// Two scenes of their own colours; the first also holds an input with audio.
+/// Two scenes of their own colours; the first also holds an input playing a looped tone.
 async fn set_up(obs: &obws::Client, clip: &str) -> Vec<String> {
     // Opaque red and opaque blue (OBS's colours are ABGR).
     let colours = [4_278_190_335_u32, 4_294_901_760_u32];
@@ -55,13 +59,14 @@ async fn set_up(obs: &obws::Client, clip: &str) -> Vec<String> {
         }
         scenes.push(scene);
     }
+    write_tone(&e2e::host_path(TONE_FILE));
     let made = obs
         .inputs()
         .create(CreateInput {
             scene: scenes[0].as_str().into(),
             input: clip,
             kind: "ffmpeg_source",
-            settings: Some(json!({ "local_file": "" })),
+            settings: Some(tone_settings(TONE_FILE)),
             enabled: Some(true),
         })
         .await;
@@ -101,6 +106,23 @@ async fn the_console_runs_real_obs() {
     browser.goto(&format!("{}/", hub.base)).await;
     let scene_button = |scene: &str| format!("#scene-grid button[data-scene=\"{scene}\"]");
 
+    // The meter: headless OBS meters the clip's tone while its scene is on program, and the
+    // strip's level is a real one above the floor that moves (as against the simulated OBS in
+    // tests/dashboard_browser.rs).
+    let strip = format!(".strip[data-input=\"{clip}\"]");
+    let first_level = e2e::wait_for("a level on the clip's meter", || async {
+        attribute(&browser, &strip, "data-level")
+            .await
+            .filter(|level| level.parse::<f64>().is_ok_and(|db| db > -60.0))
+    })
+    .await;
+    e2e::wait_for("the clip's meter moving", || async {
+        let level = attribute(&browser, &strip, "data-level").await?;
+        (level != first_level).then_some(())
+    })
+    .await;
+    println!("the clip's meter: {first_level} dB, then moving");
+
     // The program picture, then a switch from the page: OBS switches and the picture follows.
     let first = e2e::wait_for("the program picture", || async {
         attribute(&browser, "#program-picture", "data-etag").await
@@ -119,7 +141,6 @@ async fn the_console_runs_real_obs() {
     .await;
 
     // The mixer: mute from the page mutes OBS; an unmute in OBS shows on the page.
-    let strip = format!(".strip[data-input=\"{clip}\"]");
     let mute = format!("{strip} .mute");
     e2e::wait_for("the clip's strip", || async {
         browser.exists(&mute).await.then_some(())
