@@ -43,77 +43,103 @@ fn column(runs: &[WrkRun], value: fn(&WrkRun) -> f64) -> Vec<f64> {
     runs.iter().map(value).collect()
 }
 
-async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
-    const OFF: &str = "database off";
+/// One side of a two-hub comparison: its config file's extra lines and how rows name it.
+pub struct Side<'a> {
+    pub config: &'a str,
+    pub label: &'a str,
+}
+
+/// Figures 1 (status reads) and 2 (fan-out) on two hubs side by side, `hub` in the "obs-hub"
+/// column and `baseline` in the baseline's, paired round by round. Answers the fan-out's client
+/// count, for the figure's method text.
+pub async fn two_hubs(
+    bench: &Bench,
+    figure: &mut Figure,
+    hub: Side<'_>,
+    baseline: Side<'_>,
+) -> Result<usize, FleetError> {
     // Part 1: status reads, the load of figure 1 on both hubs, interleaved.
     {
-        let (hub_on, _fake_on) = hub_with_fake(bench, "", Some(bench.workers)).await?;
-        let (hub_off, _fake_off) = hub_with_fake(bench, DATABASE_OFF, Some(bench.workers)).await?;
+        let (hub_a, _fake_a) = hub_with_fake(bench, hub.config, Some(bench.workers)).await?;
+        let (hub_b, _fake_b) = hub_with_fake(bench, baseline.config, Some(bench.workers)).await?;
         let load = fig_status::load(bench);
         let rounds = bench.rounds(5, 2);
-        let urls = [url(hub_on.port, PATH), url(hub_off.port, PATH)].map(WrkTarget::plain);
+        let urls = [url(hub_a.port, PATH), url(hub_b.port, PATH)].map(WrkTarget::plain);
         let results = fig_status::interleaved(load, &urls, rounds).await?;
-        let (on, off) = (&results[0], &results[1]);
+        let (a, b) = (&results[0], &results[1]);
         let rps = |runs: &[WrkRun]| column(runs, |run| run.requests_per_second);
         let p99 = |runs: &[WrkRun]| column(runs, |run| run.p99_ms);
         figure.rows.push(
-            Row::new("status reads: throughput, database on")
-                .hub(&rps(on), Unit::PerSecond)
-                .baseline(OFF, &rps(off), Unit::PerSecond)
-                .ratio(&paired_ratios(&rps(on), &rps(off))),
+            Row::new(format!("status reads: throughput, {}", hub.label))
+                .hub(&rps(a), Unit::PerSecond)
+                .baseline(baseline.label, &rps(b), Unit::PerSecond)
+                .ratio(&paired_ratios(&rps(a), &rps(b))),
         );
         figure.rows.push(
-            Row::new("status reads: p99 latency, database on")
-                .hub(&p99(on), Unit::Millis)
-                .baseline(OFF, &p99(off), Unit::Millis)
-                .ratio(&paired_ratios(&p99(on), &p99(off))),
+            Row::new(format!("status reads: p99 latency, {}", hub.label))
+                .hub(&p99(a), Unit::Millis)
+                .baseline(baseline.label, &p99(b), Unit::Millis)
+                .ratio(&paired_ratios(&p99(a), &p99(b))),
         );
     }
     // Part 2: fan-out to the same number of clients on both hubs, events alternating.
     let clients = if bench.quick { 200 } else { 1000 };
     let events = bench.rounds(15, 5);
-    let workers = default_workers();
-    let (hub_on, fake_on) = hub_with_fake(bench, "", None).await?;
-    let (hub_off, fake_off) = hub_with_fake(bench, DATABASE_OFF, None).await?;
+    let (hub_a, fake_a) = hub_with_fake(bench, hub.config, None).await?;
+    let (hub_b, fake_b) = hub_with_fake(bench, baseline.config, None).await?;
     let targets = [
         Target::Hub {
-            port: hub_on.port,
-            fake: &fake_on,
+            port: hub_a.port,
+            fake: &fake_a,
         },
         Target::Hub {
-            port: hub_off.port,
-            fake: &fake_off,
+            port: hub_b.port,
+            fake: &fake_b,
         },
     ];
     let mut results = fig_fanout::fanout(&targets, clients, events)
         .await?
         .into_iter();
-    let (Some(on), Some(off)) = (results.next(), results.next()) else {
+    let (Some(a), Some(b)) = (results.next(), results.next()) else {
         return Err("the fan-out run returned no result".to_string().into());
     };
-    let p50 = |e: &fig_fanout::EventLatency| e.p50;
-    let p99 = |e: &fig_fanout::EventLatency| e.p99;
     for (label, value) in [
-        ("p50", p50 as fn(&fig_fanout::EventLatency) -> f64),
-        ("p99", p99),
+        ("p50", (|e| e.p50) as fn(&fig_fanout::EventLatency) -> f64),
+        ("p99", |e| e.p99),
     ] {
-        let on_values = on.column(value);
-        let off_values = off.column(value);
+        let a_values = a.column(value);
+        let b_values = b.column(value);
         figure.rows.push(
             Row::new(format!(
-                "fan-out to {clients} clients: {label}, database on"
+                "fan-out to {clients} clients: {label}, {}",
+                hub.label
             ))
-            .hub(&on_values, Unit::Millis)
-            .baseline(OFF, &off_values, Unit::Millis)
-            .ratio(&paired_ratios(&on_values, &off_values)),
+            .hub(&a_values, Unit::Millis)
+            .baseline(baseline.label, &b_values, Unit::Millis)
+            .ratio(&paired_ratios(&a_values, &b_values)),
         );
     }
-    if on.lost + off.lost > 0 {
+    if a.lost + b.lost > 0 {
         figure.notes.push(format!(
-            "fan-out deliveries lost or out of order: {} with the database, {} without.",
-            on.lost, off.lost
+            "fan-out deliveries lost or out of order: {} {}, {} {}.",
+            a.lost, hub.label, b.lost, baseline.label
         ));
     }
+    Ok(clients)
+}
+
+async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), FleetError> {
+    let on = Side {
+        config: "",
+        label: "database on",
+    };
+    let off = Side {
+        config: DATABASE_OFF,
+        label: "database off",
+    };
+    let clients = two_hubs(bench, figure, on, off).await?;
+    let workers = default_workers();
+    let events = bench.rounds(15, 5);
     figure.method = format!(
         "Two hubs run side by side, each `obs-hub serve` with its own simulated OBS and its own \
          scratch directory: one with the defaults (history database on, a SQLite file), one \

@@ -5,12 +5,10 @@
 //! be built with the `postgres` feature).
 
 use crate::{
-    fig_fanout::{self, Target},
     fig_footprint::default_workers,
-    fig_status::{self, hub_with_fake, url},
+    fig_persistence::{self, Side},
     report::{Figure, Row, Unit},
     stats::paired_ratios,
-    wrk::{WrkRun, WrkTarget},
     ws_clients::FleetError,
     Bench,
 };
@@ -20,7 +18,6 @@ const TITLE: &str = "PostgreSQL vs SQLite (the hub's database)";
 pub const URL_VARIABLE: &str = "OBS_HUB_BENCH_POSTGRES_URL";
 /// A second, empty database on that server for the history writes.
 const HISTORY_URL_VARIABLE: &str = "OBS_HUB_BENCH_HISTORY_URL";
-const PATH: &str = "/api/stream-status/";
 
 pub async fn figure(bench: &Bench) -> Figure {
     let Ok(url) = std::env::var(URL_VARIABLE) else {
@@ -44,80 +41,19 @@ pub async fn figure(bench: &Bench) -> Figure {
     }
 }
 
-fn column(runs: &[WrkRun], value: fn(&WrkRun) -> f64) -> Vec<f64> {
-    runs.iter().map(value).collect()
-}
-
 async fn measure(bench: &Bench, url: &str, figure: &mut Figure) -> Result<(), FleetError> {
-    const SQLITE: &str = "SQLite";
     let on_postgres = format!("[database]\nurl = \"{url}\"\n");
-    // Part 1: status reads, the load of figure 1 on both hubs, interleaved.
-    {
-        let (hub_pg, _fake_pg) = hub_with_fake(bench, &on_postgres, Some(bench.workers)).await?;
-        let (hub_sqlite, _fake_sqlite) = hub_with_fake(bench, "", Some(bench.workers)).await?;
-        let load = fig_status::load(bench);
-        let rounds = bench.rounds(5, 2);
-        let urls = [url_of(hub_pg.port), url_of(hub_sqlite.port)].map(WrkTarget::plain);
-        let results = fig_status::interleaved(load, &urls, rounds).await?;
-        let (pg, sqlite) = (&results[0], &results[1]);
-        let rps = |runs: &[WrkRun]| column(runs, |run| run.requests_per_second);
-        let p99 = |runs: &[WrkRun]| column(runs, |run| run.p99_ms);
-        figure.rows.push(
-            Row::new("status reads: throughput, on PostgreSQL")
-                .hub(&rps(pg), Unit::PerSecond)
-                .baseline(SQLITE, &rps(sqlite), Unit::PerSecond)
-                .ratio(&paired_ratios(&rps(pg), &rps(sqlite))),
-        );
-        figure.rows.push(
-            Row::new("status reads: p99 latency, on PostgreSQL")
-                .hub(&p99(pg), Unit::Millis)
-                .baseline(SQLITE, &p99(sqlite), Unit::Millis)
-                .ratio(&paired_ratios(&p99(pg), &p99(sqlite))),
-        );
-    }
-    // Part 2: fan-out to the same number of clients on both hubs, events alternating.
-    let clients = if bench.quick { 200 } else { 1000 };
-    let events = bench.rounds(15, 5);
-    let workers = default_workers();
-    let (hub_pg, fake_pg) = hub_with_fake(bench, &on_postgres, None).await?;
-    let (hub_sqlite, fake_sqlite) = hub_with_fake(bench, "", None).await?;
-    let targets = [
-        Target::Hub {
-            port: hub_pg.port,
-            fake: &fake_pg,
-        },
-        Target::Hub {
-            port: hub_sqlite.port,
-            fake: &fake_sqlite,
-        },
-    ];
-    let mut results = fig_fanout::fanout(&targets, clients, events)
-        .await?
-        .into_iter();
-    let (Some(pg), Some(sqlite)) = (results.next(), results.next()) else {
-        return Err("the fan-out run returned no result".to_string().into());
+    let postgres = Side {
+        config: &on_postgres,
+        label: "on PostgreSQL",
     };
-    for (label, value) in [
-        ("p50", (|e| e.p50) as fn(&fig_fanout::EventLatency) -> f64),
-        ("p99", |e| e.p99),
-    ] {
-        let pg_values = pg.column(value);
-        let sqlite_values = sqlite.column(value);
-        figure.rows.push(
-            Row::new(format!(
-                "fan-out to {clients} clients: {label}, on PostgreSQL"
-            ))
-            .hub(&pg_values, Unit::Millis)
-            .baseline(SQLITE, &sqlite_values, Unit::Millis)
-            .ratio(&paired_ratios(&pg_values, &sqlite_values)),
-        );
-    }
-    if pg.lost + sqlite.lost > 0 {
-        figure.notes.push(format!(
-            "fan-out deliveries lost or out of order: {} on PostgreSQL, {} on SQLite.",
-            pg.lost, sqlite.lost
-        ));
-    }
+    let sqlite = Side {
+        config: "",
+        label: "SQLite",
+    };
+    let clients = fig_persistence::two_hubs(bench, figure, postgres, sqlite).await?;
+    let workers = default_workers();
+    let events = bench.rounds(15, 5);
     history_writes(bench, figure).await?;
     figure.method = format!(
         "Two hubs run side by side, each `obs-hub serve` (built with `--features postgres`) with \
@@ -140,10 +76,6 @@ async fn measure(bench: &Bench, url: &str, figure: &mut Figure) -> Result<(), Fl
         w1 = bench.workers,
     );
     Ok(())
-}
-
-fn url_of(port: u16) -> String {
-    url(port, PATH)
 }
 
 fn history_events(bench: &Bench) -> u64 {
