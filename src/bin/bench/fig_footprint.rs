@@ -34,7 +34,8 @@ pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 
-async fn start_fakes(count: usize) -> Result<Vec<FakeObs>, String> {
+/// `count` simulated OBS instances on loopback, with default settings.
+pub(crate) async fn start_fakes(count: usize) -> Result<Vec<FakeObs>, String> {
     let mut fakes = Vec::with_capacity(count);
     for _ in 0..count {
         fakes.push(

@@ -4,9 +4,10 @@
 
 use std::{fmt::Write as _, time::Duration};
 
-use obs_hub::fake_obs::{FakeObs, FakeObsConfig};
+use obs_hub::fake_obs::FakeObs;
 
 use crate::{
+    fig_footprint::start_fakes,
     fig_relay_floor::{direct_client, hub_client, next_arrival},
     fig_status::hub_with_fake,
     http::HttpClient,
@@ -193,18 +194,6 @@ async fn latency(
         view["last_firing"]
     ));
     Ok(())
-}
-
-async fn start_fakes(count: usize) -> Result<Vec<FakeObs>, String> {
-    let mut fakes = Vec::with_capacity(count);
-    for _ in 0..count {
-        fakes.push(
-            FakeObs::start(FakeObsConfig::default())
-                .await
-                .map_err(|error| format!("cannot start a simulated OBS: {error}"))?,
-        );
-    }
-    Ok(fakes)
 }
 
 async fn hub_on(bench: &Bench, fakes: &[FakeObs], extra_toml: String) -> Result<Process, String> {

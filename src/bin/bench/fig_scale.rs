@@ -9,10 +9,11 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use obs_hub::fake_obs::{FakeObs, FakeObsConfig};
+use obs_hub::fake_obs::FakeObs;
 use serde_json::Value;
 
 use crate::{
+    fig_footprint::start_fakes,
     fig_status::{interleaved, load, url},
     http::HttpClient,
     procs::{self, HubSpec, Process},
@@ -56,18 +57,6 @@ fn instance_count(bench: &Bench) -> (usize, Option<String>) {
             )),
         )
     }
-}
-
-async fn start_fakes(count: usize) -> Result<Vec<FakeObs>, String> {
-    let mut fakes = Vec::with_capacity(count);
-    for _ in 0..count {
-        fakes.push(
-            FakeObs::start(FakeObsConfig::default())
-                .await
-                .map_err(|error| format!("cannot start a simulated OBS: {error}"))?,
-        );
-    }
-    Ok(fakes)
 }
 
 fn name(i: usize) -> String {
