@@ -165,9 +165,7 @@ where
     conn.immediate_transaction(work)
 }
 
-/// A transaction that writes. On SQLite, IMMEDIATE takes the write lock up front: waiting for
-/// it honours busy_timeout, where a deferred transaction could fail to upgrade its read lock
-/// halfway through a batch. PostgreSQL's row locks need nothing of the kind.
+/// A transaction that writes: as above, on the engine the connection has.
 #[cfg(feature = "postgres")]
 pub fn write_transaction<T, E>(
     conn: &mut Conn,

@@ -35,6 +35,21 @@ pub struct InputAudio {
     pub tracks: [bool; 6],
 }
 
+impl InputAudio {
+    /// A new input as OBS makes one: unmuted at 0 dB, centred, not monitored, on track 1.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            muted: false,
+            mul: 1.0,
+            balance: 0.5,
+            sync_offset_ms: 0,
+            monitor_type: "OBS_MONITORING_TYPE_NONE",
+            tracks: [true, false, false, false, false, false],
+        }
+    }
+}
+
 /// The inputs with audio.
 #[derive(Debug, Clone)]
 pub struct Audio {
@@ -44,15 +59,7 @@ pub struct Audio {
 impl Default for Audio {
     fn default() -> Self {
         Self {
-            inputs: vec![InputAudio {
-                name: "Intro clip".into(),
-                muted: false,
-                mul: 1.0,
-                balance: 0.5,
-                sync_offset_ms: 0,
-                monitor_type: "OBS_MONITORING_TYPE_NONE",
-                tracks: [true, false, false, false, false, false],
-            }],
+            inputs: vec![InputAudio::new("Intro clip")],
         }
     }
 }
@@ -91,15 +98,7 @@ pub fn create_input(state: &mut ObsState, scene: &str, name: &str) -> Option<Vec
     let events = state
         .sources_mut()
         .create_input(scene, name, "pulse_input_capture")?;
-    state.audio_mut().inputs.push(InputAudio {
-        name: name.into(),
-        muted: false,
-        mul: 1.0,
-        balance: 0.5,
-        sync_offset_ms: 0,
-        monitor_type: "OBS_MONITORING_TYPE_NONE",
-        tracks: [true, false, false, false, false, false],
-    });
+    state.audio_mut().inputs.push(InputAudio::new(name));
     Some(events)
 }
 

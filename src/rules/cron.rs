@@ -168,10 +168,11 @@ fn value(text: &str, what: &str, min: u32, max: u32, names: &[&str]) -> Result<u
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn at(text: &str) -> DateTime<Utc> {
+    /// An RFC 3339 instant, in UTC (the schedule tests use it too).
+    pub(crate) fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
             .unwrap()
             .with_timezone(&Utc)

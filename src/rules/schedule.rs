@@ -72,12 +72,7 @@ pub fn due(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::rules::cron::tests::at;
 
     #[test]
     fn fires_at_its_minute_and_missed_firings_follow_the_policy() {
