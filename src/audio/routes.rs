@@ -151,6 +151,7 @@ fn refusal(instance: &str, command: &AudioCommand, error: CommandError) -> ApiEr
              "name": "Mic/Aux", "uuid": "9c3f3a7e-8b8e-4a49-9d0c-6a1b8f6c2d11", "kind": "pulse_input_capture",
              "muted": true, "volume_db": 0.0, "volume_mul": 1.0, "balance": 0.5, "sync_offset_ms": 0,
              "monitor_type": "none", "tracks": [1], "in_program": true, "in_preview": null}})),
+        (status = 400, description = "A blank input name (invalid_field)", body = crate::error::ErrorBody),
         InputRefusals,
         CommandErrors
     )
@@ -167,6 +168,7 @@ pub async fn mute(state: State, target: Target, path: Input) -> Answer {
     params(("input" = String, Path, description = "The input's name")),
     responses(
         (status = 200, description = "Unmuted", body = AudioCommandAnswer),
+        (status = 400, description = "A blank input name (invalid_field)", body = crate::error::ErrorBody),
         InputRefusals,
         CommandErrors
     )
@@ -183,6 +185,7 @@ pub async fn unmute(state: State, target: Target, path: Input) -> Answer {
     params(("input" = String, Path, description = "The input's name")),
     responses(
         (status = 200, description = "Toggled", body = AudioCommandAnswer),
+        (status = 400, description = "A blank input name (invalid_field)", body = crate::error::ErrorBody),
         InputRefusals,
         CommandErrors
     )
