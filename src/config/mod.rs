@@ -40,8 +40,8 @@ pub struct InstanceConfig {
 }
 
 /// A named set of instances that commands address at once (`[[instance_groups]]`, issue 20).
-/// Declared groups are read-only through the API; `crate::fleet` keeps them with the ones made
-/// there.
+/// Declared groups are read-only through the API; the fleet capability keeps them with the
+/// ones made there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstanceGroupConfig {
     pub name: String,

@@ -5,7 +5,7 @@
 //!   the API) and the one function resolving a group to its members, which the rules use too;
 //! - [`fanout`]: a group command, every per-instance route run on each member at once;
 //! - [`instances`]: the instances made through the API, and the rules their bodies pass;
-//! - [`store`]: their rows (the queries are `db::queries::fleet`);
+//! - [`store`]: their rows (the queries are `db::queries::managed`);
 //! - [`routes`]: `/api/instance-groups/...` and `POST`/`PATCH`/`DELETE /api/instances/...`.
 //!
 //! Adding or removing an instance is a message to the status manager (`status::AddInstance`,

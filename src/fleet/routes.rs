@@ -182,13 +182,13 @@ pub async fn create_group(
     let row = store::group_row(&body.name, &body.instances, Utc::now().naive_utc());
     let name = body.name.clone();
     store(&state, move |conn| {
-        match queries::fleet::groups(conn)
+        match queries::managed::groups(conn)
             .map_err(database_error)?
             .iter()
             .any(|stored| stored.name == row.name)
         {
             true => Err(name_taken_group(&row.name)),
-            false => queries::fleet::put_group(conn, &row).map_err(database_error),
+            false => queries::managed::put_group(conn, &row).map_err(database_error),
         }
     })
     .await?;
@@ -272,7 +272,7 @@ pub async fn put_group(
     })?;
     let row = store::group_row(&name, &body.instances, Utc::now().naive_utc());
     store(&state, move |conn| {
-        queries::fleet::put_group(conn, &row).map_err(database_error)
+        queries::managed::put_group(conn, &row).map_err(database_error)
     })
     .await?;
     let group = InstanceGroup {
@@ -310,7 +310,7 @@ pub async fn delete_group(
     }
     let stored_name = name.clone();
     store(&state, move |conn| {
-        queries::fleet::delete_group(conn, &stored_name).map_err(database_error)
+        queries::managed::delete_group(conn, &stored_name).map_err(database_error)
     })
     .await?;
     groups.remove(&name);
@@ -425,7 +425,7 @@ pub async fn add_instance(
     }
     let row = store::instance_row(&instance);
     store(&state, move |conn| {
-        queries::fleet::insert_instance(conn, &row).map_err(|error| match error {
+        queries::managed::insert_instance(conn, &row).map_err(|error| match error {
             diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
                 _,
@@ -469,7 +469,7 @@ pub async fn change_instance(
     instances::check_destination(&instance, managed.hub_address())?;
     let row = store::instance_row(&instance);
     store(&state, move |conn| {
-        queries::fleet::update_instance(conn, &row).map_err(database_error)?;
+        queries::managed::update_instance(conn, &row).map_err(database_error)?;
         let port = u16::try_from(row.port).unwrap_or_default();
         queries::instances::upsert(conn, &row.name, &row.host, port, row.updated_at)
             .map_err(database_error)?;
@@ -499,7 +499,7 @@ pub async fn remove_instance(
     managed_instance(&state, &managed, &name)?;
     let stored_name = name.clone();
     store(&state, move |conn| {
-        queries::fleet::delete_instance(conn, &stored_name).map_err(database_error)
+        queries::managed::delete_instance(conn, &stored_name).map_err(database_error)
     })
     .await?;
     managed.remove(&name);

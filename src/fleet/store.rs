@@ -1,5 +1,5 @@
 //! The fleet's rows: groups and instances made through the API, read at start and written by
-//! the routes (on actix's blocking threads). The queries are `db::queries::fleet`.
+//! the routes (on actix's blocking threads). The queries are `db::queries::managed`.
 
 use chrono::{NaiveDateTime, Utc};
 
@@ -9,7 +9,7 @@ use crate::{
     db::{
         pool::Pool,
         queries,
-        source::fleet::{GroupRow, ManagedInstanceRow},
+        source::managed::{GroupRow, ManagedInstanceRow},
         DbError,
     },
 };
@@ -28,7 +28,7 @@ pub fn load(pool: Option<&Pool>) -> Result<Stored, DbError> {
         return Ok(Stored::default());
     };
     let mut conn = pool.get()?;
-    let groups = queries::fleet::groups(&mut conn)?
+    let groups = queries::managed::groups(&mut conn)?
         .into_iter()
         .filter_map(|row| {
             let group = group_of(&row);
@@ -41,7 +41,7 @@ pub fn load(pool: Option<&Pool>) -> Result<Stored, DbError> {
             group
         })
         .collect();
-    let instances = queries::fleet::instances(&mut conn)?
+    let instances = queries::managed::instances(&mut conn)?
         .into_iter()
         .filter_map(|row| {
             let instance = instance_of(&row);

@@ -1,6 +1,6 @@
-//! The API reference: `GET /api/openapi.json` serves the document `app` hands in (it is
-//! assembled above every capability, in `crate::api_document`), and `GET /docs` the Swagger UI over
-//! it, vendored under static/vendor/ (no network access needed).
+//! The API reference: `GET /api/openapi.json` serves the document `app` hands in (assembled
+//! above every capability), and `GET /docs` the Swagger UI over it, vendored under
+//! static/vendor/ (no network access needed).
 
 use actix_web::{web, HttpResponse};
 

@@ -1,5 +1,5 @@
 //! What each `/api/` route needs of a token: one table, read by the auth middleware
-//! (`auth::require_token`) and by the OpenAPI document (`api_document::Scopes`), so that a route's
+//! (`auth::require_token`) and by the OpenAPI document (its `Scopes` modifier), so that a route's
 //! scope is written once and no handler annotation carries it (issue 19).
 //!
 //! Three scopes, each including those below it: `read` (every GET, the WebSocket, pictures),

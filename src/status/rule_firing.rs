@@ -1,5 +1,5 @@
 //! `rule_fired`: a rule of the hub's ran (or was kept from running) — the record the rules
-//! engine (`crate::rules`) publishes for each firing, so that history, webhooks and the
+//! engine (a capability above) publishes for each firing, so that history, webhooks and the
 //! WebSocket carry it like any change. It changes no instance's status; the instance it is
 //! published under is the one the trigger was about (or the first one the actions target).
 

@@ -3,8 +3,8 @@
 
 pub mod audit;
 pub mod events;
-pub mod fleet;
 pub mod instances;
+pub mod managed;
 pub mod rules;
 pub mod scenes;
 pub mod sessions;
@@ -409,7 +409,7 @@ pub(crate) mod tests {
 
     on_both_backends! {
     fn groups_and_managed_instances_are_stored_replaced_and_removed(backend) {
-        use crate::db::source::fleet::{GroupRow, ManagedInstanceRow};
+        use crate::db::source::managed::{GroupRow, ManagedInstanceRow};
         let (_db, mut conn) = test_db_on(backend);
         let created = now();
         let group = |members: &str| GroupRow {
@@ -418,14 +418,14 @@ pub(crate) mod tests {
             created_at: created,
             updated_at: now(),
         };
-        fleet::put_group(&mut conn, &group(r#"["a"]"#)).unwrap();
-        fleet::put_group(&mut conn, &group(r#"["a","b"]"#)).unwrap();
-        let stored = fleet::groups(&mut conn).unwrap();
+        managed::put_group(&mut conn, &group(r#"["a"]"#)).unwrap();
+        managed::put_group(&mut conn, &group(r#"["a","b"]"#)).unwrap();
+        let stored = managed::groups(&mut conn).unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].instances, r#"["a","b"]"#);
         assert_eq!(stored[0].created_at, created);
-        assert!(fleet::delete_group(&mut conn, "booths").unwrap());
-        assert!(!fleet::delete_group(&mut conn, "booths").unwrap());
+        assert!(managed::delete_group(&mut conn, "booths").unwrap());
+        assert!(!managed::delete_group(&mut conn, "booths").unwrap());
 
         let mut row = ManagedInstanceRow {
             name: "booth-a".into(),
@@ -435,18 +435,18 @@ pub(crate) mod tests {
             created_at: created,
             updated_at: now(),
         };
-        fleet::insert_instance(&mut conn, &row).unwrap();
+        managed::insert_instance(&mut conn, &row).unwrap();
         assert!(
-            fleet::insert_instance(&mut conn, &row).is_err(),
+            managed::insert_instance(&mut conn, &row).is_err(),
             "names are unique"
         );
         row.port = 4461;
         row.password = None;
-        assert!(fleet::update_instance(&mut conn, &row).unwrap());
-        let stored = fleet::instances(&mut conn).unwrap();
+        assert!(managed::update_instance(&mut conn, &row).unwrap());
+        let stored = managed::instances(&mut conn).unwrap();
         assert_eq!((stored[0].port, stored[0].password.clone()), (4461, None));
-        assert!(fleet::delete_instance(&mut conn, "booth-a").unwrap());
-        assert!(fleet::instances(&mut conn).unwrap().is_empty());
+        assert!(managed::delete_instance(&mut conn, "booth-a").unwrap());
+        assert!(managed::instances(&mut conn).unwrap().is_empty());
     }
     }
 }

@@ -2,8 +2,8 @@
 
 pub mod audit;
 pub mod event;
-pub mod fleet;
 pub mod instance;
+pub mod managed;
 pub mod rule;
 pub mod scene;
 pub mod session;

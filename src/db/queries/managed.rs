@@ -1,11 +1,12 @@
-//! Instance groups and instances made through the API (`crate::fleet` keeps them in memory).
+//! Instance groups and instances made through the API (the fleet capability above keeps them
+//! in memory).
 
 use diesel::prelude::*;
 
 use crate::db::backend::{per_backend, Conn};
 use crate::db::{
     schema::{instance_groups, managed_instances},
-    source::fleet::{GroupRow, ManagedInstanceRow},
+    source::managed::{GroupRow, ManagedInstanceRow},
 };
 
 pub fn groups(conn: &mut Conn) -> QueryResult<Vec<GroupRow>> {
