@@ -109,6 +109,20 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "OBS_HUB_TLS_KEY", value_name = "OBS_HUB_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// This hub's node id in a cluster of hubs sharing one PostgreSQL database (off when unset).
+    #[arg(
+        long,
+        env = "OBS_HUB_CLUSTER_NODE_ID",
+        value_name = "OBS_HUB_CLUSTER_NODE_ID"
+    )]
+    pub cluster_node_id: Option<String>,
+    /// The URL the other nodes of the cluster reach this one at (e.g. http://10.0.0.2:8000).
+    #[arg(
+        long,
+        env = "OBS_HUB_CLUSTER_ADDRESS",
+        value_name = "OBS_HUB_CLUSTER_ADDRESS"
+    )]
+    pub cluster_address: Option<String>,
 }
 
 impl ServeArgs {
@@ -136,6 +150,8 @@ impl ServeArgs {
             tls: self.tls.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
+            cluster_node_id: self.cluster_node_id.clone(),
+            cluster_address: self.cluster_address.clone(),
         }
     }
 }

@@ -26,8 +26,9 @@
 //!   [`pictures`] (program, preview and source pictures, one capture shared by every viewer),
 //!   [`fleet`] (instance groups and their commands, instances added and removed while the hub
 //!   runs), [`rules`] (automation: triggers, conditions, schedules, held conditions; its actions
-//!   are the other capabilities' commands, sent the way their routes send them); their slices of
-//!   status live in `status`
+//!   are the other capabilities' commands, sent the way their routes send them), [`cluster`]
+//!   (several hubs on one PostgreSQL database: instance leases, forwarding, the change relay);
+//!   their slices of status live in `status`
 //! - L6 the whole: [`app`] (start-up: builds the actors, wires every subscriber, registers
 //!   each capability in one line), [`api_document`] (the OpenAPI document, above every route),
 //!   [`cli`] (the command line), [`doctor`], [`demo`]
@@ -40,6 +41,7 @@ pub mod audio;
 pub mod backoff;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connection_state;
 pub mod db;

@@ -39,6 +39,8 @@ pub(super) struct FileConfig {
     pub(super) http: FileHttp,
     #[serde(default)]
     pub(super) pictures: FilePictures,
+    #[serde(default)]
+    pub(super) cluster: super::cluster_settings::FileCluster,
     pub(super) tls: Option<String>,
     pub(super) tls_cert: Option<PathBuf>,
     pub(super) tls_key: Option<PathBuf>,

@@ -16,10 +16,12 @@ pub use crate::secret::Secret;
 use crate::tls::TlsSettings;
 pub use webhook_settings::{DeclaredWebhook, WebhookSettings};
 
+pub mod cluster_settings;
 pub mod database;
 mod file;
 pub mod webhook_settings;
 
+pub use cluster_settings::ClusterSettings;
 pub use database::{DatabaseLocation, PostgresUrl, POSTGRES_FEATURE_MISSING};
 
 use file::{
@@ -223,6 +225,8 @@ pub struct Settings {
     /// The clock rules wait on (schedules, held conditions, delays): the system's, or a
     /// test's hand-driven one.
     pub clock: crate::clock::SharedClock,
+    /// `[cluster]`: this hub as one node of several on one PostgreSQL database; None alone.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// How often the hub may ask OBS for one picture (`[pictures]`).
@@ -258,6 +262,9 @@ pub struct Overrides {
     pub allowed_hosts: Option<Vec<String>>,
     /// From `OBS_HUB_CALLBACK_SECRET`.
     pub callback_secret: Option<Secret>,
+    /// From `OBS_HUB_CLUSTER_NODE_ID` and `OBS_HUB_CLUSTER_ADDRESS`.
+    pub cluster_node_id: Option<String>,
+    pub cluster_address: Option<String>,
     /// From `OBS_HUB_TLS`, `OBS_HUB_TLS_CERT`, `OBS_HUB_TLS_KEY`.
     pub tls: Option<String>,
     pub tls_cert: Option<PathBuf>,
@@ -363,6 +370,13 @@ impl Settings {
         let websocket = resolve_websocket(&file.websocket).map_err(file_error)?;
         let http = resolve_http(&file.http).map_err(file_error)?;
         let pictures = resolve_pictures(&file.pictures).map_err(file_error)?;
+        let cluster = cluster_settings::resolve(
+            &file.cluster,
+            overrides.cluster_node_id.as_deref(),
+            overrides.cluster_address.as_deref(),
+        )
+        .map_err(|(key, message)| ConfigError::invalid(key, message))?;
+        check_cluster_has_postgres(cluster.as_ref(), &database)?;
         let rules = file
             .rules
             .into_iter()
@@ -399,6 +413,7 @@ impl Settings {
             pictures,
             rules,
             clock: Default::default(),
+            cluster,
         })
     }
 
@@ -565,12 +580,29 @@ fn resolve_http_workers(workers: Option<usize>) -> Result<usize, String> {
 }
 
 /// Deliveries are stored before they are sent: webhooks and callbacks need the database.
+/// The nodes of a cluster share their instances, history and webhooks through PostgreSQL.
+fn check_cluster_has_postgres(
+    cluster: Option<&ClusterSettings>,
+    database: &DatabaseSettings,
+) -> Result<(), ConfigError> {
+    if cluster.is_some() && database.postgres.is_none() {
+        return Err(ConfigError::invalid(
+            "OBS_HUB_DATABASE",
+            "a cluster node ([cluster] node_id) needs a PostgreSQL database \
+             (postgres://...), shared by every node",
+        ));
+    }
+    Ok(())
+}
+
 fn check_deliveries_have_a_database(
     database: &DatabaseSettings,
     callback_base_url: Option<&str>,
     webhooks: &WebhookSettings,
 ) -> Result<(), ConfigError> {
-    if database.path.is_none() && (callback_base_url.is_some() || !webhooks.endpoints.is_empty()) {
+    if database.location().is_none()
+        && (callback_base_url.is_some() || !webhooks.endpoints.is_empty())
+    {
         return Err(ConfigError::invalid(
             "OBS_HUB_DATABASE",
             "webhooks and OBS_CALLBACK_BASE_URL need the database (deliveries are stored \

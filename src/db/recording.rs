@@ -112,6 +112,7 @@ pub mod test_support {
     /// A change as OBS reported it on the `default` instance, numbered 1, now.
     pub fn obs_event(change: Change) -> Arc<ChangeEvent> {
         Arc::new(ChangeEvent {
+            cluster: None,
             seq: 1,
             instance: "default".into(),
             at: Utc::now(),

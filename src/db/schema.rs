@@ -47,6 +47,8 @@ diesel::table! {
         source -> Text,
         payload -> Text,
         happened_at -> Timestamp,
+        /// In a cluster, the change's per-instance sequence number (None for a hub alone).
+        instance_seq -> Nullable<BigInt>,
     }
 }
 
@@ -146,6 +148,9 @@ diesel::table! {
         next_attempt_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
+        /// In a cluster: the node working on the delivery, until `claimed_until`.
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
     }
 }
 
@@ -190,3 +195,52 @@ diesel::table! {
         handled_until -> Timestamp,
     }
 }
+
+// A cluster of hubs (migration 2026-11-30-200000_cluster; written only by cluster nodes).
+
+diesel::table! {
+    cluster_nodes (node_id) {
+        node_id -> Text,
+        address -> Text,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cluster_leases (name) {
+        name -> Text,
+        owner -> Nullable<Text>,
+        epoch -> BigInt,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    cluster_changes (instance, seq) {
+        instance -> Text,
+        seq -> BigInt,
+        epoch -> BigInt,
+        node_id -> Text,
+        body -> Text,
+        happened_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cluster_status (instance) {
+        instance -> Text,
+        seq -> BigInt,
+        epoch -> BigInt,
+        node_id -> Text,
+        status -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    cluster_nodes,
+    cluster_leases,
+    cluster_changes,
+    cluster_status
+);

@@ -302,6 +302,7 @@ mod tests {
     #[test]
     fn a_change_is_the_change_event_itself() {
         let event = ChangeEvent {
+            cluster: None,
             seq: 7,
             instance: "default".into(),
             at: Utc::now(),
@@ -352,6 +353,7 @@ mod tests {
     #[test]
     fn a_change_is_renumbered_for_a_limited_session() {
         let event = ChangeEvent {
+            cluster: None,
             seq: 1234,
             instance: "studio".into(),
             at: Utc::now(),

@@ -153,6 +153,7 @@ mod tests {
 
     fn stats_event(at: DateTime<Utc>, kbps: f64) -> ChangeEvent {
         ChangeEvent {
+            cluster: None,
             seq: 1,
             instance: "studio".into(),
             at,

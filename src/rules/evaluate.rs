@@ -210,6 +210,7 @@ mod tests {
         };
         let trigger = rule.compile(&known).unwrap().trigger;
         let event = |instance: &str, scene: &str| ChangeEvent {
+            cluster: None,
             seq: 1,
             instance: instance.into(),
             at: Utc::now(),

@@ -91,6 +91,26 @@ pub struct ChangeEvent {
     pub source: Source,
     #[serde(flatten)]
     pub change: Change,
+    /// In a cluster of hubs, where the change stands in its instance's own sequence; None for
+    /// a hub alone.
+    #[serde(flatten)]
+    pub cluster: Option<ClusterStamp>,
+}
+
+/// A change's place in a cluster of hubs (see `crate::cluster`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ClusterStamp {
+    /// The change's number among its instance's changes: gap-free per instance across every
+    /// owner the instance has had (sent to clients as `instance_seq`).
+    pub instance_seq: u64,
+    /// The lease epoch it was numbered under: a node that has lost the lease since cannot
+    /// write it any more.
+    #[serde(skip)]
+    pub epoch: u64,
+    /// Relayed from the node that owns the instance: this node shows it to its clients, but
+    /// its owner has already recorded it, sent its webhooks and run its rules.
+    #[serde(skip)]
+    pub mirrored: bool,
 }
 
 /// Pushed to every subscriber for every real change. Shared, not copied, across subscribers.
@@ -169,6 +189,23 @@ pub struct Announce {
     pub change: Change,
 }
 
+/// A cluster node took an instance's lease: from now on its changes carry a [`ClusterStamp`]
+/// under `epoch`, numbered from `next_seq` (one above the last change any owner wrote).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ClaimInstance {
+    pub instance: String,
+    pub epoch: u64,
+    pub next_seq: u64,
+}
+
+/// A cluster node gave up (or lost) an instance's lease: its changes are no longer stamped.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct ReleaseInstance {
+    pub instance: String,
+}
+
 /// Applied (`Ok`), or the reason it was not.
 pub type CallbackDecision = Result<(), &'static str>;
 
@@ -186,6 +223,16 @@ pub struct StatusManager {
     /// timer whose ticket is no longer the latest was overtaken by a newer step.
     volume_tickets: BTreeMap<(String, String), u64>,
     next_ticket: u64,
+    /// In a cluster: the instances whose lease this node holds, with the epoch and the next
+    /// per-instance sequence number.
+    claims: BTreeMap<String, Claim>,
+}
+
+/// An instance's lease as the numbering needs it.
+#[derive(Clone, Copy, Debug)]
+struct Claim {
+    epoch: u64,
+    next_seq: u64,
 }
 
 /// Fired [`super::audio_status::VOLUME_SETTLE`] after a volume step; settles the volume if no later
@@ -228,6 +275,7 @@ impl StatusManager {
             board,
             volume_tickets: BTreeMap::new(),
             next_ticket: 0,
+            claims: BTreeMap::new(),
         }
     }
 
@@ -258,7 +306,17 @@ impl StatusManager {
             .map(|change| {
                 self.seq += 1;
                 record_metrics(instance, &change);
+                let cluster = self.claims.get_mut(instance).map(|claim| {
+                    let stamp = ClusterStamp {
+                        instance_seq: claim.next_seq,
+                        epoch: claim.epoch,
+                        mirrored: false,
+                    };
+                    claim.next_seq += 1;
+                    stamp
+                });
                 StatusChanged(Arc::new(ChangeEvent {
+                    cluster,
                     seq: self.seq,
                     instance: instance.to_string(),
                     at,
@@ -509,6 +567,28 @@ impl Handler<Announce> for StatusManager {
         // The board's sequence number follows, so a snapshot read after this change says so.
         self.publish();
         self.notify(events);
+    }
+}
+
+impl Handler<ClaimInstance> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, claim: ClaimInstance, _: &mut Self::Context) {
+        self.claims.insert(
+            claim.instance,
+            Claim {
+                epoch: claim.epoch,
+                next_seq: claim.next_seq,
+            },
+        );
+    }
+}
+
+impl Handler<ReleaseInstance> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, release: ReleaseInstance, _: &mut Self::Context) {
+        self.claims.remove(&release.instance);
     }
 }
 

@@ -19,6 +19,7 @@ pub mod lossy;
 pub mod manager;
 pub mod model;
 pub mod output_status;
+pub mod ownership;
 pub mod rule_firing;
 pub mod scene_status;
 pub mod source_status;
@@ -27,8 +28,9 @@ pub mod update;
 
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
-    AddInstance, Announce, ApplyCallback, CallbackDecision, ChangeEvent, LinkOrigin, MoveInstance,
-    Ping, RemoveInstance, Report, SetRunning, StatusChanged, StatusManager, Subscribe,
+    AddInstance, Announce, ApplyCallback, CallbackDecision, ChangeEvent, ClaimInstance,
+    ClusterStamp, LinkOrigin, MoveInstance, Ping, ReleaseInstance, RemoveInstance, Report,
+    SetRunning, StatusChanged, StatusManager, Subscribe,
 };
 pub use model::{ConnectionState, InstanceStatus};
 pub use update::{Change, ObsUpdate, Source};

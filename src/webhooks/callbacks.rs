@@ -434,6 +434,7 @@ mod tests {
     fn the_dispatchers_own_messages_parse_back() {
         use crate::status::{update::Source, Change, ChangeEvent};
         let event = ChangeEvent {
+            cluster: None,
             seq: 3,
             instance: "studio".into(),
             at: Utc::now(),

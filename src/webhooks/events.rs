@@ -229,6 +229,7 @@ mod tests {
 
     fn event(change: Change) -> ChangeEvent {
         ChangeEvent {
+            cluster: None,
             seq: 7,
             instance: "studio".into(),
             at: DateTime::parse_from_rfc3339("2026-11-23T22:00:00.123Z")

@@ -127,6 +127,7 @@ pub fn spawn_hub_with_show(
         pictures: Default::default(),
         rules: Vec::new(),
         clock: Default::default(),
+        cluster: None,
     };
     // Every test its own database file (an in-memory one would differ per pooled connection),
     // or its own database on the test process's PostgreSQL server (see [`on_backend`]).

@@ -300,6 +300,7 @@ fn hub_fixture() -> Value {
             .map(|change| {
                 seq += 1;
                 let event = ChangeEvent {
+                    cluster: None,
                     seq,
                     instance: status.name.clone(),
                     at: now,

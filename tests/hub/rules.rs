@@ -693,6 +693,7 @@ mod measure {
         let stats = |seq: u64, instance: &str| {
             let status = snapshot.instance(instance).unwrap();
             StatusChanged(Arc::new(ChangeEvent {
+                cluster: None,
                 seq,
                 instance: instance.to_string(),
                 at: Utc::now(),

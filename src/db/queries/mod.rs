@@ -130,6 +130,7 @@ pub(crate) mod tests {
 
     fn change_event(seq: u64, instance: &str, at: DateTime<Utc>, scene: &str) -> WriteOp {
         WriteOp::Event(Arc::new(ChangeEvent {
+            cluster: None,
             seq,
             instance: instance.into(),
             at,
