@@ -56,6 +56,7 @@ fn main() -> Result<(), String> {
         let at = chrono::Utc::now();
         for seq in 1..=events {
             recorder.do_send(StatusChanged(Arc::new(ChangeEvent {
+                cluster: None,
                 seq,
                 instance: "default".into(),
                 at,

@@ -121,6 +121,7 @@ fn main() -> Result<(), String> {
         let at = chrono::Utc::now();
         for seq in 1..=changes {
             dispatcher.do_send(StatusChanged(Arc::new(ChangeEvent {
+                cluster: None,
                 seq,
                 instance: "default".into(),
                 at,
