@@ -115,8 +115,11 @@ const CAPABILITY_ROUTES: [http::CapabilityRoutes; 6] = [
 ];
 
 /// The capabilities' routes about the hub as a whole (mounted once, in `/api`).
-const HUB_ROUTES: [http::CapabilityRoutes; 2] =
-    [crate::fleet::routes::routes, crate::rules::routes::routes];
+const HUB_ROUTES: [http::CapabilityRoutes; 3] = [
+    crate::fleet::routes::routes,
+    crate::rules::routes::routes,
+    crate::cluster::routes::routes,
+];
 
 /// How OBS events reach the capabilities: one line per capability (the connection translates
 /// scenes, stream and record state itself).
@@ -150,6 +153,7 @@ struct SharedData {
     groups: web::Data<InstanceGroups>,
     managed: web::Data<ManagedInstances>,
     rules: web::Data<crate::rules::routes::RulesApi>,
+    cluster: web::Data<crate::cluster::routes::ClusterInfo>,
 }
 
 impl SharedData {
@@ -179,6 +183,7 @@ impl SharedData {
             .app_data(self.groups.clone())
             .app_data(self.managed.clone())
             .app_data(self.rules.clone())
+            .app_data(self.cluster.clone())
             .wrap(actix_web::middleware::from_fn(http::site_guard))
             .wrap(http::normalize::NormalizeSlashes)
             .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
@@ -313,7 +318,20 @@ impl Application {
             None => supervisor,
         }
         .start();
-        let keeper = start_keeper(&settings, all_instances, &manager, &supervisor, &ownership);
+
+        let cluster_info = crate::cluster::routes::ClusterInfo {
+            ownership: ownership.clone(),
+            lease: settings.cluster.as_ref().map(|cluster| cluster.lease),
+            starts: Default::default(),
+        };
+        let keeper = start_keeper(
+            &settings,
+            all_instances,
+            &manager,
+            &supervisor,
+            &cluster_info,
+            &managed,
+        );
         let (rules, rules_api) = start_rules(
             &settings,
             declared_rules,
@@ -359,6 +377,7 @@ impl Application {
             url_signer: url_signer.clone(),
             tokens,
             rate_limits,
+            ownership: ownership.clone(),
         });
         // Lossy-channel producers, one per family of topics.
         PictureNotices::new(state.clone(), captures.clone(), lossy).start();
@@ -373,6 +392,7 @@ impl Application {
             groups: web::Data::new(instance_groups.clone()),
             managed: web::Data::new(managed),
             rules: rules_data,
+            cluster: web::Data::new(cluster_info),
         };
         let server = HttpServer::new(move || {
             // Group commands run each member's request through a second copy of this very app.
@@ -509,13 +529,14 @@ fn start_keeper(
     known: Vec<InstanceConfig>,
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
-    ownership: &Ownership,
+    cluster: &crate::cluster::routes::ClusterInfo,
+    managed: &ManagedInstances,
 ) -> Option<actix::Recipient<crate::cluster::Halt>> {
     use crate::cluster::keeper::{KeeperParts, LeaseKeeper};
-    let cluster = settings.cluster.clone()?;
+    let settings_cluster = settings.cluster.clone()?;
     let location = settings.database.location()?;
     let keeper = LeaseKeeper::new(KeeperParts {
-        cluster,
+        cluster: settings_cluster,
         location,
         options: crate::db::pool::ConnectionOptions {
             busy_timeout: settings.database.busy_timeout,
@@ -524,8 +545,9 @@ fn start_keeper(
         known,
         manager: manager.clone(),
         supervisor: supervisor.clone(),
-        ownership: ownership.clone(),
-        starts: Default::default(),
+        ownership: cluster.ownership.clone(),
+        starts: cluster.starts.clone(),
+        managed: managed.clone(),
     })
     .start();
     Some(keeper.recipient())
@@ -537,7 +559,8 @@ fn start_keeper(
     _: Vec<InstanceConfig>,
     _: &Addr<StatusManager>,
     _: &Addr<ConnectionSupervisor>,
-    _: &Ownership,
+    _: &crate::cluster::routes::ClusterInfo,
+    _: &ManagedInstances,
 ) -> Option<actix::Recipient<crate::cluster::Halt>> {
     None
 }
