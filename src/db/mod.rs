@@ -154,6 +154,22 @@ impl Persistence {
         self.health.report()
     }
 
+    /// Waits (at most `limit`) until every change the recorder has accepted so far is written
+    /// (in a cluster: its events, relayed changes and status row). Answers false when the wait
+    /// ran out (a database that does not accept writes). The lease keeper calls it before it
+    /// releases an instance's lease, after a round trip through the status manager (so that
+    /// the changes it pushed are in the recorder's mailbox ahead of this), so that the next
+    /// owner numbers on from the last change written. True at once without persistence.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let Some(recorder) = &self.recorder else {
+            return true;
+        };
+        matches!(
+            tokio::time::timeout(limit, recorder.send(Drain)).await,
+            Ok(Ok(()))
+        )
+    }
+
     /// Waits (at most `limit`) until every accepted event is written: called at shutdown.
     pub async fn drain(&self, limit: Duration) {
         if let Some(audit) = &self.audit {
