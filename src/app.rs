@@ -331,6 +331,7 @@ impl Application {
             &supervisor,
             &cluster_info,
             &managed,
+            &persistence,
         );
         let (rules, rules_api) = start_rules(
             &settings,
@@ -531,6 +532,7 @@ fn start_keeper(
     supervisor: &Addr<ConnectionSupervisor>,
     cluster: &crate::cluster::routes::ClusterInfo,
     managed: &ManagedInstances,
+    persistence: &Persistence,
 ) -> Option<actix::Recipient<crate::cluster::Halt>> {
     use crate::cluster::keeper::{KeeperParts, LeaseKeeper};
     let settings_cluster = settings.cluster.clone()?;
@@ -548,6 +550,7 @@ fn start_keeper(
         ownership: cluster.ownership.clone(),
         starts: cluster.starts.clone(),
         managed: managed.clone(),
+        persistence: persistence.clone(),
     })
     .start();
     Some(keeper.recipient())
@@ -561,6 +564,7 @@ fn start_keeper(
     _: &Addr<ConnectionSupervisor>,
     _: &crate::cluster::routes::ClusterInfo,
     _: &ManagedInstances,
+    _: &Persistence,
 ) -> Option<actix::Recipient<crate::cluster::Halt>> {
     None
 }

@@ -40,8 +40,8 @@ use super::{
 };
 use crate::{
     config::{ClusterSettings, DatabaseLocation, InstanceConfig},
+    db::{backend::Conn, pool::ConnectionOptions, queries, Persistence},
     fleet::instances::ManagedInstances,
-    db::{backend::Conn, pool::ConnectionOptions, queries},
     obs::{AddConnection, ConnectionSupervisor, Disown, Own, RemoveConnection, ReplaceConnection},
     status::{
         ownership::{ClusterView, LeaseView, NodeView, Ownership},
@@ -50,9 +50,11 @@ use crate::{
     },
 };
 
-/// Lets an instance's last changes reach the history before its lease is released (the
-/// recorder's flush; by default a round trip through the status manager).
-pub type Flush = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>>;
+/// Lets an instance's last changes reach the database before its lease is released, so that
+/// the next owner numbers on from the last one written: a round trip through the status
+/// manager (its pushes to the recorder are then in the recorder's mailbox), then the
+/// recorder's flush.
+type Flush = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>>;
 
 fn is_duty(name: &str) -> bool {
     name.starts_with("duty:")
@@ -122,6 +124,8 @@ pub struct KeeperParts {
     pub starts: NodeStarts,
     /// The instances made through the API, as this node's fleet routes know them.
     pub managed: ManagedInstances,
+    /// The history (flushed before a lease is released).
+    pub persistence: Persistence,
 }
 
 pub struct LeaseKeeper {
@@ -156,8 +160,21 @@ pub struct LeaseKeeper {
 
 impl LeaseKeeper {
     pub fn new(parts: KeeperParts) -> Self {
-        let manager_for_flush = parts.manager.clone();
         let heartbeat = parts.cluster.heartbeat();
+        let (manager, persistence) = (parts.manager.clone(), parts.persistence);
+        let flush: Flush = Rc::new(move || {
+            let (manager, persistence) = (manager.clone(), persistence.clone());
+            Box::pin(async move {
+                let _ = manager.send(Ping).await;
+                if !persistence.flush(heartbeat).await {
+                    log::warn!(
+                        "cluster: the history did not take an instance's last changes within \
+                         {} ms; its lease is released anyway",
+                        heartbeat.as_millis()
+                    );
+                }
+            })
+        });
         Self {
             me: parts.cluster.node_id.clone(),
             address: parts.cluster.address.clone(),
@@ -177,12 +194,7 @@ impl LeaseKeeper {
             ownership: parts.ownership,
             starts: parts.starts,
             managed: parts.managed,
-            flush: Rc::new(move || {
-                let manager = manager_for_flush.clone();
-                Box::pin(async move {
-                    let _ = manager.send(Ping).await;
-                })
-            }),
+            flush,
             held: BTreeMap::new(),
             announced: false,
             confirmed: None,
@@ -190,12 +202,6 @@ impl LeaseKeeper {
             halted: false,
             fences: Default::default(),
         }
-    }
-
-    /// Replaces the flush awaited before a lease is released (the history recorder's).
-    pub fn with_flush(mut self, flush: Flush) -> Self {
-        self.flush = flush;
-        self
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
@@ -553,7 +559,8 @@ impl Round {
         // at the previous heartbeat too: a route of this node that has just stored one is
         // still to register it itself (and would take one already there for a name taken).
         for (name, instance) in &stored {
-            if self.stored_before.contains(name) && self.managed.get(name).as_ref() != Some(instance)
+            if self.stored_before.contains(name)
+                && self.managed.get(name).as_ref() != Some(instance)
             {
                 self.managed.replace(instance.clone());
             }
