@@ -634,12 +634,7 @@ impl Round {
             .db
             .run(move |conn| {
                 let pg = store::postgres(conn).map_err(text)?;
-                let mut renewed = Vec::new();
-                for (name, epoch) in &renew {
-                    if store::renew(pg, name, &me, *epoch, lease).map_err(text)? {
-                        renewed.push(name.clone());
-                    }
-                }
+                let renewed = store::renew(pg, &renew, &me, lease).map_err(text)?;
                 let mut acquired = Vec::new();
                 for name in &acquire {
                     if let Some(epoch) = store::acquire(pg, name, &me, lease).map_err(text)? {

@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::{
     sql_query,
-    sql_types::{BigInt, Bool, Nullable, Text, Timestamp},
+    sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp},
     PgConnection, QueryResult, QueryableByName, RunQueryDsl,
 };
 
@@ -155,25 +155,38 @@ pub fn acquire(
     Ok(taken.first().map(|row| row.epoch as u64))
 }
 
-/// Extends `me`'s lease of `name` under `epoch`; false when it is no longer this node's (taken
-/// over after it expired: this node must stop).
+/// Extends `me`'s leases `held` (name and epoch), all in one statement; answers the names
+/// renewed. One missing is no longer this node's (taken over after it expired: this node must
+/// stop it).
 pub fn renew(
     conn: &mut PgConnection,
-    name: &str,
+    held: &[(String, u64)],
     me: &str,
-    epoch: u64,
     lease: std::time::Duration,
-) -> QueryResult<bool> {
+) -> QueryResult<Vec<String>> {
+    if held.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = held.iter().map(|(name, _)| name.as_str()).collect();
+    let epochs: Vec<i64> = held.iter().map(|(_, epoch)| *epoch as i64).collect();
     sql_query(format!(
-        "UPDATE cluster_leases SET expires_at = {NOW} + $4 * interval '1 millisecond' \
-         WHERE name = $1 AND owner = $2 AND epoch = $3"
+        "UPDATE cluster_leases AS lease SET expires_at = {NOW} + $4 * interval '1 millisecond' \
+         FROM unnest($1::text[], $2::bigint[]) AS held(name, epoch) \
+         WHERE lease.name = held.name AND lease.epoch = held.epoch AND lease.owner = $3 \
+         RETURNING lease.name"
     ))
-    .bind::<Text, _>(name)
+    .bind::<Array<Text>, _>(names)
+    .bind::<Array<BigInt>, _>(epochs)
     .bind::<Text, _>(me)
-    .bind::<BigInt, _>(epoch as i64)
     .bind::<BigInt, _>(millis(lease))
-    .execute(conn)
-    .map(|rows| rows == 1)
+    .load::<Named>(conn)
+    .map(|rows| rows.into_iter().map(|row| row.name).collect())
+}
+
+#[derive(QueryableByName)]
+struct Named {
+    #[diesel(sql_type = Text)]
+    name: String,
 }
 
 /// Gives up `me`'s lease of `name` under `epoch` (the epoch stays: the next owner's is higher);
@@ -244,18 +257,44 @@ mod tests {
         );
         let before = lease_row(conn, "studio");
         assert_eq!(before.owner.as_deref(), Some("n1"));
-        assert!(renew(conn, "studio", "n1", 1, LEASE).unwrap());
-        assert!(!renew(conn, "studio", "n2", 1, LEASE).unwrap());
-        assert!(!renew(conn, "studio", "n1", 2, LEASE).unwrap());
+        let held = |name: &str, epoch| vec![(name.to_string(), epoch)];
+        assert_eq!(
+            renew(conn, &held("studio", 1), "n1", LEASE).unwrap(),
+            ["studio"]
+        );
+        assert!(renew(conn, &held("studio", 1), "n2", LEASE)
+            .unwrap()
+            .is_empty());
+        assert!(renew(conn, &held("studio", 2), "n1", LEASE)
+            .unwrap()
+            .is_empty());
         let renewed = lease_row(conn, "studio");
         assert!(renewed.expires_at >= before.expires_at);
 
         expire_all(conn);
         assert_eq!(acquire(conn, "studio", "n2", LEASE).unwrap(), Some(2));
         assert!(
-            !renew(conn, "studio", "n1", 1, LEASE).unwrap(),
+            renew(conn, &held("studio", 1), "n1", LEASE)
+                .unwrap()
+                .is_empty(),
             "the old owner's epoch is fenced off"
         );
+        // Several at once: only those still this node's under their epoch.
+        assert_eq!(acquire(conn, "booth", "n2", LEASE).unwrap(), Some(1));
+        assert_eq!(acquire(conn, "stage", "n1", LEASE).unwrap(), Some(1));
+        let mut renewed = renew(
+            conn,
+            &[
+                ("studio".to_string(), 2),
+                ("booth".to_string(), 1),
+                ("stage".to_string(), 1),
+            ],
+            "n2",
+            LEASE,
+        )
+        .unwrap();
+        renewed.sort();
+        assert_eq!(renewed, ["booth", "studio"]);
         assert!(!release(conn, "studio", "n1", 1).unwrap());
         assert!(release(conn, "studio", "n2", 2).unwrap());
         let released = lease_row(conn, "studio");

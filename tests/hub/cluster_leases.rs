@@ -373,3 +373,57 @@ async fn a_hub_alone_answers_not_a_cluster_and_its_readiness_is_unchanged() {
     let ready = hub.get("/readyz").await;
     assert!(ready.body.get("cluster").is_none(), "{:?}", ready.body);
 }
+
+/// A node that leaves (a stop signal: `Halt { leave: true }`) stops its connections, releases
+/// its leases and removes its row: the other takes its instances at its next heartbeat, without
+/// waiting for the leases to expire.
+#[actix_web::test]
+#[cfg_attr(
+    any(not(feature = "postgres"), postgres_missing),
+    ignore = "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)"
+)]
+async fn postgres_a_node_leaving_releases_its_leases_and_the_other_takes_them() {
+    let database = postgres::fresh_database();
+    let location = DatabaseLocation::Postgres(PostgresUrl::parse(&database.url).unwrap());
+    let (fakes, instances) = three_fakes().await;
+    let a = node("node-a", instances.clone(), &location);
+    until("node A owns and connects all three", || {
+        each_owned_and_connected_once(&[&a], &fakes)
+    })
+    .await;
+    let b = node("node-b", instances, &location);
+    until("node B heard of", || {
+        a.ownership
+            .view()
+            .is_some_and(|view| view.nodes.get("node-b").is_some_and(|node| node.live))
+    })
+    .await;
+
+    let left = Instant::now();
+    a.keeper
+        .as_ref()
+        .unwrap()
+        .send(Halt { leave: true })
+        .await
+        .unwrap();
+    assert_eq!(
+        links(&fakes),
+        0,
+        "A stopped every connection before answering"
+    );
+    let rows = postgres::query(
+        &database.name,
+        "SELECT (SELECT count(*) FROM cluster_nodes WHERE node_id = 'node-a'), \
+         (SELECT count(*) FROM cluster_leases WHERE owner = 'node-a')",
+    );
+    assert_eq!(rows, "0|0", "A's row and leases gone");
+    until("node B owns and connects all three", || {
+        each_owned_and_connected_once(&[&b], &fakes)
+    })
+    .await;
+    eprintln!(
+        "handover: {} ms from node A leaving to node B connected to all three (lease {} ms)",
+        left.elapsed().as_millis(),
+        LEASE.as_millis()
+    );
+}
