@@ -56,6 +56,7 @@ use serde::Serialize;
 use super::{
     board::{HubSnapshot, StatusBoard},
     fleet_status::{InstanceAction, InstanceChange},
+    mirroring::{self, MirroredChange},
     model::InstanceStatus,
     update::{self, Change, ObsUpdate, Source},
 };
@@ -206,6 +207,20 @@ pub struct ReleaseInstance {
     pub instance: String,
 }
 
+/// In a cluster: what the node owning `instance` wrote since this node last heard of it
+/// (sent by `cluster::feed`). Unless this node holds the instance's lease itself, the owner's
+/// status replaces the board's (the instance is added if unknown) and each change new to this
+/// node is numbered in this node's `seq`, stamped `mirrored` with its `instance_seq`, published
+/// and pushed like any other (see [`super::mirroring`]).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Mirror {
+    pub instance: String,
+    /// The owner's status of the instance and the `instance_seq` it was written at.
+    pub status: Option<(u64, InstanceStatus)>,
+    pub changes: Vec<MirroredChange>,
+}
+
 /// Applied (`Ok`), or the reason it was not.
 pub type CallbackDecision = Result<(), &'static str>;
 
@@ -315,6 +330,10 @@ impl StatusManager {
                     claim.next_seq += 1;
                     stamp
                 });
+                if let (Some(stamp), Some(status)) = (cluster, self.instances.get_mut(instance)) {
+                    // The snapshot says which of the instance's changes it includes.
+                    Arc::make_mut(status).instance_seq = Some(stamp.instance_seq);
+                }
                 StatusChanged(Arc::new(ChangeEvent {
                     cluster,
                     seq: self.seq,
@@ -589,6 +608,67 @@ impl Handler<ReleaseInstance> for StatusManager {
 
     fn handle(&mut self, release: ReleaseInstance, _: &mut Self::Context) {
         self.claims.remove(&release.instance);
+    }
+}
+
+impl Handler<Mirror> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, mirror: Mirror, _: &mut Self::Context) {
+        let name = mirror.instance;
+        // Held here: this node numbers the instance's changes itself, and the relay of what
+        // it wrote (or what the previous owner wrote before the handover) shows nothing new.
+        if self.claims.contains_key(&name) {
+            return;
+        }
+        let known = self
+            .instances
+            .get(&name)
+            .map(|status| status.instance_seq.unwrap_or(0));
+        let (status_seq, offered) = match mirror.status {
+            Some((seq, status)) => (Some(seq), Some(status)),
+            None => (None, None),
+        };
+        let plan = mirroring::plan(known, status_seq, mirror.changes);
+        if plan.is_empty() {
+            return;
+        }
+        let previous_seq = self.instances.get(&name).map_or(0, |status| status.seq);
+        if let Some(mut status) = offered.filter(|_| plan.replace_status) {
+            // The owner's hub-wide numbering means nothing here.
+            status.seq = previous_seq;
+            self.instances.insert(name.clone(), Arc::new(status));
+        }
+        let events: Vec<StatusChanged> = plan
+            .changes
+            .into_iter()
+            .map(|mirrored| {
+                self.seq += 1;
+                record_metrics(&name, &mirrored.change);
+                StatusChanged(Arc::new(ChangeEvent {
+                    seq: self.seq,
+                    instance: name.clone(),
+                    at: mirrored.at,
+                    source: mirrored.source,
+                    change: mirrored.change,
+                    cluster: Some(ClusterStamp {
+                        instance_seq: mirrored.instance_seq,
+                        epoch: mirrored.epoch,
+                        mirrored: true,
+                    }),
+                }))
+            })
+            .collect();
+        if let Some(status) = self.instances.get_mut(&name) {
+            let status = Arc::make_mut(status);
+            status.instance_seq = Some(plan.instance_seq);
+            if !events.is_empty() {
+                status.seq = self.seq;
+            }
+        }
+        // Published before pushed, as every change (see `apply`).
+        self.publish();
+        self.notify(events);
     }
 }
 
