@@ -132,6 +132,9 @@ struct Feed {
     manager: Addr<StatusManager>,
     ownership: Ownership,
     cursors: Cursors,
+    /// The start-up load is done: from then on, an instance seen for the first time is shown
+    /// from its first change kept (it is new to the cluster, or to this node's clients).
+    loaded: bool,
 }
 
 impl Feed {
@@ -140,6 +143,7 @@ impl Feed {
             manager,
             ownership,
             cursors: Cursors::default(),
+            loaded: false,
         }
     }
 
@@ -190,6 +194,7 @@ impl Feed {
                 last_sweep = Some(Instant::now());
                 due.extend(self.cursors.behind(&relay::status_seqs(conn)?));
             }
+            let loading = !self.loaded;
             if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_INTERVAL) {
                 last_prune = Some(Instant::now());
                 let pruned = relay::prune(conn)?;
@@ -203,6 +208,7 @@ impl Feed {
             for instance in due {
                 self.catch_up(conn, &instance)?;
             }
+            self.loaded |= loading;
         }
         Ok(())
     }
@@ -223,10 +229,10 @@ impl Feed {
             self.cursors.advance(instance, row.seq);
             return Ok(());
         }
-        // The first sight of an instance (start-up) takes its status alone.
-        let changes = match shown {
-            Some(after) => relay::changes_between(conn, instance, after, row.seq)?,
-            None => Vec::new(),
+        // At start-up, an instance takes its status alone: its past changes are history.
+        let changes = match (shown, self.loaded) {
+            (None, false) => Vec::new(),
+            (after, _) => relay::changes_between(conn, instance, after.unwrap_or(0), row.seq)?,
         };
         self.manager.do_send(Mirror {
             instance: instance.to_string(),

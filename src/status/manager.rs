@@ -820,4 +820,99 @@ mod tests {
             .await
             .unwrap());
     }
+
+    /// Records what a subscriber is pushed.
+    struct Seen(Arc<std::sync::Mutex<Vec<StatusChanged>>>);
+    impl Actor for Seen {
+        type Context = Context<Self>;
+    }
+    impl Handler<StatusChanged> for Seen {
+        type Result = ();
+        fn handle(&mut self, event: StatusChanged, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    #[actix_web::test]
+    async fn mirrored_changes_are_numbered_here_once_each_unless_the_instance_is_held_here() {
+        let manager = StatusManager::new(&[("studio", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        manager
+            .send(Subscribe(Seen(seen.clone()).start().recipient()))
+            .await
+            .unwrap();
+        let scene = |instance_seq: u64| MirroredChange {
+            instance_seq,
+            epoch: 4,
+            at: Utc::now(),
+            source: Source::ObsEvent,
+            change: Change::SceneChanged {
+                scene: format!("scene {instance_seq}"),
+                previous: None,
+            },
+        };
+        let owners = |instance_seq: u64, scene: &str| {
+            let mut status = InstanceStatus::new("remote", "10.0.0.9", 4455, Utc::now());
+            status.current_scene = Some(scene.into());
+            status.seq = 999;
+            status.instance_seq = Some(instance_seq);
+            (instance_seq, status)
+        };
+        // An instance of another node: added, its changes numbered in this node's sequence.
+        manager
+            .send(Mirror {
+                instance: "remote".into(),
+                status: Some(owners(2, "scene 2")),
+                changes: vec![scene(1), scene(2)],
+            })
+            .await
+            .unwrap();
+        // Repeated by a sweep, with one more: only the new one is shown.
+        manager
+            .send(Mirror {
+                instance: "remote".into(),
+                status: Some(owners(3, "scene 3")),
+                changes: vec![scene(2), scene(3)],
+            })
+            .await
+            .unwrap();
+        let remote = board.current().instances["remote"].clone();
+        assert_eq!(remote.current_scene.as_deref(), Some("scene 3"));
+        assert_eq!((remote.seq, remote.instance_seq), (3, Some(3)));
+        {
+            let seen = seen.lock().unwrap();
+            let numbered: Vec<_> = seen
+                .iter()
+                .map(|event| (event.seq, event.cluster.map(|stamp| stamp.instance_seq)))
+                .collect();
+            assert_eq!(numbered, [(1, Some(1)), (2, Some(2)), (3, Some(3))]);
+            assert!(seen.iter().all(|event| event
+                .cluster
+                .is_some_and(|stamp| stamp.mirrored && stamp.epoch == 4)));
+        }
+        // Held here: this node numbers its changes itself; a relay changes nothing.
+        manager
+            .send(ClaimInstance {
+                instance: "remote".into(),
+                epoch: 5,
+                next_seq: 4,
+            })
+            .await
+            .unwrap();
+        manager
+            .send(Mirror {
+                instance: "remote".into(),
+                status: Some(owners(4, "scene 4")),
+                changes: vec![scene(4)],
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            board.current().instances["remote"].current_scene.as_deref(),
+            Some("scene 3")
+        );
+        assert_eq!(seen.lock().unwrap().len(), 3);
+    }
 }

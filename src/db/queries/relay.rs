@@ -230,3 +230,182 @@ mod pg {
         .execute(conn)
     }
 }
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use diesel::{connection::SimpleConnection, sql_types::BigInt};
+
+    use super::*;
+    use crate::{
+        db::{
+            backend::write_transaction,
+            queries::{apply_batch, Applied, InstanceIds},
+            recording::{Relayed, WriteOp},
+            testing::{test_db_on, Backend},
+        },
+        status::{Change, ChangeEvent, ClusterStamp, InstanceStatus, Source},
+    };
+
+    fn relayed(instance_seq: u64, epoch: u64, change: Change) -> WriteOp {
+        let mut status = InstanceStatus::new("studio", "127.0.0.1", 4455, Utc::now());
+        status.instance_seq = Some(instance_seq);
+        WriteOp::Relay(Arc::new(Relayed {
+            event: Arc::new(ChangeEvent {
+                seq: 100 + instance_seq,
+                instance: "studio".into(),
+                at: Utc::now(),
+                source: Source::ObsEvent,
+                change,
+                cluster: Some(ClusterStamp {
+                    instance_seq,
+                    epoch,
+                    mirrored: false,
+                }),
+            }),
+            status: Some(Arc::new(status)),
+            node: Arc::from("n1"),
+        }))
+    }
+
+    fn scene(instance_seq: u64, epoch: u64) -> WriteOp {
+        relayed(
+            instance_seq,
+            epoch,
+            Change::SceneChanged {
+                scene: format!("scene {instance_seq}"),
+                previous: None,
+            },
+        )
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut Conn, sql: &str) -> i64 {
+        crate::db::backend::per_backend!(conn, |c| diesel::sql_query(sql)
+            .get_result::<Count>(c)
+            .expect("counts")
+            .n)
+    }
+
+    fn write(conn: &mut Conn, ops: &[WriteOp]) -> Applied {
+        let mut ids = InstanceIds::new();
+        write_transaction(conn, |conn| apply_batch(conn, ops, &mut ids)).expect("written")
+    }
+
+    /// The owner's changes are written (event row with its instance_seq, relay row of every
+    /// kind, status, notification) only while it holds the lease under their epoch.
+    #[test]
+    #[cfg_attr(postgres_missing, ignore = "needs PostgreSQL")]
+    fn postgres_relayed_changes_are_written_only_under_the_lease_they_were_numbered_under() {
+        let (db, mut conn) = test_db_on(Backend::Postgres);
+        let mut listener = db.connect();
+        listener.batch_execute("LISTEN obs_hub_changes").unwrap();
+        conn.batch_execute(
+            "INSERT INTO cluster_leases (name, owner, epoch, expires_at) \
+             VALUES ('studio', 'n1', 2, now() + interval '1 hour')",
+        )
+        .unwrap();
+        let stats = Change::StatsUpdated {
+            stats: None,
+            stream: Default::default(),
+            record: Default::default(),
+        };
+        let applied = write(&mut conn, &[scene(1, 2), relayed(2, 2, stats)]);
+        assert_eq!(
+            applied,
+            Applied {
+                events: 1,
+                fenced_off: 0
+            },
+            "stats are relayed, not recorded"
+        );
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT count(*) AS n FROM events WHERE instance_seq = 1"
+            ),
+            1
+        );
+        assert_eq!(
+            count(&mut conn, "SELECT count(*) AS n FROM cluster_changes"),
+            2
+        );
+        assert_eq!(
+            count(&mut conn, "SELECT max(seq) AS n FROM cluster_status"),
+            2
+        );
+        let Conn::Postgres(listener) = &mut listener else {
+            panic!("a PostgreSQL connection")
+        };
+        diesel::sql_query("SELECT 1").execute(listener).unwrap();
+        let told: Vec<String> = listener
+            .notifications_iter()
+            .map(|notification| notification.unwrap().payload)
+            .collect();
+        assert_eq!(told, ["studio"], "one notification per instance and batch");
+
+        // Numbered under an older epoch: refused, whatever else the batch holds.
+        let applied = write(&mut conn, &[scene(3, 1)]);
+        assert_eq!(applied.fenced_off, 1);
+        // The lease moved to another node: the old owner's late change is refused.
+        conn.batch_execute("UPDATE cluster_leases SET owner = 'n2', epoch = 3")
+            .unwrap();
+        let applied = write(&mut conn, &[scene(3, 2)]);
+        assert_eq!(
+            applied,
+            Applied {
+                events: 0,
+                fenced_off: 1
+            }
+        );
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM events"), 1);
+        assert_eq!(
+            count(&mut conn, "SELECT count(*) AS n FROM cluster_changes"),
+            2
+        );
+        assert_eq!(
+            count(&mut conn, "SELECT max(seq) AS n FROM cluster_status"),
+            2
+        );
+    }
+
+    /// Pruning keeps an hour of changes, and each instance's newest whatever its age (the
+    /// next owner numbers on from it).
+    #[test]
+    #[cfg_attr(postgres_missing, ignore = "needs PostgreSQL")]
+    fn postgres_pruning_keeps_the_last_hour_and_each_instances_newest_change() {
+        let (_db, mut conn) = test_db_on(Backend::Postgres);
+        conn.batch_execute(
+            "INSERT INTO cluster_changes (instance, seq, epoch, node_id, body, happened_at) VALUES \
+             ('a', 1, 1, 'n1', '{}', now() - interval '3 hours'), \
+             ('a', 2, 1, 'n1', '{}', now() - interval '2 hours'), \
+             ('a', 3, 1, 'n1', '{}', now()), \
+             ('b', 1, 1, 'n1', '{}', now() - interval '3 hours'), \
+             ('b', 2, 1, 'n1', '{}', now() - interval '2 hours')",
+        )
+        .unwrap();
+        let Conn::Postgres(pg) = &mut conn else {
+            panic!("a PostgreSQL connection")
+        };
+        assert_eq!(prune(pg).unwrap(), 3);
+        let left: Vec<(String, i64)> = crate::db::schema::cluster_changes::table
+            .select((
+                crate::db::schema::cluster_changes::instance,
+                crate::db::schema::cluster_changes::seq,
+            ))
+            .order_by((
+                crate::db::schema::cluster_changes::instance,
+                crate::db::schema::cluster_changes::seq,
+            ))
+            .load(pg)
+            .unwrap();
+        assert_eq!(left, [("a".to_string(), 3), ("b".to_string(), 2)]);
+    }
+}
