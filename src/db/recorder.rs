@@ -9,7 +9,11 @@
 //! long enough for 200 000 events to pile up (then new events are dropped and counted, rather
 //! than exhausting memory). State changes are logged once each.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::prelude::*;
 use chrono::Utc;
@@ -29,6 +33,8 @@ use crate::status::{StatusBoard, StatusChanged};
 const MAX_BATCH_OPS: usize = 2_000;
 /// Beyond this many unwritten events, new ones are dropped (and counted).
 const MAX_PENDING_EVENTS: u64 = 200_000;
+/// Changes refused by their lease's fence are logged at most this often.
+const FENCE_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct Recorder {
     writer: Addr<Writer<HistoryStore>>,
@@ -44,6 +50,8 @@ pub struct Recorder {
     /// In a cluster: this node's id and its board (stamped changes are relayed with the
     /// instance's status). None alone.
     relay: Option<(Arc<str>, StatusBoard)>,
+    /// When changes refused by their lease's fence were last logged.
+    fence_warned: Option<Instant>,
 }
 
 /// In a cluster: relay this node's stamped changes, as node `node`, with the statuses of
@@ -72,6 +80,7 @@ impl Recorder {
             trackers: HashMap::new(),
             dropping: false,
             relay: None,
+            fence_warned: None,
         }
     }
 
@@ -129,11 +138,19 @@ impl WriteBehind<WriteOp> for Recorder {
             crate::metrics::metrics()
                 .cluster_fenced_changes
                 .inc_by(applied.fenced_off as u64);
-            log::warn!(
-                "cluster: {} changes dropped: this node no longer holds their instance's lease \
-                 (another node owns it now)",
-                applied.fenced_off
-            );
+            // Once a minute at most: until the keeper learns it lost the lease, every poll
+            // makes a change that is refused.
+            if self
+                .fence_warned
+                .is_none_or(|at| at.elapsed() >= FENCE_WARNING_INTERVAL)
+            {
+                self.fence_warned = Some(Instant::now());
+                log::warn!(
+                    "cluster: {} changes dropped: this node no longer holds their instance's \
+                     lease (another node owns it now)",
+                    applied.fenced_off
+                );
+            }
         }
         let events = batch.iter().filter(|op| op.is_event()).count() as u64;
         self.unwritten_events = self.unwritten_events.saturating_sub(events);
