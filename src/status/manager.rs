@@ -330,9 +330,11 @@ impl StatusManager {
                     claim.next_seq += 1;
                     stamp
                 });
-                if let (Some(stamp), Some(status)) = (cluster, self.instances.get_mut(instance)) {
+                if let Some(stamp) = cluster {
                     // The snapshot says which of the instance's changes it includes.
-                    Arc::make_mut(status).instance_seq = Some(stamp.instance_seq);
+                    if let Some(status) = self.instances.get_mut(instance) {
+                        Arc::make_mut(status).instance_seq = Some(stamp.instance_seq);
+                    }
                 }
                 StatusChanged(Arc::new(ChangeEvent {
                     cluster,

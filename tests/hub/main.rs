@@ -13,8 +13,8 @@ mod common;
 
 mod api;
 mod audio;
-mod cluster_relay;
 mod cli;
+mod cluster_relay;
 mod connection;
 mod dashboard_state;
 mod doctor;
