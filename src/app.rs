@@ -204,6 +204,10 @@ pub struct Application {
     /// The certificate served, when HTTPS is on.
     tls: Option<crate::tls::Identity>,
     url_signer: Arc<http::signed_url::UrlSigner>,
+    /// Who owns which instance and duty (alone: everything is this hub's).
+    ownership: Ownership,
+    /// A cluster node's lease keeper (None alone).
+    keeper: Option<actix::Recipient<crate::cluster::Halt>>,
 }
 
 impl Application {
@@ -299,12 +303,25 @@ impl Application {
         // while someone watches them.
         let meters = crate::audio::meters::start(lossy.clone());
         let supervisor = ConnectionSupervisor::new(
-            all_instances,
+            all_instances.clone(),
             settings.timing.clone(),
             manager.clone(),
             translators().with_tap(meters),
-        )
+        );
+        // A cluster node connects only to the instances whose lease it holds.
+        let supervisor = match settings.cluster {
+            Some(_) => supervisor.gated(),
+            None => supervisor,
+        }
         .start();
+        let keeper = start_keeper(
+            &settings,
+            all_instances,
+            &manager,
+            &supervisor,
+            &ownership,
+            &persistence,
+        );
         let (rules, rules_api) = start_rules(
             &settings,
             declared_rules,
@@ -392,7 +409,20 @@ impl Application {
             instance_groups,
             tls,
             url_signer,
+            ownership,
+            keeper,
         })
+    }
+
+    /// Who owns which instance and duty: a cluster node's view, published by its lease keeper
+    /// at every heartbeat (alone: everything is this hub's).
+    pub fn ownership(&self) -> Ownership {
+        self.ownership.clone()
+    }
+
+    /// A cluster node's lease keeper (None alone): send it [`crate::cluster::Halt`] to stop it.
+    pub fn keeper(&self) -> Option<actix::Recipient<crate::cluster::Halt>> {
+        self.keeper.clone()
     }
 
     /// The signer of picture URLs (tests mint URLs that have expired with it).
@@ -453,6 +483,17 @@ impl Application {
             handle.stop(true).await;
         });
         let served = self.server.await;
+        // A cluster node hands its instances over first: the others take them at once rather
+        // than a lease later.
+        if let Some(keeper) = &self.keeper {
+            let leave = keeper.send(crate::cluster::Halt { leave: true });
+            if tokio::time::timeout(DISCONNECT_ON_SHUTDOWN, leave)
+                .await
+                .is_err()
+            {
+                log::warn!("the cluster's leases were not released within 2 s; they expire");
+            }
+        }
         // Leave OBS before draining, so that the instances' `stopped` states reach the history
         // and the webhooks too.
         let stop = self.supervisor.send(crate::obs::StopManager);
@@ -495,6 +536,81 @@ fn start_relay(
     }
     let _ = (manager, ownership);
     Ok(())
+}
+
+/// A cluster node's lease keeper (None alone; a cluster needs the `postgres` feature, without
+/// which start-up refuses one).
+#[cfg(feature = "postgres")]
+fn start_keeper(
+    settings: &Settings,
+    known: Vec<InstanceConfig>,
+    manager: &Addr<StatusManager>,
+    supervisor: &Addr<ConnectionSupervisor>,
+    ownership: &Ownership,
+    persistence: &Persistence,
+) -> Option<actix::Recipient<crate::cluster::Halt>> {
+    use crate::cluster::keeper::{KeeperParts, LeaseKeeper};
+    let cluster = settings.cluster.clone()?;
+    let location = settings.database.location()?;
+    let keeper = LeaseKeeper::new(KeeperParts {
+        cluster,
+        location,
+        options: crate::db::pool::ConnectionOptions {
+            busy_timeout: settings.database.busy_timeout,
+        },
+        configured: settings.instances.clone(),
+        known,
+        manager: manager.clone(),
+        supervisor: supervisor.clone(),
+        ownership: ownership.clone(),
+        starts: Default::default(),
+    })
+    .with_flush(history_flush(manager, persistence, settings))
+    .start();
+    Some(keeper.recipient())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn start_keeper(
+    _: &Settings,
+    _: Vec<InstanceConfig>,
+    _: &Addr<StatusManager>,
+    _: &Addr<ConnectionSupervisor>,
+    _: &Ownership,
+    _: &Persistence,
+) -> Option<actix::Recipient<crate::cluster::Halt>> {
+    None
+}
+
+/// What the keeper awaits before it releases a lease: a round trip through the status manager
+/// (the changes it pushed are then in the recorder's mailbox), then the recorder's flush of
+/// everything it accepted, bounded by a heartbeat (a change left unwritten after that is
+/// refused by the lease's fence, never written under the next owner's numbers).
+#[cfg(feature = "postgres")]
+fn history_flush(
+    manager: &Addr<StatusManager>,
+    persistence: &Persistence,
+    settings: &Settings,
+) -> crate::cluster::keeper::Flush {
+    let manager = manager.clone();
+    let persistence = persistence.clone();
+    let limit = settings
+        .cluster
+        .as_ref()
+        .map_or(Duration::from_secs(1), |cluster| cluster.heartbeat());
+    std::rc::Rc::new(move || {
+        let manager = manager.clone();
+        let persistence = persistence.clone();
+        Box::pin(async move {
+            let _ = manager.send(crate::status::Ping).await;
+            if !persistence.flush(limit).await {
+                log::warn!(
+                    "cluster: the last changes of an instance handed over were not written \
+                     within {limit:?}"
+                );
+            }
+        })
+    })
 }
 
 /// Starts the rules engine with the config file's rules and the stored ones; answers it and

@@ -14,6 +14,7 @@ mod common;
 mod api;
 mod audio;
 mod cli;
+mod cluster_leases;
 mod cluster_relay;
 mod connection;
 mod dashboard_state;

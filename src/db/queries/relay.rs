@@ -42,8 +42,10 @@ pub struct StatusRow {
 }
 
 /// Whether `node` holds `instance`'s lease under `epoch`. On PostgreSQL the lease row is
-/// locked (FOR SHARE) until the transaction ends: a node taking the lease over waits for this
-/// write to commit, and numbers on from it.
+/// locked FOR KEY SHARE until the transaction ends: renewals and takeovers (updates of other
+/// columns) do not wait for it, but a node that has taken the lease over takes the row FOR
+/// UPDATE before it reads the next number (`cluster::store::next_seq`), which waits for this
+/// write to commit: it numbers on from it, and no number is written twice.
 pub fn lease_held(conn: &mut Conn, instance: &str, node: &str, epoch: i64) -> QueryResult<bool> {
     #[cfg(feature = "postgres")]
     if let Conn::Postgres(pg) = conn {
@@ -92,11 +94,12 @@ mod pg {
         node: &str,
         epoch: i64,
     ) -> QueryResult<bool> {
-        let rows: Vec<Epoch> =
-            sql_query("SELECT epoch FROM cluster_leases WHERE name = $1 AND owner = $2 FOR SHARE")
-                .bind::<Text, _>(instance)
-                .bind::<Text, _>(node)
-                .load(conn)?;
+        let rows: Vec<Epoch> = sql_query(
+            "SELECT epoch FROM cluster_leases WHERE name = $1 AND owner = $2 FOR KEY SHARE",
+        )
+        .bind::<Text, _>(instance)
+        .bind::<Text, _>(node)
+        .load(conn)?;
         Ok(rows.iter().any(|row| row.epoch == epoch))
     }
 
