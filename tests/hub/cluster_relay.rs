@@ -219,3 +219,92 @@ async fn postgres_cluster_a_client_of_another_node_sees_the_owners_changes_in_or
         0
     );
 }
+
+/// The relay's latency, measured (never asserted): `cargo test --features postgres --test hub
+/// -- --ignored postgres_measure_relay_latency --nocapture`. 1,000 scene switches in OBS, one at
+/// a time; for each, the time until a WebSocket client receives the change: of the mirroring
+/// node in a two-node cluster, and of a single hub (alone, on PostgreSQL too). Printed as p50
+/// and p99, from the switch (OBS's event included) and from the change's `at` (the owner's
+/// status manager numbering it).
+#[actix_web::test]
+#[ignore = "a measurement: run it by name with --ignored --nocapture"]
+async fn postgres_measure_relay_latency() {
+    const CHANGES: usize = 1_000;
+    let database = postgres::fresh_database();
+    let location = DatabaseLocation::Postgres(PostgresUrl::parse(&database.url).unwrap());
+    let fake = start_fake().await;
+    let (_owner, mirror) = owner_then_mirror(
+        &location,
+        vec![instance("studio", &fake, PASSWORD)],
+        "studio",
+    )
+    .await;
+    let cluster = measure(&mirror, &fake, CHANGES).await;
+
+    let alone_database = postgres::fresh_database();
+    let alone_location =
+        DatabaseLocation::Postgres(PostgresUrl::parse(&alone_database.url).unwrap());
+    let alone_fake = start_fake().await;
+    let alone = spawn_hub_configured(vec![instance("studio", &alone_fake, PASSWORD)], |s| {
+        common::use_database(s, &alone_location)
+    });
+    eventually("the single hub connected", || async {
+        alone
+            .board
+            .current()
+            .instance("studio")
+            .is_some_and(|status| status.is_connected() && !status.stale)
+    })
+    .await;
+    let single = measure(&alone, &alone_fake, CHANGES).await;
+    for (name, (from_switch, from_at)) in [("cluster", cluster), ("single hub", single)] {
+        eprintln!(
+            "{name}: {CHANGES} changes; from the switch in OBS p50 {:.2} ms p99 {:.2} ms; \
+             from the owner's numbering p50 {:.2} ms p99 {:.2} ms",
+            percentile(&from_switch, 0.50),
+            percentile(&from_switch, 0.99),
+            percentile(&from_at, 0.50),
+            percentile(&from_at, 0.99),
+        );
+    }
+}
+
+/// Switches scenes `n` times, each once the client of `hub` has the previous one; answers the
+/// latencies (ms) from each switch and from each change's `at`.
+async fn measure(
+    hub: &TestHub,
+    fake: &obs_hub::fake_obs::FakeObs,
+    n: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let ws = format!("{}/ws", hub.base.replacen("http://", "ws://", 1));
+    let (_, mut socket) = hub.client.ws(ws).connect().await.expect("WebSocket opens");
+    let snapshot = next_json(&mut socket).await;
+    let mut current = snapshot["instances"]["studio"]["current_scene"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (mut from_switch, mut from_at) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let scene = if current == "Live" { "BRB" } else { "Live" };
+        let switched = std::time::Instant::now();
+        fake.switch_scene_from_obs(scene).await;
+        loop {
+            let change = next_json(&mut socket).await;
+            if change["type"] == "scene_changed" && change["scene"] == scene {
+                from_switch.push(switched.elapsed().as_secs_f64() * 1e3);
+                let at: chrono::DateTime<chrono::Utc> =
+                    serde_json::from_value(change["at"].clone()).expect("at");
+                from_at.push((chrono::Utc::now() - at).num_microseconds().unwrap() as f64 / 1e3);
+                break;
+            }
+        }
+        current = scene.to_string();
+    }
+    (from_switch, from_at)
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
