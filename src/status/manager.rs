@@ -248,6 +248,8 @@ pub struct StatusManager {
 struct Claim {
     epoch: u64,
     next_seq: u64,
+    /// The first number of this claim: below it, the previous owners' changes.
+    first_seq: u64,
 }
 
 /// Fired [`super::audio_status::VOLUME_SETTLE`] after a volume step; settles the volume if no later
@@ -600,6 +602,7 @@ impl Handler<ClaimInstance> for StatusManager {
             Claim {
                 epoch: claim.epoch,
                 next_seq: claim.next_seq,
+                first_seq: claim.next_seq,
             },
         );
     }
@@ -618,20 +621,24 @@ impl Handler<Mirror> for StatusManager {
 
     fn handle(&mut self, mirror: Mirror, _: &mut Self::Context) {
         let name = mirror.instance;
-        // Held here: this node numbers the instance's changes itself, and the relay of what
-        // it wrote (or what the previous owner wrote before the handover) shows nothing new.
-        if self.claims.contains_key(&name) {
-            return;
+        let mut changes = mirror.changes;
+        let mut offered = mirror.status;
+        // Held here: this node numbers the instance's changes itself and its own link speaks
+        // for its status. Only the previous owner's last changes, relayed after the handover
+        // and before this node's first change, are still shown.
+        if let Some(claim) = self.claims.get(&name) {
+            changes.retain(|change| change.instance_seq < claim.first_seq);
+            offered = None;
         }
         let known = self
             .instances
             .get(&name)
             .map(|status| status.instance_seq.unwrap_or(0));
-        let (status_seq, offered) = match mirror.status {
+        let (status_seq, offered) = match offered {
             Some((seq, status)) => (Some(seq), Some(status)),
             None => (None, None),
         };
-        let plan = mirroring::plan(known, status_seq, mirror.changes);
+        let plan = mirroring::plan(known, status_seq, changes);
         if plan.is_empty() {
             return;
         }
@@ -894,7 +901,8 @@ mod tests {
                 .cluster
                 .is_some_and(|stamp| stamp.mirrored && stamp.epoch == 4)));
         }
-        // Held here: this node numbers its changes itself; a relay changes nothing.
+        // Held here from 4 on: this node numbers its changes itself; a relay of them (and of
+        // the owner's status) changes nothing.
         manager
             .send(ClaimInstance {
                 instance: "remote".into(),
@@ -916,5 +924,32 @@ mod tests {
             Some("scene 3")
         );
         assert_eq!(seen.lock().unwrap().len(), 3);
+        // Claimed from 6 on: the previous owner's 5, relayed late, is still shown (but not its
+        // status); its 6 is this node's own number, and is not.
+        manager
+            .send(ClaimInstance {
+                instance: "remote".into(),
+                epoch: 6,
+                next_seq: 6,
+            })
+            .await
+            .unwrap();
+        manager
+            .send(Mirror {
+                instance: "remote".into(),
+                status: Some(owners(6, "scene 6")),
+                changes: vec![scene(5), scene(6)],
+            })
+            .await
+            .unwrap();
+        let late: Vec<_> = seen.lock().unwrap()[3..]
+            .iter()
+            .map(|event| event.cluster.map(|stamp| stamp.instance_seq))
+            .collect();
+        assert_eq!(late, [Some(5)]);
+        assert_eq!(
+            board.current().instances["remote"].current_scene.as_deref(),
+            Some("scene 3")
+        );
     }
 }
