@@ -32,6 +32,8 @@ pub struct Metrics {
     pub cluster_node: IntGaugeVec,
     /// 1 for each lease (an instance or a duty) the cluster node holds.
     pub cluster_leases: IntGaugeVec,
+    /// Cluster: changes this node numbered but could not write, its lease having moved on.
+    pub cluster_fenced_changes: IntCounter,
 }
 
 /// The process-wide metrics.
@@ -177,6 +179,14 @@ impl Metrics {
                          cluster node holds",
                     ),
                     &["node", "lease"],
+                )
+                .expect("valid"),
+            ),
+            cluster_fenced_changes: register(
+                &registry,
+                IntCounter::new(
+                    "cluster_fenced_changes_total",
+                    "Changes dropped unwritten because this node no longer held the lease",
                 )
                 .expect("valid"),
             ),

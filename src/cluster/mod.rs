@@ -8,6 +8,7 @@
 //! - [`lease_plan`]: what a node does with its leases at a heartbeat (pure);
 //! - `store`: the nodes' and leases' rows on PostgreSQL;
 //! - `keeper`: the `LeaseKeeper` actor that heartbeats, plans, acts and publishes the view;
+//! - `feed`: shows the changes of the instances other nodes own (the relay's reading side);
 //! - [`routes`]: `GET /api/cluster/`.
 
 use std::{
@@ -22,6 +23,8 @@ pub mod lease_plan;
 pub mod rendezvous;
 pub mod routes;
 
+#[cfg(feature = "postgres")]
+pub mod feed;
 #[cfg(feature = "postgres")]
 pub mod keeper;
 #[cfg(feature = "postgres")]

@@ -206,6 +206,13 @@ pub fn release(conn: &mut PgConnection, name: &str, me: &str, epoch: u64) -> Que
 /// The per-instance sequence number the next owner of `instance` starts from: one above the
 /// last change any owner wrote.
 pub fn next_seq(conn: &mut PgConnection, instance: &str) -> QueryResult<u64> {
+    // A barrier: a previous owner's history transaction that checked its lease before this
+    // node took it holds the row FOR KEY SHARE (`db::queries::relay::lease_held`) until it
+    // commits; taking the row FOR UPDATE waits for it, so its changes are counted below. (Any
+    // later one finds the new epoch and writes nothing.)
+    sql_query("SELECT 1 FROM cluster_leases WHERE name = $1 FOR UPDATE")
+        .bind::<Text, _>(instance)
+        .execute(conn)?;
     sql_query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM cluster_changes WHERE instance = $1")
         .bind::<Text, _>(instance)
         .get_result::<Next>(conn)

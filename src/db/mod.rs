@@ -136,6 +136,18 @@ impl Persistence {
         })
     }
 
+    /// In a cluster: the recorder writes this node's stamped changes fenced and relays them
+    /// (`db::queries::relay`) with the statuses of `board`. Call before subscribing the
+    /// recorder to the status manager.
+    pub fn relay_as(&self, node: &str, board: crate::status::StatusBoard) {
+        if let Some(recorder) = &self.recorder {
+            recorder.do_send(recorder::RelayAs {
+                node: node.to_string(),
+                board,
+            });
+        }
+    }
+
     /// For history reads; None when persistence is disabled.
     pub fn pool(&self) -> Option<&Pool> {
         self.pool.as_ref()

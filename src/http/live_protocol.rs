@@ -7,7 +7,8 @@
 //!   first on every connection and in answer to a resync;
 //! - a change: the status manager's [`ChangeEvent`] as is, `{"seq":..,"instance":..,"at":..,
 //!   "source":..,"type":"scene_changed",...}`, for every change with `seq` above the snapshot's,
-//!   in order and without gaps;
+//!   in order and without gaps; in a cluster of hubs also `instance_seq` (the instance's own
+//!   number, gap-free across its owners; relayed changes of other nodes' instances included);
 //! - `error`: `{"type":"error","error":code,"message":..}` for a client message not understood
 //!   (`invalid_message`) or a subscription refused (`invalid_subscription`);
 //! - `subscribed` / `unsubscribed`: `{"type":"subscribed","instance":..,"topics":[..]}`, the

@@ -15,6 +15,7 @@ mod api;
 mod audio;
 mod cli;
 mod cluster_leases;
+mod cluster_relay;
 mod connection;
 mod dashboard_state;
 mod doctor;
