@@ -348,10 +348,9 @@ async fn forward(
     address: &str,
     me: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let payload = request
-        .extract::<web::Payload>()
-        .await
-        .map_err(|error| ApiError::InvalidJson(format!("the request body could not be read: {error}")))?;
+    let payload = request.extract::<web::Payload>().await.map_err(|error| {
+        ApiError::InvalidJson(format!("the request body could not be read: {error}"))
+    })?;
     let body = crate::http::body::read(payload).await?;
     let target = format!(
         "{}{}",
@@ -403,8 +402,12 @@ mod tests {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let pattern = match segments.as_slice() {
             ["api", "instances", _] => "/api/instances/{instance}".to_string(),
-            ["api", "instances", _, "scenes", _] => "/api/instances/{instance}/scenes/{scene}".into(),
-            ["api", "instances", _, "stream-status"] => "/api/instances/{instance}/stream-status".into(),
+            ["api", "instances", _, "scenes", _] => {
+                "/api/instances/{instance}/scenes/{scene}".into()
+            }
+            ["api", "instances", _, "stream-status"] => {
+                "/api/instances/{instance}/stream-status".into()
+            }
             ["api", "scenes", _] => "/api/scenes/{scene}".into(),
             ["api", "stream-status"] => "/api/stream-status".into(),
             ["api", "rules", _] => "/api/rules/{name}".into(),
@@ -426,7 +429,10 @@ mod tests {
         );
         // Hub routes, the fleet's instance itself, and unknown paths: answered here.
         assert_eq!(about("/api/rules/x", &post, pattern_of), None);
-        assert_eq!(about("/api/instances/booth", &Method::DELETE, pattern_of), None);
+        assert_eq!(
+            about("/api/instances/booth", &Method::DELETE, pattern_of),
+            None
+        );
         assert_eq!(about("/nowhere", &Method::GET, pattern_of), None);
     }
 
@@ -457,9 +463,18 @@ mod tests {
                 address: "http://127.0.0.1:2".into()
             }
         );
-        assert_eq!(decide(remote(), Some("n3")), Decision::Refuse(Refusal::Moving));
-        assert_eq!(decide(Routing::Unowned, Some("n3")), Decision::Refuse(Refusal::Moving));
-        assert_eq!(decide(Routing::Unowned, None), Decision::Refuse(Refusal::Unowned));
+        assert_eq!(
+            decide(remote(), Some("n3")),
+            Decision::Refuse(Refusal::Moving)
+        );
+        assert_eq!(
+            decide(Routing::Unowned, Some("n3")),
+            Decision::Refuse(Refusal::Moving)
+        );
+        assert_eq!(
+            decide(Routing::Unowned, None),
+            Decision::Refuse(Refusal::Unowned)
+        );
     }
 
     #[test]
