@@ -183,3 +183,98 @@ async fn postgres_cluster_commands_reach_the_owner_through_any_node() {
     assert_eq!(unreachable.body["error"], "owner_unreachable");
     assert_eq!(fake.current_scene(), "BRB", "none of these reached OBS");
 }
+
+/// A delivery row as a node of the cluster would have stored it, claimed by `node` until
+/// `until` (an SQL expression on the database's clock).
+fn store_claimed_delivery(database: &str, id: &str, endpoint: &str, node: &str, until: &str) {
+    postgres::query(
+        database,
+        &format!(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, event_type, payload, status, \
+             attempts, round_start, next_attempt_at, created_at, claimed_by, claimed_until) \
+             VALUES ('{id}', '{endpoint}', 'scene_changed', \
+             '{{\"type\": \"scene_changed\", \"data\": {{\"n\": \"{id}\"}}}}', 'pending', 0, 0, \
+             now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', '{node}', {until})"
+        ),
+    );
+}
+
+/// `status|attempts|claimed_by` of a delivery.
+fn delivery_row(database: &str, id: &str) -> String {
+    postgres::query(
+        database,
+        &format!(
+            "SELECT status || '|' || attempts || '|' || coalesce(claimed_by, '-') \
+             FROM webhook_deliveries WHERE id = '{id}'"
+        ),
+    )
+}
+
+/// Deliveries whose node died (their claim expired) are taken over by a live node and reach
+/// the receiver once each, under the id they were stored with; a claim that has not expired
+/// (its node may still be sending) is never taken. The endpoint is made through node A: node B
+/// learns it from the database.
+#[actix_web::test]
+#[cfg_attr(
+    any(not(feature = "postgres"), postgres_missing),
+    ignore = "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)"
+)]
+async fn postgres_cluster_expired_delivery_claims_are_taken_over_and_live_ones_never() {
+    let (database, location) = shared_database();
+    let fake = start_fake().await;
+    let studio = || vec![instance("studio", &fake, PASSWORD)];
+    let a = spawn_node("node-a", studio(), &location);
+    let b = spawn_node("node-b", studio(), &location);
+    let receiver = common::receiver::Receiver::new();
+    receiver.start();
+    let created = a
+        .post(
+            "/api/webhooks/",
+            &serde_json::json!({"url": receiver.url(), "event_types": ["scene_changed"]})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    receiver.set_secret(created.body["secret"].as_str().expect("the secret"));
+    let endpoint = created.body["id"].as_str().expect("an id").to_string();
+    common::eventually("node B knows the endpoint made through node A", || async {
+        b.get(&format!("/api/webhooks/{endpoint}")).await.status == 200
+    })
+    .await;
+
+    store_claimed_delivery(
+        &database.name,
+        "msg_live",
+        &endpoint,
+        "node-c",
+        "(now() AT TIME ZONE 'UTC') + interval '1 hour'",
+    );
+    // One after the other: each taken over proves another sweep passed the live claim by.
+    let dead: Vec<String> = (0..3).map(|n| format!("msg_dead_{n}")).collect();
+    for id in &dead {
+        store_claimed_delivery(
+            &database.name,
+            id,
+            &endpoint,
+            "node-gone",
+            "(now() AT TIME ZONE 'UTC') - interval '1 minute'",
+        );
+        common::eventually(&format!("{id} delivered"), || async {
+            delivery_row(&database.name, id).starts_with("delivered|")
+        })
+        .await;
+    }
+    let received: Vec<String> = receiver.received().into_iter().map(|r| r.id).collect();
+    for id in &dead {
+        let times = received.iter().filter(|got| *got == id).count();
+        assert_eq!(times, 1, "{id} received once under its id: {received:?}");
+        let row = delivery_row(&database.name, id);
+        assert!(
+            row == "delivered|1|node-a" || row == "delivered|1|node-b",
+            "{id}: {row}"
+        );
+    }
+    assert!(!received.contains(&"msg_live".to_string()));
+    assert_eq!(delivery_row(&database.name, "msg_live"), "pending|0|node-c");
+    assert_eq!(receiver.bad_signatures(), 0);
+}
