@@ -322,6 +322,7 @@ impl Application {
             &manager,
             &supervisor,
             &persistence,
+            &ownership,
         );
         // The rules engine hears every change too; subscribed before any connection has
         // reported (the connections start on the supervisor's first turn).
@@ -495,6 +496,7 @@ fn start_rules(
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
     persistence: &Persistence,
+    ownership: &Ownership,
 ) -> (Addr<RuleEngine>, RulesApi) {
     let pool = persistence.pool().cloned();
     let configured: std::collections::BTreeSet<String> =
@@ -526,7 +528,29 @@ fn start_rules(
         groups: groups.clone(),
         audit: persistence.audit().cloned(),
     };
-    let engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules).start();
+    let mut engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules);
+    if let (Some(cluster), Some(pool)) = (&settings.cluster, &pool) {
+        // Rules made through another node: read anew every heartbeat.
+        let pool = pool.clone();
+        let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
+        let resolver = groups.clone();
+        let configured = configured.clone();
+        let stored: crate::rules::engine::StoredRules = Arc::new(move || {
+            let resolver = resolver.clone();
+            let group = move |name: &str| resolver(name);
+            let known = crate::rules::model::Known {
+                instances: &instances,
+                group: &group,
+            };
+            crate::rules::stored(&pool, &known, &configured)
+        });
+        engine = engine.in_cluster(crate::rules::engine::ClusterDuties {
+            ownership: ownership.clone(),
+            heartbeat: cluster.heartbeat(),
+            stored,
+        });
+    }
+    let engine = engine.start();
     let api = RulesApi {
         engine: engine.clone(),
         board: board.clone(),

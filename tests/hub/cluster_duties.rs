@@ -278,3 +278,113 @@ async fn postgres_cluster_expired_delivery_claims_are_taken_over_and_live_ones_n
     assert_eq!(delivery_row(&database.name, "msg_live"), "pending|0|node-c");
     assert_eq!(receiver.bad_signatures(), 0);
 }
+
+/// The firings of `rule` a node knows of (its own engine's).
+async fn last_firing(hub: &TestHub, rule: &str) -> Value {
+    let view = hub.get(&format!("/api/rules/{rule}")).await;
+    assert_eq!(view.status, 200, "{}", view.body);
+    view.body["last_firing"].clone()
+}
+
+async fn tick_both(a: &TestHub, b: &TestHub) {
+    for hub in [a, b] {
+        hub.rules
+            .send(obs_hub::rules::engine::Tick)
+            .await
+            .expect("the rules engine answers");
+    }
+}
+
+/// A schedule made through node A (node B learns it from the database) fires on the node
+/// holding the schedules duty only: once, on A; when the duty moves to B, B fires the next
+/// one, and A no more. Both nodes' clocks are the same hand-driven clock.
+#[actix_web::test]
+#[cfg_attr(
+    any(not(feature = "postgres"), postgres_missing),
+    ignore = "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)"
+)]
+async fn postgres_cluster_a_schedule_fires_on_one_node_only() {
+    use obs_hub::{
+        clock::{ManualClock, SharedClock},
+        status::ownership::SCHEDULES_DUTY,
+    };
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-30T17:59:30Z").unwrap();
+    let clock = std::sync::Arc::new(ManualClock::new(start.with_timezone(&Utc)));
+    let (_database, location) = shared_database();
+    let fake = start_fake().await;
+    let node = |id: &str| {
+        let clock = SharedClock::manual(clock.clone());
+        let id = id.to_string();
+        common::spawn_hub_configured(vec![instance("studio", &fake, PASSWORD)], |settings| {
+            common::use_database(settings, &location);
+            settings.clock = clock;
+            settings.cluster = Some(ClusterSettings {
+                node_id: id,
+                address: "http://127.0.0.1:9".to_string(),
+                lease: Duration::from_secs(3),
+            });
+        })
+    };
+    let a = node("node-a");
+    let b = node("node-b");
+    let nodes = [("node-a", a.base.as_str()), ("node-b", b.base.as_str())];
+    let duty_on = |holder: &str| {
+        a.ownership.publish(view(
+            "node-a",
+            &[("studio", Some("node-a")), (SCHEDULES_DUTY, Some(holder))],
+            &nodes,
+        ));
+        b.ownership.publish(view(
+            "node-b",
+            &[("studio", Some("node-a")), (SCHEDULES_DUTY, Some(holder))],
+            &nodes,
+        ));
+    };
+    duty_on("node-a");
+    a.wait_for_path("/api/instances/studio/stream-status", "A connected", |s| {
+        s["connected"] == true && s["stale"] == false
+    })
+    .await;
+    let made = a
+        .post(
+            "/api/rules",
+            r#"{"name": "evening", "trigger": {"type": "schedule", "cron": "0 19 * * *", "time_zone": "Europe/Berlin"},
+                "actions": [{"type": "switch_scene", "scene": "Starting Soon", "instances": ["studio"]}]}"#,
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    common::eventually("node B knows the rule made through node A", || async {
+        b.get("/api/rules/evening").await.status == 200
+    })
+    .await;
+
+    tick_both(&a, &b).await;
+    clock.advance(Duration::from_secs(30));
+    tick_both(&a, &b).await;
+    common::eventually("the firing on A", || async {
+        last_firing(&a, "evening").await["outcome"] == "fired"
+    })
+    .await;
+    tick_both(&a, &b).await;
+    assert_eq!(fake.current_scene(), "Starting Soon");
+    assert_eq!(fake.request_count("SetCurrentProgramScene"), 1);
+    assert_eq!(last_firing(&b, "evening").await, Value::Null);
+    let first_on_a = last_firing(&a, "evening").await;
+
+    // The duty moves to B: B fires the next evening's, A does not.
+    duty_on("node-b");
+    tick_both(&a, &b).await;
+    clock.advance(Duration::from_secs(24 * 3600));
+    tick_both(&a, &b).await;
+    common::eventually("the firing on B", || async {
+        last_firing(&b, "evening").await["outcome"] == "fired"
+    })
+    .await;
+    tick_both(&a, &b).await;
+    assert_eq!(fake.request_count("SetCurrentProgramScene"), 2);
+    assert_eq!(
+        last_firing(&a, "evening").await,
+        first_on_a,
+        "A's last firing is still the first evening's"
+    );
+}
