@@ -195,6 +195,7 @@ pub fn pending_claimed_by(conn: &mut Conn, node: &str) -> QueryResult<Vec<Delive
 }
 
 /// The deliveries of `ids`, oldest first.
+#[cfg(feature = "postgres")]
 fn deliveries_by_id(conn: &mut Conn, ids: &[String]) -> QueryResult<Vec<DeliveryRow>> {
     webhook_deliveries::table
         .filter(webhook_deliveries::id.eq_any(ids))
@@ -248,6 +249,7 @@ pub mod claims {
         Ok(0)
     }
 
+    #[cfg(feature = "postgres")]
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = diesel::sql_types::Text)]
