@@ -1,33 +1,66 @@
 //! Two in-process cluster nodes on one PostgreSQL database (issue 22, part W): a command sent to
 //! a node that does not own the instance is run by the owner and its answer comes back; nobody
 //! owning it is a 503 `instance_unowned`; a webhook delivery claimed by a dead node is delivered
-//! by the other under the same id, and a live claim is never taken; a schedule fires on one node
-//! only. Ownership is published into each node by the test (the view a lease keeper would
-//! publish), so each case sets exactly the ownership it is about.
+//! by the other under the same id, and a live claim is never taken; a schedule fires on the
+//! node holding the schedules duty only. The nodes' lease keepers place the instances and the
+//! duty; where a case needs a view no keeper would publish (nobody owning an instance, an owner
+//! that does not answer), the test stops that node's keeper and publishes the view itself.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use obs_hub::{
-    config::{ClusterSettings, DatabaseLocation, InstanceConfig, PostgresUrl},
-    status::ownership::{ClusterView, LeaseView, NodeView},
+    cluster::Halt,
+    config::{ClusterSettings, DatabaseLocation, InstanceConfig, PostgresUrl, Settings},
+    status::ownership::{ClusterView, LeaseView, NodeView, SCHEDULES_DUTY},
 };
 use serde_json::Value;
 
 use crate::common::{self, instance, postgres, start_fake, TestHub, PASSWORD};
 
-/// A node of a cluster named `id` on `location`, serving `instances`.
-fn spawn_node(id: &str, instances: Vec<InstanceConfig>, location: &DatabaseLocation) -> TestHub {
+/// Short leases: a handover within a test's patience.
+const LEASE: Duration = Duration::from_millis(1_500);
+
+/// A node of a cluster named `id` on `location`, serving `instances`, at its own address.
+fn spawn_node(
+    id: &str,
+    instances: Vec<InstanceConfig>,
+    location: &DatabaseLocation,
+    configure: impl FnOnce(&mut Settings),
+) -> TestHub {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
     let id = id.to_string();
     common::spawn_hub_configured(instances, |settings| {
+        settings.bind = ([127, 0, 0, 1], port).into();
         common::use_database(settings, location);
         settings.cluster = Some(ClusterSettings {
             node_id: id,
-            // The other nodes learn a node's address from the view the test publishes.
-            address: "http://127.0.0.1:9".to_string(),
-            lease: Duration::from_secs(3),
+            address: format!("http://127.0.0.1:{port}"),
+            lease: LEASE,
         });
+        configure(settings);
     })
+}
+
+/// The node of `nodes` holding `lease`, once exactly one does, and the other.
+async fn holder_of<'a>(lease: &str, a: &'a TestHub, b: &'a TestHub) -> (&'a TestHub, &'a TestHub) {
+    common::eventually(&format!("`{lease}` held by exactly one node"), || {
+        let holds = (a.ownership.holds(lease), b.ownership.holds(lease));
+        async move { holds.0 != holds.1 }
+    })
+    .await;
+    if a.ownership.holds(lease) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn node_id(hub: &TestHub) -> String {
+    hub.ownership.view().expect("a cluster node").me
 }
 
 fn shared_database() -> (postgres::TestDatabase, DatabaseLocation) {
@@ -103,10 +136,11 @@ async fn post(hub: &TestHub, path: &str, body: &str, extra: Option<(&str, &str)>
     }
 }
 
-/// A command sent to node B about an instance node A owns is run by A: OBS switches, and the
-/// answer comes back through B naming A. The plain route (the default instance) goes the same
-/// way. Without an owner, or a request already forwarded that B cannot serve, or an owner that
-/// does not answer: 503 with the code saying which, and OBS untouched.
+/// A command sent to the node that does not own the instance is run by the owner: OBS switches,
+/// and the answer comes back through the other node naming the owner. The plain route (the
+/// default instance) goes the same way. A request already forwarded is not forwarded again;
+/// without an owner, or with an owner that does not answer: 503 with the code saying which,
+/// and OBS untouched.
 #[actix_web::test]
 #[cfg_attr(
     any(not(feature = "postgres"), postgres_missing),
@@ -116,19 +150,18 @@ async fn postgres_cluster_commands_reach_the_owner_through_any_node() {
     let (_database, location) = shared_database();
     let fake = start_fake().await;
     let studio = || vec![instance("studio", &fake, PASSWORD)];
-    let a = spawn_node("node-a", studio(), &location);
-    let b = spawn_node("node-b", studio(), &location);
-    a.wait_for_path("/api/instances/studio/stream-status", "A connected", |s| {
-        s["connected"] == true && s["stale"] == false
-    })
-    .await;
-    let nodes = [("node-a", a.base.as_str()), ("node-b", b.base.as_str())];
-    let owned_by_a = [("studio", Some("node-a"))];
-    a.ownership.publish(view("node-a", &owned_by_a, &nodes));
-    b.ownership.publish(view("node-b", &owned_by_a, &nodes));
+    let a = spawn_node("node-a", studio(), &location, |_| {});
+    let b = spawn_node("node-b", studio(), &location, |_| {});
+    let (owner, other) = holder_of("studio", &a, &b).await;
+    owner
+        .wait_for_path("/api/instances/studio/stream-status", "connected", |s| {
+            s["connected"] == true && s["stale"] == false
+        })
+        .await;
+    let owner_id = node_id(owner);
 
     let named = post(
-        &b,
+        other,
         "/api/instances/studio/switch-scene",
         r#"{"scene_name": "BRB"}"#,
         None,
@@ -137,22 +170,32 @@ async fn postgres_cluster_commands_reach_the_owner_through_any_node() {
     assert_eq!(named.status, 200, "{}", named.body);
     assert_eq!(
         named.node.as_deref(),
-        Some("node-a"),
+        Some(owner_id.as_str()),
         "answered by the owner"
     );
     assert_eq!(fake.current_scene(), "BRB");
-    let plain = post(&b, "/api/switch-scene", r#"{"scene_name": "Live"}"#, None).await;
+    let plain = post(
+        other,
+        "/api/switch-scene",
+        r#"{"scene_name": "Live"}"#,
+        None,
+    )
+    .await;
     assert_eq!(plain.status, 200, "{}", plain.body);
-    assert_eq!(plain.node.as_deref(), Some("node-a"));
+    assert_eq!(plain.node.as_deref(), Some(owner_id.as_str()));
     assert_eq!(fake.current_scene(), "Live");
     // The owner answers its own requests itself.
-    let own = post(&a, "/api/switch-scene", r#"{"scene_name": "BRB"}"#, None).await;
-    assert_eq!((own.status, own.node.as_deref()), (200, Some("node-a")));
+    let own = post(owner, "/api/switch-scene", r#"{"scene_name": "BRB"}"#, None).await;
+    assert_eq!(
+        (own.status, own.node.as_deref()),
+        (200, Some(owner_id.as_str()))
+    );
     assert_eq!(fake.current_scene(), "BRB");
 
-    // A request forwarded to B by some node whose view is behind: never forwarded again.
+    // A request forwarded to the other node by a node whose view is behind: not forwarded
+    // again.
     let bounced = post(
-        &b,
+        other,
         "/api/switch-scene",
         r#"{"scene_name": "Live"}"#,
         Some(("x-obs-hub-forwarded-by", "node-c")),
@@ -160,25 +203,50 @@ async fn postgres_cluster_commands_reach_the_owner_through_any_node() {
     .await;
     assert_eq!(bounced.status, 503);
     assert_eq!(bounced.body["error"], "instance_moving");
-    assert_eq!(bounced.node.as_deref(), Some("node-b"));
+    assert_eq!(bounced.node, Some(node_id(other)));
 
+    // Views no keeper publishes here: the other node's keeper stops, the test speaks for it.
+    let other_id = node_id(other);
+    other
+        .keeper
+        .as_ref()
+        .expect("a keeper")
+        .send(Halt { leave: false })
+        .await
+        .unwrap();
     // Nobody owns it: a takeover under way.
-    b.ownership
-        .publish(view("node-b", &[("studio", None)], &nodes));
-    let unowned = post(&b, "/api/switch-scene", r#"{"scene_name": "Live"}"#, None).await;
+    let nodes = [(other_id.as_str(), other.base.as_str())];
+    other
+        .ownership
+        .publish(view(&other_id, &[("studio", None)], &nodes));
+    let unowned = post(
+        other,
+        "/api/switch-scene",
+        r#"{"scene_name": "Live"}"#,
+        None,
+    )
+    .await;
     assert_eq!(unowned.status, 503);
     assert_eq!(unowned.body["error"], "instance_unowned");
     assert_eq!(unowned.retry_after.as_deref(), Some("1"));
-
     // An owner that does not answer.
     let gone = common::ClosedPort::new();
     let gone_base = format!("http://127.0.0.1:{}", gone.port);
-    b.ownership.publish(view(
-        "node-b",
+    other.ownership.publish(view(
+        &other_id,
         &[("studio", Some("node-c"))],
-        &[("node-b", b.base.as_str()), ("node-c", gone_base.as_str())],
+        &[
+            (other_id.as_str(), other.base.as_str()),
+            ("node-c", gone_base.as_str()),
+        ],
     ));
-    let unreachable = post(&b, "/api/switch-scene", r#"{"scene_name": "Live"}"#, None).await;
+    let unreachable = post(
+        other,
+        "/api/switch-scene",
+        r#"{"scene_name": "Live"}"#,
+        None,
+    )
+    .await;
     assert_eq!(unreachable.status, 503);
     assert_eq!(unreachable.body["error"], "owner_unreachable");
     assert_eq!(fake.current_scene(), "BRB", "none of these reached OBS");
@@ -223,8 +291,8 @@ async fn postgres_cluster_expired_delivery_claims_are_taken_over_and_live_ones_n
     let (database, location) = shared_database();
     let fake = start_fake().await;
     let studio = || vec![instance("studio", &fake, PASSWORD)];
-    let a = spawn_node("node-a", studio(), &location);
-    let b = spawn_node("node-b", studio(), &location);
+    let a = spawn_node("node-a", studio(), &location, |_| {});
+    let b = spawn_node("node-b", studio(), &location, |_| {});
     let receiver = common::receiver::Receiver::new();
     receiver.start();
     let created = a
@@ -296,55 +364,38 @@ async fn tick_both(a: &TestHub, b: &TestHub) {
 }
 
 /// A schedule made through node A (node B learns it from the database) fires on the node
-/// holding the schedules duty only: once, on A; when the duty moves to B, B fires the next
-/// one, and A no more. Both nodes' clocks are the same hand-driven clock.
+/// holding the schedules duty only; when that node leaves, the other takes the duty and fires
+/// the next one (not the one already fired). Both nodes' clocks are one hand-driven clock.
 #[actix_web::test]
 #[cfg_attr(
     any(not(feature = "postgres"), postgres_missing),
     ignore = "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)"
 )]
 async fn postgres_cluster_a_schedule_fires_on_one_node_only() {
-    use obs_hub::{
-        clock::{ManualClock, SharedClock},
-        status::ownership::SCHEDULES_DUTY,
-    };
+    use obs_hub::clock::{ManualClock, SharedClock};
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-30T17:59:30Z").unwrap();
     let clock = std::sync::Arc::new(ManualClock::new(start.with_timezone(&Utc)));
     let (_database, location) = shared_database();
     let fake = start_fake().await;
     let node = |id: &str| {
         let clock = SharedClock::manual(clock.clone());
-        let id = id.to_string();
-        common::spawn_hub_configured(vec![instance("studio", &fake, PASSWORD)], |settings| {
-            common::use_database(settings, &location);
-            settings.clock = clock;
-            settings.cluster = Some(ClusterSettings {
-                node_id: id,
-                address: "http://127.0.0.1:9".to_string(),
-                lease: Duration::from_secs(3),
-            });
-        })
+        spawn_node(
+            id,
+            vec![instance("studio", &fake, PASSWORD)],
+            &location,
+            |settings| {
+                settings.clock = clock;
+            },
+        )
     };
     let a = node("node-a");
     let b = node("node-b");
-    let nodes = [("node-a", a.base.as_str()), ("node-b", b.base.as_str())];
-    let duty_on = |holder: &str| {
-        a.ownership.publish(view(
-            "node-a",
-            &[("studio", Some("node-a")), (SCHEDULES_DUTY, Some(holder))],
-            &nodes,
-        ));
-        b.ownership.publish(view(
-            "node-b",
-            &[("studio", Some("node-a")), (SCHEDULES_DUTY, Some(holder))],
-            &nodes,
-        ));
-    };
-    duty_on("node-a");
-    a.wait_for_path("/api/instances/studio/stream-status", "A connected", |s| {
-        s["connected"] == true && s["stale"] == false
-    })
-    .await;
+    let (owner, _) = holder_of("studio", &a, &b).await;
+    owner
+        .wait_for_path("/api/instances/studio/stream-status", "connected", |s| {
+            s["connected"] == true && s["stale"] == false
+        })
+        .await;
     let made = a
         .post(
             "/api/rules",
@@ -357,34 +408,54 @@ async fn postgres_cluster_a_schedule_fires_on_one_node_only() {
         b.get("/api/rules/evening").await.status == 200
     })
     .await;
+    let (holder, idle) = holder_of(SCHEDULES_DUTY, &a, &b).await;
 
     tick_both(&a, &b).await;
     clock.advance(Duration::from_secs(30));
     tick_both(&a, &b).await;
-    common::eventually("the firing on A", || async {
-        last_firing(&a, "evening").await["outcome"] == "fired"
+    common::eventually("the firing on the duty's holder", || async {
+        last_firing(holder, "evening").await["outcome"] == "fired"
     })
     .await;
     tick_both(&a, &b).await;
     assert_eq!(fake.current_scene(), "Starting Soon");
     assert_eq!(fake.request_count("SetCurrentProgramScene"), 1);
-    assert_eq!(last_firing(&b, "evening").await, Value::Null);
-    let first_on_a = last_firing(&a, "evening").await;
+    assert_eq!(last_firing(idle, "evening").await, Value::Null);
 
-    // The duty moves to B: B fires the next evening's, A does not.
-    duty_on("node-b");
-    tick_both(&a, &b).await;
-    clock.advance(Duration::from_secs(24 * 3600));
-    tick_both(&a, &b).await;
-    common::eventually("the firing on B", || async {
-        last_firing(&b, "evening").await["outcome"] == "fired"
+    // The holder leaves: the other node takes the duty and fires the next evening's only.
+    holder
+        .keeper
+        .as_ref()
+        .expect("a keeper")
+        .send(Halt { leave: true })
+        .await
+        .unwrap();
+    common::eventually("the duty and the instance taken over", || async {
+        idle.ownership.holds(SCHEDULES_DUTY) && idle.ownership.holds("studio")
+    })
+    .await;
+    idle.wait_for_path("/api/instances/studio/stream-status", "connected", |s| {
+        s["connected"] == true && s["stale"] == false
     })
     .await;
     tick_both(&a, &b).await;
-    assert_eq!(fake.request_count("SetCurrentProgramScene"), 2);
     assert_eq!(
-        last_firing(&a, "evening").await,
-        first_on_a,
-        "A's last firing is still the first evening's"
+        last_firing(idle, "evening").await,
+        Value::Null,
+        "fired once already"
     );
+    clock.advance(Duration::from_secs(24 * 3600));
+    tick_both(&a, &b).await;
+    common::eventually("the firing on the new holder", || async {
+        !last_firing(idle, "evening").await.is_null()
+    })
+    .await;
+    assert_eq!(
+        last_firing(idle, "evening").await["outcome"],
+        "fired",
+        "{}",
+        last_firing(idle, "evening").await
+    );
+    tick_both(&a, &b).await;
+    assert_eq!(fake.request_count("SetCurrentProgramScene"), 2);
 }

@@ -15,6 +15,7 @@ mod api;
 mod audio;
 mod cli;
 mod cluster_duties;
+mod cluster_leases;
 mod connection;
 mod dashboard_state;
 mod doctor;
