@@ -12,7 +12,7 @@ use chrono::Utc;
 use obs_hub::{
     cluster::Halt,
     config::{ClusterSettings, DatabaseLocation, InstanceConfig, PostgresUrl, Settings},
-    status::ownership::{ClusterView, LeaseView, NodeView, SCHEDULES_DUTY},
+    status::ownership::{ClusterView, LeaseView, NodeView, Routing, SCHEDULES_DUTY},
 };
 use serde_json::Value;
 
@@ -159,6 +159,11 @@ async fn postgres_cluster_commands_reach_the_owner_through_any_node() {
         })
         .await;
     let owner_id = node_id(owner);
+    common::eventually("the other node's view names the owner", || {
+        let routed = other.ownership.route("studio");
+        async move { matches!(routed, Routing::Remote { .. }) }
+    })
+    .await;
 
     let named = post(
         other,
