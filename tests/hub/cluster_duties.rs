@@ -464,3 +464,57 @@ async fn postgres_cluster_a_schedule_fires_on_one_node_only() {
     tick_both(&a, &b).await;
     assert_eq!(fake.request_count("SetCurrentProgramScene"), 2);
 }
+
+/// The latency a forward adds to a command: ~500 scene switches sent to the owner directly and
+/// ~500 sent to the other node, one at a time on loopback; prints p50 and p99 of each (nothing
+/// asserted). Run by hand:
+/// `cargo test --features postgres --test hub postgres_cluster_forward_latency -- --ignored --nocapture`.
+#[actix_web::test]
+#[ignore = "a measurement, run by hand"]
+async fn postgres_cluster_forward_latency() {
+    const COMMANDS: usize = 500;
+    let (_database, location) = shared_database();
+    let fake = start_fake().await;
+    let studio = || vec![instance("studio", &fake, PASSWORD)];
+    let a = spawn_node("node-a", studio(), &location, |_| {});
+    let b = spawn_node("node-b", studio(), &location, |_| {});
+    let (owner, other) = holder_of("studio", &a, &b).await;
+    owner
+        .wait_for_path("/api/instances/studio/stream-status", "connected", |s| {
+            s["connected"] == true && s["stale"] == false
+        })
+        .await;
+    common::eventually("the other node's view names the owner", || {
+        let routed = other.ownership.route("studio");
+        async move { matches!(routed, Routing::Remote { .. }) }
+    })
+    .await;
+    let mut report = Vec::new();
+    for (label, node) in [("direct to the owner", owner), ("forwarded", other)] {
+        let mut took = Vec::with_capacity(COMMANDS);
+        for n in 0..COMMANDS + 20 {
+            let scene = ["Live", "BRB"][n % 2];
+            let started = std::time::Instant::now();
+            let answer = post(
+                node,
+                "/api/instances/studio/switch-scene",
+                &format!(r#"{{"scene_name": "{scene}"}}"#),
+                None,
+            )
+            .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            // The first 20 warm the connections up.
+            if n >= 20 {
+                took.push(started.elapsed());
+            }
+        }
+        took.sort();
+        let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len() - 1)];
+        report.push(format!(
+            "{label}: p50 {:.2} ms, p99 {:.2} ms over {COMMANDS} commands",
+            at(0.50).as_secs_f64() * 1000.0,
+            at(0.99).as_secs_f64() * 1000.0
+        ));
+    }
+    eprintln!("{}", report.join("\n"));
+}
