@@ -518,3 +518,73 @@ async fn postgres_cluster_forward_latency() {
     }
     eprintln!("{}", report.join("\n"));
 }
+
+/// A change relayed from the node that owns its instance (stamped `mirrored`) is that node's to
+/// send webhooks for and run rules on: here it stores no delivery and fires no rule, where the
+/// same change unstamped does both. (The rule's action fails, a scene OBS does not have: it
+/// changes nothing that would make a delivery of its own.)
+#[actix_web::test]
+async fn mirrored_changes_send_no_webhook_and_fire_no_rule() {
+    use std::sync::Arc;
+
+    use obs_hub::{
+        rules::engine::Tick,
+        status::{Change, ChangeEvent, ClusterStamp, Source, StatusChanged},
+        webhooks::dispatcher::GetStats,
+    };
+    let (hub, _fake) = common::hub_with_fake().await;
+    let receiver = common::receiver::Receiver::new();
+    receiver.start();
+    let body = serde_json::json!({"url": receiver.url(), "event_types": ["scene_changed"]});
+    let created = hub.post("/api/webhooks/", &body.to_string()).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let rule = r#"{"name": "on-live", "trigger": {"type": "change", "kind": "scene_changed", "instance": "default", "where": {"scene": "Live"}},
+        "actions": [{"type": "switch_scene", "scene": "No Such Scene", "instances": ["default"]}]}"#;
+    let made = hub.post("/api/rules", rule).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let dispatcher = hub.webhooks.dispatcher().expect("a dispatcher").clone();
+    let stored_before = dispatcher.send(GetStats).await.unwrap().stored;
+    let change = |mirrored: bool| {
+        StatusChanged(Arc::new(ChangeEvent {
+            seq: 1_000,
+            instance: "default".into(),
+            at: Utc::now(),
+            source: Source::ObsEvent,
+            change: Change::SceneChanged {
+                scene: "Live".into(),
+                previous: Some("Scene".into()),
+            },
+            cluster: mirrored.then_some(ClusterStamp {
+                instance_seq: 7,
+                epoch: 1,
+                mirrored: true,
+            }),
+        }))
+    };
+
+    dispatcher.do_send(change(true));
+    hub.rules.do_send(change(true));
+    // Round trips: each actor has handled the change (and stored what it accepted) by the time
+    // it answers.
+    hub.webhooks.drain(Duration::from_secs(20)).await;
+    assert_eq!(
+        dispatcher.send(GetStats).await.unwrap().stored,
+        stored_before
+    );
+    hub.rules.send(Tick).await.unwrap();
+    let view = hub.get("/api/rules/on-live").await;
+    assert_eq!(view.body["last_firing"], Value::Null, "{}", view.body);
+
+    dispatcher.do_send(change(false));
+    hub.rules.do_send(change(false));
+    // Answers once what it accepted is stored.
+    hub.webhooks.drain(Duration::from_secs(20)).await;
+    assert_eq!(
+        dispatcher.send(GetStats).await.unwrap().stored,
+        stored_before + 1
+    );
+    common::eventually("the rule fired on the unstamped change", || async {
+        !hub.get("/api/rules/on-live").await.body["last_firing"].is_null()
+    })
+    .await;
+}
