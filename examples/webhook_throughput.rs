@@ -112,6 +112,7 @@ fn main() -> Result<(), String> {
                 ..DeliverySettings::default()
             },
             None,
+            None,
         );
         // Answered once the endpoints are loaded.
         dispatcher.send(GetStats).await.map_err(|e| e.to_string())?;

@@ -148,7 +148,14 @@ use crate::studio::routes as studio;
         rules::firings,
         live_socket,
     ),
-    modifiers(&PerInstanceRoutes, &BearerTokens, &SiteGuardErrors, &BodyErrors, &Scopes),
+    modifiers(
+        &PerInstanceRoutes,
+        &BearerTokens,
+        &SiteGuardErrors,
+        &BodyErrors,
+        &Scopes,
+        &ClusterErrors
+    ),
     tags(
         (name = "instance", description = "Also under /api/instances/{instance}/..."),
         (name = "hub", description = "The hub as a whole"),
@@ -325,6 +332,48 @@ impl Modify for SiteGuardErrors {
                          hub's own nor in allowed_origins",
                     ),
                 );
+            }
+        }
+    }
+}
+
+/// The 503s of a cluster node (`cluster::forward`) on every route about an instance but the
+/// reads every node answers itself: added to the operation's own 503, if it has one.
+struct ClusterErrors;
+
+impl Modify for ClusterErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        const CLUSTER: &str = "instance_unowned: a cluster, and no node owns the instance right \
+            now; instance_moving: a forwarded request arrived after the instance's lease moved; \
+            owner_unreachable: the owning node did not answer (all three: Retry-After: 1)";
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let route = path
+                .strip_prefix("/api/instances/{instance}")
+                .or_else(|| path.strip_prefix("/api"))
+                .unwrap_or(path)
+                .to_string();
+            let local_read = crate::cluster::forward::LOCAL_READS.contains(&route.as_str());
+            for (method, operation) in [
+                ("GET", &mut item.get),
+                ("POST", &mut item.post),
+                ("PUT", &mut item.put),
+                ("PATCH", &mut item.patch),
+                ("DELETE", &mut item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                if !tagged_instance(operation) || (method == "GET" && local_read) {
+                    continue;
+                }
+                let answers = &mut operation.responses.responses;
+                match answers.get_mut("503") {
+                    Some(utoipa::openapi::RefOr::T(answer)) => {
+                        answer.description.push_str("; ");
+                        answer.description.push_str(CLUSTER);
+                    }
+                    _ => {
+                        answers.insert("503".to_string(), error_answer(CLUSTER));
+                    }
+                }
             }
         }
     }

@@ -154,6 +154,8 @@ struct SharedData {
     managed: web::Data<ManagedInstances>,
     rules: web::Data<crate::rules::routes::RulesApi>,
     cluster: web::Data<crate::cluster::routes::ClusterInfo>,
+    /// Requests about instances other nodes own go to them (a cluster node only).
+    forward: crate::cluster::forward::Forward,
 }
 
 impl SharedData {
@@ -184,6 +186,10 @@ impl SharedData {
             .app_data(self.managed.clone())
             .app_data(self.rules.clone())
             .app_data(self.cluster.clone())
+            .wrap(actix_web::middleware::Condition::new(
+                self.forward.is_cluster(),
+                self.forward.clone(),
+            ))
             .wrap(actix_web::middleware::from_fn(http::site_guard))
             .wrap(http::normalize::NormalizeSlashes)
             .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
@@ -270,6 +276,8 @@ impl Application {
             .iter()
             .map(|i| (i.name.as_str(), i.host.as_str(), i.port))
             .collect();
+        // Who owns which instance and duty: the lease keeper fills it in a cluster; alone,
+        // everything is this hub's.
         let ownership = match &settings.cluster {
             Some(cluster) => Ownership::node(&cluster.node_id),
             None => Ownership::alone(),
@@ -342,6 +350,7 @@ impl Application {
             &manager,
             &supervisor,
             &persistence,
+            &ownership,
         );
         // The rules engine hears every change too; subscribed before any connection has
         // reported (the connections start on the supervisor's first turn).
@@ -383,6 +392,7 @@ impl Application {
         });
         // Lossy-channel producers, one per family of topics.
         PictureNotices::new(state.clone(), captures.clone(), lossy).start();
+        let forward = crate::cluster::forward::Forward::new(ownership.clone(), &state.settings);
         let shared = SharedData {
             show: show_data,
             state,
@@ -395,6 +405,7 @@ impl Application {
             managed: web::Data::new(managed),
             rules: rules_data,
             cluster: web::Data::new(cluster_info),
+            forward,
         };
         let server = HttpServer::new(move || {
             // Group commands run each member's request through a second copy of this very app.
@@ -609,6 +620,7 @@ fn start_rules(
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
     persistence: &Persistence,
+    ownership: &Ownership,
 ) -> (Addr<RuleEngine>, RulesApi) {
     let pool = persistence.pool().cloned();
     let configured: std::collections::BTreeSet<String> =
@@ -640,7 +652,29 @@ fn start_rules(
         groups: groups.clone(),
         audit: persistence.audit().cloned(),
     };
-    let engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules).start();
+    let mut engine = RuleEngine::new(runner, manager.clone(), pool.clone(), rules);
+    if let (Some(cluster), Some(pool)) = (&settings.cluster, &pool) {
+        // Rules made through another node: read anew every heartbeat.
+        let pool = pool.clone();
+        let instances: Vec<String> = settings.instances.iter().map(|i| i.name.clone()).collect();
+        let resolver = groups.clone();
+        let configured = configured.clone();
+        let stored: crate::rules::engine::StoredRules = Arc::new(move || {
+            let resolver = resolver.clone();
+            let group = move |name: &str| resolver(name);
+            let known = crate::rules::model::Known {
+                instances: &instances,
+                group: &group,
+            };
+            crate::rules::stored(&pool, &known, &configured)
+        });
+        engine = engine.in_cluster(crate::rules::engine::ClusterDuties {
+            ownership: ownership.clone(),
+            heartbeat: cluster.heartbeat(),
+            stored,
+        });
+    }
+    let engine = engine.start();
     let api = RulesApi {
         engine: engine.clone(),
         board: board.clone(),

@@ -19,6 +19,7 @@ use std::{
 use actix::Message;
 use chrono::{DateTime, Utc};
 
+pub mod forward;
 pub mod lease_plan;
 pub mod rendezvous;
 pub mod routes;

@@ -28,8 +28,10 @@ use super::{
 use crate::{
     db::{pool::Pool, queries},
     status::{
-        rule_firing::RuleFiring, update::Source, Announce, Change, ChangeEvent, HubSnapshot,
-        StatusChanged, StatusManager,
+        ownership::{Ownership, SCHEDULES_DUTY},
+        rule_firing::RuleFiring,
+        update::Source,
+        Announce, Change, ChangeEvent, HubSnapshot, StatusChanged, StatusManager,
     },
 };
 
@@ -121,6 +123,36 @@ pub struct RuleEngine {
     rules: BTreeMap<String, Loaded>,
     /// Schedule marks read from the database at start, for rules not loaded yet.
     marks: BTreeMap<String, DateTime<Utc>>,
+    /// In a cluster: what this node's part is (None alone: every duty is this hub's).
+    cluster: Option<ClusterPart>,
+}
+
+/// The stored rules, read anew (a cluster node's reload; runs on a blocking thread).
+pub type StoredRules = Arc<dyn Fn() -> Vec<Rule> + Send + Sync>;
+
+/// A cluster node's rules: change-triggered and held rules run on the node that owns the
+/// instance (mirrored changes are the owner's to act on), schedules on the node holding
+/// [`SCHEDULES_DUTY`], and rules made through another node are picked up every heartbeat.
+pub struct ClusterDuties {
+    pub ownership: Ownership,
+    pub heartbeat: Duration,
+    pub stored: StoredRules,
+}
+
+struct ClusterPart {
+    duties: ClusterDuties,
+    schedules: ScheduleDuty,
+    /// Counts the rule changes asked of this engine: a reload read before one is stale.
+    rule_changes: u64,
+}
+
+/// Where this node stands with the schedules duty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScheduleDuty {
+    NotHeld,
+    /// Just taken: the marks the previous holder stored are being read.
+    Taking,
+    Held,
 }
 
 /// Looks at the clock now (the engine does so every [`TICK`] by itself).
@@ -190,11 +222,124 @@ impl RuleEngine {
             pool,
             rules: BTreeMap::new(),
             marks,
+            cluster: None,
         };
         for (rule, origin) in rules {
             engine.put(rule, origin);
         }
         engine
+    }
+
+    /// This engine as a cluster node's (see [`ClusterDuties`]).
+    pub fn in_cluster(mut self, duties: ClusterDuties) -> Self {
+        self.cluster = Some(ClusterPart {
+            duties,
+            schedules: ScheduleDuty::NotHeld,
+            rule_changes: 0,
+        });
+        self
+    }
+
+    /// Whether this node fires the schedules now (alone: always).
+    fn fires_schedules(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_none_or(|part| part.schedules == ScheduleDuty::Held)
+    }
+
+    /// Whether this node runs the rules of `instance` (alone: every instance's).
+    fn runs_rules_of(&self, instance: &str) -> bool {
+        self.cluster
+            .as_ref()
+            .is_none_or(|part| part.duties.ownership.holds(instance))
+    }
+
+    /// Follows the schedules duty: on taking it, the marks the previous holder stored are read
+    /// first, so that a firing it made is not made again and one missed meanwhile follows the
+    /// rule's missed policy.
+    fn follow_schedules_duty(&mut self, ctx: &mut Context<Self>) {
+        let Some(part) = &mut self.cluster else {
+            return;
+        };
+        let holds = part.duties.ownership.holds(SCHEDULES_DUTY);
+        match (holds, part.schedules) {
+            (false, _) => part.schedules = ScheduleDuty::NotHeld,
+            (true, ScheduleDuty::NotHeld) => {
+                part.schedules = ScheduleDuty::Taking;
+                let pool = self.pool.clone();
+                let read = actix_web::rt::task::spawn_blocking(move || {
+                    let mut conn = pool?.get().ok()?;
+                    queries::rules::schedule_marks(&mut conn).ok()
+                });
+                ctx.spawn(
+                    actix::fut::wrap_future(read).map(|read, engine: &mut Self, _| {
+                        let marks = read.ok().flatten().unwrap_or_default();
+                        for (name, at) in marks {
+                            let at = at.and_utc();
+                            engine.marks.insert(name.clone(), at);
+                            if let Some(loaded) = engine.rules.get_mut(&name) {
+                                loaded.mark = Some(at);
+                            }
+                        }
+                        if let Some(part) = &mut engine.cluster {
+                            if part.schedules == ScheduleDuty::Taking {
+                                part.schedules = ScheduleDuty::Held;
+                            }
+                        }
+                    }),
+                );
+            }
+            (true, _) => {}
+        }
+    }
+
+    /// A cluster node reads the stored rules again (made, changed or deleted through another
+    /// node) and applies the difference.
+    fn reload_stored(&mut self, ctx: &mut Context<Self>) {
+        let Some(part) = &self.cluster else {
+            return;
+        };
+        let stored = Arc::clone(&part.duties.stored);
+        let changes = part.rule_changes;
+        let read = actix_web::rt::task::spawn_blocking(move || stored());
+        ctx.spawn(
+            actix::fut::wrap_future(read).map(move |read, engine: &mut Self, _| {
+                let current = engine.cluster.as_ref().map(|part| part.rule_changes);
+                if let (Ok(stored), Some(current)) = (read, current) {
+                    if current == changes {
+                        engine.apply_stored(stored);
+                    }
+                }
+            }),
+        );
+    }
+
+    /// Makes the engine's API rules those of `stored` (the config file's are left alone).
+    fn apply_stored(&mut self, stored: Vec<Rule>) {
+        let names: std::collections::BTreeSet<String> =
+            stored.iter().map(|rule| rule.spec.name.clone()).collect();
+        let gone: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|(name, loaded)| loaded.origin == Origin::Api && !names.contains(*name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in gone {
+            self.rules.remove(&name);
+            self.marks.remove(&name);
+        }
+        for rule in stored {
+            let same = self.rules.get(&rule.spec.name).is_some_and(|loaded| {
+                loaded.origin == Origin::Config || loaded.rule.spec == rule.spec
+            });
+            if !same {
+                let last = self
+                    .rules
+                    .remove(&rule.spec.name)
+                    .and_then(|loaded| loaded.last);
+                self.put_keeping(rule, Origin::Api, last);
+            }
+        }
     }
 
     fn put(&mut self, rule: Rule, origin: Origin) {
@@ -210,7 +355,10 @@ impl RuleEngine {
             let now = self.now();
             mark = Some(now);
             self.marks.insert(name.clone(), now);
-            self.store_mark(&name, now);
+            // Only the node firing the schedules writes their marks.
+            if self.fires_schedules() {
+                self.store_mark(&name, now);
+            }
         }
         let mut loaded = Loaded::new(rule, origin, mark);
         loaded.last = last;
@@ -230,6 +378,10 @@ impl RuleEngine {
 
     fn on_change(&mut self, event: &ChangeEvent, ctx: &mut Context<Self>) {
         if matches!(event.change, Change::RuleFired(_)) {
+            return;
+        }
+        if event.cluster.as_ref().is_some_and(|stamp| stamp.mirrored) {
+            // Relayed from the node that owns the instance: that node runs its rules.
             return;
         }
         let now = self.now();
@@ -286,6 +438,8 @@ impl RuleEngine {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.follow_schedules_duty(ctx);
+        let schedules = self.fires_schedules();
         let now = self.now();
         let snapshot = self.runner.board.current();
         let names: Vec<String> = self.rules.keys().cloned().collect();
@@ -300,10 +454,12 @@ impl RuleEngine {
                         None => snapshot.instances.keys().cloned().collect(),
                     };
                     for instance in instances {
-                        self.step_held(&name, &instance, &snapshot, now, ctx);
+                        if self.runs_rules_of(&instance) {
+                            self.step_held(&name, &instance, &snapshot, now, ctx);
+                        }
                     }
                 }
-                Trigger::Schedule { .. } => self.tick_schedule(&name, now, ctx),
+                Trigger::Schedule { .. } if schedules => self.tick_schedule(&name, now, ctx),
                 _ => {}
             }
         }
@@ -685,6 +841,11 @@ impl Actor for RuleEngine {
         // Every change of every instance comes here: a roomy mailbox, like the manager's.
         ctx.set_mailbox_capacity(4096);
         ctx.run_interval(TICK, |engine, ctx| engine.tick(ctx));
+        if let Some(part) = &self.cluster {
+            ctx.run_interval(part.duties.heartbeat, |engine, ctx| {
+                engine.reload_stored(ctx)
+            });
+        }
     }
 }
 
@@ -708,6 +869,9 @@ impl Handler<PutRule> for RuleEngine {
     type Result = ();
 
     fn handle(&mut self, put: PutRule, _: &mut Context<Self>) {
+        if let Some(part) = &mut self.cluster {
+            part.rule_changes += 1;
+        }
         let old = put.replaces.unwrap_or_else(|| put.rule.spec.name.clone());
         // A rule changed (or enabled, or disabled) starts afresh, but its last firing stays.
         let last = self.rules.remove(&old).and_then(|loaded| loaded.last);
@@ -719,6 +883,9 @@ impl Handler<RemoveRule> for RuleEngine {
     type Result = ();
 
     fn handle(&mut self, RemoveRule(name): RemoveRule, _: &mut Context<Self>) {
+        if let Some(part) = &mut self.cluster {
+            part.rule_changes += 1;
+        }
         self.rules.remove(&name);
         self.marks.remove(&name);
     }

@@ -13,6 +13,7 @@
 //! The HTTP routes are in `http::webhooks` and `http::callbacks`.
 
 pub mod callbacks;
+pub mod claims;
 pub mod connector;
 pub mod destination;
 pub mod dispatcher;
@@ -86,6 +87,7 @@ impl Webhooks {
             declared,
             settings.webhooks.delivery.clone(),
             Some(listening),
+            claims::Claims::of(settings),
         );
         Self {
             dispatcher: Some(dispatcher),

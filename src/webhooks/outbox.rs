@@ -143,6 +143,8 @@ pub struct Outbox {
     concurrency: usize,
     queues: HashMap<Arc<str>, EndpointQueue>,
     arrivals: u64,
+    /// Released while an attempt was under way (see [`Outbox::release`]).
+    released: HashSet<Arc<str>>,
 }
 
 impl Outbox {
@@ -152,6 +154,7 @@ impl Outbox {
             concurrency: concurrency.max(1),
             queues: HashMap::new(),
             arrivals: 0,
+            released: HashSet::new(),
         }
     }
 
@@ -229,6 +232,37 @@ impl Outbox {
             .remove(endpoint_id)
             .map(|queue| queue.in_flight.into_iter().collect())
             .unwrap_or_default()
+    }
+
+    /// Lets go of a delivery another node has taken over: dropped if it waits; an attempt under
+    /// way finishes (its outcome is not recorded: the claim is not this node's), and is not
+    /// queued again.
+    pub fn release(&mut self, delivery_id: &str) {
+        let mut under_way = false;
+        for queue in self.queues.values_mut() {
+            if let Some(key) = queue.keys.remove(delivery_id) {
+                queue.waiting.remove(&key);
+            }
+            queue.again.remove(delivery_id);
+            under_way |= queue.in_flight.contains(delivery_id);
+        }
+        if under_way {
+            self.released.insert(delivery_id.into());
+        }
+    }
+
+    /// Whether [`Outbox::release`] let go of this delivery (its attempt's retry is dropped).
+    pub fn take_released(&mut self, delivery_id: &str) -> bool {
+        self.released.remove(delivery_id)
+    }
+
+    /// The deliveries waiting or under way.
+    pub fn ids(&self) -> Vec<String> {
+        self.queues
+            .values()
+            .flat_map(|queue| queue.keys.keys().chain(queue.in_flight.iter()))
+            .map(|id| id.to_string())
+            .collect()
     }
 
     pub fn is_in_flight(&self, endpoint_id: &str, delivery_id: &str) -> bool {

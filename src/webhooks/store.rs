@@ -23,7 +23,7 @@ use crate::{
 pub use crate::db::{
     queries::webhooks::{
         delete_endpoint, deliveries_page, find_delivery, insert_deliveries, prune_finished,
-        record_outcomes,
+        record_outcomes, record_outcomes_claimed,
     },
     source::webhook::{AttemptOutcome, AttemptRow, DeliveryLog, NewDelivery},
 };
@@ -114,6 +114,14 @@ pub fn save_endpoint(conn: &mut Conn, endpoint: &Endpoint) -> QueryResult<()> {
 /// Every pending delivery of an enabled endpoint, oldest first: what a restart resumes.
 pub fn pending_deliveries(conn: &mut Conn) -> QueryResult<Vec<PendingDelivery>> {
     Ok(queries::pending_deliveries(conn)?
+        .into_iter()
+        .map(pending_from_row)
+        .collect())
+}
+
+/// [`pending_deliveries`] claimed by `node` (a cluster node's own, from before a restart).
+pub fn pending_claimed_by(conn: &mut Conn, node: &str) -> QueryResult<Vec<PendingDelivery>> {
+    Ok(queries::pending_claimed_by(conn, node)?
         .into_iter()
         .map(pending_from_row)
         .collect())

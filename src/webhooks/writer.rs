@@ -14,6 +14,12 @@ use diesel::{
     Connection, QueryResult,
 };
 
+use std::sync::Arc;
+
+use super::{
+    claims::Claims,
+    store::{self, AttemptOutcome, NewDelivery},
+};
 use crate::db::{backend, pool::Pool};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,11 +49,37 @@ pub type Refused = Vec<(usize, String)>;
 #[derive(Clone)]
 pub struct WebhookStore {
     pool: Pool,
+    /// In a cluster: this node's claims on the deliveries it stores and works on.
+    claims: Option<Claims>,
 }
 
 impl WebhookStore {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, claims: Option<Claims>) -> Self {
+        Self { pool, claims }
+    }
+
+    /// Stores new deliveries (claimed by this node in a cluster) through [`write_batch`].
+    pub fn write_deliveries(&self, deliveries: &[NewDelivery]) -> StoreResult<Refused> {
+        let claims = self.claims.clone();
+        self.write_rows(deliveries, move |conn, rows| {
+            store::insert_deliveries(conn, rows)?;
+            match &claims {
+                Some(claims) => {
+                    let ids: Vec<&str> = rows.iter().map(|row| &*row.id).collect();
+                    claims.claim(conn, &ids)
+                }
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Records attempts through [`write_batch`]; in a cluster only those of deliveries this
+    /// node still has claimed.
+    pub fn write_outcomes(&self, outcomes: &[AttemptOutcome]) -> StoreResult<Refused> {
+        let node = self.claims.as_ref().map(|claims| Arc::clone(&claims.node));
+        self.write_rows(outcomes, move |conn, rows| {
+            store::record_outcomes_claimed(conn, rows, node.as_deref())
+        })
     }
 
     /// One write transaction.

@@ -110,21 +110,35 @@ pub fn insert_deliveries(conn: &mut Conn, deliveries: &[NewDelivery]) -> QueryRe
 /// transaction). An outcome whose delivery is gone (its endpoint was deleted while the attempt
 /// was under way) is skipped: there is nothing left to record it against. Answers how many were.
 pub fn record_outcomes(conn: &mut Conn, outcomes: &[AttemptOutcome]) -> QueryResult<usize> {
+    record_outcomes_claimed(conn, outcomes, None)
+}
+
+/// [`record_outcomes`]; in a cluster (`claimant`: this node), only those of deliveries this
+/// node still has claimed: another node that took a delivery over records its own attempts.
+pub fn record_outcomes_claimed(
+    conn: &mut Conn,
+    outcomes: &[AttemptOutcome],
+    claimant: Option<&str>,
+) -> QueryResult<usize> {
     let mut rows: Vec<AttemptRow> = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         let delivered_at =
             (outcome.new_status == DeliveryStatus::Delivered).then(|| outcome.at.naive_utc());
-        let updated = diesel::update(
-            webhook_deliveries::table.filter(webhook_deliveries::id.eq(&*outcome.delivery_id)),
-        )
-        .set((
+        let changes = (
             webhook_deliveries::status.eq(outcome.new_status.as_str()),
             webhook_deliveries::attempts.eq(i32::try_from(outcome.n).unwrap_or(i32::MAX)),
             webhook_deliveries::next_attempt_at
                 .eq(outcome.next_attempt_at.map(|at| at.naive_utc())),
             webhook_deliveries::delivered_at.eq(delivered_at),
-        ))
-        .execute(conn)?;
+        );
+        let delivery =
+            webhook_deliveries::table.filter(webhook_deliveries::id.eq(&*outcome.delivery_id));
+        let updated = match claimant {
+            None => diesel::update(delivery).set(changes).execute(conn)?,
+            Some(node) => diesel::update(delivery.filter(webhook_deliveries::claimed_by.eq(node)))
+                .set(changes)
+                .execute(conn)?,
+        };
         if updated == 0 {
             continue;
         }
@@ -165,6 +179,144 @@ pub fn pending_deliveries(conn: &mut Conn) -> QueryResult<Vec<DeliveryRow>> {
         .order(webhook_deliveries::seq)
         .select(DeliveryRow::as_select())
         .load(conn)
+}
+
+/// [`pending_deliveries`] claimed by `node`: what a cluster node resumes at its start (its
+/// claims from before a restart; the other nodes' are theirs until they expire).
+pub fn pending_claimed_by(conn: &mut Conn, node: &str) -> QueryResult<Vec<DeliveryRow>> {
+    webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_deliveries::claimed_by.eq(node))
+        .filter(webhook_endpoints::enabled.eq(true))
+        .order(webhook_deliveries::seq)
+        .select(DeliveryRow::as_select())
+        .load(conn)
+}
+
+/// The deliveries of `ids`, oldest first.
+#[cfg(feature = "postgres")]
+fn deliveries_by_id(conn: &mut Conn, ids: &[String]) -> QueryResult<Vec<DeliveryRow>> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq_any(ids))
+        .order(webhook_deliveries::seq)
+        .select(DeliveryRow::as_select())
+        .load(conn)
+}
+
+/// The claims of a cluster's nodes on deliveries (`claimed_by`, `claimed_until`): PostgreSQL
+/// only (a cluster needs it), with the database's clock, so that the nodes' clocks play no
+/// part. On SQLite there is no cluster: nothing is claimed and nothing found.
+pub mod claims {
+    use super::*;
+
+    /// Claims `ids` (just stored, or made pending again) for `node` until a lease from now.
+    pub fn claim(conn: &mut Conn, ids: &[&str], node: &str, lease_ms: i64) -> QueryResult<()> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(pg) = conn {
+            use diesel::sql_types::{Array, BigInt, Text};
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                diesel::sql_query(
+                    "UPDATE webhook_deliveries SET claimed_by = $1, \
+                     claimed_until = (now() AT TIME ZONE 'UTC') + $2 * interval '1 millisecond' \
+                     WHERE id = ANY($3)",
+                )
+                .bind::<Text, _>(node)
+                .bind::<BigInt, _>(lease_ms)
+                .bind::<Array<Text>, _>(chunk)
+                .execute(pg)?;
+            }
+        }
+        let _ = (conn, ids, node, lease_ms);
+        Ok(())
+    }
+
+    /// Extends every claim `node` holds on a pending delivery to a lease from now.
+    pub fn renew(conn: &mut Conn, node: &str, lease_ms: i64) -> QueryResult<usize> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(pg) = conn {
+            use diesel::sql_types::{BigInt, Text};
+            return diesel::sql_query(
+                "UPDATE webhook_deliveries \
+                 SET claimed_until = (now() AT TIME ZONE 'UTC') + $2 * interval '1 millisecond' \
+                 WHERE claimed_by = $1 AND status = 'pending'",
+            )
+            .bind::<Text, _>(node)
+            .bind::<BigInt, _>(lease_ms)
+            .execute(pg);
+        }
+        let _ = (conn, node, lease_ms);
+        Ok(0)
+    }
+
+    #[cfg(feature = "postgres")]
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+
+    /// Those of `ids` that `node` no longer has claimed (another node took them over while
+    /// this one could not renew): this node must leave them alone.
+    pub fn lost(conn: &mut Conn, ids: &[String], node: &str) -> QueryResult<Vec<String>> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(pg) = conn {
+            use diesel::sql_types::{Array, Text};
+            let mut lost = Vec::new();
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                let found: Vec<Id> = diesel::sql_query(
+                    "SELECT id FROM webhook_deliveries \
+                     WHERE id = ANY($1) AND claimed_by IS DISTINCT FROM $2",
+                )
+                .bind::<Array<Text>, _>(chunk)
+                .bind::<Text, _>(node)
+                .load(pg)?;
+                lost.extend(found.into_iter().map(|row| row.id));
+            }
+            return Ok(lost);
+        }
+        let _ = (conn, ids, node);
+        Ok(Vec::new())
+    }
+
+    /// Claims for `node` up to `limit` pending deliveries of enabled endpoints whose claim has
+    /// expired (their node died or lost the database) or that nobody claimed, oldest first, and
+    /// answers them. Rows another node is claiming at this very moment are skipped, not waited
+    /// for (`FOR UPDATE SKIP LOCKED`): each delivery goes to one node.
+    pub fn take_expired(
+        conn: &mut Conn,
+        node: &str,
+        lease_ms: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<DeliveryRow>> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(pg) = conn {
+            use diesel::sql_types::{BigInt, Text};
+            let taken: Vec<Id> = diesel::sql_query(
+                "UPDATE webhook_deliveries \
+                 SET claimed_by = $1, \
+                     claimed_until = (now() AT TIME ZONE 'UTC') + $2 * interval '1 millisecond' \
+                 WHERE seq IN ( \
+                     SELECT d.seq FROM webhook_deliveries d \
+                     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                     WHERE d.status = 'pending' AND e.enabled \
+                       AND d.claimed_by IS DISTINCT FROM $1 \
+                       AND (d.claimed_until IS NULL \
+                            OR d.claimed_until < (now() AT TIME ZONE 'UTC')) \
+                     ORDER BY d.seq LIMIT $3 \
+                     FOR UPDATE OF d SKIP LOCKED) \
+                 RETURNING id",
+            )
+            .bind::<Text, _>(node)
+            .bind::<BigInt, _>(lease_ms)
+            .bind::<BigInt, _>(limit)
+            .load(pg)?;
+            let ids: Vec<String> = taken.into_iter().map(|row| row.id).collect();
+            return deliveries_by_id(conn, &ids);
+        }
+        let _ = (conn, node, lease_ms, limit);
+        Ok(Vec::new())
+    }
 }
 
 pub fn find_delivery(conn: &mut Conn, id: &str) -> QueryResult<Option<DeliveryRow>> {

@@ -220,7 +220,15 @@ impl Handler<Redeliver> for WebhookDispatcher {
             self.transaction({
                 let id = id.clone();
                 let now = Utc::now();
-                move |conn| store::restart_delivery(conn, &id, now)
+                let claims = self.claims.clone();
+                move |conn| {
+                    let restarted = store::restart_delivery(conn, &id, now)?;
+                    // In a cluster the node asked sends it: its claim, whoever had it.
+                    if let (Some(claims), Restarted::Pending(_)) = (&claims, &restarted) {
+                        claims.claim(conn, &[id.as_str()])?;
+                    }
+                    Ok(restarted)
+                }
             })
             .into_actor(self)
             .map(move |result, act, ctx| {
@@ -275,9 +283,7 @@ impl Handler<SendTest> for WebhookDispatcher {
             self.writer
                 .send(Run::new({
                     let delivery = delivery.clone();
-                    move |store: &mut WebhookStore| {
-                        store.write_rows(&[delivery], store::insert_deliveries)
-                    }
+                    move |store: &mut WebhookStore| store.write_deliveries(&[delivery])
                 }))
                 .into_actor(self)
                 .map(move |result, act, ctx| {

@@ -99,6 +99,7 @@ impl WebhookDispatcher {
     /// Forgets a deleted endpoint: its attempts under way are cancelled and nothing of it is
     /// written any more (its deliveries went with it), so no batch ever names a missing row.
     pub(super) fn forget(&mut self, endpoint_id: &str, ctx: &mut Context<Self>) {
+        self.endpoint_changes += 1;
         self.endpoints.remove(endpoint_id);
         for delivery_id in self.outbox.remove_endpoint(endpoint_id) {
             if let Some(handle) = self.under_way.remove(&delivery_id) {
@@ -124,6 +125,12 @@ impl WebhookDispatcher {
             return;
         }
         let redelivery = self.outbox.finished(&delivery.endpoint_id, &delivery.id);
+        if self.outbox.take_released(&delivery.id) {
+            // Another node has taken it over: its attempts are that node's to record and retry.
+            self.start_due(ctx);
+            self.publish_depth();
+            return;
+        }
         delivery.attempts += 1;
         let now = Utc::now();
         let active = self.is_active(&delivery.endpoint_id);
@@ -205,6 +212,7 @@ impl WebhookDispatcher {
 
     /// Marks an endpoint disabled in memory and drops what waits for it; answers how many.
     fn deactivate(&mut self, endpoint_id: &str, reason: &str, now: chrono::DateTime<Utc>) -> usize {
+        self.endpoint_changes += 1;
         if let Some(entry) = self.endpoints.get_mut(endpoint_id) {
             entry.endpoint.enabled = false;
             entry.endpoint.disabled_reason = Some(reason.to_string());
@@ -228,7 +236,7 @@ impl WriteBehind<NewDelivery> for WebhookDispatcher {
     }
 
     fn write(store: &mut WebhookStore, batch: &[NewDelivery]) -> Result<Refused, StoreError> {
-        store.write_rows(batch, store::insert_deliveries)
+        store.write_deliveries(batch)
     }
 
     /// An endpoint disabled or deleted since these were accepted has had its pending
@@ -275,7 +283,7 @@ impl WriteBehind<AttemptOutcome> for WebhookDispatcher {
     }
 
     fn write(store: &mut WebhookStore, batch: &[AttemptOutcome]) -> Result<Refused, StoreError> {
-        store.write_rows(batch, store::record_outcomes)
+        store.write_outcomes(batch)
     }
 
     /// Those of an endpoint deleted meanwhile have nothing left to go to.
@@ -347,6 +355,10 @@ impl Handler<StatusChanged> for WebhookDispatcher {
     type Result = ();
 
     fn handle(&mut self, StatusChanged(event): StatusChanged, ctx: &mut Self::Context) {
+        if event.cluster.as_ref().is_some_and(|stamp| stamp.mirrored) {
+            // Relayed from the node that owns the instance: that node sends its webhooks.
+            return;
+        }
         let kind = EventType::of(&event.change);
         let targets: Vec<Arc<str>> = self
             .endpoints

@@ -25,6 +25,7 @@ use awc::http::header;
 use diesel::QueryResult;
 
 use super::{
+    claims::{self, Claims},
     connector::CheckedConnector,
     destination::DestinationPolicy,
     endpoint::{DeclaredEndpoint, Endpoint},
@@ -77,6 +78,11 @@ pub struct WebhookDispatcher {
     /// Attempts under way, by delivery id: cancelled when their endpoint is deleted.
     under_way: HashMap<Arc<str>, SpawnHandle>,
     stats: engine::DispatchStats,
+    /// In a cluster: this node's claims on deliveries (None alone).
+    claims: Option<Claims>,
+    /// Counts changes to `endpoints` made here: a heartbeat's endpoint list read before one of
+    /// them is stale and not applied.
+    endpoint_changes: u64,
 }
 
 impl WebhookDispatcher {
@@ -90,11 +96,12 @@ impl WebhookDispatcher {
         declared: Vec<DeclaredEndpoint>,
         settings: DeliverySettings,
         listening: Option<SocketAddr>,
+        claims: Option<Claims>,
     ) -> Addr<Self> {
-        let writer = Writer::start(WebhookStore::new(pool));
+        let writer = Writer::start(WebhookStore::new(pool, claims.clone()));
         let policy = Arc::new(DestinationPolicy::new(settings.destinations, listening));
         Self::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            Self::new(writer, declared, settings, policy)
+            Self::new(writer, declared, settings, policy, claims)
         })
     }
 
@@ -104,6 +111,7 @@ impl WebhookDispatcher {
         declared: Vec<DeclaredEndpoint>,
         settings: DeliverySettings,
         policy: Arc<DestinationPolicy>,
+        claims: Option<Claims>,
     ) -> Self {
         let builder = || {
             awc::Client::builder()
@@ -134,6 +142,8 @@ impl WebhookDispatcher {
             outcomes: Queue::new(engine::MAX_OUTCOME_BATCH),
             under_way: HashMap::new(),
             stats: engine::DispatchStats::default(),
+            claims,
+            endpoint_changes: 0,
         }
     }
 
@@ -149,14 +159,18 @@ impl WebhookDispatcher {
 
     fn load(&mut self, ctx: &mut Context<Self>) {
         let declared = self.declared.clone();
+        let node = self.claims.as_ref().map(|claims| Arc::clone(&claims.node));
         // `wait`: nothing else (changes, API requests) is handled before the state is loaded.
         ctx.wait(
             self.transaction(move |conn| {
                 store::sync_declared(conn, &declared, chrono::Utc::now())?;
-                Ok((
-                    store::all_endpoints(conn)?,
-                    store::pending_deliveries(conn)?,
-                ))
+                // A cluster node resumes its own claims; the others' are theirs until they
+                // expire (then its heartbeat takes them over).
+                let pending = match &node {
+                    Some(node) => store::pending_claimed_by(conn, node)?,
+                    None => store::pending_deliveries(conn)?,
+                };
+                Ok((store::all_endpoints(conn)?, pending))
             })
             .into_actor(self)
             .map(|result, act, ctx| {
@@ -193,6 +207,7 @@ impl WebhookDispatcher {
     }
 
     fn remember(&mut self, endpoint: Endpoint) {
+        self.endpoint_changes += 1;
         let key = match &endpoint.secret {
             None => None,
             Some(secret) => match signing::key_bytes(secret) {
@@ -214,6 +229,85 @@ impl WebhookDispatcher {
     }
 }
 
+/// The cluster's heartbeat (see [`claims`]).
+impl WebhookDispatcher {
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        let Some(claims) = self.claims.clone() else {
+            return;
+        };
+        let working_on = self.outbox.ids();
+        let changes = self.endpoint_changes;
+        ctx.spawn(
+            self.transaction(move |conn| claims::heartbeat(conn, &claims, &working_on))
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    match result.map_err(StoreError::from).and_then(|r| r) {
+                        Ok(found) => act.apply_heartbeat(found, changes, ctx),
+                        Err(error) => log::warn!(
+                            "webhooks: cannot renew this node's delivery claims ({error}); \
+                             retrying at the next heartbeat"
+                        ),
+                    }
+                }),
+        );
+    }
+
+    fn apply_heartbeat(&mut self, found: claims::Heartbeat, changes: u64, ctx: &mut Context<Self>) {
+        // Endpoints made, changed or deleted through another node; a list read before a change
+        // made here meanwhile is stale (the next heartbeat reads it again).
+        if changes == self.endpoint_changes {
+            let stored: std::collections::HashSet<String> =
+                found.endpoints.iter().map(|e| e.id.clone()).collect();
+            let gone: Vec<String> = self
+                .endpoints
+                .keys()
+                .filter(|id| !stored.contains(&***id))
+                .map(|id| id.to_string())
+                .collect();
+            for id in gone {
+                self.forget(&id, ctx);
+            }
+            for endpoint in found.endpoints {
+                let unchanged = self
+                    .endpoints
+                    .get(endpoint.id.as_str())
+                    .is_some_and(|entry| same_endpoint(&entry.endpoint, &endpoint));
+                if !unchanged {
+                    self.remember(endpoint);
+                }
+            }
+        }
+        for id in &found.lost {
+            log::info!("webhooks: delivery {id} was taken over by another node");
+            self.outbox.release(id);
+        }
+        let taken = found.taken.len();
+        for delivery in found.taken {
+            if self.is_active(&delivery.endpoint_id) {
+                self.outbox.push(delivery);
+            }
+        }
+        if taken > 0 {
+            log::info!("webhooks: took over {taken} deliveries whose node stopped renewing them");
+        }
+        self.start_due(ctx);
+        self.publish_depth();
+    }
+}
+
+/// Whether two readings of an endpoint agree, timestamps to the microsecond (what the
+/// database keeps).
+fn same_endpoint(a: &Endpoint, b: &Endpoint) -> bool {
+    let micros = |at: chrono::DateTime<chrono::Utc>| at.timestamp_micros();
+    Endpoint {
+        created_at: b.created_at,
+        updated_at: b.updated_at,
+        ..a.clone()
+    } == *b
+        && micros(a.created_at) == micros(b.created_at)
+        && micros(a.updated_at) == micros(b.updated_at)
+}
+
 impl Persisting for WebhookDispatcher {
     type Store = WebhookStore;
 
@@ -230,6 +324,9 @@ impl Actor for WebhookDispatcher {
         ctx.set_mailbox_capacity(1024);
         self.load(ctx);
         ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
+        if let Some(claims) = &self.claims {
+            ctx.run_interval(claims.heartbeat(), |act, ctx| act.heartbeat(ctx));
+        }
         self.start_pruning(ctx);
     }
 }
