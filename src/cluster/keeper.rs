@@ -83,8 +83,15 @@ impl Db {
                 return Err("the previous database step is still running".to_string());
             };
             if slot.is_none() {
-                let conn = crate::db::pool::establish(&db.location, db.options)
+                let mut conn = crate::db::pool::establish(&db.location, db.options)
                     .map_err(|error| error.to_string())?;
+                // A statement the server sits on must not outlast the step (the thread would
+                // hold the connection while later rounds fail).
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    &format!("SET statement_timeout = {}", db.limit.as_millis()),
+                )
+                .map_err(text)?;
                 *slot = Some(conn);
             }
             let conn = slot.as_mut().expect("opened above");
