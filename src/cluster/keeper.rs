@@ -562,6 +562,13 @@ impl Round {
             .into_iter()
             .filter(|(name, _)| !self.configured.contains_key(name))
             .collect();
+        // Changed through this node's own routes, which told the manager and the supervisor
+        // already: not twice.
+        let changed_here: BTreeSet<&String> = stored
+            .iter()
+            .filter(|(name, instance)| self.managed.get(name).as_ref() == Some(*instance))
+            .map(|(name, _)| name)
+            .collect();
         // This node's fleet routes answer for instances made through any node. Only one read
         // at the previous heartbeat too: a route of this node that has just stored one is
         // still to register it itself (and would take one already there for a name taken).
@@ -588,7 +595,7 @@ impl Round {
                         .await;
                     let _ = self.supervisor.send(AddConnection(instance.clone())).await;
                 }
-                Some(before) if before != instance => {
+                Some(before) if before != instance && !changed_here.contains(name) => {
                     if (&before.host, before.port) != (&instance.host, instance.port) {
                         let _ = self
                             .manager
