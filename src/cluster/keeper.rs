@@ -256,8 +256,8 @@ impl LeaseKeeper {
             return;
         }
         log::error!(
-            "cluster: no lease renewal reached the database for {} ms; stopping this node's {} \
-             instance(s) before another node takes them over",
+            "cluster: no lease renewal reached the database for {} ms; giving up this node's {} \
+             lease(s) (connections stopped) before another node takes them over",
             confirmed.elapsed().as_millis(),
             self.held.len()
         );
