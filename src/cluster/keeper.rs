@@ -83,8 +83,15 @@ impl Db {
                 return Err("the previous database step is still running".to_string());
             };
             if slot.is_none() {
-                let conn = crate::db::pool::establish(&db.location, db.options)
+                let mut conn = crate::db::pool::establish(&db.location, db.options)
                     .map_err(|error| error.to_string())?;
+                // A statement the server sits on must not outlast the step (the thread would
+                // hold the connection while later rounds fail).
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    &format!("SET statement_timeout = {}", db.limit.as_millis()),
+                )
+                .map_err(text)?;
                 *slot = Some(conn);
             }
             let conn = slot.as_mut().expect("opened above");
@@ -249,8 +256,8 @@ impl LeaseKeeper {
             return;
         }
         log::error!(
-            "cluster: no lease renewal reached the database for {} ms; stopping this node's {} \
-             instance(s) before another node takes them over",
+            "cluster: no lease renewal reached the database for {} ms; giving up this node's {} \
+             lease(s) (connections stopped) before another node takes them over",
             confirmed.elapsed().as_millis(),
             self.held.len()
         );
@@ -555,6 +562,13 @@ impl Round {
             .into_iter()
             .filter(|(name, _)| !self.configured.contains_key(name))
             .collect();
+        // Changed through this node's own routes, which told the manager and the supervisor
+        // already: not twice.
+        let changed_here: BTreeSet<&String> = stored
+            .iter()
+            .filter(|(name, instance)| self.managed.get(name).as_ref() == Some(*instance))
+            .map(|(name, _)| name)
+            .collect();
         // This node's fleet routes answer for instances made through any node. Only one read
         // at the previous heartbeat too: a route of this node that has just stored one is
         // still to register it itself (and would take one already there for a name taken).
@@ -581,7 +595,7 @@ impl Round {
                         .await;
                     let _ = self.supervisor.send(AddConnection(instance.clone())).await;
                 }
-                Some(before) if before != instance => {
+                Some(before) if before != instance && !changed_here.contains(name) => {
                     if (&before.host, before.port) != (&instance.host, instance.port) {
                         let _ = self
                             .manager

@@ -341,19 +341,33 @@ async fn postgres_an_instance_added_through_one_node_is_connected_once_and_liste
     let metrics = String::from_utf8_lossy(&metrics);
     assert!(metrics.contains(r#"obs_hub_cluster_node_info{node="node-a"} 1"#));
 
-    // Removed through the node that does not own it (once it knows it: the next heartbeat).
+    // Moved to another OBS through the node that does not own it (once that node knows it:
+    // a heartbeat or two): the owner reconnects there.
     let other = if owner == "node-a" { &b } else { &a };
-    let extra = &all[3].1;
-    let mut removed = other.send("DELETE", "/api/instances/extra", "").await;
+    let moved_to = start_fake().await;
+    let change = format!(r#"{{"port": {}}}"#, moved_to.port());
+    let mut changed = other.send("PATCH", "/api/instances/extra", &change).await;
     for _ in 0..100 {
-        if removed.status != 404 {
+        if changed.status != 404 {
             break;
         }
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        removed = other.send("DELETE", "/api/instances/extra", "").await;
+        changed = other.send("PATCH", "/api/instances/extra", &change).await;
     }
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    let extra = &all[3].1;
+    until("the owner connected to the new address", || {
+        moved_to.connection_count() == 2 && extra.connection_count() == 0
+    })
+    .await;
+
+    // Removed through the node that does not own it.
+    let removed = other.send("DELETE", "/api/instances/extra", "").await;
     assert!(removed.status < 300, "{:?}", removed.body);
-    until("the owner let extra go", || extra.connection_count() == 0).await;
+    until("the owner let extra go", || {
+        moved_to.connection_count() == 0
+    })
+    .await;
     until("extra gone from both boards", || {
         [&a, &b]
             .iter()
