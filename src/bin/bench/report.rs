@@ -160,6 +160,8 @@ pub struct Figure {
     pub outcome: Outcome,
     /// The 1-minute load average when the figure started and ended (the machine is shared).
     pub load: Option<(String, String)>,
+    /// How long the figure took, hubs' start and stop included.
+    pub seconds: Option<f64>,
 }
 
 impl Figure {
@@ -172,6 +174,7 @@ impl Figure {
             notes: Vec::new(),
             outcome: Outcome::Measured,
             load: None,
+            seconds: None,
         }
     }
 
@@ -464,10 +467,13 @@ pub fn markdown(machine: &Machine, run: &RunInfo, figures: &[Figure]) -> String 
             out.push_str("\n\n");
         }
         if let Some((start, end)) = &figure.load {
+            let took = figure
+                .seconds
+                .map_or(String::new(), |seconds| format!("; it took {seconds:.0} s"));
             let _ = writeln!(
                 out,
                 "- Load average (1 min) of the machine when this figure started / ended: \
-                 {start} / {end}."
+                 {start} / {end}{took}."
             );
         }
         for note in &figure.notes {
