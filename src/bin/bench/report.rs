@@ -508,4 +508,26 @@ mod tests {
         assert!(table.contains("skipped: no PostgreSQL"), "{table}");
         assert_eq!(Unit::BytesPerSecond.format(4662.0), "4 662 B/s");
     }
+
+    #[test]
+    fn the_report_says_how_long_each_figure_took() {
+        let figure = Figure {
+            load: Some(("0.50".into(), "0.70".into())),
+            seconds: Some(27.6),
+            ..Figure::not_measured_yet(14, "Cluster takeover", "no cluster")
+        };
+        let run = RunInfo {
+            command: "bash scripts/bench.sh".into(),
+            quick: false,
+            load_before: "0.50".into(),
+            load_after: "0.70".into(),
+            duration_s: 30.0,
+        };
+        let text = markdown(&Machine { lines: Vec::new() }, &run, &[figure]);
+        assert!(
+            text.contains("started / ended: 0.50 / 0.70; it took 28 s."),
+            "{text}"
+        );
+        assert!(text.contains("Not measured yet: no cluster."), "{text}");
+    }
 }
