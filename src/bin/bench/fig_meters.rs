@@ -270,12 +270,13 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
          blocks with its meters subscription on and {blocks} with it off, alternating (on, off; \
          off, on; ...; each switch waits for the hub's session to be subscribed, or not, on the \
          simulated OBS); each block is one uncounted scene switch, then {per_block} scene \
-         switches 10 ms apart, timed from right before `switch_scene_from_obs` to the client reading the `scene_changed` frame (meter \
-         frames read in between). Values are the blocks' p50 and p99 [min – max over the \
-         blocks]; the ratio pairs each on-block with the off-block next to it. The uncounted \
-         switch after each toggle is a warm-up: the first change after the hub's session on \
-         OBS changed its event subscriptions (Reidentify) takes about 40 ms either way (it would be every \
-         block's p99), so the rows compare the steady states."
+         switches 10 ms apart, timed from right before `switch_scene_from_obs` to the client \
+         reading the `scene_changed` frame (meter frames read in between). Values are the \
+         blocks' p50 and p99 [min – max over the blocks]; the ratio pairs each on-block with \
+         the off-block next to it. The uncounted switch after each toggle is a warm-up: the \
+         first change after the hub's session on OBS changed its event subscriptions \
+         (Reidentify) takes about 40 ms either way (it would be every block's p99), so the rows \
+         compare the steady states."
     );
     Ok(())
 }

@@ -223,9 +223,9 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
          connection, so values are rounded up to the next poll. Outages: {outages} s, each \
          {repeats} time(s): the {repeats} repeats run at once, each on its own hub and simulated \
          OBS, each going through the outages in a rotated order (the first from 0.3 s, the \
-         second from the next...), so that restarts seldom coincide. Right after the restart, `/api/obs-manager/status/` gives the number \
-         of failed attempts (the backoff step) and `next_attempt_at`, from which the hub's \
-         scheduled wait is computed.\n\n\
+         second from the next...), so that restarts seldom coincide. Right after the restart, \
+         `/api/obs-manager/status/` gives the number of failed attempts (the backoff step) and \
+         `next_attempt_at`, from which the hub's scheduled wait is computed.\n\n\
          Baseline: a bare obws client started at the same instant, doing what the hub's \
          connection actor does after connecting (handshake, GetVersion, scene list, outputs, \
          stats, program scene): the reconnect time of a client with no backoff at all. The \
