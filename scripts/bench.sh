@@ -4,12 +4,13 @@
 # Builds obs-hub and obs-hub-bench in release, raises the open-files limit (thousands of
 # WebSocket clients, 500 simulated OBS), installs wrk if it is missing (Debian: apt-get), then
 # runs the bench from the repository root. It prints a table and writes BENCHMARKS.md (a full
-# run takes about ten minutes on 2 cores; run it on a quiet machine: `uptime` load under 0.5).
+# run takes about 7 minutes on 2 cores, plus the build; run it on a quiet machine: `uptime` load
+# under 0.5; each figure's run time is in the report).
 # Each section is one module of src/bin/bench/ (see SECTIONS in src/bin/bench.rs); section 10
-# runs scripts/measure-scopes.py (python3, about 30 s); section 13 needs PostgreSQL (below).
+# runs scripts/measure-scopes.py (python3, about 10 s); section 13 needs PostgreSQL (below).
 #
 # Extra arguments go to the bench, e.g.
-#   bash scripts/bench.sh --quick        # smoke test, ~3 min, report in the temp directory
+#   bash scripts/bench.sh --quick        # smoke test, ~75 s, report in the temp directory
 #   bash scripts/bench.sh --only 1,2     # some sections only
 #   bash scripts/bench.sh --no-postgres  # no PostgreSQL server, build without the feature
 # Settings: CARGO_TARGET_DIR (default /var/cache/obs-hub/target).

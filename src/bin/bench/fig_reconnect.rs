@@ -130,9 +130,6 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
     let timing = Timing::default();
     let cap_ms = timing.backoff_max.as_secs_f64() * 1000.0;
     let target_ms = cap_ms + 100.0;
-    // No timing in the config: the hub runs with the defaults, as a user would.
-    let (hub, fake) = fig_status::hub_with_fake(bench, "", None).await?;
-
     // Outage lengths chosen to land on different backoff steps (250 ms doubling to the 5 s cap,
     // each delay drawn from the upper half of its step), the last ones in the capped regime.
     let outages_ms: &[u64] = if bench.quick {
@@ -141,17 +138,37 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
         &[300, 1000, 2500, 5000, 10_000]
     };
     let repeats = bench.rounds(3, 1);
-    let scenes = fake.scene_names();
-    let mut rounds = Vec::new();
-    for repeat in 0..repeats {
-        for (k, outage) in outages_ms.iter().enumerate() {
-            let scene = &scenes[(repeat * outages_ms.len() + k + 1) % scenes.len()];
-            let round = one_round(&fake, hub.port, Duration::from_millis(*outage), scene).await?;
-            rounds.push(round);
-            // Let the hub settle (first poll, heartbeat) before the next outage.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+    // The repeats run at once, each on its own hub and simulated OBS (no timing in the config:
+    // the defaults, as a user would run it), their outages in rotated order so that restarts
+    // seldom coincide: the figure is mostly waiting (outages, backoff delays), and this makes
+    // it take the time of one sequence of outages instead of three.
+    let mut pairs = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        pairs.push(fig_status::hub_with_fake(bench, "", None).await?);
     }
+    let sequences = pairs
+        .iter()
+        .enumerate()
+        .map(|(repeat, (hub, fake))| async move {
+            let scenes = fake.scene_names();
+            let mut rounds = Vec::with_capacity(outages_ms.len());
+            for step in 0..outages_ms.len() {
+                let k = (repeat + step) % outages_ms.len();
+                let scene = &scenes[(repeat * outages_ms.len() + k + 1) % scenes.len()];
+                let outage = Duration::from_millis(outages_ms[k]);
+                rounds.push((k, one_round(fake, hub.port, outage, scene).await?));
+                // Let the hub settle (first poll, heartbeat) before the next outage.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            // In the order of the outages, as the rows list them.
+            rounds.sort_by_key(|(k, _)| *k);
+            Ok::<Vec<Round>, String>(rounds.into_iter().map(|(_, round)| round).collect())
+        });
+    let rounds: Vec<Round> = futures_util::future::try_join_all(sequences)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
 
     let reconnect: Vec<f64> = rounds.iter().map(|r| r.reconnect_ms).collect();
     let bare: Vec<f64> = rounds.iter().map(|r| r.bare_ms).collect();
@@ -204,9 +221,11 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
          `connected: true`, `stale: false` and the scene switched during the outage (fresh \
          state, not the cached one). The status is polled every {poll} ms over one keep-alive \
          connection, so values are rounded up to the next poll. Outages: {outages} s, each \
-         {repeats} time(s). Right after the restart, `/api/obs-manager/status/` gives the number \
-         of failed attempts (the backoff step) and `next_attempt_at`, from which the hub's \
-         scheduled wait is computed.\n\n\
+         {repeats} time(s): the {repeats} repeats run at once, each on its own hub and simulated \
+         OBS, each going through the outages in a rotated order (the first from 0.3 s, the \
+         second from the next...), so that restarts seldom coincide. Right after the restart, \
+         `/api/obs-manager/status/` gives the number of failed attempts (the backoff step) and \
+         `next_attempt_at`, from which the hub's scheduled wait is computed.\n\n\
          Baseline: a bare obws client started at the same instant, doing what the hub's \
          connection actor does after connecting (handshake, GetVersion, scene list, outputs, \
          stats, program scene): the reconnect time of a client with no backoff at all. The \
@@ -250,7 +269,9 @@ async fn measure(bench: &Bench, figure: &mut Figure) -> Result<(), String> {
             worst.unwrap_or(0.0)
         ));
     }
-    drop(hub);
-    fake.stop().await;
+    for (hub, fake) in pairs {
+        drop(hub);
+        fake.stop().await;
+    }
     Ok(())
 }

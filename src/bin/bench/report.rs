@@ -160,6 +160,8 @@ pub struct Figure {
     pub outcome: Outcome,
     /// The 1-minute load average when the figure started and ended (the machine is shared).
     pub load: Option<(String, String)>,
+    /// How long the figure took, hubs' start and stop included.
+    pub seconds: Option<f64>,
 }
 
 impl Figure {
@@ -172,6 +174,7 @@ impl Figure {
             notes: Vec::new(),
             outcome: Outcome::Measured,
             load: None,
+            seconds: None,
         }
     }
 
@@ -464,10 +467,13 @@ pub fn markdown(machine: &Machine, run: &RunInfo, figures: &[Figure]) -> String 
             out.push_str("\n\n");
         }
         if let Some((start, end)) = &figure.load {
+            let took = figure
+                .seconds
+                .map_or(String::new(), |seconds| format!("; it took {seconds:.0} s"));
             let _ = writeln!(
                 out,
                 "- Load average (1 min) of the machine when this figure started / ended: \
-                 {start} / {end}."
+                 {start} / {end}{took}."
             );
         }
         for note in &figure.notes {
@@ -501,5 +507,27 @@ mod tests {
         assert!(table.contains("not measured yet: no /ws"), "{table}");
         assert!(table.contains("skipped: no PostgreSQL"), "{table}");
         assert_eq!(Unit::BytesPerSecond.format(4662.0), "4 662 B/s");
+    }
+
+    #[test]
+    fn the_report_says_how_long_each_figure_took() {
+        let figure = Figure {
+            load: Some(("0.50".into(), "0.70".into())),
+            seconds: Some(27.6),
+            ..Figure::not_measured_yet(14, "Cluster takeover", "no cluster")
+        };
+        let run = RunInfo {
+            command: "bash scripts/bench.sh".into(),
+            quick: false,
+            load_before: "0.50".into(),
+            load_after: "0.70".into(),
+            duration_s: 30.0,
+        };
+        let text = markdown(&Machine { lines: Vec::new() }, &run, &[figure]);
+        assert!(
+            text.contains("started / ended: 0.50 / 0.70; it took 28 s."),
+            "{text}"
+        );
+        assert!(text.contains("Not measured yet: no cluster."), "{text}");
     }
 }
