@@ -39,6 +39,8 @@ use crate::{
 pub const LISTEN_POLL: Duration = Duration::from_millis(5);
 /// How often every status row is compared with what this node has shown.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// The feed's connection's `application_name`.
+pub const APPLICATION_NAME: &str = "obs-hub change feed";
 /// How often relayed changes older than an hour are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -176,6 +178,8 @@ impl Feed {
         failing: &mut bool,
         backoff: &mut Backoff,
     ) -> diesel::QueryResult<()> {
+        // Named for the operator (and the tests) in pg_stat_activity.
+        diesel::sql_query(format!("SET application_name = '{APPLICATION_NAME}'")).execute(conn)?;
         diesel::sql_query(format!("LISTEN {}", relay::CHANNEL)).execute(conn)?;
         if std::mem::replace(failing, false) {
             log::info!("cluster: the change feed is back; catching up");

@@ -167,17 +167,18 @@ impl Persistence {
     }
 
     /// Waits (at most `limit`) until every change the recorder has accepted so far is written
-    /// (in a cluster: its events, relayed changes and status row). Answers false when the wait
-    /// ran out (a database that does not accept writes). The lease keeper calls it before it
-    /// releases an instance's lease, after a round trip through the status manager (so that
-    /// the changes it pushed are in the recorder's mailbox ahead of this), so that the next
-    /// owner numbers on from the last change written. True at once without persistence.
+    /// (in a cluster: its events, relayed changes and status row), whatever arrives meanwhile
+    /// ([`recorder::Flush`]). Answers false when the wait ran out (a database that does not
+    /// accept writes). The lease keeper calls it before it releases an instance's lease, after
+    /// a round trip through the status manager (so that the changes it pushed are in the
+    /// recorder's mailbox ahead of this), so that the next owner numbers on from the last
+    /// change written. True at once without persistence.
     pub async fn flush(&self, limit: Duration) -> bool {
         let Some(recorder) = &self.recorder else {
             return true;
         };
         matches!(
-            tokio::time::timeout(limit, recorder.send(Drain)).await,
+            tokio::time::timeout(limit, recorder.send(recorder::Flush)).await,
             Ok(Ok(()))
         )
     }

@@ -17,6 +17,7 @@ use std::{
 
 use actix::prelude::*;
 use chrono::Utc;
+use tokio::sync::oneshot;
 
 use super::{
     health::{PersistenceHealth, Transition},
@@ -52,7 +53,20 @@ pub struct Recorder {
     relay: Option<(Arc<str>, StatusBoard)>,
     /// When changes refused by their lease's fence were last logged.
     fence_warned: Option<Instant>,
+    /// Ops accepted and ops written (or refused by their fence) since start: [`Flush`].
+    accepted_ops: u64,
+    written_ops: u64,
+    /// Each waiting [`Flush`], with the count of ops it waits for.
+    flush_waiters: Vec<(u64, oneshot::Sender<()>)>,
 }
+
+/// Answers once every change accepted before it is written (or refused by its fence), however
+/// many arrive meanwhile: the lease keeper awaits it before releasing a lease, while the other
+/// instances' changes go on (`Drain`, for shutdown, waits until nothing at all is left). The
+/// caller bounds the wait: with a broken database it would never come.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
 
 /// In a cluster: relay this node's stamped changes, as node `node`, with the statuses of
 /// `board` (sent by `app` before the recorder is subscribed to the status manager).
@@ -81,6 +95,9 @@ impl Recorder {
             dropping: false,
             relay: None,
             fence_warned: None,
+            accepted_ops: 0,
+            written_ops: 0,
+            flush_waiters: Vec::new(),
         }
     }
 
@@ -104,6 +121,7 @@ impl Recorder {
             self.unwritten_events += 1;
             true
         });
+        self.accepted_ops += ops.len() as u64;
         self.queue.push(ops);
         let unwritten = self.unwritten_events;
         self.health
@@ -134,6 +152,16 @@ impl WriteBehind<WriteOp> for Recorder {
     }
 
     fn written(&mut self, batch: Vec<WriteOp>, applied: Applied, _: &mut Context<Self>) {
+        // Batches are written in the order their ops were accepted (a failed one is retried
+        // before anything after it), so this counts a prefix of everything accepted.
+        self.written_ops += batch.len() as u64;
+        let written_ops = self.written_ops;
+        for (_, waiter) in self
+            .flush_waiters
+            .extract_if(.., |(watermark, _)| *watermark <= written_ops)
+        {
+            let _ = waiter.send(());
+        }
         if applied.fenced_off > 0 {
             crate::metrics::metrics()
                 .cluster_fenced_changes
@@ -265,6 +293,23 @@ impl Handler<RelayAs> for Recorder {
     }
 }
 
+impl Handler<Flush> for Recorder {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
+        let (sender, receiver) = oneshot::channel();
+        if self.written_ops >= self.accepted_ops {
+            let _ = sender.send(());
+        } else {
+            self.flush_waiters.push((self.accepted_ops, sender));
+            WriteBehind::flush(self, ctx);
+        }
+        Box::pin(async move {
+            let _ = receiver.await;
+        })
+    }
+}
+
 impl Handler<Drain> for Recorder {
     type Result = ResponseFuture<()>;
 
@@ -273,5 +318,58 @@ impl Handler<Drain> for Recorder {
         Box::pin(async move {
             let _ = drained.await;
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use diesel::prelude::*;
+
+    use crate::{
+        config::DatabaseSettings,
+        db::{recording::HistoryHooks, schema::events, Persistence},
+        status::{Change, ChangeEvent, Source, StatusChanged},
+    };
+
+    fn scene(seq: u64) -> StatusChanged {
+        StatusChanged(Arc::new(ChangeEvent {
+            seq,
+            instance: "studio".into(),
+            at: Utc::now(),
+            source: Source::ObsEvent,
+            change: Change::SceneChanged {
+                scene: format!("scene {seq}"),
+                previous: None,
+            },
+            cluster: None,
+        }))
+    }
+
+    /// A flush answers once what was accepted before it is written, while changes keep coming.
+    #[actix_web::test]
+    async fn a_flush_answers_once_everything_accepted_before_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            path: Some(dir.path().join("hub.db")),
+            ..Default::default()
+        };
+        let persistence = Persistence::start(&settings, &[], HistoryHooks::default()).unwrap();
+        let recorder = persistence.recorder().unwrap().clone();
+        for seq in 1..=500 {
+            recorder.do_send(scene(seq));
+        }
+        // Queued at once, behind the 500 (`send` enqueues before it is awaited).
+        let flushed = recorder.send(super::Flush);
+        // More keep coming while it waits (its answer does not wait for them to be written).
+        for seq in 501..=600 {
+            recorder.do_send(scene(seq));
+        }
+        flushed.await.expect("answered");
+        let mut conn = persistence.pool().unwrap().get().unwrap();
+        let written: i64 = events::table.count().get_result(&mut conn).unwrap();
+        assert!(written >= 500, "{written} of the 500 accepted before");
     }
 }

@@ -308,3 +308,65 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     sorted.sort_by(f64::total_cmp);
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
+
+/// The mirroring node's listener loses its connection (the server ends it) while the owner's
+/// changes go on: notifications sent meanwhile are lost, and the feed catches up from the
+/// database once it is back: the client still sees every change, in order, gap-free.
+#[actix_web::test]
+#[cfg_attr(
+    any(not(feature = "postgres"), postgres_missing),
+    ignore = "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)"
+)]
+async fn postgres_cluster_a_feed_that_lost_its_connection_catches_up_without_a_gap() {
+    let database = postgres::fresh_database();
+    let location = DatabaseLocation::Postgres(PostgresUrl::parse(&database.url).unwrap());
+    let fake = start_fake().await;
+    let (owner, mirror) = owner_then_mirror(
+        &location,
+        vec![instance("studio", &fake, PASSWORD)],
+        "studio",
+    )
+    .await;
+    let ws = format!("{}/ws", mirror.base.replacen("http://", "ws://", 1));
+    let (_, mut socket) = mirror
+        .client
+        .ws(ws)
+        .connect()
+        .await
+        .expect("WebSocket opens");
+    let snapshot = next_json(&mut socket).await;
+    let mut instance_seq = snapshot["instances"]["studio"]["instance_seq"].as_u64();
+
+    let feeds = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = 'obs-hub change feed'";
+    assert!(
+        count(&database.name, feeds) > 0,
+        "the feeds' connections ended"
+    );
+    for i in 0..10 {
+        let scene = ["BRB", "Live"][i % 2];
+        fake.switch_scene_from_obs(scene).await;
+        eventually("the owner follows OBS", || async {
+            owner.board.current().instances["studio"]
+                .current_scene
+                .as_deref()
+                == Some(scene)
+        })
+        .await;
+    }
+    let owners_last = owner.board.current().instances["studio"].instance_seq;
+    while instance_seq != owners_last {
+        let change = next_json(&mut socket).await;
+        let numbered = change["instance_seq"].as_u64().expect("instance_seq");
+        if let Some(last) = instance_seq {
+            assert_eq!(numbered, last + 1, "gap-free per instance: {change}");
+        }
+        instance_seq = Some(numbered);
+    }
+    assert_eq!(
+        mirror.board.current().instances["studio"]
+            .current_scene
+            .as_deref(),
+        Some("Live")
+    );
+}
