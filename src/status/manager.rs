@@ -564,15 +564,9 @@ impl Handler<RemoveInstance> for StatusManager {
             port: status.port,
         });
         let events = self.number(&removed.name, Source::Api, vec![change], now);
-        self.instances.remove(&removed.name);
-        self.linked.remove(&removed.name);
-        // `latest_origin` is kept: a late report of the stopped link stays ignored if the name
-        // is added again.
-        self.volume_tickets
-            .retain(|(instance, _), _| *instance != removed.name);
+        self.forget(&removed.name);
         self.publish();
         self.notify(events);
-        crate::metrics::metrics().forget_instance(&removed.name);
         true
     }
 }
@@ -638,6 +632,19 @@ impl Handler<Mirror> for StatusManager {
             Some((seq, status)) => (Some(seq), Some(status)),
             None => (None, None),
         };
+        let removal = changes.iter().any(|mirrored| {
+            matches!(
+                &mirrored.change,
+                Change::InstanceChanged(InstanceChange {
+                    action: InstanceAction::Removed,
+                    ..
+                })
+            )
+        });
+        if removal && known.is_none() {
+            // Gone here already (this node's lease keeper saw it leave the instance list).
+            return;
+        }
         let plan = mirroring::plan(known, status_seq, changes);
         if plan.is_empty() {
             return;
@@ -675,9 +682,27 @@ impl Handler<Mirror> for StatusManager {
                 status.seq = self.seq;
             }
         }
+        if removal {
+            // As `RemoveInstance`: numbered while on the board, then gone (or the feed's next
+            // status would bring it back on this node).
+            self.forget(&name);
+        }
         // Published before pushed, as every change (see `apply`).
         self.publish();
         self.notify(events);
+    }
+}
+
+impl StatusManager {
+    /// Takes an instance off the board (its history stays).
+    fn forget(&mut self, name: &str) {
+        self.instances.remove(name);
+        self.linked.remove(name);
+        // `latest_origin` is kept: a late report of the stopped link stays ignored if the name
+        // is added again.
+        self.volume_tickets
+            .retain(|(instance, _), _| instance != name);
+        crate::metrics::metrics().forget_instance(name);
     }
 }
 

@@ -22,7 +22,10 @@ use super::{
     recording::{source_name, WriteOp},
     source::event::EventForm,
 };
-use crate::status::ChangeEvent;
+use crate::status::{
+    fleet_status::{InstanceAction, InstanceChange},
+    Change, ChangeEvent,
+};
 
 /// Instance ids by name, as the writer caches them.
 pub type InstanceIds = HashMap<String, i32>;
@@ -103,7 +106,19 @@ pub fn apply_batch(
                     body: to_json(&**event),
                     happened_at: event.at.naive_utc(),
                 });
-                if let Some(status) = &change.status {
+                let removed = matches!(
+                    &event.change,
+                    Change::InstanceChanged(InstanceChange {
+                        action: InstanceAction::Removed,
+                        ..
+                    })
+                );
+                let status = match &change.status {
+                    _ if removed => Some(String::new()),
+                    Some(status) => Some(to_json(&**status)),
+                    None => None,
+                };
+                if let Some(status) = status {
                     statuses.insert(
                         &event.instance,
                         relay::StatusRow {
@@ -111,7 +126,8 @@ pub fn apply_batch(
                             seq,
                             epoch,
                             node_id: change.node.to_string(),
-                            status: to_json(&**status),
+                            status,
+                            removed,
                         },
                     );
                 }

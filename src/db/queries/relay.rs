@@ -39,6 +39,8 @@ pub struct StatusRow {
     pub epoch: i64,
     pub node_id: String,
     pub status: String,
+    /// The instance was removed at `seq`: its row goes, so that no node loads it again.
+    pub removed: bool,
 }
 
 /// Whether `node` holds `instance`'s lease under `epoch`. On PostgreSQL the lease row is
@@ -123,6 +125,13 @@ mod pg {
                 .execute(conn)?;
         }
         for status in statuses {
+            if status.removed {
+                sql_query("DELETE FROM cluster_status WHERE instance = $1 AND seq <= $2")
+                    .bind::<Text, _>(&status.instance)
+                    .bind::<BigInt, _>(status.seq)
+                    .execute(conn)?;
+                continue;
+            }
             // Never back in time: a row written at a later seq stays.
             sql_query(
                 "INSERT INTO cluster_status (instance, seq, epoch, node_id, status, updated_at) \
@@ -175,6 +184,7 @@ mod pg {
             .optional()
             .map(|row| {
                 row.map(|(instance, seq, epoch, node_id, status)| StatusRow {
+                    removed: false,
                     instance,
                     seq,
                     epoch,
