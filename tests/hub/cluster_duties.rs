@@ -618,9 +618,14 @@ async fn postgres_cluster_nodes_starting_together_declare_an_endpoint_once() {
         .into_iter()
         .map(|id| {
             let declared = declared.clone();
-            spawn_node(id, vec![instance("studio", &fake, PASSWORD)], &location, |settings| {
-                settings.webhooks.endpoints = vec![declared];
-            })
+            spawn_node(
+                id,
+                vec![instance("studio", &fake, PASSWORD)],
+                &location,
+                |settings| {
+                    settings.webhooks.endpoints = vec![declared];
+                },
+            )
         })
         .collect();
     let waiting = format!(
