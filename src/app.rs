@@ -346,11 +346,13 @@ impl Application {
             &settings,
             declared_rules,
             group_resolver(&instance_groups),
-            &board,
-            &manager,
-            &supervisor,
-            &persistence,
-            &ownership,
+            RuleParts {
+                board: &board,
+                manager: &manager,
+                supervisor: &supervisor,
+                persistence: &persistence,
+                ownership: &ownership,
+            },
         );
         // The rules engine hears every change too; subscribed before any connection has
         // reported (the connections start on the supervisor's first turn).
@@ -610,18 +612,31 @@ fn start_keeper(
     None
 }
 
+/// The parts of the hub the rules engine works with.
+struct RuleParts<'a> {
+    board: &'a StatusBoard,
+    manager: &'a Addr<StatusManager>,
+    supervisor: &'a Addr<ConnectionSupervisor>,
+    persistence: &'a Persistence,
+    /// A cluster node runs only its share of the rules (see `rules::engine::ClusterDuties`).
+    ownership: &'a Ownership,
+}
+
 /// Starts the rules engine with the config file's rules and the stored ones; answers it and
 /// what its routes work with.
 fn start_rules(
     settings: &Settings,
     declared: Vec<crate::rules::model::Rule>,
     groups: GroupResolver,
-    board: &StatusBoard,
-    manager: &Addr<StatusManager>,
-    supervisor: &Addr<ConnectionSupervisor>,
-    persistence: &Persistence,
-    ownership: &Ownership,
+    parts: RuleParts<'_>,
 ) -> (Addr<RuleEngine>, RulesApi) {
+    let RuleParts {
+        board,
+        manager,
+        supervisor,
+        persistence,
+        ownership,
+    } = parts;
     let pool = persistence.pool().cloned();
     let configured: std::collections::BTreeSet<String> =
         declared.iter().map(|rule| rule.spec.name.clone()).collect();

@@ -588,3 +588,67 @@ async fn mirrored_changes_send_no_webhook_and_fire_no_rule() {
     })
     .await;
 }
+
+/// Nodes starting together with the same `[[webhooks]]` table store its endpoint once: each
+/// change then goes out once, under one id (two rows would be two endpoints, each sent to). The
+/// test makes them start together for sure: it locks the endpoints' table against writes until
+/// all three nodes wait (each has read the table by then, or waits for the one that has).
+#[cfg(feature = "postgres")]
+#[actix_web::test]
+#[cfg_attr(
+    postgres_missing,
+    ignore = "needs PostgreSQL (run by .ci/run: cargo test --features postgres postgres)"
+)]
+async fn postgres_cluster_nodes_starting_together_declare_an_endpoint_once() {
+    use diesel::{connection::SimpleConnection, Connection};
+    use obs_hub::{config::Secret, webhooks::dispatcher::GetStats};
+    let (database, location) = shared_database();
+    let fake = start_fake().await;
+    let receiver = common::receiver::Receiver::new();
+    let declared = obs_hub::config::webhook_settings::DeclaredWebhook::receiver(
+        receiver.url(),
+        Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    );
+    // A first node makes the tables (its migrations), then leaves.
+    drop(spawn_node("node-0", Vec::new(), &location, |_| {}));
+    let mut lock = diesel::PgConnection::establish(&database.url).expect("a connection");
+    lock.batch_execute("BEGIN; LOCK TABLE webhook_endpoints IN EXCLUSIVE MODE")
+        .expect("the lock");
+    let nodes: Vec<TestHub> = ["node-a", "node-b", "node-c"]
+        .into_iter()
+        .map(|id| {
+            let declared = declared.clone();
+            spawn_node(
+                id,
+                vec![instance("studio", &fake, PASSWORD)],
+                &location,
+                |settings| {
+                    settings.webhooks.endpoints = vec![declared];
+                },
+            )
+        })
+        .collect();
+    let waiting = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND wait_event_type = 'Lock'",
+        database.name
+    );
+    common::eventually("the three nodes waiting", || {
+        let waiting = postgres::query(&database.name, &waiting);
+        async move { waiting == "3" }
+    })
+    .await;
+    lock.batch_execute("COMMIT").expect("the lock released");
+    for node in &nodes {
+        // Answered once its endpoints are loaded.
+        let dispatcher = node.webhooks.dispatcher().expect("a dispatcher");
+        dispatcher.send(GetStats).await.unwrap();
+    }
+    let rows = postgres::query(
+        &database.name,
+        &format!(
+            "SELECT count(*) FROM webhook_endpoints WHERE url = '{}'",
+            receiver.url()
+        ),
+    );
+    assert_eq!(rows, "1");
+}

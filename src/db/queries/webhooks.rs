@@ -231,6 +231,19 @@ pub mod claims {
         Ok(())
     }
 
+    /// Holds the cluster's lock on the declared endpoints until the transaction ends: nodes
+    /// starting together bring them in line one after the other, so each endpoint is added
+    /// once (two would send every change twice, under two ids).
+    pub fn lock_declared(conn: &mut Conn) -> QueryResult<()> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(pg) = conn {
+            // Any fixed key: only this statement takes it.
+            diesel::sql_query("SELECT pg_advisory_xact_lock(7291004411830612273)").execute(pg)?;
+        }
+        let _ = conn;
+        Ok(())
+    }
+
     /// Extends every claim `node` holds on a pending delivery to a lease from now.
     pub fn renew(conn: &mut Conn, node: &str, lease_ms: i64) -> QueryResult<usize> {
         #[cfg(feature = "postgres")]

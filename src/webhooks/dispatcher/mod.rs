@@ -163,6 +163,9 @@ impl WebhookDispatcher {
         // `wait`: nothing else (changes, API requests) is handled before the state is loaded.
         ctx.wait(
             self.transaction(move |conn| {
+                if node.is_some() {
+                    crate::db::queries::webhooks::claims::lock_declared(conn)?;
+                }
                 store::sync_declared(conn, &declared, chrono::Utc::now())?;
                 // A cluster node resumes its own claims; the others' are theirs until they
                 // expire (then its heartbeat takes them over).
