@@ -14,6 +14,7 @@ mod common;
 mod api;
 mod audio;
 mod cli;
+mod cluster;
 mod connection;
 mod dashboard_state;
 mod doctor;
