@@ -27,7 +27,7 @@ use crate::{
         engine::{Origin, RuleEngine},
         routes::RulesApi,
     },
-    status::{lossy::LossyHub, StatusBoard, StatusManager, Subscribe},
+    status::{lossy::LossyHub, ownership::Ownership, StatusBoard, StatusManager, Subscribe},
     webhooks::Webhooks,
 };
 
@@ -150,6 +150,8 @@ struct SharedData {
     groups: web::Data<InstanceGroups>,
     managed: web::Data<ManagedInstances>,
     rules: web::Data<crate::rules::routes::RulesApi>,
+    /// Requests about instances other nodes own go to them (a cluster node only).
+    forward: crate::cluster::forward::Forward,
 }
 
 impl SharedData {
@@ -179,6 +181,10 @@ impl SharedData {
             .app_data(self.groups.clone())
             .app_data(self.managed.clone())
             .app_data(self.rules.clone())
+            .wrap(actix_web::middleware::Condition::new(
+                self.forward.is_cluster(),
+                self.forward.clone(),
+            ))
             .wrap(actix_web::middleware::from_fn(http::site_guard))
             .wrap(http::normalize::NormalizeSlashes)
             .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
@@ -204,6 +210,8 @@ pub struct Application {
     /// The certificate served, when HTTPS is on.
     tls: Option<crate::tls::Identity>,
     url_signer: Arc<http::signed_url::UrlSigner>,
+    /// Who owns which instance and duty (alone: everything is this hub's).
+    ownership: Ownership,
 }
 
 impl Application {
@@ -261,6 +269,12 @@ impl Application {
             .iter()
             .map(|i| (i.name.as_str(), i.host.as_str(), i.port))
             .collect();
+        // Who owns which instance and duty: the lease keeper fills it in a cluster; alone,
+        // everything is this hub's.
+        let ownership = match &settings.cluster {
+            Some(cluster) => Ownership::node(&cluster.node_id),
+            None => Ownership::alone(),
+        };
         let manager_actor = StatusManager::new(&instances);
         let board = manager_actor.board();
         let manager = manager_actor.start();
@@ -348,6 +362,7 @@ impl Application {
         });
         // Lossy-channel producers, one per family of topics.
         PictureNotices::new(state.clone(), captures.clone(), lossy).start();
+        let forward = crate::cluster::forward::Forward::new(ownership.clone(), &state.settings);
         let shared = SharedData {
             show: show_data,
             state,
@@ -359,6 +374,7 @@ impl Application {
             groups: web::Data::new(instance_groups.clone()),
             managed: web::Data::new(managed),
             rules: rules_data,
+            forward,
         };
         let server = HttpServer::new(move || {
             // Group commands run each member's request through a second copy of this very app.
@@ -387,12 +403,18 @@ impl Application {
             instance_groups,
             tls,
             url_signer,
+            ownership,
         })
     }
 
     /// The signer of picture URLs (tests mint URLs that have expired with it).
     pub fn url_signer(&self) -> Arc<http::signed_url::UrlSigner> {
         self.url_signer.clone()
+    }
+
+    /// Who owns which instance and duty: the lease keeper publishes into it (tests may too).
+    pub fn ownership(&self) -> Ownership {
+        self.ownership.clone()
     }
 
     /// The certificate served over HTTPS (None: plain HTTP).

@@ -132,6 +132,15 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Unavailable(String),
+    /// A cluster: no node owns the instance right now (a takeover is under way).
+    #[error("{0}")]
+    InstanceUnowned(String),
+    /// A cluster: a request forwarded here about an instance this node no longer owns.
+    #[error("{0}")]
+    InstanceMoving(String),
+    /// A cluster: the node owning the instance did not answer a forwarded request.
+    #[error("{0}")]
+    OwnerUnreachable(String),
     #[error("{0}")]
     Timeout(String),
     #[error("{0}")]
@@ -189,6 +198,9 @@ impl ApiError {
             Self::UnknownTransition(_) => "unknown_transition",
             Self::NotConnected { .. } => "obs_not_connected",
             Self::Unavailable(_) => "unavailable",
+            Self::InstanceUnowned(_) => "instance_unowned",
+            Self::InstanceMoving(_) => "instance_moving",
+            Self::OwnerUnreachable(_) => "owner_unreachable",
             Self::Timeout(_) => "obs_timeout",
             Self::ObsRejected(_) => "obs_error",
             Self::PersistenceUnavailable(_) => "persistence_unavailable",
@@ -289,6 +301,9 @@ impl ResponseError for ApiError {
             Self::CollectionChanging(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::StudioModeOff(_) => StatusCode::CONFLICT,
             Self::NotConnected { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InstanceUnowned(_) | Self::InstanceMoving(_) | Self::OwnerUnreachable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ObsRejected(_) => StatusCode::BAD_GATEWAY,
             Self::PersistenceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -310,7 +325,12 @@ impl ResponseError for ApiError {
         if self.closes_connection() {
             response.force_close();
         }
-        if let Self::TooManyUnauthenticated(_) = self {
+        if let Self::TooManyUnauthenticated(_)
+        | Self::InstanceUnowned(_)
+        | Self::InstanceMoving(_)
+        | Self::OwnerUnreachable(_) = self
+        {
+            // A lease moves within a heartbeat or two.
             response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
         }
         if let Self::RateLimited { retry_after_s, .. } = self {

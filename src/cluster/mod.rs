@@ -3,3 +3,5 @@
 //! instance owned elsewhere are forwarded to its owner); every node's browsers see every
 //! instance's changes, in order per instance. The shared view of who owns what is
 //! `status::ownership`.
+
+pub mod forward;

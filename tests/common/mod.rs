@@ -79,6 +79,8 @@ pub struct TestHub {
     pub database: Option<std::path::PathBuf>,
     /// This hub's database, file or server (None if the test disabled persistence).
     pub location: Option<obs_hub::config::DatabaseLocation>,
+    /// Who owns which instance and duty (a cluster node's tests publish views into it).
+    pub ownership: obs_hub::status::ownership::Ownership,
     /// Keeps the database's directory until the test ends.
     _database_dir: tempfile::TempDir,
 }
@@ -151,6 +153,7 @@ pub fn spawn_hub_with_show(
         url_signer: app.url_signer(),
         database,
         location,
+        ownership: app.ownership(),
         _database_dir: database_dir,
     };
     actix_web::rt::spawn(app.run_until_stopped());

@@ -15,6 +15,7 @@ mod api;
 mod audio;
 mod cli;
 mod cluster;
+mod cluster_duties;
 mod connection;
 mod dashboard_state;
 mod doctor;
