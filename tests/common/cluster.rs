@@ -11,7 +11,7 @@
 #![allow(dead_code)]
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fmt::Write as _,
     fs,
     future::Future,
@@ -428,9 +428,10 @@ pub fn owned_by(owners: &BTreeMap<String, (Option<String>, i64)>, node: &str) ->
 }
 
 /// After `victim` was killed: waits until each of `taken` (its instances, with the epochs it
-/// held them at) is owned by another live node at a higher epoch, in the view of the node on
-/// `observer`, and its simulated OBS (`fakes`, by name) has one session again: the new owner's.
-/// Answers how long that took from `killed_at`.
+/// held them at) has lost its session in its simulated OBS (`fakes`, by name) and got one
+/// again, the new owner's, and the node on `observer` shows it owned by another live node at a
+/// higher epoch. Answers when the last of those sessions came back, from `killed_at` (polled
+/// every 20 ms; the observer's view, published once a heartbeat, only confirms).
 pub async fn wait_takeover(
     observer: u16,
     victim: &str,
@@ -439,23 +440,97 @@ pub async fn wait_takeover(
     killed_at: Instant,
     timeout: Duration,
 ) -> Result<Duration, String> {
-    wait_until(
-        &format!("the instances of {victim} taken over"),
+    let mut dropped: BTreeSet<&str> = BTreeSet::new();
+    let mut back: BTreeMap<&str, Duration> = BTreeMap::new();
+    let mut last_view = Value::Null;
+    loop {
+        for name in taken.keys() {
+            match fakes.get(name).map_or(0, FakeObs::connection_count) {
+                0 => {
+                    dropped.insert(name);
+                }
+                1 if dropped.contains(name.as_str()) => {
+                    back.entry(name).or_insert_with(|| killed_at.elapsed());
+                }
+                _ => {}
+            }
+        }
+        if back.len() == taken.len() {
+            if let Ok(view) = cluster_view(observer).await {
+                let owners = owners(&view);
+                let moved = taken.iter().all(|(name, old_epoch)| {
+                    owners.get(name).is_some_and(|(owner, epoch)| {
+                        owner.as_deref().is_some_and(|owner| owner != victim) && epoch > old_epoch
+                    })
+                });
+                if moved {
+                    return Ok(back.values().copied().max().unwrap_or_default());
+                }
+                last_view = view;
+            }
+        }
+        if killed_at.elapsed() > timeout {
+            return Err(format!(
+                "gave up after {timeout:?} waiting for the {} instances of {victim} to be taken \
+                 over: sessions dropped {}, back {}; last view {last_view}",
+                taken.len(),
+                dropped.len(),
+                back.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every node's log tail, for a failure message.
+pub fn logs(nodes: &[Node], lines: usize) -> String {
+    nodes
+        .iter()
+        .map(|node| {
+            format!(
+                "\n--- {} ({}):\n{}",
+                node.id,
+                node.base(),
+                node.log_tail(lines)
+            )
+        })
+        .collect()
+}
+
+/// Starts `count` nodes of `spec` (after migrating its database) and waits until they serve and
+/// share out `names` (with their simulated OBS `fakes`): the settled owners, or what went wrong
+/// with the nodes' logs.
+pub async fn start_cluster(
+    spec: &ClusterSpec,
+    count: usize,
+    names: &[String],
+    fakes: &[FakeObs],
+    timeout: Duration,
+) -> Result<(Vec<Node>, BTreeMap<String, (Option<String>, i64)>), String> {
+    spec.migrate()?;
+    let mut nodes = spec.nodes(count)?;
+    for node in &mut nodes {
+        node.start()?;
+    }
+    for node in &mut nodes {
+        node.wait_serving(timeout).await?;
+    }
+    let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
+    let ids: Vec<String> = nodes.iter().map(|node| node.id.clone()).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let settled = wait_until(
+        &format!("{} instances shared out by {count} nodes", names.len()),
         timeout,
-        || async {
-            let view = cluster_view(observer).await.ok()?;
-            let owners = owners(&view);
-            let done = taken.iter().all(|(name, old_epoch)| {
-                owners.get(name).is_some_and(|(owner, epoch)| {
-                    owner.as_deref().is_some_and(|owner| owner != victim) && epoch > old_epoch
-                }) && fakes
-                    .get(name)
-                    .is_some_and(|fake| fake.connection_count() == 1)
-            });
-            done.then(|| killed_at.elapsed())
-        },
+        || settled_owners(&ports, &ids, names, fakes),
     )
-    .await
+    .await;
+    match settled {
+        Ok(owners) => Ok((nodes, owners)),
+        Err(error) => {
+            let view = cluster_view(ports[0]).await;
+            Err(format!("{error}; n1's view: {view:?}{}", logs(&nodes, 30)))
+        }
+    }
 }
 
 /// A WebSocket client of a node's `/ws`, keeping every message it gets (parsed JSON), in a

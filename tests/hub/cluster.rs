@@ -45,17 +45,7 @@ async fn fail(nodes: &[Node], error: String) -> ! {
         Some(node) => get_json(node.port, "/api/cluster/").await,
         None => Err("no node".to_string()),
     };
-    let logs: String = nodes
-        .iter()
-        .map(|node| {
-            format!(
-                "\n--- {} ({}):\n{}",
-                node.id,
-                node.base(),
-                node.log_tail(40)
-            )
-        })
-        .collect();
+    let logs = cluster::logs(nodes, 40);
     panic!("{error}\nnode 1's GET /api/cluster/: {view:?}{logs}");
 }
 
@@ -284,30 +274,15 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             delays = vec!["250"; 100].join(", "),
         ),
     };
-    spec.migrate().expect("the cluster's database migrated");
-    let mut nodes = spec.nodes(3).expect("three node configs");
-    for node in &mut nodes {
-        node.start().expect("a node starts");
-    }
-    for node in &mut nodes {
-        if let Err(error) = node.wait_serving(SETTLE).await {
-            fail(&[], error).await;
-        }
-    }
+    let (mut nodes, initial) =
+        match cluster::start_cluster(&spec, 3, &names, &just_fakes, SETTLE).await {
+            Ok(started) => started,
+            Err(error) => panic!("{error}"),
+        };
     let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
     let all = ["n1", "n2", "n3"];
-
-    // Every instance owned exactly once, every node saying the same, each its own answerer.
-    let initial = match wait_until(
-        "30 instances owned by 3 nodes, all agreeing",
-        SETTLE,
-        || settled_owners(&ports, &all, &names, &just_fakes),
-    )
-    .await
-    {
-        Ok(owners) => owners,
-        Err(error) => fail(&nodes, error).await,
-    };
+    // Every instance owned exactly once (every simulated OBS has one session), every node
+    // saying the same, each node its own answerer.
     for node in &nodes {
         let view = cluster::cluster_view(node.port)
             .await
