@@ -181,15 +181,20 @@ fn check_history(database: &str, messages: &[Value]) -> Result<usize, String> {
     Ok(rows.len())
 }
 
-/// `scene_changed` rows per instance in history.
-fn scene_changes_in_history(database: &str) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for (instance, _, kind) in history(database) {
-        if kind == "scene_changed" {
-            *counts.entry(instance).or_insert(0) += 1;
-        }
-    }
-    counts
+/// Scene switches made in OBS (`scene_changed` rows from `obs_event`) per instance in history:
+/// each one a webhook delivery.
+fn scene_switches_in_history(database: &str) -> BTreeMap<String, usize> {
+    postgres::query(
+        database,
+        "SELECT i.name, count(*) FROM events e JOIN instances i ON i.id = e.instance_id \
+         WHERE e.kind = 'scene_changed' AND e.source = 'obs_event' GROUP BY i.name",
+    )
+    .lines()
+    .filter_map(|line| {
+        let (name, count) = line.split_once('|')?;
+        Some((name.to_string(), count.parse().ok()?))
+    })
+    .collect()
 }
 
 /// What identifies one change in a delivery, whatever its webhook-id: the instance, and its
@@ -205,12 +210,15 @@ fn change_key(body: &Value) -> String {
     }
 }
 
-/// Per instance, the distinct webhook-ids of its `scene_changed` deliveries; fails when one
-/// change came under two ids.
+/// Per instance, the distinct webhook-ids of its deliveries of scene switches made in OBS; fails
+/// when one change came under two ids.
 fn deliveries_per_instance(receiver: &Receiver) -> Result<BTreeMap<String, usize>, String> {
     let mut ids_of_change: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut ids_of_instance: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for delivery in receiver.of_type("scene_changed") {
+        if delivery.body["data"]["source"] != "obs_event" {
+            continue;
+        }
         ids_of_change
             .entry(change_key(&delivery.body))
             .or_default()
@@ -415,8 +423,8 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await
         }
     };
-    // Webhooks: every scene_changed in history delivered, each under one id.
-    let expected = scene_changes_in_history(&database.name);
+    // Webhooks: every scene switch in history delivered, each under one id.
+    let expected = scene_switches_in_history(&database.name);
     let delivered = wait_until("every scene change delivered", TAKEOVER, || async {
         let got = deliveries_per_instance(&receiver).ok()?;
         (got == expected).then_some(got)
