@@ -212,6 +212,8 @@ pub struct Application {
     url_signer: Arc<http::signed_url::UrlSigner>,
     /// Who owns which instance and duty (alone: everything is this hub's).
     ownership: Ownership,
+    /// A cluster node's lease keeper (None alone).
+    keeper: Option<actix::Recipient<crate::cluster::Halt>>,
 }
 
 impl Application {
@@ -308,12 +310,18 @@ impl Application {
         // while someone watches them.
         let meters = crate::audio::meters::start(lossy.clone());
         let supervisor = ConnectionSupervisor::new(
-            all_instances,
+            all_instances.clone(),
             settings.timing.clone(),
             manager.clone(),
             translators().with_tap(meters),
-        )
+        );
+        // A cluster node connects only to the instances whose lease it holds.
+        let supervisor = match settings.cluster {
+            Some(_) => supervisor.gated(),
+            None => supervisor,
+        }
         .start();
+        let keeper = start_keeper(&settings, all_instances, &manager, &supervisor, &ownership);
         let (rules, rules_api) = start_rules(
             &settings,
             declared_rules,
@@ -404,17 +412,24 @@ impl Application {
             tls,
             url_signer,
             ownership,
+            keeper,
         })
+    }
+
+    /// Who owns which instance and duty: a cluster node's view, published by its lease keeper
+    /// at every heartbeat (alone: everything is this hub's).
+    pub fn ownership(&self) -> Ownership {
+        self.ownership.clone()
+    }
+
+    /// A cluster node's lease keeper (None alone): send it [`crate::cluster::Halt`] to stop it.
+    pub fn keeper(&self) -> Option<actix::Recipient<crate::cluster::Halt>> {
+        self.keeper.clone()
     }
 
     /// The signer of picture URLs (tests mint URLs that have expired with it).
     pub fn url_signer(&self) -> Arc<http::signed_url::UrlSigner> {
         self.url_signer.clone()
-    }
-
-    /// Who owns which instance and duty: the lease keeper publishes into it (tests may too).
-    pub fn ownership(&self) -> Ownership {
-        self.ownership.clone()
     }
 
     /// The certificate served over HTTPS (None: plain HTTP).
@@ -470,6 +485,17 @@ impl Application {
             handle.stop(true).await;
         });
         let served = self.server.await;
+        // A cluster node hands its instances over first: the others take them at once rather
+        // than a lease later.
+        if let Some(keeper) = &self.keeper {
+            let leave = keeper.send(crate::cluster::Halt { leave: true });
+            if tokio::time::timeout(DISCONNECT_ON_SHUTDOWN, leave)
+                .await
+                .is_err()
+            {
+                log::warn!("the cluster's leases were not released within 2 s; they expire");
+            }
+        }
         // Leave OBS before draining, so that the instances' `stopped` states reach the history
         // and the webhooks too.
         let stop = self.supervisor.send(crate::obs::StopManager);
@@ -483,6 +509,47 @@ impl Application {
         self.persistence.drain(DRAIN_ON_SHUTDOWN).await;
         served
     }
+}
+
+/// A cluster node's lease keeper (None alone; a cluster needs the `postgres` feature, without
+/// which start-up refuses one).
+#[cfg(feature = "postgres")]
+fn start_keeper(
+    settings: &Settings,
+    known: Vec<InstanceConfig>,
+    manager: &Addr<StatusManager>,
+    supervisor: &Addr<ConnectionSupervisor>,
+    ownership: &Ownership,
+) -> Option<actix::Recipient<crate::cluster::Halt>> {
+    use crate::cluster::keeper::{KeeperParts, LeaseKeeper};
+    let cluster = settings.cluster.clone()?;
+    let location = settings.database.location()?;
+    let keeper = LeaseKeeper::new(KeeperParts {
+        cluster,
+        location,
+        options: crate::db::pool::ConnectionOptions {
+            busy_timeout: settings.database.busy_timeout,
+        },
+        configured: settings.instances.clone(),
+        known,
+        manager: manager.clone(),
+        supervisor: supervisor.clone(),
+        ownership: ownership.clone(),
+        starts: Default::default(),
+    })
+    .start();
+    Some(keeper.recipient())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn start_keeper(
+    _: &Settings,
+    _: Vec<InstanceConfig>,
+    _: &Addr<StatusManager>,
+    _: &Addr<ConnectionSupervisor>,
+    _: &Ownership,
+) -> Option<actix::Recipient<crate::cluster::Halt>> {
+    None
 }
 
 /// Starts the rules engine with the config file's rules and the stored ones; answers it and

@@ -71,7 +71,7 @@ pub fn group_row(name: &str, instances: &[String], now: NaiveDateTime) -> GroupR
     }
 }
 
-fn instance_of(row: &ManagedInstanceRow) -> Option<InstanceConfig> {
+pub fn instance_of(row: &ManagedInstanceRow) -> Option<InstanceConfig> {
     Some(InstanceConfig {
         name: row.name.clone(),
         host: row.host.clone(),

@@ -25,6 +25,6 @@ pub use commands::{Answered, CapabilityCommand, CommandError, CommandOutcome, Ob
 pub use connection::ObsConnection;
 pub use events::{PollReader, Reread, Translator, Translators};
 pub use supervisor::{
-    AddConnection, ConnectionSupervisor, RemoveConnection, ReplaceConnection, Route, RouteRaw,
-    SetInstanceRunning, StartManager, StopManager,
+    AddConnection, ConnectionSupervisor, Disown, Own, RemoveConnection, ReplaceConnection, Route,
+    RouteRaw, SetInstanceRunning, StartManager, StopManager,
 };

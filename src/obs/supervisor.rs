@@ -4,6 +4,10 @@
 //! actix's own `Supervisor` restarts an actor that stops, but a panic unwinds through it and
 //! takes it down too. So the supervisor checks its children's mailboxes once a second and starts
 //! a fresh actor (a new generation, whose reports outrank the dead one's) for any that is gone.
+//!
+//! On a node of a cluster the supervisor is gated ([`ConnectionSupervisor::gated`]): it knows
+//! every instance but connects only to those the lease keeper hands it ([`Own`], [`Disown`]),
+//! the ones this node holds the lease of. Alone, every instance is its own.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -60,6 +64,18 @@ pub struct ReplaceConnection(pub InstanceConfig);
 #[rtype(result = "bool")]
 pub struct RemoveConnection(pub String);
 
+/// Gated (a cluster node): this node took the instance's lease; start its connection. Answers
+/// false for an unknown instance.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Own(pub String);
+
+/// Gated (a cluster node): this node gave up or lost the instance's lease; answers once its
+/// connection has stopped (false when it was not running).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Disown(pub String);
+
 /// Runs a command on the named instance.
 #[derive(Message)]
 #[rtype(result = "Result<CommandOutcome, CommandError>")]
@@ -86,6 +102,8 @@ pub struct ConnectionSupervisor {
     generations: BTreeMap<String, u32>,
     /// One password throttle for every link this hub opens (see `auth_throttle`).
     throttle: std::sync::Arc<super::auth_throttle::AuthThrottle>,
+    /// Some on a cluster node: the only instances it may connect to (their leases are its).
+    owned: Option<std::collections::BTreeSet<String>>,
 }
 
 impl ConnectionSupervisor {
@@ -106,13 +124,28 @@ impl ConnectionSupervisor {
             connections: BTreeMap::new(),
             generations: BTreeMap::new(),
             throttle: Default::default(),
+            owned: None,
         }
+    }
+
+    /// On a cluster node: connects to no instance until the lease keeper says this node owns it
+    /// ([`Own`]); starting the manager or an instance starts only owned ones.
+    pub fn gated(mut self) -> Self {
+        self.owned = Some(Default::default());
+        self
+    }
+
+    fn may_run(&self, name: &str) -> bool {
+        self.owned.as_ref().is_none_or(|owned| owned.contains(name))
     }
 
     fn start_instance(&mut self, name: &str) {
         if let Some(connection) = self.connections.get(name) {
             // Running already; a kicked one waits for exactly this to reconnect.
             connection.do_send(Resume);
+            return;
+        }
+        if !self.may_run(name) {
             return;
         }
         let Some(config) = self.instances.get(name) else {
@@ -296,6 +329,43 @@ impl Handler<RemoveConnection> for ConnectionSupervisor {
                 let _ = connection.send(Disconnect).await;
             }
             true
+        })
+    }
+}
+
+impl Handler<Own> for ConnectionSupervisor {
+    type Result = bool;
+
+    fn handle(&mut self, Own(name): Own, _: &mut Self::Context) -> bool {
+        if let Some(owned) = &mut self.owned {
+            owned.insert(name.clone());
+        }
+        if !self.instances.contains_key(&name) {
+            return false;
+        }
+        self.start_instance(&name);
+        true
+    }
+}
+
+impl Handler<Disown> for ConnectionSupervisor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, Disown(name): Disown, _: &mut Self::Context) -> Self::Result {
+        if let Some(owned) = &mut self.owned {
+            owned.remove(&name);
+        }
+        let stopping = self.connections.remove(&name);
+        // Each connection reports `stopped` before it answers: once this is answered, the
+        // instance's last changes are in the status manager's mailbox, ahead of what follows.
+        Box::pin(async move {
+            match stopping {
+                Some(connection) => {
+                    let _ = connection.send(Disconnect).await;
+                    true
+                }
+                None => false,
+            }
         })
     }
 }

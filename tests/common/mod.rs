@@ -79,8 +79,10 @@ pub struct TestHub {
     pub database: Option<std::path::PathBuf>,
     /// This hub's database, file or server (None if the test disabled persistence).
     pub location: Option<obs_hub::config::DatabaseLocation>,
-    /// Who owns which instance and duty (a cluster node's tests publish views into it).
+    /// Who owns which instance (a cluster node's view; alone, everything is the hub's).
     pub ownership: obs_hub::status::ownership::Ownership,
+    /// A cluster node's lease keeper (None alone): `Halt` stops it.
+    pub keeper: Option<actix::Recipient<obs_hub::cluster::Halt>>,
     /// Keeps the database's directory until the test ends.
     _database_dir: tempfile::TempDir,
 }
@@ -154,6 +156,7 @@ pub fn spawn_hub_with_show(
         database,
         location,
         ownership: app.ownership(),
+        keeper: app.keeper(),
         _database_dir: database_dir,
     };
     actix_web::rt::spawn(app.run_until_stopped());

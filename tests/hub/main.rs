@@ -16,6 +16,7 @@ mod audio;
 mod cli;
 mod cluster;
 mod cluster_duties;
+mod cluster_leases;
 mod connection;
 mod dashboard_state;
 mod doctor;

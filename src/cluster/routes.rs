@@ -1,0 +1,1 @@
+//! `GET /api/cluster/`: the cluster as this node sees it.
