@@ -289,6 +289,7 @@ impl Application {
         let live = LiveFeed::new(board.clone()).start();
         let stats_history = StatsHistory::default();
         let stats_recorder = StatsRecorder::new(stats_history.clone()).start();
+        start_relay(&settings, &persistence, &board, &manager, &ownership)?;
         // Every subscriber of the change stream, wired here and only here, before the
         // connections start and before the server takes a request: the history, the webhooks
         // and the WebSocket miss no change, from the very first.
@@ -550,6 +551,35 @@ fn start_keeper(
     _: &Ownership,
 ) -> Option<actix::Recipient<crate::cluster::Halt>> {
     None
+}
+
+/// A cluster node's change relay (nothing alone): the recorder writes this node's stamped
+/// changes fenced and relays them; the feed shows the other nodes' changes (`cluster::feed`).
+/// Called before the recorder is subscribed to the status manager.
+fn start_relay(
+    settings: &Settings,
+    persistence: &Persistence,
+    board: &StatusBoard,
+    manager: &Addr<StatusManager>,
+    ownership: &Ownership,
+) -> Result<(), StartError> {
+    let Some(cluster) = &settings.cluster else {
+        return Ok(());
+    };
+    persistence.relay_as(&cluster.node_id, board.clone());
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &settings.database.postgres {
+        crate::cluster::feed::start(url.clone(), manager.clone(), ownership.clone()).map_err(
+            |error| {
+                StartError::Database(DbError::Open {
+                    path: url.redacted(),
+                    message: format!("cannot start the cluster's change feed: {error}"),
+                })
+            },
+        )?;
+    }
+    let _ = (manager, ownership);
+    Ok(())
 }
 
 /// Starts the rules engine with the config file's rules and the stored ones; answers it and

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub webhook_outbox_depth: IntGauge,
     pub db_write_seconds: HistogramVec,
     pub db_write_errors: IntCounter,
+    /// Cluster: changes this node numbered but could not write, its lease having moved on.
+    pub cluster_fenced_changes: IntCounter,
 }
 
 /// The process-wide metrics.
@@ -155,6 +157,14 @@ impl Metrics {
                 &registry,
                 IntCounter::new("db_write_errors_total", "Failed database write batches")
                     .expect("valid"),
+            ),
+            cluster_fenced_changes: register(
+                &registry,
+                IntCounter::new(
+                    "cluster_fenced_changes_total",
+                    "Changes dropped unwritten because this node no longer held the lease",
+                )
+                .expect("valid"),
             ),
             registry,
         }

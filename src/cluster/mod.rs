@@ -7,6 +7,7 @@
 //! - [`rendezvous`]: which live node should own a lease (pure);
 //! - [`lease_plan`]: what a node does with its leases at a heartbeat (pure);
 //! - `store`: the nodes' and leases' rows on PostgreSQL;
+//! - `feed`: the other nodes' changes, shown on this node (LISTEN/NOTIFY and catch-up);
 //! - `keeper`: the `LeaseKeeper` actor that heartbeats, plans, acts and publishes the view;
 //! - [`routes`]: `GET /api/cluster/`;
 //! - [`forward`]: requests about an instance another node owns, proxied to it.
@@ -24,6 +25,8 @@ pub mod lease_plan;
 pub mod rendezvous;
 pub mod routes;
 
+#[cfg(feature = "postgres")]
+pub mod feed;
 #[cfg(feature = "postgres")]
 pub mod keeper;
 #[cfg(feature = "postgres")]

@@ -136,6 +136,18 @@ impl Persistence {
         })
     }
 
+    /// In a cluster: the recorder writes this node's stamped changes fenced and relays them
+    /// (`db::queries::relay`) with the statuses of `board`. Call before subscribing the
+    /// recorder to the status manager.
+    pub fn relay_as(&self, node: &str, board: crate::status::StatusBoard) {
+        if let Some(recorder) = &self.recorder {
+            recorder.do_send(recorder::RelayAs {
+                node: node.to_string(),
+                board,
+            });
+        }
+    }
+
     /// For history reads; None when persistence is disabled.
     pub fn pool(&self) -> Option<&Pool> {
         self.pool.as_ref()
@@ -152,6 +164,22 @@ impl Persistence {
 
     pub fn report(&self) -> PersistenceReport {
         self.health.report()
+    }
+
+    /// Waits (at most `limit`) until every change the recorder has accepted so far is written
+    /// (in a cluster: its events, relayed changes and status row). Answers false when the wait
+    /// ran out (a database that does not accept writes). The lease keeper calls it before it
+    /// releases an instance's lease, after a round trip through the status manager (so that
+    /// the changes it pushed are in the recorder's mailbox ahead of this), so that the next
+    /// owner numbers on from the last change written. True at once without persistence.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let Some(recorder) = &self.recorder else {
+            return true;
+        };
+        matches!(
+            tokio::time::timeout(limit, recorder.send(Drain)).await,
+            Ok(Ok(()))
+        )
     }
 
     /// Waits (at most `limit`) until every accepted event is written: called at shutdown.

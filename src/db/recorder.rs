@@ -9,25 +9,32 @@
 //! long enough for 200 000 events to pile up (then new events are dropped and counted, rather
 //! than exhausting memory). State changes are logged once each.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::prelude::*;
 use chrono::Utc;
 
 use super::{
     health::{PersistenceHealth, Transition},
-    recording::{self, HistoryHooks, InstanceTracker, WriteOp},
+    queries::Applied,
+    recording::{self, HistoryHooks, InstanceTracker, Relayed, WriteOp},
     write_behind::{Drain, Failed, Persisting, Pruning, Queue, WriteBehind, Writer},
     writer::HistoryStore,
     DbError,
 };
-use crate::status::StatusChanged;
+use crate::status::{StatusBoard, StatusChanged};
 
 /// Operations per transaction: big enough to amortise the commit, small enough to hold the
 /// write lock briefly.
 const MAX_BATCH_OPS: usize = 2_000;
 /// Beyond this many unwritten events, new ones are dropped (and counted).
 const MAX_PENDING_EVENTS: u64 = 200_000;
+/// Changes refused by their lease's fence are logged at most this often.
+const FENCE_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct Recorder {
     writer: Addr<Writer<HistoryStore>>,
@@ -40,6 +47,20 @@ pub struct Recorder {
     hooks: HistoryHooks,
     trackers: HashMap<String, InstanceTracker>,
     dropping: bool,
+    /// In a cluster: this node's id and its board (stamped changes are relayed with the
+    /// instance's status). None alone.
+    relay: Option<(Arc<str>, StatusBoard)>,
+    /// When changes refused by their lease's fence were last logged.
+    fence_warned: Option<Instant>,
+}
+
+/// In a cluster: relay this node's stamped changes, as node `node`, with the statuses of
+/// `board` (sent by `app` before the recorder is subscribed to the status manager).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RelayAs {
+    pub node: String,
+    pub board: StatusBoard,
 }
 
 impl Recorder {
@@ -58,6 +79,8 @@ impl Recorder {
             hooks,
             trackers: HashMap::new(),
             dropping: false,
+            relay: None,
+            fence_warned: None,
         }
     }
 
@@ -99,18 +122,36 @@ impl Persisting for Recorder {
 }
 
 impl WriteBehind<WriteOp> for Recorder {
-    type Written = usize;
+    type Written = Applied;
     type Error = DbError;
 
     fn queue(&mut self) -> &mut Queue<WriteOp> {
         &mut self.queue
     }
 
-    fn write(store: &mut HistoryStore, batch: &[WriteOp]) -> Result<usize, DbError> {
+    fn write(store: &mut HistoryStore, batch: &[WriteOp]) -> Result<Applied, DbError> {
         store.write_batch(batch)
     }
 
-    fn written(&mut self, batch: Vec<WriteOp>, _: usize, _: &mut Context<Self>) {
+    fn written(&mut self, batch: Vec<WriteOp>, applied: Applied, _: &mut Context<Self>) {
+        if applied.fenced_off > 0 {
+            crate::metrics::metrics()
+                .cluster_fenced_changes
+                .inc_by(applied.fenced_off as u64);
+            // Once a minute at most: until the keeper learns it lost the lease, every poll
+            // makes a change that is refused.
+            if self
+                .fence_warned
+                .is_none_or(|at| at.elapsed() >= FENCE_WARNING_INTERVAL)
+            {
+                self.fence_warned = Some(Instant::now());
+                log::warn!(
+                    "cluster: {} changes dropped: this node no longer holds their instance's \
+                     lease (another node owns it now)",
+                    applied.fenced_off
+                );
+            }
+        }
         let events = batch.iter().filter(|op| op.is_event()).count() as u64;
         self.unwritten_events = self.unwritten_events.saturating_sub(events);
         self.dropping = false;
@@ -190,13 +231,37 @@ impl Handler<StatusChanged> for Recorder {
     type Result = ();
 
     fn handle(&mut self, StatusChanged(event): StatusChanged, ctx: &mut Self::Context) {
+        let stamp = event.cluster;
+        // Relayed from its owner, which has written it (history, sessions, scenes) already.
+        if stamp.is_some_and(|stamp| stamp.mirrored) {
+            return;
+        }
         let hooks = &self.hooks;
         let tracker = self
             .trackers
             .entry(event.instance.clone())
             .or_insert_with(|| InstanceTracker::new(hooks));
-        let ops = recording::ops_for(&event, tracker);
+        let mut ops = recording::ops_for(&event, tracker);
+        if let (Some(_), Some((node, board))) = (stamp, &self.relay) {
+            let status = board.current().instance(&event.instance).cloned();
+            ops = recording::relay_ops(
+                ops,
+                Relayed {
+                    event,
+                    status,
+                    node: Arc::clone(node),
+                },
+            );
+        }
         self.accept(ops, ctx);
+    }
+}
+
+impl Handler<RelayAs> for Recorder {
+    type Result = ();
+
+    fn handle(&mut self, relay: RelayAs, _: &mut Self::Context) {
+        self.relay = Some((Arc::from(relay.node), relay.board));
     }
 }
 

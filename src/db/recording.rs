@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{sessions::Observation, source::session::Output};
-use crate::status::{model::SceneInfo, update::Source, ChangeEvent};
+use crate::status::{model::SceneInfo, update::Source, ChangeEvent, InstanceStatus};
 
 #[derive(Clone, Debug)]
 pub enum WriteOp {
@@ -29,12 +29,38 @@ pub enum WriteOp {
         observation: Observation,
         at: DateTime<Utc>,
     },
+    Relay(Arc<Relayed>),
 }
 
 impl WriteOp {
+    /// Whether the op writes an event row.
     pub fn is_event(&self) -> bool {
-        matches!(self, Self::Event(_))
+        match self {
+            Self::Event(_) => true,
+            Self::Relay(relayed) => relayed.event.change.descriptor().recorded,
+            _ => false,
+        }
     }
+}
+
+/// In a cluster, a change stamped by the node owning its instance: written in one fenced step
+/// (its event row if its kind is recorded, its relay row, the instance's status), only while
+/// `node` still holds the lease under the stamp's epoch (see `db::queries::relay`).
+#[derive(Clone, Debug)]
+pub struct Relayed {
+    pub event: Arc<ChangeEvent>,
+    /// The instance's status on the board once the change was published (at least that new).
+    pub status: Option<Arc<InstanceStatus>>,
+    /// This node's id.
+    pub node: Arc<str>,
+}
+
+/// A stamped change's ops: its [`WriteOp::Event`] (if any) becomes one [`WriteOp::Relay`],
+/// first; the capabilities' other ops follow as they are.
+pub fn relay_ops(ops: Vec<WriteOp>, relayed: Relayed) -> Vec<WriteOp> {
+    std::iter::once(WriteOp::Relay(Arc::new(relayed)))
+        .chain(ops.into_iter().filter(|op| !matches!(op, WriteOp::Event(_))))
+        .collect()
 }
 
 /// What a capability writes to the history beyond the event rows. One hook per instance (made
@@ -128,6 +154,7 @@ pub mod test_support {
                 WriteOp::Event(_) => "event",
                 WriteOp::SyncScenes { .. } => "sync",
                 WriteOp::Output { .. } => "output",
+                WriteOp::Relay(_) => "relay",
             })
             .collect()
     }

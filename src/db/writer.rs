@@ -22,8 +22,8 @@ impl HistoryStore {
         Self { pool, instance_ids }
     }
 
-    /// Writes a batch in one transaction; answers how many events it stored.
-    pub fn write_batch(&mut self, ops: &[WriteOp]) -> Result<usize, DbError> {
+    /// Writes a batch in one transaction; answers what it stored.
+    pub fn write_batch(&mut self, ops: &[WriteOp]) -> Result<queries::Applied, DbError> {
         let mut conn = self.pool.get()?;
         // Ids learnt inside a transaction that rolls back must not be remembered.
         let mut ids = self.instance_ids.clone();

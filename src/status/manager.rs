@@ -56,6 +56,7 @@ use serde::Serialize;
 use super::{
     board::{HubSnapshot, StatusBoard},
     fleet_status::{InstanceAction, InstanceChange},
+    mirroring::{self, MirroredChange},
     model::InstanceStatus,
     update::{self, Change, ObsUpdate, Source},
 };
@@ -206,6 +207,20 @@ pub struct ReleaseInstance {
     pub instance: String,
 }
 
+/// In a cluster: what the node owning `instance` wrote since this node last heard of it
+/// (sent by `cluster::feed`). Unless this node holds the instance's lease itself, the owner's
+/// status replaces the board's (the instance is added if unknown) and each change new to this
+/// node is numbered in this node's `seq`, stamped `mirrored` with its `instance_seq`, published
+/// and pushed like any other (see [`super::mirroring`]).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Mirror {
+    pub instance: String,
+    /// The owner's status of the instance and the `instance_seq` it was written at.
+    pub status: Option<(u64, InstanceStatus)>,
+    pub changes: Vec<MirroredChange>,
+}
+
 /// Applied (`Ok`), or the reason it was not.
 pub type CallbackDecision = Result<(), &'static str>;
 
@@ -315,6 +330,10 @@ impl StatusManager {
                     claim.next_seq += 1;
                     stamp
                 });
+                if let (Some(stamp), Some(status)) = (cluster, self.instances.get_mut(instance)) {
+                    // The snapshot says which of the instance's changes it includes.
+                    Arc::make_mut(status).instance_seq = Some(stamp.instance_seq);
+                }
                 StatusChanged(Arc::new(ChangeEvent {
                     cluster,
                     seq: self.seq,
@@ -592,6 +611,67 @@ impl Handler<ReleaseInstance> for StatusManager {
     }
 }
 
+impl Handler<Mirror> for StatusManager {
+    type Result = ();
+
+    fn handle(&mut self, mirror: Mirror, _: &mut Self::Context) {
+        let name = mirror.instance;
+        // Held here: this node numbers the instance's changes itself, and the relay of what
+        // it wrote (or what the previous owner wrote before the handover) shows nothing new.
+        if self.claims.contains_key(&name) {
+            return;
+        }
+        let known = self
+            .instances
+            .get(&name)
+            .map(|status| status.instance_seq.unwrap_or(0));
+        let (status_seq, offered) = match mirror.status {
+            Some((seq, status)) => (Some(seq), Some(status)),
+            None => (None, None),
+        };
+        let plan = mirroring::plan(known, status_seq, mirror.changes);
+        if plan.is_empty() {
+            return;
+        }
+        let previous_seq = self.instances.get(&name).map_or(0, |status| status.seq);
+        if let Some(mut status) = offered.filter(|_| plan.replace_status) {
+            // The owner's hub-wide numbering means nothing here.
+            status.seq = previous_seq;
+            self.instances.insert(name.clone(), Arc::new(status));
+        }
+        let events: Vec<StatusChanged> = plan
+            .changes
+            .into_iter()
+            .map(|mirrored| {
+                self.seq += 1;
+                record_metrics(&name, &mirrored.change);
+                StatusChanged(Arc::new(ChangeEvent {
+                    seq: self.seq,
+                    instance: name.clone(),
+                    at: mirrored.at,
+                    source: mirrored.source,
+                    change: mirrored.change,
+                    cluster: Some(ClusterStamp {
+                        instance_seq: mirrored.instance_seq,
+                        epoch: mirrored.epoch,
+                        mirrored: true,
+                    }),
+                }))
+            })
+            .collect();
+        if let Some(status) = self.instances.get_mut(&name) {
+            let status = Arc::make_mut(status);
+            status.instance_seq = Some(plan.instance_seq);
+            if !events.is_empty() {
+                status.seq = self.seq;
+            }
+        }
+        // Published before pushed, as every change (see `apply`).
+        self.publish();
+        self.notify(events);
+    }
+}
+
 impl Handler<Ping> for StatusManager {
     type Result = ();
 
@@ -739,5 +819,100 @@ mod tests {
             })
             .await
             .unwrap());
+    }
+
+    /// Records what a subscriber is pushed.
+    struct Seen(Arc<std::sync::Mutex<Vec<StatusChanged>>>);
+    impl Actor for Seen {
+        type Context = Context<Self>;
+    }
+    impl Handler<StatusChanged> for Seen {
+        type Result = ();
+        fn handle(&mut self, event: StatusChanged, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    #[actix_web::test]
+    async fn mirrored_changes_are_numbered_here_once_each_unless_the_instance_is_held_here() {
+        let manager = StatusManager::new(&[("studio", "127.0.0.1", 4455)]);
+        let board = manager.board();
+        let manager = manager.start();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        manager
+            .send(Subscribe(Seen(seen.clone()).start().recipient()))
+            .await
+            .unwrap();
+        let scene = |instance_seq: u64| MirroredChange {
+            instance_seq,
+            epoch: 4,
+            at: Utc::now(),
+            source: Source::ObsEvent,
+            change: Change::SceneChanged {
+                scene: format!("scene {instance_seq}"),
+                previous: None,
+            },
+        };
+        let owners = |instance_seq: u64, scene: &str| {
+            let mut status = InstanceStatus::new("remote", "10.0.0.9", 4455, Utc::now());
+            status.current_scene = Some(scene.into());
+            status.seq = 999;
+            status.instance_seq = Some(instance_seq);
+            (instance_seq, status)
+        };
+        // An instance of another node: added, its changes numbered in this node's sequence.
+        manager
+            .send(Mirror {
+                instance: "remote".into(),
+                status: Some(owners(2, "scene 2")),
+                changes: vec![scene(1), scene(2)],
+            })
+            .await
+            .unwrap();
+        // Repeated by a sweep, with one more: only the new one is shown.
+        manager
+            .send(Mirror {
+                instance: "remote".into(),
+                status: Some(owners(3, "scene 3")),
+                changes: vec![scene(2), scene(3)],
+            })
+            .await
+            .unwrap();
+        let remote = board.current().instances["remote"].clone();
+        assert_eq!(remote.current_scene.as_deref(), Some("scene 3"));
+        assert_eq!((remote.seq, remote.instance_seq), (3, Some(3)));
+        {
+            let seen = seen.lock().unwrap();
+            let numbered: Vec<_> = seen
+                .iter()
+                .map(|event| (event.seq, event.cluster.map(|stamp| stamp.instance_seq)))
+                .collect();
+            assert_eq!(numbered, [(1, Some(1)), (2, Some(2)), (3, Some(3))]);
+            assert!(seen.iter().all(|event| event
+                .cluster
+                .is_some_and(|stamp| stamp.mirrored && stamp.epoch == 4)));
+        }
+        // Held here: this node numbers its changes itself; a relay changes nothing.
+        manager
+            .send(ClaimInstance {
+                instance: "remote".into(),
+                epoch: 5,
+                next_seq: 4,
+            })
+            .await
+            .unwrap();
+        manager
+            .send(Mirror {
+                instance: "remote".into(),
+                status: Some(owners(4, "scene 4")),
+                changes: vec![scene(4)],
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            board.current().instances["remote"].current_scene.as_deref(),
+            Some("scene 3")
+        );
+        assert_eq!(seen.lock().unwrap().len(), 3);
     }
 }

@@ -17,6 +17,7 @@ pub mod fleet_status;
 pub mod kinds;
 pub mod lossy;
 pub mod manager;
+pub mod mirroring;
 pub mod model;
 pub mod output_status;
 pub mod ownership;
@@ -29,8 +30,9 @@ pub mod update;
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
     AddInstance, Announce, ApplyCallback, CallbackDecision, ChangeEvent, ClaimInstance,
-    ClusterStamp, LinkOrigin, MoveInstance, Ping, ReleaseInstance, RemoveInstance, Report,
-    SetRunning, StatusChanged, StatusManager, Subscribe,
+    ClusterStamp, LinkOrigin, Mirror, MoveInstance, Ping, ReleaseInstance, RemoveInstance,
+    Report, SetRunning, StatusChanged, StatusManager, Subscribe,
 };
+pub use mirroring::MirroredChange;
 pub use model::{ConnectionState, InstanceStatus};
 pub use update::{Change, ObsUpdate, Source};

@@ -129,6 +129,10 @@ pub struct InstanceStatus {
     pub last_updated: DateTime<Utc>,
     /// Hub-wide sequence number of the last change to this instance.
     pub seq: u64,
+    /// In a cluster of hubs: the instance's own sequence number (`instance_seq`) of the last
+    /// change this status includes; absent for a hub alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_seq: Option<u64>,
 }
 
 impl InstanceStatus {
@@ -152,6 +156,7 @@ impl InstanceStatus {
             last_poll_at: None,
             last_updated: now,
             seq: 0,
+            instance_seq: None,
         }
     }
 

@@ -13,6 +13,7 @@ mod common;
 
 mod api;
 mod audio;
+mod cluster_relay;
 mod cli;
 mod cluster;
 mod cluster_duties;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod events;
 pub mod instances;
 pub mod managed;
+pub mod relay;
 pub mod rules;
 pub mod scenes;
 pub mod sessions;
@@ -21,6 +22,7 @@ use super::{
     recording::{source_name, WriteOp},
     source::event::EventForm,
 };
+use crate::status::ChangeEvent;
 
 /// Instance ids by name, as the writer caches them.
 pub type InstanceIds = HashMap<String, i32>;
@@ -43,24 +45,73 @@ fn instance_id(
     Ok(id)
 }
 
-/// Writes one batch (the caller wraps it in a transaction) and returns how many events it
-/// stored. Events keep their order: ids grow in the order the hub observed the changes.
-pub fn apply_batch(conn: &mut Conn, ops: &[WriteOp], ids: &mut InstanceIds) -> QueryResult<usize> {
+/// What one batch wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Event rows stored.
+    pub events: usize,
+    /// Relayed changes refused because their node no longer holds the lease they were
+    /// numbered under (dropped, not retried: the instance has a new owner).
+    pub fenced_off: usize,
+}
+
+/// Writes one batch (the caller wraps it in a transaction) and answers what it stored. Events
+/// keep their order: ids grow in the order the hub observed the changes. A relayed change
+/// (cluster) is written only while its node holds its instance's lease under its epoch,
+/// checked once per instance and epoch in this very transaction ([`relay::lease_held`]).
+pub fn apply_batch(conn: &mut Conn, ops: &[WriteOp], ids: &mut InstanceIds) -> QueryResult<Applied> {
     let now = Utc::now().naive_utc();
     let mut rows = Vec::new();
+    let mut relayed = Vec::new();
+    let mut statuses: HashMap<&str, relay::StatusRow> = HashMap::new();
+    let mut fences: HashMap<(&str, u64), bool> = HashMap::new();
+    let mut fenced_off = 0;
     for op in ops {
         match op {
-            WriteOp::Event(event) => rows.push(EventForm {
-                instance_id: instance_id(conn, ids, &event.instance, now)?,
-                seq: i64::try_from(event.seq).unwrap_or(i64::MAX),
-                kind: event.change.kind(),
-                source: source_name(event.source),
-                // Plain data with derived Serialize: it cannot fail; never lose the row if it did.
-                payload: serde_json::to_string(&event.change).unwrap_or_else(|error| {
-                    serde_json::json!({ "error": error.to_string() }).to_string()
-                }),
-                happened_at: event.at.naive_utc(),
-            }),
+            WriteOp::Event(event) => rows.push(event_row(conn, ids, event, now)?),
+            WriteOp::Relay(change) => {
+                let event = &change.event;
+                let Some(stamp) = event.cluster else {
+                    continue;
+                };
+                let epoch = i64::try_from(stamp.epoch).unwrap_or(i64::MAX);
+                let held = match fences.get(&(event.instance.as_str(), stamp.epoch)) {
+                    Some(held) => *held,
+                    None => {
+                        let held = relay::lease_held(conn, &event.instance, &change.node, epoch)?;
+                        fences.insert((event.instance.as_str(), stamp.epoch), held);
+                        held
+                    }
+                };
+                if !held {
+                    fenced_off += 1;
+                    continue;
+                }
+                if event.change.descriptor().recorded {
+                    rows.push(event_row(conn, ids, event, now)?);
+                }
+                let seq = i64::try_from(stamp.instance_seq).unwrap_or(i64::MAX);
+                relayed.push(relay::ChangeRow {
+                    instance: event.instance.clone(),
+                    seq,
+                    epoch,
+                    node_id: change.node.to_string(),
+                    body: to_json(&**event),
+                    happened_at: event.at.naive_utc(),
+                });
+                if let Some(status) = &change.status {
+                    statuses.insert(
+                        &event.instance,
+                        relay::StatusRow {
+                            instance: event.instance.clone(),
+                            seq,
+                            epoch,
+                            node_id: change.node.to_string(),
+                            status: to_json(&**status),
+                        },
+                    );
+                }
+            }
             WriteOp::SyncScenes {
                 instance,
                 scenes: list,
@@ -88,7 +139,37 @@ pub fn apply_batch(conn: &mut Conn, ops: &[WriteOp], ids: &mut InstanceIds) -> Q
             }
         }
     }
-    events::insert(conn, &rows)
+    let events = events::insert(conn, &rows)?;
+    if !relayed.is_empty() || !statuses.is_empty() {
+        let statuses: Vec<_> = statuses.into_values().collect();
+        relay::write(conn, &relayed, &statuses)?;
+    }
+    Ok(Applied { events, fenced_off })
+}
+
+/// Plain data with derived Serialize: it cannot fail; never lose the row if it did.
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }).to_string())
+}
+
+fn event_row(
+    conn: &mut Conn,
+    ids: &mut InstanceIds,
+    event: &ChangeEvent,
+    now: NaiveDateTime,
+) -> QueryResult<EventForm> {
+    Ok(EventForm {
+        instance_id: instance_id(conn, ids, &event.instance, now)?,
+        seq: i64::try_from(event.seq).unwrap_or(i64::MAX),
+        kind: event.change.kind(),
+        source: source_name(event.source),
+        payload: to_json(&event.change),
+        happened_at: event.at.naive_utc(),
+        instance_seq: event
+            .cluster
+            .map(|stamp| i64::try_from(stamp.instance_seq).unwrap_or(i64::MAX)),
+    })
 }
 
 #[cfg(test)]
@@ -266,7 +347,7 @@ pub(crate) mod tests {
                 })
                 .collect();
             let mut ids = InstanceIds::new();
-            assert_eq!(apply_batch(&mut conn, &ops, &mut ids).unwrap(), 10);
+            assert_eq!(apply_batch(&mut conn, &ops, &mut ids).unwrap().events, 10);
 
             // The newest `limit` rows, narrowed by the fields a query sets besides.
             let newest = |limit| events::EventQuery {

@@ -26,4 +26,6 @@ pub struct EventForm {
     pub source: &'static str,
     pub payload: String,
     pub happened_at: NaiveDateTime,
+    /// In a cluster, the change's per-instance sequence number.
+    pub instance_seq: Option<i64>,
 }
