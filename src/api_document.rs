@@ -136,6 +136,7 @@ use crate::studio::routes as studio;
         fleet::add_instance,
         fleet::change_instance,
         fleet::remove_instance,
+        crate::cluster::routes::cluster,
         rules::list,
         rules::create,
         rules::create_failover,

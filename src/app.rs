@@ -115,8 +115,11 @@ const CAPABILITY_ROUTES: [http::CapabilityRoutes; 6] = [
 ];
 
 /// The capabilities' routes about the hub as a whole (mounted once, in `/api`).
-const HUB_ROUTES: [http::CapabilityRoutes; 2] =
-    [crate::fleet::routes::routes, crate::rules::routes::routes];
+const HUB_ROUTES: [http::CapabilityRoutes; 3] = [
+    crate::fleet::routes::routes,
+    crate::rules::routes::routes,
+    crate::cluster::routes::routes,
+];
 
 /// How OBS events reach the capabilities: one line per capability (the connection translates
 /// scenes, stream and record state itself).
@@ -152,6 +155,7 @@ struct SharedData {
     rules: web::Data<crate::rules::routes::RulesApi>,
     /// Requests about instances other nodes own go to them (a cluster node only).
     forward: crate::cluster::forward::Forward,
+    cluster: web::Data<crate::cluster::routes::ClusterInfo>,
 }
 
 impl SharedData {
@@ -185,6 +189,7 @@ impl SharedData {
                 self.forward.is_cluster(),
                 self.forward.clone(),
             ))
+            .app_data(self.cluster.clone())
             .wrap(actix_web::middleware::from_fn(http::site_guard))
             .wrap(http::normalize::NormalizeSlashes)
             .wrap(actix_web::middleware::from_fn(http::body_guard::deadline))
@@ -322,7 +327,20 @@ impl Application {
             None => supervisor,
         }
         .start();
-        let keeper = start_keeper(&settings, all_instances, &manager, &supervisor, &ownership);
+
+        let cluster_info = crate::cluster::routes::ClusterInfo {
+            ownership: ownership.clone(),
+            lease: settings.cluster.as_ref().map(|cluster| cluster.lease),
+            starts: Default::default(),
+        };
+        let keeper = start_keeper(
+            &settings,
+            all_instances,
+            &manager,
+            &supervisor,
+            &cluster_info,
+            &managed,
+        );
         let (rules, rules_api) = start_rules(
             &settings,
             declared_rules,
@@ -368,6 +386,7 @@ impl Application {
             url_signer: url_signer.clone(),
             tokens,
             rate_limits,
+            ownership: ownership.clone(),
         });
         // Lossy-channel producers, one per family of topics.
         PictureNotices::new(state.clone(), captures.clone(), lossy).start();
@@ -384,6 +403,7 @@ impl Application {
             managed: web::Data::new(managed),
             rules: rules_data,
             forward,
+            cluster: web::Data::new(cluster_info),
         };
         let server = HttpServer::new(move || {
             // Group commands run each member's request through a second copy of this very app.
@@ -520,13 +540,14 @@ fn start_keeper(
     known: Vec<InstanceConfig>,
     manager: &Addr<StatusManager>,
     supervisor: &Addr<ConnectionSupervisor>,
-    ownership: &Ownership,
+    cluster: &crate::cluster::routes::ClusterInfo,
+    managed: &ManagedInstances,
 ) -> Option<actix::Recipient<crate::cluster::Halt>> {
     use crate::cluster::keeper::{KeeperParts, LeaseKeeper};
-    let cluster = settings.cluster.clone()?;
+    let settings_cluster = settings.cluster.clone()?;
     let location = settings.database.location()?;
     let keeper = LeaseKeeper::new(KeeperParts {
-        cluster,
+        cluster: settings_cluster,
         location,
         options: crate::db::pool::ConnectionOptions {
             busy_timeout: settings.database.busy_timeout,
@@ -535,8 +556,9 @@ fn start_keeper(
         known,
         manager: manager.clone(),
         supervisor: supervisor.clone(),
-        ownership: ownership.clone(),
-        starts: Default::default(),
+        ownership: cluster.ownership.clone(),
+        starts: cluster.starts.clone(),
+        managed: managed.clone(),
     })
     .start();
     Some(keeper.recipient())
@@ -548,7 +570,8 @@ fn start_keeper(
     _: Vec<InstanceConfig>,
     _: &Addr<StatusManager>,
     _: &Addr<ConnectionSupervisor>,
-    _: &Ownership,
+    _: &crate::cluster::routes::ClusterInfo,
+    _: &ManagedInstances,
 ) -> Option<actix::Recipient<crate::cluster::Halt>> {
     None
 }

@@ -156,6 +156,9 @@ pub enum ApiError {
     /// A rule declared in the config file: read-only through the API.
     #[error("{0}")]
     RuleReadOnly(String),
+    /// A cluster's route asked of a hub running alone.
+    #[error("{0}")]
+    NotACluster(String),
 }
 
 impl ApiError {
@@ -207,6 +210,7 @@ impl ApiError {
             Self::InvalidRule(_) => "invalid_rule",
             Self::UnknownRule(_) => "unknown_rule",
             Self::RuleReadOnly(_) => "rule_read_only",
+            Self::NotACluster(_) => "not_a_cluster",
         }
     }
 
@@ -288,7 +292,8 @@ impl ResponseError for ApiError {
             Self::UnknownInstance { .. }
             | Self::UnknownInstanceGroup(_)
             | Self::UnknownScene(_)
-            | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            | Self::RouteNotFound(_)
+            | Self::NotACluster(_) => StatusCode::NOT_FOUND,
             Self::DeclaredInConfig(_) | Self::NameTaken(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_)

@@ -30,6 +30,10 @@ pub struct Metrics {
     pub db_write_errors: IntCounter,
     /// Cluster: changes this node numbered but could not write, its lease having moved on.
     pub cluster_fenced_changes: IntCounter,
+    /// A cluster node's id (1 while it runs as that node).
+    pub cluster_node: IntGaugeVec,
+    /// 1 for each lease (an instance or a duty) the cluster node holds.
+    pub cluster_leases: IntGaugeVec,
 }
 
 /// The process-wide metrics.
@@ -166,7 +170,51 @@ impl Metrics {
                 )
                 .expect("valid"),
             ),
+            cluster_node: register(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new("cluster_node_info", "1: this hub runs as this cluster node"),
+                    &["node"],
+                )
+                .expect("valid"),
+            ),
+            cluster_leases: register(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "cluster_lease_held",
+                        "1 for each lease (an instance, or a duty such as duty:schedules) this \
+                         cluster node holds",
+                    ),
+                    &["node", "lease"],
+                )
+                .expect("valid"),
+            ),
             registry,
+        }
+    }
+
+    /// A cluster node's leases, as it holds them now: the series of the others it held are
+    /// dropped (a gauge left at 1 would claim it still holds them).
+    pub fn set_cluster_leases<'a>(&self, node: &str, held: impl IntoIterator<Item = &'a str>) {
+        use prometheus::core::Collector;
+        self.cluster_node.with_label_values(&[node]).set(1);
+        let held: std::collections::BTreeSet<&str> = held.into_iter().collect();
+        for family in self.cluster_leases.collect() {
+            for metric in family.get_metric() {
+                let labels: std::collections::HashMap<&str, &str> = metric
+                    .get_label()
+                    .iter()
+                    .map(|pair| (pair.name(), pair.value()))
+                    .collect();
+                let lease = labels.get("lease").copied().unwrap_or_default();
+                if labels.get("node") == Some(&node) && !held.contains(lease) {
+                    let _ = self.cluster_leases.remove(&labels);
+                }
+            }
+        }
+        for lease in held {
+            self.cluster_leases.with_label_values(&[node, lease]).set(1);
         }
     }
 
@@ -218,6 +266,26 @@ mod tests {
             text.contains(r#"obs_hub_connection_state{instance="studio",state="reconnecting"} 1"#)
         );
         assert!(text.contains(r#"obs_hub_connection_state{instance="studio",state="connected"} 0"#));
+    }
+
+    #[test]
+    fn a_cluster_node_shows_its_id_and_only_the_leases_it_holds() {
+        let metrics = Metrics::new();
+        metrics.set_cluster_leases("n1", ["studio", "booth", "duty:schedules"]);
+        metrics.set_cluster_leases("n2", ["other"]);
+        metrics.set_cluster_leases("n1", ["booth"]);
+        let text = metrics.render();
+        assert!(text.contains(r#"obs_hub_cluster_node_info{node="n1"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"obs_hub_cluster_lease_held{lease="booth",node="n1"} 1"#),
+            "{text}"
+        );
+        assert!(!text.contains(r#"lease="studio""#), "{text}");
+        assert!(!text.contains(r#"lease="duty:schedules""#), "{text}");
+        assert!(
+            text.contains(r#"obs_hub_cluster_lease_held{lease="other",node="n2"} 1"#),
+            "{text}"
+        );
     }
 
     #[test]

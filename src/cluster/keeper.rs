@@ -36,14 +36,15 @@ use chrono::{DateTime, Utc};
 use super::{
     lease_plan::{self, Plan, Situation},
     store::{self, Reading},
-    Halt, NodeStarts,
+    Halt, NodeStarts, DUTIES,
 };
 use crate::{
     config::{ClusterSettings, DatabaseLocation, InstanceConfig},
+    fleet::instances::ManagedInstances,
     db::{backend::Conn, pool::ConnectionOptions, queries},
     obs::{AddConnection, ConnectionSupervisor, Disown, Own, RemoveConnection, ReplaceConnection},
     status::{
-        ownership::{ClusterView, LeaseView, NodeView, Ownership, SCHEDULES_DUTY},
+        ownership::{ClusterView, LeaseView, NodeView, Ownership},
         AddInstance, ClaimInstance, MoveInstance, Ping, ReleaseInstance, RemoveInstance,
         StatusManager,
     },
@@ -52,9 +53,6 @@ use crate::{
 /// Lets an instance's last changes reach the history before its lease is released (the
 /// recorder's flush; by default a round trip through the status manager).
 pub type Flush = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>>;
-
-/// Every lease name that is a duty rather than an instance.
-pub const DUTIES: [&str; 1] = [SCHEDULES_DUTY];
 
 fn is_duty(name: &str) -> bool {
     name.starts_with("duty:")
@@ -122,6 +120,8 @@ pub struct KeeperParts {
     pub supervisor: Addr<ConnectionSupervisor>,
     pub ownership: Ownership,
     pub starts: NodeStarts,
+    /// The instances made through the API, as this node's fleet routes know them.
+    pub managed: ManagedInstances,
 }
 
 pub struct LeaseKeeper {
@@ -132,10 +132,13 @@ pub struct LeaseKeeper {
     db: Db,
     configured: BTreeMap<String, InstanceConfig>,
     known: BTreeMap<String, InstanceConfig>,
+    /// The instances stored in the database at the last round.
+    stored: BTreeSet<String>,
     manager: Addr<StatusManager>,
     supervisor: Addr<ConnectionSupervisor>,
     ownership: Ownership,
     starts: NodeStarts,
+    managed: ManagedInstances,
     flush: Flush,
     /// What this node holds: lease name and epoch.
     held: BTreeMap<String, u64>,
@@ -168,10 +171,12 @@ impl LeaseKeeper {
             },
             configured: by_name(parts.configured),
             known: by_name(parts.known),
+            stored: BTreeSet::new(),
             manager: parts.manager,
             supervisor: parts.supervisor,
             ownership: parts.ownership,
             starts: parts.starts,
+            managed: parts.managed,
             flush: Rc::new(move || {
                 let manager = manager_for_flush.clone();
                 Box::pin(async move {
@@ -210,9 +215,11 @@ impl LeaseKeeper {
             configured: self.configured.clone(),
             known: self.known.clone(),
             held: self.held.clone(),
+            stored_before: self.stored.clone(),
             announced: self.announced,
             manager: self.manager.clone(),
             supervisor: self.supervisor.clone(),
+            managed: self.managed.clone(),
             flush: self.flush.clone(),
             fences: self.fences.clone(),
             fence: self.fences.load(Ordering::SeqCst),
@@ -262,13 +269,26 @@ impl LeaseKeeper {
                     lease.owner = None;
                 }
             }
-            self.ownership.publish(view);
+            self.publish(view);
         }
+    }
+
+    /// Publishes `view` to every reader of [`Ownership`], and this node's leases to the
+    /// metrics.
+    fn publish(&self, view: ClusterView) {
+        let held = view
+            .leases
+            .iter()
+            .filter(|(_, lease)| lease.owner.as_deref() == Some(self.me.as_str()))
+            .map(|(name, _)| name.as_str());
+        crate::metrics::metrics().set_cluster_leases(&self.me, held);
+        self.ownership.publish(view);
     }
 
     fn finish(&mut self, outcome: Outcome) {
         self.busy = false;
         self.known = outcome.known;
+        self.stored = outcome.stored;
         self.announced |= outcome.announced;
         if let Some(began) = outcome.confirmed {
             self.confirmed = Some(began);
@@ -296,8 +316,7 @@ impl LeaseKeeper {
                     .map(|node| (node.node_id.clone(), node.started_at.and_utc()))
                     .collect(),
             );
-            self.ownership
-                .publish(view_of(&self.me, self.lease, &reading, &self.held));
+            self.publish(view_of(&self.me, self.lease, &reading, &self.held));
         }
         self.fence_if_overdue();
     }
@@ -404,9 +423,12 @@ struct Round {
     configured: BTreeMap<String, InstanceConfig>,
     known: BTreeMap<String, InstanceConfig>,
     held: BTreeMap<String, u64>,
+    /// The instances stored in the database at the previous round.
+    stored_before: BTreeSet<String>,
     announced: bool,
     manager: Addr<StatusManager>,
     supervisor: Addr<ConnectionSupervisor>,
+    managed: ManagedInstances,
     flush: Flush,
     fences: Arc<AtomicU64>,
     /// The fence count when the round began.
@@ -416,6 +438,8 @@ struct Round {
 /// What a round did.
 struct Outcome {
     known: BTreeMap<String, InstanceConfig>,
+    /// The instances stored in the database at this round.
+    stored: BTreeSet<String>,
     announced: bool,
     /// When the round began, if every renewal reached the database.
     confirmed: Option<Instant>,
@@ -437,6 +461,7 @@ impl Round {
         let began = Instant::now();
         let mut outcome = Outcome {
             known: std::mem::take(&mut self.known),
+            stored: self.stored_before.clone(),
             announced: false,
             confirmed: None,
             reading: None,
@@ -468,7 +493,9 @@ impl Round {
             }
         };
         outcome.announced = true;
-        let instances = self.sync_instances(&mut outcome.known, heard.stored).await;
+        let instances = self
+            .sync_instances(&mut outcome.known, &mut outcome.stored, heard.stored)
+            .await;
 
         let leases: BTreeMap<String, LeaseView> = heard
             .reading
@@ -514,12 +541,25 @@ impl Round {
     async fn sync_instances(
         &self,
         known: &mut BTreeMap<String, InstanceConfig>,
+        stored_now: &mut BTreeSet<String>,
         stored: Vec<InstanceConfig>,
     ) -> Vec<String> {
         let mut wanted = self.configured.clone();
-        for instance in stored {
-            wanted.entry(instance.name.clone()).or_insert(instance);
+        let stored: BTreeMap<String, InstanceConfig> = by_name(stored)
+            .into_iter()
+            .filter(|(name, _)| !self.configured.contains_key(name))
+            .collect();
+        // This node's fleet routes answer for instances made through any node. Only one read
+        // at the previous heartbeat too: a route of this node that has just stored one is
+        // still to register it itself (and would take one already there for a name taken).
+        for (name, instance) in &stored {
+            if self.stored_before.contains(name) && self.managed.get(name).as_ref() != Some(instance)
+            {
+                self.managed.replace(instance.clone());
+            }
+            wanted.insert(name.clone(), instance.clone());
         }
+        *stored_now = stored.keys().cloned().collect();
         for (name, instance) in &wanted {
             match known.get(name) {
                 None => {
@@ -558,6 +598,9 @@ impl Round {
             .filter(|name| !wanted.contains_key(*name))
             .cloned()
             .collect();
+        for name in &gone {
+            self.managed.remove(name);
+        }
         for name in gone {
             // One held is released by the plan first, then forgotten (see `forget_if_gone`).
             if !self.held.contains_key(&name) {

@@ -32,6 +32,9 @@ pub mod keeper;
 #[cfg(feature = "postgres")]
 pub mod store;
 
+/// Every lease name that is a duty rather than an instance.
+pub const DUTIES: [&str; 1] = [crate::status::ownership::SCHEDULES_DUTY];
+
 /// Stops the lease keeper. `leave`: a graceful stop (the connections stopped, their last changes
 /// written, every lease released and the node's row removed, so the others take over at once);
 /// otherwise as a crash would (the connections stopped, nothing written: the leases expire).

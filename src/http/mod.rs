@@ -79,6 +79,8 @@ pub struct AppState {
     pub tokens: tokens::Tokens,
     /// The command rate limit of each managed token.
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// Who owns which instance and duty (a cluster node's view; alone, everything is its own).
+    pub ownership: crate::status::ownership::Ownership,
 }
 
 /// Mounts one capability's per-instance routes (`outputs::routes::routes` ...).

@@ -14,7 +14,11 @@ use prometheus::{IntCounter, IntCounterVec};
 use serde_json::json;
 
 use super::AppState;
-use crate::{db::health::PersistenceState, metrics::metrics, status::Ping};
+use crate::{
+    db::health::PersistenceState,
+    metrics::metrics,
+    status::{ownership::Ownership, Ping},
+};
 
 /// How long an actor may take to answer a readiness ping before the hub is reported not ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -34,7 +38,7 @@ pub async fn healthz() -> HttpResponse {
 /// client off) because the history lags; a monitor alerts on the field instead.
 #[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness (open without a token)",
     responses(
-        (status = 200, description = "Ready (`status: ready`), or serving with its history lagging behind (`status: degraded`, see `persistence`)", body = serde_json::Value),
+        (status = 200, description = "Ready (`status: ready`), or serving with its history lagging behind (`status: degraded`, see `persistence`); a cluster node adds `cluster`: `{node, leases, read_at}` (its id and the leases it holds)", body = serde_json::Value),
         (status = 503, description = "A part of the hub is not answering", body = serde_json::Value)
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -60,21 +64,39 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "last_error_at": history.last_error_at,
     });
     if !(manager && supervisor) {
-        return HttpResponse::ServiceUnavailable().json(json!({
+        let mut body = json!({
             "status": "not_ready",
             "error": "not_ready",
             "message": "a part of the hub is not answering",
             "checks": checks,
             "persistence": persistence,
-        }));
+        });
+        add_cluster(&mut body, &state.ownership);
+        return HttpResponse::ServiceUnavailable().json(body);
     }
     let status = if history.state == PersistenceState::Degraded {
         "degraded"
     } else {
         "ready"
     };
-    HttpResponse::Ok()
-        .json(json!({ "status": status, "checks": checks, "persistence": persistence }))
+    let mut body = json!({ "status": status, "checks": checks, "persistence": persistence });
+    add_cluster(&mut body, &state.ownership);
+    HttpResponse::Ok().json(body)
+}
+
+/// A cluster node's readiness names the node and the leases it holds (instances and duties),
+/// and when it last read the cluster; alone, nothing is added.
+fn add_cluster(body: &mut serde_json::Value, ownership: &Ownership) {
+    let Some(view) = ownership.view() else {
+        return;
+    };
+    let held: Vec<&String> = view
+        .leases
+        .iter()
+        .filter(|(_, lease)| lease.owner.as_deref() == Some(view.me.as_str()))
+        .map(|(name, _)| name)
+        .collect();
+    body["cluster"] = json!({ "node": view.me, "leases": held, "read_at": view.read_at });
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -131,6 +131,8 @@ const TABLE: &[(&str, &str, Required)] = &[
     ("GET", "/instance-groups/*", hub(read())),
     ("PUT", "/instance-groups/*", hub(admin())),
     ("DELETE", "/instance-groups/*", hub(admin())),
+    // A cluster's nodes and leases (issue 22).
+    ("GET", "/cluster", hub(read())),
     ("GET", "/qr-code", hub(read())),
     // A QR code of a posted text, nothing changes.
     ("POST", "/qr-code", hub(read())),

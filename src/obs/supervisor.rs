@@ -283,8 +283,12 @@ impl Handler<ReplaceConnection> for ConnectionSupervisor {
         ReplaceConnection(config): ReplaceConnection,
         _: &mut Self::Context,
     ) -> Self::Result {
-        if !self.instances.contains_key(&config.name) {
-            return Box::pin(actix::fut::ready(false));
+        match self.instances.get(&config.name) {
+            None => return Box::pin(actix::fut::ready(false)),
+            // Nothing changed (a cluster node's keeper learning of a change this node made):
+            // no reconnect.
+            Some(current) if *current == config => return Box::pin(actix::fut::ready(true)),
+            Some(_) => {}
         }
         let name = config.name.clone();
         self.instances.insert(name.clone(), config);
