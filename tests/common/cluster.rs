@@ -27,6 +27,10 @@ use obs_hub::fake_obs::FakeObs;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Sessions one hub's link to an OBS opens (obws's and the hub's own): a simulated OBS with
+/// exactly this many is talked to by exactly one node.
+pub const SESSIONS_PER_LINK: usize = 2;
+
 /// What every node of the cluster is configured with (all nodes alike but for their id and port).
 #[derive(Clone, Debug)]
 pub struct ClusterSpec {
@@ -378,8 +382,8 @@ where
 
 /// The settled ownership every node agrees on: every instance of `fakes` (named `names`)
 /// owned by a live node, the same owners and epochs in every node's `GET /api/cluster/`, the
-/// owners among `expected_nodes`, and every simulated OBS with exactly one session (so one
-/// node, not only one row, talks to it). None while that is not so.
+/// owners among `expected_nodes`, and every simulated OBS with exactly one link's sessions (so
+/// one node, not only one row, talks to it). None while that is not so.
 pub async fn settled_owners(
     ports: &[u16],
     expected_nodes: &[&str],
@@ -412,10 +416,57 @@ pub async fn settled_owners(
             None => agreed = Some(owners),
         }
     }
-    if fakes.iter().any(|fake| fake.connection_count() != 1) {
+    if fakes.iter().any(|fake| fake.connection_count() != SESSIONS_PER_LINK) {
         return None;
     }
     agreed
+}
+
+/// Why [`settled_owners`] says no: each node's owners where they differ from the first
+/// node's, and the simulated OBS without exactly one session.
+pub async fn why_unsettled(ports: &[u16], names: &[String], fakes: &[FakeObs]) -> String {
+    let mut why = String::new();
+    let mut first: Option<BTreeMap<String, (Option<String>, i64)>> = None;
+    for port in ports {
+        match cluster_view(*port).await {
+            Ok(view) => {
+                let owners = owners(&view);
+                let _ = write!(
+                    why,
+                    "node on {port} ({}) sees live {:?}; ",
+                    view["node"],
+                    live_nodes(&view)
+                );
+                if let Some(first) = &first {
+                    let differ: Vec<_> = owners
+                        .iter()
+                        .filter(|(name, lease)| first.get(*name) != Some(lease))
+                        .collect();
+                    if !differ.is_empty() {
+                        let _ = write!(why, "it differs from the first on {differ:?}; ");
+                    }
+                } else {
+                    let unowned: Vec<&String> = names
+                        .iter()
+                        .filter(|name| owners.get(*name).is_none_or(|(owner, _)| owner.is_none()))
+                        .collect();
+                    let _ = write!(why, "unowned {unowned:?}; ");
+                    first = Some(owners);
+                }
+            }
+            Err(error) => {
+                let _ = write!(why, "node on {port}: {error}; ");
+            }
+        }
+    }
+    let sessions: Vec<(&String, usize)> = names
+        .iter()
+        .zip(fakes)
+        .map(|(name, fake)| (name, fake.connection_count()))
+        .filter(|(_, count)| *count != SESSIONS_PER_LINK)
+        .collect();
+    let _ = write!(why, "simulated OBS without exactly one link's sessions: {sessions:?}");
+    why
 }
 
 /// What a node owns in `owners`.
@@ -428,9 +479,9 @@ pub fn owned_by(owners: &BTreeMap<String, (Option<String>, i64)>, node: &str) ->
 }
 
 /// After `victim` was killed: waits until each of `taken` (its instances, with the epochs it
-/// held them at) has lost its session in its simulated OBS (`fakes`, by name) and got one
-/// again, the new owner's, and the node on `observer` shows it owned by another live node at a
-/// higher epoch. Answers when the last of those sessions came back, from `killed_at` (polled
+/// held them at) has lost its link's sessions in its simulated OBS (`fakes`, by name) and got
+/// them again, the new owner's, and the node on `observer` shows it owned by another live node at a
+/// higher epoch. Answers when the last of those links came back, from `killed_at` (polled
 /// every 20 ms; the observer's view, published once a heartbeat, only confirms).
 pub async fn wait_takeover(
     observer: u16,
@@ -449,7 +500,7 @@ pub async fn wait_takeover(
                 0 => {
                     dropped.insert(name);
                 }
-                1 if dropped.contains(name.as_str()) => {
+                SESSIONS_PER_LINK if dropped.contains(name.as_str()) => {
                     back.entry(name).or_insert_with(|| killed_at.elapsed());
                 }
                 _ => {}
@@ -526,10 +577,11 @@ pub async fn start_cluster(
     .await;
     match settled {
         Ok(owners) => Ok((nodes, owners)),
-        Err(error) => {
-            let view = cluster_view(ports[0]).await;
-            Err(format!("{error}; n1's view: {view:?}{}", logs(&nodes, 30)))
-        }
+        Err(error) => Err(format!(
+            "{error}; {}{}",
+            why_unsettled(&ports, names, fakes).await,
+            logs(&nodes, 30)
+        )),
     }
 }
 
