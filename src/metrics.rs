@@ -275,7 +275,10 @@ mod tests {
         metrics.set_cluster_leases("n2", ["other"]);
         metrics.set_cluster_leases("n1", ["booth"]);
         let text = metrics.render();
-        assert!(text.contains(r#"obs_hub_cluster_node_info{node="n1"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"obs_hub_cluster_node_info{node="n1"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains(r#"obs_hub_cluster_lease_held{lease="booth",node="n1"} 1"#),
             "{text}"

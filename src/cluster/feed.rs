@@ -31,8 +31,7 @@ use crate::{
     config::PostgresUrl,
     db::queries::relay::{self, ChangeRow, StatusRow},
     status::{
-        ownership::Ownership, Change, InstanceStatus, Mirror, MirroredChange, Source,
-        StatusManager,
+        ownership::Ownership, Change, InstanceStatus, Mirror, MirroredChange, Source, StatusManager,
     },
 };
 
@@ -258,7 +257,11 @@ mod tests {
         cursors.advance("b", 9);
         cursors.advance("b", 7);
         assert_eq!(cursors.shown("b"), Some(9), "never back");
-        let rows = [("a".to_string(), 6), ("b".to_string(), 9), ("c".to_string(), 1)];
+        let rows = [
+            ("a".to_string(), 6),
+            ("b".to_string(), 9),
+            ("c".to_string(), 1),
+        ];
         assert_eq!(cursors.behind(&rows), ["a", "c"]);
     }
 

@@ -40,8 +40,8 @@ use super::{
 };
 use crate::{
     config::{ClusterSettings, DatabaseLocation, InstanceConfig},
-    fleet::instances::ManagedInstances,
     db::{backend::Conn, pool::ConnectionOptions, queries},
+    fleet::instances::ManagedInstances,
     obs::{AddConnection, ConnectionSupervisor, Disown, Own, RemoveConnection, ReplaceConnection},
     status::{
         ownership::{ClusterView, LeaseView, NodeView, Ownership},
@@ -553,7 +553,8 @@ impl Round {
         // at the previous heartbeat too: a route of this node that has just stored one is
         // still to register it itself (and would take one already there for a name taken).
         for (name, instance) in &stored {
-            if self.stored_before.contains(name) && self.managed.get(name).as_ref() != Some(instance)
+            if self.stored_before.contains(name)
+                && self.managed.get(name).as_ref() != Some(instance)
             {
                 self.managed.replace(instance.clone());
             }

@@ -127,7 +127,13 @@ pub async fn cluster(
             "this hub runs alone: [cluster] node_id is not set".to_string(),
         ));
     };
-    let instances = state.board.current().instances.keys().cloned().collect::<Vec<_>>();
+    let instances = state
+        .board
+        .current()
+        .instances
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
     Ok(HttpResponse::Ok().json(report(&view, lease, &info.starts, instances)))
 }
 

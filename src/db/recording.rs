@@ -59,7 +59,10 @@ pub struct Relayed {
 /// first; the capabilities' other ops follow as they are.
 pub fn relay_ops(ops: Vec<WriteOp>, relayed: Relayed) -> Vec<WriteOp> {
     std::iter::once(WriteOp::Relay(Arc::new(relayed)))
-        .chain(ops.into_iter().filter(|op| !matches!(op, WriteOp::Event(_))))
+        .chain(
+            ops.into_iter()
+                .filter(|op| !matches!(op, WriteOp::Event(_))),
+        )
         .collect()
 }
 

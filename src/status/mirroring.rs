@@ -60,11 +60,15 @@ pub fn plan(
         (None, Some(_)) => true,
         (Some(known), Some(seq)) => seq >= known && (seq > known || !changes.is_empty()),
     };
-    let instance_seq = [Some(floor), last_change, status_seq.filter(|_| replace_status)]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(floor);
+    let instance_seq = [
+        Some(floor),
+        last_change,
+        status_seq.filter(|_| replace_status),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(floor);
     MirrorPlan {
         replace_status,
         changes,
@@ -101,7 +105,14 @@ mod tests {
         let plan = plan(
             Some(3),
             Some(6),
-            vec![change(5), change(2), change(4), change(6), change(5), change(3)],
+            vec![
+                change(5),
+                change(2),
+                change(4),
+                change(6),
+                change(5),
+                change(3),
+            ],
         );
         assert_eq!(seqs(&plan), [4, 5, 6]);
         assert!(plan.replace_status);

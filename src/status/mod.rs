@@ -30,8 +30,8 @@ pub mod update;
 pub use board::{HubSnapshot, StatusBoard};
 pub use manager::{
     AddInstance, Announce, ApplyCallback, CallbackDecision, ChangeEvent, ClaimInstance,
-    ClusterStamp, LinkOrigin, Mirror, MoveInstance, Ping, ReleaseInstance, RemoveInstance,
-    Report, SetRunning, StatusChanged, StatusManager, Subscribe,
+    ClusterStamp, LinkOrigin, Mirror, MoveInstance, Ping, ReleaseInstance, RemoveInstance, Report,
+    SetRunning, StatusChanged, StatusManager, Subscribe,
 };
 pub use mirroring::MirroredChange;
 pub use model::{ConnectionState, InstanceStatus};

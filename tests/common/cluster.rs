@@ -416,7 +416,10 @@ pub async fn settled_owners(
             None => agreed = Some(owners),
         }
     }
-    if fakes.iter().any(|fake| fake.connection_count() != SESSIONS_PER_LINK) {
+    if fakes
+        .iter()
+        .any(|fake| fake.connection_count() != SESSIONS_PER_LINK)
+    {
         return None;
     }
     agreed
@@ -465,7 +468,10 @@ pub async fn why_unsettled(ports: &[u16], names: &[String], fakes: &[FakeObs]) -
         .map(|(name, fake)| (name, fake.connection_count()))
         .filter(|(_, count)| *count != SESSIONS_PER_LINK)
         .collect();
-    let _ = write!(why, "simulated OBS without exactly one link's sessions: {sessions:?}");
+    let _ = write!(
+        why,
+        "simulated OBS without exactly one link's sessions: {sessions:?}"
+    );
     why
 }
 

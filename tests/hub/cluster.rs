@@ -5,7 +5,8 @@
 //! the client on node 1 sees every change of every instance in order, `instance_seq` without a
 //! gap, while scenes switch in the simulated OBS; node 2 is SIGKILLed and its instances are
 //! taken over by nodes 1 and 3 (the time is printed, never asserted); node 2 starts again and
-//! the leases go back where rendezvous hashing puts them; history (`events` with their
+//! the leases go back where rendezvous hashing puts them; a command sent to node 1 for an
+//! instance node 3 owns is run by node 3 (its answer names it); history (`events` with their
 //! `instance_seq`) holds each change the client saw exactly once, and the receiver got each
 //! `scene_changed` under one webhook-id, none missing. The nodes run through
 //! `common::cluster`, which the bench's section 14 shares.
@@ -396,6 +397,49 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
         round += 1;
     }
 
+    // A command sent to node 1 for an instance node 3 owns: run by node 3 on its OBS, its
+    // answer returned, naming node 3; node 1's client sees the switch like any other.
+    let commanded = owned_by(&rebalanced, "n3")
+        .into_iter()
+        .next()
+        .expect("n3 owns an instance");
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .finish();
+    let mut answer = client
+        .post(format!(
+            "{}/api/instances/{commanded}/switch-scene",
+            nodes[0].base()
+        ))
+        .insert_header(("content-type", "application/json"))
+        .send_body(r#"{"scene_name": "Ending"}"#)
+        .await
+        .expect("node 1 answers");
+    let body = answer.body().await.unwrap_or_default();
+    assert_eq!(answer.status(), 200, "{}", String::from_utf8_lossy(&body));
+    let answered_by = answer
+        .headers()
+        .get("x-obs-hub-node")
+        .and_then(|value| value.to_str().ok());
+    assert_eq!(answered_by, Some("n3"));
+    let commanded_fake = &fakes.iter().find(|(name, _)| *name == commanded).unwrap().1;
+    assert_eq!(commanded_fake.current_scene(), "Ending");
+    let seen = wait_until("the commanded switch seen on node 1", SEEN, || async {
+        watcher
+            .messages()
+            .iter()
+            .any(|m| {
+                m["type"] == "scene_changed"
+                    && m["instance"] == commanded.as_str()
+                    && m["scene"] == "Ending"
+            })
+            .then_some(())
+    })
+    .await;
+    if let Err(error) = seen {
+        fail(&nodes, error).await;
+    }
+
     // Everything the client on node 1 saw: in order per instance and hub-wide, once.
     let messages = watcher.messages();
     assert!(watcher.is_open(), "node 1 closed its WebSocket");
@@ -445,7 +489,13 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
     );
     assert_eq!(receiver.bad_signatures(), 0);
     // Every node answers every instance's status with its last scene, whoever owns it.
-    let last_scene = SCENES[(round - 1) % 2];
+    let last_scene = |name: &str| {
+        if name == commanded {
+            "Ending"
+        } else {
+            SCENES[(round - 1) % 2]
+        }
+    };
     for node in &nodes {
         let read = wait_until(
             &format!("{} reads every last scene", node.id),
@@ -454,7 +504,7 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
                 for name in &names {
                     let path = format!("/api/instances/{name}/stream-status/");
                     match get_json(node.port, &path).await {
-                        Ok((200, body)) if body["current_scene"] == last_scene => {}
+                        Ok((200, body)) if body["current_scene"] == last_scene(name) => {}
                         _ => return None,
                     }
                 }

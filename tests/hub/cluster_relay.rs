@@ -72,7 +72,10 @@ async fn metric(hub: &TestHub, name: &str) -> f64 {
 }
 
 fn count(database: &str, sql: &str) -> i64 {
-    postgres::query(database, sql).trim().parse().expect("a count")
+    postgres::query(database, sql)
+        .trim()
+        .parse()
+        .expect("a count")
 }
 
 #[actix_web::test]
@@ -115,7 +118,10 @@ async fn postgres_cluster_a_client_of_another_node_sees_the_owners_changes_in_or
     for scene in &scenes {
         fake.switch_scene_from_obs(scene).await;
         eventually("node a follows OBS", || async {
-            a.board.current().instances["studio"].current_scene.as_deref() == Some(*scene)
+            a.board.current().instances["studio"]
+                .current_scene
+                .as_deref()
+                == Some(*scene)
         })
         .await;
     }
@@ -129,10 +135,16 @@ async fn postgres_cluster_a_client_of_another_node_sees_the_owners_changes_in_or
     let mut seen_scenes = Vec::new();
     while instance_seq != Some(owners_last) {
         let change = next_json(&mut socket).await;
-        assert_eq!(change["seq"].as_u64(), Some(seq + 1), "node b's own numbering: {change}");
+        assert_eq!(
+            change["seq"].as_u64(),
+            Some(seq + 1),
+            "node b's own numbering: {change}"
+        );
         seq += 1;
         assert_eq!(change["instance"], "studio");
-        let numbered = change["instance_seq"].as_u64().expect("instance_seq in a cluster");
+        let numbered = change["instance_seq"]
+            .as_u64()
+            .expect("instance_seq in a cluster");
         if let Some(last) = instance_seq {
             assert_eq!(numbered, last + 1, "gap-free per instance: {change}");
         }
@@ -143,9 +155,14 @@ async fn postgres_cluster_a_client_of_another_node_sees_the_owners_changes_in_or
     }
     // The first switch may find OBS on that scene already; every later one is a change.
     assert!(seen_scenes.len() >= scenes.len() - 1, "{seen_scenes:?}");
-    assert_eq!(seen_scenes.last().map(String::as_str), scenes.last().copied());
     assert_eq!(
-        b.board.current().instances["studio"].current_scene.as_deref(),
+        seen_scenes.last().map(String::as_str),
+        scenes.last().copied()
+    );
+    assert_eq!(
+        b.board.current().instances["studio"]
+            .current_scene
+            .as_deref(),
         scenes.last().copied(),
         "node b's board follows the owner's status"
     );
@@ -154,11 +171,17 @@ async fn postgres_cluster_a_client_of_another_node_sees_the_owners_changes_in_or
     // History: each change once, all numbered by their instance (b recorded none of them).
     let events = "SELECT count(*) FROM events";
     assert_eq!(
-        count(&database.name, "SELECT count(*) FROM events WHERE instance_seq IS NULL"),
+        count(
+            &database.name,
+            "SELECT count(*) FROM events WHERE instance_seq IS NULL"
+        ),
         0
     );
     assert_eq!(
-        count(&database.name, "SELECT count(DISTINCT instance_seq) FROM events"),
+        count(
+            &database.name,
+            "SELECT count(DISTINCT instance_seq) FROM events"
+        ),
         count(&database.name, events)
     );
     assert!(

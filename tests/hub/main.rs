@@ -13,11 +13,11 @@ mod common;
 
 mod api;
 mod audio;
-mod cluster_relay;
 mod cli;
 mod cluster;
 mod cluster_duties;
 mod cluster_leases;
+mod cluster_relay;
 mod connection;
 mod dashboard_state;
 mod doctor;

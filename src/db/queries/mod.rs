@@ -59,7 +59,11 @@ pub struct Applied {
 /// keep their order: ids grow in the order the hub observed the changes. A relayed change
 /// (cluster) is written only while its node holds its instance's lease under its epoch,
 /// checked once per instance and epoch in this very transaction ([`relay::lease_held`]).
-pub fn apply_batch(conn: &mut Conn, ops: &[WriteOp], ids: &mut InstanceIds) -> QueryResult<Applied> {
+pub fn apply_batch(
+    conn: &mut Conn,
+    ops: &[WriteOp],
+    ids: &mut InstanceIds,
+) -> QueryResult<Applied> {
     let now = Utc::now().naive_utc();
     let mut rows = Vec::new();
     let mut relayed = Vec::new();
