@@ -126,8 +126,9 @@ async fn measure(bench: &Bench, server: &str, figure: &mut Figure) -> Result<(),
          session again (its old session seen gone first, polled every 20 ms), confirmed by a \
          survivor's `GET /api/cluster/` showing it owned by a live node at a higher epoch; the \
          node is then started again and the next kill waits until the leases are back where \
-         rendezvous hashing puts them. A takeover is at least the lease (the dead node's \
-         leases must expire) plus a reconnect. **Status reads:** `{path}` (an instance another \
+         rendezvous hashing puts them. A takeover is about the lease (the dead node's leases \
+         expire one lease after their last renewal, up to a heartbeat before the kill), plus \
+         up to a heartbeat for a survivor to see it, plus a reconnect. **Status reads:** `{path}` (an instance another \
          node owns: cached status reads are answered locally) on n1, against a hub alone \
          (no `[cluster]`) on a PostgreSQL database of the same server with its own \
          {INSTANCES} instances; the load of figure 1, {rounds} interleaved rounds. \
