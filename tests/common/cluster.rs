@@ -203,6 +203,29 @@ impl Node {
         }
     }
 
+    /// SIGSTOP: the node freezes with its sockets open (nothing read, written or renewed), as
+    /// a node stalled or cut off from the others would; [`Node::resume`] lets it go on.
+    #[cfg(unix)]
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`Node::pause`].
+    #[cfg(unix)]
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    #[cfg(unix)]
+    fn signal(&self, signal: libc::c_int) {
+        if let Some(pid) = self.pid().and_then(|pid| libc::pid_t::try_from(pid).ok()) {
+            // SAFETY: kill(2) on our own child's pid; no memory is involved.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -397,6 +397,66 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
         round += 1;
     }
 
+    // Node 2 frozen (SIGSTOP: its sockets open, nothing renewed), as a stalled or cut-off node:
+    // its instances move on, and once it goes on again the events OBS queued for it meanwhile
+    // must not reach history or node 1 a second time (its writes are fenced by the epoch), it
+    // stops talking to those OBS, and the leases come back to it without a gap.
+    #[cfg(unix)]
+    {
+        let frozen: BTreeMap<String, i64> = rebalanced
+            .iter()
+            .filter(|(_, (owner, _))| owner.as_deref() == Some("n2"))
+            .map(|(name, (_, epoch))| (name.clone(), *epoch))
+            .collect();
+        nodes[1].pause();
+        let moved = wait_until(
+            "node 2's instances moved while it is frozen",
+            TAKEOVER,
+            || async {
+                let owners = cluster::owners(&cluster::cluster_view(ports[0]).await.ok()?);
+                frozen
+                    .iter()
+                    .all(|(name, epoch)| {
+                        owners.get(name).is_some_and(|(owner, now)| {
+                            owner.as_deref().is_some_and(|owner| owner != "n2") && now > epoch
+                        })
+                    })
+                    .then_some(())
+            },
+        )
+        .await;
+        if let Err(error) = moved {
+            nodes[1].resume();
+            fail(&nodes, error).await;
+        }
+        let switched = switch_round(round, &fakes, &watcher).await;
+        round += 1;
+        nodes[1].resume();
+        if let Err(error) = switched {
+            fail(&nodes, error).await;
+        }
+        let back = wait_until(
+            "the leases back with node 2 after its freeze",
+            SETTLE,
+            || async {
+                let owners = settled_owners(&ports, &all, &names, &just_fakes).await?;
+                let same = owners.iter().all(|(name, (owner, _))| {
+                    initial.get(name).map(|(first, _)| first) == Some(owner)
+                });
+                same.then_some(())
+            },
+        )
+        .await;
+        if let Err(error) = back {
+            let why = cluster::why_unsettled(&ports, &names, &just_fakes).await;
+            fail(&nodes, format!("{error}: {why}")).await;
+        }
+        if let Err(error) = switch_round(round, &fakes, &watcher).await {
+            fail(&nodes, error).await;
+        }
+        round += 1;
+    }
+
     // A command sent to node 1 for an instance node 3 owns: run by node 3 on its OBS, its
     // answer returned, naming node 3; node 1's client sees the switch like any other.
     let commanded = owned_by(&rebalanced, "n3")
