@@ -278,6 +278,30 @@ impl Drop for Node {
 /// `GET path` on 127.0.0.1:`port` (HTTP/1.1, one connection per request): the status and the
 /// body as JSON (Null if it is not JSON). Ten seconds at most.
 pub async fn get_json(port: u16, path: &str) -> Result<(u16, Value), String> {
+    let (status, body) = get(port, path).await?;
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+/// A value of the node's `/metrics` (the sum of its series), None if it has none.
+pub async fn metric(port: u16, name: &str) -> Option<f64> {
+    let (_, body) = get(port, "/metrics").await.ok()?;
+    let mut found = None;
+    for line in String::from_utf8_lossy(&body).lines() {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if !(rest.starts_with(' ') || rest.starts_with('{')) {
+            continue;
+        }
+        if let Some(value) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            found = Some(found.unwrap_or(0.0) + value);
+        }
+    }
+    found
+}
+
+/// `GET path`: the status and the whole body.
+pub async fn get(port: u16, path: &str) -> Result<(u16, Vec<u8>), String> {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -301,7 +325,7 @@ pub async fn get_json(port: u16, path: &str) -> Result<(u16, Value), String> {
 }
 
 /// A whole HTTP/1.1 response read to its end (content-length or chunked).
-fn parse_response(raw: &[u8]) -> Result<(u16, Value), String> {
+fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
     let split = raw
         .windows(4)
         .position(|window| window == b"\r\n\r\n")
@@ -320,7 +344,7 @@ fn parse_response(raw: &[u8]) -> Result<(u16, Value), String> {
     if chunked {
         body = dechunk(&body)?;
     }
-    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    Ok((status, body))
 }
 
 fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
@@ -710,9 +734,9 @@ mod tests {
     #[test]
     fn a_chunked_answer_is_put_back_together() {
         let raw = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(raw).unwrap(), (200, json!({"a": 1})));
+        assert_eq!(parse_response(raw).unwrap(), (200, b"{\"a\":1}".to_vec()));
         let plain = b"HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\n{}";
-        assert_eq!(parse_response(plain).unwrap(), (404, json!({})));
+        assert_eq!(parse_response(plain).unwrap(), (404, b"{}".to_vec()));
     }
 
     #[test]

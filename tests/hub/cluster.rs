@@ -315,6 +315,12 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await;
         }
         round += 1;
+        // How many of node 2's changes its epoch fenced off after the freeze (it depends on
+        // what it read before noticing: printed, not asserted).
+        println!(
+            "cluster: node 2 frozen and continued; its fenced-off changes: {:?}",
+            cluster::metric(ports[1], "obs_hub_cluster_fenced_changes_total").await
+        );
     }
     if let Err(error) = instance_sequences(&watcher.messages()) {
         fail(&nodes, error).await;
@@ -364,6 +370,12 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await;
         }
         round += 1;
+        // How many of node 2's changes its epoch fenced off after the freeze (it depends on
+        // what it read before noticing: printed, not asserted).
+        println!(
+            "cluster: node 2 frozen and continued; its fenced-off changes: {:?}",
+            cluster::metric(ports[1], "obs_hub_cluster_fenced_changes_total").await
+        );
     }
 
     // Node 2 back: the leases go back where they were (rendezvous over the same three nodes),
@@ -395,6 +407,12 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await;
         }
         round += 1;
+        // How many of node 2's changes its epoch fenced off after the freeze (it depends on
+        // what it read before noticing: printed, not asserted).
+        println!(
+            "cluster: node 2 frozen and continued; its fenced-off changes: {:?}",
+            cluster::metric(ports[1], "obs_hub_cluster_fenced_changes_total").await
+        );
     }
 
     // Node 2 frozen (SIGSTOP: its sockets open, nothing renewed), as a stalled or cut-off node:
@@ -455,6 +473,12 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await;
         }
         round += 1;
+        // How many of node 2's changes its epoch fenced off after the freeze (it depends on
+        // what it read before noticing: printed, not asserted).
+        println!(
+            "cluster: node 2 frozen and continued; its fenced-off changes: {:?}",
+            cluster::metric(ports[1], "obs_hub_cluster_fenced_changes_total").await
+        );
     }
 
     // A command sent to node 1 for an instance node 3 owns: run by node 3 on its OBS, its
