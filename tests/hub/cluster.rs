@@ -306,6 +306,13 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
         );
     }
 
+    // Changes a node numbered but could not write while leases moved at start-up (their
+    // handover to the node that joined later): printed, for the note, not asserted.
+    let mut fenced = Vec::new();
+    for node in &nodes {
+        fenced.push(cluster::metric(node.port, "obs_hub_cluster_fenced_changes_total").await);
+    }
+    println!("cluster: changes fenced off during the start-up handovers, per node: {fenced:?}");
     let watcher = Watcher::connect(nodes[0].port)
         .await
         .expect("a client on node 1");
@@ -315,12 +322,6 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await;
         }
         round += 1;
-        // How many of node 2's changes its epoch fenced off after the freeze (it depends on
-        // what it read before noticing: printed, not asserted).
-        println!(
-            "cluster: node 2 frozen and continued; its fenced-off changes: {:?}",
-            cluster::metric(ports[1], "obs_hub_cluster_fenced_changes_total").await
-        );
     }
     if let Err(error) = instance_sequences(&watcher.messages()) {
         fail(&nodes, error).await;
@@ -370,12 +371,6 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await;
         }
         round += 1;
-        // How many of node 2's changes its epoch fenced off after the freeze (it depends on
-        // what it read before noticing: printed, not asserted).
-        println!(
-            "cluster: node 2 frozen and continued; its fenced-off changes: {:?}",
-            cluster::metric(ports[1], "obs_hub_cluster_fenced_changes_total").await
-        );
     }
 
     // Node 2 back: the leases go back where they were (rendezvous over the same three nodes),
@@ -407,12 +402,6 @@ async fn postgres_three_nodes_own_each_instance_once_relay_in_order_and_take_ove
             fail(&nodes, error).await;
         }
         round += 1;
-        // How many of node 2's changes its epoch fenced off after the freeze (it depends on
-        // what it read before noticing: printed, not asserted).
-        println!(
-            "cluster: node 2 frozen and continued; its fenced-off changes: {:?}",
-            cluster::metric(ports[1], "obs_hub_cluster_fenced_changes_total").await
-        );
     }
 
     // Node 2 frozen (SIGSTOP: its sockets open, nothing renewed), as a stalled or cut-off node:
