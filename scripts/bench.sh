@@ -7,7 +7,7 @@
 # run takes about 7 minutes on 2 cores, plus the build; run it on a quiet machine: `uptime` load
 # under 0.5; each figure's run time is in the report).
 # Each section is one module of src/bin/bench/ (see SECTIONS in src/bin/bench.rs); section 10
-# runs scripts/measure-scopes.py (python3, about 10 s); section 13 needs PostgreSQL (below).
+# runs scripts/measure-scopes.py (python3, about 10 s); sections 13 and 14 need PostgreSQL (below).
 #
 # Extra arguments go to the bench, e.g.
 #   bash scripts/bench.sh --quick        # smoke test, ~75 s, report in the temp directory
@@ -28,13 +28,15 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
-# ---- PostgreSQL (issue 21), figure 13 ------------------------------------------------------
+# ---- PostgreSQL (issue 21), figures 13 and 14 ------------------------------------------------------
 # Where Debian's postgresql and libpq-dev are installed, the bench is built with the `postgres`
 # feature and a throwaway PostgreSQL server is started on loopback (default settings, a
 # temporary data directory; as the `postgres` user when root, since initdb refuses root) for
 # figure 13: the hub on PostgreSQL against the hub on SQLite, and history writes through the
 # write-behind on each (examples/history_throughput.rs). The server and its directory go at
 # exit. Without them figure 13 says "skipped: no PostgreSQL" (`--no-postgres` skips it too).
+# Figure 14 (issue 22, the cluster of hubs: three node processes) runs on the same server, in
+# databases of its own, and is skipped with it.
 postgres=1
 bench_args=()
 for arg in "$@"; do
@@ -60,12 +62,16 @@ if [ $postgres = 1 ]; then
   trap stop_postgres EXIT
   "${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
   "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir" start >/dev/null
-  for db in bench_hub bench_history; do
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=300" start >/dev/null
+  for db in bench_hub bench_history bench_cluster_takeover bench_cluster_scale bench_lone_scale \
+    bench_lone_reads; do
     "${pg_as[@]}" "$pg_bin/psql" -X -q -h "$pg_dir" -p "$pg_port" -U postgres -c "CREATE DATABASE $db"
   done
   export OBS_HUB_BENCH_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/bench_hub"
   export OBS_HUB_BENCH_HISTORY_URL="postgres://postgres@127.0.0.1:$pg_port/bench_history"
+  # Figure 14: the server for the cluster's nodes and the lone hubs (src/bin/bench/fig_cluster.rs
+  # names the databases created above).
+  export OBS_HUB_BENCH_CLUSTER_URL="postgres://postgres@127.0.0.1:$pg_port/"
 fi
 # ---- end of the PostgreSQL section ------------------------------------------------------------
 

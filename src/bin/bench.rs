@@ -14,6 +14,11 @@
 // The crate root sits in src/bin/, so its modules are named by path.
 #[path = "bench/bare.rs"]
 mod bare;
+// The cluster acceptance test's harness (three node processes), shared with figure 14.
+#[path = "../../tests/common/cluster.rs"]
+mod cluster_harness;
+#[path = "bench/fig_cluster.rs"]
+mod fig_cluster;
 #[path = "bench/fig_fanout.rs"]
 mod fig_fanout;
 #[path = "bench/fig_footprint.rs"]
@@ -273,7 +278,7 @@ const SECTIONS: &[(u8, &str)] = &[
     (11, "live audio meters"),
     (12, "rules: trigger to action, 1,000 rules"),
     (13, "PostgreSQL vs SQLite"),
-    (14, "cluster takeover"),
+    (14, "cluster: takeover, 300 instances over 3 nodes, reads"),
 ];
 
 async fn run_section(number: u8, bench: &Bench) -> Option<Figure> {
@@ -291,15 +296,7 @@ async fn run_section(number: u8, bench: &Bench) -> Option<Figure> {
         11 => fig_meters::figure(bench).await,
         12 => fig_rules::figure(bench).await,
         13 => fig_postgres::figure(bench).await,
-        // Placeholder until issue 22's bench module (branch i22-test) is merged: that module's
-        // `figure` replaces this arm.
-        14 => report::Figure::not_measured_yet(
-            14,
-            "Cluster takeover (issue 22)",
-            "placeholder: issue 22's cluster bench (takeover after SIGKILL, 300 instances on 3 \
-             nodes, status reads of one node against a single hub) comes from branch i22-test, \
-             not merged into this build",
-        ),
+        14 => fig_cluster::figure(bench).await,
         _ => return None,
     })
 }

@@ -283,3 +283,23 @@ export function fleetOrder(instances, key = "name") {
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   });
 }
+
+// Who owns each instance in a cluster of hubs, from GET /api/cluster/ (README, "A cluster of
+// hubs"): instance name -> the words its fleet tile shows ("on n2", "on n1, this node",
+// "on n2, not live", "unowned"). Empty for anything else, such as a hub alone.
+export function clusterOwners(answer) {
+  const owners = new Map();
+  if (!answer || !Array.isArray(answer.instances)) return owners;
+  const live = new Map((answer.nodes || []).map((node) => [node.id, node.live === true]));
+  for (const lease of answer.instances) {
+    if (!lease || typeof lease.name !== "string") continue;
+    let words = "unowned";
+    if (lease.owner) {
+      words = `on ${lease.owner}`;
+      if (lease.owner === answer.node) words += ", this node";
+      else if (live.get(lease.owner) === false) words += ", not live";
+    }
+    owners.set(lease.name, words);
+  }
+  return owners;
+}

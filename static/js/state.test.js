@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { UNCARRIED, applyChange, emptyHub, fleetOrder, mixerOrder, problems, receive } from "./state.js";
+import { UNCARRIED, applyChange, clusterOwners, emptyHub, fleetOrder, mixerOrder, problems, receive } from "./state.js";
 
 const fixture = JSON.parse(
   readFileSync(new URL("../../tests/fixtures/dashboard/status-rules.json", import.meta.url), "utf8"),
@@ -108,4 +108,34 @@ test("the fleet puts an instance that is down first, whatever the order asked", 
   assert.equal(problems(down)[0].level, 3);
   const lowDisk = { ...up("d", 1), stats: { ...fixture.snapshot.stats, available_disk_space_mb: 500 } };
   assert.match(problems(lowDisk)[0].text, /disk/);
+});
+
+test("fleet tiles name each instance's owner in a cluster, and nothing for a hub alone", () => {
+  const answer = {
+    node: "n1",
+    answered_by: "n1",
+    nodes: [
+      { id: "n1", live: true },
+      { id: "n2", live: false },
+      { id: "n3", live: true },
+    ],
+    instances: [
+      { name: "a", owner: "n1", epoch: 3 },
+      { name: "b", owner: "n2", epoch: 1 },
+      { name: "c", owner: "n3", epoch: 2 },
+      { name: "d", owner: null, epoch: 0 },
+    ],
+  };
+  assert.deepEqual(
+    [...clusterOwners(answer)],
+    [
+      ["a", "on n1, this node"],
+      ["b", "on n2, not live"],
+      ["c", "on n3"],
+      ["d", "unowned"],
+    ],
+  );
+  // A hub alone answers 404 not_a_cluster: the page has no answer to give.
+  assert.equal(clusterOwners(null).size, 0);
+  assert.equal(clusterOwners({ error: "not_a_cluster" }).size, 0);
 });

@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod browser;
+pub mod cluster;
 pub mod e2e;
 pub mod postgres;
 pub mod receiver;

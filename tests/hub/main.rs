@@ -14,6 +14,7 @@ mod common;
 mod api;
 mod audio;
 mod cli;
+mod cluster;
 mod cluster_duties;
 mod cluster_leases;
 mod cluster_relay;

@@ -1,20 +1,25 @@
 // The fleet view: every instance as a compact tile (state, program scene, live and recording
 // badges, bitrate, dropped frames, a small thumbnail at a low rate), problems first, sortable;
 // a click opens the instance in the console below. Each tile names the instance groups it is
-// in (GET /api/instance-groups/, read again every minute: groups change rarely). Tiles are kept and only their changed text is
+// in (GET /api/instance-groups/, read again every minute: groups change rarely) and, on a node of
+// a cluster of hubs, the node that owns it (GET /api/cluster/, read every few seconds: owners
+// move when a node dies or joins; a hub alone answers 404 and is not asked again). Tiles are kept and only their changed text is
 // rewritten, so a hundred instances updating every second cost little.
 
 import { fmt } from "../format.js";
-import { fleetOrder, problems } from "../state.js";
+import { clusterOwners, fleetOrder, problems } from "../state.js";
 
 const THUMB_WIDTH = 160;
 const THUMB_EVERY_MS = 15000; // a thumbnail per tile this often, only while it is on screen
 const GROUPS_EVERY_MS = 60000;
+const OWNERS_EVERY_MS = 5000;
 
 const tiles = new Map(); // name -> {element, parts, shown, thumbAt, visible}
 let order = "";
 let observer = null;
 let groupsOf = new Map(); // instance -> [group names]
+let ownerOf = new Map(); // instance -> "on n2" (a cluster node only)
+let alone = false; // GET /api/cluster/ said 404: not a cluster, never asked again
 
 // Which groups each instance is in. A token that may not read them, or a hub without a
 // database (503), leaves the tiles without groups rather than failing the view.
@@ -35,6 +40,19 @@ async function loadGroups(ctx) {
   ctx.schedule();
 }
 
+// Each instance's owner, on a node of a cluster. A hub alone (404 not_a_cluster) is asked once;
+// another failure (a token without read scope, a moment's error) leaves the tiles without owners.
+async function loadOwners(ctx) {
+  if (alone || ctx.$("fleet-card").hidden) return;
+  try {
+    ownerOf = clusterOwners(await ctx.api("GET", "/api/cluster/"));
+  } catch (error) {
+    if (error.status === 404) alone = true;
+    ownerOf = new Map();
+  }
+  ctx.schedule();
+}
+
 export function init(ctx) {
   ctx.$("fleet-sort").addEventListener("change", () => {
     order = "";
@@ -49,6 +67,7 @@ export function init(ctx) {
   });
   setInterval(() => refreshThumbnails(ctx), 1000);
   setInterval(() => loadGroups(ctx), GROUPS_EVERY_MS);
+  setInterval(() => loadOwners(ctx), OWNERS_EVERY_MS);
 }
 
 function build(ctx, name) {
@@ -78,15 +97,17 @@ function build(ctx, name) {
   figures.className = "tile-figures";
   const groups = document.createElement("span");
   groups.className = "tile-groups";
+  const owner = document.createElement("span");
+  owner.className = "tile-owner";
   const problem = document.createElement("span");
   problem.className = "tile-problem";
-  element.append(head, thumb, scene, badges, figures, groups, problem);
+  element.append(head, thumb, scene, badges, figures, groups, owner, problem);
   element.addEventListener("click", () => {
     ctx.select(name);
     ctx.$("console").scrollIntoView({ block: "start" });
   });
   observer.observe(element);
-  return { element, parts: { state, thumb, scene, badges, figures, groups, problem }, shown: "", thumbAt: 0, visible: false };
+  return { element, parts: { state, thumb, scene, badges, figures, groups, owner, problem }, shown: "", thumbAt: 0, visible: false };
 }
 
 export function render(ctx) {
@@ -98,6 +119,7 @@ export function render(ctx) {
   if (!loadGroups.started) {
     loadGroups.started = true;
     loadGroups(ctx);
+    loadOwners(ctx);
   }
   const sorted = fleetOrder(instances, ctx.$("fleet-sort").value);
   const live = ctx.live();
@@ -116,6 +138,7 @@ export function render(ctx) {
       badges: [stream.active ? "LIVE" : "", status.record.active ? (status.record.paused ? "REC paused" : "REC") : ""].filter(Boolean).join(" "),
       figures: stream.active ? `${fmt(stream.kbits_per_sec, 0)} kbit/s · dropped ${stream.skipped_frames}` : "",
       groups: [...(groupsOf.get(status.name) || [])].sort().join(", "),
+      owner: ownerOf.get(status.name) || "",
       problem: found.length ? found.map((p) => p.text).join(", ") : "",
       level: found.length ? found[0].level : 0,
       selected: status.name === ctx.page.selected,
@@ -131,6 +154,7 @@ export function render(ctx) {
     parts.badges.classList.toggle("live", stream.active);
     parts.figures.textContent = words.figures;
     parts.groups.textContent = words.groups;
+    parts.owner.textContent = words.owner;
     parts.problem.textContent = words.problem;
     element.dataset.level = String(words.level);
     element.setAttribute("aria-current", String(words.selected));
