@@ -220,7 +220,7 @@ impl Feed {
     /// and hands them to the manager.
     fn catch_up(&mut self, conn: &mut PgConnection, instance: &str) -> diesel::QueryResult<()> {
         let Some(row) = relay::status_of(conn, instance)? else {
-            return Ok(());
+            return self.catch_up_removed(conn, instance);
         };
         let shown = self.cursors.shown(instance);
         if shown.is_some_and(|shown| shown >= row.seq) {
@@ -243,6 +243,31 @@ impl Feed {
             changes: changes.iter().filter_map(mirrored_change).collect(),
         });
         self.cursors.advance(instance, row.seq);
+        Ok(())
+    }
+
+    /// An instance without a status row was removed (its row went with its removal): shows
+    /// the changes up to that removal, which takes it off this node's board.
+    fn catch_up_removed(
+        &mut self,
+        conn: &mut PgConnection,
+        instance: &str,
+    ) -> diesel::QueryResult<()> {
+        let Some(shown) = self.cursors.shown(instance) else {
+            return Ok(());
+        };
+        let changes = relay::changes_between(conn, instance, shown, i64::MAX)?;
+        let Some(last) = changes.last().map(|change| change.seq) else {
+            return Ok(());
+        };
+        if !self.ownership.holds(instance) {
+            self.manager.do_send(Mirror {
+                instance: instance.to_string(),
+                status: None,
+                changes: changes.iter().filter_map(mirrored_change).collect(),
+            });
+        }
+        self.cursors.advance(instance, last);
         Ok(())
     }
 }

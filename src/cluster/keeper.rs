@@ -721,13 +721,18 @@ impl Round {
         }
     }
 
-    /// Stops an instance's connection (awaited), lets its last changes through, then stops
-    /// stamping its changes; an instance removed from the list meanwhile is then forgotten.
+    /// Stops an instance's connection (awaited), forgets it if it was removed from the list
+    /// meanwhile, lets its last changes through, then stops stamping its changes.
     async fn stop(&self, name: &str, known: &BTreeMap<String, InstanceConfig>) {
         if is_duty(name) {
             return;
         }
         let _ = self.supervisor.send(Disown(name.to_string())).await;
+        if !known.contains_key(name) {
+            // Numbered while still held, so its removal is relayed: the other nodes take it off
+            // their boards too (and drop its status row), whatever they mirrored before.
+            self.forget(name).await;
+        }
         (self.flush)().await;
         let _ = self
             .manager
@@ -735,9 +740,6 @@ impl Round {
                 instance: name.to_string(),
             })
             .await;
-        if !known.contains_key(name) {
-            self.forget(name).await;
-        }
     }
 
     /// An instance gone from the list: its connection (awaited), then its place on the board.
