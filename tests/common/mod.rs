@@ -196,6 +196,32 @@ pub fn fresh_location(dir: &tempfile::TempDir) -> obs_hub::config::DatabaseLocat
     }
 }
 
+/// A cluster node `id` in this process, on the database at `location`, declaring `instances`,
+/// leasing for `lease`, at its own loopback address; `configure` may change the rest.
+pub fn spawn_cluster_node(
+    id: &str,
+    instances: Vec<obs_hub::config::InstanceConfig>,
+    location: &obs_hub::config::DatabaseLocation,
+    lease: Duration,
+    configure: impl FnOnce(&mut Settings),
+) -> TestHub {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let id = id.to_string();
+    spawn_hub_configured(instances, |settings| {
+        settings.bind = ([127, 0, 0, 1], port).into();
+        use_database(settings, location);
+        settings.cluster = Some(obs_hub::config::ClusterSettings {
+            node_id: id,
+            address: format!("http://127.0.0.1:{port}"),
+            lease,
+        });
+        configure(settings);
+    })
+}
+
 /// Points a hub's settings at `location` (and only there).
 pub fn use_database(settings: &mut Settings, location: &obs_hub::config::DatabaseLocation) {
     use obs_hub::config::DatabaseLocation;

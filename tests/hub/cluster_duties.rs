@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use obs_hub::{
     cluster::Halt,
-    config::{ClusterSettings, DatabaseLocation, InstanceConfig, PostgresUrl, Settings},
+    config::{DatabaseLocation, InstanceConfig, PostgresUrl, Settings},
     status::ownership::{ClusterView, LeaseView, NodeView, Routing, SCHEDULES_DUTY},
 };
 use serde_json::Value;
@@ -28,21 +28,7 @@ fn spawn_node(
     location: &DatabaseLocation,
     configure: impl FnOnce(&mut Settings),
 ) -> TestHub {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port();
-    let id = id.to_string();
-    common::spawn_hub_configured(instances, |settings| {
-        settings.bind = ([127, 0, 0, 1], port).into();
-        common::use_database(settings, location);
-        settings.cluster = Some(ClusterSettings {
-            node_id: id,
-            address: format!("http://127.0.0.1:{port}"),
-            lease: LEASE,
-        });
-        configure(settings);
-    })
+    common::spawn_cluster_node(id, instances, location, LEASE, configure)
 }
 
 /// The node of `nodes` holding `lease`, once exactly one does, and the other.

@@ -7,37 +7,19 @@ use std::time::{Duration, Instant};
 
 use obs_hub::{
     cluster::Halt,
-    config::{ClusterSettings, DatabaseLocation, InstanceConfig, PostgresUrl},
+    config::{DatabaseLocation, InstanceConfig, PostgresUrl},
     fake_obs::FakeObs,
     status::ownership::SCHEDULES_DUTY,
 };
 
-use crate::common::{
-    self, instance, postgres, spawn_hub_configured, start_fake, TestHub, PASSWORD,
-};
+use crate::common::{self, instance, postgres, start_fake, TestHub, PASSWORD};
 
 /// The shortest lease the settings allow: a takeover within a test's patience.
 const LEASE: Duration = Duration::from_millis(1_500);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// A cluster node `id` on `location`, declaring `instances`.
 fn node(id: &str, instances: Vec<InstanceConfig>, location: &DatabaseLocation) -> TestHub {
-    let port = free_port();
-    spawn_hub_configured(instances, |settings| {
-        settings.bind = ([127, 0, 0, 1], port).into();
-        settings.cluster = Some(ClusterSettings {
-            node_id: id.to_string(),
-            address: format!("http://127.0.0.1:{port}"),
-            lease: LEASE,
-        });
-        common::use_database(settings, location);
-    })
+    common::spawn_cluster_node(id, instances, location, LEASE, |_| {})
 }
 
 /// Every instance held by exactly one of `nodes`, connected on that node's board, and its OBS

@@ -8,7 +8,7 @@ use std::time::Duration;
 use awc::ws::Frame;
 use futures_util::StreamExt;
 use obs_hub::{
-    config::{ClusterSettings, DatabaseLocation, InstanceConfig, PostgresUrl},
+    config::{DatabaseLocation, InstanceConfig, PostgresUrl},
     status::ownership::Routing,
 };
 use serde_json::Value;
@@ -25,19 +25,7 @@ const LEASE: Duration = Duration::from_secs(30);
 
 /// A cluster node `id` on `location`, declaring `instances`.
 fn cluster_node(id: &str, location: &DatabaseLocation, instances: Vec<InstanceConfig>) -> TestHub {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port();
-    spawn_hub_configured(instances, |settings| {
-        settings.bind = ([127, 0, 0, 1], port).into();
-        settings.cluster = Some(ClusterSettings {
-            node_id: id.to_string(),
-            address: format!("http://127.0.0.1:{port}"),
-            lease: LEASE,
-        });
-        common::use_database(settings, location);
-    })
+    common::spawn_cluster_node(id, instances, location, LEASE, |_| {})
 }
 
 /// The owner of `instance` by rendezvous among `a` and `b`, started first so that it takes the
