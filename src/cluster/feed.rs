@@ -195,7 +195,14 @@ impl Feed {
             }
             if last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_INTERVAL) {
                 last_sweep = Some(Instant::now());
-                due.extend(self.cursors.behind(&relay::status_seqs(conn)?));
+                // Not those this node numbers itself (a notification still brings them).
+                let view = self.ownership.view();
+                let behind = self.cursors.behind(&relay::status_seqs(conn)?);
+                due.extend(
+                    behind
+                        .into_iter()
+                        .filter(|instance| !view.as_ref().is_some_and(|view| view.holds(instance))),
+                );
             }
             let loading = !self.loaded;
             if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_INTERVAL) {
@@ -226,10 +233,11 @@ impl Feed {
         if shown.is_some_and(|shown| shown >= row.seq) {
             return Ok(());
         }
-        // Numbered here: nothing to show. The cursor follows, so that once the lease moves
-        // on, only what the next owner writes is read.
+        // Numbered here: nothing to show. The cursor stays: this node's view of its leases
+        // lags a release by up to a heartbeat, during which the next owner may already write;
+        // once the view says so, those changes are read from the cursor on (what this node
+        // numbered itself among them the manager drops, being on its board already).
         if self.ownership.holds(instance) {
-            self.cursors.advance(instance, row.seq);
             return Ok(());
         }
         // At start-up, an instance takes its status alone: its past changes are history.

@@ -44,6 +44,15 @@ pub struct ClusterView {
     pub read_at: Option<DateTime<Utc>>,
 }
 
+impl ClusterView {
+    /// Whether this node held the lease `name` when the view was read.
+    pub fn holds(&self, name: &str) -> bool {
+        self.leases
+            .get(name)
+            .is_some_and(|lease| lease.owner.as_deref() == Some(self.me.as_str()))
+    }
+}
+
 /// Where a request about an instance is served.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Routing {
@@ -98,13 +107,7 @@ impl Ownership {
 
     /// Whether this node holds the lease `name` (an instance or a duty); always true alone.
     pub fn holds(&self, name: &str) -> bool {
-        match self.view() {
-            None => true,
-            Some(view) => view
-                .leases
-                .get(name)
-                .is_some_and(|lease| lease.owner.as_deref() == Some(view.me.as_str())),
-        }
+        self.view().is_none_or(|view| view.holds(name))
     }
 
     /// Where requests about `instance` go.
