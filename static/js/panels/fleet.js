@@ -3,8 +3,9 @@
 // a click opens the instance in the console below. Each tile names the instance groups it is
 // in (GET /api/instance-groups/, read again every minute: groups change rarely) and, on a node of
 // a cluster of hubs, the node that owns it (GET /api/cluster/, read every few seconds: owners
-// move when a node dies or joins; a hub alone answers 404 and is not asked again). Tiles are kept and only their changed text is
-// rewritten, so a hundred instances updating every second cost little.
+// move when a node dies or joins; asked only when the instances carry `instance_seq`, as a
+// cluster node's do). Tiles are kept and only their changed text is rewritten, so a hundred
+// instances updating every second cost little.
 
 import { fmt } from "../format.js";
 import { clusterOwners, fleetOrder, problems } from "../state.js";
@@ -40,10 +41,16 @@ async function loadGroups(ctx) {
   ctx.schedule();
 }
 
+// Whether the hub is a node of a cluster: only then do its instances carry `instance_seq`
+// (README, "Live updates"). A hub alone is not asked (its 404 would be a console error).
+function clustered(hub) {
+  return Object.values(hub.instances || {}).some((status) => status && status.instance_seq != null);
+}
+
 // Each instance's owner, on a node of a cluster. A hub alone (404 not_a_cluster) is asked once;
 // another failure (a token without read scope, a moment's error) leaves the tiles without owners.
 async function loadOwners(ctx) {
-  if (alone || ctx.$("fleet-card").hidden) return;
+  if (alone || ctx.$("fleet-card").hidden || !clustered(ctx.page.hub)) return;
   try {
     ownerOf = clusterOwners(await ctx.api("GET", "/api/cluster/"));
   } catch (error) {
