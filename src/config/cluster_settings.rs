@@ -1,5 +1,5 @@
 //! `[cluster]`: this hub as one node of several sharing one PostgreSQL database (see
-//! `crate::cluster`). Off unless a node id is given.
+//! the nodes module above). Off unless a node id is given.
 
 use std::time::Duration;
 

@@ -98,7 +98,7 @@ pub struct ChangeEvent {
     pub cluster: Option<ClusterStamp>,
 }
 
-/// A change's place in a cluster of hubs (see `crate::cluster`).
+/// A change's place in a cluster of hubs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ClusterStamp {
     /// The change's number among its instance's changes: gap-free per instance across every
@@ -208,7 +208,7 @@ pub struct ReleaseInstance {
 }
 
 /// In a cluster: what the node owning `instance` wrote since this node last heard of it
-/// (sent by `cluster::feed`). Unless this node holds the instance's lease itself, the owner's
+/// (sent by the change feed). Unless this node holds the instance's lease itself, the owner's
 /// status replaces the board's (the instance is added if unknown) and each change new to this
 /// node is numbered in this node's `seq`, stamped `mirrored` with its `instance_seq`, published
 /// and pushed like any other (see [`super::mirroring`]).

@@ -1,5 +1,5 @@
 //! In a cluster of hubs, what a node makes of what the owner of an instance wrote (relayed by
-//! `cluster::feed`): which changes are new to this node and whether the owner's status
+//! the change feed): which changes are new to this node and whether the owner's status
 //! replaces the one on the board. Plain functions; the status manager applies the plan.
 //!
 //! Every change of an instance carries its `instance_seq`, gap-free across owners. A node

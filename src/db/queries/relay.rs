@@ -1,4 +1,4 @@
-//! The change relay of a cluster of hubs (`crate::cluster::feed` reads it): what the node
+//! The change relay of a cluster of hubs (each node's change feed reads it): what the node
 //! owning an instance writes beside its history, in the same transaction and fenced by its
 //! lease, and what the other nodes read back. PostgreSQL only (a cluster needs it): on SQLite
 //! a relayed write is refused like a fenced-off one.
@@ -46,7 +46,7 @@ pub struct StatusRow {
 /// Whether `node` holds `instance`'s lease under `epoch`. On PostgreSQL the lease row is
 /// locked FOR KEY SHARE until the transaction ends: renewals and takeovers (updates of other
 /// columns) do not wait for it, but a node that has taken the lease over takes the row FOR
-/// UPDATE before it reads the next number (`cluster::store::next_seq`), which waits for this
+/// UPDATE before it reads the next number (the lease store's next_seq), which waits for this
 /// write to commit: it numbers on from it, and no number is written twice.
 pub fn lease_held(conn: &mut Conn, instance: &str, node: &str, epoch: i64) -> QueryResult<bool> {
     #[cfg(feature = "postgres")]
